@@ -1,0 +1,87 @@
+import { z } from 'zod';
+
+export const GROUP = 'sluice.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+/** `30s`, `5m`, `1h`, `1m30s`, `250ms`: the duration syntax every Sluice field shares. */
+export const DURATION_PATTERN = '^([0-9]+(ms|s|m|h))+$';
+
+export const Duration = z
+  .string()
+  .regex(new RegExp(DURATION_PATTERN), 'a duration such as 30s, 5m, 1h or 1m30s')
+  .max(32)
+  .meta({
+    description: 'A duration: one or more of <integer><unit>, unit one of ms, s, m, h (e.g. 30s, 1m30s).',
+  });
+
+/** DNS-1123 label: what Service names and most Kubernetes names must be. */
+export const DnsLabel = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS-1123 label (lower case, digits and -)');
+
+/** DNS-1123 subdomain: names of most namespaced objects. */
+export const DnsSubdomain = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'a DNS-1123 subdomain');
+
+export const NonNegativeInt = z.int().min(0);
+export const Percent = z.int().min(0).max(100);
+
+export const StringMap = z.record(z.string(), z.string());
+
+export const ObjectMeta = z.looseObject({
+  name: z.string().optional(),
+  namespace: z.string().optional(),
+  labels: StringMap.optional(),
+  annotations: StringMap.optional(),
+  generation: z.int().optional(),
+  resourceVersion: z.string().optional(),
+  uid: z.string().optional(),
+  creationTimestamp: z.string().optional(),
+  deletionTimestamp: z.string().optional(),
+  finalizers: z.array(z.string()).optional(),
+});
+
+/** A standard Kubernetes condition, as kstatus, Flux and Argo CD read it. */
+export const Condition = z.object({
+  type: z.string().max(316),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string().max(1024).optional(),
+  message: z.string().max(32768).optional(),
+  lastTransitionTime: z.string().optional(),
+  observedGeneration: z.int().min(0).optional(),
+});
+export type Condition = z.infer<typeof Condition>;
+
+export const LabelSelector = z.object({
+  matchLabels: StringMap.optional(),
+  matchExpressions: z
+    .array(
+      z.object({
+        key: z.string(),
+        operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+        values: z.array(z.string()).optional(),
+      }),
+    )
+    .optional(),
+});
+
+/** Builds the kind-level envelope every Sluice object shares. */
+export function resource<K extends string, S extends z.ZodType, T extends z.ZodType>(
+  kind: K,
+  spec: S,
+  status: T,
+) {
+  return z.object({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal(kind),
+    metadata: ObjectMeta,
+    spec,
+    status: status.optional(),
+  });
+}

@@ -1,0 +1,256 @@
+import { z } from 'zod';
+import { AnalysisPhase, Gates } from './analysis.ts';
+import {
+  Condition,
+  DnsLabel,
+  DnsSubdomain,
+  Duration,
+  LabelSelector,
+  NonNegativeInt,
+  Percent,
+  resource,
+  StringMap,
+} from './common.ts';
+
+/** The pod template, as in a Deployment: checked where Sluice relies on it, kept whole otherwise. */
+export const PodTemplate = z.looseObject({
+  metadata: z.looseObject({ labels: StringMap.optional(), annotations: StringMap.optional() }).optional(),
+  spec: z.looseObject({
+    containers: z.array(z.looseObject({ name: z.string().min(1), image: z.string().optional() })).min(1),
+  }),
+});
+export type PodTemplate = z.infer<typeof PodTemplate>;
+
+export const IstioRouting = z.object({
+  virtualService: z.object({
+    name: DnsSubdomain,
+    routes: z
+      .array(z.string().min(1).max(253))
+      .max(50)
+      .optional()
+      .meta({
+        description: 'Names of the http routes whose weights Sluice sets; all http routes when absent.',
+      }),
+  }),
+  destinationRule: z
+    .object({
+      name: DnsSubdomain,
+      canarySubsetName: DnsLabel,
+      stableSubsetName: DnsLabel,
+    })
+    .optional()
+    .meta({ description: 'Subset-level routing: split by DestinationRule subsets instead of two Services.' }),
+});
+
+export const TrafficRouting = z.object({ istio: IstioRouting });
+
+export const Step = z
+  .object({
+    setWeight: Percent.optional(),
+    pause: z
+      .object({
+        duration: Duration.optional().meta({ description: 'Absent: wait for `kubectl sluice promote`.' }),
+      })
+      .optional(),
+    analysis: Gates.optional(),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: '[has(self.setWeight), has(self.pause), has(self.analysis)].filter(x, x).size() == 1',
+        message: 'each step sets exactly one of setWeight, pause or analysis',
+      },
+    ],
+  });
+export type Step = z.infer<typeof Step>;
+
+const delays = {
+  scaleDownDelaySeconds: NonNegativeInt.optional().meta({
+    description: 'Seconds the old revision stays up after promotion (default 30).',
+  }),
+  abortScaleDownDelaySeconds: NonNegativeInt.optional().meta({
+    description: 'Seconds the new revision stays up after an abort (default 30).',
+  }),
+};
+
+export const CanaryStrategy = z
+  .object({
+    stableService: DnsLabel.optional(),
+    canaryService: DnsLabel.optional(),
+    trafficRouting: TrafficRouting.optional(),
+    analysis: Gates.optional().meta({
+      description: 'Background gates, from the first step until promotion.',
+    }),
+    steps: z.array(Step).max(200).optional(),
+    ...delays,
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: '!has(self.stableService) || !has(self.canaryService) || self.stableService != self.canaryService',
+        message: 'stableService and canaryService must differ',
+        fieldPath: '.canaryService',
+      },
+      {
+        rule: '!has(self.trafficRouting) || has(self.trafficRouting.istio.destinationRule) || (has(self.stableService) && has(self.canaryService))',
+        message: 'Istio host-level routing needs both stableService and canaryService (or a destinationRule)',
+        fieldPath: '.trafficRouting',
+      },
+    ],
+  });
+export type CanaryStrategy = z.infer<typeof CanaryStrategy>;
+
+export const BlueGreenStrategy = z
+  .object({
+    activeService: DnsLabel,
+    previewService: DnsLabel.optional(),
+    autoPromotionEnabled: z.boolean().optional().meta({ description: 'Default true.' }),
+    autoPromotionSeconds: NonNegativeInt.optional(),
+    previewReplicaCount: NonNegativeInt.optional(),
+    prePromotionAnalysis: Gates.optional(),
+    postPromotionAnalysis: Gates.optional(),
+    trafficRouting: TrafficRouting.optional().meta({
+      description: 'Switch by VirtualService weight 0/100 instead of by Service selector.',
+    }),
+    ...delays,
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: '!has(self.previewService) || self.previewService != self.activeService',
+        message: 'activeService and previewService must differ',
+        fieldPath: '.previewService',
+      },
+      {
+        rule: '!has(self.trafficRouting) || has(self.previewService)',
+        message: 'blue-green traffic routing needs a previewService to route to',
+        fieldPath: '.trafficRouting',
+      },
+    ],
+  });
+export type BlueGreenStrategy = z.infer<typeof BlueGreenStrategy>;
+
+export const Strategy = z
+  .object({ canary: CanaryStrategy.optional(), blueGreen: BlueGreenStrategy.optional() })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: 'has(self.canary) != has(self.blueGreen)',
+        message: 'set exactly one of strategy.canary or strategy.blueGreen',
+      },
+    ],
+  });
+
+export const RolloutSpec = z
+  .object({
+    replicas: NonNegativeInt.optional().meta({ description: 'Desired pods (default 1).' }),
+    selector: LabelSelector,
+    template: PodTemplate,
+    revisionHistoryLimit: NonNegativeInt.optional(),
+    progressDeadlineSeconds: z.int().min(1).optional().meta({ description: 'Default 600.' }),
+    strategy: Strategy,
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: '!has(self.selector.matchLabels) || self.selector.matchLabels.all(k, has(self.template.metadata) && has(self.template.metadata.labels) && k in self.template.metadata.labels && self.template.metadata.labels[k] == self.selector.matchLabels[k])',
+        message: 'selector.matchLabels must match template.metadata.labels',
+        fieldPath: '.selector',
+      },
+    ],
+  });
+export type RolloutSpec = z.infer<typeof RolloutSpec>;
+
+export const ROLLOUT_PHASES = ['Progressing', 'Paused', 'Healthy', 'Degraded'] as const;
+export const RolloutPhase = z.enum(ROLLOUT_PHASES);
+export type RolloutPhase = z.infer<typeof RolloutPhase>;
+
+export const PAUSE_REASONS = [
+  'Step',
+  'Manual',
+  'Inconclusive',
+  'AnalysisError',
+  'AwaitingPromotion',
+] as const;
+
+export const AnalysisRef = z.object({
+  name: z.string(),
+  phase: AnalysisPhase,
+  message: z.string().optional(),
+});
+
+export const HistoryEntry = z.object({
+  revision: z.string(),
+  outcome: z.enum(['Promoted', 'Aborted', 'Superseded', 'RolledBack']),
+  reason: z.string().optional(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+});
+export type HistoryEntry = z.infer<typeof HistoryEntry>;
+
+/** A request a person (through `kubectl sluice`) leaves for the controller; never in spec, which git owns. */
+const Signal = z.object({ requestedAt: z.string(), by: z.string().optional() });
+
+export const RolloutStatus = z.object({
+  observedGeneration: z.int().min(0).optional(),
+  phase: RolloutPhase.optional(),
+  message: z.string().optional(),
+  currentRevision: z.string().optional(),
+  stableRevision: z.string().optional(),
+  currentStepIndex: NonNegativeInt.optional(),
+  attempt: NonNegativeInt.optional().meta({
+    description: 'Restarts of the current release (retry), part of run names.',
+  }),
+  releaseStartedAt: z.string().optional(),
+  stepStartedAt: z.string().optional(),
+  lastProgressAt: z.string().optional(),
+  canary: z.object({ weight: Percent }).optional(),
+  blueGreen: z
+    .object({
+      activeRevision: z.string().optional(),
+      previewRevision: z.string().optional(),
+      previewReadyAt: z.string().optional(),
+      promotedAt: z.string().optional(),
+    })
+    .optional(),
+  pause: z
+    .object({
+      reason: z.enum(PAUSE_REASONS),
+      message: z.string().optional(),
+      startTime: z.string(),
+      resumeAt: z.string().optional(),
+    })
+    .optional(),
+  abort: z.boolean().optional(),
+  abortedAt: z.string().optional(),
+  promoteFull: z.boolean().optional(),
+  scaleDown: z
+    .array(z.object({ revision: z.string(), at: z.string() }))
+    .optional()
+    .meta({ description: 'Revisions to scale to zero once their time comes.' }),
+  analysis: AnalysisRef.optional().meta({ description: 'The gate of the current step or promotion.' }),
+  backgroundAnalysis: AnalysisRef.optional(),
+  history: z.array(HistoryEntry).max(10).optional(),
+  conditions: z.array(Condition).optional(),
+  signals: z
+    .object({
+      promote: Signal.extend({ full: z.boolean().optional() }).optional(),
+      abort: Signal.optional(),
+      retry: Signal.optional(),
+      pause: Signal.optional(),
+      resume: Signal.optional(),
+    })
+    .optional(),
+  replicas: NonNegativeInt.optional(),
+  updatedReplicas: NonNegativeInt.optional(),
+  readyReplicas: NonNegativeInt.optional(),
+  availableReplicas: NonNegativeInt.optional(),
+  selector: z
+    .string()
+    .optional()
+    .meta({ description: 'Label selector in string form, for the scale subresource.' }),
+});
+export type RolloutStatus = z.infer<typeof RolloutStatus>;
+
+export const Rollout = resource('Rollout', RolloutSpec, RolloutStatus);
+export type Rollout = z.infer<typeof Rollout>;
