@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Builds the sandbox's upstream binaries from the Go module proxy into a cache outside
+# the checkout, keyed by version, so a fresh clone (what CI uses) reuses them.
+#   sandbox/build.sh [kubernetes|etcd|kwok|all]
+# Each target is skipped when its binaries are already in the cache.
+set -euo pipefail
+
+K8S_VERSION=${K8S_VERSION:-v1.36.3}
+ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
+KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
+CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
+
+say() { printf '[sandbox build] %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+command -v go >/dev/null || die "Go is not installed (needed once to build the sandbox's Kubernetes binaries). Install Go >= 1.26 and retry."
+
+# Run a long build step with a heartbeat so a person watching knows it is alive.
+with_progress() {
+  local label=$1; shift
+  local log=$CACHE/logs/$label.log start=$SECONDS
+  mkdir -p "$CACHE/logs"
+  say "$label: building (log: $log)"
+  "$@" >"$log" 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 15
+    kill -0 "$pid" 2>/dev/null && say "$label: still building, $((SECONDS - start))s elapsed"
+  done
+  if ! wait "$pid"; then
+    say "$label: build failed after $((SECONDS - start))s; last lines of $log:"
+    tail -n 25 "$log" >&2
+    exit 1
+  fi
+  say "$label: done in $((SECONDS - start))s"
+}
+
+# A wrapper module that requires MODULE@VERSION and turns each local-path replace of its
+# go.mod into the published module at PUBLISHED (a function of the module path), because
+# `go install` refuses modules with replace directives.
+make_wrapper() {
+  local dir=$1 module=$2 version=$3 published_fn=$4
+  mkdir -p "$dir"
+  local gomod
+  gomod=$(cd "$(mktemp -d)" && go mod download -json "$module@$version" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
+  [ -f "$gomod" ] || die "could not download $module@$version from the Go module proxy"
+  {
+    echo "module sluice.dev/sandbox/wrapper"
+    echo
+    echo "go 1.26"
+    echo
+    echo "require $module $version"
+    echo
+    # Derived from upstream's go.mod, never typed: every `X => ./path` replace becomes a
+    # published version; replaces that already point at published versions are kept.
+    awk '/^replace \($/{inblock=1; next} inblock && /^\)/{inblock=0; next}
+         inblock {print; next}
+         /^replace [^(]/{sub(/^replace /,""); print}' "$gomod" |
+      while read -r from arrow to rest; do
+        [ "$arrow" = "=>" ] || continue
+        # A replace for a module upstream never requires (etcd's FORBIDDEN_DEPENDENCY
+        # guards) only exists to keep it out; leaving it off keeps it out just as well.
+        grep -Eq "^[[:space:]]*(require )?$from v" "$gomod" || continue
+        case "$to" in
+          ./*|../*) echo "replace $from => $from $($published_fn "$from")" ;;
+          *) echo "replace $from => $to $rest" ;;
+        esac
+      done
+  } >"$dir/go.mod"
+}
+
+k8s_staging_version() { echo "v0${K8S_VERSION#v1}"; }
+
+build_kubernetes() {
+  local out=$CACHE/kubernetes-$K8S_VERSION
+  if [ -x "$out/kube-apiserver" ] && [ -x "$out/kube-controller-manager" ] && [ -x "$out/kube-scheduler" ] && [ -x "$out/kubectl" ]; then
+    say "kubernetes $K8S_VERSION: cached in $out"; return
+  fi
+  local src=$CACHE/src/kubernetes-$K8S_VERSION
+  make_wrapper "$src" k8s.io/kubernetes "$K8S_VERSION" k8s_staging_version
+  local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+  local pkg=k8s.io/component-base/version
+  local ldflags="-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+  local cmds="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl"
+  mkdir -p "$out.tmp"
+  with_progress "kubernetes-$K8S_VERSION" bash -c "cd '$src' && export CGO_ENABLED=0 GOFLAGS=-mod=mod && \
+    for c in $cmds; do go get \"\$c@$K8S_VERSION\"; done && \
+    go build -trimpath -ldflags '$ldflags' -o '$out.tmp/' $cmds"
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
+etcd_published_version() { echo "$ETCD_VERSION"; }
+
+build_etcd() {
+  local out=$CACHE/etcd-$ETCD_VERSION
+  if [ -x "$out/etcd" ]; then say "etcd $ETCD_VERSION: cached in $out"; return; fi
+  local src=$CACHE/src/etcd-$ETCD_VERSION
+  make_wrapper "$src" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" etcd_published_version
+  mkdir -p "$out.tmp"
+  with_progress "etcd-$ETCD_VERSION" bash -c "cd '$src' && export CGO_ENABLED=0 GOFLAGS=-mod=mod && \
+    go get go.etcd.io/etcd/server/v3@$ETCD_VERSION && \
+    go build -trimpath -ldflags '-s -w' -o '$out.tmp/etcd' go.etcd.io/etcd/server/v3"
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
+build_kwok() {
+  local out=$CACHE/kwok-$KWOK_VERSION
+  if [ -x "$out/kwok" ] && [ -x "$out/kwokctl" ]; then say "kwok $KWOK_VERSION: cached in $out"; return; fi
+  mkdir -p "$out.tmp"
+  with_progress "kwok-$KWOK_VERSION" env GOBIN="$out.tmp" CGO_ENABLED=0 go install -trimpath -ldflags '-s -w' \
+    "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
+target=${1:-all}
+case "$target" in
+  kubernetes) build_kubernetes ;;
+  etcd) build_etcd ;;
+  kwok) build_kwok ;;
+  all) build_etcd; build_kwok; build_kubernetes ;;
+  *) die "unknown target '$target' (kubernetes, etcd, kwok or all)" ;;
+esac
