@@ -34,6 +34,12 @@ export const Percent = z.int().min(0).max(100);
 
 export const StringMap = z.record(z.string(), z.string());
 
+/**
+ * Label maps, bounded as Kubernetes bounds label values: CEL rules that read them must have
+ * a cost the API server can estimate, which needs maxProperties and maxLength.
+ */
+export const LabelMap = z.record(z.string(), z.string().max(63)).meta({ maxProperties: 64 });
+
 export const ObjectMeta = z.looseObject({
   name: z.string().optional(),
   namespace: z.string().optional(),
@@ -59,7 +65,7 @@ export const Condition = z.object({
 export type Condition = z.infer<typeof Condition>;
 
 export const LabelSelector = z.object({
-  matchLabels: StringMap.optional(),
+  matchLabels: LabelMap.optional(),
   matchExpressions: z
     .array(
       z.object({

@@ -5,6 +5,7 @@ import {
   DnsLabel,
   DnsSubdomain,
   Duration,
+  LabelMap,
   LabelSelector,
   NonNegativeInt,
   Percent,
@@ -14,7 +15,7 @@ import {
 
 /** The pod template, as in a Deployment: checked where Sluice relies on it, kept whole otherwise. */
 export const PodTemplate = z.looseObject({
-  metadata: z.looseObject({ labels: StringMap.optional(), annotations: StringMap.optional() }).optional(),
+  metadata: z.looseObject({ labels: LabelMap.optional(), annotations: StringMap.optional() }).optional(),
   spec: z.looseObject({
     containers: z.array(z.looseObject({ name: z.string().min(1), image: z.string().optional() })).min(1),
   }),
@@ -200,6 +201,12 @@ export const RolloutStatus = z.object({
   currentStepIndex: NonNegativeInt.optional(),
   attempt: NonNegativeInt.optional().meta({
     description: 'Restarts of the current release (retry), part of run names.',
+  }),
+  gateRestarts: NonNegativeInt.optional().meta({
+    description: 'Gates re-run after an inconclusive or errored analysis in this attempt, part of run names.',
+  }),
+  machineState: z.string().max(253).optional().meta({
+    description: 'Where the release machine rests (e.g. release.running.stepPause), to resume exactly.',
   }),
   releaseStartedAt: z.string().optional(),
   stepStartedAt: z.string().optional(),

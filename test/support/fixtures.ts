@@ -29,8 +29,11 @@ export function exampleDocuments(): Doc[] {
 }
 
 export interface InvalidFixture extends Doc {
-  /** `schema`: zod and the API server reject it; `cel`: only the API server's CEL rules can. */
-  layer: 'schema' | 'cel';
+  /**
+   * Who refuses it: `schema` both zod and the API server (the CRD schema); `api` only the API
+   * server (CEL rules, list keys); `zod` only the controller (checks too costly for CEL).
+   */
+  layer: 'schema' | 'api' | 'zod';
   expect: string;
 }
 
@@ -38,7 +41,7 @@ export interface InvalidFixture extends Doc {
 export function invalidFixtures(): InvalidFixture[] {
   return yamlFiles(join(ROOT, 'test/fixtures/invalid')).map((path) => {
     const text = readFileSync(path, 'utf8');
-    const layer = /^# layer: (schema|cel)$/m.exec(text)?.[1];
+    const layer = /^# layer: (schema|api|zod)$/m.exec(text)?.[1];
     const expect = /^# expect: (.+)$/m.exec(text)?.[1];
     if (!layer || !expect) throw new Error(`${path}: needs '# layer:' and '# expect:' header lines`);
     return {

@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { requestJson } from '../../controller/kube/client.ts';
+import { createYaml } from '../harness/apply.ts';
+import { kube } from '../harness/kube.ts';
+import { freshNamespace } from '../harness/namespace.ts';
+import { exampleDocuments, invalidFixtures, ROOT } from '../support/fixtures.ts';
+
+// The real API server judges Sluice's CRDs: what the schema and CEL rules refuse, with which
+// message, and that every example a user may copy is accepted.
+describe('Sluice CRDs on the real API server', () => {
+  const refusedByApi = invalidFixtures().filter((f) => f.layer !== 'zod');
+
+  it.each(refusedByApi.map((f) => [f.file, f]))(
+    '%s is rejected with a message naming the field',
+    async (_n, fixture) => {
+      const namespace = await freshNamespace('crd');
+      const error = await createYaml(stringify(fixture.object), namespace).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(error, `${fixture.file} was accepted`).toBeDefined();
+      expect(String((error as { body?: unknown }).body ?? error)).toContain(fixture.expect);
+    },
+  );
+
+  it.each(
+    invalidFixtures()
+      .filter((f) => f.layer === 'zod')
+      .map((f) => [f.file, f]),
+  )('%s passes the API server, so the controller must catch it', async (_n, fixture) => {
+    const namespace = await freshNamespace('crd');
+    const created = await createYaml(stringify(fixture.object), namespace);
+    expect(created).toHaveLength(1);
+  });
+
+  it('accepts every Sluice example', async () => {
+    const namespace = await freshNamespace('crd');
+    const docs = exampleDocuments().filter((d) => String(d.object.apiVersion).startsWith('sluice.dev/'));
+    expect(docs.length).toBeGreaterThanOrEqual(4);
+    for (const doc of docs) {
+      const object = { ...doc.object, metadata: { ...(doc.object.metadata as object), namespace } };
+      if (object.kind === 'ClusterAnalysisTemplate') object.metadata = { name: `${namespace}-cat` } as never;
+      await expect(createYaml(stringify(object), namespace), doc.file).resolves.toHaveLength(1);
+    }
+  });
+
+  it('serves exactly what crds/ holds', async () => {
+    const served = await requestJson<{ spec: unknown }>(kube().kc, {
+      method: 'GET',
+      path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/rollouts.sluice.dev',
+    });
+    const committed = parse(readFileSync(join(ROOT, 'crds/rollouts.yaml'), 'utf8'));
+    expect(served.spec).toMatchObject(committed.spec);
+  });
+});
