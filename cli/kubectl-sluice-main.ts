@@ -1,23 +1,62 @@
-const USAGE = `Usage: kubectl sluice <command> [NAME] [flags]
+import { type Invocation, parseInvocation, USAGE, UsageError } from './args.ts';
+import { runList } from './commands/list.ts';
+import { runSignal } from './commands/signal.ts';
+import { runStatus } from './commands/status.ts';
+import { runSetImage, runUndo } from './commands/template.ts';
+import { CliError } from './errors.ts';
+import { type Io, processIo } from './io.ts';
+import { connect } from './kube.ts';
 
-Commands (land with the controller issue):
-  list                          Rollouts and their phase, weight and step
-  status NAME [--watch]         revisions, pods, weight, step, pause, analysis, events
-  promote NAME [--full]         continue past a pause, or skip every remaining step
-  abort NAME | retry NAME       stop a release (traffic back to stable) / start it again
-  pause NAME | resume NAME      hold a release where it is / let it continue
-  undo NAME [--to-revision N]   roll the template back
-  set image NAME CONTAINER=IMAGE
+async function run(invocation: Exclude<Invocation, { command: 'help' }>, io: Io): Promise<number> {
+  const kube = connect(invocation.kube, invocation.command);
+  switch (invocation.command) {
+    case 'list':
+      return runList(kube, io, invocation.allNamespaces);
+    case 'status':
+      return runStatus(kube, io, invocation.name, invocation.watch);
+    case 'promote':
+      return runSignal(kube, io, 'promote', invocation.name, invocation.full);
+    case 'abort':
+    case 'retry':
+    case 'pause':
+    case 'resume':
+      return runSignal(kube, io, invocation.command, invocation.name);
+    case 'undo':
+      return runUndo(kube, io, invocation.name, invocation.toRevision);
+    case 'set image':
+      return runSetImage(kube, io, invocation.name, invocation.images);
+  }
+}
 
-Flags: -n/--namespace, --context, --kubeconfig (as kubectl).`;
-
-/** Entry point of the kubectl plugin; returns the process exit code. */
-export async function main(argv: string[]): Promise<number> {
-  const [command] = argv;
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    console.log(USAGE);
+/**
+ * Entry point of the kubectl plugin; returns the process exit code: 0 done, 1 failed (one line on
+ * stderr saying why), 2 called wrongly. `io` lets tests capture output and stop `--watch`.
+ */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  let invocation: Invocation;
+  try {
+    invocation = parseInvocation(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.err(`kubectl sluice: ${err.message}\nRun 'kubectl sluice --help' for usage.`);
+    return 2;
+  }
+  if (invocation.command === 'help') {
+    io.out(USAGE);
     return 0;
   }
-  console.error(`kubectl sluice: '${command}' is not available yet.\n\n${USAGE}`);
-  return 2;
+  try {
+    return await run(invocation, io);
+  } catch (err) {
+    if (err instanceof CliError) {
+      io.err(`error: ${err.message}`);
+      return 1;
+    }
+    // Anything unforeseen still gets one line; the stack is there for those who ask for it.
+    const message = err instanceof Error ? err.message : String(err);
+    io.err(
+      `error: ${message}${process.env.SLUICE_DEBUG ? `\n${err instanceof Error ? err.stack : ''}` : ''}`,
+    );
+    return 1;
+  }
 }

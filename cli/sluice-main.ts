@@ -1,19 +1,87 @@
+import { parseArgs } from 'node:util';
+
 const USAGE = `Usage: sluice <command> [flags]
 
 Commands:
-  controller   run the Sluice controller (lands with the controller issue)
+  controller   run the Sluice controller
   help         show this help
 
-Sluice releases Kubernetes workloads progressively: canary through Istio weights or
-blue-green, gated on Prometheus analysis. See README.md.`;
+Controller flags (each also read from the environment variable shown):
+  --kubeconfig PATH             KUBECONFIG; in-cluster config when absent
+  --context NAME                kubeconfig context
+  --namespace NS                SLUICE_NAMESPACE; watch one namespace (default: all)
+  --prometheus-url URL          SLUICE_PROMETHEUS_URL; default Prometheus for analysis
+  --metrics-addr ADDR           SLUICE_METRICS_ADDR (default :8090)
+  --health-addr ADDR            SLUICE_HEALTH_ADDR (default :8080)
+  --leader-elect                SLUICE_LEADER_ELECT=true; elect a leader on a Lease
+  --leader-election-namespace NS SLUICE_LEADER_ELECTION_NAMESPACE (default sluice-system)
+  --instance-id ID              SLUICE_INSTANCE_ID; own only Rollouts labelled sluice.dev/controller-instance=ID
+  --workers N                   SLUICE_WORKERS (default 4)
+  --log-level LEVEL             SLUICE_LOG_LEVEL (default info)`;
+
+const env = (name: string): string | undefined => process.env[name] || undefined;
 
 /** Entry point of the `sluice` binary; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const [command] = argv;
+  const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     console.log(USAGE);
     return 0;
   }
-  console.error(`sluice: '${command}' is not available yet.\n\n${USAGE}`);
-  return 2;
+  if (command !== 'controller') {
+    console.error(`sluice: unknown command '${command}'\n\n${USAGE}`);
+    return 2;
+  }
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        kubeconfig: { type: 'string' },
+        context: { type: 'string' },
+        namespace: { type: 'string', short: 'n' },
+        'prometheus-url': { type: 'string' },
+        'metrics-addr': { type: 'string' },
+        'health-addr': { type: 'string' },
+        'leader-elect': { type: 'boolean' },
+        'leader-election-namespace': { type: 'string' },
+        'instance-id': { type: 'string' },
+        workers: { type: 'string' },
+        'log-level': { type: 'string' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    console.error(`sluice controller: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const workers = Number(values.workers ?? env('SLUICE_WORKERS') ?? 4);
+  if (!Number.isInteger(workers) || workers < 1) {
+    console.error(`sluice controller: --workers must be a positive integer, got '${values.workers}'`);
+    return 2;
+  }
+  const { runController } = await import('../controller/main.ts');
+  const controller = await runController({
+    kubeconfig: (values.kubeconfig as string | undefined) ?? env('KUBECONFIG'),
+    context: values.context as string | undefined,
+    namespace: (values.namespace as string | undefined) ?? env('SLUICE_NAMESPACE'),
+    prometheusUrl: (values['prometheus-url'] as string | undefined) ?? env('SLUICE_PROMETHEUS_URL'),
+    metricsAddr: (values['metrics-addr'] as string | undefined) ?? env('SLUICE_METRICS_ADDR') ?? ':8090',
+    healthAddr: (values['health-addr'] as string | undefined) ?? env('SLUICE_HEALTH_ADDR') ?? ':8080',
+    leaderElect: values['leader-elect'] === true || env('SLUICE_LEADER_ELECT') === 'true',
+    leaderElectionNamespace:
+      (values['leader-election-namespace'] as string | undefined) ??
+      env('SLUICE_LEADER_ELECTION_NAMESPACE') ??
+      'sluice-system',
+    instanceId: (values['instance-id'] as string | undefined) ?? env('SLUICE_INSTANCE_ID'),
+    workers,
+    logLevel: (values['log-level'] as string | undefined) ?? env('SLUICE_LOG_LEVEL') ?? 'info',
+  });
+  // Graceful shutdown: finish in-flight reconciles, release the lease, then exit.
+  await new Promise<void>((resolve) => {
+    const stop = () => void controller.stop().then(resolve);
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  return 0;
 }

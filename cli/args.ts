@@ -1,0 +1,184 @@
+import { parseArgs } from 'node:util';
+
+/** kubectl's connection flags, accepted by every command. */
+export interface KubeFlags {
+  namespace?: string;
+  context?: string;
+  kubeconfig?: string;
+}
+
+export interface ImageChange {
+  container: string;
+  image: string;
+}
+
+export type SignalCommand = 'promote' | 'abort' | 'retry' | 'pause' | 'resume';
+
+export type Invocation =
+  | { command: 'help' }
+  | { command: 'list'; kube: KubeFlags; allNamespaces: boolean }
+  | { command: 'status'; kube: KubeFlags; name: string; watch: boolean }
+  | { command: 'promote'; kube: KubeFlags; name: string; full: boolean }
+  | { command: Exclude<SignalCommand, 'promote'>; kube: KubeFlags; name: string }
+  | { command: 'undo'; kube: KubeFlags; name: string; toRevision?: number }
+  | { command: 'set image'; kube: KubeFlags; name: string; images: ImageChange[] };
+
+export type CommandName = Exclude<Invocation['command'], 'help'>;
+
+/** A mistake in how the plugin was called: exit code 2, as kubectl does, with a pointer to the usage. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const USAGE = `Usage: kubectl sluice <command> [NAME] [flags]
+
+Commands:
+  list [-A]                        Rollouts with their phase, strategy, weight, step and revisions
+  status NAME [-w|--watch]         a tree of revisions, pods, weight, step, pause, analysis and events
+  promote NAME [--full]            continue past a pause, or (--full) skip every remaining step
+  abort NAME                       stop the release: traffic back to the stable revision
+  retry NAME                       start an aborted release again
+  pause NAME                       hold the release where it is
+  resume NAME                      let a paused release continue
+  undo NAME [--to-revision N]      put an earlier revision's pod template back into the Rollout
+  set image NAME CONTAINER=IMAGE…  change container images in the Rollout's pod template
+
+Flags (every command, as kubectl):
+  -n, --namespace NAME   namespace (default: the context's namespace, else "default")
+      --context NAME     kubeconfig context to use
+      --kubeconfig PATH  kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
+  -h, --help             show this help`;
+
+const OPTIONS = {
+  namespace: { type: 'string', short: 'n' },
+  context: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  'all-namespaces': { type: 'boolean', short: 'A' },
+  watch: { type: 'boolean', short: 'w' },
+  full: { type: 'boolean' },
+  'to-revision': { type: 'string' },
+} as const;
+
+type OptionName = keyof typeof OPTIONS;
+
+const COMMON: readonly OptionName[] = ['namespace', 'context', 'kubeconfig', 'help'];
+
+/** Flags beyond the common ones that each command understands; anything else is a usage error. */
+const EXTRA: Record<CommandName, readonly OptionName[]> = {
+  list: ['all-namespaces'],
+  status: ['watch'],
+  promote: ['full'],
+  abort: [],
+  retry: [],
+  pause: [],
+  resume: [],
+  undo: ['to-revision'],
+  'set image': [],
+};
+
+function flagName(option: OptionName): string {
+  const short = (OPTIONS[option] as { short?: string }).short;
+  return short ? `-${short}/--${option}` : `--${option}`;
+}
+
+/** Turns argv (what follows `kubectl sluice`) into a command; throws UsageError on anything malformed. */
+export function parseInvocation(argv: string[]): Invocation {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    // parseArgs' messages are precise but long ("Unknown option '--x'. To specify a positional…"); keep the first sentence.
+    const message = err instanceof Error ? err.message.split('. ')[0]! : String(err);
+    throw new UsageError(message.replace(/\.$/, ''));
+  }
+  const { values, positionals } = parsed;
+  const [verb, ...rest] = positionals;
+  if (verb === undefined || verb === 'help' || values.help) return { command: 'help' };
+
+  let command: CommandName;
+  let args: string[];
+  if (verb === 'set') {
+    const [what, ...after] = rest;
+    if (what !== 'image') {
+      throw new UsageError(
+        what === undefined ? '"set" needs a subcommand: set image' : `unknown "set" subcommand "${what}"`,
+      );
+    }
+    command = 'set image';
+    args = after;
+  } else if (Object.hasOwn(EXTRA, verb) && verb !== 'set image') {
+    command = verb as CommandName;
+    args = rest;
+  } else {
+    throw new UsageError(`unknown command "${verb}"`);
+  }
+
+  for (const option of Object.keys(values) as OptionName[]) {
+    if (!COMMON.includes(option) && !EXTRA[command].includes(option)) {
+      throw new UsageError(`${flagName(option)} is not a flag of "${command}"`);
+    }
+  }
+
+  const kube: KubeFlags = {};
+  if (values.namespace !== undefined) kube.namespace = nonEmpty(values.namespace, '--namespace');
+  if (values.context !== undefined) kube.context = nonEmpty(values.context, '--context');
+  if (values.kubeconfig !== undefined) kube.kubeconfig = nonEmpty(values.kubeconfig, '--kubeconfig');
+
+  if (command === 'list') {
+    if (args.length > 0) throw new UsageError(`"list" takes no arguments, got "${args.join(' ')}"`);
+    if (values['all-namespaces'] && kube.namespace !== undefined) {
+      throw new UsageError('-A/--all-namespaces and -n/--namespace exclude each other');
+    }
+    return { command, kube, allNamespaces: values['all-namespaces'] ?? false };
+  }
+
+  const [name, ...more] = args;
+  if (name === undefined) throw new UsageError(`"${command}" needs the name of a Rollout`);
+
+  switch (command) {
+    case 'set image': {
+      if (more.length === 0) throw new UsageError('"set image" needs at least one CONTAINER=IMAGE');
+      return { command, kube, name, images: more.map(parseImageChange) };
+    }
+    case 'undo': {
+      noMore(command, more);
+      const raw = values['to-revision'];
+      if (raw === undefined) return { command, kube, name };
+      if (!/^[1-9][0-9]*$/.test(raw)) {
+        throw new UsageError(`--to-revision must be a revision number (1, 2, …), got "${raw}"`);
+      }
+      return { command, kube, name, toRevision: Number(raw) };
+    }
+    case 'status':
+      noMore(command, more);
+      return { command, kube, name, watch: values.watch ?? false };
+    case 'promote':
+      noMore(command, more);
+      return { command, kube, name, full: values.full ?? false };
+    case 'abort':
+    case 'retry':
+    case 'pause':
+    case 'resume':
+      noMore(command, more);
+      return { command, kube, name };
+  }
+}
+
+function nonEmpty(value: string, flag: string): string {
+  if (value === '') throw new UsageError(`${flag} needs a value`);
+  return value;
+}
+
+function noMore(command: string, extra: string[]): void {
+  if (extra.length > 0)
+    throw new UsageError(`"${command}" takes one Rollout name, got also "${extra.join(' ')}"`);
+}
+
+function parseImageChange(arg: string): ImageChange {
+  const at = arg.indexOf('=');
+  const container = arg.slice(0, at);
+  const image = arg.slice(at + 1);
+  if (at <= 0 || image === '') throw new UsageError(`expected CONTAINER=IMAGE, got "${arg}"`);
+  return { container, image };
+}

@@ -1,0 +1,63 @@
+import type { CommandName } from './args.ts';
+
+/** One RBAC grant: a verb on a resource (with subresource) in an API group ('' is the core group). */
+export interface Permission {
+  verb: 'get' | 'list' | 'watch' | 'patch';
+  resource: string;
+  group: string;
+}
+
+const rollouts = (verb: Permission['verb']): Permission => ({
+  verb,
+  resource: 'rollouts',
+  group: 'sluice.dev',
+});
+const rolloutStatus: Permission = { verb: 'patch', resource: 'rollouts/status', group: 'sluice.dev' };
+
+const READ: readonly Permission[] = [
+  rollouts('get'),
+  rollouts('list'),
+  rollouts('watch'),
+  { verb: 'list', resource: 'replicasets', group: 'apps' },
+  { verb: 'watch', resource: 'replicasets', group: 'apps' },
+  { verb: 'list', resource: 'pods', group: '' },
+  { verb: 'list', resource: 'events', group: 'events.k8s.io' },
+];
+
+const SIGNAL: readonly Permission[] = [rollouts('get'), rolloutStatus];
+
+/**
+ * What each command needs in the Rollout's namespace (cluster-wide for `list -A`). `list` and `status`
+ * share one viewer set so a single read-only Role serves both. Signals only ever touch rollouts/status,
+ * so a role that may steer releases need not be able to edit what git owns.
+ */
+export const PERMISSIONS: Record<CommandName, readonly Permission[]> = {
+  list: READ,
+  status: READ,
+  promote: SIGNAL,
+  abort: SIGNAL,
+  retry: SIGNAL,
+  pause: SIGNAL,
+  resume: SIGNAL,
+  undo: [rollouts('get'), { verb: 'list', resource: 'replicasets', group: 'apps' }, rollouts('patch')],
+  'set image': [rollouts('get'), rollouts('patch')],
+};
+
+/** `get rollouts, patch rollouts/status`: the short form error messages use. */
+export function describeNeeds(command: CommandName): string {
+  return PERMISSIONS[command].map((p) => `${p.verb} ${p.resource}`).join(', ');
+}
+
+/** The Markdown table the README carries: one row per command, verbs grouped by resource. */
+export function permissionsTable(): string {
+  const rows = (Object.keys(PERMISSIONS) as CommandName[]).map((command) => {
+    const byResource = new Map<string, string[]>();
+    for (const p of PERMISSIONS[command]) {
+      const key = `${p.resource} (${p.group === '' ? 'core' : p.group})`;
+      byResource.set(key, [...(byResource.get(key) ?? []), p.verb]);
+    }
+    const needs = [...byResource].map(([resource, verbs]) => `${verbs.join(', ')} ${resource}`).join('; ');
+    return `| \`kubectl sluice ${command}\` | ${needs} |`;
+  });
+  return ["| command | needs (in the Rollout's namespace) |", '| --- | --- |', ...rows].join('\n');
+}

@@ -1,0 +1,529 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiextensionsV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import type { Io } from '../../cli/io.ts';
+import { MERGE_PATCH } from '../../cli/kube.ts';
+import { main } from '../../cli/kubectl-sluice-main.ts';
+import type { Rollout } from '../../cli/model.ts';
+import { applyYaml } from '../harness/apply.ts';
+import { sandbox } from '../harness/env.ts';
+import { kube } from '../harness/kube.ts';
+import { freshNamespace } from '../harness/namespace.ts';
+import { waitFor } from '../harness/wait.ts';
+import { ROOT } from '../support/fixtures.ts';
+
+const GROUP = { group: 'sluice.dev', version: 'v1alpha1', plural: 'rollouts' };
+type Status = NonNullable<Rollout['status']>;
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+function captureIo(signal?: AbortSignal): { io: Io; out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = {
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    now: () => new Date(),
+    isTTY: false,
+    signal,
+  };
+  return { io, out, err };
+}
+
+/** Runs the plugin as `kubectl sluice …` would, against the sandbox unless a kubeconfig is given. */
+async function sluice(argv: string[], kubeconfig = sandbox().KUBECONFIG): Promise<Run> {
+  const { io, out, err } = captureIo();
+  const code = await main([...argv, '--kubeconfig', kubeconfig], io);
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+async function getRollout(namespace: string, name: string): Promise<Rollout> {
+  return (await kube().custom.getNamespacedCustomObject({ ...GROUP, namespace, name })) as Rollout;
+}
+
+async function setStatus(namespace: string, name: string, status: Status): Promise<Rollout> {
+  return (await kube().custom.patchNamespacedCustomObjectStatus(
+    { ...GROUP, namespace, name, body: { status } },
+    MERGE_PATCH,
+  )) as Rollout;
+}
+
+/** A canary Rollout as git would hold it, with the status a controller would have written. */
+async function createRollout(namespace: string, name: string, status?: Status): Promise<Rollout> {
+  await kube().custom.createNamespacedCustomObject({
+    ...GROUP,
+    namespace,
+    body: {
+      apiVersion: 'sluice.dev/v1alpha1',
+      kind: 'Rollout',
+      metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'git' } },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: {
+            containers: [
+              { name: 'app', image: `shop/${name}:1.0.0` },
+              { name: 'proxy', image: 'envoy:1.30' },
+            ],
+          },
+        },
+        strategy: { canary: { steps: [{ setWeight: 20 }, { pause: {} }, { setWeight: 100 }] } },
+      },
+    },
+  });
+  return status ? setStatus(namespace, name, status) : getRollout(namespace, name);
+}
+
+const PAUSED: Status = {
+  phase: 'Paused',
+  message: 'waiting for promotion',
+  currentRevision: 'rev2hash',
+  stableRevision: 'rev1hash',
+  currentStepIndex: 1,
+  canary: { weight: 20 },
+  pause: { reason: 'AwaitingPromotion', startTime: new Date().toISOString() },
+};
+const HEALTHY: Status = {
+  phase: 'Healthy',
+  currentRevision: 'rev1hash',
+  stableRevision: 'rev1hash',
+  currentStepIndex: 3,
+};
+
+/** A ReplicaSet as the controller makes one: `<rollout>-<n>`, revision label and number annotation. */
+async function createRevision(
+  namespace: string,
+  rollout: string,
+  number: number,
+  hash: string,
+  image: string,
+) {
+  await kube().apps.createNamespacedReplicaSet({
+    namespace,
+    body: {
+      metadata: {
+        name: `${rollout}-${number}`,
+        labels: { 'sluice.dev/rollout': rollout, 'sluice.dev/revision': hash },
+        annotations: { 'sluice.dev/revision-number': String(number) },
+      },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: rollout, 'sluice.dev/revision': hash } },
+        template: {
+          metadata: {
+            labels: { app: rollout, 'sluice.dev/revision': hash },
+            annotations: { rev: String(number) },
+          },
+          spec: { containers: [{ name: 'app', image }] },
+        },
+      },
+    },
+  });
+}
+
+beforeAll(async () => {
+  const ext = kube().kc.makeApiClient(ApiextensionsV1Api);
+  const present = await ext
+    .readCustomResourceDefinition({ name: 'rollouts.sluice.dev' })
+    .then(() => true)
+    .catch(() => false);
+  if (!present) await applyYaml(readFileSync(join(ROOT, 'crds/rollouts.yaml'), 'utf8'));
+  await waitFor(
+    async () => {
+      await kube().custom.listClusterCustomObject({ ...GROUP });
+      return true;
+    },
+    { description: 'the Rollout API to be served', timeout: 30_000 },
+  );
+});
+
+describe('kubectl sluice list and status', () => {
+  it('lists Rollouts in a namespace and across namespaces', async () => {
+    const ns = await freshNamespace('cli');
+    await createRollout(ns, 'checkout', PAUSED);
+    await createRollout(ns, 'api', HEALTHY);
+
+    const listed = await sluice(['list', '-n', ns]);
+    expect(listed).toMatchObject({ code: 0, err: '' });
+    const lines = listed.out.split('\n');
+    expect(lines[0]).toMatch(/^NAME\s+PHASE\s+STRATEGY\s+WEIGHT\s+STEP\s+CURRENT\s+STABLE\s+AGE$/);
+    expect(lines[1]).toMatch(/^api\s+Healthy\s+Canary\s+-\s+3\/3\s+rev1hash\s+rev1hash\s+\d+s$/);
+    expect(lines[2]).toMatch(/^checkout\s+Paused\s+Canary\s+20\s+2\/3\s+rev2hash\s+rev1hash\s+\d+s$/);
+
+    const all = await sluice(['list', '-A']);
+    expect(all.code).toBe(0);
+    expect(all.out.split('\n')[0]).toMatch(/^NAMESPACE\s+NAME\s+PHASE/);
+    expect(all.out).toMatch(new RegExp(`^${ns}\\s+checkout\\s+Paused`, 'm'));
+
+    const empty = await sluice(['list', '-n', await freshNamespace('cli')]);
+    expect(empty).toMatchObject({ code: 0, out: '' });
+    expect(empty.err).toMatch(/^No resources found in cli-[0-9a-f]+ namespace\.$/);
+  });
+
+  it('shows revisions, pods with readiness, the last five Events about the Rollout, and history', async () => {
+    const ns = await freshNamespace('cli');
+    const rollout = await createRollout(ns, 'checkout', {
+      ...PAUSED,
+      backgroundAnalysis: { name: 'checkout-rev2hash-bg', phase: 'Running', message: 'success rate 100%' },
+      history: [{ revision: 'rev1hash', outcome: 'Promoted', finishedAt: new Date().toISOString() }],
+    });
+    await createRevision(ns, 'checkout', 1, 'rev1hash', 'shop/checkout:1.0.0');
+    await createRevision(ns, 'checkout', 2, 'rev2hash', 'shop/checkout:1.1.0');
+
+    // Created as wire JSON: client-node 1.4 serialises a Date eventTime with milliseconds, and the API
+    // server insists on MicroTime's six fractional digits.
+    const micro = (ms: number) => new Date(ms).toISOString().replace(/Z$/, '000Z');
+    const createEvent = (body: object) =>
+      kube().custom.createNamespacedCustomObject({
+        group: 'events.k8s.io',
+        version: 'v1',
+        plural: 'events',
+        namespace: ns,
+        body: { apiVersion: 'events.k8s.io/v1', kind: 'Event', ...body },
+      });
+    const base = Date.now() - 60_000;
+    const regarding = { apiVersion: 'sluice.dev/v1alpha1', kind: 'Rollout', namespace: ns, name: 'checkout' };
+    for (let i = 1; i <= 6; i++) {
+      await createEvent({
+        metadata: { name: `checkout.${i}` },
+        eventTime: micro(base + i * 1000),
+        reportingController: 'sluice.dev/controller',
+        reportingInstance: 'test',
+        action: 'Release',
+        reason: `Reason${i}`,
+        note: `note number ${i}`,
+        type: i === 6 ? 'Warning' : 'Normal',
+        regarding: { ...regarding, uid: rollout.metadata.uid },
+      });
+    }
+    // Same name, other kind: not about the Rollout.
+    await createEvent({
+      metadata: { name: 'other' },
+      eventTime: micro(Date.now()),
+      reportingController: 'x',
+      reportingInstance: 'x',
+      action: 'x',
+      reason: 'NotMine',
+      type: 'Normal',
+      regarding: { apiVersion: 'v1', kind: 'Service', namespace: ns, name: 'checkout' },
+    });
+
+    const shown = await waitFor(
+      async () => {
+        const run = await sluice(['status', 'checkout', '-n', ns]);
+        return (run.out.match(/✔ pod checkout-/g) ?? []).length === 2 ? run : false;
+      },
+      { description: 'status to show both revisions with one ready pod each', timeout: 60_000 },
+    );
+    expect(shown.code).toBe(0);
+    const text = shown.out;
+    expect(text).toContain(`Rollout checkout (namespace ${ns})`);
+    expect(text).toContain('Phase: Paused — waiting for promotion');
+    expect(text).toContain('Step: 2/3 pause until promoted');
+    expect(text).toContain('Canary weight: 20%');
+    expect(text).toContain('Paused: AwaitingPromotion, since');
+    expect(text).toContain('Background analysis: checkout-rev2hash-bg Running — success rate 100%');
+    expect(text).toMatch(
+      /revision 2 \(canary\): ReplicaSet checkout-2, rev2hash, 1\/1 ready, shop\/checkout:1\.1\.0/,
+    );
+    expect(text).toMatch(
+      /revision 1 \(stable\): ReplicaSet checkout-1, rev1hash, 1\/1 ready, shop\/checkout:1\.0\.0/,
+    );
+    expect(text).toMatch(/│ {2}│ {2}└─ ✔ pod checkout-2-[a-z0-9]+ Running 1\/1 ready/);
+    expect(text).toContain('Events (last 5)');
+    expect(text).not.toContain('Reason1');
+    for (let i = 2; i <= 6; i++) expect(text).toContain(`Reason${i}: note number ${i}`);
+    expect(text).toContain('Warning Reason6');
+    expect(text).not.toContain('NotMine');
+    expect(text.indexOf('Reason2')).toBeLessThan(text.indexOf('Reason6'));
+    expect(text).toMatch(/History \(newest first\)\n {3}└─ rev1hash Promoted \d+s ago/);
+  });
+
+  it('--watch redraws when the Rollout or its ReplicaSets change and stops when asked', async () => {
+    const ns = await freshNamespace('cli');
+    await createRollout(ns, 'checkout', { ...PAUSED, phase: 'Progressing', pause: undefined });
+    const stop = new AbortController();
+    const { io, out } = captureIo(stop.signal);
+    const done = main(['status', 'checkout', '--watch', '-n', ns, '--kubeconfig', sandbox().KUBECONFIG], io);
+    const last = () => out.at(-1) ?? '';
+
+    await waitFor(() => last().includes('Phase: Progressing'), { description: 'the first drawing' });
+    await setStatus(ns, 'checkout', { phase: 'Paused', message: 'held for the watch test' });
+    await waitFor(() => last().includes('Phase: Paused — held for the watch test'), {
+      description: 'a redraw after the status changed',
+    });
+    await createRevision(ns, 'checkout', 2, 'rev2hash', 'shop/checkout:1.1.0');
+    await waitFor(() => last().includes('revision 2 (canary): ReplicaSet checkout-2'), {
+      description: 'a redraw after a ReplicaSet appeared',
+    });
+
+    stop.abort();
+    await expect(done).resolves.toBe(0);
+  });
+
+  it('--watch ends with an error when the Rollout is deleted', async () => {
+    const ns = await freshNamespace('cli');
+    await createRollout(ns, 'checkout', PAUSED);
+    const { io, out, err } = captureIo(new AbortController().signal);
+    const done = main(['status', 'checkout', '-w', '-n', ns, '--kubeconfig', sandbox().KUBECONFIG], io);
+    await waitFor(() => out.length > 0, { description: 'the first drawing' });
+    await kube().custom.deleteNamespacedCustomObject({ ...GROUP, namespace: ns, name: 'checkout' });
+    await expect(done).resolves.toBe(1);
+    expect(err).toEqual([`error: rollout "checkout" was deleted from namespace "${ns}"`]);
+  });
+});
+
+describe('kubectl sluice signals', () => {
+  it('writes each signal to the status subresource only, never to spec or metadata', async () => {
+    const ns = await freshNamespace('cli');
+    const before = await createRollout(ns, 'checkout', PAUSED);
+    const started = Date.now();
+
+    const promoted = await sluice(['promote', 'checkout', '--full', '-n', ns]);
+    expect(promoted).toMatchObject({ code: 0, err: '' });
+    expect(promoted.out).toBe(
+      'rollout "checkout": full promotion requested; the controller acts on it at its next reconcile',
+    );
+    for (const command of ['pause', 'abort', 'resume']) {
+      expect(await sluice([command, 'checkout', '-n', ns])).toMatchObject({ code: 0 });
+    }
+
+    const after = await getRollout(ns, 'checkout');
+    const signals = after.status?.signals ?? {};
+    expect(signals.promote).toEqual({ requestedAt: expect.any(String), by: 'kwok-sluice', full: true });
+    for (const s of [signals.promote, signals.pause, signals.abort, signals.resume]) {
+      expect(Date.parse(s?.requestedAt ?? '')).toBeGreaterThanOrEqual(started - 1000);
+      expect(s?.by).toBe('kwok-sluice');
+    }
+    expect(signals.pause).not.toHaveProperty('full');
+    // Everything git owns is untouched, and so is the rest of status.
+    expect(after.spec).toEqual(before.spec);
+    expect(after.metadata.generation).toBe(before.metadata.generation);
+    expect(after.metadata.labels).toEqual(before.metadata.labels);
+    expect(after.metadata.annotations).toEqual(before.metadata.annotations);
+    expect({ ...after.status, signals: undefined }).toEqual({ ...before.status, signals: undefined });
+  });
+
+  it('a signal racing the controller is not lost: stale controller writes conflict, signals never do', async () => {
+    const ns = await freshNamespace('cli');
+    await createRollout(ns, 'checkout', PAUSED);
+
+    // The controller read the Rollout, then a person promoted before the controller wrote.
+    const seen = await getRollout(ns, 'checkout');
+    expect((await sluice(['promote', 'checkout', '-n', ns])).code).toBe(0);
+    const staleWrite = kube().custom.replaceNamespacedCustomObjectStatus({
+      ...GROUP,
+      namespace: ns,
+      name: 'checkout',
+      body: { ...seen, status: { ...seen.status, message: 'stale write that would drop the signal' } },
+    });
+    await expect(staleWrite).rejects.toMatchObject({ code: 409 });
+    expect((await getRollout(ns, 'checkout')).status?.signals?.promote).toBeDefined();
+
+    // Many controller writes (read, modify, resourceVersion-checked replace, retry on conflict) while a
+    // person pauses: the signal lands whatever the interleaving, and the controller's writes keep it.
+    let writes = 0;
+    const controller = (async () => {
+      while (writes < 30) {
+        const current = await getRollout(ns, 'checkout');
+        try {
+          await kube().custom.replaceNamespacedCustomObjectStatus({
+            ...GROUP,
+            namespace: ns,
+            name: 'checkout',
+            body: { ...current, status: { ...current.status, message: `controller write ${writes}` } },
+          });
+          writes++;
+        } catch (err) {
+          if ((err as { code?: number }).code !== 409) throw err;
+        }
+      }
+    })();
+    const paused = await sluice(['pause', 'checkout', '-n', ns]);
+    await controller;
+    expect(paused.code).toBe(0);
+    const final = await getRollout(ns, 'checkout');
+    expect(final.status?.signals?.pause?.by).toBe('kwok-sluice');
+    expect(final.status?.message).toBe('controller write 29');
+  });
+
+  it.each([
+    ['resume', HEALTHY, 'error: rollout "checkout" is not paused (phase: Healthy)'],
+    ['retry', PAUSED, 'error: nothing to retry: rollout "checkout" is not aborted (phase: Paused)'],
+    [
+      'promote',
+      HEALTHY,
+      'error: nothing to promote: rollout "checkout" is Healthy with no release in progress',
+    ],
+    [
+      'abort',
+      HEALTHY,
+      'error: nothing to abort: rollout "checkout" has no release in progress (phase: Healthy)',
+    ],
+  ] as const)('refuses %s in a state where it means nothing', async (command, status, message) => {
+    const ns = await freshNamespace('cli');
+    await createRollout(ns, 'checkout', status);
+    expect(await sluice([command, 'checkout', '-n', ns])).toEqual({ code: 1, out: '', err: message });
+    expect((await getRollout(ns, 'checkout')).status?.signals).toBeUndefined();
+  });
+
+  it('names an unknown Rollout and its namespace', async () => {
+    const ns = await freshNamespace('cli');
+    for (const argv of [
+      ['promote', 'nope'],
+      ['status', 'nope'],
+      ['undo', 'nope'],
+      ['set', 'image', 'nope', 'a=b'],
+    ]) {
+      expect(await sluice([...argv, '-n', ns])).toEqual({
+        code: 1,
+        out: '',
+        err: `error: rollout "nope" not found in namespace "${ns}"`,
+      });
+    }
+  });
+});
+
+describe('kubectl sluice RBAC', () => {
+  it('tells a read-only user which verb on which resource is denied and what the command needs', async () => {
+    const ns = await freshNamespace('cli');
+    await createRollout(ns, 'checkout', PAUSED);
+    const rbac = kube().kc.makeApiClient(RbacAuthorizationV1Api);
+    await kube().core.createNamespacedServiceAccount({
+      namespace: ns,
+      body: { metadata: { name: 'viewer' } },
+    });
+    await rbac.createNamespacedRole({
+      namespace: ns,
+      body: {
+        metadata: { name: 'rollout-reader' },
+        rules: [{ apiGroups: ['sluice.dev'], resources: ['rollouts'], verbs: ['get', 'list'] }],
+      },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace: ns,
+      body: {
+        metadata: { name: 'viewer-reads-rollouts' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'rollout-reader' },
+        subjects: [{ kind: 'ServiceAccount', name: 'viewer', namespace: ns }],
+      },
+    });
+    const token = await kube().core.createNamespacedServiceAccountToken({
+      namespace: ns,
+      name: 'viewer',
+      body: { spec: { audiences: [], expirationSeconds: 600 } },
+    });
+    const cluster = kube().kc.getCurrentCluster()!;
+    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'sluice-rbac-')), 'config');
+    writeFileSync(
+      kubeconfig,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          {
+            name: 'sandbox',
+            cluster: {
+              server: cluster.server,
+              ...(cluster.caData ? { 'certificate-authority-data': cluster.caData } : {}),
+              ...(cluster.caFile ? { 'certificate-authority': cluster.caFile } : {}),
+            },
+          },
+        ],
+        users: [{ name: 'viewer', user: { token: token.status?.token } }],
+        contexts: [{ name: 'viewer', context: { cluster: 'sandbox', user: 'viewer', namespace: ns } }],
+        'current-context': 'viewer',
+      }),
+    );
+
+    // Reading is allowed (the namespace comes from the context)…
+    const listed = await sluice(['list'], kubeconfig);
+    expect(listed.code).toBe(0);
+    expect(listed.out).toMatch(/^checkout\s+Paused/m);
+
+    // …steering is not.
+    const user = `system:serviceaccount:${ns}:viewer`;
+    expect(await sluice(['promote', 'checkout'], kubeconfig)).toEqual({
+      code: 1,
+      out: '',
+      err:
+        `error: forbidden: user "${user}" cannot patch rollouts/status in namespace "${ns}" ` +
+        '(kubectl sluice promote needs: get rollouts, patch rollouts/status)',
+    });
+    expect(await sluice(['set', 'image', 'checkout', 'app=x:2'], kubeconfig)).toMatchObject({
+      code: 1,
+      err: `error: forbidden: user "${user}" cannot patch rollouts in namespace "${ns}" (kubectl sluice set image needs: get rollouts, patch rollouts)`,
+    });
+    expect((await sluice(['status', 'checkout'], kubeconfig)).err).toBe(
+      `error: forbidden: user "${user}" cannot list replicasets in namespace "${ns}" ` +
+        '(kubectl sluice status needs: get rollouts, list rollouts, watch rollouts, list replicasets, watch replicasets, list pods, list events)',
+    );
+    expect((await getRollout(ns, 'checkout')).status?.signals).toBeUndefined();
+  });
+});
+
+describe('kubectl sluice set image and undo', () => {
+  it('sets a container image in spec.template and warns that git will revert it', async () => {
+    const ns = await freshNamespace('cli');
+    const before = await createRollout(ns, 'checkout', PAUSED);
+    const run = await sluice(['set', 'image', 'checkout', 'proxy=envoy:1.31', '-n', ns]);
+    expect(run.code).toBe(0);
+    expect(run.out).toBe('rollout "checkout": container "proxy" image set to envoy:1.31');
+    expect(run.err).toMatch(/^warning: set image changes spec\.template .* the next GitOps sync reverts it/);
+    const after = await getRollout(ns, 'checkout');
+    expect(after.spec.template.spec.containers.map((c) => c.image)).toEqual([
+      'shop/checkout:1.0.0',
+      'envoy:1.31',
+    ]);
+    expect(after.metadata.generation).toBe((before.metadata.generation ?? 0) + 1);
+    expect(after.status).toEqual(before.status);
+
+    expect(await sluice(['set', 'image', 'checkout', 'web=x:1', '-n', ns])).toEqual({
+      code: 1,
+      out: '',
+      err: 'error: container "web" not found in rollout "checkout" (containers: app, proxy)',
+    });
+  });
+
+  it('puts the previous revision (or the one asked for) back into spec.template', async () => {
+    const ns = await freshNamespace('cli');
+    await createRollout(ns, 'checkout', {
+      ...PAUSED,
+      currentRevision: 'rev3hash',
+      stableRevision: 'rev2hash',
+    });
+    await createRevision(ns, 'checkout', 1, 'rev1hash', 'shop/checkout:1.0.0');
+    await createRevision(ns, 'checkout', 2, 'rev2hash', 'shop/checkout:1.1.0');
+    await createRevision(ns, 'checkout', 3, 'rev3hash', 'shop/checkout:1.2.0');
+
+    const undo = await sluice(['undo', 'checkout', '-n', ns]);
+    expect(undo.code).toBe(0);
+    expect(undo.out).toBe('rollout "checkout": template rolled back to revision 2 (shop/checkout:1.1.0)');
+    expect(undo.err).toMatch(/^warning: undo changes spec\.template of rollout "checkout", which git owns/);
+    let template = (await getRollout(ns, 'checkout')).spec.template;
+    expect(template.metadata).toEqual({ labels: { app: 'checkout' }, annotations: { rev: '2' } });
+    expect(template.spec.containers).toEqual([
+      expect.objectContaining({ name: 'app', image: 'shop/checkout:1.1.0' }),
+    ]);
+
+    expect((await sluice(['undo', 'checkout', '--to-revision', '1', '-n', ns])).code).toBe(0);
+    template = (await getRollout(ns, 'checkout')).spec.template;
+    expect(template.metadata?.annotations).toEqual({ rev: '1' });
+    expect(template.spec.containers[0]?.image).toBe('shop/checkout:1.0.0');
+
+    expect(await sluice(['undo', 'checkout', '--to-revision', '9', '-n', ns])).toEqual({
+      code: 1,
+      out: '',
+      err: 'error: revision 9 not found for rollout "checkout" (revisions: 1, 2, 3)',
+    });
+  });
+});

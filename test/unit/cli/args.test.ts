@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { parseInvocation, UsageError } from '../../../cli/args.ts';
+
+describe('parseInvocation', () => {
+  it('reads kubectl connection flags wherever they appear', () => {
+    expect(parseInvocation(['-n', 'shop', 'status', 'checkout', '--context', 'prod'])).toEqual({
+      command: 'status',
+      kube: { namespace: 'shop', context: 'prod' },
+      name: 'checkout',
+      watch: false,
+    });
+    expect(parseInvocation(['promote', 'checkout', '--namespace=shop', '--kubeconfig', '/tmp/kc'])).toEqual({
+      command: 'promote',
+      kube: { namespace: 'shop', kubeconfig: '/tmp/kc' },
+      name: 'checkout',
+      full: false,
+    });
+  });
+
+  it('parses each command with its own flags', () => {
+    expect(parseInvocation(['list', '-A'])).toEqual({ command: 'list', kube: {}, allNamespaces: true });
+    expect(parseInvocation(['status', 'x', '-w'])).toMatchObject({ command: 'status', watch: true });
+    expect(parseInvocation(['promote', 'x', '--full'])).toMatchObject({ command: 'promote', full: true });
+    for (const command of ['abort', 'retry', 'pause', 'resume'] as const) {
+      expect(parseInvocation([command, 'x'])).toEqual({ command, kube: {}, name: 'x' });
+    }
+    expect(parseInvocation(['undo', 'x'])).toEqual({ command: 'undo', kube: {}, name: 'x' });
+    expect(parseInvocation(['undo', 'x', '--to-revision', '3'])).toMatchObject({ toRevision: 3 });
+    expect(parseInvocation(['set', 'image', 'x', 'app=shop/app:2', 'side=proxy:1.2=rc'])).toEqual({
+      command: 'set image',
+      kube: {},
+      name: 'x',
+      images: [
+        { container: 'app', image: 'shop/app:2' },
+        { container: 'side', image: 'proxy:1.2=rc' },
+      ],
+    });
+  });
+
+  it('asks for help when there is no command or -h', () => {
+    expect(parseInvocation([])).toEqual({ command: 'help' });
+    expect(parseInvocation(['--help'])).toEqual({ command: 'help' });
+    expect(parseInvocation(['promote', '-h'])).toEqual({ command: 'help' });
+  });
+
+  it.each([
+    [['frobnicate'], 'unknown command "frobnicate"'],
+    [['status'], '"status" needs the name of a Rollout'],
+    [['abort', 'a', 'b'], 'takes one Rollout name'],
+    [['abort', 'x', '--full'], '--full is not a flag of "abort"'],
+    [['list', '-w'], '-w/--watch is not a flag of "list"'],
+    [['list', '-A', '-n', 'x'], 'exclude each other'],
+    [['list', 'extra'], '"list" takes no arguments'],
+    [['undo', 'x', '--to-revision', 'two'], '--to-revision must be a revision number'],
+    [['undo', 'x', '--to-revision', '0'], '--to-revision must be a revision number'],
+    [['set', 'x'], 'unknown "set" subcommand "x"'],
+    [['set'], '"set" needs a subcommand'],
+    [['set', 'image', 'x'], 'at least one CONTAINER=IMAGE'],
+    [['set', 'image', 'x', 'app'], 'expected CONTAINER=IMAGE, got "app"'],
+    [['set', 'image', 'x', '=img'], 'expected CONTAINER=IMAGE'],
+    [['set', 'image', 'x', 'app='], 'expected CONTAINER=IMAGE'],
+    [['status', 'x', '--bogus'], "Unknown option '--bogus'"],
+    [['status', 'x', '-n'], "Option '-n, --namespace <value>' argument missing"],
+    [['toString', 'x'], 'unknown command "toString"'],
+  ])('rejects %j: %s', (argv, message) => {
+    expect(() => parseInvocation(argv)).toThrow(UsageError);
+    expect(() => parseInvocation(argv)).toThrow(message);
+  });
+});

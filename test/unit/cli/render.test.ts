@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { age, describeStep, humanDuration, stepProgress } from '../../../cli/render/format.ts';
+import { renderStatus } from '../../../cli/render/status.ts';
+import { renderList, renderTable } from '../../../cli/render/table.ts';
+import { renderTree } from '../../../cli/render/tree.ts';
+import { ago, NOW, pausedCanary, statusView } from './fixtures.ts';
+
+describe('humanDuration', () => {
+  it.each([
+    [0, '0s'],
+    [59_000, '59s'],
+    [119_000, '119s'],
+    [180_000, '3m'],
+    [192_000, '3m12s'],
+    [45 * 60_000, '45m'],
+    [(4 * 60 + 5) * 60_000, '4h5m'],
+    [30 * 3_600_000, '30h'],
+    [(3 * 24 + 4) * 3_600_000, '3d4h'],
+    [40 * 86_400_000, '40d'],
+    [800 * 86_400_000, '2y'],
+    [-5_000, '0s'],
+  ])('%d ms is %s, as kubectl prints it', (ms, text) => {
+    expect(humanDuration(ms)).toBe(text);
+  });
+
+  it('says <unknown> for a missing or broken timestamp', () => {
+    expect(age(undefined, NOW)).toBe('<unknown>');
+    expect(age('yesterday', NOW)).toBe('<unknown>');
+  });
+});
+
+describe('steps', () => {
+  it('counts from 1 and shows a finished canary as n/n', () => {
+    expect(stepProgress(pausedCanary())).toBe('4/5');
+    expect(stepProgress(pausedCanary({ currentStepIndex: 5 }))).toBe('5/5');
+    expect(stepProgress(pausedCanary({ currentStepIndex: undefined }))).toBe('-/5');
+  });
+
+  it('describes each kind of step', () => {
+    expect(describeStep({ setWeight: 20 })).toBe('set weight 20%');
+    expect(describeStep({ pause: { duration: '1m' } })).toBe('pause 1m');
+    expect(describeStep({ pause: {} })).toBe('pause until promoted');
+    expect(
+      describeStep({
+        analysis: {
+          successRate: { min: 99 },
+          latencyP99: { maxMs: 500 },
+          templates: [{ templateName: 'eb' }],
+        },
+      }),
+    ).toBe('analysis: success rate ≥ 99%, p99 ≤ 500ms, eb');
+  });
+});
+
+describe('renderTable / renderList', () => {
+  it('pads columns and never leaves trailing spaces', () => {
+    expect(renderTable(['A', 'LONGER'], [['xxxx', 'y']])).toBe('A      LONGER\nxxxx   y');
+  });
+
+  it('lists Rollouts with the columns kubectl users expect', () => {
+    const blueGreen = pausedCanary({ canary: undefined, currentStepIndex: undefined, phase: 'Healthy' });
+    blueGreen.metadata = { ...blueGreen.metadata, name: 'web', namespace: 'front' };
+    blueGreen.spec.strategy = { blueGreen: { activeService: 'web' } };
+    const fresh = pausedCanary();
+    fresh.metadata = { ...fresh.metadata, name: 'new' };
+    fresh.status = undefined;
+    expect(renderList([pausedCanary(), blueGreen, fresh], NOW, false).split('\n')).toEqual([
+      'NAME       PHASE     STRATEGY    WEIGHT   STEP   CURRENT   STABLE   AGE',
+      'checkout   Paused    Canary      50       4/5    abc123    def456   3d',
+      'web        Healthy   BlueGreen   -        -      abc123    def456   3d',
+      'new        -         Canary      -        -/5    -         -        3d',
+    ]);
+  });
+
+  it('leads with NAMESPACE for -A and marks an aborted release', () => {
+    const aborted = pausedCanary({ abort: true, phase: 'Paused' });
+    const [header, row] = renderList([aborted], NOW, true).split('\n');
+    expect(header).toMatch(/^NAMESPACE {3}NAME/);
+    expect(row).toMatch(/^shop {8}checkout {3}Paused \(aborted\)/);
+  });
+});
+
+describe('renderTree', () => {
+  it('draws guides that show nesting', () => {
+    const text = renderTree({
+      label: 'root',
+      children: [
+        { label: 'a', children: [{ label: 'a1' }, { label: 'a2' }] },
+        { label: 'b', children: [{ label: 'b1' }] },
+      ],
+    });
+    expect(text).toBe(['root', '├─ a', '│  ├─ a1', '│  └─ a2', '└─ b', '   └─ b1'].join('\n'));
+  });
+});
+
+describe('renderStatus', () => {
+  it('shows phase, step, weight, pause, analysis, revisions with pods, events and history', () => {
+    expect(renderStatus(statusView(), NOW)).toBe(
+      [
+        'Rollout checkout (namespace shop)',
+        '├─ Phase: Paused — waiting for promotion at step 4',
+        '├─ Strategy: Canary',
+        '│  ├─ Step: 4/5 pause until promoted',
+        '│  └─ Canary weight: 50%',
+        '├─ Paused: AwaitingPromotion, since 2m30s ago, until `kubectl sluice promote checkout`',
+        '├─ Background analysis: checkout-abc123-bg Running — 4 measurements, all good',
+        '├─ Revisions',
+        '│  ├─ revision 3 (canary): ReplicaSet checkout-3, abc123, 1/2 ready, shop/checkout:1.1.0, age 5m',
+        '│  │  ├─ ✔ pod checkout-3-a Running 1/1 ready',
+        '│  │  └─ ✖ pod checkout-3-b Pending 0/1 not ready, 2 restarts',
+        '│  └─ revision 2 (stable): ReplicaSet checkout-2, def456, 2/2 ready, shop/checkout:1.0.0, age 24h',
+        '│     └─ ✔ pod checkout-2-a Running 1/1 ready',
+        '├─ Events (last 2)',
+        '│  ├─ 3m20s ago Normal WeightSet: canary weight set to 50%',
+        '│  └─ 2m30s ago Normal Paused (×3): waiting for promotion',
+        '└─ History (newest first)',
+        '   ├─ def456 Promoted 24h ago',
+        '   └─ aaa111 Promoted 2d ago',
+      ].join('\n'),
+    );
+  });
+
+  it('counts a timed pause down and names the step analysis', () => {
+    const rollout = pausedCanary({
+      currentStepIndex: 1,
+      pause: { reason: 'Step', startTime: ago(20), resumeAt: new Date(NOW.getTime() + 40_000).toISOString() },
+      analysis: { name: 'checkout-abc123-4', phase: 'Failed', message: 'success rate 91% < 99%' },
+    });
+    const text = renderStatus(statusView(rollout), NOW);
+    expect(text).toContain('Step: 2/5 pause 1m');
+    expect(text).toContain('Paused: Step, since 20s ago, 40s remaining');
+    expect(text).toContain('Analysis: checkout-abc123-4 Failed — success rate 91% < 99%');
+  });
+
+  it('tells how to leave a manual pause and shows requests the controller has not taken up', () => {
+    const rollout = pausedCanary({
+      pause: { reason: 'Manual', startTime: ago(10) },
+      signals: { promote: { requestedAt: ago(3), by: 'alice', full: true }, abort: { requestedAt: ago(1) } },
+    });
+    const text = renderStatus(statusView(rollout), NOW);
+    expect(text).toContain('until `kubectl sluice resume checkout`');
+    expect(text).toContain('Pending requests (not yet taken up by the controller)');
+    expect(text).toContain('promote --full: requested 3s ago by alice');
+    expect(text).toContain('abort: requested 1s ago');
+  });
+
+  it('copes with a Rollout the controller has not seen: no status, no revisions, no events', () => {
+    const rollout = pausedCanary();
+    rollout.status = undefined;
+    const text = renderStatus({ rollout, revisions: [], pods: [], events: [] }, NOW);
+    expect(text).toContain('Phase: unknown (the controller has not reported on this Rollout yet)');
+    expect(text).toContain('Revisions: none yet');
+    expect(text).toContain('Events: none');
+    expect(text).not.toContain('History');
+  });
+
+  it('labels blue-green revisions active and preview', () => {
+    const rollout = pausedCanary({
+      canary: undefined,
+      currentStepIndex: undefined,
+      blueGreen: { activeRevision: 'def456', previewRevision: 'abc123' },
+    });
+    rollout.spec.strategy = {
+      blueGreen: { activeService: 'a', previewService: 'p', autoPromotionEnabled: false },
+    };
+    const text = renderStatus(statusView(rollout), NOW);
+    expect(text).toContain('Strategy: BlueGreen');
+    expect(text).toContain('Auto-promotion: off (promote by hand)');
+    expect(text).toContain('revision 3 (preview)');
+    expect(text).toContain('revision 2 (active)');
+  });
+});
