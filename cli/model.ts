@@ -3,9 +3,9 @@ import type { Rollout } from '../crds/rollout.ts';
 export type { Rollout };
 
 /** Labels and annotation the controller puts on each revision's ReplicaSet. */
-export const ROLLOUT_LABEL = 'sluice.dev/rollout';
-export const REVISION_LABEL = 'sluice.dev/revision';
-export const REVISION_NUMBER_ANNOTATION = 'sluice.dev/revision-number';
+import { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, ROLLOUT_LABEL } from '../crds/labels.ts';
+
+export { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, ROLLOUT_LABEL };
 
 /** A ReplicaSet as the API sends it (wire JSON), reduced to what the plugin reads. */
 export interface RawReplicaSet {

@@ -2,5 +2,6 @@ export * from './analysis.ts';
 export * from './common.ts';
 export * from './defaults.ts';
 export * from './duration.ts';
+export * from './labels.ts';
 export * from './rollout.ts';
 export * from './validate.ts';

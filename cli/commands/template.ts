@@ -1,3 +1,4 @@
+import { POD_TEMPLATE_ANNOTATION } from '../../crds/labels.ts';
 import { getRollout, type JsonPatchOp, jsonPatchRollout, listReplicaSets } from '../api.ts';
 import type { ImageChange } from '../args.ts';
 import { CliError } from '../errors.ts';
@@ -103,8 +104,14 @@ export function chooseUndoTarget(
   return { target: previous.rs, number: previous.view.number };
 }
 
-/** The ReplicaSet's pod template as the Rollout's: without the labels the controller and kube add. */
+/**
+ * The template the Rollout had at that revision. The controller keeps it verbatim on the
+ * ReplicaSet, because the ReplicaSet's own copy carries the API server's defaults and would
+ * hash as a new revision. Older ReplicaSets without it fall back to their own template.
+ */
 export function templateForUndo(rs: RawReplicaSet): Record<string, unknown> {
+  const original = rs.metadata?.annotations?.[POD_TEMPLATE_ANNOTATION];
+  if (original) return JSON.parse(original) as Record<string, unknown>;
   const template = structuredClone(rs.spec?.template ?? {}) as {
     metadata?: { labels?: Record<string, string>; creationTimestamp?: unknown; [k: string]: unknown };
     [k: string]: unknown;

@@ -1,0 +1,225 @@
+// The controller process: informers feed a work queue; the leader's workers reconcile; every
+// replica serves metrics and health. Everything here is wiring; decisions live in machines/.
+import { hostname } from 'node:os';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { GROUP, INSTANCE_LABEL, VERSION } from '../crds/index.ts';
+import { loadKubeConfig } from './kube/client.ts';
+import { EventRecorder, kubeEventSink } from './kube/events.ts';
+import { type ChangeType, kubeSource, ResilientInformer } from './kube/informer.ts';
+import { kubeLeaseStore, LeaderElector } from './kube/leader.ts';
+import { WorkQueue } from './kube/workqueue.ts';
+import { createLogger, type Logger, reconcileLogger } from './log.ts';
+import { reconcile } from './reconcile.ts';
+import { ROLLOUT_LABEL, revisionOf } from './revision.ts';
+import { informersReady, type RunningServer, sluiceMetrics, startServer } from './server.ts';
+import { splitFor } from './traffic/split.ts';
+import { CachedWorld, type Informers } from './world-cache.ts';
+import { NotLeaderError, StaleWrite, Writer } from './writer.ts';
+
+export interface ControllerOptions {
+  kubeconfig?: string;
+  context?: string;
+  /** Watch one namespace; all when absent. */
+  namespace?: string;
+  prometheusUrl?: string;
+  metricsAddr: string;
+  healthAddr: string;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaseName?: string;
+  /** Own only Rollouts labelled sluice.dev/controller-instance=<id>; without it, only unlabelled ones. */
+  instanceId?: string;
+  workers: number;
+  logLevel: string;
+  identity?: string;
+  logger?: Logger;
+}
+
+export interface RunningController {
+  stop(): Promise<void>;
+  metricsPort: number;
+  healthPort: number;
+  isLeader(): boolean;
+}
+
+const path = (group: string, version: string, plural: string, namespace?: string) =>
+  `${group ? `/apis/${group}` : '/api'}/${version}${namespace ? `/namespaces/${namespace}` : ''}/${plural}`;
+
+export async function runController(opts: ControllerOptions): Promise<RunningController> {
+  const log = opts.logger ?? createLogger({ level: opts.logLevel as never });
+  const kc = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
+  const identity = opts.identity ?? `${hostname()}-${process.pid}`;
+  const ns = opts.namespace;
+  const instanceSelector = opts.instanceId ? `${INSTANCE_LABEL}=${opts.instanceId}` : `!${INSTANCE_LABEL}`;
+
+  const informer = <T extends KubernetesObject>(name: string, p: string, labelSelector?: string) =>
+    new ResilientInformer<T>(kubeSource<T>(kc, p, { labelSelector, watchTimeoutSeconds: 50 }), {
+      name,
+      logger: log.child({ informer: name }),
+    });
+  const informers: Informers = {
+    rollouts: informer('rollouts', path(GROUP, VERSION, 'rollouts', ns), instanceSelector),
+    replicaSets: informer('replicasets', path('apps', 'v1', 'replicasets', ns), ROLLOUT_LABEL),
+    services: informer('services', path('', 'v1', 'services', ns)),
+    virtualServices: informer('virtualservices', path('networking.istio.io', 'v1', 'virtualservices', ns)),
+    analysisRuns: informer('analysisruns', path(GROUP, VERSION, 'analysisruns', ns)),
+  };
+  const world = new CachedWorld(informers);
+
+  let leader: LeaderElector | undefined;
+  const mayWrite = () => !leader || leader.isLeader();
+  const writer = new Writer(kc, mayWrite);
+  const recorder = new EventRecorder(kubeEventSink(kc), {
+    controller: 'sluice.dev/controller',
+    instance: identity,
+    logger: log,
+  });
+  const metrics = sluiceMetrics;
+
+  const queue = new WorkQueue(
+    async (key) => {
+      if (!mayWrite()) return undefined;
+      const [namespace, name] = key.split('/') as [string, string];
+      const rollout = world.rollout(namespace, name);
+      if (!rollout) {
+        world.forget(namespace, name);
+        metrics.forgetRollout(namespace, name);
+        return undefined;
+      }
+      const rlog = reconcileLogger(log, { namespace, name, revision: safeRevision(rollout) });
+      const stopTimer = metrics.reconcileDuration.startTimer();
+      try {
+        const outcome = await reconcile(
+          { world, writer, events: recorder, now: Date.now, statusWritten: (r) => world.remember(r) },
+          rollout,
+        );
+        const status = world.rollout(namespace, name)?.status;
+        if (status?.phase) metrics.setRolloutPhase(namespace, name, status.phase);
+        if (status?.canary) metrics.setCanaryWeight(namespace, name, status.canary.weight);
+        metrics.setRolloutInfo(
+          namespace,
+          name,
+          rollout.spec?.strategy?.blueGreen ? 'blueGreen' : 'canary',
+          status?.currentRevision ?? '',
+        );
+        if (outcome.actions.length || outcome.wroteStatus) {
+          rlog.info(
+            { actions: outcome.actions.map((a) => a.type), phase: status?.phase },
+            status?.message ?? 'reconciled',
+          );
+        }
+        if (outcome.problem) rlog.warn({ reason: outcome.problem.reason }, outcome.problem.message);
+        return outcome.requeueAfterMs === undefined ? undefined : { requeueAfterMs: outcome.requeueAfterMs };
+      } catch (err) {
+        if (err instanceof NotLeaderError) return undefined;
+        metrics.reconcileErrors.inc();
+        if (!(err instanceof StaleWrite)) rlog.warn({ err }, 'reconcile failed; will retry');
+        throw err;
+      } finally {
+        stopTimer();
+      }
+    },
+    { workers: opts.workers, onDepth: (d) => metrics.workqueueDepth.set(d) },
+  );
+
+  const enqueueRollout = (namespace: string | undefined, name: string | undefined) => {
+    if (namespace && name) queue.add(`${namespace}/${name}`);
+  };
+  const enqueueAll = () => {
+    for (const r of informers.rollouts.list()) enqueueRollout(r.metadata?.namespace, r.metadata?.name);
+  };
+  informers.rollouts.onChange((r, type: ChangeType) => {
+    if (type === 'delete') world.forget(r.metadata?.namespace ?? '', r.metadata?.name ?? '');
+    enqueueRollout(r.metadata?.namespace, r.metadata?.name);
+  });
+  const byLabel = (o: KubernetesObject) =>
+    enqueueRollout(o.metadata?.namespace, o.metadata?.labels?.[ROLLOUT_LABEL]);
+  informers.replicaSets.onChange(byLabel);
+  informers.analysisRuns.onChange(byLabel);
+  // Services and VirtualServices are the user's: find the Rollouts in the namespace naming them.
+  const byReference = (o: KubernetesObject) => {
+    for (const r of informers.rollouts.list(o.metadata?.namespace)) {
+      if (r.spec && references(r, o)) enqueueRollout(r.metadata?.namespace, r.metadata?.name);
+    }
+  };
+  informers.services.onChange(byReference);
+  informers.virtualServices.onChange(byReference);
+
+  const all = Object.entries(informers).map(([name, inf]) => ({ name, inf }));
+  for (const { inf } of all) inf.start();
+
+  const ready = informersReady(all.map(({ name, inf }) => ({ name, hasSynced: () => inf.hasSynced() })));
+  const servers: RunningServer[] = [
+    await startServer({ addr: opts.metricsAddr, registry: metrics.registry }),
+    await startServer({ addr: opts.healthAddr, health: { ready } }),
+  ];
+
+  log.info({ metricsPort: servers[0]?.port, healthPort: servers[1]?.port }, 'serving metrics and health');
+  await Promise.all(all.map(({ inf }) => inf.waitForSync()));
+  log.info({ identity, namespace: ns ?? '*', instance: opts.instanceId ?? null }, 'informers synced');
+
+  if (opts.leaderElect) {
+    leader = new LeaderElector(
+      kubeLeaseStore(kc, opts.leaderElectionNamespace, opts.leaseName ?? 'sluice-controller'),
+      {
+        identity,
+        logger: log,
+        onStartedLeading: () => {
+          log.info({ identity }, 'became leader');
+          enqueueAll();
+        },
+        onStoppedLeading: () => log.warn({ identity }, 'lost leadership; writes stopped'),
+      },
+    );
+    leader.start();
+  } else {
+    enqueueAll();
+  }
+
+  let stopped = false;
+  return {
+    metricsPort: servers[0]?.port ?? 0,
+    healthPort: servers[1]?.port ?? 0,
+    isLeader: () => mayWrite(),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await queue.shutdown();
+      await leader?.stop();
+      await Promise.all(all.map(({ inf }) => inf.stop()));
+      await Promise.all(servers.map((s) => s.close()));
+      log.info({ identity }, 'stopped');
+    },
+  };
+}
+
+function safeRevision(rollout: { spec?: { template?: unknown } }): string | undefined {
+  try {
+    return rollout.spec?.template ? revisionOf(rollout.spec.template as never) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function references(rollout: { spec: unknown }, obj: KubernetesObject): boolean {
+  try {
+    return namesObject(rollout, obj);
+  } catch {
+    return true; // a malformed spec: let the reconcile say what is wrong with it
+  }
+}
+
+function namesObject(rollout: { spec: unknown }, obj: KubernetesObject): boolean {
+  const spec = rollout.spec as Parameters<typeof splitFor>[0];
+  const name = obj.metadata?.name;
+  if (obj.kind === 'VirtualService' || obj.apiVersion?.startsWith('networking.istio.io')) {
+    return splitFor(spec)?.virtualService === name;
+  }
+  const { canary, blueGreen } = spec.strategy ?? {};
+  return [
+    canary?.stableService,
+    canary?.canaryService,
+    blueGreen?.activeService,
+    blueGreen?.previewService,
+  ].includes(name);
+}

@@ -1,0 +1,402 @@
+// One reconcile of one Rollout: read the world, decide with the pure machines, make the world
+// match the decision in a fixed order of idempotent steps, then write status once, only if it
+// changed. Modelled on Argo Rollouts' canary.go: one context per pass, steps that may stop early.
+import type { V1ReplicaSet } from '@kubernetes/client-node';
+import type { AnalysisRun, Rollout, RolloutSpec, RolloutStatus } from '../crds/index.ts';
+import { parseResource } from '../crds/index.ts';
+import type { Effect } from '../machines/actions.ts';
+import { decide } from '../machines/decide.ts';
+import { type DesiredWorld, desiredWorld } from '../machines/desired.ts';
+import type { GateKind, GateObservation, ReleaseEvent, SignalEvent } from '../machines/events.ts';
+import { analysisRunFor } from './analysis-runs.ts';
+import { desiredConditions, mergeConditions, type Problem } from './conditions.ts';
+import type { EventRecorder } from './kube/events.ts';
+import { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, revisionOf } from './revision.ts';
+import { type Split, splitFor } from './traffic/split.ts';
+import { currentWeight, RoutingError, weightPatch } from './traffic/virtual-service.ts';
+import { replicaSetFor, replicaSetReady } from './workload.ts';
+import type { World } from './world.ts';
+import { StaleWrite, type Writer } from './writer.ts';
+
+export const FINALIZER = 'sluice.dev/traffic';
+
+export interface ReconcileDeps {
+  world: World;
+  writer: Writer;
+  events: EventRecorder;
+  now: () => number;
+  /** Told of each status write we made, so the next pass need not wait for the informer. */
+  statusWritten?: (rollout: Rollout) => void;
+}
+
+export interface ReconcileOutcome {
+  requeueAfterMs?: number;
+  /** Whether status was written: an idle, healthy Rollout must come out false. */
+  wroteStatus: boolean;
+  problem?: Problem;
+  actions: Effect[];
+}
+
+interface Pass {
+  rollout: Rollout;
+  namespace: string;
+  name: string;
+  now: number;
+  revision: string;
+  replicaSets: V1ReplicaSet[];
+  runs: AnalysisRun[];
+  split?: Split;
+}
+
+const SIGNAL_ORDER = ['abort', 'retry', 'pause', 'resume', 'promote'] as const;
+
+export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<ReconcileOutcome> {
+  const namespace = raw.metadata.namespace ?? 'default';
+  const name = raw.metadata.name ?? '';
+  const now = deps.now();
+
+  const parsed = parseResource('Rollout', raw);
+  if (!parsed.ok)
+    return stall(deps, raw, { reason: 'InvalidSpec', message: `invalid Rollout: ${parsed.message}` }, now);
+  const rollout = parsed.value;
+
+  if (rollout.metadata.deletionTimestamp) return finalize(deps, rollout, namespace);
+  if (!(rollout.metadata.finalizers ?? []).includes(FINALIZER)) {
+    await deps.writer.setFinalizers(rollout, [...(rollout.metadata.finalizers ?? []), FINALIZER]);
+    // The write bumps resourceVersion; the update it causes brings us back with a fresh object.
+    return { wroteStatus: false, actions: [] };
+  }
+
+  const pass: Pass = {
+    rollout,
+    namespace,
+    name,
+    now,
+    revision: revisionOf(rollout.spec.template),
+    replicaSets: deps.world.replicaSets(namespace, name),
+    runs: deps.world.analysisRuns(namespace, name),
+  };
+
+  // References are checked before anything is touched: a Rollout pointing at a VirtualService,
+  // route or Service that does not exist stalls with a message naming it, and changes nothing.
+  const problem = checkReferences(deps.world, pass);
+  if (problem) return stall(deps, rollout, problem, now);
+
+  const status = rollout.status ?? {};
+  const events: ReleaseEvent[] = [...signalEvents(status, now), observe(pass, status)];
+  const decision = decide({ name, spec: rollout.spec }, status, events);
+  const world = desiredWorld(rollout.spec, decision.status, now);
+
+  await ensureReplicaSets(deps, pass, world);
+  await pointServices(deps, pass, world);
+  const drift = await setTraffic(deps, pass, world, status);
+  await runAnalyses(deps, pass, decision.actions);
+  for (const action of decision.actions) {
+    if (action.type === 'emitEvent') {
+      deps.events.record(regarding(rollout), {
+        type: action.params.type,
+        reason: action.params.reason,
+        action: 'Reconcile',
+        note: action.params.message,
+      });
+    }
+  }
+  if (drift !== undefined) {
+    deps.events.record(regarding(rollout), {
+      type: 'Warning',
+      reason: 'WeightDriftRestored',
+      action: 'SetWeight',
+      note: `VirtualService ${pass.split?.virtualService} had canary weight ${drift}; restored to ${world.weight} (something other than Sluice changed it).`,
+    });
+  }
+
+  const next = finishStatus(rollout, { ...decision.status, signals: undefined }, pass, undefined);
+  const wroteStatus = await writeIfChanged(deps, rollout, next);
+  const requeueAfterMs = decision.wakeAt === undefined ? undefined : Math.max(0, decision.wakeAt - now);
+  return { requeueAfterMs, wroteStatus, actions: decision.actions };
+}
+
+function regarding(rollout: Rollout) {
+  return {
+    apiVersion: rollout.apiVersion,
+    kind: rollout.kind,
+    name: rollout.metadata.name ?? '',
+    namespace: rollout.metadata.namespace ?? 'default',
+    uid: rollout.metadata.uid ?? '',
+  };
+}
+
+function signalEvents(status: RolloutStatus, now: number): SignalEvent[] {
+  const signals = status.signals ?? {};
+  const events: SignalEvent[] = [];
+  for (const kind of SIGNAL_ORDER) {
+    const signal = signals[kind];
+    if (!signal) continue;
+    if (kind === 'promote') events.push({ type: 'PROMOTE', now, full: signals.promote?.full === true });
+    else if (kind === 'abort')
+      events.push({ type: 'ABORT', now, reason: `requested by ${signal.by ?? 'a user'}` });
+    else events.push({ type: kind.toUpperCase() as 'RETRY' | 'PAUSE' | 'RESUME', now });
+  }
+  return events;
+}
+
+function observe(pass: Pass, status: RolloutStatus): ReleaseEvent {
+  const bySelf = (revision: string | undefined) =>
+    pass.replicaSets.find((rs) => rs.metadata?.labels?.[REVISION_LABEL] === revision);
+  const current = bySelf(pass.revision);
+  const spec = pass.rollout.spec;
+  const wanted = spec.strategy.blueGreen
+    ? (spec.strategy.blueGreen.previewReplicaCount ?? spec.replicas ?? 1)
+    : (spec.replicas ?? 1);
+  const ready = replicaSetReady(current, wanted);
+  const gates: Partial<Record<GateKind, GateObservation>> = {};
+  for (const ref of [status.backgroundAnalysis, status.analysis]) {
+    const run = ref && pass.runs.find((r) => r.metadata.name === ref.name);
+    if (!ref || !run?.status?.phase) continue;
+    const seen: GateObservation = { name: ref.name, phase: run.status.phase };
+    if (run.status.message !== undefined) seen.message = run.status.message;
+    gates[run.spec.gate] = seen;
+  }
+  return {
+    type: 'OBSERVE',
+    now: pass.now,
+    revision: pass.revision,
+    ready: { canary: ready, preview: ready },
+    gates,
+  };
+}
+
+function checkReferences(world: World, pass: Pass): Problem | undefined {
+  const { namespace } = pass;
+  const spec = pass.rollout.spec;
+  const services = [
+    spec.strategy.canary?.stableService,
+    spec.strategy.canary?.canaryService,
+    spec.strategy.blueGreen?.activeService,
+    spec.strategy.blueGreen?.previewService,
+  ].filter((s): s is string => s !== undefined);
+  for (const service of services) {
+    if (!world.service(namespace, service)) {
+      return { reason: 'ServiceNotFound', message: `Service ${namespace}/${service} not found` };
+    }
+  }
+  const split = splitFor(spec);
+  if (!split) return undefined;
+  const vs = world.virtualService(namespace, split.virtualService);
+  if (!vs) {
+    return {
+      reason: 'VirtualServiceNotFound',
+      message: `VirtualService ${namespace}/${split.virtualService} (spec.strategy.*.trafficRouting.istio.virtualService.name) not found`,
+    };
+  }
+  try {
+    currentWeight(vs, split);
+  } catch (err) {
+    if (err instanceof RoutingError) return { reason: 'RouteNotFound', message: err.message };
+    throw err;
+  }
+  pass.split = split;
+  return undefined;
+}
+
+async function ensureReplicaSets(deps: ReconcileDeps, pass: Pass, world: DesiredWorld): Promise<void> {
+  const byRevision = new Map(pass.replicaSets.map((rs) => [rs.metadata?.labels?.[REVISION_LABEL] ?? '', rs]));
+  for (const [revision, replicas] of Object.entries(world.replicas)) {
+    const existing = byRevision.get(revision);
+    if (!existing) {
+      if (revision !== pass.revision) continue; // an old revision's template is gone with its ReplicaSet
+      const number = nextRevisionNumber(pass.replicaSets);
+      await deps.writer.ensureReplicaSet(replicaSetFor(pass.rollout, revision, number, replicas));
+      continue;
+    }
+    if (existing.spec?.replicas !== replicas) {
+      await deps.writer.scaleReplicaSet(pass.namespace, existing.metadata?.name ?? '', replicas);
+    }
+  }
+  for (const [revision, rs] of byRevision) {
+    if (revision in world.replicas || world.keep.includes(revision)) continue;
+    if ((rs.spec?.replicas ?? 0) !== 0)
+      await deps.writer.scaleReplicaSet(pass.namespace, rs.metadata?.name ?? '', 0);
+  }
+}
+
+function nextRevisionNumber(replicaSets: V1ReplicaSet[]): number {
+  const numbers = replicaSets.map((rs) =>
+    Number(rs.metadata?.annotations?.[REVISION_NUMBER_ANNOTATION] ?? 0),
+  );
+  return Math.max(0, ...numbers.filter(Number.isFinite)) + 1;
+}
+
+async function pointServices(deps: ReconcileDeps, pass: Pass, world: DesiredWorld): Promise<void> {
+  for (const [service, revision] of Object.entries(world.services)) {
+    const current = deps.world.service(pass.namespace, service)?.spec?.selector?.[REVISION_LABEL];
+    if (current !== revision) await deps.writer.pointService(pass.namespace, service, revision);
+  }
+}
+
+/** Sets the weight; returns the weight found when someone else had changed it (drift). */
+async function setTraffic(
+  deps: ReconcileDeps,
+  pass: Pass,
+  world: DesiredWorld,
+  before: RolloutStatus,
+): Promise<number | undefined> {
+  if (!pass.split || world.weight === undefined) return undefined;
+  const vs = deps.world.virtualService(pass.namespace, pass.split.virtualService);
+  if (!vs) return undefined;
+  const ops = weightPatch(vs, pass.split, world.weight);
+  if (ops.length === 0) return undefined;
+  await deps.writer.patchVirtualService(pass.namespace, pass.split.virtualService, ops);
+  const found = currentWeight(vs, pass.split);
+  const weSet = pass.rollout.spec.strategy.canary ? (before.canary?.weight ?? 0) : undefined;
+  return weSet !== undefined && world.weight === weSet && found !== weSet ? found : undefined;
+}
+
+async function runAnalyses(deps: ReconcileDeps, pass: Pass, actions: Effect[]): Promise<void> {
+  for (const action of actions) {
+    if (action.type === 'startAnalysis') {
+      await deps.writer.createAnalysisRun(analysisRunFor(pass.rollout, action.params));
+    } else if (action.type === 'stopAnalysis') {
+      await deps.writer.terminateAnalysisRun(pass.namespace, action.params.name);
+    }
+  }
+}
+
+/** Adds what only the controller knows to the machine's status: counts, selector, conditions. */
+function finishStatus(
+  rollout: Rollout,
+  status: RolloutStatus,
+  pass: Pass | undefined,
+  problem: Problem | undefined,
+) {
+  const generation = rollout.metadata.generation ?? 0;
+  const now = new Date(pass?.now ?? Date.now()).toISOString();
+  const replicaSets = pass?.replicaSets ?? [];
+  const sum = (pick: (rs: V1ReplicaSet) => number | undefined) =>
+    replicaSets.reduce((total, rs) => total + (pick(rs) ?? 0), 0);
+  const out: RolloutStatus = {
+    ...status,
+    observedGeneration: generation,
+    replicas: sum((rs) => rs.status?.replicas),
+    readyReplicas: sum((rs) => rs.status?.readyReplicas),
+    availableReplicas: sum((rs) => rs.status?.availableReplicas),
+    updatedReplicas: sum((rs) =>
+      rs.metadata?.labels?.[REVISION_LABEL] === pass?.revision ? rs.status?.replicas : 0,
+    ),
+    selector: selectorString(rollout.spec),
+  };
+  out.conditions = mergeConditions(
+    rollout.status?.conditions,
+    desiredConditions(out, problem),
+    generation,
+    now,
+  );
+  return prune(out);
+}
+
+function selectorString(spec: RolloutSpec): string {
+  return Object.entries(spec.selector.matchLabels ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+const prune = (status: RolloutStatus): RolloutStatus =>
+  Object.fromEntries(Object.entries(status).filter(([, v]) => v !== undefined)) as RolloutStatus;
+
+async function writeIfChanged(deps: ReconcileDeps, rollout: Rollout, next: RolloutStatus): Promise<boolean> {
+  if (sameStatus(rollout.status, next)) return false;
+  const written = await deps.writer.writeStatus(rollout, next);
+  if (written === false)
+    throw new StaleWrite(`status of ${rollout.metadata.namespace}/${rollout.metadata.name}`);
+  deps.statusWritten?.(written);
+  return true;
+}
+
+/** Conditions' transition times are kept when nothing flips, so equal status compares equal. */
+function sameStatus(a: RolloutStatus | undefined, b: RolloutStatus): boolean {
+  return JSON.stringify(canonical(a ?? {})) === JSON.stringify(canonical(b));
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>)
+        .filter(([, v]) => v !== undefined)
+        .sort(([x], [y]) => (x < y ? -1 : 1))
+        .map(([k, v]) => [k, canonical(v)]),
+    );
+  }
+  return value;
+}
+
+async function stall(
+  deps: ReconcileDeps,
+  rollout: Rollout,
+  problem: Problem,
+  now: number,
+): Promise<ReconcileOutcome> {
+  const base = (rollout.status ?? {}) as RolloutStatus;
+  const next = finishStatusForProblem(rollout, base, problem, now);
+  const wroteStatus = await writeIfChanged(deps, rollout, next);
+  if (wroteStatus) {
+    deps.events.record(regarding(rollout), {
+      type: 'Warning',
+      reason: problem.reason,
+      action: 'Reconcile',
+      note: problem.message,
+    });
+  }
+  return { wroteStatus, problem, actions: [] };
+}
+
+function finishStatusForProblem(
+  rollout: Rollout,
+  status: RolloutStatus,
+  problem: Problem,
+  now: number,
+): RolloutStatus {
+  const generation = typeof rollout.metadata?.generation === 'number' ? rollout.metadata.generation : 0;
+  const out: RolloutStatus = { ...status, observedGeneration: generation, message: problem.message };
+  out.conditions = mergeConditions(
+    status.conditions,
+    desiredConditions(out, problem),
+    generation,
+    new Date(now).toISOString(),
+  );
+  return out;
+}
+
+/** Deletion: send every request to the stable (or active) revision, then let the object go. */
+async function finalize(deps: ReconcileDeps, rollout: Rollout, namespace: string): Promise<ReconcileOutcome> {
+  if (!(rollout.metadata.finalizers ?? []).includes(FINALIZER)) return { wroteStatus: false, actions: [] };
+  const split = splitFor(rollout.spec);
+  const vs = split ? deps.world.virtualService(namespace, split.virtualService) : undefined;
+  if (split && vs) {
+    try {
+      const ops = weightPatch(vs, split, 0);
+      if (ops.length) await deps.writer.patchVirtualService(namespace, split.virtualService, ops);
+    } catch (err) {
+      if (!(err instanceof RoutingError)) throw err; // routes gone: nothing of ours left to undo
+    }
+  }
+  // Every Service goes back to the stable revision, as if the release had been rolled back.
+  const stable = rollout.status?.stableRevision;
+  if (stable) {
+    const settled = desiredWorld(
+      rollout.spec,
+      { stableRevision: stable, currentRevision: stable },
+      Date.now(),
+    );
+    for (const [service, revision] of Object.entries(settled.services)) {
+      const selected = deps.world.service(namespace, service)?.spec?.selector?.[REVISION_LABEL];
+      if (selected !== undefined && selected !== revision)
+        await deps.writer.pointService(namespace, service, revision);
+    }
+  }
+  await deps.writer.setFinalizers(
+    rollout,
+    (rollout.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
+  );
+  return { wroteStatus: false, actions: [] };
+}

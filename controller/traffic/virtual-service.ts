@@ -1,0 +1,139 @@
+// Pure reading and editing of Istio VirtualService weights. Only the weights of the routes a
+// Rollout names are ever touched; everything else in the object stays as its author wrote it.
+
+export interface Destination {
+  host: string;
+  subset?: string;
+  port?: unknown;
+}
+export interface RouteDestination {
+  destination: Destination;
+  weight?: number;
+  [key: string]: unknown;
+}
+export interface HttpRoute {
+  name?: string;
+  route?: RouteDestination[];
+  [key: string]: unknown;
+}
+export interface VirtualService {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; [key: string]: unknown };
+  spec: { hosts?: string[]; http?: HttpRoute[]; [key: string]: unknown };
+}
+
+/** One side of the split: a Service (host-level routing) or a DestinationRule subset. */
+export interface Backend {
+  host?: string;
+  subset?: string;
+}
+
+export interface Split {
+  /** Route names to change; all routes holding both backends when absent. */
+  routes?: string[];
+  stable: Backend;
+  canary: Backend;
+}
+
+export type JsonPatchOp =
+  | { op: 'test'; path: string; value: unknown }
+  | { op: 'replace' | 'add'; path: string; value: unknown };
+
+export class RoutingError extends Error {}
+
+/** `checkout`, `checkout.shop`, `checkout.shop.svc` and `checkout.shop.svc.cluster.local` are one Service. */
+export function sameService(host: string, service: string, namespace: string): boolean {
+  const [name, ns = namespace] = host.split('.');
+  return name === service && ns === namespace;
+}
+
+function matches(d: Destination, backend: Backend, namespace: string): boolean {
+  if (backend.host !== undefined && !sameService(d.host, backend.host, namespace)) return false;
+  if (backend.subset !== undefined && d.subset !== backend.subset) return false;
+  return true;
+}
+
+const describe = (b: Backend) => (b.subset ? `subset '${b.subset}'` : `Service '${b.host}'`);
+
+interface Located {
+  index: number;
+  name: string;
+  stable: number;
+  canary: number;
+  route: RouteDestination[];
+}
+
+/** Finds the routes and destination indexes a split applies to, or says precisely what is missing. */
+export function locate(vs: VirtualService, split: Split): Located[] {
+  const namespace = vs.metadata.namespace ?? 'default';
+  const http = vs.spec.http ?? [];
+  const where = `VirtualService ${namespace}/${vs.metadata.name}`;
+  const pick = (route: HttpRoute, index: number): Located | RoutingError => {
+    const name = route.name ?? `#${index}`;
+    const destinations = route.route ?? [];
+    const stable = destinations.findIndex((d) => matches(d.destination, split.stable, namespace));
+    const canary = destinations.findIndex((d) => matches(d.destination, split.canary, namespace));
+    if (stable < 0 || canary < 0 || stable === canary) {
+      const missing = stable < 0 ? split.stable : split.canary;
+      return new RoutingError(`${where}: http route '${name}' has no destination for ${describe(missing)}`);
+    }
+    if (destinations.length !== 2) {
+      return new RoutingError(
+        `${where}: http route '${name}' has ${destinations.length} destinations; Sluice splits routes with exactly a stable and a canary destination`,
+      );
+    }
+    return { index, name, stable, canary, route: destinations };
+  };
+
+  if (split.routes && split.routes.length > 0) {
+    return split.routes.map((wanted) => {
+      const index = http.findIndex((r) => r.name === wanted);
+      if (index < 0) {
+        const names = http.map((r, i) => r.name ?? `#${i}`).join(', ') || 'none';
+        throw new RoutingError(`${where}: http route '${wanted}' not found (routes: ${names})`);
+      }
+      const found = pick(http[index] as HttpRoute, index);
+      if (found instanceof RoutingError) throw found;
+      return found;
+    });
+  }
+  const found = http.map(pick).filter((r): r is Located => !(r instanceof RoutingError));
+  if (found.length === 0) {
+    throw new RoutingError(
+      `${where}: no http route routes to both ${describe(split.stable)} and ${describe(split.canary)}`,
+    );
+  }
+  return found;
+}
+
+/** The canary weight the VirtualService holds now; undefined when routes disagree (someone edited one). */
+export function currentWeight(vs: VirtualService, split: Split): number | undefined {
+  const weights = new Set(locate(vs, split).map((r) => r.route[r.canary]?.weight ?? 0));
+  return weights.size === 1 ? [...weights][0] : undefined;
+}
+
+/**
+ * A JSON Patch setting the canary weight (stable gets the rest). It starts with a test of
+ * resourceVersion so a write based on a stale read fails instead of undoing someone's edit.
+ * Empty when the weights are already right.
+ */
+export function weightPatch(vs: VirtualService, split: Split, canaryWeight: number): JsonPatchOp[] {
+  const ops: JsonPatchOp[] = [];
+  for (const r of locate(vs, split)) {
+    for (const [slot, weight] of [
+      [r.stable, 100 - canaryWeight],
+      [r.canary, canaryWeight],
+    ] as const) {
+      const current = r.route[slot]?.weight;
+      if (current === weight) continue;
+      ops.push({
+        op: current === undefined ? 'add' : 'replace',
+        path: `/spec/http/${r.index}/route/${slot}/weight`,
+        value: weight,
+      });
+    }
+  }
+  if (ops.length === 0) return ops;
+  return [{ op: 'test', path: '/metadata/resourceVersion', value: vs.metadata.resourceVersion }, ...ops];
+}

@@ -1,0 +1,16 @@
+import type { V1ReplicaSet, V1Service } from '@kubernetes/client-node';
+import type { AnalysisRun, Rollout } from '../crds/index.ts';
+import type { VirtualService } from './traffic/virtual-service.ts';
+
+/**
+ * What a reconcile reads: the informer caches, behind an interface so the reconciler does not
+ * care how they are kept. Reads are cheap and may lag our own writes by a moment; every write
+ * is built to cope (creates tolerate AlreadyExists, patches carry resourceVersion tests).
+ */
+export interface World {
+  rollout(namespace: string, name: string): Rollout | undefined;
+  replicaSets(namespace: string, rollout: string): V1ReplicaSet[];
+  service(namespace: string, name: string): V1Service | undefined;
+  virtualService(namespace: string, name: string): VirtualService | undefined;
+  analysisRuns(namespace: string, rollout: string): AnalysisRun[];
+}

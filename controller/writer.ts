@@ -1,0 +1,177 @@
+// Every write the reconciler makes, each idempotent and each under field manager `sluice`.
+import type { KubeConfig, V1ReplicaSet } from '@kubernetes/client-node';
+import { PatchStrategy } from '@kubernetes/client-node';
+import { type AnalysisRun, GROUP, type Rollout, type RolloutStatus, VERSION } from '../crds/index.ts';
+import { isConflict, mergePatch, requestJson, resourcePath, statusCode } from './kube/client.ts';
+import type { JsonPatchOp } from './traffic/virtual-service.ts';
+import { serviceSelectorPatch } from './workload.ts';
+
+export const FIELD_MANAGER = 'sluice';
+const ALREADY_EXISTS = 409;
+
+const sluicePath = (plural: string, namespace: string, name?: string, subresource?: string) =>
+  resourcePath({ group: GROUP, version: VERSION, plural, namespace, name, subresource });
+
+/** Thrown instead of writing when this replica does not hold the lease. */
+export class NotLeaderError extends Error {}
+
+export class Writer {
+  /**
+   * `mayWrite` is asked before every request, so a replica that loses the lease stops writing
+   * at once, even in the middle of a reconcile.
+   */
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly mayWrite: () => boolean = () => true,
+  ) {}
+
+  private guard(): void {
+    if (!this.mayWrite()) throw new NotLeaderError('not the leader: write refused');
+  }
+
+  /** Creates the ReplicaSet unless it exists (a cache that lags our own create is normal). */
+  async ensureReplicaSet(rs: V1ReplicaSet): Promise<void> {
+    this.guard();
+    const namespace = rs.metadata?.namespace ?? 'default';
+    try {
+      await requestJson(this.kc, {
+        method: 'POST',
+        path: resourcePath({ group: 'apps', version: 'v1', plural: 'replicasets', namespace }),
+        query: { fieldManager: FIELD_MANAGER },
+        body: rs,
+      });
+    } catch (err) {
+      if (statusCode(err) !== ALREADY_EXISTS) throw err;
+    }
+  }
+
+  async scaleReplicaSet(namespace: string, name: string, replicas: number): Promise<void> {
+    this.guard();
+    await mergePatch(
+      this.kc,
+      resourcePath({ group: 'apps', version: 'v1', plural: 'replicasets', namespace, name }),
+      { spec: { replicas } },
+      { fieldManager: FIELD_MANAGER },
+    );
+  }
+
+  async pointService(namespace: string, name: string, revision: string): Promise<void> {
+    this.guard();
+    await mergePatch(
+      this.kc,
+      resourcePath({ version: 'v1', plural: 'services', namespace, name }),
+      serviceSelectorPatch(revision),
+      { fieldManager: FIELD_MANAGER },
+    );
+  }
+
+  async patchVirtualService(namespace: string, name: string, ops: JsonPatchOp[]): Promise<void> {
+    this.guard();
+    await staleAsConflict(
+      requestJson(this.kc, {
+        method: 'PATCH',
+        path: resourcePath({
+          group: 'networking.istio.io',
+          version: 'v1',
+          plural: 'virtualservices',
+          namespace,
+          name,
+        }),
+        query: { fieldManager: FIELD_MANAGER },
+        contentType: PatchStrategy.JsonPatch,
+        body: ops,
+      }),
+    );
+  }
+
+  async createAnalysisRun(run: AnalysisRun): Promise<void> {
+    this.guard();
+    try {
+      await requestJson(this.kc, {
+        method: 'POST',
+        path: sluicePath('analysisruns', run.metadata.namespace ?? 'default'),
+        query: { fieldManager: FIELD_MANAGER },
+        body: run,
+      });
+    } catch (err) {
+      if (statusCode(err) !== ALREADY_EXISTS) throw err;
+    }
+  }
+
+  async terminateAnalysisRun(namespace: string, name: string): Promise<void> {
+    this.guard();
+    try {
+      await mergePatch(
+        this.kc,
+        sluicePath('analysisruns', namespace, name),
+        { spec: { terminate: true } },
+        {
+          fieldManager: FIELD_MANAGER,
+        },
+      );
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+    }
+  }
+
+  /**
+   * Replaces status with optimistic concurrency: a `kubectl sluice` signal written after our
+   * read makes this conflict instead of being erased, and the next reconcile sees it.
+   * Returns false on conflict.
+   */
+  async writeStatus(rollout: Rollout, status: RolloutStatus): Promise<Rollout | false> {
+    this.guard();
+    const namespace = rollout.metadata.namespace ?? 'default';
+    const name = rollout.metadata.name ?? '';
+    try {
+      return await requestJson<Rollout>(this.kc, {
+        method: 'PUT',
+        path: sluicePath('rollouts', namespace, name, 'status'),
+        query: { fieldManager: FIELD_MANAGER },
+        body: { ...rollout, status },
+      });
+    } catch (err) {
+      if (isConflict(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Sets the finalizer list, guarded by resourceVersion so another writer's change is not lost. */
+  async setFinalizers(rollout: Rollout, finalizers: string[]): Promise<void> {
+    this.guard();
+    await staleAsConflict(
+      mergePatch(
+        this.kc,
+        sluicePath('rollouts', rollout.metadata.namespace ?? 'default', rollout.metadata.name),
+        { metadata: { finalizers, resourceVersion: rollout.metadata.resourceVersion } },
+        { fieldManager: FIELD_MANAGER },
+      ),
+    );
+  }
+}
+
+/** A write that lost a race with another writer; the reconcile is retried at once on fresh state. */
+export class StaleWrite extends Error {}
+
+const UNPROCESSABLE = 422;
+
+/**
+ * Our patches carry the resourceVersion they were computed from (a JSON Patch `test`, or
+ * resourceVersion in a merge patch). When it is stale the API server answers 409, or 422 for
+ * a failed test: both mean "read again", not "your request is wrong".
+ */
+async function staleAsConflict<T>(request: Promise<T>): Promise<T> {
+  try {
+    return await request;
+  } catch (err) {
+    const code = statusCode(err);
+    if (
+      code === 409 ||
+      (code === UNPROCESSABLE &&
+        /test|resourceVersion|rejected our request/i.test(String((err as Error).message)))
+    ) {
+      throw new StaleWrite('stale read: retrying with fresh state', { cause: err });
+    }
+    throw err;
+  }
+}

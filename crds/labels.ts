@@ -1,0 +1,8 @@
+// Labels and annotations Sluice puts on the objects it owns: part of the API, since the
+// controller, the kubectl plugin and people's selectors all rely on them.
+export const REVISION_LABEL = 'sluice.dev/revision';
+export const ROLLOUT_LABEL = 'sluice.dev/rollout';
+export const INSTANCE_LABEL = 'sluice.dev/controller-instance';
+export const REVISION_NUMBER_ANNOTATION = 'sluice.dev/revision-number';
+/** The Rollout's pod template at that revision, verbatim (the ReplicaSet's copy has server defaults). */
+export const POD_TEMPLATE_ANNOTATION = 'sluice.dev/pod-template';

@@ -1,0 +1,66 @@
+import { type RolloutSpec, type RolloutStatus, replicasOf } from '../crds/index.ts';
+import type { Millis } from './events.ts';
+
+/**
+ * The world a status stands for, level-triggered: what each revision's ReplicaSet runs, what
+ * each Service selects and what weight the mesh gives the new revision. The controller makes
+ * the world match this on every reconcile, so a missed effect or a hand edit is repaired, and
+ * `kubectl scale` (spec.replicas) reaches every serving revision without a release.
+ */
+export interface DesiredWorld {
+  /** Revision → replicas. Revisions not listed go to zero, except those in `keep`. */
+  replicas: Record<string, number>;
+  /** Revisions whose scale-down is scheduled but not due: left exactly as they are. */
+  keep: string[];
+  /** Service name → revision it selects. */
+  services: Record<string, string>;
+  /** Percent of traffic the VirtualService gives the new revision, when traffic is routed. */
+  weight?: number;
+}
+
+export function desiredWorld(
+  spec: RolloutSpec,
+  status: RolloutStatus | undefined,
+  now: Millis,
+): DesiredWorld {
+  const stable = status?.stableRevision ?? status?.currentRevision;
+  const current = status?.currentRevision ?? stable;
+  const replicas = replicasOf(spec);
+  const keep = (status?.scaleDown ?? []).filter((e) => Date.parse(e.at) > now).map((e) => e.revision);
+  const releasing = current !== undefined && current !== stable;
+  const world: DesiredWorld = { replicas: {}, keep, services: {} };
+  if (stable === undefined || current === undefined) return world;
+
+  const { canary, blueGreen } = spec.strategy;
+  if (canary) {
+    world.replicas[stable] = replicas;
+    // The canary runs at full size (as Flagger does): it is ready for any weight at once, and
+    // the weight alone decides how much traffic it sees.
+    if (releasing && !status?.abort) world.replicas[current] = replicas;
+    if (canary.stableService) world.services[canary.stableService] = stable;
+    if (canary.canaryService)
+      world.services[canary.canaryService] = releasing && !status?.abort ? current : stable;
+    if (canary.trafficRouting) world.weight = status?.canary?.weight ?? 0;
+    return world;
+  }
+  if (blueGreen) {
+    const active = status?.blueGreen?.activeRevision ?? stable;
+    world.replicas[active] = replicas;
+    // The old revision stays up at full size while the new one is on trial after the switch.
+    if (stable !== active) world.replicas[stable] = replicas;
+    if (releasing && !status?.abort && current !== active) {
+      world.replicas[current] = blueGreen.previewReplicaCount ?? replicas;
+    }
+    if (blueGreen.trafficRouting) {
+      // The switch is a weight: the active Service keeps the last promoted revision and the
+      // VirtualService sends everything to the preview Service while the new one is active.
+      world.services[blueGreen.activeService] = stable;
+      if (blueGreen.previewService) world.services[blueGreen.previewService] = current;
+      world.weight = releasing && active === current ? 100 : 0;
+    } else {
+      world.services[blueGreen.activeService] = active;
+      if (blueGreen.previewService) world.services[blueGreen.previewService] = current;
+    }
+  }
+  return world;
+}

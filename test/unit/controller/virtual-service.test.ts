@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import {
+  currentWeight,
+  RoutingError,
+  sameService,
+  type VirtualService,
+  weightPatch,
+} from '../../../controller/traffic/virtual-service.ts';
+
+function vs(http: unknown[]): VirtualService {
+  return {
+    metadata: { name: 'checkout', namespace: 'shop', resourceVersion: '42' },
+    spec: { hosts: ['checkout'], http: http as VirtualService['spec']['http'] },
+  };
+}
+
+const hostSplit = {
+  routes: ['primary'],
+  stable: { host: 'checkout-stable' },
+  canary: { host: 'checkout-canary' },
+};
+
+describe('VirtualService weights', () => {
+  const primary = {
+    name: 'primary',
+    match: [{ headers: { 'x-beta': { exact: '1' } } }],
+    retries: { attempts: 3 },
+    route: [
+      { destination: { host: 'checkout-stable', port: { number: 80 } }, weight: 100 },
+      { destination: { host: 'checkout-canary.shop.svc.cluster.local' }, weight: 0 },
+    ],
+  };
+  const other = { name: 'admin', route: [{ destination: { host: 'admin' } }] };
+
+  it('patches only the weights of the named route, guarded by resourceVersion', () => {
+    expect(weightPatch(vs([other, primary]), hostSplit, 20)).toEqual([
+      { op: 'test', path: '/metadata/resourceVersion', value: '42' },
+      { op: 'replace', path: '/spec/http/1/route/0/weight', value: 80 },
+      { op: 'replace', path: '/spec/http/1/route/1/weight', value: 20 },
+    ]);
+  });
+
+  it('writes nothing when the weights are already right', () => {
+    expect(weightPatch(vs([primary]), hostSplit, 0)).toEqual([]);
+  });
+
+  it('adds a weight the author left out', () => {
+    const bare = {
+      name: 'primary',
+      route: [{ destination: { host: 'checkout-stable' } }, { destination: { host: 'checkout-canary' } }],
+    };
+    expect(weightPatch(vs([bare]), hostSplit, 10).slice(1)).toEqual([
+      { op: 'add', path: '/spec/http/0/route/0/weight', value: 90 },
+      { op: 'add', path: '/spec/http/0/route/1/weight', value: 10 },
+    ]);
+  });
+
+  it('reads the current canary weight, and reports disagreement between routes as unknown', () => {
+    expect(currentWeight(vs([primary]), hostSplit)).toBe(0);
+    const second = {
+      ...primary,
+      name: 'secondary',
+      route: [primary.route[0], { ...primary.route[1], weight: 30 }],
+    };
+    expect(currentWeight(vs([primary, second]), { ...hostSplit, routes: undefined })).toBeUndefined();
+  });
+
+  it('splits by DestinationRule subsets', () => {
+    const subsets = {
+      name: 'primary',
+      route: [
+        { destination: { host: 'checkout', subset: 'stable' }, weight: 100 },
+        { destination: { host: 'checkout', subset: 'canary' }, weight: 0 },
+      ],
+    };
+    const split = { routes: ['primary'], stable: { subset: 'stable' }, canary: { subset: 'canary' } };
+    expect(
+      weightPatch(vs([subsets]), split, 50)
+        .slice(1)
+        .map((op) => op.value),
+    ).toEqual([50, 50]);
+  });
+
+  it('names a missing route and lists the ones that exist', () => {
+    expect(() => weightPatch(vs([other]), hostSplit, 10)).toThrow(
+      new RoutingError("VirtualService shop/checkout: http route 'primary' not found (routes: admin)"),
+    );
+  });
+
+  it('names a missing destination', () => {
+    const noCanary = { name: 'primary', route: [{ destination: { host: 'checkout-stable' }, weight: 100 }] };
+    expect(() => weightPatch(vs([noCanary]), hostSplit, 10)).toThrow(
+      /route 'primary' has no destination for Service 'checkout-canary'/,
+    );
+  });
+
+  it('refuses a route with a third destination rather than break its weights', () => {
+    const three = { ...primary, route: [...primary.route, { destination: { host: 'mirror' }, weight: 0 }] };
+    expect(() => weightPatch(vs([three]), hostSplit, 10)).toThrow(/3 destinations/);
+  });
+
+  it('without route names, takes every route that holds both Services, or says none does', () => {
+    expect(weightPatch(vs([other, primary]), { ...hostSplit, routes: undefined }, 5)).toHaveLength(3);
+    expect(() => weightPatch(vs([other]), { ...hostSplit, routes: undefined }, 5)).toThrow(
+      /no http route routes to both/,
+    );
+  });
+
+  it('treats short, namespaced and fully qualified hosts as one Service', () => {
+    for (const host of ['web', 'web.shop', 'web.shop.svc', 'web.shop.svc.cluster.local']) {
+      expect(sameService(host, 'web', 'shop')).toBe(true);
+    }
+    expect(sameService('web.other', 'web', 'shop')).toBe(false);
+  });
+});
