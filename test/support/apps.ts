@@ -1,79 +1,18 @@
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
+import type { Io } from '../../cli/io.ts';
 import { onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
 import { requestJson } from '../../controller/kube/client.ts';
+import { REVISION_LABEL, ROLLOUT_LABEL } from '../../controller/revision.ts';
 import { kubeSource, ResilientInformer } from '../../controller/kube/informer.ts';
 import type { VirtualService } from '../../controller/traffic/virtual-service.ts';
 import type { Rollout } from '../../crds/index.ts';
 import { applyYaml } from '../harness/apply.ts';
+import { sandbox } from '../harness/env.ts';
 import { kube } from '../harness/kube.ts';
 import { waitFor } from '../harness/wait.ts';
 
-type Steps = NonNullable<NonNullable<Rollout['spec']['strategy']['canary']>['steps']>;
-type Canary = NonNullable<Rollout['spec']['strategy']['canary']>;
-
-export interface CanaryAppOptions {
-  name?: string;
-  image?: string;
-  replicas?: number;
-  steps?: Steps;
-  canary?: Partial<Canary>;
-  virtualService?: boolean;
-}
-
-/** The user's side of a host-level canary: two Services, a VirtualService and the Rollout. */
-export function canaryApp(namespace: string, o: CanaryAppOptions = {}): KubernetesObject[] {
-  const name = o.name ?? 'web';
-  const service = (suffix: string) => ({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: `${name}-${suffix}`, namespace },
-    spec: { selector: { app: name }, ports: [{ port: 80 }] },
-  });
-  const vs = {
-    apiVersion: 'networking.istio.io/v1',
-    kind: 'VirtualService',
-    metadata: { name, namespace },
-    spec: {
-      hosts: [name],
-      http: [
-        {
-          name: 'primary',
-          retries: { attempts: 2 },
-          route: [
-            { destination: { host: `${name}-stable` }, weight: 100 },
-            { destination: { host: `${name}-canary` }, weight: 0 },
-          ],
-        },
-      ],
-    },
-  };
-  const rollout = {
-    apiVersion: 'sluice.dev/v1alpha1',
-    kind: 'Rollout',
-    metadata: { name, namespace },
-    spec: {
-      replicas: o.replicas ?? 2,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'app', image: o.image ?? `${name}:1` }] },
-      },
-      strategy: {
-        canary: {
-          stableService: `${name}-stable`,
-          canaryService: `${name}-canary`,
-          trafficRouting: { istio: { virtualService: { name, routes: ['primary'] } } },
-          scaleDownDelaySeconds: 1,
-          abortScaleDownDelaySeconds: 1,
-          steps: o.steps ?? [{ setWeight: 20 }, { pause: { duration: '1s' } }, { setWeight: 50 }],
-          ...o.canary,
-        },
-      },
-    },
-  };
-  return [service('stable'), service('canary'), ...(o.virtualService === false ? [] : [vs]), rollout];
-}
+export { type CanaryAppOptions, canaryApp } from '../../sandbox/apps.ts';
 
 export async function apply(objects: KubernetesObject[]): Promise<void> {
   await applyYaml(objects.map((o) => stringify(o)).join('---\n'));
@@ -140,4 +79,123 @@ export async function recordWeights(namespace: string, name = 'web'): Promise<()
   await informer.waitForSync();
   onTestFinished(() => informer.stop());
   return () => [...seen];
+}
+
+type BlueGreen = NonNullable<Rollout['spec']['strategy']['blueGreen']>;
+
+export interface BlueGreenAppOptions {
+  name?: string;
+  image?: string;
+  replicas?: number;
+  blueGreen?: Partial<BlueGreen>;
+}
+
+/** The user's side of a blue-green release: an active and a preview Service and the Rollout. */
+export function blueGreenApp(namespace: string, o: BlueGreenAppOptions = {}): KubernetesObject[] {
+  const name = o.name ?? 'web';
+  const service = (suffix: string) => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: `${name}-${suffix}`, namespace },
+    spec: { selector: { app: name }, ports: [{ port: 80 }] },
+  });
+  const rollout = {
+    apiVersion: 'sluice.dev/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name, namespace },
+    spec: {
+      replicas: o.replicas ?? 2,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'app', image: o.image ?? `${name}:1` }] },
+      },
+      strategy: {
+        blueGreen: {
+          activeService: `${name}-active`,
+          previewService: `${name}-preview`,
+          scaleDownDelaySeconds: 1,
+          abortScaleDownDelaySeconds: 1,
+          ...o.blueGreen,
+        },
+      },
+    },
+  };
+  return [service('active'), service('preview'), rollout];
+}
+
+export interface CliRun {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Runs `kubectl sluice ARGV -n NAMESPACE` in-process, as the sandbox's admin. */
+export async function kubectlSluice(namespace: string, ...argv: string[]): Promise<CliRun> {
+  const { main } = await import('../../cli/kubectl-sluice-main.ts');
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = { out: (t) => out.push(t), err: (t) => err.push(t), now: () => new Date(), isTTY: false };
+  const code = await main([...argv, '-n', namespace, '--kubeconfig', sandbox().KUBECONFIG], io);
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+/** The Rollout's ReplicaSets, by revision label. */
+export async function replicaSets(namespace: string, name = 'web'): Promise<Map<string, V1ReplicaSet>> {
+  const list = await kube().apps.listNamespacedReplicaSet({
+    namespace,
+    labelSelector: `${ROLLOUT_LABEL}=${name}`,
+  });
+  return new Map(list.items.map((rs) => [rs.metadata?.labels?.[REVISION_LABEL] ?? '', rs]));
+}
+
+/** Replicas the ReplicaSet of `revision` asks for (undefined when it does not exist). */
+export async function replicasOfRevision(namespace: string, revision: string | undefined, name = 'web') {
+  return (await replicaSets(namespace, name)).get(revision ?? '')?.spec?.replicas;
+}
+
+export function getService(namespace: string, name: string): Promise<V1Service> {
+  return kube().core.readNamespacedService({ namespace, name });
+}
+
+/** The revision a Service selects through Sluice's one selector key. */
+export async function selectedRevision(namespace: string, service: string): Promise<string | undefined> {
+  return (await getService(namespace, service)).spec?.selector?.[REVISION_LABEL];
+}
+
+/** The canary weight of the first http route (the second destination). */
+export async function canaryWeight(namespace: string, name = 'web'): Promise<number> {
+  const vs = await getVirtualService(namespace, name);
+  return vs.spec.http?.[0]?.route?.[1]?.weight ?? 0;
+}
+
+export interface KubeEvent {
+  reason?: string;
+  type?: string;
+  note?: string;
+  reportingInstance?: string;
+  reportingController?: string;
+  regarding?: { name?: string; kind?: string };
+}
+
+/** events.k8s.io/v1 Events in the namespace, oldest first. */
+export async function events(namespace: string): Promise<KubeEvent[]> {
+  const list = await requestJson<{ items: KubeEvent[] }>(kube().kc, {
+    method: 'GET',
+    path: `/apis/events.k8s.io/v1/namespaces/${namespace}/events`,
+  });
+  return list.items;
+}
+
+/** Waits for an Event with `reason` about the Rollout; returns it. */
+export function waitForEvent(namespace: string, reason: string, timeout = 30_000): Promise<KubeEvent> {
+  return waitFor(
+    async () => (await events(namespace)).find((e) => e.reason === reason && e.regarding?.kind === 'Rollout'),
+    { description: `an Event ${reason} in ${namespace}`, timeout },
+  );
+}
+
+/** The condition of `type` in the Rollout's status. */
+export function condition(r: Rollout, type: string) {
+  return r.status?.conditions?.find((c) => c.type === type);
 }
