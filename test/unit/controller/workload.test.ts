@@ -1,3 +1,4 @@
+import type { V1ReplicaSet, V1ReplicaSetStatus } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { templateForUndo } from '../../../cli/commands/template.ts';
 import { REVISION_LABEL, revisionOf } from '../../../controller/revision.ts';
@@ -58,10 +59,10 @@ describe('ReplicaSets a Rollout owns', () => {
   });
 
   it('count as ready only when the controller caught up and every replica is available', () => {
-    const at = (status: object, generation = 1) => ({
+    const at = (status: Omit<V1ReplicaSetStatus, 'replicas'>, generation = 1): V1ReplicaSet => ({
       ...rs,
       metadata: { ...rs.metadata, generation },
-      status,
+      status: { replicas: 2, ...status },
     });
     expect(replicaSetReady(at({ observedGeneration: 1, availableReplicas: 2 }), 2)).toBe(true);
     expect(replicaSetReady(at({ observedGeneration: 1, availableReplicas: 1 }), 2)).toBe(false);
