@@ -13,7 +13,21 @@ CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 say() { printf '[sandbox build] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-command -v go >/dev/null || die "Go is not installed (needed once to build the sandbox's Kubernetes binaries). Install Go >= 1.26 and retry."
+# Go is only needed when something has to be built: cached binaries work without it.
+need_go() {
+  command -v go >/dev/null || die "Go is not installed (needed once to build the sandbox's Kubernetes binaries into $CACHE). Install Go >= 1.26 (https://go.dev/dl/) and retry."
+}
+
+# Two builds of one target at once would race on the same output directory (and double the
+# time on a small machine): the second waits for the first, then finds its result cached.
+lock() {
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/build.lock"
+  if ! flock -n 9; then
+    say "another sandbox build is running; waiting for it (see $CACHE/logs/)"
+    flock 9
+  fi
+}
 
 # Run a long build step with a heartbeat so a person watching knows it is alive.
 with_progress() {
@@ -76,6 +90,7 @@ build_kubernetes() {
   if [ -x "$out/kube-apiserver" ] && [ -x "$out/kube-controller-manager" ] && [ -x "$out/kube-scheduler" ] && [ -x "$out/kubectl" ]; then
     say "kubernetes $K8S_VERSION: cached in $out"; return
   fi
+  need_go
   local src=$CACHE/src/kubernetes-$K8S_VERSION
   make_wrapper "$src" k8s.io/kubernetes "$K8S_VERSION" k8s_staging_version
   local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
@@ -94,6 +109,7 @@ etcd_published_version() { echo "$ETCD_VERSION"; }
 build_etcd() {
   local out=$CACHE/etcd-$ETCD_VERSION
   if [ -x "$out/etcd" ]; then say "etcd $ETCD_VERSION: cached in $out"; return; fi
+  need_go
   local src=$CACHE/src/etcd-$ETCD_VERSION
   make_wrapper "$src" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" etcd_published_version
   mkdir -p "$out.tmp"
@@ -106,6 +122,7 @@ build_etcd() {
 build_kwok() {
   local out=$CACHE/kwok-$KWOK_VERSION
   if [ -x "$out/kwok" ] && [ -x "$out/kwokctl" ]; then say "kwok $KWOK_VERSION: cached in $out"; return; fi
+  need_go
   mkdir -p "$out.tmp"
   with_progress "kwok-$KWOK_VERSION" env GOBIN="$out.tmp" CGO_ENABLED=0 go install -trimpath -ldflags '-s -w' \
     "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
@@ -113,6 +130,7 @@ build_kwok() {
 }
 
 target=${1:-all}
+lock
 case "$target" in
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;

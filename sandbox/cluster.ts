@@ -1,0 +1,211 @@
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { binaries } from './build.ts';
+import {
+  CLUSTER_NAME,
+  clusterLog,
+  clusterLogDir,
+  HOST,
+  kubectlPath,
+  kwokctlPath,
+  NODE_COUNT,
+  PATHS,
+  PORTS,
+} from './config.ts';
+import { SandboxError, say } from './log.ts';
+import { assertPortFree, isOurs, run, runOk, tail, terminate, waitHealthy } from './proc.ts';
+
+const clusterDir = () => join(PATHS.kwokWorkdir, 'clusters', CLUSTER_NAME);
+const kwokctlLog = () => join(PATHS.logs, 'kwokctl.log');
+
+export const COMPONENTS = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kwok-controller',
+];
+
+function kwokEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, KWOK_WORKDIR: PATHS.kwokWorkdir, KWOK_KUBECTL_BINARY: kubectlPath() };
+}
+
+export function kubectl(args: readonly string[], input?: string) {
+  return run(
+    kubectlPath(),
+    ['--kubeconfig', PATHS.kubeconfig, ...args],
+    input === undefined ? {} : { input },
+  );
+}
+
+async function kwokctl(args: readonly string[], stream = false) {
+  return run(kwokctlPath(), ['--name', CLUSTER_NAME, ...args], {
+    env: kwokEnv(),
+    stream: stream && kwokctlLine,
+  });
+}
+
+/** kwokctl logs JSON lines; a person watching `up` wants the message (and the error, if any). */
+function kwokctlLine(line: string): string | undefined {
+  try {
+    const entry = JSON.parse(line) as { msg?: string; err?: string; elapsed?: { human?: string } };
+    const extra = [entry.elapsed?.human, entry.err].filter(Boolean).join(', ');
+    return `[kwokctl] ${entry.msg ?? line}${extra ? ` (${extra})` : ''}`;
+  } catch {
+    return line.trim() ? `[kwokctl] ${line}` : undefined;
+  }
+}
+
+/** The pid kwokctl recorded for a component, if that process is still running. */
+export function componentPid(component: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(clusterDir(), 'pids', `${component}.pid`), 'utf8').trim());
+    return isOurs(pid, PATHS.kwokWorkdir) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** API server ready, and all fake nodes Ready: what tests need before they create anything. */
+export async function clusterHealthy(): Promise<boolean> {
+  if (!existsSync(PATHS.kubeconfig) || !existsSync(kubectlPath())) return false;
+  const ready = await kubectl(['get', '--raw', '/readyz', '--request-timeout=3s']);
+  if (ready.code !== 0 || ready.stdout.trim() !== 'ok') return false;
+  return (await readyNodes()) >= NODE_COUNT;
+}
+
+async function readyNodes(): Promise<number> {
+  const r = await kubectl([
+    'get',
+    'nodes',
+    '-o',
+    'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+  ]);
+  return r.code === 0 ? r.stdout.split('\n').filter((s) => s === 'True').length : 0;
+}
+
+/**
+ * kwokctl settings that flags cannot carry. Written as $KWOK_WORKDIR/kwok.yaml, kwokctl's
+ * default config path, so every kwokctl call (create, scale, delete) sees the same options.
+ */
+function writeKwokConfig(): void {
+  mkdirSync(PATHS.kwokWorkdir, { recursive: true });
+  writeFileSync(
+    join(PATHS.kwokWorkdir, 'kwok.yaml'),
+    [
+      'apiVersion: config.kwok.x-k8s.io/v1alpha1',
+      'kind: KwokctlConfiguration',
+      'options:',
+      // kwokctl binds every component to 0.0.0.0 by default; the sandbox is loopback only.
+      `  bindAddress: ${HOST}`,
+      `  kubectlBinary: ${kubectlPath()}`,
+      '  quietPull: true',
+      '',
+    ].join('\n'),
+  );
+}
+
+export async function createCluster(): Promise<void> {
+  if (existsSync(clusterDir())) {
+    say('a previous cluster exists but is not healthy; deleting it first');
+    await deleteCluster();
+  }
+  for (const [component, port] of [
+    ['apiserver', PORTS.apiserver],
+    ['etcd', PORTS.etcd],
+    ['controller-manager', PORTS.controllerManager],
+    ['scheduler', PORTS.scheduler],
+    ['kwok-controller', PORTS.kwokController],
+  ] as const) {
+    await assertPortFree(port, component);
+  }
+  writeKwokConfig();
+  const bin = binaries();
+  say(`creating cluster '${CLUSTER_NAME}' with kwokctl (binary runtime, state in ${PATHS.kwokWorkdir})`);
+  const started = Date.now();
+  const r = await kwokctl(
+    [
+      'create',
+      'cluster',
+      '--runtime=binary',
+      `--kube-apiserver-binary=${bin['kube-apiserver']}`,
+      `--kube-controller-manager-binary=${bin['kube-controller-manager']}`,
+      `--kube-scheduler-binary=${bin['kube-scheduler']}`,
+      `--kwok-controller-binary=${bin.kwok}`,
+      `--etcd-binary=${bin.etcd}`,
+      '--kube-authorization',
+      `--kube-apiserver-port=${PORTS.apiserver}`,
+      `--etcd-port=${PORTS.etcd}`,
+      `--kube-controller-manager-port=${PORTS.controllerManager}`,
+      `--kube-scheduler-port=${PORTS.scheduler}`,
+      `--controller-port=${PORTS.kwokController}`,
+      // Leave ~/.kube/config alone: the sandbox's kubeconfig lives in .sandbox/.
+      '--kubeconfig=',
+      '--timeout=3m',
+      '--wait=2m',
+    ],
+    true,
+  );
+  writeFileSync(kwokctlLog(), `${r.stdout}\n${r.stderr}`);
+  if (r.code !== 0)
+    throw new SandboxError(`kwokctl create cluster failed (exit ${r.code}).\n${componentReport()}`);
+  say(`control plane up in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  writeFileSync(
+    PATHS.kubeconfig,
+    await runOk(kwokctlPath(), ['--name', CLUSTER_NAME, 'get', 'kubeconfig'], { env: kwokEnv() }),
+  );
+  await waitHealthy(
+    'kube-apiserver',
+    async () => (await kubectl(['get', '--raw', '/readyz'])).stdout.trim() === 'ok',
+    { timeoutMs: 60_000, log: clusterLog('kube-apiserver') },
+  );
+  say(`adding ${NODE_COUNT} fake nodes`);
+  await runOk(kwokctlPath(), ['--name', CLUSTER_NAME, 'scale', 'node', `--replicas=${NODE_COUNT}`], {
+    env: kwokEnv(),
+  });
+  await waitHealthy('kwok-controller (nodes Ready)', async () => (await readyNodes()) >= NODE_COUNT, {
+    timeoutMs: 60_000,
+    log: clusterLog('kwok-controller'),
+  });
+}
+
+/** Last lines of every component's log, for an error message that can be acted on. */
+export function componentReport(lines = 8): string {
+  return COMPONENTS.map((c) => `--- ${c}: ${clusterLog(c)}\n${tail(clusterLog(c), lines)}`).join('\n');
+}
+
+/** Stops the control plane; component logs are kept under .sandbox/logs/previous for post-mortems. */
+export async function deleteCluster(): Promise<void> {
+  if (existsSync(clusterLogDir())) {
+    rmSync(PATHS.previousLogs, { recursive: true, force: true });
+    mkdirSync(PATHS.previousLogs, { recursive: true });
+    cpSync(clusterLogDir(), PATHS.previousLogs, { recursive: true });
+  }
+  if (existsSync(clusterDir()) && existsSync(kwokctlPath())) {
+    const r = await kwokctl(['delete', 'cluster']);
+    if (r.code !== 0) say(`kwokctl delete cluster exited ${r.code}: ${r.stderr.trim()}`);
+  }
+  // Anything still running from the cluster's directory is ours and must go (kwokctl can
+  // leave a component behind if it was killed mid-start).
+  for (const pid of await leftoverPids(PATHS.kwokWorkdir)) {
+    say(`stopping leftover process ${pid}`);
+    await terminate(pid, () => isOurs(pid, PATHS.kwokWorkdir), 5000, false);
+  }
+  rmSync(clusterDir(), { recursive: true, force: true });
+  rmSync(PATHS.kubeconfig, { force: true });
+}
+
+export async function leftoverPids(marker: string): Promise<number[]> {
+  const r = await run('pgrep', ['-f', marker]);
+  return r.stdout
+    .split('\n')
+    .map(Number)
+    .filter((pid) => pid > 0 && pid !== process.pid && isOurs(pid, marker));
+}
+
+export async function clusterVersion(): Promise<string> {
+  const r = await kubectl(['version', '-o', 'json', '--request-timeout=3s']);
+  if (r.code !== 0) return 'not running';
+  const v = JSON.parse(r.stdout) as { serverVersion?: { gitVersion?: string } };
+  return v.serverVersion?.gitVersion ?? 'unknown';
+}

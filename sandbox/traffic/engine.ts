@@ -1,0 +1,78 @@
+import { sampleLatencies } from './latency.ts';
+import { MetricsRegistry, type SourceLabels } from './metrics.ts';
+import { binomial, multinomial, poisson, type Rng, seededRng } from './rng.ts';
+import { compilePlans, type Plan } from './routing.ts';
+import type { World } from './types.ts';
+
+export interface SimulatorOptions {
+  seed: number;
+  source?: SourceLabels;
+}
+
+export const DEFAULT_SOURCE: SourceLabels = {
+  source_workload: 'traffic-simulator',
+  source_workload_namespace: 'sluice-sandbox',
+};
+
+/**
+ * The pure core: a world in, metrics out. No clock and no I/O — the caller decides when a
+ * tick happens and how long it is, so a seed plus a sequence of (world, dt) is reproducible.
+ */
+export class Simulator {
+  readonly metrics: MetricsRegistry;
+  private readonly rng: Rng;
+  private plans: Plan[] = [];
+
+  constructor(options: SimulatorOptions) {
+    this.rng = seededRng(options.seed);
+    this.metrics = new MetricsRegistry(options.source ?? DEFAULT_SOURCE);
+  }
+
+  setWorld(world: World): void {
+    this.plans = compilePlans(world);
+  }
+
+  currentPlans(): readonly Plan[] {
+    return this.plans;
+  }
+
+  tick(dtSeconds: number): number {
+    let total = 0;
+    for (const plan of this.plans) {
+      const n = poisson(this.rng, plan.load.rps * dtSeconds);
+      if (n === 0) continue;
+      total += n;
+      const split =
+        plan.outcomes.length === 1
+          ? [n]
+          : multinomial(
+              this.rng,
+              n,
+              plan.outcomes.map((o) => o.share),
+            );
+      plan.outcomes.forEach((o, i) => {
+        const k = split[i] ?? 0;
+        if (k === 0) return;
+        if (o.kind === 'fixed') {
+          const s = this.metrics.get(o.labels, o.code);
+          s.count += k;
+          s.sum += k * o.latencyMs;
+          // Fixed answers (503 no endpoint, 404 no route) come back in well under a millisecond.
+          s.buckets[0] = (s.buckets[0] ?? 0) + k;
+          return;
+        }
+        const errors = binomial(this.rng, k, o.errorRate);
+        for (const [code, count] of [
+          [200, k - errors],
+          [500, errors],
+        ] as const) {
+          if (count === 0) continue;
+          const s = this.metrics.get(o.labels, code);
+          s.count += count;
+          s.sum += sampleLatencies(this.rng, o.latency, count, s.buckets);
+        }
+      });
+    }
+    return total;
+  }
+}

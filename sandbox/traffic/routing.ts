@@ -1,0 +1,247 @@
+import { parseServiceFqdn, qualifyHost, serviceFqdn } from './hosts.ts';
+import { fitLognormal, type LatencyModel } from './latency.ts';
+import {
+  DEFAULT_PROFILE,
+  type HttpMatchRequest,
+  type HttpRoute,
+  type LoadClass,
+  type Pod,
+  type Profile,
+  type Service,
+  type StringMatch,
+  type VirtualService,
+  type World,
+} from './types.ts';
+
+/** Istio's destination labels for one group of identical endpoints (response_code is added per sample). */
+export interface DestinationLabels {
+  destination_service: string;
+  destination_service_name: string;
+  destination_service_namespace: string;
+  destination_workload: string;
+  destination_workload_namespace: string;
+  destination_version: string;
+}
+
+export type Outcome =
+  | { kind: 'pods'; share: number; labels: DestinationLabels; errorRate: number; latency: LatencyModel }
+  | { kind: 'fixed'; share: number; labels: DestinationLabels; code: number; latencyMs: number };
+
+/** Where one load class's requests go, precomputed whenever the world changes. */
+export interface Plan {
+  load: LoadClass;
+  outcomes: Outcome[];
+  /** Human-readable trail for /debug: which VirtualService and route applied. */
+  via: string;
+}
+
+const UNKNOWN = 'unknown';
+
+export function compilePlans(world: World): Plan[] {
+  const index = new WorldIndex(world);
+  return world.load.map((load) => index.plan(load));
+}
+
+class WorldIndex {
+  private readonly vsByHost = new Map<string, VirtualService>();
+  private readonly vsByShortHost = new Map<string, VirtualService>();
+  private readonly services = new Map<string, Service>();
+  private readonly servicesByName = new Map<string, Service>();
+  private readonly podsByNamespaceLabel = new Map<string, Pod[]>();
+  private readonly readyPodsByNamespace = new Map<string, Pod[]>();
+  private readonly groupsByService = new Map<string, Outcome[]>();
+  private readonly latencyModels = new Map<string, LatencyModel>();
+
+  constructor(private readonly world: World) {
+    // Sorted so that "first wins" on duplicate hosts is stable across list orders.
+    const vss = [...world.virtualServices].sort((a, b) =>
+      `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`),
+    );
+    for (const vs of vss) {
+      for (const host of vs.hosts) {
+        const fq = qualifyHost(host, vs.namespace);
+        if (!this.vsByHost.has(fq)) this.vsByHost.set(fq, vs);
+        if (!host.includes('.') && !this.vsByShortHost.has(host)) this.vsByShortHost.set(host, vs);
+      }
+    }
+    const svcs = [...world.services].sort((a, b) => a.namespace.localeCompare(b.namespace));
+    for (const svc of svcs) {
+      this.services.set(serviceFqdn(svc.name, svc.namespace), svc);
+      if (!this.servicesByName.has(svc.name)) this.servicesByName.set(svc.name, svc);
+    }
+    for (const pod of world.pods) {
+      if (!pod.ready) continue;
+      push(this.readyPodsByNamespace, pod.namespace, pod);
+      for (const [k, v] of Object.entries(pod.labels))
+        push(this.podsByNamespaceLabel, `${pod.namespace}\0${k}=${v}`, pod);
+    }
+  }
+
+  plan(load: LoadClass): Plan {
+    const host = load.host.toLowerCase();
+    const isShort = !host.includes('.');
+    const vs = isShort ? this.vsByShortHost.get(host) : this.vsByHost.get(qualifyHost(host, 'default'));
+    if (!vs) {
+      const svc = isShort ? this.servicesByName.get(host) : undefined;
+      const fq = svc ? serviceFqdn(svc.name, svc.namespace) : qualifyHost(host, 'default');
+      return { load, outcomes: this.destination(fq, 1), via: `no VirtualService; Service ${fq}` };
+    }
+    const routeIndex = vs.http.findIndex((r) => routeMatches(r, load));
+    const route = vs.http[routeIndex];
+    const via = `VirtualService ${vs.namespace}/${vs.name}`;
+    if (!route?.route?.length) {
+      // Envoy's "no route" answer: 404, attributed to the host that was asked for.
+      const fq = qualifyHost(host, vs.namespace);
+      const parsed = parseServiceFqdn(fq);
+      const labels = unknownWorkload(fq, parsed?.name ?? fq, parsed?.namespace ?? UNKNOWN);
+      return {
+        load,
+        outcomes: [{ kind: 'fixed', share: 1, labels, code: 404, latencyMs: 0.5 }],
+        via: `${via}: no route`,
+      };
+    }
+    const dests = route.route;
+    const weights = dests.map((d) => d.weight ?? (dests.length === 1 ? 100 : 0));
+    const total = weights.reduce((a, b) => a + b, 0);
+    const outcomes: Outcome[] = [];
+    dests.forEach((d, i) => {
+      // Istio rejects all-zero weights; should one slip through, the first destination gets everything.
+      const share = total > 0 ? (weights[i] ?? 0) / total : i === 0 ? 1 : 0;
+      if (share > 0) outcomes.push(...this.destination(qualifyHost(d.destination.host, vs.namespace), share));
+    });
+    return { load, outcomes, via: `${via} route ${route.name ?? routeIndex}` };
+  }
+
+  /** Ready endpoints behind an FQDN, split by pod count; a 503 outcome when there are none. */
+  private destination(fq: string, share: number): Outcome[] {
+    const svc = this.services.get(fq);
+    const groups = svc ? this.endpointGroups(svc) : [];
+    if (groups.length === 0) {
+      const parsed = parseServiceFqdn(fq);
+      const labels = unknownWorkload(fq, parsed?.name ?? fq, parsed?.namespace ?? UNKNOWN);
+      return [{ kind: 'fixed', share, labels, code: 503, latencyMs: 0.5 }];
+    }
+    return groups.map((g) => ({ ...g, share: g.share * share }));
+  }
+
+  private endpointGroups(svc: Service): Outcome[] {
+    const key = `${svc.namespace}/${svc.name}`;
+    const cached = this.groupsByService.get(key);
+    if (cached) return cached;
+    const pods = this.selectReady(svc);
+    const byGroup = new Map<string, { pod: Pod; count: number }>();
+    for (const pod of pods) {
+      const version = pod.labels.version ?? UNKNOWN;
+      const gk = `${pod.workload}\0${version}\0${pod.image}`;
+      const g = byGroup.get(gk);
+      if (g) g.count++;
+      else byGroup.set(gk, { pod, count: 1 });
+    }
+    const fq = serviceFqdn(svc.name, svc.namespace);
+    const outcomes: Outcome[] = [...byGroup.values()].map(({ pod, count }) => {
+      const profile = this.profileFor(pod.image);
+      return {
+        kind: 'pods',
+        share: count / pods.length,
+        labels: {
+          destination_service: fq,
+          destination_service_name: svc.name,
+          destination_service_namespace: svc.namespace,
+          destination_workload: pod.workload,
+          destination_workload_namespace: pod.namespace,
+          destination_version: pod.labels.version ?? UNKNOWN,
+        },
+        errorRate: Math.min(1, Math.max(0, profile.errorRate)),
+        latency: this.latencyFor(profile),
+      };
+    });
+    this.groupsByService.set(key, outcomes);
+    return outcomes;
+  }
+
+  private selectReady(svc: Service): Pod[] {
+    const selector = svc.selector;
+    if (!selector) return [];
+    const entries = Object.entries(selector);
+    const first = entries[0];
+    // An empty selector selects nothing for Services (unlike Deployments).
+    if (!first) return [];
+    const candidates = this.podsByNamespaceLabel.get(`${svc.namespace}\0${first[0]}=${first[1]}`) ?? [];
+    return candidates.filter((p) => entries.every(([k, v]) => p.labels[k] === v));
+  }
+
+  private profileFor(image: string): Profile {
+    return this.world.profiles.get(image) ?? this.world.profiles.get(sanitizeKey(image)) ?? DEFAULT_PROFILE;
+  }
+
+  private latencyFor(profile: Profile): LatencyModel {
+    const key = `${profile.latencyMs.p50}/${profile.latencyMs.p99}`;
+    let model = this.latencyModels.get(key);
+    if (!model) {
+      model = fitLognormal(profile.latencyMs.p50, profile.latencyMs.p99);
+      this.latencyModels.set(key, model);
+    }
+    return model;
+  }
+}
+
+/** ConfigMap keys cannot hold '/' or ':', so `shop/checkout:1.0` may be listed as `shop_checkout_1.0`. */
+export function sanitizeKey(image: string): string {
+  return image.replace(/[^-._a-zA-Z0-9]/g, '_');
+}
+
+function unknownWorkload(fq: string, name: string, namespace: string): DestinationLabels {
+  return {
+    destination_service: fq,
+    destination_service_name: name,
+    destination_service_namespace: namespace,
+    destination_workload: UNKNOWN,
+    destination_workload_namespace: UNKNOWN,
+    destination_version: UNKNOWN,
+  };
+}
+
+function push<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+export function routeMatches(route: HttpRoute, load: LoadClass): boolean {
+  if (!route.match || route.match.length === 0) return true;
+  return route.match.some((m) => requestMatches(m, load));
+}
+
+function requestMatches(m: HttpMatchRequest, load: LoadClass): boolean {
+  if (m.uri && !stringMatches(m.uri, load.path, m.ignoreUriCase ?? false)) return false;
+  if (m.method && !stringMatches(m.method, load.method, false)) return false;
+  if (m.authority && !stringMatches(m.authority, load.host, false)) return false;
+  for (const [name, sm] of Object.entries(m.headers ?? {})) {
+    const value = load.headers[name.toLowerCase()];
+    if (value === undefined || !stringMatches(sm, value, false)) return false;
+  }
+  for (const [name, sm] of Object.entries(m.withoutHeaders ?? {})) {
+    const value = load.headers[name.toLowerCase()];
+    if (value !== undefined && stringMatches(sm, value, false)) return false;
+  }
+  return true;
+}
+
+const regexCache = new Map<string, RegExp>();
+
+function stringMatches(sm: StringMatch, value: string, ignoreCase: boolean): boolean {
+  const v = ignoreCase ? value.toLowerCase() : value;
+  if (sm.exact !== undefined) return v === (ignoreCase ? sm.exact.toLowerCase() : sm.exact);
+  if (sm.prefix !== undefined) return v.startsWith(ignoreCase ? sm.prefix.toLowerCase() : sm.prefix);
+  if (sm.regex !== undefined) {
+    // Envoy uses RE2 full-string matching.
+    let re = regexCache.get(sm.regex);
+    if (!re) {
+      re = new RegExp(`^(?:${sm.regex})$`);
+      regexCache.set(sm.regex, re);
+    }
+    return re.test(value);
+  }
+  // An empty StringMatch (`headers: {x: {}}`) means "present", which the caller already checked.
+  return true;
+}
