@@ -6,7 +6,6 @@
 // Usage: npx tsx bench/controller-steps.ts [releases=5]   (brings the sandbox up if needed)
 import { randomBytes } from 'node:crypto';
 import type { KubernetesObject, V1ReplicaSet } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import { applyPatch, loadKubeConfig, requestJson } from '../controller/kube/client.ts';
 import { kubeSource, ResilientInformer } from '../controller/kube/informer.ts';
 import { createLogger } from '../controller/log.ts';
