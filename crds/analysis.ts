@@ -21,10 +21,7 @@ export const Arg = z.object({
  */
 const keyedByName = { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] };
 
-export const Args = z
-  .array(Arg)
-  .max(20)
-  .meta(keyedByName);
+export const Args = z.array(Arg).max(20).meta(keyedByName);
 
 export const PrometheusProvider = z.object({
   address: z.string().max(2048).optional().meta({
@@ -62,11 +59,7 @@ export type Metric = z.infer<typeof Metric>;
 export const AnalysisTemplateSpec = z
   .object({
     args: Args.optional(),
-    metrics: z
-      .array(Metric)
-      .min(1)
-      .max(20)
-      .meta(keyedByName),
+    metrics: z.array(Metric).min(1).max(20).meta(keyedByName),
   })
   // Undeclared args are caught here and by the controller, not by CEL: a rule scanning every
   // query for {{args.X}} costs far more than the API server's CEL budget allows.
@@ -173,13 +166,24 @@ export const MetricResult = z.object({
 });
 export type MetricResult = z.infer<typeof MetricResult>;
 
+/**
+ * A metric as a run holds it: a template's metric with args substituted, or a builtin gate
+ * written out as PromQL. `builtin` marks the zero-PromQL gates, whose queries must return one
+ * value (several series are an error rather than a list).
+ */
+export const RunMetric = Metric.extend({
+  builtin: z.enum(['successRate', 'latencyP99']).optional(),
+  template: z.string().max(253).optional().meta({ description: 'Where the metric came from.' }),
+});
+export type RunMetric = z.infer<typeof RunMetric>;
+
 export const AnalysisRunSpec = z.object({
   rollout: z.string().meta({ description: 'Name of the owning Rollout.' }),
   revision: z.string().meta({ description: 'Pod-template hash of the revision under test.' }),
   gate: z.enum(['background', 'step', 'prePromotion', 'postPromotion']),
   stepIndex: NonNegativeInt.optional(),
   args: Args.optional(),
-  metrics: z.array(Metric).max(40),
+  metrics: z.array(RunMetric).max(40),
   terminate: z
     .boolean()
     .optional()
@@ -190,6 +194,10 @@ export type AnalysisRunSpec = z.infer<typeof AnalysisRunSpec>;
 export const AnalysisRunStatus = z.object({
   phase: AnalysisPhase.optional(),
   message: z.string().optional(),
+  reason: z.string().max(64).optional().meta({
+    description:
+      'Why the run ended, in CamelCase: InvalidAnalysis (a template, arg or condition is wrong), PrometheusUnreachable, or the deciding phase.',
+  }),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
   metricResults: z.array(MetricResult).optional(),

@@ -25,13 +25,9 @@ export type PodTemplate = z.infer<typeof PodTemplate>;
 export const IstioRouting = z.object({
   virtualService: z.object({
     name: DnsSubdomain,
-    routes: z
-      .array(z.string().min(1).max(253))
-      .max(50)
-      .optional()
-      .meta({
-        description: 'Names of the http routes whose weights Sluice sets; all http routes when absent.',
-      }),
+    routes: z.array(z.string().min(1).max(253)).max(50).optional().meta({
+      description: 'Names of the http routes whose weights Sluice sets; all http routes when absent.',
+    }),
   }),
   destinationRule: z
     .object({

@@ -1,0 +1,179 @@
+import { assign, setup } from 'xstate';
+import { type AnalysisPhase, DEFAULTS, type MetricResult } from '../crds/index.ts';
+import { iso } from './context.ts';
+import type { Millis } from './events.ts';
+
+/**
+ * The bookkeeping of one AnalysisRun: measurements come in, limits decide the run's phase.
+ * Providers and CEL live in analysis/; this machine only counts. A run is Pending until every
+ * gating metric has a measurement (never promote on missing data), Running while measuring,
+ * and ends Successful, Failed, Inconclusive or Error.
+ */
+export interface MetricLimits {
+  name: string;
+  /** Measurements to take; 0 or absent: until terminated (background gates). */
+  count?: number;
+  failureLimit?: number;
+  inconclusiveLimit?: number;
+  consecutiveErrorLimit?: number;
+  /** Measured and shown, never gates. */
+  dryRun?: boolean;
+}
+
+export type MeasurementPhase = Exclude<AnalysisPhase, 'Pending' | 'Running'>;
+
+export type AnalysisRunEvent =
+  | {
+      type: 'MEASURE';
+      now: Millis;
+      /** When the query was sent; `now` (when it was recorded) when absent. */
+      startedAt?: Millis;
+      metric: string;
+      phase: MeasurementPhase;
+      value?: string;
+      message?: string;
+    }
+  | { type: 'TERMINATE'; now: Millis };
+
+export interface AnalysisRunContext {
+  metrics: MetricLimits[];
+  results: MetricResult[];
+  startedAt?: Millis;
+  finishedAt?: Millis;
+}
+
+const MEASUREMENTS_KEPT = 10;
+
+const emptyResult = (m: MetricLimits): MetricResult => ({
+  name: m.name,
+  phase: 'Pending',
+  ...(m.dryRun ? { dryRun: true } : {}),
+  count: 0,
+  successful: 0,
+  failed: 0,
+  inconclusive: 0,
+  error: 0,
+  consecutiveError: 0,
+  measurements: [],
+});
+
+/** A metric's phase from its counts and limits; exceeding a limit decides at once. */
+export function metricPhase(limits: MetricLimits, r: MetricResult): AnalysisPhase {
+  if (r.failed > (limits.failureLimit ?? DEFAULTS.failureLimit)) return 'Failed';
+  if (r.consecutiveError > (limits.consecutiveErrorLimit ?? DEFAULTS.consecutiveErrorLimit)) return 'Error';
+  if (r.inconclusive > (limits.inconclusiveLimit ?? DEFAULTS.inconclusiveLimit)) return 'Inconclusive';
+  if (limits.count && r.count >= limits.count) return 'Successful';
+  return r.count > 0 ? 'Running' : 'Pending';
+}
+
+const SEVERITY: AnalysisPhase[] = ['Failed', 'Error', 'Inconclusive', 'Pending', 'Running', 'Successful'];
+
+/** The run's phase: its worst gating metric; dry-run metrics never gate. */
+export function runPhase(ctx: AnalysisRunContext): AnalysisPhase {
+  const gating = ctx.results.filter((r) => !r.dryRun).map((r) => r.phase);
+  if (gating.length === 0) return 'Successful';
+  return SEVERITY.find((phase) => gating.includes(phase)) ?? 'Running';
+}
+
+function record(
+  ctx: AnalysisRunContext,
+  event: Extract<AnalysisRunEvent, { type: 'MEASURE' }>,
+): MetricResult[] {
+  return ctx.results.map((r, i) => {
+    const limits = ctx.metrics[i] as MetricLimits;
+    if (r.name !== event.metric || (r.phase !== 'Pending' && r.phase !== 'Running')) return r;
+    const key = {
+      Successful: 'successful',
+      Failed: 'failed',
+      Inconclusive: 'inconclusive',
+      Error: 'error',
+    } as const;
+    const measurement = {
+      phase: event.phase,
+      ...(event.value === undefined ? {} : { value: event.value }),
+      ...(event.message === undefined ? {} : { message: event.message }),
+      startedAt: iso(event.startedAt ?? event.now),
+      finishedAt: iso(event.now),
+    };
+    const next: MetricResult = {
+      ...r,
+      count: r.count + 1,
+      [key[event.phase]]: r[key[event.phase]] + 1,
+      consecutiveError: event.phase === 'Error' ? r.consecutiveError + 1 : 0,
+      measurements: [...r.measurements, measurement].slice(-MEASUREMENTS_KEPT),
+    };
+    return { ...next, phase: metricPhase(limits, next) };
+  });
+}
+
+export const analysisRunMachine = setup({
+  types: {
+    context: {} as AnalysisRunContext,
+    events: {} as AnalysisRunEvent,
+    input: {} as { metrics: MetricLimits[] },
+  },
+  actions: {
+    measure: assign(({ context, event }) =>
+      event.type === 'MEASURE'
+        ? { results: record(context, event), startedAt: context.startedAt ?? event.now }
+        : {},
+    ),
+    finish: assign(({ context, event }) => ({ finishedAt: context.finishedAt ?? event.now })),
+  },
+  guards: {
+    is: ({ context }, phase: AnalysisPhase) => runPhase(context) === phase,
+    measuredEnough: ({ context }) => runPhase(context) === 'Running',
+  },
+}).createMachine({
+  id: 'analysisRun',
+  context: ({ input }) => ({ metrics: input.metrics, results: input.metrics.map(emptyResult) }),
+  initial: 'pending',
+  states: {
+    pending: {
+      always: [{ guard: { type: 'is', params: 'Successful' }, target: 'successful' }],
+      on: {
+        MEASURE: { target: 'measuring', actions: 'measure' },
+        TERMINATE: { target: 'terminating', actions: 'finish' },
+      },
+    },
+    measuring: {
+      always: [
+        { guard: { type: 'is', params: 'Failed' }, target: 'failed', actions: 'finish' },
+        { guard: { type: 'is', params: 'Error' }, target: 'error', actions: 'finish' },
+        { guard: { type: 'is', params: 'Inconclusive' }, target: 'inconclusive', actions: 'finish' },
+        { guard: { type: 'is', params: 'Successful' }, target: 'successful', actions: 'finish' },
+        { guard: { type: 'is', params: 'Running' }, target: 'running' },
+        { target: 'pending' },
+      ],
+    },
+    running: {
+      on: {
+        MEASURE: { target: 'measuring', actions: 'measure' },
+        TERMINATE: { target: 'terminating', actions: 'finish' },
+      },
+    },
+    // Stopping keeps what was measured: measured and passing is Successful; without data it is
+    // Inconclusive, never a silent pass.
+    terminating: {
+      always: [{ guard: 'measuredEnough', target: 'successful' }, { target: 'inconclusive' }],
+    },
+    successful: { type: 'final' },
+    failed: { type: 'final' },
+    inconclusive: { type: 'final' },
+    error: { type: 'final' },
+  },
+});
+
+export type AnalysisRunSnapshot = ReturnType<typeof analysisRunMachine.resolveState>;
+
+/** The run's status fields, as analysis/ writes them to the AnalysisRun object. */
+export function toRunStatus(snapshot: AnalysisRunSnapshot) {
+  const { results, startedAt, finishedAt } = snapshot.context;
+  const phase = snapshot.status === 'done' ? (snapshot.value as string) : runPhase(snapshot.context);
+  return {
+    phase: (phase.charAt(0).toUpperCase() + phase.slice(1)) as AnalysisPhase,
+    ...(startedAt === undefined ? {} : { startedAt: iso(startedAt) }),
+    ...(finishedAt === undefined ? {} : { finishedAt: iso(finishedAt) }),
+    metricResults: results,
+  };
+}

@@ -1,0 +1,82 @@
+import { initialContext, releaseSetup } from './release.ts';
+import {
+  degradedState,
+  healthyState,
+  releaseHandlersWithBackground,
+  scaleDownWhenDue,
+} from './release-states.ts';
+
+/**
+ * Canary: the new revision runs beside stable and gets a growing share of traffic, step by
+ * step, until the implicit last step (100%, then promotion). `step` is transient: it routes to
+ * the current step's state, applying setWeight steps on the way.
+ */
+export const canaryMachine = releaseSetup.createMachine({
+  id: 'canary',
+  context: initialContext,
+  initial: 'healthy',
+  always: scaleDownWhenDue,
+  states: {
+    healthy: healthyState,
+    release: {
+      initial: 'running',
+      on: releaseHandlersWithBackground,
+      states: {
+        running: {
+          initial: 'awaitingCanary',
+          states: {
+            // Traffic only goes to pods that are ready; a canary that never gets there aborts
+            // at the progress deadline.
+            awaitingCanary: {
+              always: [
+                { guard: 'canaryReady', target: 'step', actions: 'beginSteps' },
+                { guard: 'progressDeadlinePassed', target: '#canary.degraded', actions: 'abortDeadline' },
+              ],
+            },
+            step: {
+              always: [
+                { guard: 'promoteFullRequested', target: '#canary.healthy', actions: 'promote' },
+                { guard: 'stepsDone', target: 'finalizing' },
+                { guard: 'stepIsSetWeight', target: 'step', actions: 'applyStepWeight' },
+                { guard: 'stepIsPause', target: 'stepPause' },
+                { guard: 'stepIsAnalysis', target: 'stepAnalysis', actions: 'startStepAnalysis' },
+                { target: 'step', actions: 'advanceStep' },
+              ],
+            },
+            stepPause: {
+              always: { guard: 'pauseElapsed', target: 'step', actions: 'advanceStep' },
+              on: { PROMOTE: { guard: 'isPlainPromote', target: 'step', actions: 'skipPause' } },
+            },
+            stepAnalysis: {
+              always: [
+                { guard: 'gateSuccessful', target: 'step', actions: 'advanceStep' },
+                { guard: 'gateFailed', target: '#canary.degraded', actions: 'abortGateFailed' },
+                { guard: 'gateHeld', target: '#canary.release.paused', actions: 'pauseForGate' },
+              ],
+            },
+            // All steps done; background gates must have data before the canary takes it all, and
+            // data that never comes counts as no progress.
+            finalizing: {
+              always: [
+                { guard: 'backgroundSettled', target: '#canary.healthy', actions: 'promote' },
+                { guard: 'progressDeadlinePassed', target: '#canary.degraded', actions: 'abortDeadline' },
+              ],
+            },
+          },
+        },
+        // Held by a person or by a gate that could not decide. Resuming re-checks that the
+        // canary is ready, then continues at the same step (gates re-run after a gate pause).
+        paused: {
+          on: {
+            RESUME: { target: 'running', actions: 'resume' },
+            PROMOTE: [
+              { guard: 'isFullPromote', target: 'running', actions: ['resume', 'requestFullPromotion'] },
+              { target: 'running', actions: 'resume' },
+            ],
+          },
+        },
+      },
+    },
+    degraded: degradedState,
+  },
+});

@@ -1,0 +1,66 @@
+import { transition } from 'xstate';
+import type { RolloutSpec, RolloutStatus } from '../crds/index.ts';
+import { type Effect, isEffect } from './actions.ts';
+import type { Millis, ReleaseEvent } from './events.ts';
+import { autoPromotionAt, pauseEndsAt, progressDeadlineAt } from './release.ts';
+import { fromStatus, machineFor, type ReleaseSnapshot, statePath, toStatus } from './status.ts';
+
+/** The earliest moment the machine must see an event again, for `requeueAfter`. */
+export function nextWakeAt(snapshot: ReleaseSnapshot): Millis | undefined {
+  const ctx = snapshot.context;
+  const path = statePath(snapshot.value);
+  const candidates = ctx.scaleDown.map((e) => e.at);
+  if (path === 'release.running.stepPause') candidates.push(pauseEndsAt(ctx) ?? Number.NaN);
+  if (path === 'release.running.awaitingPromotion') candidates.push(autoPromotionAt(ctx) ?? Number.NaN);
+  const waiting = [
+    'release.running.awaitingCanary',
+    'release.running.awaitingPreview',
+    'release.running.finalizing',
+  ];
+  if (waiting.includes(path)) {
+    candidates.push(progressDeadlineAt(ctx));
+  }
+  const times = candidates.filter((t) => !Number.isNaN(t));
+  return times.length ? Math.min(...times) : undefined;
+}
+
+/** Applies events to a snapshot, collecting the effects in order. */
+export function step(
+  snapshot: ReleaseSnapshot,
+  events: ReleaseEvent[],
+): { snapshot: ReleaseSnapshot; actions: Effect[] } {
+  const machine = machineFor(snapshot.context.spec);
+  const actions: Effect[] = [];
+  let current = snapshot;
+  for (const event of events) {
+    const [next, emitted] = transition(machine, current as never, event) as [
+      ReleaseSnapshot,
+      { type: string }[],
+    ];
+    current = next;
+    for (const action of emitted) {
+      if (isEffect(action)) actions.push({ type: action.type, params: action.params } as Effect);
+    }
+  }
+  return { snapshot: current, actions };
+}
+
+export interface Decision {
+  status: RolloutStatus;
+  actions: Effect[];
+  wakeAt: Millis | undefined;
+}
+
+/**
+ * What the controller calls each reconcile: restore from status, apply this reconcile's events
+ * in order (signals first, then OBSERVE), and map the result back. `actions` are to be carried
+ * out in order before `status` is written; `wakeAt` is when to requeue at the latest.
+ */
+export function decide(
+  rollout: { name: string; spec: RolloutSpec },
+  status: RolloutStatus | undefined,
+  events: ReleaseEvent[],
+): Decision {
+  const { snapshot, actions } = step(fromStatus(rollout.name, rollout.spec, status), events);
+  return { status: toStatus(snapshot), actions, wakeAt: nextWakeAt(snapshot) };
+}

@@ -1,0 +1,64 @@
+/**
+ * Pure release logic: xstate v5 machines used only through `initialTransition` / `transition`.
+ * Nothing here does I/O or reads the clock. The controller calls one function:
+ *
+ * ```ts
+ * decide({ name, spec }, status, events) // → { status, actions, wakeAt }
+ * ```
+ *
+ * It restores the machine from `status` (`fromStatus`), applies `events` in order, and maps the
+ * result back (`toStatus`). Carry out `actions` in order, write `status`, requeue at `wakeAt`.
+ *
+ * ## Events (facts in)
+ *
+ * Time is **epoch milliseconds** (`now` on every event); status keeps ISO strings.
+ *
+ * - `OBSERVE { now, revision, ready: { canary?, preview? }, gates: { step?, background?, prePromotion?, postPromotion? } }`
+ *   — once per reconcile, last. `revision` is the pod-template hash of `spec.template`; `ready`
+ *   says whether that revision's ReplicaSet is fully ready; each gate is `{ name, phase, message? }`
+ *   read from the AnalysisRun of that name (results of runs with other names are ignored).
+ * - Signals, before the OBSERVE of the same reconcile: `PROMOTE { now, full? }`, `ABORT { now, reason? }`,
+ *   `RETRY`, `PAUSE`, `RESUME` (each with `now`).
+ *
+ * ## Actions (effects out), each idempotent
+ *
+ * `setWeight {weight}`, `scaleRevision {revision, replicas}`, `scaleDownOld {revision}`,
+ * `startAnalysis {gate, name, revision, stepIndex?}`, `stopAnalysis {name}`, `switchActive {revision}`,
+ * `setPreview {revision}`, `emitEvent {reason, message, type}`, `markPromoted {revision, full}`
+ * (revision is the new stable: stable Service to it, full size), `markAborted {reason}`.
+ * Run names are deterministic: `<rollout>-<revision>-<bg|step|pre|post>[-<step>]-a<attempt>[-r<gate restarts>]`,
+ * at most 253 characters (the rollout part is shortened).
+ *
+ * ## Decisions worth knowing
+ *
+ * - First revision: stable at once (`markPromoted`, history "first revision").
+ * - The canary runs at full size from the start; traffic (`setWeight`) only after it is ready.
+ * - Plain `PROMOTE` ends a pause step (or blue-green's wait for promotion); it never skips a gate.
+ *   `PROMOTE full` skips all steps and gates once the new revision is ready; it is recorded in
+ *   `status.promoteFull` and the history reason.
+ * - Inconclusive / Error analysis pauses (`Inconclusive` / `AnalysisError`); `RESUME` or `PROMOTE`
+ *   re-run the gates under new names (`gateRestarts`). Failed analysis aborts.
+ * - Background gates must have measured (`Running` or `Successful`) before promotion; never on missing data.
+ * - Resuming a pause re-checks readiness on the next OBSERVE, then continues at the same step.
+ * - Abort, supersede, rollback: the first action routes all traffic to stable.
+ * - Progress deadline (`lastProgressAt + progressDeadlineSeconds`) applies while waiting for the new
+ *   revision to be ready and for background gates before promotion.
+ *
+ * ## Status mapping
+ *
+ * Context fields map one-to-one to `RolloutStatus` (times as ISO strings). `status.machineState`
+ * is the resting state path (e.g. `release.running.stepPause`); status written without it restores
+ * to the nearest safe state. `phase`, `message`, and step / awaiting-promotion `pause` entries are
+ * derived from the state. The property tests check that restoring from status after any event
+ * decides exactly like an uninterrupted machine.
+ *
+ */
+export * from './actions.ts';
+export * from './analysis-run.ts';
+export { blueGreenMachine } from './blue-green.ts';
+export { canaryMachine } from './canary.ts';
+export type { ReleaseContext, ReleaseInput } from './context.ts';
+export { type Decision, decide, nextWakeAt, step } from './decide.ts';
+export * from './events.ts';
+export { runName } from './gates.ts';
+export { fromStatus, machineFor, type ReleaseSnapshot, statePath, toStatus } from './status.ts';

@@ -1,0 +1,58 @@
+/**
+ * State-chart fragments both strategies share. Targets are siblings of the fragment's node
+ * (`healthy`, `release`, `degraded` at the top level), so the fragments fit either machine.
+ */
+
+/** No release in flight: the template matches stable (or there is no stable yet). */
+export const healthyState = {
+  on: {
+    OBSERVE: [
+      { guard: 'noStableYet', actions: 'adoptFirstRevision' },
+      { guard: 'revisionDiffersFromStable', target: 'release', actions: 'startRelease' },
+    ],
+  },
+} as const;
+
+/** Aborted: stable serves everything until a retry, a new revision, or the template goes back. */
+export const degradedState = {
+  on: {
+    RETRY: { target: 'release', actions: 'retry' },
+    OBSERVE: [
+      { guard: 'revertedToStable', target: 'healthy', actions: 'settleOnStable' },
+      { guard: 'newerRevision', target: 'release', actions: 'startRelease' },
+    ],
+  },
+} as const;
+
+const templateChanges = [
+  { guard: 'revertedToStable', target: 'healthy', actions: 'rollBack' },
+  { guard: 'newerRevision', target: 'release', reenter: true, actions: 'supersede' },
+] as const;
+const backgroundVerdicts = [
+  { guard: 'backgroundFailed', target: 'degraded', actions: 'abortBackgroundFailed' },
+  { guard: 'backgroundHeld', target: '.paused', actions: 'pauseForBackground' },
+] as const;
+const bookkeeping = { actions: 'recordObservation' } as const;
+
+/**
+ * Handlers of a release in flight, whatever its step. Order matters: a changed template wins
+ * over gate results, which win over routine bookkeeping.
+ */
+export const releaseHandlers = {
+  OBSERVE: [...templateChanges, bookkeeping],
+  ABORT: { target: 'degraded', actions: 'abortRequested' },
+  PAUSE: { guard: 'notHeld', target: '.paused', actions: 'pauseManually' },
+  PROMOTE: [
+    { guard: 'isFullPromote', target: '.running', actions: 'requestFullPromotion' },
+    { actions: 'explainPromoteIgnored' },
+  ],
+} as const;
+
+/** Canary adds background gates, which watch the whole release. */
+export const releaseHandlersWithBackground = {
+  ...releaseHandlers,
+  OBSERVE: [...templateChanges, ...backgroundVerdicts, bookkeeping],
+} as const;
+
+/** Scale-downs come due whatever the release is doing. */
+export const scaleDownWhenDue = { guard: 'scaleDownDue', actions: 'flushScaleDown' } as const;

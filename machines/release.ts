@@ -1,0 +1,493 @@
+import { enqueueActions, setup } from 'xstate';
+import {
+  abortScaleDownDelayMs,
+  parseDuration,
+  progressDeadlineMs,
+  replicasOf,
+  scaleDownDelayMs,
+} from '../crds/index.ts';
+import { EFFECT_IMPLEMENTATIONS, type Effect, effect } from './actions.ts';
+import {
+  emptyContext,
+  type HeldPauseReason,
+  type ReleaseContext,
+  type ReleaseInput,
+  strategyOf,
+} from './context.ts';
+import type { Millis, ObserveEvent, ReleaseEvent } from './events.ts';
+import {
+  currentStep,
+  gatesFor,
+  isPhase,
+  observedPhase,
+  startGate,
+  stepsOf,
+  stopGates,
+  withObservation,
+} from './gates.ts';
+import { closeRelease } from './history.ts';
+import { cancelScaleDown, flushScaleDown, scaleDownDue, scheduleScaleDown } from './scale-down.ts';
+
+/**
+ * The release logic both strategies share: how a release starts, is superseded, rolled back,
+ * aborted, retried, paused and promoted. Each operation is a pure function from context and
+ * event to a context patch and the effects to run; the machines (canary.ts, blue-green.ts)
+ * only decide which operation runs when.
+ */
+interface Outcome {
+  patch?: Partial<ReleaseContext>;
+  effects?: Effect[];
+}
+type Operation = (ctx: ReleaseContext, event: ReleaseEvent) => Outcome;
+
+const isObserve = (event: ReleaseEvent): event is ObserveEvent => event.type === 'OBSERVE';
+const revisionOf = (event: ReleaseEvent): string | undefined =>
+  isObserve(event) ? event.revision : undefined;
+const strategyConfig = (ctx: ReleaseContext) => ctx.spec.strategy.canary ?? ctx.spec.strategy.blueGreen ?? {};
+const notice = (reason: string, message: string) => effect('emitEvent', { reason, message, type: 'Normal' });
+const warning = (reason: string, message: string) =>
+  effect('emitEvent', { reason, message, type: 'Warning' });
+
+/** Safety rule: whatever went wrong, the first thing done is sending every request to stable. */
+function routeToStable(ctx: ReleaseContext): Effect {
+  if (strategyOf(ctx.spec) === 'canary') return effect('setWeight', { weight: 0 });
+  return effect('switchActive', { revision: ctx.stableRevision ?? ctx.currentRevision ?? '' });
+}
+
+function newReleaseReplicas(ctx: ReleaseContext): number {
+  const preview = ctx.spec.strategy.blueGreen?.previewReplicaCount;
+  return preview ?? replicasOf(ctx.spec);
+}
+
+function bringUpNewRevision(ctx: ReleaseContext, revision: string): Effect[] {
+  const effects = [effect('scaleRevision', { revision, replicas: newReleaseReplicas(ctx) })];
+  if (strategyOf(ctx.spec) === 'blueGreen') effects.push(effect('setPreview', { revision }));
+  return effects;
+}
+
+function beginRelease(ctx: ReleaseContext, revision: string, now: Millis): Outcome {
+  return {
+    patch: {
+      currentRevision: revision,
+      stepIndex: 0,
+      attempt: 0,
+      gateRestarts: 0,
+      releaseStartedAt: now,
+      stepStartedAt: undefined,
+      lastProgressAt: now,
+      weight: 0,
+      pause: undefined,
+      abortedAt: undefined,
+      promoteFull: false,
+      analysis: undefined,
+      background: undefined,
+      activeRevision: strategyOf(ctx.spec) === 'blueGreen' ? ctx.stableRevision : undefined,
+      previewReadyAt: undefined,
+      promotedAt: undefined,
+      scaleDown: cancelScaleDown(ctx.scaleDown, revision),
+    },
+    effects: [
+      ...bringUpNewRevision(ctx, revision),
+      notice('ReleaseStarted', `Releasing revision ${revision}; stable is ${ctx.stableRevision}.`),
+    ],
+  };
+}
+
+/** Ends the release in flight without promoting it: traffic to stable, gates stopped, canary down. */
+function leaveRelease(ctx: ReleaseContext): Effect[] {
+  return [
+    routeToStable(ctx),
+    ...stopGates(ctx.analysis, ctx.background),
+    effect('scaleDownOld', { revision: ctx.currentRevision ?? '' }),
+  ];
+}
+
+function abort(ctx: ReleaseContext, now: Millis, reason: string): Outcome {
+  const revision = ctx.currentRevision ?? '';
+  return {
+    patch: {
+      abortedAt: now,
+      weight: 0,
+      pause: undefined,
+      activeRevision: strategyOf(ctx.spec) === 'blueGreen' ? ctx.stableRevision : undefined,
+      scaleDown: scheduleScaleDown(ctx.scaleDown, revision, now + abortScaleDownDelayMs(strategyConfig(ctx))),
+      history: closeRelease(ctx, 'Aborted', reason, now),
+    },
+    effects: [
+      routeToStable(ctx),
+      ...stopGates(ctx.analysis, ctx.background),
+      effect('markAborted', { reason }),
+      warning(
+        'ReleaseAborted',
+        `Revision ${revision} aborted: ${reason}. Traffic is back on ${ctx.stableRevision}.`,
+      ),
+    ],
+  };
+}
+
+const gateLabel = (ctx: ReleaseContext): string =>
+  ctx.analysis ? `analysis ${ctx.analysis.name} ended ${ctx.analysis.phase}` : 'analysis ended';
+const withMessage = (text: string, message: string | undefined) => (message ? `${text}: ${message}` : text);
+
+function holdForGate(ctx: ReleaseContext, now: Millis, ref = ctx.analysis): Outcome {
+  const reason: HeldPauseReason = ref?.phase === 'Error' ? 'AnalysisError' : 'Inconclusive';
+  const message = withMessage(`analysis ${ref?.name} ended ${ref?.phase}`, ref?.message);
+  return {
+    patch: { pause: { reason, message, startTime: now } },
+    effects: [warning(`Paused${reason}`, `Release of ${ctx.currentRevision} paused: ${message}.`)],
+  };
+}
+
+function promote(ctx: ReleaseContext, now: Millis): Outcome {
+  const revision = ctx.currentRevision ?? '';
+  const old = ctx.stableRevision;
+  const full = ctx.promoteFull;
+  const canary = strategyOf(ctx.spec) === 'canary';
+  const reason = full
+    ? 'promoted in full on request; remaining steps and gates were skipped'
+    : 'every step and gate passed';
+  const promoted = effect('markPromoted', { revision, full });
+  return {
+    patch: {
+      stableRevision: revision,
+      weight: 0,
+      pause: undefined,
+      analysis: undefined,
+      background: undefined,
+      stepIndex: canary ? stepsOf(ctx.spec).length : 0,
+      activeRevision: canary ? undefined : revision,
+      scaleDown:
+        old && old !== revision
+          ? scheduleScaleDown(ctx.scaleDown, old, now + scaleDownDelayMs(strategyConfig(ctx)))
+          : ctx.scaleDown,
+      history: closeRelease(ctx, 'Promoted', reason, now),
+    },
+    effects: [
+      // The canary takes all traffic before the stable Service moves to it, then the weight
+      // returns to 0 because "stable" now is this revision.
+      ...(canary
+        ? [effect('setWeight', { weight: 100 }), promoted, effect('setWeight', { weight: 0 })]
+        : [promoted]),
+      ...stopGates(ctx.analysis, ctx.background),
+      notice('ReleasePromoted', `Revision ${revision} is stable: ${reason}.`),
+    ],
+  };
+}
+
+function advance(ctx: ReleaseContext, now: Millis, extra: Effect[] = []): Outcome {
+  return {
+    patch: { stepIndex: ctx.stepIndex + 1, stepStartedAt: now, lastProgressAt: now, analysis: undefined },
+    effects: [...extra, ...stopGates(ctx.analysis)],
+  };
+}
+
+const merge = (...outcomes: Outcome[]): Outcome => ({
+  patch: Object.assign({}, ...outcomes.map((o) => o.patch ?? {})),
+  effects: outcomes.flatMap((o) => o.effects ?? []),
+});
+
+export const OPERATIONS = {
+  adoptFirstRevision: (ctx, event) => {
+    const revision = revisionOf(event) ?? '';
+    const fake = { ...ctx, currentRevision: revision, releaseStartedAt: event.now };
+    const adopt =
+      strategyOf(ctx.spec) === 'blueGreen'
+        ? [effect('switchActive', { revision }), effect('setPreview', { revision })]
+        : [];
+    return {
+      patch: {
+        stableRevision: revision,
+        currentRevision: revision,
+        activeRevision: strategyOf(ctx.spec) === 'blueGreen' ? revision : undefined,
+        releaseStartedAt: event.now,
+        history: closeRelease(
+          fake,
+          'Promoted',
+          'first revision: there is nothing to compare it with',
+          event.now,
+        ),
+      },
+      effects: [
+        ...adopt,
+        effect('markPromoted', { revision, full: false }),
+        notice('FirstRevision', `Revision ${revision} is the first; it becomes stable at once.`),
+      ],
+    };
+  },
+  startRelease: (ctx, event) => beginRelease(ctx, revisionOf(event) ?? '', event.now),
+  supersede: (ctx, event) => {
+    const newer = revisionOf(event) ?? '';
+    const superseded: Outcome = {
+      patch: { history: closeRelease(ctx, 'Superseded', `superseded by revision ${newer}`, event.now) },
+      effects: leaveRelease(ctx),
+    };
+    const restarted = beginRelease(ctx, newer, event.now);
+    return merge(superseded, restarted);
+  },
+  rollBack: (ctx, event) => {
+    const stable = ctx.stableRevision ?? '';
+    return {
+      patch: {
+        currentRevision: stable,
+        weight: 0,
+        pause: undefined,
+        analysis: undefined,
+        background: undefined,
+        activeRevision: strategyOf(ctx.spec) === 'blueGreen' ? stable : undefined,
+        history: closeRelease(
+          ctx,
+          'RolledBack',
+          `the template went back to stable revision ${stable}`,
+          event.now,
+        ),
+      },
+      effects: [
+        ...leaveRelease(ctx),
+        warning(
+          'RolledBack',
+          `Template reverted to stable ${stable}; ${ctx.currentRevision} rolled back at once.`,
+        ),
+      ],
+    };
+  },
+  settleOnStable: (ctx) => ({
+    patch: {
+      currentRevision: ctx.stableRevision,
+      abortedAt: undefined,
+      analysis: undefined,
+      background: undefined,
+    },
+    effects: [notice('BackOnStable', `Template matches stable revision ${ctx.stableRevision} again.`)],
+  }),
+  abortRequested: (ctx, event) =>
+    abort(ctx, event.now, event.type === 'ABORT' && event.reason ? event.reason : 'aborted on request'),
+  abortGateFailed: (ctx, event) => abort(ctx, event.now, withMessage(gateLabel(ctx), ctx.analysis?.message)),
+  abortBackgroundFailed: (ctx, event) => {
+    const seen = observedPhase(event, ctx.background);
+    return abort(
+      ctx,
+      event.now,
+      withMessage(`background analysis ${ctx.background?.name} failed`, seen?.message),
+    );
+  },
+  abortDeadline: (ctx, event) =>
+    abort(
+      ctx,
+      event.now,
+      `no progress for ${progressDeadlineMs(ctx.spec) / 1000}s (progressDeadlineSeconds): the new revision never became ready or its gates never reported`,
+    ),
+  retry: (ctx, event) => ({
+    patch: {
+      attempt: ctx.attempt + 1,
+      stepIndex: 0,
+      gateRestarts: 0,
+      stepStartedAt: undefined,
+      lastProgressAt: event.now,
+      releaseStartedAt: event.now,
+      abortedAt: undefined,
+      promoteFull: false,
+      analysis: undefined,
+      background: undefined,
+      previewReadyAt: undefined,
+      promotedAt: undefined,
+      scaleDown: cancelScaleDown(ctx.scaleDown, ctx.currentRevision),
+    },
+    effects: [
+      ...bringUpNewRevision(ctx, ctx.currentRevision ?? ''),
+      notice('ReleaseRetried', `Retrying revision ${ctx.currentRevision} from the first step.`),
+    ],
+  }),
+  recordObservation: (ctx, event) => ({
+    patch: {
+      analysis: withObservation(event, ctx.analysis),
+      background: withObservation(event, ctx.background),
+    },
+  }),
+  beginSteps: (ctx, event) => {
+    const patch: Partial<ReleaseContext> = { lastProgressAt: event.now };
+    if (ctx.stepStartedAt === undefined) patch.stepStartedAt = event.now;
+    if (!gatesFor(ctx.spec, 'background')) return { patch };
+    const { ref, effects } = startGate(ctx, 'background', ctx.background);
+    return { patch: { ...patch, background: ref }, effects };
+  },
+  applyStepWeight: (ctx, event) => {
+    const weight = currentStep(ctx)?.setWeight ?? 0;
+    return merge(advance(ctx, event.now, [effect('setWeight', { weight })]), { patch: { weight } });
+  },
+  advanceStep: (ctx, event) => advance(ctx, event.now),
+  skipPause: (ctx, event) =>
+    advance(ctx, event.now, [notice('StepSkipped', `Pause at step ${ctx.stepIndex} ended by promote.`)]),
+  startStepAnalysis: (ctx) => {
+    const { ref, effects } = startGate(ctx, 'step', ctx.analysis, ctx.stepIndex);
+    return { patch: { analysis: ref }, effects };
+  },
+  startPreAnalysis: (ctx) => {
+    const { ref, effects } = startGate(ctx, 'prePromotion', ctx.analysis);
+    return { patch: { analysis: ref }, effects };
+  },
+  startPostAnalysis: (ctx) => {
+    const { ref, effects } = startGate(ctx, 'postPromotion', ctx.analysis);
+    return { patch: { analysis: ref }, effects };
+  },
+  passGate: (ctx, event) => ({
+    patch: { analysis: undefined, lastProgressAt: event.now },
+    effects: stopGates(ctx.analysis),
+  }),
+  pauseForGate: (ctx, event) => holdForGate(ctx, event.now),
+  pauseForBackground: (ctx, event) => {
+    const background = withObservation(event, ctx.background);
+    return merge({ patch: { background } }, holdForGate(ctx, event.now, background));
+  },
+  pauseManually: (ctx, event) => ({
+    patch: { pause: { reason: 'Manual', message: 'paused on request', startTime: event.now } },
+    effects: [notice('Paused', `Release of ${ctx.currentRevision} paused on request.`)],
+  }),
+  resume: (ctx, event) => {
+    const rerunGates = ctx.pause?.reason === 'Inconclusive' || ctx.pause?.reason === 'AnalysisError';
+    return {
+      patch: {
+        pause: undefined,
+        lastProgressAt: event.now,
+        gateRestarts: ctx.gateRestarts + (rerunGates ? 1 : 0),
+      },
+      effects: [
+        ...(rerunGates ? stopGates(ctx.analysis, ctx.background) : []),
+        notice(
+          'Resumed',
+          `Release of ${ctx.currentRevision} resumed${rerunGates ? '; gates run again' : ''}.`,
+        ),
+      ],
+    };
+  },
+  requestFullPromotion: (ctx, event) => ({
+    patch: { promoteFull: true, pause: undefined, lastProgressAt: event.now },
+    effects: [
+      warning('PromoteFull', `Full promotion of ${ctx.currentRevision} requested: skipping steps and gates.`),
+    ],
+  }),
+  explainPromoteIgnored: (ctx) => ({
+    effects: [
+      warning(
+        'PromoteIgnored',
+        `Promote ignored for ${ctx.currentRevision}: nothing to skip here without --full (gates are never skipped silently).`,
+      ),
+    ],
+  }),
+  acceptPromote: (ctx) => ({
+    effects: [notice('PromoteAccepted', `Promoting ${ctx.currentRevision} on request.`)],
+  }),
+  promote: (ctx, event) => promote(ctx, event.now),
+  previewReady: (_ctx, event) => ({ patch: { previewReadyAt: event.now, lastProgressAt: event.now } }),
+  switchToPreview: (ctx, event) => ({
+    patch: { activeRevision: ctx.currentRevision, promotedAt: event.now },
+    effects: [effect('switchActive', { revision: ctx.currentRevision ?? '' })],
+  }),
+  flushScaleDown: (ctx, event) => {
+    const { plan, effects } = flushScaleDown(ctx.scaleDown, event.now);
+    return { patch: { scaleDown: plan }, effects };
+  },
+} satisfies Record<string, Operation>;
+
+type OperationName = keyof typeof OPERATIONS;
+
+/** Wraps an operation as an xstate action that emits its effects as named actions, then assigns. */
+const asAction = (operation: Operation) =>
+  enqueueActions(({ context, event, enqueue }) => {
+    const { patch, effects = [] } = operation(context as ReleaseContext, event as ReleaseEvent);
+    for (const e of effects) enqueue(e as never);
+    if (patch) enqueue.assign(patch as never);
+  });
+
+const operationActions = Object.fromEntries(
+  Object.entries(OPERATIONS).map(([name, operation]) => [name, asAction(operation)]),
+) as Record<OperationName, never>; // typed by setup(); the wrapper is context-agnostic
+
+type Guard = (args: { context: ReleaseContext; event: ReleaseEvent }) => boolean;
+
+const observedBackground = (ctx: ReleaseContext, event: ReleaseEvent) => observedPhase(event, ctx.background);
+const changedTo =
+  (...phases: string[]): Guard =>
+  ({ context, event }) => {
+    const seen = observedBackground(context, event);
+    return seen !== undefined && phases.includes(seen.phase) && seen.phase !== context.background?.phase;
+  };
+const pauseDurationMs = (ctx: ReleaseContext): number | undefined => {
+  const duration = currentStep(ctx)?.pause?.duration;
+  return duration === undefined ? undefined : parseDuration(duration);
+};
+
+/** When a timed pause step ends; undefined for indefinite pauses. Also used by nextWakeAt. */
+export const pauseEndsAt = (ctx: ReleaseContext): Millis | undefined => {
+  const duration = pauseDurationMs(ctx);
+  return duration === undefined ? undefined : (ctx.stepStartedAt ?? 0) + duration;
+};
+export const progressDeadlineAt = (ctx: ReleaseContext): Millis =>
+  (ctx.lastProgressAt ?? 0) + progressDeadlineMs(ctx.spec);
+export const autoPromotionAt = (ctx: ReleaseContext): Millis | undefined => {
+  const blueGreen = ctx.spec.strategy.blueGreen;
+  if (!blueGreen || blueGreen.autoPromotionEnabled === false || ctx.previewReadyAt === undefined)
+    return undefined;
+  return ctx.previewReadyAt + (blueGreen.autoPromotionSeconds ?? 0) * 1000;
+};
+
+export const GUARDS = {
+  noStableYet: ({ context, event }) => isObserve(event) && context.stableRevision === undefined,
+  revisionDiffersFromStable: ({ context, event }) =>
+    isObserve(event) && event.revision !== context.stableRevision,
+  revertedToStable: ({ context, event }) =>
+    isObserve(event) &&
+    event.revision === context.stableRevision &&
+    event.revision !== context.currentRevision,
+  newerRevision: ({ context, event }) =>
+    isObserve(event) &&
+    event.revision !== context.currentRevision &&
+    event.revision !== context.stableRevision,
+  backgroundFailed: changedTo('Failed'),
+  backgroundHeld: changedTo('Inconclusive', 'Error'),
+  canaryReady: ({ event }) => isObserve(event) && event.ready?.canary === true,
+  previewReady: ({ event }) => isObserve(event) && event.ready?.preview === true,
+  progressDeadlinePassed: ({ context, event }) =>
+    isObserve(event) && event.now >= progressDeadlineAt(context),
+  promoteFullRequested: ({ context }) => context.promoteFull,
+  isFullPromote: ({ event }) => event.type === 'PROMOTE' && event.full === true,
+  isPlainPromote: ({ event }) => event.type === 'PROMOTE' && event.full !== true,
+  notHeld: ({ context }) => context.pause === undefined,
+  stepsDone: ({ context }) => context.stepIndex >= stepsOf(context.spec).length,
+  stepIsSetWeight: ({ context }) => currentStep(context)?.setWeight !== undefined,
+  stepIsPause: ({ context }) => currentStep(context)?.pause !== undefined,
+  stepIsAnalysis: ({ context }) => currentStep(context)?.analysis !== undefined,
+  pauseElapsed: ({ context, event }) => {
+    const end = pauseEndsAt(context);
+    return end !== undefined && event.now >= end;
+  },
+  gateSuccessful: ({ context }) => isPhase(context.analysis, 'Successful'),
+  gateFailed: ({ context }) => isPhase(context.analysis, 'Failed'),
+  gateHeld: ({ context }) => isPhase(context.analysis, 'Inconclusive', 'Error'),
+  /** Never promote on missing data: background gates must have measured and be passing. */
+  backgroundSettled: ({ context }) =>
+    !gatesFor(context.spec, 'background') || isPhase(context.background, 'Running', 'Successful'),
+  hasPrePromotionGate: ({ context }) => gatesFor(context.spec, 'prePromotion') !== undefined,
+  postPromotionGateRequired: ({ context }) =>
+    !context.promoteFull && gatesFor(context.spec, 'postPromotion') !== undefined,
+  autoPromotionDue: ({ context, event }) => {
+    const at = autoPromotionAt(context);
+    return at !== undefined && event.now >= at;
+  },
+  activeIsCurrent: ({ context }) =>
+    context.activeRevision !== undefined &&
+    context.activeRevision === context.currentRevision &&
+    context.currentRevision !== context.stableRevision,
+  scaleDownDue: ({ context, event }) => scaleDownDue(context.scaleDown, event.now),
+} satisfies Record<string, Guard>;
+
+export const releaseSetup = setup({
+  types: {
+    context: {} as ReleaseContext,
+    events: {} as ReleaseEvent,
+    input: {} as ReleaseInput,
+  },
+  actions: { ...EFFECT_IMPLEMENTATIONS, ...operationActions },
+  guards: GUARDS,
+});
+
+export const initialContext = ({ input }: { input: ReleaseInput }): ReleaseContext => emptyContext(input);

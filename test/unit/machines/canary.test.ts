@@ -1,0 +1,376 @@
+import { describe, expect, it } from 'vitest';
+import { HISTORY_LIMIT } from '../../../machines/history.ts';
+import { canarySpec, Driver, established, find, gate, MIN, observe, T0, types } from './fixtures.ts';
+
+const spec = canarySpec(
+  [{ setWeight: 10 }, { pause: { duration: '1m' } }, { setWeight: 50 }, { analysis: gate }, { pause: {} }],
+  { analysis: gate, scaleDownDelaySeconds: 30, abortScaleDownDelaySeconds: 10 },
+);
+
+/** r1 stable, r2 released and its canary ready: at the timed pause, weight 10, background Running. */
+function atTimedPause(): Driver {
+  const d = established(spec);
+  d.send(observe(T0 + 1000, 'r2'));
+  d.send(observe(T0 + 2000, 'r2', { ready: true }));
+  d.send(observe(T0 + 3000, 'r2', { gates: { background: { name: d.background, phase: 'Running' } } }));
+  return d;
+}
+
+/** Continues to the analysis step (weight 50). */
+function atAnalysisStep(): Driver {
+  const d = atTimedPause();
+  d.send(observe(T0 + 2000 + MIN, 'r2'));
+  expect(d.status?.machineState).toBe('release.running.stepAnalysis');
+  return d;
+}
+
+describe('canary: starting out', () => {
+  it('makes the first revision stable at once', () => {
+    const d = new Driver(spec);
+    const actions = d.send(observe(T0, 'r1'));
+    expect(actions[0]).toEqual({ type: 'markPromoted', params: { revision: 'r1', full: false } });
+    expect(d.status).toMatchObject({ phase: 'Healthy', stableRevision: 'r1', currentRevision: 'r1' });
+    expect(d.status?.history?.[0]).toMatchObject({ revision: 'r1', outcome: 'Promoted' });
+    expect(d.send(observe(T0 + 1, 'r1'))).toEqual([]);
+  });
+
+  it('starts a release for a new revision and waits for the canary before any traffic', () => {
+    const d = established(spec);
+    const actions = d.send(observe(T0 + 1000, 'r2'));
+    expect(actions[0]).toEqual({ type: 'scaleRevision', params: { revision: 'r2', replicas: 4 } });
+    expect(find(actions, 'setWeight')).toEqual([]);
+    expect(d.status).toMatchObject({
+      phase: 'Progressing',
+      currentRevision: 'r2',
+      currentStepIndex: 0,
+      attempt: 0,
+    });
+    expect(d.status?.message).toMatch(/Waiting for canary r2 to be ready/);
+    expect(find(d.send(observe(T0 + 1500, 'r2', { ready: false })), 'setWeight')).toEqual([]);
+    const ready = d.send(observe(T0 + 2000, 'r2', { ready: true }));
+    expect(types(ready)).toEqual(['startAnalysis', 'setWeight']);
+    expect(find(ready, 'startAnalysis')[0]?.params).toEqual({
+      gate: 'background',
+      name: 'checkout-r2-bg-a0',
+      revision: 'r2',
+    });
+    expect(find(ready, 'setWeight')[0]?.params.weight).toBe(10);
+  });
+});
+
+describe('canary: steps', () => {
+  it('holds a timed pause until its deadline, and says when to wake', () => {
+    const d = atTimedPause();
+    expect(d.status).toMatchObject({
+      phase: 'Paused',
+      pause: { reason: 'Step', resumeAt: new Date(T0 + 2000 + MIN).toISOString() },
+    });
+    expect(d.last.wakeAt).toBe(T0 + 2000 + MIN);
+    expect(d.send(observe(T0 + 2000 + MIN - 1, 'r2'))).toEqual([]);
+    const after = d.send(observe(T0 + 2000 + MIN, 'r2'));
+    expect(types(after)).toEqual(['setWeight', 'startAnalysis']);
+    expect(find(after, 'setWeight')[0]?.params.weight).toBe(50);
+    expect(find(after, 'startAnalysis')[0]?.params).toMatchObject({
+      gate: 'step',
+      stepIndex: 3,
+      name: 'checkout-r2-step-3-a0',
+    });
+  });
+
+  it('waits for a step analysis to succeed, stops it, then holds an indefinite pause until promoted', () => {
+    const d = atAnalysisStep();
+    expect(
+      d.send(observe(T0 + 3 * MIN, 'r2', { gates: { step: { name: d.analysis, phase: 'Running' } } })),
+    ).toEqual([]);
+    const passed = d.send(
+      observe(T0 + 4 * MIN, 'r2', { gates: { step: { name: d.analysis, phase: 'Successful' } } }),
+    );
+    expect(passed).toEqual([{ type: 'stopAnalysis', params: { name: 'checkout-r2-step-3-a0' } }]);
+    expect(d.status).toMatchObject({ phase: 'Paused', pause: { reason: 'Step' }, currentStepIndex: 4 });
+    expect(d.status?.pause?.resumeAt).toBeUndefined();
+    expect(d.last.wakeAt).toBeUndefined();
+    expect(d.send(observe(T0 + 60 * MIN, 'r2'))).toEqual([]);
+    const promoted = d.send({ type: 'PROMOTE', now: T0 + 61 * MIN });
+    expect(types(promoted)).toEqual([
+      'emitEvent',
+      'setWeight',
+      'markPromoted',
+      'setWeight',
+      'stopAnalysis',
+      'emitEvent',
+    ]);
+    expect(find(promoted, 'setWeight').map((a) => a.params.weight)).toEqual([100, 0]);
+    expect(find(promoted, 'markPromoted')[0]?.params).toEqual({ revision: 'r2', full: false });
+    expect(d.status).toMatchObject({ phase: 'Healthy', stableRevision: 'r2', canary: { weight: 0 } });
+    expect(d.status?.history?.at(-1)).toMatchObject({
+      revision: 'r2',
+      outcome: 'Promoted',
+      reason: 'every step and gate passed',
+    });
+  });
+
+  it('scales the old revision down after scaleDownDelaySeconds', () => {
+    const d = atAnalysisStep();
+    d.send(observe(T0 + 4 * MIN, 'r2', { gates: { step: { name: d.analysis, phase: 'Successful' } } }));
+    d.send({ type: 'PROMOTE', now: T0 + 5 * MIN });
+    expect(d.status?.scaleDown).toEqual([
+      { revision: 'r1', at: new Date(T0 + 5 * MIN + 30_000).toISOString() },
+    ]);
+    expect(d.last.wakeAt).toBe(T0 + 5 * MIN + 30_000);
+    expect(d.send(observe(T0 + 5 * MIN + 29_999, 'r2'))).toEqual([]);
+    expect(d.send(observe(T0 + 5 * MIN + 30_000, 'r2'))).toEqual([
+      { type: 'scaleDownOld', params: { revision: 'r1' } },
+    ]);
+    expect(d.status?.scaleDown).toBeUndefined();
+  });
+
+  it('promotes straight after the canary is ready when there are no steps', () => {
+    const d = established(canarySpec());
+    d.send(observe(T0 + 1, 'r2'));
+    const actions = d.send(observe(T0 + 2, 'r2', { ready: true }));
+    expect(types(actions)).toEqual(['setWeight', 'markPromoted', 'setWeight', 'emitEvent']);
+  });
+
+  it('with no steps but background gates, waits until the background run has measured', () => {
+    const d = established(canarySpec([], { analysis: gate }));
+    d.send(observe(T0 + 1, 'r2'));
+    expect(types(d.send(observe(T0 + 2, 'r2', { ready: true })))).toEqual(['startAnalysis']);
+    expect(d.status?.machineState).toBe('release.running.finalizing');
+    expect(
+      d.send(observe(T0 + 3, 'r2', { gates: { background: { name: d.background, phase: 'Pending' } } })),
+    ).toEqual([]);
+    const actions = d.send(
+      observe(T0 + 4, 'r2', { gates: { background: { name: d.background, phase: 'Running' } } }),
+    );
+    expect(find(actions, 'markPromoted')).toHaveLength(1);
+  });
+
+  it('aborts when background gates never report before the progress deadline', () => {
+    const d = established(canarySpec([], { analysis: gate }));
+    d.send(observe(T0 + 1, 'r2'));
+    d.send(observe(T0 + 2, 'r2', { ready: true }));
+    expect(d.last.wakeAt).toBe(T0 + 2 + 600_000);
+    const pending = { background: { name: d.background, phase: 'Pending' as const } };
+    const actions = d.send(observe(T0 + 2 + 600_000, 'r2', { gates: pending }));
+    expect(actions[0]).toEqual({ type: 'setWeight', params: { weight: 0 } });
+    expect(find(actions, 'markPromoted')).toEqual([]);
+    expect(d.status?.phase).toBe('Degraded');
+  });
+
+  it('ignores gate results of runs it did not start (stale names)', () => {
+    const d = atAnalysisStep();
+    expect(
+      d.send(observe(T0 + 4 * MIN, 'r2', { gates: { step: { name: 'someone-else', phase: 'Failed' } } })),
+    ).toEqual([]);
+    expect(d.status?.phase).toBe('Progressing');
+  });
+});
+
+describe('canary: signals', () => {
+  it('PROMOTE skips a timed pause to the next step', () => {
+    const d = atTimedPause();
+    const actions = d.send({ type: 'PROMOTE', now: T0 + 5000 });
+    expect(find(actions, 'setWeight')[0]?.params.weight).toBe(50);
+    expect(d.status?.currentStepIndex).toBe(3);
+  });
+
+  it('plain PROMOTE never skips a running gate', () => {
+    const d = atAnalysisStep();
+    const actions = d.send({ type: 'PROMOTE', now: T0 + 3 * MIN });
+    expect(actions).toEqual([
+      expect.objectContaining({
+        type: 'emitEvent',
+        params: expect.objectContaining({ reason: 'PromoteIgnored' }),
+      }),
+    ]);
+    expect(d.status?.machineState).toBe('release.running.stepAnalysis');
+  });
+
+  it('PROMOTE full skips every step and gate, and is recorded', () => {
+    const d = atAnalysisStep();
+    d.send({ type: 'PROMOTE', now: T0 + 3 * MIN, full: true });
+    expect(d.status?.promoteFull).toBe(true);
+    const actions = d.send(observe(T0 + 3 * MIN + 1, 'r2', { ready: true }));
+    expect(find(actions, 'setWeight').map((a) => a.params.weight)).toEqual([100, 0]);
+    expect(find(actions, 'markPromoted')[0]?.params).toEqual({ revision: 'r2', full: true });
+    expect(
+      find(actions, 'stopAnalysis')
+        .map((a) => a.params.name)
+        .sort(),
+    ).toEqual(['checkout-r2-bg-a0', 'checkout-r2-step-3-a0']);
+    expect(d.status).toMatchObject({ phase: 'Healthy', promoteFull: true });
+    expect(d.status?.history?.at(-1)?.reason).toMatch(/in full/);
+  });
+
+  it('ABORT routes all traffic to stable first, stops gates and scales the canary down later', () => {
+    const d = atAnalysisStep();
+    const actions = d.send({ type: 'ABORT', now: T0 + 3 * MIN, reason: 'bad smell' });
+    expect(actions[0]).toEqual({ type: 'setWeight', params: { weight: 0 } });
+    expect(types(actions)).toEqual(['setWeight', 'stopAnalysis', 'stopAnalysis', 'markAborted', 'emitEvent']);
+    expect(d.status).toMatchObject({ phase: 'Degraded', abort: true, canary: { weight: 0 } });
+    expect(d.status?.message).toMatch(/bad smell/);
+    expect(d.status?.history?.at(-1)).toMatchObject({
+      revision: 'r2',
+      outcome: 'Aborted',
+      reason: 'bad smell',
+    });
+    expect(d.last.wakeAt).toBe(T0 + 3 * MIN + 10_000);
+    expect(d.send(observe(T0 + 3 * MIN + 10_000, 'r2'))).toEqual([
+      { type: 'scaleDownOld', params: { revision: 'r2' } },
+    ]);
+    expect(d.status?.phase).toBe('Degraded');
+  });
+
+  it('RETRY after abort restarts from step 0 with attempt + 1 and fresh run names', () => {
+    const d = atAnalysisStep();
+    d.send({ type: 'ABORT', now: T0 + 3 * MIN });
+    const actions = d.send({ type: 'RETRY', now: T0 + 4 * MIN });
+    expect(actions[0]).toEqual({ type: 'scaleRevision', params: { revision: 'r2', replicas: 4 } });
+    expect(d.status).toMatchObject({ phase: 'Progressing', attempt: 1, currentStepIndex: 0 });
+    expect(d.status?.scaleDown).toBeUndefined();
+    const ready = d.send(observe(T0 + 5 * MIN, 'r2', { ready: true }));
+    expect(find(ready, 'startAnalysis')[0]?.params.name).toBe('checkout-r2-bg-a1');
+  });
+
+  it('PAUSE holds the release and RESUME continues at the same step once the canary is ready', () => {
+    const d = atTimedPause();
+    d.send({ type: 'PAUSE', now: T0 + 5000 });
+    expect(d.status).toMatchObject({ phase: 'Paused', pause: { reason: 'Manual' } });
+    expect(d.send({ type: 'PAUSE', now: T0 + 5001 })).toEqual([]);
+    expect(d.send(observe(T0 + 10 * MIN, 'r2', { ready: true }))).toEqual([]);
+    d.send({ type: 'RESUME', now: T0 + 11 * MIN });
+    expect(d.status?.machineState).toBe('release.running.awaitingCanary');
+    const actions = d.send(observe(T0 + 11 * MIN + 1, 'r2', { ready: true }));
+    // the pause step's deadline passed while paused: the release moves on
+    expect(find(actions, 'setWeight')[0]?.params.weight).toBe(50);
+  });
+
+  it('signals with nothing to act on change nothing', () => {
+    const d = established(spec);
+    for (const type of ['PROMOTE', 'ABORT', 'RETRY', 'PAUSE', 'RESUME'] as const) {
+      expect(d.send({ type, now: T0 + 1 })).toEqual([]);
+    }
+    expect(d.status?.phase).toBe('Healthy');
+  });
+});
+
+describe('canary: gates decide', () => {
+  it('a failed step analysis aborts, traffic to stable first', () => {
+    const d = atAnalysisStep();
+    const actions = d.send(
+      observe(T0 + 3 * MIN, 'r2', {
+        gates: { step: { name: d.analysis, phase: 'Failed', message: 'rate 91 < 99' } },
+      }),
+    );
+    expect(actions[0]).toEqual({ type: 'setWeight', params: { weight: 0 } });
+    expect(d.status?.phase).toBe('Degraded');
+    expect(d.status?.history?.at(-1)?.reason).toMatch(/rate 91 < 99/);
+  });
+
+  it('a failed background analysis aborts from any step', () => {
+    const d = atTimedPause();
+    const actions = d.send(
+      observe(T0 + 5000, 'r2', { gates: { background: { name: d.background, phase: 'Failed' } } }),
+    );
+    expect(actions[0]).toEqual({ type: 'setWeight', params: { weight: 0 } });
+    expect(d.status?.phase).toBe('Degraded');
+  });
+
+  it('an inconclusive step analysis pauses with reason Inconclusive; PROMOTE re-runs the gate', () => {
+    const d = atAnalysisStep();
+    d.send(observe(T0 + 3 * MIN, 'r2', { gates: { step: { name: d.analysis, phase: 'Inconclusive' } } }));
+    expect(d.status).toMatchObject({ phase: 'Paused', pause: { reason: 'Inconclusive' } });
+    d.send({ type: 'PROMOTE', now: T0 + 4 * MIN });
+    const actions = d.send(observe(T0 + 4 * MIN + 1, 'r2', { ready: true }));
+    expect(find(actions, 'startAnalysis').map((a) => a.params.name)).toEqual([
+      'checkout-r2-bg-a0-r1',
+      'checkout-r2-step-3-a0-r1',
+    ]);
+  });
+
+  it('an analysis error pauses with reason AnalysisError', () => {
+    const d = atAnalysisStep();
+    d.send(observe(T0 + 3 * MIN, 'r2', { gates: { step: { name: d.analysis, phase: 'Error' } } }));
+    expect(d.status).toMatchObject({ phase: 'Paused', pause: { reason: 'AnalysisError' } });
+  });
+
+  it('an inconclusive background analysis pauses once, not on every reconcile', () => {
+    const d = atTimedPause();
+    const seen = { background: { name: d.background, phase: 'Inconclusive' as const } };
+    expect(find(d.send(observe(T0 + 5000, 'r2', { gates: seen })), 'emitEvent')).toHaveLength(1);
+    expect(d.send(observe(T0 + 6000, 'r2', { gates: seen }))).toEqual([]);
+    expect(d.status?.pause?.reason).toBe('Inconclusive');
+  });
+
+  it('aborts at the progress deadline when the canary never becomes ready', () => {
+    const d = established(spec);
+    d.send(observe(T0 + 1000, 'r2'));
+    expect(d.last.wakeAt).toBe(T0 + 1000 + 600_000);
+    expect(d.send(observe(T0 + 1000 + 599_999, 'r2'))).toEqual([]);
+    const actions = d.send(observe(T0 + 1000 + 600_000, 'r2'));
+    expect(actions[0]).toEqual({ type: 'setWeight', params: { weight: 0 } });
+    expect(d.status?.history?.at(-1)?.reason).toMatch(/progressDeadlineSeconds/);
+  });
+});
+
+describe('canary: the template changes mid-release', () => {
+  it('a newer revision supersedes the canary and restarts with it', () => {
+    const d = atAnalysisStep();
+    const actions = d.send(observe(T0 + 3 * MIN, 'r3'));
+    expect(types(actions)).toEqual([
+      'setWeight',
+      'stopAnalysis',
+      'stopAnalysis',
+      'scaleDownOld',
+      'scaleRevision',
+      'emitEvent',
+    ]);
+    expect(find(actions, 'scaleDownOld')[0]?.params.revision).toBe('r2');
+    expect(d.status).toMatchObject({
+      currentRevision: 'r3',
+      stableRevision: 'r1',
+      currentStepIndex: 0,
+      phase: 'Progressing',
+    });
+    expect(d.status?.history?.at(-1)).toMatchObject({ revision: 'r2', outcome: 'Superseded' });
+  });
+
+  it('reverting to the stable revision rolls back at once', () => {
+    const d = atAnalysisStep();
+    const actions = d.send(observe(T0 + 3 * MIN, 'r1'));
+    expect(actions[0]).toEqual({ type: 'setWeight', params: { weight: 0 } });
+    expect(find(actions, 'scaleDownOld')[0]?.params.revision).toBe('r2');
+    expect(d.status).toMatchObject({ phase: 'Healthy', currentRevision: 'r1', stableRevision: 'r1' });
+    expect(d.status?.history?.at(-1)).toMatchObject({ revision: 'r2', outcome: 'RolledBack' });
+  });
+
+  it('after an abort, reverting git settles on stable and a new revision starts a release', () => {
+    const d = atAnalysisStep();
+    d.send({ type: 'ABORT', now: T0 + 3 * MIN });
+    d.send(observe(T0 + 4 * MIN, 'r1'));
+    expect(d.status).toMatchObject({ phase: 'Healthy', currentRevision: 'r1' });
+    const e = atAnalysisStep();
+    e.send({ type: 'ABORT', now: T0 + 3 * MIN });
+    e.send(observe(T0 + 4 * MIN, 'r3'));
+    expect(e.status).toMatchObject({ phase: 'Progressing', currentRevision: 'r3' });
+  });
+
+  it('keeps only the last ten releases in history', () => {
+    const d = established(canarySpec());
+    for (let i = 2; i < 20; i++) {
+      d.send(observe(T0 + i * 10, `r${i}`));
+      d.send(observe(T0 + i * 10 + 1, `r${i}`, { ready: true }));
+    }
+    expect(d.status?.history).toHaveLength(HISTORY_LIMIT);
+    expect(d.status?.history?.at(-1)?.revision).toBe('r19');
+  });
+});
+
+describe('canary: defensive corners', () => {
+  it('passes over a step that sets nothing', () => {
+    const d = established(canarySpec([{}, { setWeight: 30 }]));
+    d.send(observe(T0 + 1, 'r2'));
+    const actions = d.send(observe(T0 + 2, 'r2', { ready: true }));
+    expect(find(actions, 'setWeight').map((a) => a.params.weight)).toEqual([30, 100, 0]);
+  });
+});
