@@ -58,6 +58,11 @@ export const Step = z
         message: 'each step sets exactly one of setWeight, pause or analysis',
       },
     ],
+  })
+  // Mirrors the CEL rule above, so the controller refuses such a step even where the API
+  // server did not check it (an object stored before the rule existed).
+  .refine((step) => [step.setWeight, step.pause, step.analysis].filter((x) => x !== undefined).length === 1, {
+    message: 'each step sets exactly one of setWeight, pause or analysis',
   });
 export type Step = z.infer<typeof Step>;
 
@@ -87,6 +92,13 @@ export const CanaryStrategy = z
         rule: '!has(self.stableService) || !has(self.canaryService) || self.stableService != self.canaryService',
         message: 'stableService and canaryService must differ',
         fieldPath: '.canaryService',
+      },
+      {
+        // A canary without a mesh would be a full-size ReplicaSet behind the user's Services,
+        // taking an uncontrolled share of traffic: refuse it rather than pretend to weigh it.
+        rule: 'has(self.trafficRouting)',
+        message: 'a canary needs trafficRouting.istio to control its share of traffic',
+        fieldPath: '.trafficRouting',
       },
       {
         rule: '!has(self.trafficRouting) || has(self.trafficRouting.istio.destinationRule) || (has(self.stableService) && has(self.canaryService))',

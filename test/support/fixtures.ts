@@ -34,7 +34,8 @@ export interface InvalidFixture extends Doc {
    * server (CEL rules, list keys); `zod` only the controller (checks too costly for CEL).
    */
   layer: 'schema' | 'api' | 'zod';
-  expect: string;
+  /** Every one of these must appear in the refusal: the field's path and what is wrong with it. */
+  expect: string[];
 }
 
 /** test/fixtures/invalid: objects that must be refused, with the message that must name the problem. */
@@ -42,8 +43,9 @@ export function invalidFixtures(): InvalidFixture[] {
   return yamlFiles(join(ROOT, 'test/fixtures/invalid')).map((path) => {
     const text = readFileSync(path, 'utf8');
     const layer = /^# layer: (schema|api|zod)$/m.exec(text)?.[1];
-    const expect = /^# expect: (.+)$/m.exec(text)?.[1];
-    if (!layer || !expect) throw new Error(`${path}: needs '# layer:' and '# expect:' header lines`);
+    const expect = [...text.matchAll(/^# expect: (.+)$/gm)].map((m) => m[1] as string);
+    if (!layer || expect.length === 0)
+      throw new Error(`${path}: needs '# layer:' and '# expect:' header lines`);
     return {
       file: relative(ROOT, path),
       object: parseAllDocuments(text)[0]?.toJS() as Doc['object'],
