@@ -8,6 +8,8 @@ export default defineConfig({
       provider: 'v8',
       include: ['crds/**/*.ts', 'machines/**/*.ts', 'analysis/**/*.ts', 'controller/**/*.ts', 'cli/**/*.ts'],
       reporter: ['text-summary', 'json-summary'],
+      // The release logic is the part a bug in which costs an outage: keep it fully exercised.
+      thresholds: { 'machines/**': { lines: 95 } },
     },
     projects: [
       {
