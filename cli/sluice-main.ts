@@ -15,6 +15,8 @@ Controller flags (each also read from the environment variable shown):
   --health-addr ADDR            SLUICE_HEALTH_ADDR (default :8080)
   --leader-elect                SLUICE_LEADER_ELECT=true; elect a leader on a Lease
   --leader-election-namespace NS SLUICE_LEADER_ELECTION_NAMESPACE (default sluice-system)
+  --lease-name NAME             SLUICE_LEASE_NAME; the leader-election Lease (default sluice-controller)
+  --identity ID                 SLUICE_IDENTITY; this replica's name in the Lease and Events (default host-pid)
   --instance-id ID              SLUICE_INSTANCE_ID; own only Rollouts labelled sluice.dev/controller-instance=ID
   --workers N                   SLUICE_WORKERS (default 4)
   --log-level LEVEL             SLUICE_LOG_LEVEL (default info)`;
@@ -46,6 +48,8 @@ export async function main(argv: string[]): Promise<number> {
         'leader-elect': { type: 'boolean' },
         'leader-election-namespace': { type: 'string' },
         'instance-id': { type: 'string' },
+        'lease-name': { type: 'string' },
+        identity: { type: 'string' },
         workers: { type: 'string' },
         'log-level': { type: 'string' },
       },
@@ -74,6 +78,8 @@ export async function main(argv: string[]): Promise<number> {
       env('SLUICE_LEADER_ELECTION_NAMESPACE') ??
       'sluice-system',
     instanceId: (values['instance-id'] as string | undefined) ?? env('SLUICE_INSTANCE_ID'),
+    leaseName: (values['lease-name'] as string | undefined) ?? env('SLUICE_LEASE_NAME'),
+    identity: (values.identity as string | undefined) ?? env('SLUICE_IDENTITY'),
     workers,
     logLevel: (values['log-level'] as string | undefined) ?? env('SLUICE_LOG_LEVEL') ?? 'info',
   });

@@ -66,7 +66,13 @@ let started = 0;
 /** Runs `sluice controller` as a child process for one namespace; stopped when the test ends. */
 export async function startController(
   namespace: string,
-  opts: { args?: string[]; env?: Record<string, string>; name?: string } = {},
+  opts: {
+    args?: string[];
+    env?: Record<string, string>;
+    name?: string;
+    /** The replica's name in the Lease and in Events' reportingInstance (`--identity`). */
+    identity?: string;
+  } = {},
 ): Promise<ControllerProcess> {
   const kubeconfig = await controllerKubeconfig();
   const env = sandbox();
@@ -88,6 +94,7 @@ export async function startController(
       '127.0.0.1:0',
       '--log-level',
       'debug',
+      ...(opts.identity ? ['--identity', opts.identity] : []),
       ...(opts.args ?? []),
     ],
     { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },

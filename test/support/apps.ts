@@ -1,10 +1,10 @@
 import type { KubernetesObject, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
-import type { Io } from '../../cli/io.ts';
 import { onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
+import type { Io } from '../../cli/io.ts';
 import { requestJson } from '../../controller/kube/client.ts';
-import { REVISION_LABEL, ROLLOUT_LABEL } from '../../controller/revision.ts';
 import { kubeSource, ResilientInformer } from '../../controller/kube/informer.ts';
+import { REVISION_LABEL, ROLLOUT_LABEL } from '../../controller/revision.ts';
 import type { VirtualService } from '../../controller/traffic/virtual-service.ts';
 import type { Rollout } from '../../crds/index.ts';
 import { applyYaml } from '../harness/apply.ts';
