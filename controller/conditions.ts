@@ -8,6 +8,12 @@ export interface Problem {
   message: string;
 }
 
+/** How many pods of the stable revision are available, of how many wanted. */
+export interface PodsAvailable {
+  available: number;
+  wanted: number;
+}
+
 type Desired = Record<ConditionType, Omit<Condition, 'type' | 'lastTransitionTime' | 'observedGeneration'>>;
 
 /**
@@ -15,7 +21,7 @@ type Desired = Record<ConditionType, Omit<Condition, 'type' | 'lastTransitionTim
  * in progress and Stalled=True as failed, so an aborted release reads as failed and a
  * release paused for a person reads as still in progress.
  */
-export function desiredConditions(status: RolloutStatus, problem?: Problem): Desired {
+export function desiredConditions(status: RolloutStatus, problem?: Problem, pods?: PodsAvailable): Desired {
   const message = status.message ?? '';
   if (problem) {
     return {
@@ -30,6 +36,17 @@ export function desiredConditions(status: RolloutStatus, problem?: Problem): Des
     : { status: 'False' as const, reason: 'NotPaused', message: '' };
   switch (status.phase) {
     case 'Healthy':
+      // Promoted is not ready: a GitOps tool waiting on Ready must not report success while
+      // the serving revision's pods are still starting (a first release, a scale-up).
+      if (pods && pods.available < pods.wanted) {
+        const waiting = `${pods.available} of ${pods.wanted} pods of revision ${status.stableRevision} available`;
+        return {
+          Ready: { status: 'False', reason: 'WaitingForPods', message: waiting },
+          Reconciling: { status: 'True', reason: 'WaitingForPods', message: waiting },
+          Stalled: { status: 'False', reason: 'WaitingForPods', message: '' },
+          Paused: paused,
+        };
+      }
       return {
         Ready: { status: 'True', reason: 'Healthy', message },
         Reconciling: { status: 'False', reason: 'Healthy', message: '' },

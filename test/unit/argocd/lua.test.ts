@@ -106,3 +106,13 @@ describe('Argo CD actions', () => {
     expect(JSON.parse(JSON.stringify(rest))).toEqual(JSON.parse(JSON.stringify(before.status)));
   });
 });
+
+describe('Argo CD health while pods start', () => {
+  it('reads a promoted Rollout whose pods are not yet available as Progressing', () => {
+    const rollout = captured('healthy');
+    const ready = rollout.status.conditions.find((c: { type: string }) => c.type === 'Ready');
+    ready.status = 'False';
+    ready.message = '1 of 2 pods of revision llw867 available';
+    expect(runLua(health, rollout)).toEqual({ status: 'Progressing', message: ready.message });
+  });
+});
