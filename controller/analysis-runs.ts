@@ -1,23 +1,72 @@
-import { type AnalysisRun, API_VERSION, type Rollout } from '../crds/index.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { type FoundTemplates, InvalidAnalysis, resolveMetrics, templateKey } from '../analysis/resolve.ts';
+import { REASON_INVALID } from '../analysis/run-state.ts';
+import {
+  type AnalysisRun,
+  type AnalysisTemplateSpec,
+  API_VERSION,
+  GROUP,
+  type Rollout,
+  VERSION,
+} from '../crds/index.ts';
 import type { EffectParams } from '../machines/actions.ts';
+import type { GateKind } from '../machines/events.ts';
 import { gatesFor } from '../machines/gates.ts';
+import { isNotFound, requestJson, resourcePath } from './kube/client.ts';
 import { ROLLOUT_LABEL } from './revision.ts';
 import { ownerReference } from './workload.ts';
+import type { Writer } from './writer.ts';
+
+/** Where templates are read from: an informer cache, then the API server on a miss. */
+export interface TemplateSource {
+  get(namespace: string, name: string, clusterScope: boolean): Promise<AnalysisTemplateSpec | undefined>;
+}
+
+/** The Service a gate's builtins measure: the canary, the preview before promotion, the active after. */
+export function measuredService(rollout: Rollout, gate: GateKind): string | undefined {
+  const { canary, blueGreen } = rollout.spec.strategy;
+  if (canary) return canary.canaryService;
+  if (!blueGreen) return undefined;
+  return gate === 'postPromotion' ? blueGreen.activeService : blueGreen.previewService;
+}
 
 /**
  * The AnalysisRun object for a gate the machine started. Its name comes from the machine and
- * is deterministic, so creating it twice (after a crash) finds the first one. Measuring is
- * the analysis runner's job; the run carries what it needs: the gate, args and revision.
+ * is deterministic, so creating it twice (after a crash) finds the first one. The gate's
+ * builtins and templates are resolved into metrics here, once: a template edited mid-run does
+ * not change a run already measuring. A gate that cannot be resolved gives a run whose status
+ * is Error with a message naming the metric and the problem (written after create: the API
+ * server ignores status on create).
  */
-export function analysisRunFor(rollout: Rollout, start: EffectParams['startAnalysis']): AnalysisRun {
+export function analysisRunFor(
+  rollout: Rollout,
+  start: EffectParams['startAnalysis'],
+  templates: FoundTemplates = new Map(),
+): AnalysisRun {
   const gates = gatesFor(rollout.spec, start.gate, start.stepIndex);
   const name = rollout.metadata.name ?? '';
+  const namespace = rollout.metadata.namespace ?? 'default';
+  let metrics: AnalysisRun['spec']['metrics'] = [];
+  let error: string | undefined;
+  try {
+    if (!gates) throw new InvalidAnalysis(`no ${start.gate} gate in the Rollout's spec`);
+    metrics = resolveMetrics({
+      gates,
+      gate: start.gate,
+      namespace,
+      service: measuredService(rollout, start.gate),
+      templates,
+    });
+  } catch (err) {
+    if (!(err instanceof InvalidAnalysis)) throw err;
+    error = err.message;
+  }
   return {
     apiVersion: API_VERSION,
     kind: 'AnalysisRun',
     metadata: {
       name: start.name,
-      namespace: rollout.metadata.namespace,
+      namespace,
       labels: { [ROLLOUT_LABEL]: name, 'sluice.dev/gate': start.gate },
       ownerReferences: [ownerReference(rollout)],
     },
@@ -27,7 +76,84 @@ export function analysisRunFor(rollout: Rollout, start: EffectParams['startAnaly
       gate: start.gate,
       ...(start.stepIndex === undefined ? {} : { stepIndex: start.stepIndex }),
       ...(gates?.args ? { args: gates.args } : {}),
-      metrics: [],
+      metrics,
+      ...(error === undefined ? {} : { error: `cannot proceed: ${error}` }),
     },
   };
+}
+
+export interface AnalysisDeps {
+  templates: TemplateSource;
+}
+
+/** Reads the templates a gate names, builds the run, creates it, and records a resolution error. */
+export async function startAnalysisRun(
+  writer: Writer,
+  analysis: AnalysisDeps | undefined,
+  rollout: Rollout,
+  start: EffectParams['startAnalysis'],
+): Promise<void> {
+  const gates = gatesFor(rollout.spec, start.gate, start.stepIndex);
+  const found: FoundTemplates = new Map();
+  const namespace = rollout.metadata.namespace ?? 'default';
+  for (const ref of gates?.templates ?? []) {
+    found.set(
+      templateKey(ref),
+      analysis
+        ? await analysis.templates.get(namespace, ref.templateName, ref.clusterScope === true)
+        : undefined,
+    );
+  }
+  // A gate that cannot be resolved still gets its run, carrying the problem in spec.error:
+  // the runner, the one writer of run status, ends it in Error at once.
+  await writer.createAnalysisRun(analysisRunFor(rollout, start, found));
+}
+
+interface Cache {
+  get(namespace: string, name: string): { spec?: unknown } | undefined;
+}
+
+/** Templates from informer caches, falling back to a GET when the cache has not seen one yet. */
+export function templateSource(
+  kc: KubeConfig,
+  caches: { namespaced: Cache; cluster: Cache },
+): TemplateSource {
+  return {
+    async get(namespace, name, clusterScope) {
+      const cached = clusterScope ? caches.cluster.get('', name) : caches.namespaced.get(namespace, name);
+      if (cached?.spec) return cached.spec as AnalysisTemplateSpec;
+      const path = resourcePath({
+        group: GROUP,
+        version: VERSION,
+        plural: clusterScope ? 'clusteranalysistemplates' : 'analysistemplates',
+        namespace: clusterScope ? undefined : namespace,
+        name,
+      });
+      try {
+        const obj = await requestJson<{ spec?: AnalysisTemplateSpec }>(kc, { method: 'GET', path });
+        return obj.spec;
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    },
+  };
+}
+
+/**
+ * A release held on a run that can never pass as written (missing template, bad CEL, unknown
+ * arg) cannot proceed without a change to git: that is Stalled, not merely Paused.
+ */
+export function analysisProblem(
+  runs: AnalysisRun[],
+  status: { pause?: { reason?: string }; analysis?: { name: string }; backgroundAnalysis?: { name: string } },
+): { reason: string; message: string } | undefined {
+  if (status.pause?.reason !== 'AnalysisError') return undefined;
+  for (const ref of [status.analysis, status.backgroundAnalysis]) {
+    const run = ref && runs.find((r) => r.metadata.name === ref.name);
+    if (run?.status?.reason === REASON_INVALID) {
+      return { reason: REASON_INVALID, message: `analysis ${ref?.name}: ${run.status.message ?? 'invalid'}` };
+    }
+  }
+  return undefined;
 }

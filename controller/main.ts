@@ -2,7 +2,19 @@
 // replica serves metrics and health. Everything here is wiring; decisions live in machines/.
 import { hostname } from 'node:os';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { GROUP, INSTANCE_LABEL, VERSION } from '../crds/index.ts';
+import { ProviderPool } from '../analysis/provider.ts';
+import {
+  type AnalysisRun,
+  type AnalysisTemplate,
+  type ClusterAnalysisTemplate,
+  GROUP,
+  INSTANCE_LABEL,
+  VERSION,
+} from '../crds/index.ts';
+import { createAnalysisMetrics, rollbackReason } from './analysis-metrics.ts';
+import { AnalysisRunner } from './analysis-runner.ts';
+import { templateSource } from './analysis-runs.ts';
+import { AnalysisWriter } from './analysis-writer.ts';
 import { loadKubeConfig } from './kube/client.ts';
 import { EventRecorder, kubeEventSink } from './kube/events.ts';
 import { type ChangeType, kubeSource, ResilientInformer } from './kube/informer.ts';
@@ -65,9 +77,26 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     analysisRuns: informer('analysisruns', path(GROUP, VERSION, 'analysisruns', ns)),
   };
   const world = new CachedWorld(informers);
+  // Analysis templates are only read when a gate starts; a cache miss falls back to a GET.
+  const templateInformers = {
+    analysisTemplates: informer<AnalysisTemplate & KubernetesObject>(
+      'analysistemplates',
+      path(GROUP, VERSION, 'analysistemplates', ns),
+    ),
+    clusterAnalysisTemplates: informer<ClusterAnalysisTemplate & KubernetesObject>(
+      'clusteranalysistemplates',
+      path(GROUP, VERSION, 'clusteranalysistemplates'),
+    ),
+  };
 
   let leader: LeaderElector | undefined;
-  const mayWrite = () => !leader || leader.isLeader();
+  // With --leader-elect nothing is written until the Lease is ours: the elector only exists
+  // once the informers have synced, and a replica must not act as leader before that.
+  const mayWrite = () => (opts.leaderElect ? leader?.isLeader() === true : true);
+  // Informer events arrive (and enqueue keys) while the first lists are still coming in; a
+  // reconcile then would decide from a partial world (a VirtualService not yet listed reads as
+  // missing). Keys taken before the sync are dropped: enqueueAll re-adds every one after it.
+  let synced = false;
   const writer = new Writer(kc, mayWrite);
   const recorder = new EventRecorder(kubeEventSink(kc), {
     controller: 'sluice.dev/controller',
@@ -75,10 +104,19 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     logger: log,
   });
   const metrics = sluiceMetrics;
+  const analysisMetrics = createAnalysisMetrics(metrics.registry);
+  const analysisWriter = new AnalysisWriter(kc, mayWrite);
+  const analysis = {
+    writer: analysisWriter,
+    templates: templateSource(kc, {
+      namespaced: templateInformers.analysisTemplates,
+      cluster: templateInformers.clusterAnalysisTemplates,
+    }),
+  };
 
   const queue = new WorkQueue(
     async (key) => {
-      if (!mayWrite()) return undefined;
+      if (!synced || !mayWrite()) return undefined;
       const [namespace, name] = key.split('/') as [string, string];
       const rollout = world.rollout(namespace, name);
       if (!rollout) {
@@ -90,7 +128,14 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       const stopTimer = metrics.reconcileDuration.startTimer();
       try {
         const outcome = await reconcile(
-          { world, writer, events: recorder, now: Date.now, statusWritten: (r) => world.remember(r) },
+          {
+            world,
+            writer,
+            events: recorder,
+            now: Date.now,
+            statusWritten: (r) => world.remember(r),
+            analysis,
+          },
           rollout,
         );
         const status = world.rollout(namespace, name)?.status;
@@ -108,6 +153,9 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
             status?.message ?? 'reconciled',
           );
         }
+        for (const a of outcome.actions)
+          if (a.type === 'markAborted')
+            analysisMetrics.rollbacks.inc({ reason: rollbackReason(a.params.reason) });
         if (outcome.problem) rlog.warn({ reason: outcome.problem.reason }, outcome.problem.message);
         return outcome.requeueAfterMs === undefined ? undefined : { requeueAfterMs: outcome.requeueAfterMs };
       } catch (err) {
@@ -125,8 +173,26 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   const enqueueRollout = (namespace: string | undefined, name: string | undefined) => {
     if (namespace && name) queue.add(`${namespace}/${name}`);
   };
+  const runner = new AnalysisRunner({
+    store: {
+      run: (namespace, name) => world.analysisRun(namespace, name),
+      runs: (namespace, rollout) => world.analysisRuns(namespace, rollout),
+      all: () => informers.analysisRuns.list() as AnalysisRun[],
+      remember: (run) => world.rememberRun(run),
+      rollout: (namespace, name) => world.rollout(namespace, name),
+    },
+    writer: analysisWriter,
+    providers: new ProviderPool(),
+    prometheusUrl: opts.prometheusUrl,
+    metrics: analysisMetrics,
+    logger: log.child({ component: 'analysis' }),
+    // Like the Rollout queue: nothing before the first lists are in (enqueueAll re-adds every run).
+    mayRun: () => synced && mayWrite(),
+    gateChanged: (namespace, name) => enqueueRollout(namespace, name),
+  });
   const enqueueAll = () => {
     for (const r of informers.rollouts.list()) enqueueRollout(r.metadata?.namespace, r.metadata?.name);
+    runner.enqueueAll();
   };
   informers.rollouts.onChange((r, type: ChangeType) => {
     if (type === 'delete') world.forget(r.metadata?.namespace ?? '', r.metadata?.name ?? '');
@@ -135,7 +201,10 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   const byLabel = (o: KubernetesObject) =>
     enqueueRollout(o.metadata?.namespace, o.metadata?.labels?.[ROLLOUT_LABEL]);
   informers.replicaSets.onChange(byLabel);
-  informers.analysisRuns.onChange(byLabel);
+  informers.analysisRuns.onChange((run) => {
+    byLabel(run);
+    runner.enqueue(run);
+  });
   // Services and VirtualServices are the user's: find the Rollouts in the namespace naming them.
   const byReference = (o: KubernetesObject) => {
     for (const r of informers.rollouts.list(o.metadata?.namespace)) {
@@ -145,7 +214,10 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   informers.services.onChange(byReference);
   informers.virtualServices.onChange(byReference);
 
-  const all = Object.entries(informers).map(([name, inf]) => ({ name, inf }));
+  const all = [...Object.entries(informers), ...Object.entries(templateInformers)].map(([name, inf]) => ({
+    name,
+    inf,
+  }));
   for (const { inf } of all) inf.start();
 
   const ready = informersReady(all.map(({ name, inf }) => ({ name, hasSynced: () => inf.hasSynced() })));
@@ -157,6 +229,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   log.info({ metricsPort: servers[0]?.port, healthPort: servers[1]?.port }, 'serving metrics and health');
   await Promise.all(all.map(({ inf }) => inf.waitForSync()));
   log.info({ identity, namespace: ns ?? '*', instance: opts.instanceId ?? null }, 'informers synced');
+  synced = true;
 
   if (opts.leaderElect) {
     leader = new LeaderElector(
@@ -185,6 +258,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       if (stopped) return;
       stopped = true;
       await queue.shutdown();
+      await runner.shutdown();
       await leader?.stop();
       await Promise.all(all.map(({ inf }) => inf.stop()));
       await Promise.all(servers.map((s) => s.close()));

@@ -8,7 +8,7 @@ import type { Effect } from '../machines/actions.ts';
 import { decide } from '../machines/decide.ts';
 import { type DesiredWorld, desiredWorld } from '../machines/desired.ts';
 import type { GateKind, GateObservation, ReleaseEvent, SignalEvent } from '../machines/events.ts';
-import { analysisRunFor } from './analysis-runs.ts';
+import { type AnalysisDeps, analysisProblem, startAnalysisRun } from './analysis-runs.ts';
 import { desiredConditions, mergeConditions, type Problem } from './conditions.ts';
 import type { EventRecorder } from './kube/events.ts';
 import { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, revisionOf } from './revision.ts';
@@ -27,6 +27,8 @@ export interface ReconcileDeps {
   now: () => number;
   /** Told of each status write we made, so the next pass need not wait for the informer. */
   statusWritten?: (rollout: Rollout) => void;
+  /** Where AnalysisTemplates are read; without it a gate naming a template gets a run that ends in Error. */
+  analysis?: AnalysisDeps;
 }
 
 export interface ReconcileOutcome {
@@ -56,11 +58,18 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
   const now = deps.now();
 
   const parsed = parseResource('Rollout', raw);
+  // Deletion comes first: a Rollout whose spec Sluice cannot read must still be deletable.
+  if (raw.metadata?.deletionTimestamp) {
+    if (parsed.ok) return finalize(deps, parsed.value, namespace);
+    const finalizers = (raw.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
+    if (finalizers.length !== (raw.metadata.finalizers ?? []).length)
+      await deps.writer.setFinalizers(raw, finalizers);
+    return { wroteStatus: false, actions: [] };
+  }
   if (!parsed.ok)
     return stall(deps, raw, { reason: 'InvalidSpec', message: `invalid Rollout: ${parsed.message}` }, now);
   const rollout = parsed.value;
 
-  if (rollout.metadata.deletionTimestamp) return finalize(deps, rollout, namespace);
   if (!(rollout.metadata.finalizers ?? []).includes(FINALIZER)) {
     await deps.writer.setFinalizers(rollout, [...(rollout.metadata.finalizers ?? []), FINALIZER]);
     // The write bumps resourceVersion; the update it causes brings us back with a fresh object.
@@ -88,8 +97,16 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
   const world = desiredWorld(rollout.spec, decision.status, now);
 
   await ensureReplicaSets(deps, pass, world);
-  await pointServices(deps, pass, world);
-  const drift = await setTraffic(deps, pass, world, status);
+  // Traffic leaving the new revision (an abort, a rollback) moves first: the weight is the
+  // fastest way off a bad canary. Traffic arriving waits until the Services select the right pods.
+  let drift: number | undefined;
+  if (weightFalls(deps.world, pass, world)) {
+    drift = await setTraffic(deps, pass, world, status);
+    await pointServices(deps, pass, world);
+  } else {
+    await pointServices(deps, pass, world);
+    drift = await setTraffic(deps, pass, world, status);
+  }
   await runAnalyses(deps, pass, decision.actions);
   for (const action of decision.actions) {
     if (action.type === 'emitEvent') {
@@ -110,7 +127,12 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
     });
   }
 
-  const next = finishStatus(rollout, { ...decision.status, signals: undefined }, pass, undefined);
+  const next = finishStatus(
+    rollout,
+    { ...decision.status, signals: undefined },
+    pass,
+    analysisProblem(pass.runs, decision.status),
+  );
   const wroteStatus = await writeIfChanged(deps, rollout, next);
   const requeueAfterMs = decision.wakeAt === undefined ? undefined : Math.max(0, decision.wakeAt - now);
   return { requeueAfterMs, wroteStatus, actions: decision.actions };
@@ -234,6 +256,13 @@ async function pointServices(deps: ReconcileDeps, pass: Pass, world: DesiredWorl
   }
 }
 
+function weightFalls(world: World, pass: Pass, desired: DesiredWorld): boolean {
+  const vs = pass.split && world.virtualService(pass.namespace, pass.split.virtualService);
+  if (!vs || !pass.split || desired.weight === undefined) return false;
+  const now = currentWeight(vs, pass.split);
+  return now === undefined || desired.weight < now;
+}
+
 /** Sets the weight; returns the weight found when someone else had changed it (drift). */
 async function setTraffic(
   deps: ReconcileDeps,
@@ -255,7 +284,7 @@ async function setTraffic(
 async function runAnalyses(deps: ReconcileDeps, pass: Pass, actions: Effect[]): Promise<void> {
   for (const action of actions) {
     if (action.type === 'startAnalysis') {
-      await deps.writer.createAnalysisRun(analysisRunFor(pass.rollout, action.params));
+      await startAnalysisRun(deps.writer, deps.analysis, pass.rollout, action.params);
     } else if (action.type === 'stopAnalysis') {
       await deps.writer.terminateAnalysisRun(pass.namespace, action.params.name);
     }
@@ -285,9 +314,11 @@ function finishStatus(
     ),
     selector: selectorString(rollout.spec),
   };
+  const stable = replicaSets.find((rs) => rs.metadata?.labels?.[REVISION_LABEL] === out.stableRevision);
+  const pods = { available: stable?.status?.availableReplicas ?? 0, wanted: rollout.spec.replicas ?? 1 };
   out.conditions = mergeConditions(
     rollout.status?.conditions,
-    desiredConditions(out, problem),
+    desiredConditions(out, problem, pods),
     generation,
     now,
   );

@@ -32,6 +32,8 @@ function newer<T extends { metadata?: { resourceVersion?: string } }>(
  */
 export class CachedWorld implements World {
   private readonly written = new Map<string, Rollout>();
+  /** AnalysisRun status as the runner last wrote it, for the same reason as `written`. */
+  private readonly writtenRuns = new Map<string, AnalysisRun>();
 
   constructor(private readonly informers: Informers) {}
 
@@ -64,6 +66,36 @@ export class CachedWorld implements World {
   }
 
   analysisRuns(namespace: string, rollout: string): AnalysisRun[] {
-    return this.informers.analysisRuns.list(namespace).filter((r) => r.spec?.rollout === rollout);
+    return this.informers.analysisRuns
+      .list(namespace)
+      .filter((r) => r.spec?.rollout === rollout)
+      .map((r) => this.newestRun(r) as AnalysisRun);
+  }
+
+  analysisRun(namespace: string, name: string): AnalysisRun | undefined {
+    const cached = this.informers.analysisRuns.get(namespace, name) as AnalysisRun | undefined;
+    if (!cached) {
+      this.writtenRuns.delete(`${namespace}/${name}`);
+      return undefined;
+    }
+    return this.newestRun(cached);
+  }
+
+  rememberRun(run: AnalysisRun): void {
+    this.writtenRuns.set(`${run.metadata.namespace}/${run.metadata.name}`, run);
+  }
+
+  private newestRun(cached: AnalysisRun): AnalysisRun | undefined {
+    const key = `${cached.metadata.namespace}/${cached.metadata.name}`;
+    const mine = this.writtenRuns.get(key);
+    if (!mine) return cached;
+    if (mine.metadata.uid !== cached.metadata.uid) {
+      this.writtenRuns.delete(key);
+      return cached;
+    }
+    const newest = newer(cached, mine);
+    // Once the watch has caught up, the cache is the truth again.
+    if (newest === cached) this.writtenRuns.delete(key);
+    return newest;
   }
 }

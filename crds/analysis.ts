@@ -184,6 +184,10 @@ export const AnalysisRunSpec = z.object({
   stepIndex: NonNegativeInt.optional(),
   args: Args.optional(),
   metrics: z.array(RunMetric).max(40),
+  error: z.string().max(4096).optional().meta({
+    description:
+      'Why the gate could not be turned into metrics (missing template, unknown arg, invalid CEL); the run ends in Error with this message.',
+  }),
   terminate: z
     .boolean()
     .optional()

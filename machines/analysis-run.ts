@@ -70,6 +70,9 @@ const SEVERITY: AnalysisPhase[] = ['Failed', 'Error', 'Inconclusive', 'Pending',
 
 /** The run's phase: its worst gating metric; dry-run metrics never gate. */
 export function runPhase(ctx: AnalysisRunContext): AnalysisPhase {
+  // A run without metrics has nothing that could pass: it never succeeds on its own (the
+  // runner ends it in Error). Only dry-run metrics: nothing gates, so it passes.
+  if (ctx.results.length === 0) return 'Pending';
   const gating = ctx.results.filter((r) => !r.dryRun).map((r) => r.phase);
   if (gating.length === 0) return 'Successful';
   return SEVERITY.find((phase) => gating.includes(phase)) ?? 'Running';

@@ -1,0 +1,104 @@
+// successCondition / failureCondition in CEL over `result`, with @bufbuild/cel. Expressions are
+// compiled once when a run is filled, so a typo fails the run before anything is measured.
+import { celEnv, isCelError, parse, plan } from '@bufbuild/cel';
+import type { MeasurementPhase } from '../machines/analysis-run.ts';
+import type { QueryResult } from './provider.ts';
+
+type Program = (bindings: { result: number | number[] }) => unknown;
+
+export class ConditionError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ConditionError';
+  }
+}
+
+const cache = new Map<string, Program>();
+
+/**
+ * Compiles a CEL expression over `result`. Throws ConditionError on a syntax error or a
+ * reference to anything but `result` (found by evaluating once against a sample number and a
+ * sample list: an expression that cannot resolve its names fails both).
+ */
+export function compileCondition(expr: string): Program {
+  const hit = cache.get(expr);
+  if (hit) return hit;
+  let program: Program;
+  try {
+    const planned = plan(celEnv(), parse(expr));
+    program = (bindings) => planned(bindings as never);
+  } catch (err) {
+    throw new ConditionError(`invalid CEL "${expr}": ${(err as Error).message}`, { cause: err });
+  }
+  const probes = [program({ result: 0 }), program({ result: [0] })];
+  if (probes.every((p) => isCelError(p) && /unresolved|undeclared|no such/i.test(p.message))) {
+    const first = probes[0] as Error;
+    throw new ConditionError(`invalid CEL "${expr}": ${first.message} (only \`result\` is defined)`);
+  }
+  if (cache.size > 1000) cache.clear();
+  cache.set(expr, program);
+  return program;
+}
+
+export interface Conditions {
+  successCondition?: string;
+  failureCondition?: string;
+}
+
+export interface Verdict {
+  phase: MeasurementPhase;
+  /** The value as shown in status: a number, or a JSON list. */
+  value?: string;
+  message?: string;
+}
+
+export const formatValue = (v: number | number[]): string =>
+  Array.isArray(v) ? JSON.stringify(v.map(round)) : String(round(v));
+const round = (n: number) => Math.round(n * 1000) / 1000;
+
+function test(expr: string, result: number | number[]): boolean {
+  const out = compileCondition(expr)({ result });
+  if (isCelError(out))
+    throw new ConditionError(`CEL "${expr}" failed on result ${formatValue(result)}: ${out.message}`);
+  if (typeof out !== 'boolean') {
+    throw new ConditionError(`CEL "${expr}" returned ${String(out)}, not true or false`);
+  }
+  return out;
+}
+
+/**
+ * Judges one query result. Failure is checked before success; neither condition set: any
+ * value succeeds; set but neither matched: inconclusive; no data: inconclusive, never a pass.
+ * A condition that cannot be evaluated on this value is an Error measurement.
+ */
+export function judge(conditions: Conditions, result: QueryResult): Verdict {
+  if (result.kind === 'none') return { phase: 'Inconclusive', message: `no data: ${result.reason}` };
+  const value = result.kind === 'value' ? result.value : result.values;
+  const shown = formatValue(value);
+  const { successCondition, failureCondition } = conditions;
+  try {
+    if (failureCondition && test(failureCondition, value)) {
+      return {
+        phase: 'Failed',
+        value: shown,
+        message: `value ${shown} met failure condition "${failureCondition}"`,
+      };
+    }
+    if (successCondition && test(successCondition, value)) return { phase: 'Successful', value: shown };
+  } catch (err) {
+    return { phase: 'Error', value: shown, message: (err as Error).message };
+  }
+  if (!successCondition && !failureCondition) return { phase: 'Successful', value: shown };
+  if (successCondition && !failureCondition) {
+    return {
+      phase: 'Inconclusive',
+      value: shown,
+      message: `value ${shown} did not meet success condition "${successCondition}"`,
+    };
+  }
+  return {
+    phase: 'Inconclusive',
+    value: shown,
+    message: `value ${shown} met neither success condition "${successCondition ?? '(none)'}" nor failure condition "${failureCondition}"`,
+  };
+}

@@ -1,0 +1,82 @@
+// Taking one measurement, and deciding when the next one is due. Pure apart from the
+// provider call; the clock comes in as `now`.
+import type { AnalysisRun, MetricResult, RunMetric } from '../crds/index.ts';
+import { DEFAULTS, parseDuration } from '../crds/index.ts';
+import type { MeasurementPhase } from '../machines/analysis-run.ts';
+import { judge } from './conditions.ts';
+import { ProviderError, type ProviderPool } from './provider.ts';
+
+export interface Taken {
+  metric: string;
+  phase: MeasurementPhase;
+  value?: string;
+  /** Only set when the value is a single number: for the last-value gauge. */
+  number?: number;
+  message?: string;
+  /** The provider never answered (connection refused, timeout). */
+  unreachable?: boolean;
+}
+
+export async function takeMeasurement(
+  metric: RunMetric,
+  providers: ProviderPool,
+  defaultAddress: string | undefined,
+  now: number,
+): Promise<Taken> {
+  const prom = metric.provider.prometheus;
+  const address = prom.address ?? defaultAddress;
+  if (!address) {
+    return {
+      metric: metric.name,
+      phase: 'Error',
+      message:
+        'no Prometheus address: set provider.prometheus.address or start the controller with --prometheus-url',
+    };
+  }
+  const timeoutMs = prom.timeout ? parseDuration(prom.timeout) : undefined;
+  try {
+    const result = await providers
+      .get(address, timeoutMs)
+      .query(prom.query, { at: new Date(now), expect: metric.builtin ? 'scalar' : 'any' });
+    const verdict = judge(metric, result);
+    return {
+      metric: metric.name,
+      ...verdict,
+      ...(result.kind === 'value' ? { number: result.value } : {}),
+    };
+  } catch (err) {
+    const e = err instanceof ProviderError ? err : new ProviderError(String(err), prom.query, false);
+    return { metric: metric.name, phase: 'Error', message: e.message, unreachable: e.unreachable };
+  }
+}
+
+const ms = (iso: string | undefined): number | undefined => {
+  if (!iso) return undefined;
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? undefined : t;
+};
+
+export const intervalMs = (m: RunMetric): number => parseDuration(m.interval ?? DEFAULTS.interval);
+
+/** When the run began counting: its creation (second precision) or its first measurement. */
+export function runStart(run: AnalysisRun): number {
+  return ms(run.metadata.creationTimestamp) ?? ms(run.status?.startedAt) ?? 0;
+}
+
+/**
+ * When `metric` is next due, or undefined when it takes no more measurements (count reached
+ * or decided). The first measurement waits initialDelay from the run's start; each next one
+ * an interval after the previous one finished.
+ */
+export function nextDueAt(
+  metric: RunMetric,
+  result: MetricResult | undefined,
+  start: number,
+): number | undefined {
+  if (result && result.phase !== 'Pending' && result.phase !== 'Running') return undefined;
+  if (metric.count && (result?.count ?? 0) >= metric.count) return undefined;
+  const last = result?.measurements.at(-1);
+  const lastAt = ms(last?.finishedAt ?? last?.startedAt);
+  if (lastAt === undefined) return start + (metric.initialDelay ? parseDuration(metric.initialDelay) : 0);
+  return lastAt + intervalMs(metric);
+}

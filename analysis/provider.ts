@@ -1,0 +1,174 @@
+// A metric provider answers one question: what did this query return at this time? Flagger's
+// observers and Argo Rollouts' providers have the same shape; a new backend implements this
+// interface and nothing else changes.
+import { PrometheusDriver } from 'prometheus-query';
+
+/** What a query returned, reduced to what conditions need. */
+export type QueryResult =
+  | { kind: 'value'; value: number }
+  | { kind: 'list'; values: number[] }
+  /** Empty, NaN or ±Inf: nothing to judge by (no traffic, no series yet). */
+  | { kind: 'none'; reason: string };
+
+export interface QueryOptions {
+  /** Evaluation time; now when absent. */
+  at?: Date;
+  /** A builtin gate wants one number: several series are an error, not a list. */
+  expect?: 'scalar' | 'any';
+}
+
+export interface MetricProvider {
+  readonly address: string;
+  query(query: string, opts?: QueryOptions): Promise<QueryResult>;
+}
+
+/** Why a measurement could not be taken. `unreachable` means the provider never answered. */
+export class ProviderError extends Error {
+  constructor(
+    message: string,
+    readonly query: string,
+    readonly unreachable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ProviderError';
+  }
+}
+
+const isNumberish = (v: unknown): v is number => typeof v === 'number';
+const finite = (n: number) => Number.isFinite(n);
+
+/** A Prometheus sample value as Prometheus' JSON carries it: a string, possibly NaN or ±Inf. */
+function sampleValue(raw: unknown): number {
+  if (isNumberish(raw)) return raw;
+  if (typeof raw === 'string') {
+    if (raw === '+Inf' || raw === 'Inf') return Number.POSITIVE_INFINITY;
+    if (raw === '-Inf') return Number.NEGATIVE_INFINITY;
+    return Number(raw);
+  }
+  return Number.NaN;
+}
+
+/**
+ * Turns prometheus-query's result into a QueryResult. Exported for tests: it is the rule
+ * "NaN, ±Inf and empty are no data; a vector where a scalar is expected says how many series".
+ */
+export function interpret(
+  query: string,
+  resultType: string,
+  result: unknown,
+  expect: 'scalar' | 'any' = 'any',
+): QueryResult {
+  if (resultType === 'scalar' || resultType === 'string') {
+    // prometheus-query returns scalars raw: [time, "value"] (or an object with value).
+    const raw = Array.isArray(result) ? result[1] : (result as { value?: unknown } | undefined)?.value;
+    const value = sampleValue(raw);
+    return finite(value) ? { kind: 'value', value } : { kind: 'none', reason: `the query returned ${raw}` };
+  }
+  if (resultType === 'vector') {
+    const series = (result ?? []) as { value?: { value?: unknown } }[];
+    if (series.length === 0) return { kind: 'none', reason: 'the query returned no series' };
+    const values = series.map((s) => sampleValue(s.value?.value));
+    if (series.length === 1) {
+      const value = values[0] as number;
+      return finite(value)
+        ? { kind: 'value', value }
+        : { kind: 'none', reason: `the query returned ${String(value)}` };
+    }
+    if (expect === 'scalar') {
+      throw new ProviderError(
+        `query returned ${series.length} series where one value was expected; aggregate it (e.g. sum(...)): ${query}`,
+        query,
+        false,
+      );
+    }
+    const usable = values.filter(finite);
+    if (usable.length === 0) return { kind: 'none', reason: 'every series returned NaN or Inf' };
+    return { kind: 'list', values: usable };
+  }
+  throw new ProviderError(
+    `query returned a ${resultType}, not a scalar or an instant vector: ${query}`,
+    query,
+    false,
+  );
+}
+
+interface PromRejection {
+  status?: string;
+  errorType?: string;
+  error?: string;
+  httpStatus?: number;
+  code?: string;
+}
+
+/** prometheus-query rejects with plain objects; make them Errors that name the query. */
+export function toProviderError(address: string, query: string, err: unknown): ProviderError {
+  if (err instanceof ProviderError) return err;
+  const r = (err ?? {}) as PromRejection;
+  const type = r.errorType ?? (err instanceof Error ? err.name : 'unknown');
+  const detail = r.error ?? (err instanceof Error ? err.message : String(err));
+  if (type === 'network_error' || type === 'timeout_error' || type === 'timeout') {
+    const what = type === 'network_error' ? 'cannot be reached' : 'did not answer in time';
+    return new ProviderError(`Prometheus at ${address} ${what}: ${detail}`, query, true, { cause: err });
+  }
+  const status = r.httpStatus ? ` (HTTP ${r.httpStatus})` : '';
+  // A gateway in front of Prometheus answering for it, or Prometheus still starting.
+  const unreachable = r.httpStatus === 502 || r.httpStatus === 503 || r.httpStatus === 504;
+  return new ProviderError(
+    `Prometheus rejected the query${status}: ${detail}; query: ${query}`,
+    query,
+    unreachable,
+    {
+      cause: err,
+    },
+  );
+}
+
+export interface PrometheusOptions {
+  address: string;
+  timeoutMs?: number;
+}
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export class PrometheusProvider implements MetricProvider {
+  private readonly driver: PrometheusDriver;
+  readonly address: string;
+
+  constructor(opts: PrometheusOptions) {
+    this.address = opts.address.replace(/\/+$/, '');
+    this.driver = new PrometheusDriver({
+      endpoint: this.address,
+      timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    });
+  }
+
+  async query(query: string, opts: QueryOptions = {}): Promise<QueryResult> {
+    let answer: { resultType: string; result: unknown };
+    try {
+      answer = (await this.driver.instantQuery(query, opts.at)) as never;
+    } catch (err) {
+      throw toProviderError(this.address, query, err);
+    }
+    return interpret(query, answer.resultType, answer.result, opts.expect);
+  }
+}
+
+/** One provider per address and timeout, reused across measurements. */
+export class ProviderPool {
+  private readonly providers = new Map<string, MetricProvider>();
+
+  constructor(
+    private readonly make: (opts: PrometheusOptions) => MetricProvider = (o) => new PrometheusProvider(o),
+  ) {}
+
+  get(address: string, timeoutMs?: number): MetricProvider {
+    const key = `${address} ${timeoutMs ?? ''}`;
+    let p = this.providers.get(key);
+    if (!p) {
+      p = this.make({ address, timeoutMs });
+      this.providers.set(key, p);
+    }
+    return p;
+  }
+}

@@ -1,0 +1,83 @@
+// The zero-PromQL builtin gates as PromQL, and the one safe way to put a user's value into a
+// query. Istio's standard metrics, as Flagger's builtin Istio observer uses them.
+
+/**
+ * Escapes a value for the inside of a double-quoted PromQL string (a label matcher value).
+ * PromQL strings use Go's escapes: backslash and the quote must be escaped, and a raw newline
+ * is not allowed. With these escaped a value can never close the string and add selectors or
+ * operators (`web"} or vector(1) #` stays one label value).
+ */
+export function escapeLabelValue(value: string): string {
+  return value
+    .replace(/\\/g, '\\\\')
+    .replace(/"/g, '\\"')
+    .replace(/\n/g, '\\n')
+    .replace(/\r/g, '\\r')
+    .replace(/\t/g, '\\t');
+}
+
+/** A PromQL range duration from milliseconds: whole seconds, at least 1s. */
+export function promDuration(ms: number): string {
+  return `${Math.max(1, Math.round(ms / 1000))}s`;
+}
+
+export interface Destination {
+  /** The Kubernetes Service receiving the traffic under test (canary or preview). */
+  service: string;
+  namespace: string;
+}
+
+const selector = (d: Destination, extra = '') =>
+  `reporter="destination",destination_service_namespace="${escapeLabelValue(d.namespace)}",destination_service_name="${escapeLabelValue(d.service)}"${extra}`;
+
+/**
+ * Percent of requests answered without a 5xx over the window: non-5xx / all × 100. A canary
+ * failing every request has no non-5xx series at all, so the numerator falls back to 0 (else
+ * the worst case would read as "no data"); no traffic at all still gives no data.
+ */
+export function successRateQuery(d: Destination, windowMs: number): string {
+  const w = promDuration(windowMs);
+  return (
+    `(sum(rate(istio_requests_total{${selector(d, ',response_code!~"5.."')}}[${w}])) or on() vector(0))` +
+    ` / sum(rate(istio_requests_total{${selector(d)}}[${w}])) * 100`
+  );
+}
+
+/** p99 request duration in milliseconds over the window. */
+export function latencyP99Query(d: Destination, windowMs: number): string {
+  const w = promDuration(windowMs);
+  return `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{${selector(d)}}[${w}])))`;
+}
+
+/** Thrown when a query references an argument no one gave a value. */
+export class UnknownArgError extends Error {
+  constructor(
+    readonly arg: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UnknownArgError';
+  }
+}
+
+const ARG = /\{\{\s*args\.([A-Za-z0-9_.-]+)\s*\}\}/g;
+
+/**
+ * Replaces every `{{args.NAME}}` with its value, escaped as a PromQL string body. Values are
+ * meant for label matchers (`{service="{{args.service}}"}`); numbers and durations pass
+ * through unchanged because escaping only touches backslashes, quotes and control characters.
+ */
+export function substituteArgs(query: string, args: Record<string, string | undefined>): string {
+  return query.replace(ARG, (_, name: string) => {
+    const value = args[name];
+    if (value === undefined) {
+      throw new UnknownArgError(
+        name,
+        Object.hasOwn(args, name)
+          ? `argument "${name}" has no value (give it one in the gate's args)`
+          : `argument "${name}" is not declared`,
+      );
+    }
+    return escapeLabelValue(value);
+  });
+}

@@ -1,0 +1,131 @@
+// The AnalysisRun object <-> the bookkeeping machine (machines/analysis-run.ts): restore the
+// machine from status, feed it measurements, and write what it says back as status.
+import { initialTransition, transition } from 'xstate';
+import type { AnalysisPhase, AnalysisRun, AnalysisRunStatus, RunMetric } from '../crds/index.ts';
+import { DEFAULTS } from '../crds/index.ts';
+import {
+  type AnalysisRunEvent,
+  type AnalysisRunSnapshot,
+  analysisRunMachine,
+  type MetricLimits,
+  toRunStatus,
+} from '../machines/analysis-run.ts';
+
+export const TERMINAL: readonly AnalysisPhase[] = ['Successful', 'Failed', 'Inconclusive', 'Error'];
+export const isTerminal = (phase: AnalysisPhase | undefined) =>
+  phase !== undefined && TERMINAL.includes(phase);
+
+export const REASON_INVALID = 'InvalidAnalysis';
+export const REASON_UNREACHABLE = 'PrometheusUnreachable';
+
+const limitsOf = (m: RunMetric): MetricLimits => ({
+  name: m.name,
+  ...(m.count === undefined ? {} : { count: m.count }),
+  ...(m.failureLimit === undefined ? {} : { failureLimit: m.failureLimit }),
+  ...(m.inconclusiveLimit === undefined ? {} : { inconclusiveLimit: m.inconclusiveLimit }),
+  ...(m.consecutiveErrorLimit === undefined ? {} : { consecutiveErrorLimit: m.consecutiveErrorLimit }),
+  ...(m.dryRun ? { dryRun: true } : {}),
+});
+
+const STATE_OF: Record<AnalysisPhase, string> = {
+  Pending: 'pending',
+  Running: 'running',
+  Successful: 'successful',
+  Failed: 'failed',
+  Inconclusive: 'inconclusive',
+  Error: 'error',
+};
+
+/** The machine as the run's status left it (status is the truth; nothing lives in memory). */
+export function restore(run: AnalysisRun): AnalysisRunSnapshot {
+  const metrics = run.spec.metrics.map(limitsOf);
+  const [initial] = initialTransition(analysisRunMachine, { metrics });
+  const status = run.status;
+  if (!status?.phase) return initial;
+  const saved = new Map((status.metricResults ?? []).map((r) => [r.name, r]));
+  const results = initial.context.results.map((r) => saved.get(r.name) ?? r);
+  const at = (iso?: string) => (iso ? Date.parse(iso) : undefined);
+  return analysisRunMachine.resolveState({
+    value: STATE_OF[status.phase],
+    context: {
+      metrics,
+      results,
+      ...(status.startedAt ? { startedAt: at(status.startedAt) } : {}),
+      ...(status.finishedAt ? { finishedAt: at(status.finishedAt) } : {}),
+    },
+  });
+}
+
+export function step(snapshot: AnalysisRunSnapshot, events: AnalysisRunEvent[]): AnalysisRunSnapshot {
+  let s = snapshot;
+  for (const e of events) [s] = transition(analysisRunMachine, s, e);
+  return s;
+}
+
+/** Status for the run: the machine's bookkeeping plus a message naming what decided it. */
+export function statusOf(
+  run: AnalysisRun,
+  snapshot: AnalysisRunSnapshot,
+  terminated = false,
+): AnalysisRunStatus {
+  const base = toRunStatus(snapshot);
+  const out: AnalysisRunStatus = {
+    ...base,
+    ...(run.status?.conditions ? { conditions: run.status.conditions } : {}),
+  };
+  const decided = explain(run, base.phase, base.metricResults ?? [], terminated);
+  if (decided.message) out.message = decided.message;
+  if (decided.reason) out.reason = decided.reason;
+  return out;
+}
+
+function explain(
+  run: AnalysisRun,
+  phase: AnalysisPhase,
+  results: NonNullable<AnalysisRunStatus['metricResults']>,
+  terminated: boolean,
+): { message?: string; reason?: string } {
+  const metricOf = (name: string) => run.spec.metrics.find((m) => m.name === name);
+  if (phase === 'Pending' || phase === 'Running') {
+    const waiting = results.filter((r) => !r.dryRun && r.phase === 'Pending').map((r) => r.name);
+    return waiting.length ? { message: `waiting for a first measurement of ${waiting.join(', ')}` } : {};
+  }
+  if (phase === 'Successful') {
+    return {
+      message: terminated ? 'stopped; every gating measurement taken passed' : 'every gating metric passed',
+    };
+  }
+  const culprit = results.find((r) => !r.dryRun && r.phase === phase);
+  if (!culprit) {
+    // Terminated before every metric had a measurement: inconclusive, never a silent pass.
+    const missing = results.filter((r) => !r.dryRun && r.phase === 'Pending').map((r) => r.name);
+    return {
+      message: `stopped before ${missing.join(', ') || 'every metric'} had a measurement`,
+      reason: phase,
+    };
+  }
+  const metric = metricOf(culprit.name);
+  const last =
+    [...culprit.measurements].reverse().find((m) => m.phase === phase) ?? culprit.measurements.at(-1);
+  const detail = last?.message ?? (last?.value !== undefined ? `value ${last.value}` : '');
+  if (phase === 'Failed') {
+    const limit = metric?.failureLimit ?? DEFAULTS.failureLimit;
+    return {
+      message: `metric ${culprit.name} failed: ${detail} (${culprit.failed} failed, limit ${limit})`,
+      reason: 'Failed',
+    };
+  }
+  if (phase === 'Error') {
+    const limit = metric?.consecutiveErrorLimit ?? DEFAULTS.consecutiveErrorLimit;
+    const unreachable = /cannot be reached|did not answer in time/.test(detail);
+    return {
+      message: `metric ${culprit.name}: ${culprit.consecutiveError} consecutive errors (limit ${limit}): ${detail}`,
+      reason: unreachable ? REASON_UNREACHABLE : 'Error',
+    };
+  }
+  const limit = metric?.inconclusiveLimit ?? DEFAULTS.inconclusiveLimit;
+  return {
+    message: `metric ${culprit.name} inconclusive: ${detail} (${culprit.inconclusive} inconclusive, limit ${limit})`,
+    reason: 'Inconclusive',
+  };
+}

@@ -1,0 +1,33 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** Abort reasons as a bounded label set; the free text stays in status and Events. */
+export function rollbackReason(reason: string): string {
+  if (/analysis|metric/i.test(reason)) return 'AnalysisFailed';
+  if (/deadline/i.test(reason)) return 'ProgressDeadline';
+  if (/request/i.test(reason)) return 'Requested';
+  return 'Other';
+}
+
+export function createAnalysisMetrics(registry: Registry) {
+  const measurements = new Counter({
+    name: 'sluice_analysis_measurements_total',
+    help: 'Measurements taken by analysis runs, by metric name and outcome',
+    labelNames: ['metric', 'phase'] as const,
+    registers: [registry],
+  });
+  const lastValue = new Gauge({
+    name: 'sluice_analysis_metric_value',
+    help: 'Last value measured per metric of a Rollout (single-number results only)',
+    labelNames: ['namespace', 'rollout', 'metric'] as const,
+    registers: [registry],
+  });
+  const rollbacks = new Counter({
+    name: 'sluice_rollbacks_total',
+    help: 'Releases aborted and rolled back, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  return { measurements, lastValue, rollbacks };
+}
+
+export type AnalysisMetrics = ReturnType<typeof createAnalysisMetrics>;

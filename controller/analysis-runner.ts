@@ -1,0 +1,273 @@
+// The analysis runner: a second work queue in the controller process, over AnalysisRuns.
+// Each pass restores a run's bookkeeping from its status, takes the measurements that are due,
+// writes status only when it changed, and requeues at the next due time. A phase change
+// enqueues the owning Rollout at once, so the reconcile that sees a Failed run aborts then.
+import type { Logger } from 'pino';
+import { intervalMs, nextDueAt, runStart, type Taken, takeMeasurement } from '../analysis/measure.ts';
+import type { ProviderPool } from '../analysis/provider.ts';
+import {
+  isTerminal,
+  REASON_INVALID,
+  REASON_UNREACHABLE,
+  restore,
+  statusOf,
+  step,
+} from '../analysis/run-state.ts';
+import type { AnalysisRun, AnalysisRunStatus, Rollout } from '../crds/index.ts';
+import type { AnalysisRunEvent } from '../machines/analysis-run.ts';
+import type { AnalysisMetrics } from './analysis-metrics.ts';
+import type { AnalysisWriter } from './analysis-writer.ts';
+import { type ReconcileResult, WorkQueue } from './kube/workqueue.ts';
+import { NotLeaderError, StaleWrite } from './writer.ts';
+
+export interface RunStore {
+  run(namespace: string, name: string): AnalysisRun | undefined;
+  runs(namespace: string, rollout: string): AnalysisRun[];
+  all(): AnalysisRun[];
+  /** Our own write, so the next read (ours and the Rollout reconcile's) need not wait for the watch. */
+  remember(run: AnalysisRun): void;
+  rollout(namespace: string, name: string): Rollout | undefined;
+}
+
+export interface RunnerOptions {
+  store: RunStore;
+  writer: AnalysisWriter;
+  providers: ProviderPool;
+  /** The controller's --prometheus-url, for metrics whose template names no address. */
+  prometheusUrl?: string;
+  now?: () => number;
+  metrics?: AnalysisMetrics;
+  logger: Logger;
+  mayRun?: () => boolean;
+  /** A run's phase changed: reconcile its Rollout now. */
+  gateChanged: (namespace: string, rollout: string) => void;
+  workers?: number;
+  /** Old runs kept per Rollout, per outcome. */
+  keep?: { successful: number; unsuccessful: number };
+}
+
+const KEEP = { successful: 5, unsuccessful: 5 };
+
+export class AnalysisRunner {
+  private readonly queue: WorkQueue;
+  private readonly now: () => number;
+  /** Runs that ended unreachable whose Prometheus answers again: since when (memory only; a restart re-waits). */
+  private readonly answeringSince = new Map<string, number>();
+
+  constructor(private readonly opts: RunnerOptions) {
+    this.now = opts.now ?? Date.now;
+    this.queue = new WorkQueue((key) => this.process(key), {
+      workers: opts.workers ?? 4,
+      backoff: { baseMs: 50, capMs: 30_000 },
+      onError: (key, err) => {
+        if (!(err instanceof StaleWrite) && !(err instanceof NotLeaderError))
+          opts.logger.warn({ run: key, err }, 'analysis run pass failed; will retry');
+      },
+    });
+  }
+
+  enqueue(run: { metadata?: { namespace?: string; name?: string } }): void {
+    const { namespace, name } = run.metadata ?? {};
+    if (namespace && name) this.queue.add(`${namespace}/${name}`);
+  }
+
+  enqueueAll(): void {
+    for (const run of this.opts.store.all()) this.enqueue(run);
+  }
+
+  shutdown(): Promise<void> {
+    return this.queue.shutdown();
+  }
+
+  /** One pass over one run; exported through the class for tests and the bench. */
+  async process(key: string): Promise<ReconcileResult | undefined> {
+    if (this.opts.mayRun && !this.opts.mayRun()) return undefined;
+    const [namespace, name] = key.split('/') as [string, string];
+    const run = this.opts.store.run(namespace, name);
+    if (!run) return undefined;
+    if (isTerminal(run.status?.phase)) return this.afterEnd(run);
+
+    if (run.spec.error !== undefined || run.spec.metrics.length === 0) return this.invalid(run);
+
+    let snapshot = restore(run);
+    const before = run.status;
+    const terminated = run.spec.terminate === true;
+    if (terminated) {
+      snapshot = step(snapshot, [{ type: 'TERMINATE', now: this.now() }]);
+    } else {
+      const start = runStart(run);
+      const results = new Map((run.status?.metricResults ?? []).map((r) => [r.name, r]));
+      const now = this.now();
+      // Dry-run metrics are recorded first: a gating result that ends the run in this pass
+      // must not drop the dry-run measurement taken alongside it.
+      const due = run.spec.metrics
+        .filter((m) => {
+          const at = nextDueAt(m, results.get(m.name), start);
+          return at !== undefined && at <= now;
+        })
+        .sort((a, b) => Number(b.dryRun === true) - Number(a.dryRun === true));
+      if (due.length) {
+        const taken = await Promise.all(
+          due.map((m) => takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now)),
+        );
+        const recordedAt = this.now();
+        snapshot = step(
+          snapshot,
+          taken.map(
+            (t): AnalysisRunEvent => ({
+              type: 'MEASURE',
+              now: recordedAt,
+              startedAt: now,
+              metric: t.metric,
+              phase: t.phase,
+              ...(t.value === undefined ? {} : { value: t.value }),
+              ...(t.message === undefined ? {} : { message: t.message }),
+            }),
+          ),
+        );
+        this.count(run, taken);
+      }
+    }
+
+    const status = statusOf(run, snapshot, terminated);
+    if (!sameStatus(before, status)) {
+      const written = await this.opts.writer.writeRunStatus(run, status);
+      if (written === false) throw new StaleWrite(`status of AnalysisRun ${key}`);
+      this.opts.store.remember(written);
+      if (before?.phase !== status.phase) {
+        this.opts.gateChanged(namespace, run.spec.rollout);
+        this.opts.logger.info(
+          { run: name, rollout: run.spec.rollout, phase: status.phase },
+          status.message ?? `analysis ${status.phase}`,
+        );
+      }
+      if (isTerminal(status.phase)) return this.afterEnd(written);
+    }
+    if (terminated || isTerminal(status.phase)) return undefined;
+
+    const start = runStart(run);
+    const results = new Map((status.metricResults ?? []).map((r) => [r.name, r]));
+    const next = Math.min(
+      ...run.spec.metrics.map((m) => nextDueAt(m, results.get(m.name), start) ?? Number.POSITIVE_INFINITY),
+    );
+    if (!Number.isFinite(next)) return undefined;
+    return { requeueAfterMs: Math.max(0, next - this.now()) };
+  }
+
+  /** A gate that could not be resolved: Error at once, with the problem as the message. */
+  private async invalid(run: AnalysisRun): Promise<undefined> {
+    const at = new Date(this.now()).toISOString();
+    const status: AnalysisRunStatus = {
+      phase: 'Error',
+      reason: REASON_INVALID,
+      message: run.spec.error ?? 'cannot proceed: the gate has no metrics to measure',
+      startedAt: at,
+      finishedAt: at,
+      metricResults: [],
+    };
+    const written = await this.opts.writer.writeRunStatus(run, status);
+    if (written === false) throw new StaleWrite(`status of AnalysisRun ${run.metadata.name}`);
+    this.opts.store.remember(written);
+    this.opts.gateChanged(run.metadata.namespace ?? 'default', run.spec.rollout);
+    this.opts.logger.warn({ run: run.metadata.name, rollout: run.spec.rollout }, status.message);
+    return undefined;
+  }
+
+  private count(run: AnalysisRun, taken: Taken[]): void {
+    const m = this.opts.metrics;
+    if (!m) return;
+    for (const t of taken) {
+      m.measurements.inc({ metric: t.metric, phase: t.phase });
+      if (t.number !== undefined) {
+        m.lastValue.set(
+          { namespace: run.metadata.namespace ?? '', rollout: run.spec.rollout, metric: t.metric },
+          t.number,
+        );
+      }
+    }
+  }
+
+  /**
+   * A run that ended: prune its Rollout's old runs, and when it ended because Prometheus
+   * could not be reached, keep probing; once Prometheus answers and the Rollout is paused on
+   * this run, resume it (gates run again, as `kubectl sluice resume` would).
+   */
+  private async afterEnd(run: AnalysisRun): Promise<ReconcileResult | undefined> {
+    await this.prune(run);
+    if (run.status?.phase !== 'Error' || run.status.reason !== REASON_UNREACHABLE) return undefined;
+    const namespace = run.metadata.namespace ?? 'default';
+    const name = run.metadata.name ?? '';
+    const rollout = this.opts.store.rollout(namespace, run.spec.rollout);
+    const st = rollout?.status;
+    const current = st?.analysis?.name === name || st?.backgroundAnalysis?.name === name;
+    if (!current) return undefined;
+    const probeEvery = Math.min(...run.spec.metrics.map(intervalMs), 30_000);
+    if (st?.pause?.reason !== 'AnalysisError') return { requeueAfterMs: probeEvery };
+    // Probe with the run's own queries. A Prometheus just started has no samples for the
+    // window yet: resume once every query returns data, or once it has answered for two
+    // windows (then the gates run again and judge, e.g. inconclusive when there is no traffic).
+    const key = `${namespace}/${name}`;
+    const now = this.now();
+    const probes = await Promise.all(
+      run.spec.metrics.map((m) => takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now)),
+    );
+    if (probes.some((p) => p.unreachable)) {
+      this.answeringSince.delete(key);
+      return { requeueAfterMs: probeEvery };
+    }
+    const since = this.answeringSince.get(key) ?? now;
+    this.answeringSince.set(key, since);
+    const allData = probes.every((p) => !p.message?.startsWith('no data'));
+    const windows = 2 * Math.max(...run.spec.metrics.map(intervalMs));
+    if (!allData && now - since < windows) return { requeueAfterMs: probeEvery };
+    this.answeringSince.delete(key);
+    const address = run.spec.metrics[0]?.provider.prometheus.address ?? this.opts.prometheusUrl;
+    await this.opts.writer.signalResume(
+      namespace,
+      run.spec.rollout,
+      `sluice: Prometheus at ${address} is reachable again`,
+      new Date(this.now()),
+    );
+    this.opts.logger.info(
+      { run: name, rollout: run.spec.rollout },
+      'Prometheus reachable again: resuming the release',
+    );
+    return undefined;
+  }
+
+  /** Keeps the newest `keep.successful` successful and `keep.unsuccessful` other finished runs. */
+  private async prune(run: AnalysisRun): Promise<void> {
+    const namespace = run.metadata.namespace ?? 'default';
+    const keep = this.opts.keep ?? KEEP;
+    const rollout = this.opts.store.rollout(namespace, run.spec.rollout);
+    const inUse = new Set([rollout?.status?.analysis?.name, rollout?.status?.backgroundAnalysis?.name]);
+    const finished = this.opts.store
+      .runs(namespace, run.spec.rollout)
+      .filter((r) => isTerminal(r.status?.phase) && !inUse.has(r.metadata.name))
+      .sort(
+        (a, b) => created(b) - created(a) || (b.metadata.name ?? '').localeCompare(a.metadata.name ?? ''),
+      );
+    const ok = finished.filter((r) => r.status?.phase === 'Successful').slice(keep.successful);
+    const bad = finished.filter((r) => r.status?.phase !== 'Successful').slice(keep.unsuccessful);
+    for (const r of [...ok, ...bad]) await this.opts.writer.deleteRun(namespace, r.metadata.name ?? '');
+  }
+}
+
+const created = (r: AnalysisRun) => Date.parse(r.metadata.creationTimestamp ?? '') || 0;
+
+function sameStatus(a: AnalysisRunStatus | undefined, b: AnalysisRunStatus): boolean {
+  return JSON.stringify(canonical(a ?? {})) === JSON.stringify(canonical(b));
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>)
+        .filter(([, v]) => v !== undefined)
+        .sort(([x], [y]) => (x < y ? -1 : 1))
+        .map(([k, v]) => [k, canonical(v)]),
+    );
+  }
+  return value;
+}
