@@ -76,7 +76,14 @@ async function createRollout(namespace: string, name: string, status?: Status): 
             ],
           },
         },
-        strategy: { canary: { steps: [{ setWeight: 20 }, { pause: {} }, { setWeight: 100 }] } },
+        strategy: {
+          canary: {
+            stableService: `${name}-stable`,
+            canaryService: `${name}-canary`,
+            trafficRouting: { istio: { virtualService: { name } } },
+            steps: [{ setWeight: 20 }, { pause: {} }, { setWeight: 100 }],
+          },
+        },
       },
     },
   });
