@@ -18,6 +18,7 @@ import type { AnalysisRunEvent } from '../machines/analysis-run.ts';
 import type { AnalysisMetrics } from './analysis-metrics.ts';
 import type { AnalysisWriter } from './analysis-writer.ts';
 import { type ReconcileResult, WorkQueue } from './kube/workqueue.ts';
+import { sameJson } from './revision.ts';
 import { NotLeaderError, StaleWrite } from './writer.ts';
 
 export interface RunStore {
@@ -256,18 +257,5 @@ export class AnalysisRunner {
 const created = (r: AnalysisRun) => Date.parse(r.metadata.creationTimestamp ?? '') || 0;
 
 function sameStatus(a: AnalysisRunStatus | undefined, b: AnalysisRunStatus): boolean {
-  return JSON.stringify(canonical(a ?? {})) === JSON.stringify(canonical(b));
-}
-
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>)
-        .filter(([, v]) => v !== undefined)
-        .sort(([x], [y]) => (x < y ? -1 : 1))
-        .map(([k, v]) => [k, canonical(v)]),
-    );
-  }
-  return value;
+  return sameJson(a ?? {}, b);
 }

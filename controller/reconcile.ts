@@ -11,7 +11,7 @@ import type { GateKind, GateObservation, ReleaseEvent, SignalEvent } from '../ma
 import { type AnalysisDeps, analysisProblem, startAnalysisRun } from './analysis-runs.ts';
 import { desiredConditions, mergeConditions, type Problem } from './conditions.ts';
 import type { EventRecorder } from './kube/events.ts';
-import { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, revisionOf } from './revision.ts';
+import { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, revisionOf, sameJson } from './revision.ts';
 import { type Split, splitFor } from './traffic/split.ts';
 import { currentWeight, RoutingError, weightPatch } from './traffic/virtual-service.ts';
 import { replicaSetFor, replicaSetReady } from './workload.ts';
@@ -345,20 +345,7 @@ async function writeIfChanged(deps: ReconcileDeps, rollout: Rollout, next: Rollo
 
 /** Conditions' transition times are kept when nothing flips, so equal status compares equal. */
 function sameStatus(a: RolloutStatus | undefined, b: RolloutStatus): boolean {
-  return JSON.stringify(canonical(a ?? {})) === JSON.stringify(canonical(b));
-}
-
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>)
-        .filter(([, v]) => v !== undefined)
-        .sort(([x], [y]) => (x < y ? -1 : 1))
-        .map(([k, v]) => [k, canonical(v)]),
-    );
-  }
-  return value;
+  return sameJson(a ?? {}, b);
 }
 
 async function stall(

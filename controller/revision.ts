@@ -14,6 +14,9 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** Deep equality of JSON-like values, ignoring key order and undefined members. */
+export const sameJson = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
+
 // Kubernetes' SafeEncodeString alphabet: no vowels, so a hash never spells a word, and valid in names.
 const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 

@@ -5,6 +5,7 @@ import type { Rollout } from '../crds/index.ts';
 
 type Steps = NonNullable<NonNullable<Rollout['spec']['strategy']['canary']>['steps']>;
 type Canary = NonNullable<Rollout['spec']['strategy']['canary']>;
+type BlueGreen = NonNullable<Rollout['spec']['strategy']['blueGreen']>;
 
 export interface CanaryAppOptions {
   name?: string;
@@ -15,15 +16,47 @@ export interface CanaryAppOptions {
   virtualService?: boolean;
 }
 
+interface AppBase {
+  name?: string;
+  image?: string;
+  replicas?: number;
+}
+
+/** Service `<app>-<role>` selecting the app's pods; Sluice adds the revision key itself. */
+const service = (namespace: string, app: string, role: string) => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name: `${app}-${role}`, namespace },
+  spec: { selector: { app }, ports: [{ port: 80 }] },
+});
+
+/** A Rollout of app `name` whose pods are labelled app=<name>, with the given strategy. */
+function rollout(namespace: string, name: string, o: AppBase, strategy: Rollout['spec']['strategy']) {
+  return {
+    apiVersion: 'sluice.dev/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name, namespace },
+    spec: {
+      replicas: o.replicas ?? 2,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'app', image: o.image ?? `${name}:1` }] },
+      },
+      strategy,
+    },
+  };
+}
+
+export interface CanaryAppOptions extends AppBase {
+  steps?: Steps;
+  canary?: Partial<Canary>;
+  virtualService?: boolean;
+}
+
 /** The user's side of a host-level canary: two Services, a VirtualService and the Rollout. */
 export function canaryApp(namespace: string, o: CanaryAppOptions = {}): KubernetesObject[] {
   const name = o.name ?? 'web';
-  const service = (suffix: string) => ({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: `${name}-${suffix}`, namespace },
-    spec: { selector: { app: name }, ports: [{ port: 80 }] },
-  });
   const vs = {
     apiVersion: 'networking.istio.io/v1',
     kind: 'VirtualService',
@@ -42,29 +75,36 @@ export function canaryApp(namespace: string, o: CanaryAppOptions = {}): Kubernet
       ],
     },
   };
-  const rollout = {
-    apiVersion: 'sluice.dev/v1alpha1',
-    kind: 'Rollout',
-    metadata: { name, namespace },
-    spec: {
-      replicas: o.replicas ?? 2,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'app', image: o.image ?? `${name}:1` }] },
-      },
-      strategy: {
-        canary: {
-          stableService: `${name}-stable`,
-          canaryService: `${name}-canary`,
-          trafficRouting: { istio: { virtualService: { name, routes: ['primary'] } } },
-          scaleDownDelaySeconds: 1,
-          abortScaleDownDelaySeconds: 1,
-          steps: o.steps ?? [{ setWeight: 20 }, { pause: { duration: '1s' } }, { setWeight: 50 }],
-          ...o.canary,
-        },
-      },
+  const canary = rollout(namespace, name, o, {
+    canary: {
+      stableService: `${name}-stable`,
+      canaryService: `${name}-canary`,
+      trafficRouting: { istio: { virtualService: { name, routes: ['primary'] } } },
+      scaleDownDelaySeconds: 1,
+      abortScaleDownDelaySeconds: 1,
+      steps: o.steps ?? [{ setWeight: 20 }, { pause: { duration: '1s' } }, { setWeight: 50 }],
+      ...o.canary,
     },
-  };
-  return [service('stable'), service('canary'), ...(o.virtualService === false ? [] : [vs]), rollout];
+  });
+  const services = [service(namespace, name, 'stable'), service(namespace, name, 'canary')];
+  return [...services, ...(o.virtualService === false ? [] : [vs]), canary];
+}
+
+export interface BlueGreenAppOptions extends AppBase {
+  blueGreen?: Partial<BlueGreen>;
+}
+
+/** The user's side of a blue-green release: an active and a preview Service and the Rollout. */
+export function blueGreenApp(namespace: string, o: BlueGreenAppOptions = {}): KubernetesObject[] {
+  const name = o.name ?? 'web';
+  const bg = rollout(namespace, name, o, {
+    blueGreen: {
+      activeService: `${name}-active`,
+      previewService: `${name}-preview`,
+      scaleDownDelaySeconds: 1,
+      abortScaleDownDelaySeconds: 1,
+      ...o.blueGreen,
+    },
+  });
+  return [service(namespace, name, 'active'), service(namespace, name, 'preview'), bg];
 }

@@ -8,6 +8,9 @@ set -euo pipefail
 K8S_VERSION=${K8S_VERSION:-v1.36.3}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
+# Flux's newest (v1.10) needs Go 1.27; v1.9.6 is the newest that builds with the machine's 1.26.
+FLUX_SOURCE_VERSION=${FLUX_SOURCE_VERSION:-v1.9.6}
+FLUX_KUSTOMIZE_VERSION=${FLUX_KUSTOMIZE_VERSION:-v1.9.6}
 CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 
 say() { printf '[sandbox build] %s\n' "$*" >&2; }
@@ -129,12 +132,36 @@ build_kwok() {
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 
+# For modules whose local-path replaces point at their own sub-modules (Flux's ./api): the
+# published sub-module at the version upstream's go.mod requires. `gomod` is make_wrapper's.
+required_version() { grep -E "^[[:space:]]*(require )?$1 v" "$gomod" | awk '{print $NF}' | head -n 1; }
+
+build_flux_one() {
+  local name=$1 version=$2
+  local out=$CACHE/flux-$name-$version
+  if [ -x "$out/$name" ]; then say "flux $name $version: cached in $out"; return; fi
+  need_go
+  local src=$CACHE/src/flux-$name-$version
+  make_wrapper "$src" "github.com/fluxcd/$name" "$version" required_version
+  mkdir -p "$out.tmp"
+  with_progress "flux-$name-$version" bash -c "cd '$src' && export CGO_ENABLED=0 GOFLAGS=-mod=mod && \
+    go get github.com/fluxcd/$name@$version && \
+    go build -trimpath -ldflags '-s -w' -o '$out.tmp/$name' github.com/fluxcd/$name"
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
+build_flux() {
+  build_flux_one source-controller "$FLUX_SOURCE_VERSION"
+  build_flux_one kustomize-controller "$FLUX_KUSTOMIZE_VERSION"
+}
+
 target=${1:-all}
 lock
 case "$target" in
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;
   kwok) build_kwok ;;
+  flux) build_flux ;;
   all) build_etcd; build_kwok; build_kubernetes ;;
-  *) die "unknown target '$target' (kubernetes, etcd, kwok or all)" ;;
+  *) die "unknown target '$target' (kubernetes, etcd, kwok, flux or all)" ;;
 esac

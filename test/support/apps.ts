@@ -12,7 +12,12 @@ import { sandbox } from '../harness/env.ts';
 import { kube } from '../harness/kube.ts';
 import { waitFor } from '../harness/wait.ts';
 
-export { type CanaryAppOptions, canaryApp } from '../../sandbox/apps.ts';
+export {
+  type BlueGreenAppOptions,
+  blueGreenApp,
+  type CanaryAppOptions,
+  canaryApp,
+} from '../../sandbox/apps.ts';
 
 export async function apply(objects: KubernetesObject[]): Promise<void> {
   await applyYaml(objects.map((o) => stringify(o)).join('---\n'));
@@ -79,49 +84,6 @@ export async function recordWeights(namespace: string, name = 'web'): Promise<()
   await informer.waitForSync();
   onTestFinished(() => informer.stop());
   return () => [...seen];
-}
-
-type BlueGreen = NonNullable<Rollout['spec']['strategy']['blueGreen']>;
-
-export interface BlueGreenAppOptions {
-  name?: string;
-  image?: string;
-  replicas?: number;
-  blueGreen?: Partial<BlueGreen>;
-}
-
-/** The user's side of a blue-green release: an active and a preview Service and the Rollout. */
-export function blueGreenApp(namespace: string, o: BlueGreenAppOptions = {}): KubernetesObject[] {
-  const name = o.name ?? 'web';
-  const service = (suffix: string) => ({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: `${name}-${suffix}`, namespace },
-    spec: { selector: { app: name }, ports: [{ port: 80 }] },
-  });
-  const rollout = {
-    apiVersion: 'sluice.dev/v1alpha1',
-    kind: 'Rollout',
-    metadata: { name, namespace },
-    spec: {
-      replicas: o.replicas ?? 2,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'app', image: o.image ?? `${name}:1` }] },
-      },
-      strategy: {
-        blueGreen: {
-          activeService: `${name}-active`,
-          previewService: `${name}-preview`,
-          scaleDownDelaySeconds: 1,
-          abortScaleDownDelaySeconds: 1,
-          ...o.blueGreen,
-        },
-      },
-    },
-  };
-  return [service('active'), service('preview'), rollout];
 }
 
 export interface CliRun {
