@@ -181,7 +181,10 @@ export async function requestJson<T>(kc: KubeConfig, req: RawRequest): Promise<T
 // Without a keep-alive agent every request pays a TCP and TLS handshake (a new secure
 // context, certificate parsing): measured as most of the controller's CPU per canary step.
 // Node pools sockets by host and TLS options, so one agent serves every kubeconfig safely.
-const agents = { 'https:': new https.Agent({ keepAlive: true }), 'http:': new http.Agent({ keepAlive: true }) };
+const agents = {
+  'https:': new https.Agent({ keepAlive: true }),
+  'http:': new http.Agent({ keepAlive: true }),
+};
 const keepAliveAgent = (protocol: string) => (protocol === 'https:' ? agents['https:'] : agents['http:']);
 
 function flatHeaders(h: http.IncomingHttpHeaders): Record<string, string> {
