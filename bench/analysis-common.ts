@@ -1,6 +1,7 @@
 // Shared by the analysis benchmarks: a namespace of canary Rollouts with background gates on
 // the sandbox's real API server, Prometheus and traffic simulator, the controller in-process,
 // and watches that timestamp what traffic saw.
+
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig, KubernetesObject, V1Service } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
@@ -10,6 +11,7 @@ import { type RunningController, runController } from '../controller/main.ts';
 import { REVISION_LABEL } from '../controller/revision.ts';
 import type { VirtualService } from '../controller/traffic/virtual-service.ts';
 import type { AnalysisRun, Gates, Rollout } from '../crds/index.ts';
+import { canaryApp, objectPath } from '../sandbox/apps.ts';
 import { readEnvFile, sandboxHealthy, up } from '../sandbox/lifecycle.ts';
 import { adoptSandbox } from '../sandbox/lock.ts';
 import { LOAD_CONFIGMAP, PROFILES_CONFIGMAP, SANDBOX_NAMESPACE } from '../sandbox/traffic/kube.ts';
@@ -53,8 +55,14 @@ export async function setUp(opts: {
   const image = (name: string, v: number) => `bench/${ns}-${name}:${v}`;
   await requestJson(kc, { method: 'POST', path: '/api/v1/namespaces', body: { metadata: { name: ns } } });
   for (const name of names) {
-    for (const obj of objects(ns, name, image(name, 1), opts.weight, opts.analysis)) {
-      await requestJson(kc, { method: 'POST', path: pathOf(obj, ns), body: obj });
+    const app = canaryApp(ns, {
+      name,
+      image: image(name, 1),
+      steps: [{ setWeight: opts.weight }, { pause: {} }],
+      canary: { analysis: opts.analysis },
+    });
+    for (const obj of app) {
+      await requestJson(kc, { method: 'POST', path: objectPath(obj).replace(/\/[^/]+$/, ''), body: obj });
     }
   }
   const load = Object.fromEntries(names.map((n) => [`${n}.${ns}.svc.cluster.local`, String(opts.rps)]));
@@ -105,9 +113,7 @@ export async function setUp(opts: {
     prometheusUrl: env.PROMETHEUS_URL,
     metricsAddr: '127.0.0.1:0',
     healthAddr: '127.0.0.1:0',
-    leaderElect: false,
     leaderElectionNamespace: 'default',
-    workers: 4,
     logLevel: process.env.BENCH_LOG ?? 'warn',
   });
   const rolloutPath = (name: string) => `/apis/sluice.dev/v1alpha1/namespaces/${ns}/rollouts/${name}`;
@@ -147,66 +153,6 @@ export async function setUp(opts: {
       await requestJson(kc, { method: 'DELETE', path: `/api/v1/namespaces/${ns}` }).catch(() => undefined);
     },
   };
-}
-
-function pathOf(obj: { apiVersion: string; kind: string }, ns: string): string {
-  const plural: Record<string, string> = {
-    Service: '/api/v1/namespaces/NS/services',
-    VirtualService: '/apis/networking.istio.io/v1/namespaces/NS/virtualservices',
-    Rollout: '/apis/sluice.dev/v1alpha1/namespaces/NS/rollouts',
-  };
-  return (plural[obj.kind] as string).replace('NS', ns);
-}
-
-function objects(ns: string, name: string, image: string, weight: number, analysis: Gates) {
-  const service = (suffix: string) => ({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: `${name}-${suffix}`, namespace: ns },
-    spec: { selector: { app: name }, ports: [{ port: 80 }] },
-  });
-  return [
-    service('stable'),
-    service('canary'),
-    {
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'VirtualService',
-      metadata: { name, namespace: ns },
-      spec: {
-        hosts: [name],
-        http: [
-          {
-            name: 'primary',
-            route: [
-              { destination: { host: `${name}-stable` }, weight: 100 },
-              { destination: { host: `${name}-canary` }, weight: 0 },
-            ],
-          },
-        ],
-      },
-    },
-    {
-      apiVersion: 'sluice.dev/v1alpha1',
-      kind: 'Rollout',
-      metadata: { name, namespace: ns },
-      spec: {
-        replicas: 2,
-        selector: { matchLabels: { app: name } },
-        template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image }] } },
-        strategy: {
-          canary: {
-            stableService: `${name}-stable`,
-            canaryService: `${name}-canary`,
-            trafficRouting: { istio: { virtualService: { name, routes: ['primary'] } } },
-            scaleDownDelaySeconds: 1,
-            abortScaleDownDelaySeconds: 1,
-            analysis,
-            steps: [{ setWeight: weight }, { pause: {} }],
-          },
-        },
-      },
-    },
-  ];
 }
 
 export async function until<T>(

@@ -12,7 +12,7 @@ import { createLogger } from '../controller/log.ts';
 import { runController } from '../controller/main.ts';
 import { sluiceMetrics } from '../controller/server.ts';
 import type { VirtualService } from '../controller/traffic/virtual-service.ts';
-import { canaryApp } from '../sandbox/apps.ts';
+import { canaryApp, objectPath } from '../sandbox/apps.ts';
 import { sandboxEnv, sandboxHealthy, up } from '../sandbox/lifecycle.ts';
 
 const releases = Number(process.argv[2] ?? 5);
@@ -31,7 +31,7 @@ async function main() {
     { pause: { duration: '1ms' } },
   ]).flat();
   for (const obj of canaryApp(ns, { steps })) {
-    await applyPatch(kc, pathOf(obj), obj, { fieldManager: 'bench', force: true });
+    await applyPatch(kc, objectPath(obj), obj, { fieldManager: 'bench', force: true });
   }
 
   // Watches see what the cluster saw: canary readiness and every weight, with arrival times.
@@ -66,10 +66,7 @@ async function main() {
     namespace: ns,
     metricsAddr: '127.0.0.1:0',
     healthAddr: '127.0.0.1:0',
-    leaderElect: false,
-    leaderElectionNamespace: 'sluice-system',
     workers: 2,
-    logLevel: 'warn',
     logger: createLogger({ level: 'warn' }),
   });
   const rollout = () =>
@@ -142,13 +139,6 @@ async function main() {
 async function reconcileSeconds(): Promise<number> {
   const metric = await sluiceMetrics.reconcileDuration.get();
   return metric.values.find((v) => v.metricName === 'sluice_reconcile_duration_seconds_sum')?.value ?? 0;
-}
-
-function pathOf(obj: KubernetesObject): string {
-  const [group, version] = obj.apiVersion?.includes('/') ? obj.apiVersion.split('/') : ['', obj.apiVersion];
-  const plural = `${obj.kind?.toLowerCase()}s`;
-  const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
-  return `${base}/namespaces/${obj.metadata?.namespace}/${plural}/${obj.metadata?.name}`;
 }
 
 main().catch((err) => {

@@ -34,15 +34,20 @@ export interface ControllerOptions {
   /** Watch one namespace; all when absent. */
   namespace?: string;
   prometheusUrl?: string;
-  metricsAddr: string;
-  healthAddr: string;
-  leaderElect: boolean;
-  leaderElectionNamespace: string;
+  /** Default `:8090`. */
+  metricsAddr?: string;
+  /** Default `:8080`. */
+  healthAddr?: string;
+  leaderElect?: boolean;
+  /** Default `sluice-system`. */
+  leaderElectionNamespace?: string;
   leaseName?: string;
   /** Own only Rollouts labelled sluice.dev/controller-instance=<id>; without it, only unlabelled ones. */
   instanceId?: string;
-  workers: number;
-  logLevel: string;
+  /** Default 4. */
+  workers?: number;
+  /** Default `info`. */
+  logLevel?: string;
   identity?: string;
   logger?: Logger;
 }
@@ -58,7 +63,7 @@ const path = (group: string, version: string, plural: string, namespace?: string
   `${group ? `/apis/${group}` : '/api'}/${version}${namespace ? `/namespaces/${namespace}` : ''}/${plural}`;
 
 export async function runController(opts: ControllerOptions): Promise<RunningController> {
-  const log = opts.logger ?? createLogger({ level: opts.logLevel as never });
+  const log = opts.logger ?? createLogger({ level: (opts.logLevel ?? 'info') as never });
   const kc = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
   const identity = opts.identity ?? `${hostname()}-${process.pid}`;
   const ns = opts.namespace;
@@ -167,7 +172,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
         stopTimer();
       }
     },
-    { workers: opts.workers, onDepth: (d) => metrics.workqueueDepth.set(d) },
+    { workers: opts.workers ?? 4, onDepth: (d) => metrics.workqueueDepth.set(d) },
   );
 
   const enqueueRollout = (namespace: string | undefined, name: string | undefined) => {
@@ -222,8 +227,8 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
 
   const ready = informersReady(all.map(({ name, inf }) => ({ name, hasSynced: () => inf.hasSynced() })));
   const servers: RunningServer[] = [
-    await startServer({ addr: opts.metricsAddr, registry: metrics.registry }),
-    await startServer({ addr: opts.healthAddr, health: { ready } }),
+    await startServer({ addr: opts.metricsAddr ?? ':8090', registry: metrics.registry }),
+    await startServer({ addr: opts.healthAddr ?? ':8080', health: { ready } }),
   ];
 
   log.info({ metricsPort: servers[0]?.port, healthPort: servers[1]?.port }, 'serving metrics and health');
@@ -233,7 +238,11 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
 
   if (opts.leaderElect) {
     leader = new LeaderElector(
-      kubeLeaseStore(kc, opts.leaderElectionNamespace, opts.leaseName ?? 'sluice-controller'),
+      kubeLeaseStore(
+        kc,
+        opts.leaderElectionNamespace ?? 'sluice-system',
+        opts.leaseName ?? 'sluice-controller',
+      ),
       {
         identity,
         logger: log,

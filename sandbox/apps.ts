@@ -108,3 +108,10 @@ export function blueGreenApp(namespace: string, o: BlueGreenAppOptions = {}): Ku
   });
   return [service(namespace, name, 'active'), service(namespace, name, 'preview'), bg];
 }
+
+/** The API path of a namespaced object, for create/apply by path (plural = lower-case kind + s). */
+export function objectPath(obj: KubernetesObject): string {
+  const apiVersion = obj.apiVersion ?? 'v1';
+  const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+  return `${base}/namespaces/${obj.metadata?.namespace}/${obj.kind?.toLowerCase()}s/${obj.metadata?.name}`;
+}

@@ -16,7 +16,7 @@ import {
   requestJson,
 } from '../../controller/kube/client.ts';
 import type { Rollout } from '../../crds/index.ts';
-import { canaryApp } from '../apps.ts';
+import { canaryApp, objectPath } from '../apps.ts';
 import { PATHS, REPO } from '../config.ts';
 import { type SandboxEnv, sandboxEnv, sandboxHealthy, up } from '../lifecycle.ts';
 import { LOAD_CONFIGMAP, PROFILES_CONFIGMAP, SANDBOX_NAMESPACE } from '../traffic/kube.ts';
@@ -61,7 +61,8 @@ async function main(): Promise<number> {
       abortScaleDownDelaySeconds: 5,
     },
   });
-  for (const obj of app) await applyPatch(kc, pathOf(obj), obj, { fieldManager: 'sluice-demo', force: true });
+  for (const obj of app)
+    await applyPatch(kc, objectPath(obj), obj, { fieldManager: 'sluice-demo', force: true });
   say(
     `applied Services ${APP}-stable/${APP}-canary, VirtualService ${APP} and Rollout ${APP} (v1) in namespace ${NS}`,
   );
@@ -267,16 +268,6 @@ async function setImage(kc: KubeConfig, image: string): Promise<void> {
     contentType: 'application/json-patch+json',
     body: [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: image }],
   });
-}
-
-function pathOf(obj: {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: { name?: string; namespace?: string };
-}): string {
-  const [group, version] = obj.apiVersion?.includes('/') ? obj.apiVersion.split('/') : ['', obj.apiVersion];
-  const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
-  return `${base}/namespaces/${obj.metadata?.namespace}/${obj.kind?.toLowerCase()}s/${obj.metadata?.name}`;
 }
 
 main().then(
