@@ -96,7 +96,7 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
   const decision = decide({ name, spec: rollout.spec }, status, events);
   const world = desiredWorld(rollout.spec, decision.status, now);
 
-  await ensureReplicaSets(deps, pass, world);
+  await sizeReplicaSets(deps, pass, world, 'grow');
   // Traffic leaving the new revision (an abort, a rollback) moves first: the weight is the
   // fastest way off a bad canary. Traffic arriving waits until the Services select the right pods.
   let drift: number | undefined;
@@ -107,6 +107,7 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
     await pointServices(deps, pass, world);
     drift = await setTraffic(deps, pass, world, status);
   }
+  await sizeReplicaSets(deps, pass, world, 'shrink');
   await runAnalyses(deps, pass, decision.actions);
   for (const action of decision.actions) {
     if (action.type === 'emitEvent') {
@@ -221,24 +222,38 @@ function checkReferences(world: World, pass: Pass): Problem | undefined {
   return undefined;
 }
 
-async function ensureReplicaSets(deps: ReconcileDeps, pass: Pass, world: DesiredWorld): Promise<void> {
+/**
+ * Makes each revision's ReplicaSet the size the decision wants. `grow` creates and scales up
+ * (before traffic moves, so traffic never lands on missing pods); `shrink` scales down (after
+ * traffic has moved, so no request is sent to a pod that is going away).
+ */
+async function sizeReplicaSets(
+  deps: ReconcileDeps,
+  pass: Pass,
+  world: DesiredWorld,
+  direction: 'grow' | 'shrink',
+): Promise<void> {
   const byRevision = new Map(pass.replicaSets.map((rs) => [rs.metadata?.labels?.[REVISION_LABEL] ?? '', rs]));
-  for (const [revision, replicas] of Object.entries(world.replicas)) {
-    const existing = byRevision.get(revision);
-    if (!existing) {
-      if (revision !== pass.revision) continue; // an old revision's template is gone with its ReplicaSet
+  const wanted = (revision: string) =>
+    revision in world.replicas
+      ? (world.replicas[revision] as number)
+      : world.keep.includes(revision)
+        ? undefined
+        : 0;
+  if (direction === 'grow') {
+    const current = world.replicas[pass.revision];
+    if (current !== undefined && !byRevision.has(pass.revision)) {
       const number = nextRevisionNumber(pass.replicaSets);
-      await deps.writer.ensureReplicaSet(replicaSetFor(pass.rollout, revision, number, replicas));
-      continue;
-    }
-    if (existing.spec?.replicas !== replicas) {
-      await deps.writer.scaleReplicaSet(pass.namespace, existing.metadata?.name ?? '', replicas);
+      await deps.writer.ensureReplicaSet(replicaSetFor(pass.rollout, pass.revision, number, current));
     }
   }
   for (const [revision, rs] of byRevision) {
-    if (revision in world.replicas || world.keep.includes(revision)) continue;
-    if ((rs.spec?.replicas ?? 0) !== 0)
-      await deps.writer.scaleReplicaSet(pass.namespace, rs.metadata?.name ?? '', 0);
+    const target = wanted(revision);
+    const have = rs.spec?.replicas ?? 0;
+    if (target === undefined || target === have) continue;
+    if ((direction === 'grow') === target > have) {
+      await deps.writer.scaleReplicaSet(pass.namespace, rs.metadata?.name ?? '', target);
+    }
   }
 }
 
