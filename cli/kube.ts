@@ -6,8 +6,8 @@ import {
   EventsV1Api,
   KubeConfig,
   PatchStrategy,
-  setHeaderOptions,
 } from '@kubernetes/client-node';
+import { patchOptions } from '../controller/kube/client.ts';
 import type { CommandName, KubeFlags } from './args.ts';
 import { CliError, explainFailure, type Identity } from './errors.ts';
 
@@ -92,5 +92,5 @@ export async function request<T>(
 }
 
 /** Patch calls on the generated clients send JSON Patch unless told otherwise. */
-export const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-export const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+export const MERGE_PATCH = patchOptions(PatchStrategy.MergePatch);
+export const JSON_PATCH = patchOptions(PatchStrategy.JsonPatch);

@@ -1,33 +1,12 @@
-import {
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  KubernetesObjectApi,
-} from '@kubernetes/client-node';
+import { type Clients, loadKubeConfig, makeClients } from '../../controller/kube/client.ts';
 import { sandbox } from './env.ts';
 
-export interface Clients {
-  kc: KubeConfig;
-  core: CoreV1Api;
-  apps: AppsV1Api;
-  custom: CustomObjectsApi;
-  objects: KubernetesObjectApi;
-}
+export type { Clients };
 
 let cached: Clients | undefined;
 
-/** API clients for the sandbox cluster, from the kubeconfig `up` wrote. */
+/** API clients for the sandbox cluster, from the kubeconfig `up` wrote: the controller's own set. */
 export function kube(): Clients {
-  if (cached) return cached;
-  const kc = new KubeConfig();
-  kc.loadFromFile(sandbox().KUBECONFIG);
-  cached = {
-    kc,
-    core: kc.makeApiClient(CoreV1Api),
-    apps: kc.makeApiClient(AppsV1Api),
-    custom: kc.makeApiClient(CustomObjectsApi),
-    objects: KubernetesObjectApi.makeApiClient(kc),
-  };
+  cached ??= makeClients(loadKubeConfig({ kubeconfig: sandbox().KUBECONFIG }));
   return cached;
 }

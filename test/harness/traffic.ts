@@ -1,6 +1,7 @@
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { PatchStrategy } from '@kubernetes/client-node';
 import { onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
+import { patchOptions } from '../../controller/kube/client.ts';
 import { LOAD_CONFIGMAP, PROFILES_CONFIGMAP, SANDBOX_NAMESPACE } from '../../sandbox/traffic/kube.ts';
 import type { Profile } from '../../sandbox/traffic/types.ts';
 import { kube } from './kube.ts';
@@ -12,7 +13,7 @@ import { kube } from './kube.ts';
 async function patchData(name: string, data: Record<string, string | null>): Promise<void> {
   await kube().core.patchNamespacedConfigMap(
     { name, namespace: SANDBOX_NAMESPACE, body: { data } },
-    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    patchOptions(PatchStrategy.MergePatch),
   );
 }
 
