@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the sandbox's upstream binaries from the Go module proxy into a cache outside
 # the checkout, keyed by version, so a fresh clone (what CI uses) reuses them.
-#   sandbox/build.sh [kubernetes|etcd|kwok|all]
+#   sandbox/build.sh [kubernetes|etcd|kwok|flux|all]
 # Each target is skipped when its binaries are already in the cache.
 set -euo pipefail
 
@@ -11,6 +11,9 @@ KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
 # Flux's newest (v1.10) needs Go 1.27; v1.9.6 is the newest that builds with the machine's 1.26.
 FLUX_SOURCE_VERSION=${FLUX_SOURCE_VERSION:-v1.9.6}
 FLUX_KUSTOMIZE_VERSION=${FLUX_KUSTOMIZE_VERSION:-v1.9.6}
+# source-controller v1.9.6 requires github.com/fluxcd/pkg/artifact v0.18.3, which the Go module
+# proxy here refuses (403 "not available"); v0.18.0, the newest it serves, has the same API.
+FLUX_SOURCE_PINS=${FLUX_SOURCE_PINS:-github.com/fluxcd/pkg/artifact=v0.18.0}
 CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 
 say() { printf '[sandbox build] %s\n' "$*" >&2; }
@@ -137,21 +140,27 @@ build_kwok() {
 required_version() { grep -E "^[[:space:]]*(require )?$1 v" "$gomod" | awk '{print $NF}' | head -n 1; }
 
 build_flux_one() {
-  local name=$1 version=$2
+  local name=$1 version=$2 pins=${3:-}
   local out=$CACHE/flux-$name-$version
   if [ -x "$out/$name" ]; then say "flux $name $version: cached in $out"; return; fi
   need_go
   local src=$CACHE/src/flux-$name-$version
   make_wrapper "$src" "github.com/fluxcd/$name" "$version" required_version
+  local pin
+  for pin in $pins; do echo "replace ${pin%%=*} => ${pin%%=*} ${pin#*=}" >>"$src/go.mod"; done
   mkdir -p "$out.tmp"
   with_progress "flux-$name-$version" bash -c "cd '$src' && export CGO_ENABLED=0 GOFLAGS=-mod=mod && \
     go get github.com/fluxcd/$name@$version && \
     go build -trimpath -ldflags '-s -w' -o '$out.tmp/$name' github.com/fluxcd/$name"
+  # The CRDs of exactly the version built, from the same downloaded module.
+  mkdir -p "$out.tmp/crds"
+  cp "$(cd "$src" && go list -m -f '{{.Dir}}' "github.com/fluxcd/$name")"/config/crd/bases/*.yaml "$out.tmp/crds/"
+  chmod u+w "$out.tmp/crds/"*.yaml
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 
 build_flux() {
-  build_flux_one source-controller "$FLUX_SOURCE_VERSION"
+  build_flux_one source-controller "$FLUX_SOURCE_VERSION" "$FLUX_SOURCE_PINS"
   build_flux_one kustomize-controller "$FLUX_KUSTOMIZE_VERSION"
 }
 

@@ -9,7 +9,7 @@ const command = process.argv[2];
 async function main(): Promise<void> {
   switch (command) {
     case 'up':
-      await up();
+      await up({ flux: process.argv.includes('--with-flux') });
       // Started or reused by a person: test runs that find it must leave it running.
       adoptSandbox();
       break;
@@ -20,7 +20,7 @@ async function main(): Promise<void> {
       process.stdout.write(`${await status()}\n`);
       break;
     default:
-      process.stderr.write('usage: tsx sandbox/cli.ts up|down|status\n');
+      process.stderr.write('usage: tsx sandbox/cli.ts up [--with-flux]|down|status\n');
       process.exitCode = 2;
   }
 }

@@ -8,6 +8,8 @@ export const VERSIONS = {
   etcd: process.env.ETCD_VERSION ?? 'v3.6.16',
   kwok: process.env.KWOK_VERSION ?? 'v0.8.0',
   istioApi: process.env.ISTIO_API_VERSION ?? 'v1.32.0',
+  fluxSource: process.env.FLUX_SOURCE_VERSION ?? 'v1.9.6',
+  fluxKustomize: process.env.FLUX_KUSTOMIZE_VERSION ?? 'v1.9.6',
 } as const;
 
 function port(name: string, fallback: number): number {
@@ -27,6 +29,9 @@ export const PORTS = {
   kwokController: port('KWOK_CONTROLLER', 16247),
   prometheus: port('PROMETHEUS', 19090),
   simulator: port('SIMULATOR', 19091),
+  // Only with Flux: the git server it clones from, and source-controller's artifact server.
+  git: port('GIT', 19092),
+  fluxArtifacts: port('FLUX_ARTIFACTS', 19093),
   // Not ours to start: the Sluice controller's metrics port, scraped when it runs.
   controllerMetrics: port('CONTROLLER_METRICS', 8090),
 } as const;
@@ -58,6 +63,11 @@ export const PATHS = {
   prometheusDir: join(state, 'prometheus'),
   crdsDir: join(REPO, 'crds'),
   simulatorEntry: join(REPO, 'sandbox', 'traffic', 'main.ts'),
+  gitEntry: join(REPO, 'sandbox', 'git', 'main.ts'),
+  gitRoot: join(state, 'git'),
+  fluxDir: join(state, 'flux'),
+  fluxSourceBin: join(cache, `flux-source-controller-${VERSIONS.fluxSource}`),
+  fluxKustomizeBin: join(cache, `flux-kustomize-controller-${VERSIONS.fluxKustomize}`),
 } as const;
 
 export const kubectlPath = () => join(PATHS.k8sBin, 'kubectl');

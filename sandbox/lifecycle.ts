@@ -11,6 +11,7 @@ import {
 } from './cluster.ts';
 import { clusterLog, clusterLogDir, HOST, kubectlPath, PATHS, PORTS, VERSIONS } from './config.ts';
 import { applyCrds } from './crds.ts';
+import { ensureFlux, FLUX_DAEMONS, fluxLog, fluxRunning, gitUrl, stopFlux } from './flux.ts';
 import { clearLeases, withSandboxLock } from './lock.ts';
 import { SandboxError, say } from './log.ts';
 import { daemonPid, httpOk, isOurs, stopDaemon, terminate } from './proc.ts';
@@ -34,6 +35,14 @@ export interface SandboxEnv {
   SANDBOX_LOGS: string;
   SANDBOX_CLUSTER_LOGS: string;
   SLUICE_CONTROLLER_METRICS_ADDR: string;
+  /** Set when Flux runs: the git server's base URL and where its bare repositories live. */
+  GIT_URL?: string;
+  GIT_ROOT?: string;
+}
+
+export interface UpOptions {
+  /** Also run a git server and Flux's source- and kustomize-controller. */
+  flux?: boolean;
 }
 
 export function sandboxEnv(): SandboxEnv {
@@ -47,6 +56,7 @@ export function sandboxEnv(): SandboxEnv {
     SANDBOX_LOGS: PATHS.logs,
     SANDBOX_CLUSTER_LOGS: clusterLogDir(),
     SLUICE_CONTROLLER_METRICS_ADDR: `${HOST}:${PORTS.controllerMetrics}`,
+    ...(fluxRunning() ? { GIT_URL: gitUrl(), GIT_ROOT: PATHS.gitRoot } : {}),
   };
 }
 
@@ -79,11 +89,11 @@ export async function sandboxHealthy(): Promise<boolean> {
   );
 }
 
-export function up(): Promise<SandboxEnv> {
-  return withSandboxLock(upLocked);
+export function up(opts: UpOptions = {}): Promise<SandboxEnv> {
+  return withSandboxLock(() => upLocked(opts));
 }
 
-async function upLocked(): Promise<SandboxEnv> {
+async function upLocked(opts: UpOptions): Promise<SandboxEnv> {
   const started = Date.now();
   mkdirSync(PATHS.logs, { recursive: true });
   await ensureBuilt();
@@ -96,6 +106,7 @@ async function upLocked(): Promise<SandboxEnv> {
     say(`CRDs Established (${crds.files.length - crds.failed.length} of ${crds.files.length} files)`);
   await ensureSimulator();
   await ensurePrometheus();
+  if (opts.flux) await ensureFlux();
   const env = sandboxEnv();
   writeEnvFile(env);
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s; environment in ${PATHS.env}`);
@@ -128,6 +139,7 @@ export function down(): Promise<void> {
 }
 
 async function downLocked(): Promise<void> {
+  await stopFlux();
   for (const name of ['traffic-simulator', 'prometheus']) {
     if (await stopDaemon(name)) say(`stopped ${name}`);
   }
@@ -137,7 +149,14 @@ async function downLocked(): Promise<void> {
   clearLeases();
   // Only what the sandbox itself starts: other programs (a Sluice controller under test) may
   // also name files in .sandbox/ on their command line, and are not ours to stop.
-  const markers = [PATHS.kwokWorkdir, PATHS.prometheusDir, PATHS.simulatorEntry];
+  const markers = [
+    PATHS.kwokWorkdir,
+    PATHS.prometheusDir,
+    PATHS.simulatorEntry,
+    PATHS.gitEntry,
+    PATHS.fluxSourceBin,
+    PATHS.fluxKustomizeBin,
+  ];
   for (const marker of markers) {
     for (const pid of await leftoverPids(marker)) {
       say(`stopping leftover sandbox process ${pid}`);
@@ -174,6 +193,21 @@ export async function status(): Promise<string> {
     component('kwok-controller', VERSIONS.kwok, `${HOST}:${PORTS.kwokController}`),
     ['prometheus', state(prom, daemonPid('prometheus')), promV, prometheusUrl(), prometheusLog()],
     ['traffic-simulator', state(sim, daemonPid('traffic-simulator')), '-', simulatorUrl(), simulatorLog()],
+    ...FLUX_DAEMONS.map((name) => {
+      const version =
+        name === 'source-controller'
+          ? VERSIONS.fluxSource
+          : name === 'kustomize-controller'
+            ? VERSIONS.fluxKustomize
+            : '-';
+      const address =
+        name === 'git-server'
+          ? gitUrl()
+          : name === 'source-controller'
+            ? `${HOST}:${PORTS.fluxArtifacts}`
+            : '-';
+      return [name, state(daemonPid(name) !== undefined, daemonPid(name)), version, address, fluxLog(name)];
+    }),
   ];
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   const table = rows
