@@ -1,7 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { onTestFinished } from 'vitest';
-import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { parseAllDocuments, stringify } from 'yaml';
 import { kubeSource, ResilientInformer } from '../../controller/kube/informer.ts';
 import type { Rollout } from '../../crds/index.ts';
 import { condition, createFluxApp, type FluxApp, type Kustomization } from '../../sandbox/gitops.ts';
@@ -12,6 +13,7 @@ import { setLoad, setProfile } from '../harness/traffic.ts';
 import { waitFor } from '../harness/wait.ts';
 import { hostOf, startAnalysisController } from '../support/analysis.ts';
 import { canaryApp, canaryWeight, getRollout, recordWeights, waitForRollout } from '../support/apps.ts';
+import { ROOT } from '../support/fixtures.ts';
 
 // Flux (source-controller + kustomize-controller, built from upstream) applies the app from
 // the sandbox's git server; nothing in these tests touches the app with kubectl.
@@ -19,7 +21,11 @@ import { canaryApp, canaryWeight, getRollout, recordWeights, waitForRollout } fr
 /** Flux creates the VirtualService from git but never re-applies it: the weights are Sluice's. */
 const IF_NOT_PRESENT = { 'kustomize.toolkit.fluxcd.io/ssa': 'IfNotPresent' };
 
-function appYaml(ns: string, image: string, o: { steps?: unknown[]; vsAnnotations?: Record<string, string> }) {
+function appYaml(
+  ns: string,
+  image: string,
+  o: { steps?: unknown[]; vsAnnotations?: Record<string, string> },
+) {
   const objects = canaryApp(ns, {
     image,
     steps: (o.steps ?? [{ setWeight: 30 }, { pause: { duration: '8s' } }, { setWeight: 60 }]) as never,
@@ -41,12 +47,17 @@ function appYaml(ns: string, image: string, o: { steps?: unknown[]; vsAnnotation
 async function fluxApp(prefix: string, wait = true): Promise<{ ns: string; app: FluxApp }> {
   const ns = await freshNamespace(prefix);
   const env = sandbox();
-  if (!env.GIT_URL || !env.GIT_ROOT) throw new Error('the sandbox runs without Flux (sandbox:up --with-flux)');
-  const app = await createFluxApp(kube().kc, { url: env.GIT_URL, root: env.GIT_ROOT }, {
-    name: ns,
-    path: './apps',
-    wait,
-  });
+  if (!env.GIT_URL || !env.GIT_ROOT)
+    throw new Error('the sandbox runs without Flux (sandbox:up --with-flux)');
+  const app = await createFluxApp(
+    kube().kc,
+    { url: env.GIT_URL, root: env.GIT_ROOT },
+    {
+      name: ns,
+      path: './apps',
+      wait,
+    },
+  );
   onTestFinished(() => app.remove());
   return { ns, app };
 }
@@ -78,7 +89,9 @@ async function recordTimeline(app: FluxApp, ns: string): Promise<() => Moment[]>
     kubeSource(kube().kc, `/apis/sluice.dev/v1alpha1/namespaces/${ns}/rollouts`),
     { name: 'test-rollouts' },
   );
-  rollouts.onChange((r) => push({ kind: 'rollout', phase: r.status?.phase, stable: r.status?.stableRevision }));
+  rollouts.onChange((r) =>
+    push({ kind: 'rollout', phase: r.status?.phase, stable: r.status?.stableRevision }),
+  );
   const kustomizations = new ResilientInformer<Kustomization & KubernetesObject>(
     kubeSource(kube().kc, '/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations'),
     { name: 'test-kustomizations' },
@@ -125,11 +138,15 @@ describe('GitOps with real Flux', () => {
     // Flux said "in progress" while Sluice released v2, and Ready only once v2 was stable.
     const t = timeline();
     const attempted = t.findIndex((m) => m.kind === 'flux' && m.revision === app.revision(v2));
-    const readyAt = t.findIndex((m) => m.kind === 'flux' && m.revision === app.revision(v2) && m.ready === 'True');
+    const readyAt = t.findIndex(
+      (m) => m.kind === 'flux' && m.revision === app.revision(v2) && m.ready === 'True',
+    );
     expect(attempted, JSON.stringify(t)).toBeGreaterThanOrEqual(0);
     expect(readyAt).toBeGreaterThan(attempted);
     const between = t.slice(attempted, readyAt);
-    expect(between.filter((m) => m.kind === 'flux').every((m) => m.kind === 'flux' && m.ready === 'Unknown')).toBe(true);
+    expect(
+      between.filter((m) => m.kind === 'flux').every((m) => m.kind === 'flux' && m.ready === 'Unknown'),
+    ).toBe(true);
     expect(between.some((m) => m.kind === 'rollout' && m.phase === 'Progressing')).toBe(true);
     expect(t.slice(0, readyAt).findLast((m) => m.kind === 'rollout')).toEqual({
       kind: 'rollout',
@@ -200,4 +217,35 @@ describe('GitOps with real Flux', () => {
     });
     expect(weights()).toEqual([30, 0, 30]);
   }, 300_000);
+
+  it('examples/flux is valid for the Flux CRDs and renders the canary with a Sluice-owned VirtualService', async () => {
+    const env = sandbox();
+    const kubectl = (args: string[]) =>
+      execFileSync(env.KUBECTL, args, {
+        env: { ...process.env, KUBECONFIG: env.KUBECONFIG },
+        encoding: 'utf8',
+      });
+    // The API server checks the objects against Flux's own CRD schemas without creating them.
+    const applied = kubectl([
+      'apply',
+      '--server-side',
+      '--dry-run=server',
+      '-f',
+      join(ROOT, 'examples/flux/sync.yaml'),
+    ]);
+    expect(applied).toMatch(/gitrepository.source.toolkit.fluxcd.io\/shop serverside-applied/);
+    expect(applied).toMatch(/kustomization.kustomize.toolkit.fluxcd.io\/shop serverside-applied/);
+    const docs = parseAllDocuments(kubectl(['kustomize', join(ROOT, 'examples/flux/apps')])).map(
+      (d) => d.toJS() as KubernetesObject,
+    );
+    expect(docs.map((d) => d.kind).sort()).toEqual([
+      'AnalysisTemplate',
+      'Rollout',
+      'Service',
+      'Service',
+      'VirtualService',
+    ]);
+    const vs = docs.find((d) => d.kind === 'VirtualService');
+    expect(vs?.metadata?.annotations).toEqual(IF_NOT_PRESENT);
+  });
 });
