@@ -109,6 +109,24 @@ async function recordTimeline(app: FluxApp, ns: string): Promise<() => Moment[]>
   return () => [...seen];
 }
 
+/** v1 stable, v2 committed and paused indefinitely at 30%; weights recorded from before v2. */
+async function canaryPausedAt30(prefix: string, vsAnnotations?: Record<string, string>) {
+  const { ns, app } = await fluxApp(prefix, false);
+  await setLoad(hostOf('web', ns), 40);
+  const image = (v: number) => `shop/${ns}:${v}`;
+  const steps = [{ setWeight: 30 }, { pause: {} }, { setWeight: 60 }];
+  await startAnalysisController(ns);
+  await app.commit(appYaml(ns, image(1), { steps, vsAnnotations }), 'web v1');
+  await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'v1 to be stable', { timeout: 120_000 });
+  const weights = await recordWeights(ns);
+  await app.commit(appYaml(ns, image(2), { steps, vsAnnotations }), 'web v2');
+  await waitForRollout(ns, (r) => r.status?.phase === 'Paused', 'the canary to pause at 30%', {
+    timeout: 120_000,
+  });
+  expect(await canaryWeight(ns)).toBe(30);
+  return { ns, app, weights };
+}
+
 describe('GitOps with real Flux', () => {
   it("Flux's health check follows the release: in progress, Ready when promoted, failed when rolled back", async () => {
     const { ns, app } = await fluxApp('flux-health');
@@ -169,20 +187,7 @@ describe('GitOps with real Flux', () => {
   }, 300_000);
 
   it('a forced Flux re-sync mid-canary leaves the weights where Sluice put them (VirtualService IfNotPresent)', async () => {
-    const { ns, app } = await fluxApp('flux-ssa', false);
-    await setLoad(hostOf('web', ns), 40);
-    const image = (v: number) => `shop/${ns}:${v}`;
-    const steps = [{ setWeight: 30 }, { pause: {} }, { setWeight: 60 }];
-    await startAnalysisController(ns);
-    await app.commit(appYaml(ns, image(1), { steps, vsAnnotations: IF_NOT_PRESENT }), 'web v1');
-    await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'v1 to be stable', { timeout: 120_000 });
-    const weights = await recordWeights(ns);
-    await app.commit(appYaml(ns, image(2), { steps, vsAnnotations: IF_NOT_PRESENT }), 'web v2');
-    await waitForRollout(ns, (r) => r.status?.phase === 'Paused', 'the canary to pause at 30%', {
-      timeout: 120_000,
-    });
-    expect(await canaryWeight(ns)).toBe(30);
-
+    const { app, ns, weights } = await canaryPausedAt30('flux-ssa', IF_NOT_PRESENT);
     const token = await app.sync();
     await waitForKustomization(
       app,
@@ -195,18 +200,7 @@ describe('GitOps with real Flux', () => {
   }, 300_000);
 
   it('without IfNotPresent, Flux resets the weights on a forced re-sync and Sluice restores them at once', async () => {
-    const { ns, app } = await fluxApp('flux-fight', false);
-    await setLoad(hostOf('web', ns), 40);
-    const image = (v: number) => `shop/${ns}:${v}`;
-    const steps = [{ setWeight: 30 }, { pause: {} }, { setWeight: 60 }];
-    await startAnalysisController(ns);
-    await app.commit(appYaml(ns, image(1), { steps }), 'web v1');
-    await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'v1 to be stable', { timeout: 120_000 });
-    await app.commit(appYaml(ns, image(2), { steps }), 'web v2');
-    await waitForRollout(ns, (r) => r.status?.phase === 'Paused', 'the canary to pause at 30%', {
-      timeout: 120_000,
-    });
-    const weights = await recordWeights(ns);
+    const { app, ns, weights } = await canaryPausedAt30('flux-fight');
     const token = await app.sync();
     await waitForKustomization(app, (k) => k.status?.lastHandledReconcileAt === token, 'the forced re-sync');
     // Flux's drift correction put git's 0% back; the next reconcile (triggered by the
@@ -215,7 +209,7 @@ describe('GitOps with real Flux', () => {
       description: 'the weight to flap to git’s value and back to 30%',
       timeout: 30_000,
     });
-    expect(weights()).toEqual([30, 0, 30]);
+    expect(weights()).toEqual([0, 30, 0, 30]);
   }, 300_000);
 
   it('examples/flux is valid for the Flux CRDs and renders the canary with a Sluice-owned VirtualService', async () => {
