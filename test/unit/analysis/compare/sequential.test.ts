@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { judgeSamples } from '../../../../analysis/compare/measure.ts';
-import { requestCountsQuery, WINDOW, withWindow } from '../../../../analysis/compare/queries.ts';
+import { WINDOW, withWindow } from '../../../../analysis/compare/queries.ts';
 import type { Sample } from '../../../../analysis/provider.ts';
 import { COMPARE_LOOKS, InvalidAnalysis, resolveMetrics } from '../../../../analysis/resolve.ts';
 import { restore, statusOf, step } from '../../../../analysis/run-state.ts';
