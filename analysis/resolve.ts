@@ -49,7 +49,7 @@ export interface ResolveInput {
   templates: FoundTemplates;
 }
 
-/** compareToStable steps look up to this many times unless the gate sets count. */
+/** compareToStable looks up to this many times for a first verdict unless the gate says otherwise. */
 export const COMPARE_LOOKS = 10;
 
 /** How many measurements a metric takes when it does not say: steps and promotions one, background until stopped. */
@@ -177,8 +177,13 @@ function compareMetrics(
     confidence: cmp.confidence ?? DEFAULT_CONFIDENCE,
     minRequests: cmp.minRequests ?? DEFAULT_MIN_REQUESTS,
   };
-  const looks = input.gate === 'background' ? {} : { count: input.gates.count ?? COMPARE_LOOKS };
-  const common = { ...timing, ...looks, ...limits };
+  // Steps: at most `count` looks. Background: until promotion, but at most COMPARE_LOOKS
+  // undecided looks before a first verdict (inconclusiveLimit counts them).
+  const looks =
+    input.gate === 'background'
+      ? { inconclusiveLimit: input.gates.inconclusiveLimit ?? COMPARE_LOOKS - 1 }
+      : { count: input.gates.count ?? COMPARE_LOOKS };
+  const common = { ...timing, ...limits, ...looks };
   const out: RunMetric[] = [];
   if (cmp.errors) {
     out.push({

@@ -74,9 +74,19 @@ export function metricPhase(limits: MetricLimits, r: MetricResult): AnalysisPhas
   return r.count > 0 ? 'Running' : 'Pending';
 }
 
-/** Never promote on missing evidence: until a look says "not worse", the metric is Pending. */
+/**
+ * Never promote on missing evidence: until a look says "not worse", the metric is Pending.
+ * A step stops at its first verdict or after `count` looks; a background comparison, once it
+ * has passed, keeps watching, and before that waits at most inconclusiveLimit undecided looks
+ * (then the release pauses, saying so, instead of waiting into its progress deadline).
+ */
 function sequentialPhase(limits: MetricLimits, r: MetricResult): AnalysisPhase {
-  if (!limits.count) return r.successful > 0 ? 'Running' : 'Pending';
+  if (!limits.count) {
+    if (r.successful > 0) return 'Running';
+    return r.inconclusive > (limits.inconclusiveLimit ?? DEFAULTS.inconclusiveLimit)
+      ? 'Inconclusive'
+      : 'Pending';
+  }
   if (r.successful > 0) return 'Successful';
   return r.count >= limits.count ? 'Inconclusive' : 'Pending';
 }

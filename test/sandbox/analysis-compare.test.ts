@@ -5,7 +5,7 @@ import { analysisRuns, hostOf, startAnalysisController } from '../support/analys
 import { apply, canaryApp, canaryWeight, setImage, waitForRollout } from '../support/apps.ts';
 
 // compareToStable against the real Prometheus and the simulator's per-image error profiles.
-// High load (the simulator samples in aggregate, so 400 requests/s cost little) gives the
+// High load (the simulator samples in aggregate, so 600 requests/s cost little) gives the
 // sequential test enough requests within a minute; 5 s looks over a 1 s scrape interval.
 const LONG_STEPS = [{ setWeight: 50 }, { pause: { duration: '150s' } }];
 
@@ -40,11 +40,13 @@ describe('compareToStable against the real Prometheus', () => {
       'web',
       {
         interval: '5s',
+        // 5 s looks: allow up to 30 without a verdict before pausing (the default is 10).
+        inconclusiveLimit: 30,
         successRate: { min: 99 },
         compareToStable: { errors: { maxIncreasePoints: 0.1 }, confidence: 0.99, minRequests: 200 },
       },
       LONG_STEPS,
-      400,
+      600,
     );
     await startAnalysisController(ns);
     const first = await stableOf(ns, 'web');
@@ -56,7 +58,10 @@ describe('compareToStable against the real Prometheus', () => {
       { timeout: 170_000 },
     );
     expect(aborted.status?.stableRevision).toBe(first.status?.stableRevision);
-    expect(aborted.status?.message).toMatch(/compare-errors/);
+    // The numbers behind the verdict reach the Rollout's status, hence `kubectl sluice status`.
+    expect(aborted.status?.message).toMatch(
+      /compare-errors failed: canary worse than stable: error increase [\d.]+ points, between [\d.]+ and [\d.]+ with confidence 0\.99; allowed 0\.1 \(confidence reached [\d.]+; canary \d+ requests, stable \d+\)/,
+    );
     expect(await canaryWeight(ns)).toBe(0);
 
     const bg = (await analysisRuns(ns)).find((r) => r.spec.gate === 'background');
@@ -81,7 +86,7 @@ describe('compareToStable against the real Prometheus', () => {
     expect(c?.canary.value).toBeLessThan(1.2);
     expect(c?.stable.value).toBeLessThan(0.3);
     expect(last?.message).toMatch(/canary worse than stable/);
-  });
+  }, 200_000);
 
   it('a shared incident (both at 5% errors) rolls back under an absolute gate but not under compareToStable', async () => {
     const ns = await freshNamespace('cmp-incident');
@@ -92,7 +97,11 @@ describe('compareToStable against the real Prometheus', () => {
     await release(
       ns,
       'cmp',
-      { interval: '5s', compareToStable: { errors: { maxIncreasePoints: 2 }, confidence: 0.99 } },
+      {
+        interval: '5s',
+        inconclusiveLimit: 30,
+        compareToStable: { errors: { maxIncreasePoints: 2 }, confidence: 0.99 },
+      },
       steps,
       400,
     );

@@ -175,10 +175,20 @@ describe('sequential bookkeeping: undecided looks are not strikes', () => {
   });
 
   it('background: Pending (holding promotion) until a look says not worse, then keeps watching', () => {
+    expect(bgMetric.inconclusiveLimit).toBe(COMPARE_LOOKS - 1);
     const undecided = passes(runOf([bgMetric]), [look('Inconclusive', T0)]);
     expect(undecided.status?.phase).toBe('Pending');
     const passed = passes(undecided, [look('Successful', T0 + 1)], [look('Inconclusive', T0 + 2)]);
     expect(passed.status?.phase).toBe('Running');
     expect(passes(passed, [look('Failed', T0 + 3)]).status?.phase).toBe('Failed');
+  });
+
+  it('background: undecided for more looks than inconclusiveLimit pauses rather than waiting for the deadline', () => {
+    const [limited] = resolve('background', { inconclusiveLimit: 1 }) as [RunMetric];
+    const once = passes(runOf([limited]), [look('Inconclusive', T0)]);
+    expect(once.status?.phase).toBe('Pending');
+    const twice = passes(once, [look('Inconclusive', T0 + 1)]);
+    expect(twice.status?.phase).toBe('Inconclusive');
+    expect(twice.status?.message).toBe('metric compare-errors undecided after 2 looks: look Inconclusive');
   });
 });
