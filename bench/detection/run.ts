@@ -12,6 +12,7 @@ const opts: CorpusOptions = { seed, intervals: 10, intervalSeconds: 60, canaryWe
 export const COMPARE = {
   errors: { maxIncreasePercent: 25 },
   latencyP99: { maxIncreasePercent: 20 },
+  latencyDistribution: { maxShiftPoints: 10 },
   confidence: 0.99,
   minRequests: 100,
 };
