@@ -184,35 +184,23 @@ function compareMetrics(
       ? { inconclusiveLimit: input.gates.inconclusiveLimit ?? COMPARE_LOOKS - 1 }
       : { count: input.gates.count ?? COMPARE_LOOKS };
   const common = { ...timing, ...limits, ...looks };
-  const out: RunMetric[] = [];
-  if (cmp.errors) {
-    out.push({
-      name: BUILTIN_NAMES.compareErrors,
-      builtin: 'compareErrors',
-      ...common,
-      compare: { ...base, ...cmp.errors },
-      provider: { prometheus: { query: requestCountsQuery(canary, stable) } },
-    });
-  }
-  if (cmp.latencyP99) {
-    out.push({
-      name: BUILTIN_NAMES.compareLatencyP99,
-      builtin: 'compareLatencyP99',
-      ...common,
-      compare: { ...base, maxIncreasePercent: cmp.latencyP99.maxIncreasePercent },
-      provider: { prometheus: { query: latencyBucketsQuery(canary, stable) } },
-    });
-  }
+  const checks: [
+    keyof typeof BUILTIN_NAMES & RunMetric['builtin'],
+    Partial<NonNullable<RunMetric['compare']>>,
+    string,
+  ][] = [];
+  if (cmp.errors) checks.push(['compareErrors', cmp.errors, requestCountsQuery(canary, stable)]);
+  if (cmp.latencyP99) checks.push(['compareLatencyP99', cmp.latencyP99, latencyBucketsQuery(canary, stable)]);
   if (cmp.latencyDistribution) {
-    out.push({
-      name: BUILTIN_NAMES.compareLatencyDistribution,
-      builtin: 'compareLatencyDistribution',
-      ...common,
-      compare: { ...base, maxShiftPoints: cmp.latencyDistribution.maxShiftPoints },
-      provider: { prometheus: { query: latencyBucketsQuery(canary, stable) } },
-    });
+    checks.push(['compareLatencyDistribution', cmp.latencyDistribution, latencyBucketsQuery(canary, stable)]);
   }
-  return out;
+  return checks.map(([builtin, effect, query]) => ({
+    name: BUILTIN_NAMES[builtin],
+    builtin,
+    ...common,
+    compare: { ...base, ...effect },
+    provider: { prometheus: { query } },
+  }));
 }
 
 function resolveTemplateMetric(

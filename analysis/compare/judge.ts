@@ -153,6 +153,12 @@ export function compareErrors(
 
 const pct = (hits: number, total: number) => (total > 0 ? rounded((100 * hits) / total) : 0);
 
+/** One side of a latency comparison: its requests and its q-quantile, when it has any. */
+function armAt(buckets: readonly Bucket[], q: number): Arm {
+  const value = quantile(buckets, q);
+  return { requests: totalOf(buckets), ...(value === undefined ? {} : { value: rounded(value, 2) }) };
+}
+
 /**
  * p99: the canary's p99 exceeds (1 + pct) × the stable's p99 exactly when more than 1% of
  * canary requests are slower than that latency. So the test is on that share, against 1%.
@@ -167,16 +173,7 @@ export function compareLatencyP99(
 ): Comparison {
   const nc = totalOf(canary);
   const ns = totalOf(stable);
-  const arms = {
-    canary: {
-      requests: nc,
-      ...(quantile(canary, 0.99) === undefined ? {} : { value: rounded(quantile(canary, 0.99) ?? 0, 2) }),
-    },
-    stable: {
-      requests: ns,
-      ...(quantile(stable, 0.99) === undefined ? {} : { value: rounded(quantile(stable, 0.99) ?? 0, 2) }),
-    },
-  };
+  const arms = { canary: armAt(canary, 0.99), stable: armAt(stable, 0.99) };
   const factor = 1 + maxIncreasePercent / 100;
   const slack = tailBound(common.alpha) * Math.sqrt((0.99 * 0.01) / Math.max(ns, 1));
   const high = (quantile(stable, Math.min(0.99 + slack, 1)) ?? 0) * factor;
@@ -222,16 +219,7 @@ export function compareLatencyDistribution(
   if (iv.lower > margin) verdict = 'worse';
   else if (allBelow) verdict = 'notWorse';
   if (tooFew(nc, ns, common)) verdict = 'tooFewRequests';
-  const arms = {
-    canary: {
-      requests: nc,
-      ...(quantile(canary, 0.5) === undefined ? {} : { value: rounded(quantile(canary, 0.5) ?? 0, 2) }),
-    },
-    stable: {
-      requests: ns,
-      ...(quantile(stable, 0.5) === undefined ? {} : { value: rounded(quantile(stable, 0.5) ?? 0, 2) }),
-    },
-  };
+  const arms = { canary: armAt(canary, 0.5), stable: armAt(stable, 0.5) };
   return comparison(
     'latencyDistribution',
     iv,
