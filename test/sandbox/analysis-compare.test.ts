@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { PrometheusProvider } from '../../analysis/provider.ts';
+import { selector } from '../../analysis/queries.ts';
+import { sandbox } from '../harness/env.ts';
 import { freshNamespace } from '../harness/namespace.ts';
 import { setLoad, setProfile } from '../harness/traffic.ts';
+import { waitFor } from '../harness/wait.ts';
 import { analysisRuns, hostOf, startAnalysisController } from '../support/analysis.ts';
 import { apply, canaryApp, canaryWeight, setImage, waitForRollout } from '../support/apps.ts';
 
@@ -27,8 +31,36 @@ async function release(
   await setLoad(hostOf(name, ns), rps);
 }
 
-const stableOf = (ns: string, name: string) =>
-  waitForRollout(ns, (r) => r.status?.phase === 'Healthy', `${name}'s first revision to be stable`, { name });
+/**
+ * The first revision Healthy, and the simulator serving it: until the simulator sees its pods
+ * ready it answers 503, and a comparison rightly counts those against stable. The test wants
+ * the canary compared with a stable that serves at its profile's error rate.
+ */
+async function stableOf(ns: string, name: string) {
+  const healthy = await waitForRollout(
+    ns,
+    (r) => r.status?.phase === 'Healthy',
+    `${name}'s first revision to be stable`,
+    {
+      name,
+    },
+  );
+  const prom = new PrometheusProvider({ address: sandbox().PROMETHEUS_URL });
+  const stable = selector({ service: `${name}-stable`, namespace: ns });
+  await waitFor(
+    async () => {
+      const [unavailable] = await prom.series(
+        `sum(rate(istio_requests_total{${stable},response_code="503"}[3s])) or vector(0)`,
+      );
+      const [served] = await prom.series(
+        `sum(rate(istio_requests_total{${stable},response_code!="503"}[3s]))`,
+      );
+      return unavailable?.value === 0 && (served?.value ?? 0) > 0;
+    },
+    { description: `the simulator to serve ${name}-stable without 503s`, timeout: 60_000 },
+  );
+  return healthy;
+}
 
 describe('compareToStable against the real Prometheus', () => {
   it('rolls back a canary at 99.5% success when stable is at 99.95%, which a 99% floor passes', async () => {
