@@ -1,8 +1,9 @@
 // Taking one measurement, and deciding when the next one is due. Pure apart from the
 // provider call; the clock comes in as `now`.
-import type { AnalysisRun, MetricResult, RunMetric } from '../crds/index.ts';
+import type { AnalysisRun, ComparisonDetails, MetricResult, RunMetric } from '../crds/index.ts';
 import { DEFAULTS, parseDuration } from '../crds/index.ts';
 import type { MeasurementPhase } from '../machines/analysis-run.ts';
+import { look } from './compare/measure.ts';
 import { judge } from './conditions.ts';
 import { ProviderError, type ProviderPool } from './provider.ts';
 
@@ -15,6 +16,8 @@ export interface Taken {
   message?: string;
   /** The provider never answered (connection refused, timeout). */
   unreachable?: boolean;
+  /** compareToStable: the numbers behind the verdict. */
+  comparison?: ComparisonDetails;
 }
 
 export async function takeMeasurement(
@@ -22,6 +25,8 @@ export async function takeMeasurement(
   providers: ProviderPool,
   defaultAddress: string | undefined,
   now: number,
+  /** When the run started: compareToStable looks at everything since. */
+  since = now,
 ): Promise<Taken> {
   const prom = metric.provider.prometheus;
   const address = prom.address ?? defaultAddress;
@@ -35,6 +40,10 @@ export async function takeMeasurement(
   }
   const timeoutMs = prom.timeout ? parseDuration(prom.timeout) : undefined;
   try {
+    if (metric.compare) {
+      const provider = providers.get(address, timeoutMs);
+      return { metric: metric.name, ...(await look(metric, provider, now, since, intervalMs(metric))) };
+    }
     const result = await providers
       .get(address, timeoutMs)
       .query(prom.query, { at: new Date(now), expect: metric.builtin ? 'scalar' : 'any' });

@@ -17,9 +17,16 @@ export interface QueryOptions {
   expect?: 'scalar' | 'any';
 }
 
+/** One series of an instant vector, labels kept: compareToStable tells canary from stable by them. */
+export interface Sample {
+  labels: Record<string, string>;
+  value: number;
+}
+
 export interface MetricProvider {
   readonly address: string;
   query(query: string, opts?: QueryOptions): Promise<QueryResult>;
+  series(query: string, opts?: { at?: Date }): Promise<Sample[]>;
 }
 
 /** Why a measurement could not be taken. `unreachable` means the provider never answered. */
@@ -151,6 +158,27 @@ export class PrometheusProvider implements MetricProvider {
       throw toProviderError(this.address, query, err);
     }
     return interpret(query, answer.resultType, answer.result, opts.expect);
+  }
+
+  async series(query: string, opts: { at?: Date } = {}): Promise<Sample[]> {
+    let answer: { resultType: string; result: unknown };
+    try {
+      answer = (await this.driver.instantQuery(query, opts.at)) as never;
+    } catch (err) {
+      throw toProviderError(this.address, query, err);
+    }
+    if (answer.resultType !== 'vector') {
+      throw new ProviderError(
+        `query returned a ${answer.resultType}, not an instant vector: ${query}`,
+        query,
+        false,
+      );
+    }
+    const rows = (answer.result ?? []) as { metric?: { labels?: object }; value?: { value?: unknown } }[];
+    return rows.map((r) => ({
+      labels: { ...(r.metric?.labels ?? {}) } as Record<string, string>,
+      value: sampleValue(r.value?.value),
+    }));
   }
 }
 

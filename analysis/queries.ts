@@ -27,7 +27,7 @@ export interface Destination {
   namespace: string;
 }
 
-const selector = (d: Destination, extra = '') =>
+export const selector = (d: Destination, extra = '') =>
   `reporter="destination",destination_service_namespace="${escapeLabelValue(d.namespace)}",destination_service_name="${escapeLabelValue(d.service)}"${extra}`;
 
 /**

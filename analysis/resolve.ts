@@ -3,6 +3,8 @@
 import type { AnalysisTemplateSpec, Gates, Metric, RunMetric } from '../crds/index.ts';
 import { DEFAULTS, parseDuration } from '../crds/index.ts';
 import type { GateKind } from '../machines/events.ts';
+import { DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS } from './compare/measure.ts';
+import { latencyBucketsQuery, requestCountsQuery } from './compare/queries.ts';
 import { compileCondition } from './conditions.ts';
 import { type Destination, latencyP99Query, substituteArgs, successRateQuery } from './queries.ts';
 
@@ -28,7 +30,13 @@ export class InvalidAnalysis extends Error {
   }
 }
 
-export const BUILTIN_NAMES = { successRate: 'success-rate', latencyP99: 'latency-p99' } as const;
+export const BUILTIN_NAMES = {
+  successRate: 'success-rate',
+  latencyP99: 'latency-p99',
+  compareErrors: 'compare-errors',
+  compareLatencyP99: 'compare-latency-p99',
+  compareLatencyDistribution: 'compare-latency-distribution',
+} as const;
 
 export interface ResolveInput {
   gates: Gates;
@@ -36,8 +44,13 @@ export interface ResolveInput {
   namespace: string;
   /** The Service whose traffic the builtins measure; undefined when the strategy has none. */
   service?: string;
+  /** The Service compareToStable compares with: stable (canary), active (before a blue-green switch). */
+  stableService?: string;
   templates: FoundTemplates;
 }
+
+/** compareToStable looks up to this many times for a first verdict unless the gate says otherwise. */
+export const COMPARE_LOOKS = 10;
 
 /** How many measurements a metric takes when it does not say: steps and promotions one, background until stopped. */
 export const defaultCount = (gates: Gates, gate: GateKind): number =>
@@ -98,6 +111,7 @@ export function resolveMetrics(input: ResolveInput): RunMetric[] {
       });
     }
   }
+  if (gates.compareToStable) metrics.push(...compareMetrics(input, timing, limits));
 
   const gateArgs = new Map((gates.args ?? []).map((a) => [a.name, a.value]));
   for (const ref of gates.templates ?? []) {
@@ -128,6 +142,65 @@ export function resolveMetrics(input: ResolveInput): RunMetric[] {
   }
   if (metrics.length === 0) throw new InvalidAnalysis('the gate has no metrics to measure');
   return metrics;
+}
+
+/**
+ * compareToStable as up to three sequential metrics. A step looks up to COMPARE_LOOKS times
+ * (stopping at the first verdict) unless the gate sets count; background: until promotion.
+ */
+function compareMetrics(
+  input: ResolveInput,
+  timing: { interval: string; count?: number; initialDelay: string },
+  limits: Pick<RunMetric, 'failureLimit' | 'inconclusiveLimit' | 'consecutiveErrorLimit'>,
+): RunMetric[] {
+  const cmp = input.gates.compareToStable;
+  if (!cmp) return [];
+  if (!input.service || !input.stableService) {
+    throw new InvalidAnalysis(
+      input.gate === 'postPromotion'
+        ? 'compareToStable cannot run after a blue-green switch: the old revision no longer receives traffic to compare with; use it in prePromotionAnalysis'
+        : 'compareToStable needs a Service under test and a stable Service to compare with',
+    );
+  }
+  if (
+    cmp.errors &&
+    cmp.errors.maxIncreasePoints === undefined &&
+    cmp.errors.maxIncreasePercent === undefined
+  ) {
+    throw new InvalidAnalysis('compareToStable.errors needs maxIncreasePoints or maxIncreasePercent');
+  }
+  const canary: Destination = { service: input.service, namespace: input.namespace };
+  const stable: Destination = { service: input.stableService, namespace: input.namespace };
+  const base = {
+    canaryService: input.service,
+    stableService: input.stableService,
+    confidence: cmp.confidence ?? DEFAULT_CONFIDENCE,
+    minRequests: cmp.minRequests ?? DEFAULT_MIN_REQUESTS,
+  };
+  // Steps: at most `count` looks. Background: until promotion, but at most COMPARE_LOOKS
+  // undecided looks before a first verdict (inconclusiveLimit counts them).
+  const looks =
+    input.gate === 'background'
+      ? { inconclusiveLimit: input.gates.inconclusiveLimit ?? COMPARE_LOOKS - 1 }
+      : { count: input.gates.count ?? COMPARE_LOOKS };
+  const common = { ...timing, ...limits, ...looks };
+  const checks: [
+    keyof typeof BUILTIN_NAMES & RunMetric['builtin'],
+    Partial<NonNullable<RunMetric['compare']>>,
+    string,
+  ][] = [];
+  if (cmp.errors) checks.push(['compareErrors', cmp.errors, requestCountsQuery(canary, stable)]);
+  if (cmp.latencyP99) checks.push(['compareLatencyP99', cmp.latencyP99, latencyBucketsQuery(canary, stable)]);
+  if (cmp.latencyDistribution) {
+    checks.push(['compareLatencyDistribution', cmp.latencyDistribution, latencyBucketsQuery(canary, stable)]);
+  }
+  return checks.map(([builtin, effect, query]) => ({
+    name: BUILTIN_NAMES[builtin],
+    builtin,
+    ...common,
+    compare: { ...base, ...effect },
+    provider: { prometheus: { query } },
+  }));
 }
 
 function resolveTemplateMetric(

@@ -25,6 +25,7 @@ const limitsOf = (m: RunMetric): MetricLimits => ({
   ...(m.inconclusiveLimit === undefined ? {} : { inconclusiveLimit: m.inconclusiveLimit }),
   ...(m.consecutiveErrorLimit === undefined ? {} : { consecutiveErrorLimit: m.consecutiveErrorLimit }),
   ...(m.dryRun ? { dryRun: true } : {}),
+  ...(m.compare ? { sequential: true } : {}),
 });
 
 const STATE_OF: Record<AnalysisPhase, string> = {
@@ -87,8 +88,17 @@ function explain(
 ): { message?: string; reason?: string } {
   const metricOf = (name: string) => run.spec.metrics.find((m) => m.name === name);
   if (phase === 'Pending' || phase === 'Running') {
-    const waiting = results.filter((r) => !r.dryRun && r.phase === 'Pending').map((r) => r.name);
-    return waiting.length ? { message: `waiting for a first measurement of ${waiting.join(', ')}` } : {};
+    const pending = results.filter((r) => !r.dryRun && r.phase === 'Pending');
+    // A sequential metric that has looked but not yet decided says what it saw.
+    const undecided = pending
+      .filter((r) => r.count > 0)
+      .map((r) => `${r.name} undecided after ${r.count} looks: ${r.measurements.at(-1)?.message ?? ''}`);
+    const waiting = pending.filter((r) => r.count === 0).map((r) => r.name);
+    const parts = [
+      ...undecided,
+      ...(waiting.length ? [`waiting for a first measurement of ${waiting.join(', ')}`] : []),
+    ];
+    return parts.length ? { message: parts.join('; ') } : {};
   }
   if (phase === 'Successful') {
     return {
@@ -121,6 +131,12 @@ function explain(
     return {
       message: `metric ${culprit.name}: ${culprit.consecutiveError} consecutive errors (limit ${limit}): ${detail}`,
       reason: unreachable ? REASON_UNREACHABLE : 'Error',
+    };
+  }
+  if (metric?.compare) {
+    return {
+      message: `metric ${culprit.name} undecided after ${culprit.count} looks: ${detail}`,
+      reason: 'Inconclusive',
     };
   }
   const limit = metric?.inconclusiveLimit ?? DEFAULTS.inconclusiveLimit;

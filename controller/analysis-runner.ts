@@ -109,7 +109,7 @@ export class AnalysisRunner {
         .sort((a, b) => Number(b.dryRun === true) - Number(a.dryRun === true));
       if (due.length) {
         const taken = await Promise.all(
-          due.map((m) => takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now)),
+          due.map((m) => takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now, start)),
         );
         const recordedAt = this.now();
         snapshot = step(
@@ -123,6 +123,7 @@ export class AnalysisRunner {
               phase: t.phase,
               ...(t.value === undefined ? {} : { value: t.value }),
               ...(t.message === undefined ? {} : { message: t.message }),
+              ...(t.comparison === undefined ? {} : { comparison: t.comparison }),
             }),
           ),
         );
@@ -210,7 +211,9 @@ export class AnalysisRunner {
     const key = `${namespace}/${name}`;
     const now = this.now();
     const probes = await Promise.all(
-      run.spec.metrics.map((m) => takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now)),
+      run.spec.metrics.map((m) =>
+        takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now, runStart(run)),
+      ),
     );
     if (probes.some((p) => p.unreachable)) {
       this.answeringSince.delete(key);

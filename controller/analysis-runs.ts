@@ -30,6 +30,13 @@ export function measuredService(rollout: Rollout, gate: GateKind): string | unde
   return gate === 'postPromotion' ? blueGreen.activeService : blueGreen.previewService;
 }
 
+/** The Service compareToStable compares with: stable for canaries, active before a blue-green switch. */
+export function comparedService(rollout: Rollout, gate: GateKind): string | undefined {
+  const { canary, blueGreen } = rollout.spec.strategy;
+  if (canary) return canary.stableService;
+  return blueGreen && gate !== 'postPromotion' ? blueGreen.activeService : undefined;
+}
+
 /**
  * The AnalysisRun object for a gate the machine started. Its name comes from the machine and
  * is deterministic, so creating it twice (after a crash) finds the first one. The gate's
@@ -55,6 +62,7 @@ export function analysisRunFor(
       gate: start.gate,
       namespace,
       service: measuredService(rollout, start.gate),
+      stableService: comparedService(rollout, start.gate),
       templates,
     });
   } catch (err) {

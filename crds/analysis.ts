@@ -95,6 +95,67 @@ export const TemplateRef = z.object({
 });
 
 /**
+ * Canary versus stable over the same window, judged statistically (analysis/compare/): worse
+ * only when worse by at least the practical effect with the given confidence, over every look
+ * of the release together.
+ */
+export const CompareToStable = z
+  .object({
+    errors: z
+      .object({
+        maxIncreasePoints: z.number().min(0).max(100).optional().meta({
+          description:
+            "Allowed increase of the error percent over the stable's, in points (0.5: 0.1% → 0.6%).",
+        }),
+        maxIncreasePercent: z.number().min(0).optional().meta({
+          description:
+            "Allowed increase of the error ratio relative to the stable's, in percent (100: double).",
+        }),
+      })
+      .optional()
+      .meta({
+        description: 'With both set, the canary fails only when worse by both.',
+        'x-kubernetes-validations': [
+          {
+            rule: 'has(self.maxIncreasePoints) || has(self.maxIncreasePercent)',
+            message: 'errors needs maxIncreasePoints or maxIncreasePercent',
+          },
+        ],
+      }),
+    latencyP99: z
+      .object({
+        maxIncreasePercent: z.number().min(0).meta({
+          description: "Allowed increase of the p99 over the stable's p99, in percent (20: 100 ms → 120 ms).",
+        }),
+      })
+      .optional(),
+    latencyDistribution: z
+      .object({
+        maxShiftPoints: z.number().min(0).max(100).meta({
+          description:
+            "At any latency, allowed excess of the canary's share of slower requests over the stable's, in points.",
+        }),
+      })
+      .optional(),
+    confidence: z.number().min(0.5).max(0.9999).optional().meta({
+      description:
+        'Confidence required to call the canary worse (or not worse), over all looks together (default 0.99).',
+    }),
+    minRequests: NonNegativeInt.optional().meta({
+      description: 'Requests each of canary and stable needs before any verdict (default 100).',
+    }),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: 'has(self.errors) || has(self.latencyP99) || has(self.latencyDistribution)',
+        message: 'compareToStable needs errors, latencyP99 or latencyDistribution',
+      },
+    ],
+  });
+export type CompareToStable = z.infer<typeof CompareToStable>;
+
+/**
  * The gates one analysis point runs: the zero-PromQL builtins and/or templates. The same
  * shape serves background analysis, `analysis` steps and blue-green pre/post promotion.
  */
@@ -119,14 +180,15 @@ export const Gates = z
         maxMs: z.number().min(0).meta({ description: 'Maximum p99 request duration in milliseconds.' }),
       })
       .optional(),
+    compareToStable: CompareToStable.optional(),
     templates: z.array(TemplateRef).max(10).optional(),
     args: Args.optional(),
   })
   .meta({
     'x-kubernetes-validations': [
       {
-        rule: 'has(self.successRate) || has(self.latencyP99) || (has(self.templates) && size(self.templates) > 0)',
-        message: 'an analysis needs at least one gate: successRate, latencyP99 or templates',
+        rule: 'has(self.successRate) || has(self.latencyP99) || has(self.compareToStable) || (has(self.templates) && size(self.templates) > 0)',
+        message: 'an analysis needs at least one gate: successRate, latencyP99, compareToStable or templates',
       },
     ],
   });
@@ -143,10 +205,38 @@ export const ANALYSIS_PHASES = [
 export const AnalysisPhase = z.enum(ANALYSIS_PHASES);
 export type AnalysisPhase = z.infer<typeof AnalysisPhase>;
 
+const ComparedArm = z.object({
+  requests: z.number(),
+  value: z
+    .number()
+    .optional()
+    .meta({ description: 'errors: error percent; latencyP99: p99 ms; latencyDistribution: p50 ms.' }),
+});
+
+/** The numbers behind a compareToStable verdict, so a person can see why. */
+export const ComparisonDetails = z.object({
+  test: z.enum(['errors', 'latencyP99', 'latencyDistribution']),
+  verdict: z.enum(['worse', 'notWorse', 'undecided', 'tooFewRequests']),
+  canary: ComparedArm,
+  stable: ComparedArm,
+  estimate: z.number().meta({ description: 'The compared quantity, percent points.' }),
+  lower: z.number().meta({ description: 'Always-valid lower confidence bound, percent points.' }),
+  upper: z.number().meta({ description: 'Always-valid upper confidence bound, percent points.' }),
+  margin: z
+    .number()
+    .meta({ description: 'The practical effect the bounds are held against, percent points.' }),
+  statistic: z.number().meta({ description: '(estimate − margin) / standard error.' }),
+  confidence: z.number().meta({ description: 'Confidence reached against the margin (0–1).' }),
+  required: z.number().meta({ description: 'Confidence required for a verdict (0–1).' }),
+  atMs: z.number().optional().meta({ description: 'Latency tests: the latency compared at, ms.' }),
+});
+export type ComparisonDetails = z.infer<typeof ComparisonDetails>;
+
 export const Measurement = z.object({
   phase: AnalysisPhase,
   value: z.string().max(4096).optional(),
   message: z.string().max(4096).optional(),
+  comparison: ComparisonDetails.optional(),
   startedAt: z.string(),
   finishedAt: z.string().optional(),
 });
@@ -171,8 +261,22 @@ export type MetricResult = z.infer<typeof MetricResult>;
  * written out as PromQL. `builtin` marks the zero-PromQL gates, whose queries must return one
  * value (several series are an error rather than a list).
  */
+export const COMPARE_BUILTINS = ['compareErrors', 'compareLatencyP99', 'compareLatencyDistribution'] as const;
+
 export const RunMetric = Metric.extend({
-  builtin: z.enum(['successRate', 'latencyP99']).optional(),
+  builtin: z.enum(['successRate', 'latencyP99', ...COMPARE_BUILTINS]).optional(),
+  compare: z
+    .object({
+      canaryService: z.string(),
+      stableService: z.string(),
+      confidence: z.number(),
+      minRequests: NonNegativeInt,
+      maxIncreasePoints: z.number().optional(),
+      maxIncreasePercent: z.number().optional(),
+      maxShiftPoints: z.number().optional(),
+    })
+    .optional()
+    .meta({ description: 'compareToStable builtins: the two Services and the effect judged.' }),
   template: z.string().max(253).optional().meta({ description: 'Where the metric came from.' }),
 });
 export type RunMetric = z.infer<typeof RunMetric>;

@@ -1,5 +1,5 @@
 import { assign, setup } from 'xstate';
-import { type AnalysisPhase, DEFAULTS, type MetricResult } from '../crds/index.ts';
+import { type AnalysisPhase, type ComparisonDetails, DEFAULTS, type MetricResult } from '../crds/index.ts';
 import { iso } from './context.ts';
 import type { Millis } from './events.ts';
 
@@ -18,6 +18,12 @@ export interface MetricLimits {
   consecutiveErrorLimit?: number;
   /** Measured and shown, never gates. */
   dryRun?: boolean;
+  /**
+   * A sequential test (compareToStable): each look judges all evidence so far, so an
+   * Inconclusive look means "undecided yet", not a strike. It passes at its first Successful
+   * look (a background gate keeps watching), and is Inconclusive only when its looks run out.
+   */
+  sequential?: boolean;
 }
 
 export type MeasurementPhase = Exclude<AnalysisPhase, 'Pending' | 'Running'>;
@@ -32,6 +38,7 @@ export type AnalysisRunEvent =
       phase: MeasurementPhase;
       value?: string;
       message?: string;
+      comparison?: ComparisonDetails;
     }
   | { type: 'TERMINATE'; now: Millis };
 
@@ -61,9 +68,27 @@ const emptyResult = (m: MetricLimits): MetricResult => ({
 export function metricPhase(limits: MetricLimits, r: MetricResult): AnalysisPhase {
   if (r.failed > (limits.failureLimit ?? DEFAULTS.failureLimit)) return 'Failed';
   if (r.consecutiveError > (limits.consecutiveErrorLimit ?? DEFAULTS.consecutiveErrorLimit)) return 'Error';
+  if (limits.sequential) return sequentialPhase(limits, r);
   if (r.inconclusive > (limits.inconclusiveLimit ?? DEFAULTS.inconclusiveLimit)) return 'Inconclusive';
   if (limits.count && r.count >= limits.count) return 'Successful';
   return r.count > 0 ? 'Running' : 'Pending';
+}
+
+/**
+ * Never promote on missing evidence: until a look says "not worse", the metric is Pending.
+ * A step stops at its first verdict or after `count` looks; a background comparison, once it
+ * has passed, keeps watching, and before that waits at most inconclusiveLimit undecided looks
+ * (then the release pauses, saying so, instead of waiting into its progress deadline).
+ */
+function sequentialPhase(limits: MetricLimits, r: MetricResult): AnalysisPhase {
+  if (!limits.count) {
+    if (r.successful > 0) return 'Running';
+    return r.inconclusive > (limits.inconclusiveLimit ?? DEFAULTS.inconclusiveLimit)
+      ? 'Inconclusive'
+      : 'Pending';
+  }
+  if (r.successful > 0) return 'Successful';
+  return r.count >= limits.count ? 'Inconclusive' : 'Pending';
 }
 
 const SEVERITY: AnalysisPhase[] = ['Failed', 'Error', 'Inconclusive', 'Pending', 'Running', 'Successful'];
@@ -95,6 +120,7 @@ function record(
       phase: event.phase,
       ...(event.value === undefined ? {} : { value: event.value }),
       ...(event.message === undefined ? {} : { message: event.message }),
+      ...(event.comparison === undefined ? {} : { comparison: event.comparison }),
       startedAt: iso(event.startedAt ?? event.now),
       finishedAt: iso(event.now),
     };

@@ -35,6 +35,17 @@ describe('Prometheus provider (real Prometheus)', () => {
     );
   });
 
+  it('series keep their labels (compareToStable tells canary from stable by them)', async () => {
+    const q =
+      'label_replace(vector(1), "destination_service_name", "web-canary", "", "") or label_replace(vector(2.5), "destination_service_name", "web-stable", "", "")';
+    const rows = await prom().series(q);
+    expect(rows.map((r) => [r.labels.destination_service_name, r.value]).sort()).toEqual([
+      ['web-canary', 1],
+      ['web-stable', 2.5],
+    ]);
+    await expect(prom().series('scalar(vector(1))')).rejects.toThrow(/not an instant vector/);
+  });
+
   it('a bad query is an Error carrying the query and Prometheus’ parse message', async () => {
     const err = await prom()
       .query('sum(rate(x[5m])')

@@ -1,0 +1,102 @@
+// One look of a compareToStable metric: query canary and stable counts since the run started,
+// judge them, and say in words and numbers why.
+import type { RunMetric } from '../../crds/index.ts';
+import type { MeasurementPhase } from '../../machines/analysis-run.ts';
+import type { MetricProvider } from '../provider.ts';
+import { normalise } from './histogram.ts';
+import {
+  type Common,
+  type Comparison,
+  compareErrors,
+  compareLatencyDistribution,
+  compareLatencyP99,
+  type Verdict,
+} from './judge.ts';
+import { bucketsOf, errorCounts, withWindow } from './queries.ts';
+
+export const DEFAULT_CONFIDENCE = 0.99;
+export const DEFAULT_MIN_REQUESTS = 100;
+
+const PHASE: Record<Verdict, MeasurementPhase> = {
+  worse: 'Failed',
+  notWorse: 'Successful',
+  undecided: 'Inconclusive',
+  tooFewRequests: 'Inconclusive',
+};
+
+export interface Look {
+  phase: MeasurementPhase;
+  value: string;
+  message: string;
+  comparison: Comparison;
+}
+
+/** Judges the samples of one look (pure: the provider call is in `look`). */
+export function judgeSamples(metric: RunMetric, samples: Parameters<typeof errorCounts>[0]): Look {
+  const c = metric.compare;
+  if (!c) throw new Error(`metric ${metric.name} is not a compareToStable metric`);
+  const common: Common = { alpha: 1 - c.confidence, minRequests: c.minRequests };
+  let comparison: Comparison;
+  if (metric.builtin === 'compareErrors') {
+    comparison = compareErrors(
+      errorCounts(samples, c.canaryService),
+      errorCounts(samples, c.stableService),
+      {
+        ...(c.maxIncreasePoints === undefined ? {} : { maxIncreasePoints: c.maxIncreasePoints }),
+        ...(c.maxIncreasePercent === undefined ? {} : { maxIncreasePercent: c.maxIncreasePercent }),
+      },
+      common,
+    );
+  } else {
+    const canary = normalise(bucketsOf(samples, c.canaryService));
+    const stable = normalise(bucketsOf(samples, c.stableService));
+    comparison =
+      metric.builtin === 'compareLatencyP99'
+        ? compareLatencyP99(canary, stable, c.maxIncreasePercent ?? 0, common)
+        : compareLatencyDistribution(canary, stable, c.maxShiftPoints ?? 0, common);
+  }
+  return { phase: PHASE[comparison.verdict], ...describe(comparison, c.minRequests) };
+}
+
+export async function look(
+  metric: RunMetric,
+  provider: MetricProvider,
+  now: number,
+  since: number,
+  intervalMs: number,
+): Promise<Look> {
+  const windowMs = Math.max(intervalMs, now - since);
+  const samples = await provider.series(withWindow(metric.provider.prometheus.query, windowMs), {
+    at: new Date(now),
+  });
+  return judgeSamples(metric, samples);
+}
+
+const n = (x: number) => String(Math.round(x));
+
+function describe(
+  c: Comparison,
+  minRequests: number,
+): { value: string; message: string; comparison: Comparison } {
+  const arms = `canary ${n(c.canary.requests)} requests, stable ${n(c.stable.requests)}`;
+  let value: string;
+  if (c.test === 'errors') value = `canary ${c.canary.value}% vs stable ${c.stable.value}% errors`;
+  else if (c.test === 'latencyP99')
+    value = `p99 canary ${c.canary.value ?? '?'} ms vs stable ${c.stable.value ?? '?'} ms`;
+  else value = `p50 canary ${c.canary.value ?? '?'} ms vs stable ${c.stable.value ?? '?'} ms`;
+  const what =
+    c.test === 'errors'
+      ? 'error increase'
+      : c.test === 'latencyP99'
+        ? `share of canary requests slower than ${c.atMs} ms`
+        : `excess share of canary requests slower than ${c.atMs} ms`;
+  const bounds = `${what} ${c.estimate} points, between ${c.lower} and ${c.upper} with confidence ${c.required}; allowed ${c.margin}`;
+  const reached = `confidence reached ${c.confidence}`;
+  const message = {
+    worse: `canary worse than stable: ${bounds} (${reached}; ${arms})`,
+    notWorse: `canary not worse than stable: ${bounds} (${reached}; ${arms})`,
+    undecided: `undecided so far: ${bounds} (${reached}; ${arms})`,
+    tooFewRequests: `too few requests to judge yet (${arms}; need ${minRequests} each)`,
+  }[c.verdict];
+  return { value, message, comparison: c };
+}

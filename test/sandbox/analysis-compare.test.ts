@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { PrometheusProvider } from '../../analysis/provider.ts';
+import { selector } from '../../analysis/queries.ts';
+import { sandbox } from '../harness/env.ts';
+import { freshNamespace } from '../harness/namespace.ts';
+import { setLoad, setProfile } from '../harness/traffic.ts';
+import { waitFor } from '../harness/wait.ts';
+import { analysisRuns, hostOf, startAnalysisController } from '../support/analysis.ts';
+import { apply, canaryApp, canaryWeight, setImage, waitForRollout } from '../support/apps.ts';
+
+// compareToStable against the real Prometheus and the simulator's per-image error profiles.
+// High load (the simulator samples in aggregate, so 600 requests/s cost little) gives the
+// sequential test enough requests within a minute; 5 s looks over a 1 s scrape interval.
+const LONG_STEPS = [{ setWeight: 50 }, { pause: { duration: '150s' } }];
+
+async function release(
+  ns: string,
+  name: string,
+  analysis: Record<string, unknown>,
+  steps: unknown[],
+  rps: number,
+) {
+  await apply(
+    canaryApp(ns, {
+      name,
+      image: `shop/${ns}:1`,
+      steps: steps as never,
+      canary: { analysis: analysis as never },
+    }),
+  );
+  await setLoad(hostOf(name, ns), rps);
+}
+
+/**
+ * The first revision Healthy, and the simulator serving it: until the simulator sees its pods
+ * ready it answers 503, and a comparison rightly counts those against stable. The test wants
+ * the canary compared with a stable that serves at its profile's error rate.
+ */
+async function stableOf(ns: string, name: string) {
+  const healthy = await waitForRollout(
+    ns,
+    (r) => r.status?.phase === 'Healthy',
+    `${name}'s first revision to be stable`,
+    {
+      name,
+    },
+  );
+  const prom = new PrometheusProvider({ address: sandbox().PROMETHEUS_URL });
+  const stable = selector({ service: `${name}-stable`, namespace: ns });
+  await waitFor(
+    async () => {
+      const [unavailable] = await prom.series(
+        `sum(rate(istio_requests_total{${stable},response_code="503"}[3s])) or vector(0)`,
+      );
+      const [served] = await prom.series(
+        `sum(rate(istio_requests_total{${stable},response_code!="503"}[3s]))`,
+      );
+      return unavailable?.value === 0 && (served?.value ?? 0) > 0;
+    },
+    { description: `the simulator to serve ${name}-stable without 503s`, timeout: 60_000 },
+  );
+  return healthy;
+}
+
+describe('compareToStable against the real Prometheus', () => {
+  it('rolls back a canary at 99.5% success when stable is at 99.95%, which a 99% floor passes', async () => {
+    const ns = await freshNamespace('cmp-small');
+    await setProfile(`shop/${ns}:1`, { errorRate: 0.0005 });
+    await setProfile(`shop/${ns}:2`, { errorRate: 0.005 });
+    await release(
+      ns,
+      'web',
+      {
+        interval: '5s',
+        // 5 s looks: allow up to 30 without a verdict before pausing (the default is 10).
+        inconclusiveLimit: 30,
+        successRate: { min: 99 },
+        compareToStable: { errors: { maxIncreasePoints: 0.1 }, confidence: 0.99, minRequests: 200 },
+      },
+      LONG_STEPS,
+      600,
+    );
+    await startAnalysisController(ns);
+    const first = await stableOf(ns, 'web');
+    await setImage(ns, `shop/${ns}:2`);
+    const aborted = await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Degraded' && r.status.abort === true,
+      'the slightly worse canary to be rolled back',
+      { timeout: 170_000 },
+    );
+    expect(aborted.status?.stableRevision).toBe(first.status?.stableRevision);
+    // The numbers behind the verdict reach the Rollout's status, hence `kubectl sluice status`.
+    expect(aborted.status?.message).toMatch(
+      /compare-errors failed: canary worse than stable: error increase [\d.]+ points, between [\d.]+ and [\d.]+ with confidence 0\.99; allowed 0\.1 \(confidence reached [\d.]+; canary \d+ requests, stable \d+\)/,
+    );
+    expect(await canaryWeight(ns)).toBe(0);
+
+    const bg = (await analysisRuns(ns)).find((r) => r.spec.gate === 'background');
+    expect(bg?.status?.phase).toBe('Failed');
+    const results = new Map((bg?.status?.metricResults ?? []).map((m) => [m.name, m]));
+    // The absolute floor saw nothing wrong: every success-rate measurement passed.
+    const floor = results.get('success-rate');
+    expect(floor?.failed).toBe(0);
+    expect(floor?.successful).toBeGreaterThan(0);
+    const compare = results.get('compare-errors');
+    expect(compare?.phase).toBe('Failed');
+    const last = compare?.measurements.at(-1);
+    expect(last?.phase).toBe('Failed');
+    const c = last?.comparison;
+    expect(c?.verdict).toBe('worse');
+    expect(c?.test).toBe('errors');
+    expect(c?.lower).toBeGreaterThan(c?.margin ?? Number.POSITIVE_INFINITY);
+    expect(c?.confidence).toBeGreaterThanOrEqual(c?.required ?? 1);
+    expect(c?.canary.requests).toBeGreaterThan(1000);
+    expect(c?.stable.requests).toBeGreaterThan(1000);
+    expect(c?.canary.value).toBeGreaterThan(0.2);
+    expect(c?.canary.value).toBeLessThan(1.2);
+    expect(c?.stable.value).toBeLessThan(0.3);
+    expect(last?.message).toMatch(/canary worse than stable/);
+  }, 200_000);
+
+  it('a shared incident (both at 5% errors) rolls back under an absolute gate but not under compareToStable', async () => {
+    const ns = await freshNamespace('cmp-incident');
+    await setProfile(`shop/${ns}:1`, { errorRate: 0.05 });
+    await setProfile(`shop/${ns}:2`, { errorRate: 0.05 });
+    const steps = [{ setWeight: 50 }, { pause: { duration: '20s' } }];
+    await release(ns, 'abs', { interval: '5s', successRate: { min: 99 } }, steps, 100);
+    await release(
+      ns,
+      'cmp',
+      {
+        interval: '5s',
+        inconclusiveLimit: 30,
+        compareToStable: { errors: { maxIncreasePoints: 2 }, confidence: 0.99 },
+      },
+      steps,
+      400,
+    );
+    await startAnalysisController(ns);
+    const before = await stableOf(ns, 'cmp');
+    await stableOf(ns, 'abs');
+    await setImage(ns, `shop/${ns}:2`, 'abs');
+    await setImage(ns, `shop/${ns}:2`, 'cmp');
+
+    const blamed = await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Degraded' && r.status.abort === true,
+      'the absolute gate to blame the canary for the incident',
+      { name: 'abs', timeout: 90_000 },
+    );
+    expect(blamed.status?.message).toMatch(/success-rate/);
+
+    const promoted = await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Healthy' && r.status.stableRevision !== before.status?.stableRevision,
+      'compareToStable to promote the healthy canary despite the incident',
+      { name: 'cmp', timeout: 150_000 },
+    );
+    expect(promoted.status?.history?.at(-1)?.outcome).toBe('Promoted');
+    const bg = (await analysisRuns(ns)).find((r) => r.spec.rollout === 'cmp' && r.spec.gate === 'background');
+    const compare = bg?.status?.metricResults?.find((m) => m.name === 'compare-errors');
+    expect(compare?.failed).toBe(0);
+    expect(compare?.successful).toBeGreaterThan(0);
+    const passed = compare?.measurements.find((m) => m.phase === 'Successful')?.comparison;
+    expect(passed?.verdict).toBe('notWorse');
+    expect(passed?.upper).toBeLessThan(passed?.margin ?? Number.NEGATIVE_INFINITY);
+    // Both arms really were in the incident.
+    expect(passed?.canary.value).toBeGreaterThan(3);
+    expect(passed?.stable.value).toBeGreaterThan(3);
+  });
+});
