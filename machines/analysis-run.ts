@@ -62,7 +62,12 @@ export function metricPhase(limits: MetricLimits, r: MetricResult): AnalysisPhas
   if (r.failed > (limits.failureLimit ?? DEFAULTS.failureLimit)) return 'Failed';
   if (r.consecutiveError > (limits.consecutiveErrorLimit ?? DEFAULTS.consecutiveErrorLimit)) return 'Error';
   if (r.inconclusive > (limits.inconclusiveLimit ?? DEFAULTS.inconclusiveLimit)) return 'Inconclusive';
-  if (limits.count && r.count >= limits.count) return 'Successful';
+  // Errors within the limit are tolerated, not counted as passes: a metric that took all its
+  // measurements without one success has no evidence the canary is good.
+  if (limits.count && r.count >= limits.count) {
+    if (r.successful > 0) return 'Successful';
+    return r.error > 0 ? 'Error' : 'Inconclusive';
+  }
   return r.count > 0 ? 'Running' : 'Pending';
 }
 
