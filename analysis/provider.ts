@@ -101,7 +101,45 @@ interface PromRejection {
   code?: string;
 }
 
-/** prometheus-query rejects with plain objects; make them Errors that name the query. */
+/**
+ * An address safe to show anywhere: without the `user:password@` a Prometheus behind basic
+ * auth is given as, so credentials never reach a log line, an Event, a status or a message.
+ */
+export function redactAddress(address: string): string {
+  try {
+    const url = new URL(address);
+    if (!url.username && !url.password) return address;
+    url.username = '';
+    url.password = '';
+    return url.toString().replace(/\/$/, '');
+  } catch {
+    // Not a URL: show its shape only past a userinfo-like prefix, never the prefix itself.
+    return address.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/@]*@/i, '$1');
+  }
+}
+
+/** Basic-auth credentials carried in an address's userinfo, and the address without them. */
+export function splitCredentials(address: string): {
+  endpoint: string;
+  auth?: { username: string; password: string };
+} {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    return { endpoint: address };
+  }
+  if (!url.username && !url.password) return { endpoint: address };
+  return {
+    endpoint: redactAddress(address),
+    auth: { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) },
+  };
+}
+
+/**
+ * prometheus-query rejects with plain objects; make them Errors that name the query. The
+ * rejection is not kept as the cause: its `original` carries the request, credentials included.
+ */
 export function toProviderError(address: string, query: string, err: unknown): ProviderError {
   if (err instanceof ProviderError) return err;
   const r = (err ?? {}) as PromRejection;
@@ -109,7 +147,14 @@ export function toProviderError(address: string, query: string, err: unknown): P
   const detail = r.error ?? (err instanceof Error ? err.message : String(err));
   if (type === 'network_error' || type === 'timeout_error' || type === 'timeout') {
     const what = type === 'network_error' ? 'cannot be reached' : 'did not answer in time';
-    return new ProviderError(`Prometheus at ${address} ${what}: ${detail}`, query, true, { cause: err });
+    return new ProviderError(`Prometheus at ${address} ${what}: ${detail}`, query, true);
+  }
+  if (r.httpStatus === 401 || r.httpStatus === 403) {
+    return new ProviderError(
+      `Prometheus at ${address} refused the credentials (HTTP ${r.httpStatus}): check the user and password in its address`,
+      query,
+      false,
+    );
   }
   const status = r.httpStatus ? ` (HTTP ${r.httpStatus})` : '';
   // A gateway in front of Prometheus answering for it, or Prometheus still starting.
@@ -118,13 +163,11 @@ export function toProviderError(address: string, query: string, err: unknown): P
     `Prometheus rejected the query${status}: ${detail}; query: ${query}`,
     query,
     unreachable,
-    {
-      cause: err,
-    },
   );
 }
 
 export interface PrometheusOptions {
+  /** Base URL; `http://user:password@host:9090` for a Prometheus behind basic auth. */
   address: string;
   timeoutMs?: number;
 }
@@ -136,10 +179,23 @@ export class PrometheusProvider implements MetricProvider {
   readonly address: string;
 
   constructor(opts: PrometheusOptions) {
-    this.address = opts.address.replace(/\/+$/, '');
+    const { endpoint, auth } = splitCredentials(opts.address.replace(/\/+$/, ''));
+    this.address = endpoint;
     this.driver = new PrometheusDriver({
-      endpoint: this.address,
+      endpoint,
+      ...(auth ? { auth } : {}),
       timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      // A proxy's 401 page is not Prometheus JSON, and prometheus-query would drop the status:
+      // give it an error body so the rejection says HTTP 401 rather than "unexpected client error".
+      responseInterceptor: {
+        onFulfilled: (res) => res,
+        onRejected: (err: { response?: { status: number; statusText: string; data?: unknown } }) => {
+          const res = err.response;
+          if (res && (typeof res.data !== 'object' || res.data === null))
+            res.data = { status: 'error', error: `HTTP ${res.status} ${res.statusText}` };
+          throw err;
+        },
+      },
     });
   }
 
