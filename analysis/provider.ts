@@ -2,6 +2,9 @@
 // observers and Argo Rollouts' providers have the same shape; a new backend implements this
 // interface and nothing else changes.
 import { PrometheusDriver } from 'prometheus-query';
+import { splitCredentials } from './address.ts';
+
+export { redactAddress, splitCredentials } from './address.ts';
 
 /** What a query returned, reduced to what conditions need. */
 export type QueryResult =
@@ -99,41 +102,6 @@ interface PromRejection {
   error?: string;
   httpStatus?: number;
   code?: string;
-}
-
-/**
- * An address safe to show anywhere: without the `user:password@` a Prometheus behind basic
- * auth is given as, so credentials never reach a log line, an Event, a status or a message.
- */
-export function redactAddress(address: string): string {
-  try {
-    const url = new URL(address);
-    if (!url.username && !url.password) return address;
-    url.username = '';
-    url.password = '';
-    return url.toString().replace(/\/$/, '');
-  } catch {
-    // Not a URL: show its shape only past a userinfo-like prefix, never the prefix itself.
-    return address.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/@]*@/i, '$1');
-  }
-}
-
-/** Basic-auth credentials carried in an address's userinfo, and the address without them. */
-export function splitCredentials(address: string): {
-  endpoint: string;
-  auth?: { username: string; password: string };
-} {
-  let url: URL;
-  try {
-    url = new URL(address);
-  } catch {
-    return { endpoint: address };
-  }
-  if (!url.username && !url.password) return { endpoint: address };
-  return {
-    endpoint: redactAddress(address),
-    auth: { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) },
-  };
 }
 
 /**
