@@ -38,6 +38,10 @@ export class ProviderError extends Error {
   }
 }
 
+/** A query as shown in a message: long ones are cut, so the message fits a measurement's 4 KiB. */
+const shortQuery = (query: string) =>
+  query.length > 600 ? `${query.slice(0, 600)}… (${query.length} characters)` : query;
+
 const isNumberish = (v: unknown): v is number => typeof v === 'number';
 const finite = (n: number) => Number.isFinite(n);
 
@@ -80,7 +84,7 @@ export function interpret(
     }
     if (expect === 'scalar') {
       throw new ProviderError(
-        `query returned ${series.length} series where one value was expected; aggregate it (e.g. sum(...)): ${query}`,
+        `query returned ${series.length} series where one value was expected; aggregate it (e.g. sum(...)): ${shortQuery(query)}`,
         query,
         false,
       );
@@ -90,7 +94,7 @@ export function interpret(
     return { kind: 'list', values: usable };
   }
   throw new ProviderError(
-    `query returned a ${resultType}, not a scalar or an instant vector: ${query}`,
+    `query returned a ${resultType}, not a scalar or an instant vector: ${shortQuery(query)}`,
     query,
     false,
   );
@@ -128,7 +132,7 @@ export function toProviderError(address: string, query: string, err: unknown): P
   // A gateway in front of Prometheus answering for it, or Prometheus still starting.
   const unreachable = r.httpStatus === 502 || r.httpStatus === 503 || r.httpStatus === 504;
   return new ProviderError(
-    `Prometheus rejected the query${status}: ${detail}; query: ${query}`,
+    `Prometheus rejected the query${status}: ${detail}; query: ${shortQuery(query)}`,
     query,
     unreachable,
   );
