@@ -99,7 +99,7 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
   try {
     await sizeReplicaSets(deps, pass, world, 'grow');
   } catch (err) {
-    const refused = refusedReplicaSet(err);
+    const refused = refusedReplicaSet(err, name);
     if (!refused) throw err;
     return stall(deps, rollout, refused, now);
   }

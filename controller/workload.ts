@@ -79,15 +79,25 @@ export function replicaSetReady(rs: V1ReplicaSet | undefined, wanted: number): b
   );
 }
 
+const MAX_LABEL_VALUE = 63;
+
 /**
  * The pod template is stored loosely in the Rollout (as in a Deployment it would be checked
  * on apply), so a template the API server will not accept surfaces only when its ReplicaSet is
  * created. That answer is final until someone edits the Rollout: a Problem to stall on, naming
  * the fields the server named, rather than an error retried forever.
  */
-export function refusedReplicaSet(err: unknown): Problem | undefined {
+export function refusedReplicaSet(err: unknown, rollout: string): Problem | undefined {
   const code = statusCode(err);
   if (code !== 422 && code !== 400) return undefined;
+  if (rollout.length > MAX_LABEL_VALUE) {
+    return {
+      reason: 'InvalidSpec',
+      message:
+        `the Rollout name is ${rollout.length} characters; its ReplicaSets and pods carry it as label ` +
+        `${ROLLOUT_LABEL}, whose value holds at most ${MAX_LABEL_VALUE}: rename the Rollout`,
+    };
+  }
   const body = (
     err as {
       body?: { message?: string; details?: { causes?: { field?: string; message?: string }[] } };
