@@ -2,11 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { startController } from '../harness/controller.ts';
 import { sandbox } from '../harness/env.ts';
-import { freshNamespace } from '../harness/namespace.ts';
-import { analysisRuns, createObject } from '../support/analysis.ts';
-import { apply, canaryApp, setImage, waitForRollout } from '../support/apps.ts';
+import { analysisRuns, stepAnalysisRelease } from '../support/analysis.ts';
+import { waitForRollout } from '../support/apps.ts';
 import { assertNoSecretLeaks, controllerOutput, namespaceObjects } from '../support/secrets.ts';
 
 /**
@@ -43,40 +41,12 @@ async function basicAuthPrometheus(user: string, password: string) {
   return { url: (pw: string) => `http://${user}:${encodeURIComponent(pw)}@127.0.0.1:${port}`, port, seen };
 }
 
-/** A canary whose one analysis step measures `vector(1)` through the controller's --prometheus-url. */
-async function releaseThroughProxy(prefix: string, prometheusUrl: string) {
-  const ns = await freshNamespace(prefix);
-  await createObject(`/apis/sluice.dev/v1alpha1/namespaces/${ns}/analysistemplates`, {
-    apiVersion: 'sluice.dev/v1alpha1',
-    kind: 'AnalysisTemplate',
-    metadata: { name: 'probe' },
-    spec: {
-      metrics: [
-        {
-          name: 'always-one',
-          successCondition: 'result == 1.0',
-          provider: { prometheus: { query: 'vector(1)' } },
-        },
-      ],
-    },
-  });
-  await apply(
-    canaryApp(ns, {
-      image: `shop/${ns}:1`,
-      replicas: 1,
-      steps: [
-        { setWeight: 20 },
-        { analysis: { templates: [{ templateName: 'probe' }], consecutiveErrorLimit: 0 } },
-        { pause: {} },
-      ] as never,
-    }),
-  );
-  // As the README advises: the credentialed URL comes from the environment (a Secret in the Deployment).
-  const controller = await startController(ns, { env: { SLUICE_PROMETHEUS_URL: prometheusUrl } });
-  await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision to be stable');
-  await setImage(ns, `shop/${ns}:2`);
-  return { ns, controller };
-}
+/** A metric measured through the controller's --prometheus-url (from the environment, as the README advises). */
+const probe = {
+  name: 'always-one',
+  successCondition: 'result == 1.0',
+  provider: { prometheus: { query: 'vector(1)' } },
+};
 
 describe('credentials for Prometheus', () => {
   it('a basic-auth Prometheus is measured through, and the password never appears in anything Sluice emits', async () => {
@@ -85,7 +55,7 @@ describe('credentials for Prometheus', () => {
     const prom = await basicAuthPrometheus('sluice', password);
 
     // Right password: the gate measures through the proxy and the release moves on to the pause.
-    const good = await releaseThroughProxy('cred-ok', prom.url(password));
+    const good = await stepAnalysisRelease('cred-ok', probe, { SLUICE_PROMETHEUS_URL: prom.url(password) });
     const passed = await waitForRollout(
       good.ns,
       (r) => r.status?.phase === 'Paused' && r.status.currentStepIndex === 2,
@@ -96,7 +66,7 @@ describe('credentials for Prometheus', () => {
     expect((await analysisRuns(good.ns)).map((r) => r.status?.phase)).toContain('Successful');
 
     // Wrong password: the release pauses saying the credentials were refused, at an address without them.
-    const bad = await releaseThroughProxy('cred-bad', prom.url(wrong));
+    const bad = await stepAnalysisRelease('cred-bad', probe, { SLUICE_PROMETHEUS_URL: prom.url(wrong) });
     const paused = await waitForRollout(
       bad.ns,
       (r) => r.status?.phase === 'Paused' && r.status.pause?.reason === 'AnalysisError',
