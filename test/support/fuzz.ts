@@ -207,44 +207,49 @@ export function namesField(message: string, path: Path): boolean {
 }
 
 /** kubectl sluice argv: commands, flags and values, valid and not, in any order. */
-export const cliArgv = (rolloutNames: string[]): fc.Arbitrary<string[]> =>
-  fc.array(
-    fc.oneof(
-      fc.constantFrom(
-        'list',
-        'status',
-        'promote',
-        'abort',
-        'retry',
-        'pause',
-        'resume',
-        'undo',
-        'set',
-        'image',
-        'help',
-        '--full',
-        '-A',
-        '--all-namespaces',
-        '-w',
-        '--to-revision',
-        '--to-revision=-1',
-        '--to-revision=abc',
-        '--to-revision=99999999999999999999',
-        '-n',
-        '--namespace=',
-        '--context',
-        '--context=nope',
-        '--kubeconfig=/nonexistent',
-        '--bogus',
-        '-h',
-        '--',
-        'app=',
-        '=img',
-        'app=img:2',
-        'a=b=c',
-      ),
-      fc.constantFrom(...rolloutNames),
-      hostileString.filter((s) => !s.includes('\u0000')),
-    ),
-    { maxLength: 6 },
+const CLI_COMMANDS = ['list', 'status', 'promote', 'abort', 'retry', 'pause', 'resume', 'undo', 'set image'];
+const CLI_TOKENS = [
+  'help',
+  'set',
+  'image',
+  '--full',
+  '-A',
+  '--all-namespaces',
+  '-w',
+  '--to-revision',
+  '--to-revision=-1',
+  '--to-revision=abc',
+  '--to-revision=99999999999999999999',
+  '-n',
+  '--namespace=',
+  '--context',
+  '--context=nope',
+  '--kubeconfig=/nonexistent',
+  '--bogus',
+  '-h',
+  '--',
+  'app=',
+  '=img',
+  'app=img:2',
+  'a=b=c',
+];
+
+/**
+ * kubectl sluice argv: half of them a real command on a real or hostile name with random
+ * flags after it (so they reach the API server), half any tokens in any order.
+ */
+export const cliArgv = (rolloutNames: string[]): fc.Arbitrary<string[]> => {
+  const token = fc.oneof(
+    fc.constantFrom(...CLI_TOKENS, ...CLI_COMMANDS),
+    fc.constantFrom(...rolloutNames),
+    hostileString.filter((s) => !s.includes('\u0000')),
   );
+  const name = fc.oneof(
+    fc.constantFrom(...rolloutNames),
+    hostileString.filter((s) => !s.includes('\u0000')),
+  );
+  const command = fc
+    .tuple(fc.constantFrom(...CLI_COMMANDS), name, fc.array(token, { maxLength: 3 }))
+    .map(([cmd, n, rest]) => [...cmd.split(' '), n, ...rest]);
+  return fc.oneof(command, fc.array(token, { maxLength: 6 }));
+};
