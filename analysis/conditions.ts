@@ -52,8 +52,13 @@ export interface Verdict {
   message?: string;
 }
 
-export const formatValue = (v: number | number[]): string =>
-  Array.isArray(v) ? JSON.stringify(v.map(round)) : String(round(v));
+export const formatValue = (v: number | number[]): string => {
+  if (!Array.isArray(v)) return String(round(v));
+  if (v.length <= SHOWN_VALUES) return JSON.stringify(v.map(round));
+  // A query may return thousands of series; status holds a measurement in 4 KiB.
+  return `${JSON.stringify(v.slice(0, SHOWN_VALUES).map(round)).slice(0, -1)},… ${v.length} values]`;
+};
+const SHOWN_VALUES = 20;
 const round = (n: number) => Math.round(n * 1000) / 1000;
 
 function test(expr: string, result: number | number[]): boolean {

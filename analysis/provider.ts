@@ -2,6 +2,9 @@
 // observers and Argo Rollouts' providers have the same shape; a new backend implements this
 // interface and nothing else changes.
 import { PrometheusDriver } from 'prometheus-query';
+import { splitCredentials } from './address.ts';
+
+export { redactAddress, splitCredentials } from './address.ts';
 
 /** What a query returned, reduced to what conditions need. */
 export type QueryResult =
@@ -41,6 +44,10 @@ export class ProviderError extends Error {
     this.name = 'ProviderError';
   }
 }
+
+/** A query as shown in a message: long ones are cut, so the message fits a measurement's 4 KiB. */
+const shortQuery = (query: string) =>
+  query.length > 600 ? `${query.slice(0, 600)}… (${query.length} characters)` : query;
 
 const isNumberish = (v: unknown): v is number => typeof v === 'number';
 const finite = (n: number) => Number.isFinite(n);
@@ -84,7 +91,7 @@ export function interpret(
     }
     if (expect === 'scalar') {
       throw new ProviderError(
-        `query returned ${series.length} series where one value was expected; aggregate it (e.g. sum(...)): ${query}`,
+        `query returned ${series.length} series where one value was expected; aggregate it (e.g. sum(...)): ${shortQuery(query)}`,
         query,
         false,
       );
@@ -94,7 +101,7 @@ export function interpret(
     return { kind: 'list', values: usable };
   }
   throw new ProviderError(
-    `query returned a ${resultType}, not a scalar or an instant vector: ${query}`,
+    `query returned a ${resultType}, not a scalar or an instant vector: ${shortQuery(query)}`,
     query,
     false,
   );
@@ -108,7 +115,10 @@ interface PromRejection {
   code?: string;
 }
 
-/** prometheus-query rejects with plain objects; make them Errors that name the query. */
+/**
+ * prometheus-query rejects with plain objects; make them Errors that name the query. The
+ * rejection is not kept as the cause: its `original` carries the request, credentials included.
+ */
 export function toProviderError(address: string, query: string, err: unknown): ProviderError {
   if (err instanceof ProviderError) return err;
   const r = (err ?? {}) as PromRejection;
@@ -116,22 +126,27 @@ export function toProviderError(address: string, query: string, err: unknown): P
   const detail = r.error ?? (err instanceof Error ? err.message : String(err));
   if (type === 'network_error' || type === 'timeout_error' || type === 'timeout') {
     const what = type === 'network_error' ? 'cannot be reached' : 'did not answer in time';
-    return new ProviderError(`Prometheus at ${address} ${what}: ${detail}`, query, true, { cause: err });
+    return new ProviderError(`Prometheus at ${address} ${what}: ${detail}`, query, true);
+  }
+  if (r.httpStatus === 401 || r.httpStatus === 403) {
+    return new ProviderError(
+      `Prometheus at ${address} refused the credentials (HTTP ${r.httpStatus}): check the user and password in its address`,
+      query,
+      false,
+    );
   }
   const status = r.httpStatus ? ` (HTTP ${r.httpStatus})` : '';
   // A gateway in front of Prometheus answering for it, or Prometheus still starting.
   const unreachable = r.httpStatus === 502 || r.httpStatus === 503 || r.httpStatus === 504;
   return new ProviderError(
-    `Prometheus rejected the query${status}: ${detail}; query: ${query}`,
+    `Prometheus rejected the query${status}: ${detail}; query: ${shortQuery(query)}`,
     query,
     unreachable,
-    {
-      cause: err,
-    },
   );
 }
 
 export interface PrometheusOptions {
+  /** Base URL; `http://user:password@host:9090` for a Prometheus behind basic auth. */
   address: string;
   timeoutMs?: number;
 }
@@ -143,10 +158,23 @@ export class PrometheusProvider implements MetricProvider {
   readonly address: string;
 
   constructor(opts: PrometheusOptions) {
-    this.address = opts.address.replace(/\/+$/, '');
+    const { endpoint, auth } = splitCredentials(opts.address.replace(/\/+$/, ''));
+    this.address = endpoint;
     this.driver = new PrometheusDriver({
-      endpoint: this.address,
+      endpoint,
+      ...(auth ? { auth } : {}),
       timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      // A proxy's 401 page is not Prometheus JSON, and prometheus-query would drop the status:
+      // give it an error body so the rejection says HTTP 401 rather than "unexpected client error".
+      responseInterceptor: {
+        onFulfilled: (res) => res,
+        onRejected: (err: { response?: { status: number; statusText: string; data?: unknown } }) => {
+          const res = err.response;
+          if (res && (typeof res.data !== 'object' || res.data === null))
+            res.data = { status: 'error', error: `HTTP ${res.status} ${res.statusText}` };
+          throw err;
+        },
+      },
     });
   }
 

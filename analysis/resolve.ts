@@ -3,6 +3,7 @@
 import type { AnalysisTemplateSpec, Gates, Metric, RunMetric } from '../crds/index.ts';
 import { DEFAULTS, parseDuration } from '../crds/index.ts';
 import type { GateKind } from '../machines/events.ts';
+import { hasCredentials } from './address.ts';
 import { DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS } from './compare/measure.ts';
 import { latencyBucketsQuery, requestCountsQuery } from './compare/queries.ts';
 import { compileCondition } from './conditions.ts';
@@ -226,6 +227,14 @@ function resolveTemplateMetric(
     } catch (err) {
       throw new InvalidAnalysis(`metric ${metric.name}: ${(err as Error).message}`);
     }
+  }
+  const address = metric.provider.prometheus.address;
+  if (address !== undefined && hasCredentials(address)) {
+    // Copying it into the AnalysisRun would show the password to everyone who can read runs.
+    throw new InvalidAnalysis(
+      `metric ${metric.name} (template ${ref.templateName}): provider.prometheus.address carries credentials; ` +
+        "a template lives in git and is copied into every AnalysisRun: give them to the controller's --prometheus-url (from a Secret) instead",
+    );
   }
   // A step's template metric without a count measures as often as the gate says (once by
   // default): otherwise the step would never end.

@@ -128,8 +128,12 @@ function explain(
   if (phase === 'Error') {
     const limit = metric?.consecutiveErrorLimit ?? DEFAULTS.consecutiveErrorLimit;
     const unreachable = /cannot be reached|did not answer in time/.test(detail);
+    const why =
+      culprit.consecutiveError > limit
+        ? `${culprit.consecutiveError} consecutive errors (limit ${limit})`
+        : `${culprit.count} measurements, none successful (${culprit.error} errors)`;
     return {
-      message: `metric ${culprit.name}: ${culprit.consecutiveError} consecutive errors (limit ${limit}): ${detail}`,
+      message: `metric ${culprit.name}: ${why}: ${detail}`,
       reason: unreachable ? REASON_UNREACHABLE : 'Error',
     };
   }

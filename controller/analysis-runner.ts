@@ -4,7 +4,7 @@
 // enqueues the owning Rollout at once, so the reconcile that sees a Failed run aborts then.
 import type { Logger } from 'pino';
 import { intervalMs, nextDueAt, runStart, type Taken, takeMeasurement } from '../analysis/measure.ts';
-import type { ProviderPool } from '../analysis/provider.ts';
+import { type ProviderPool, redactAddress } from '../analysis/provider.ts';
 import {
   isTerminal,
   REASON_INVALID,
@@ -229,7 +229,7 @@ export class AnalysisRunner {
     await this.opts.writer.signalResume(
       namespace,
       run.spec.rollout,
-      `sluice: Prometheus at ${address} is reachable again`,
+      `sluice: Prometheus at ${address === undefined ? 'its address' : redactAddress(address)} is reachable again`,
       new Date(this.now()),
     );
     this.opts.logger.info(

@@ -14,7 +14,7 @@ import type { EventRecorder } from './kube/events.ts';
 import { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, revisionOf, sameJson } from './revision.ts';
 import { type Split, splitFor } from './traffic/split.ts';
 import { currentWeight, RoutingError, weightPatch } from './traffic/virtual-service.ts';
-import { replicaSetFor, replicaSetReady } from './workload.ts';
+import { refusedReplicaSet, replicaSetFor, replicaSetReady } from './workload.ts';
 import type { World } from './world.ts';
 import { StaleWrite, type Writer } from './writer.ts';
 
@@ -96,7 +96,13 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
   const decision = decide({ name, spec: rollout.spec }, status, events);
   const world = desiredWorld(rollout.spec, decision.status, now);
 
-  await sizeReplicaSets(deps, pass, world, 'grow');
+  try {
+    await sizeReplicaSets(deps, pass, world, 'grow');
+  } catch (err) {
+    const refused = refusedReplicaSet(err, name);
+    if (!refused) throw err;
+    return stall(deps, rollout, refused, now);
+  }
   // Traffic leaving the new revision (an abort, a rollback) moves first: the weight is the
   // fastest way off a bad canary. Traffic arriving waits until the Services select the right pods.
   let drift: number | undefined;

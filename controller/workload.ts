@@ -3,6 +3,8 @@
 import type { V1LabelSelector, V1OwnerReference, V1ReplicaSet } from '@kubernetes/client-node';
 import { API_VERSION, type Rollout } from '../crds/index.ts';
 import { POD_TEMPLATE_ANNOTATION } from '../crds/labels.ts';
+import type { Problem } from './conditions.ts';
+import { statusCode } from './kube/client.ts';
 import { canonicalJson, REVISION_LABEL, REVISION_NUMBER_ANNOTATION, ROLLOUT_LABEL } from './revision.ts';
 
 const MAX_NAME = 253;
@@ -75,4 +77,44 @@ export function replicaSetReady(rs: V1ReplicaSet | undefined, wanted: number): b
     (status?.observedGeneration ?? 0) >= (rs.metadata?.generation ?? 0) &&
     (status?.availableReplicas ?? 0) >= wanted
   );
+}
+
+const MAX_LABEL_VALUE = 63;
+
+/**
+ * The pod template is stored loosely in the Rollout (as in a Deployment it would be checked
+ * on apply), so a template the API server will not accept surfaces only when its ReplicaSet is
+ * created. That answer is final until someone edits the Rollout: a Problem to stall on, naming
+ * the fields the server named, rather than an error retried forever.
+ */
+export function refusedReplicaSet(err: unknown, rollout: string): Problem | undefined {
+  const code = statusCode(err);
+  if (code !== 422 && code !== 400) return undefined;
+  if (rollout.length > MAX_LABEL_VALUE) {
+    return {
+      reason: 'InvalidSpec',
+      message:
+        `the Rollout name is ${rollout.length} characters; its ReplicaSets and pods carry it as label ` +
+        `${ROLLOUT_LABEL}, whose value holds at most ${MAX_LABEL_VALUE}: rename the Rollout`,
+    };
+  }
+  const body = (
+    err as {
+      body?: { message?: string; details?: { causes?: { field?: string; message?: string }[] } };
+    }
+  ).body;
+  // 422 lists the invalid fields; 400 (a value of the wrong type) names the field in its message.
+  const causes = (body?.details?.causes ?? [])
+    .map((c) => `${c.field ?? '<unknown field>'}: ${(c.message ?? 'invalid').slice(0, 200)}`)
+    .join('; ');
+  const detail =
+    causes || body?.message?.replace(/^ReplicaSet in version "v1" cannot be handled as a ReplicaSet: /, '');
+  return {
+    reason: 'InvalidSpec',
+    message:
+      `the API server refused this revision's ReplicaSet, fix spec.template: ${detail || 'no details given'}`.slice(
+        0,
+        1000,
+      ),
+  };
 }

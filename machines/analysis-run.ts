@@ -70,7 +70,12 @@ export function metricPhase(limits: MetricLimits, r: MetricResult): AnalysisPhas
   if (r.consecutiveError > (limits.consecutiveErrorLimit ?? DEFAULTS.consecutiveErrorLimit)) return 'Error';
   if (limits.sequential) return sequentialPhase(limits, r);
   if (r.inconclusive > (limits.inconclusiveLimit ?? DEFAULTS.inconclusiveLimit)) return 'Inconclusive';
-  if (limits.count && r.count >= limits.count) return 'Successful';
+  // Errors within the limit are tolerated, not counted as passes: a metric that took all its
+  // measurements without one success has no evidence the canary is good.
+  if (limits.count && r.count >= limits.count) {
+    if (r.successful > 0) return 'Successful';
+    return r.error > 0 ? 'Error' : 'Inconclusive';
+  }
   return r.count > 0 ? 'Running' : 'Pending';
 }
 

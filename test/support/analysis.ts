@@ -6,7 +6,9 @@ import { ensurePrometheus, prometheusUrl } from '../../sandbox/prometheus.ts';
 import { startController } from '../harness/controller.ts';
 import { sandbox } from '../harness/env.ts';
 import { kube } from '../harness/kube.ts';
+import { freshNamespace } from '../harness/namespace.ts';
 import { waitFor } from '../harness/wait.ts';
+import { apply, canaryApp, setImage, waitForRollout } from './apps.ts';
 
 /** The controller under test, pointed at the sandbox's real Prometheus. */
 export function startAnalysisController(namespace: string) {
@@ -64,4 +66,38 @@ export async function stopPrometheus(): Promise<() => Promise<void>> {
     { description: 'Prometheus to stop answering', timeout: 20_000 },
   );
   return () => ensurePrometheus();
+}
+
+/**
+ * A canary with one analysis step running `metric` (template `probe`), released from its first
+ * revision to the second; the controller gets `env` (e.g. SLUICE_PROMETHEUS_URL). Returns once
+ * the second revision is applied.
+ */
+export async function stepAnalysisRelease(
+  prefix: string,
+  metric: Record<string, unknown>,
+  env: Record<string, string>,
+) {
+  const ns = await freshNamespace(prefix);
+  await createObject(`/apis/sluice.dev/v1alpha1/namespaces/${ns}/analysistemplates`, {
+    apiVersion: 'sluice.dev/v1alpha1',
+    kind: 'AnalysisTemplate',
+    metadata: { name: 'probe' },
+    spec: { metrics: [metric] },
+  });
+  await apply(
+    canaryApp(ns, {
+      image: `shop/${ns}:1`,
+      replicas: 1,
+      steps: [
+        { setWeight: 20 },
+        { analysis: { templates: [{ templateName: 'probe' }] } },
+        { pause: {} },
+      ] as never,
+    }),
+  );
+  const controller = await startController(ns, { env });
+  await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision to be stable');
+  await setImage(ns, `shop/${ns}:2`);
+  return { ns, controller };
 }

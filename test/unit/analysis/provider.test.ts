@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { interpret, ProviderError, toProviderError } from '../../../analysis/provider.ts';
+import {
+  interpret,
+  ProviderError,
+  redactAddress,
+  splitCredentials,
+  toProviderError,
+} from '../../../analysis/provider.ts';
 
 // prometheus-query's parsed shapes; the same code is exercised against the real Prometheus in
 // test/sandbox/analysis-provider.test.ts.
@@ -39,5 +45,35 @@ describe('interpreting Prometheus results', () => {
     });
     expect(down.message).toBe('Prometheus at http://p cannot be reached: connect ECONNREFUSED');
     expect(down.unreachable).toBe(true);
+  });
+});
+
+describe('credentials in a Prometheus address', () => {
+  it('splits userinfo into basic auth and shows the address without it', () => {
+    expect(splitCredentials('http://sluice:p%40ss%2Fw@prom.monitoring:9090/prefix')).toEqual({
+      endpoint: 'http://prom.monitoring:9090/prefix',
+      auth: { username: 'sluice', password: 'p@ss/w' },
+    });
+    expect(splitCredentials('http://prom:9090')).toEqual({ endpoint: 'http://prom:9090' });
+  });
+
+  it('redacts userinfo from anything shaped like an address, URL or not', () => {
+    expect(redactAddress('https://u:secret@prom:9090')).toBe('https://prom:9090');
+    expect(redactAddress('https://token@prom')).toBe('https://prom');
+    expect(redactAddress('http://prom:9090')).toBe('http://prom:9090');
+    expect(redactAddress('http://u:secret@[bad')).toBe('http://[bad');
+  });
+
+  it('a refused login is an error naming the address without the credentials', () => {
+    const err = toProviderError('http://prom:9090', 'vector(1)', {
+      status: 'error',
+      errorType: 'http_error',
+      httpStatus: 401,
+      error: 'HTTP 401 Unauthorized',
+    });
+    expect(err.message).toBe(
+      'Prometheus at http://prom:9090 refused the credentials (HTTP 401): check the user and password in its address',
+    );
+    expect(err.unreachable).toBe(false);
   });
 });

@@ -143,4 +143,26 @@ describe('resolving a gate into metrics', () => {
       }),
     ).toThrow(/need a Service/);
   });
+
+  it('a template address carrying credentials is invalid, and the message does not repeat them', () => {
+    const metric = template.metrics[0] as AnalysisTemplateSpec['metrics'][number];
+    const withPassword: AnalysisTemplateSpec = {
+      ...template,
+      metrics: [
+        {
+          ...metric,
+          provider: { prometheus: { ...metric.provider.prometheus, address: 'http://u:hunter2@prom:9090' } },
+        },
+      ],
+    };
+    const run = () =>
+      resolveMetrics({
+        gates: { templates: [{ templateName: 'errors' }], args: [{ name: 'service', value: 'web' }] },
+        gate: 'step',
+        namespace: 'shop',
+        templates: found(withPassword),
+      });
+    expect(run).toThrow(/provider\.prometheus\.address carries credentials/);
+    expect(run).not.toThrow(/hunter2/);
+  });
 });

@@ -46,6 +46,16 @@ describe('analysis run bookkeeping', () => {
     expect(s.context.results[0]?.measurements[0]).toMatchObject({ phase: 'Successful', value: '99.5' });
   });
 
+  it('never succeeds on tolerated errors alone: all measurements taken without a pass is Error', () => {
+    // One measurement, errored (Prometheus refused the credentials), within consecutiveErrorLimit.
+    const once = { name: 'probe', count: 1 };
+    expect(toRunStatus(run([once], measure('probe', 'Error'))).phase).toBe('Error');
+    const mixed = { name: 'probe', count: 2 };
+    expect(toRunStatus(run([mixed], measure('probe', 'Error'), measure('probe', 'Successful'))).phase).toBe(
+      'Successful',
+    );
+  });
+
   it('fails once failures exceed failureLimit', () => {
     const tolerant = { ...rate, failureLimit: 1 };
     expect(toRunStatus(run([tolerant], measure('rate', 'Failed'))).phase).toBe('Running');
