@@ -1,8 +1,8 @@
 // Flux in the sandbox (opt-in: `sandbox:up -- --with-flux`): a git server on loopback and
 // Flux's own source-controller and kustomize-controller, built from the Go module proxy,
 // running as processes against the sandbox's API server like they would in a cluster.
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { kubectl } from './cluster.ts';
 import { HOST, PATHS, PORTS } from './config.ts';
 import { SandboxError, say } from './log.ts';
@@ -13,8 +13,24 @@ export const gitUrl = () => `http://${HOST}:${PORTS.git}`;
 export const fluxLog = (name: string) => join(PATHS.logs, `${name}.log`);
 export const FLUX_DAEMONS = ['git-server', 'source-controller', 'kustomize-controller'] as const;
 
-const binary = (name: 'source-controller' | 'kustomize-controller') =>
+type FluxController = 'source-controller' | 'kustomize-controller';
+
+/** The built binary in the shared cache. */
+const binary = (name: FluxController) =>
   join(name === 'source-controller' ? PATHS.fluxSourceBin : PATHS.fluxKustomizeBin, name);
+
+/**
+ * Started through a link inside this checkout's .sandbox/, so its command line names this
+ * checkout: finding leftovers by the cache path would also match (and stop) the Flux of
+ * another checkout's sandbox on the same machine.
+ */
+function checkoutLink(name: FluxController): string {
+  const link = join(PATHS.fluxDir, 'bin', name);
+  mkdirSync(dirname(link), { recursive: true });
+  rmSync(link, { force: true });
+  symlinkSync(binary(name), link);
+  return link;
+}
 
 export const fluxBuilt = () =>
   existsSync(binary('source-controller')) && existsSync(binary('kustomize-controller'));
@@ -82,7 +98,7 @@ const COMMON_FLAGS = [
   '--events-addr=',
 ];
 
-async function ensureFluxController(name: 'source-controller' | 'kustomize-controller'): Promise<void> {
+async function ensureFluxController(name: FluxController): Promise<void> {
   if (daemonPid(name) !== undefined) return;
   const args =
     name === 'source-controller'
@@ -98,9 +114,10 @@ async function ensureFluxController(name: 'source-controller' | 'kustomize-contr
   mkdirSync(join(PATHS.fluxDir, 'artifacts'), { recursive: true });
   say(`starting Flux ${name}`);
   const logFrom = existsSync(fluxLog(name)) ? statSync(fluxLog(name)).size : 0;
-  startDaemon(name, binary(name), args, {
+  const link = checkoutLink(name);
+  startDaemon(name, link, args, {
     log: fluxLog(name),
-    marker: binary(name),
+    marker: link,
     env: fluxEnv(),
     cwd: PATHS.fluxDir,
   });

@@ -114,7 +114,8 @@ export async function createFluxApp(
       return sha;
     },
     sync,
-    kustomization: () => requestJson<Kustomization>(kc, { method: 'GET', path: `${KUSTOMIZATION_PATH}/${name}` }),
+    kustomization: () =>
+      requestJson<Kustomization>(kc, { method: 'GET', path: `${KUSTOMIZATION_PATH}/${name}` }),
     async remove() {
       for (const path of [`${KUSTOMIZATION_PATH}/${name}`, `${SOURCE_PATH}/${name}`]) {
         await requestJson(kc, { method: 'DELETE', path }).catch((err: unknown) => {

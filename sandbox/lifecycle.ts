@@ -154,8 +154,8 @@ async function downLocked(): Promise<void> {
     PATHS.prometheusDir,
     PATHS.simulatorEntry,
     PATHS.gitEntry,
-    PATHS.fluxSourceBin,
-    PATHS.fluxKustomizeBin,
+    // Not the binaries' cache paths: those are shared by every checkout's sandbox.
+    PATHS.fluxDir,
   ];
   for (const marker of markers) {
     for (const pid of await leftoverPids(marker)) {
