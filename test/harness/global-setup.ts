@@ -12,7 +12,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const reused = await sandboxHealthy();
     // `up` on a healthy sandbox takes about a second and still re-applies CRDs that changed
     // in crds/ since it started, so a reused sandbox serves what the checkout holds.
-    const e = await up();
+    const e = await up({ flux: true });
     takeLease(!reused);
     return e;
   });
