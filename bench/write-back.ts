@@ -47,12 +47,11 @@ async function once(version: number, moveBranch: boolean): Promise<number> {
     edit: async (dir) => {
       if (moveBranch)
         await commitFiles(pushUrl, { 'README.md': `moved ${version}\n` }, `unrelated ${version}`);
-      const r = revertTemplate(
+      return revertTemplate(
         await readYamlFiles(dir, 'apps'),
         { name: 'app-7', namespace: 'shop' },
         change(version, 1),
       );
-      return r.ok ? { ok: true, files: r.files } : { ok: false, reason: r.reason, message: r.message };
     },
   });
   if (out.state !== 'Committed') throw new Error(`run ended ${out.state}`);

@@ -43,10 +43,9 @@ describe('pushEdit against a real git server', { timeout: 60_000 }, () => {
       timeoutMs: 30_000,
       edit: async (dir) => {
         await during?.();
-        const r = revertTemplate(await readYamlFiles(dir, 'apps/web'), { name: 'web', namespace: 'shop' }, [
+        return revertTemplate(await readYamlFiles(dir, 'apps/web'), { name: 'web', namespace: 'shop' }, [
           change,
         ]);
-        return r.ok ? { ok: true, files: r.files } : { ok: false, reason: r.reason, message: r.message };
       },
     });
 
@@ -85,12 +84,7 @@ describe('pushEdit against a real git server', { timeout: 60_000 }, () => {
       auth: AUTH,
       message: 'unused',
       edit: async (dir) => {
-        const r = revertTemplate(
-          await readYamlFiles(dir, 'apps/web'),
-          { name: 'web', namespace: 'shop' },
-          [],
-        );
-        return r.ok ? { ok: true, files: r.files } : { ok: false, reason: r.reason, message: r.message };
+        return revertTemplate(await readYamlFiles(dir, 'apps/web'), { name: 'web', namespace: 'shop' }, []);
       },
     });
     expect(out).toMatchObject({ state: 'Skipped', branch: 'main' });
@@ -105,10 +99,9 @@ describe('pushEdit against a real git server', { timeout: 60_000 }, () => {
       auth: AUTH,
       message: 'unused',
       edit: async (dir) => {
-        const r = revertTemplate(await readYamlFiles(dir, 'elsewhere'), { name: 'web', namespace: 'shop' }, [
+        return revertTemplate(await readYamlFiles(dir, 'elsewhere'), { name: 'web', namespace: 'shop' }, [
           change,
         ]);
-        return r.ok ? { ok: true, files: r.files } : { ok: false, reason: r.reason, message: r.message };
       },
     });
     expect(out).toMatchObject({ state: 'Failed', reason: 'NotFound' });
