@@ -19,7 +19,9 @@ Controller flags (each also read from the environment variable shown):
   --identity ID                 SLUICE_IDENTITY; this replica's name in the Lease and Events (default host-pid)
   --instance-id ID              SLUICE_INSTANCE_ID; own only Rollouts labelled sluice.dev/controller-instance=ID
   --workers N                   SLUICE_WORKERS (default 4)
-  --log-level LEVEL             SLUICE_LOG_LEVEL (default info)`;
+  --log-level LEVEL             SLUICE_LOG_LEVEL (default info)
+  --write-back                  SLUICE_WRITE_BACK=true; commit automatic rollbacks to git (a Rollout's writeBack.enabled wins)
+  --argocd-namespace NS         SLUICE_ARGOCD_NAMESPACE; where Argo CD Applications live (default argocd)`;
 
 const env = (name: string): string | undefined => process.env[name] || undefined;
 
@@ -52,6 +54,8 @@ export async function main(argv: string[]): Promise<number> {
         identity: { type: 'string' },
         workers: { type: 'string' },
         'log-level': { type: 'string' },
+        'write-back': { type: 'boolean' },
+        'argocd-namespace': { type: 'string' },
       },
       strict: true,
     }));
@@ -82,6 +86,8 @@ export async function main(argv: string[]): Promise<number> {
     identity: (values.identity as string | undefined) ?? env('SLUICE_IDENTITY'),
     workers,
     logLevel: (values['log-level'] as string | undefined) ?? env('SLUICE_LOG_LEVEL') ?? 'info',
+    writeBack: values['write-back'] === true || env('SLUICE_WRITE_BACK') === 'true',
+    argoNamespace: (values['argocd-namespace'] as string | undefined) ?? env('SLUICE_ARGOCD_NAMESPACE'),
   });
   // Graceful shutdown: finish in-flight reconciles, release the lease, then exit.
   await new Promise<void>((resolve) => {

@@ -26,6 +26,7 @@ import { ROLLOUT_LABEL, revisionOf } from './revision.ts';
 import { informersReady, type RunningServer, sluiceMetrics, startServer } from './server.ts';
 import { splitFor } from './traffic/split.ts';
 import { CachedWorld, type Informers } from './world-cache.ts';
+import { WriteBackWorker } from './write-back/worker.ts';
 import { NotLeaderError, StaleWrite, Writer } from './writer.ts';
 
 export interface ControllerOptions {
@@ -50,6 +51,10 @@ export interface ControllerOptions {
   logLevel?: string;
   identity?: string;
   logger?: Logger;
+  /** Commit automatic rollbacks to git for Rollouts that do not say (spec.writeBack.enabled). */
+  writeBack?: boolean;
+  /** Where Argo CD Applications live when a tracking id names no namespace. Default `argocd`. */
+  argoNamespace?: string;
 }
 
 export interface RunningController {
@@ -195,13 +200,32 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     mayRun: () => synced && mayWrite(),
     gateChanged: (namespace, name) => enqueueRollout(namespace, name),
   });
+  const writeBack = new WriteBackWorker({
+    kc,
+    store: {
+      rollout: (namespace, name) => world.rollout(namespace, name),
+      replicaSets: (namespace, name) => world.replicaSets(namespace, name),
+    },
+    writer,
+    written: (r) => world.remember(r),
+    events: recorder,
+    logger: log.child({ component: 'write-back' }),
+    enabledByDefault: opts.writeBack === true,
+    mayRun: () => synced && mayWrite(),
+    ...(opts.argoNamespace ? { argoNamespace: opts.argoNamespace } : {}),
+  });
   const enqueueAll = () => {
-    for (const r of informers.rollouts.list()) enqueueRollout(r.metadata?.namespace, r.metadata?.name);
+    for (const r of informers.rollouts.list()) {
+      enqueueRollout(r.metadata?.namespace, r.metadata?.name);
+      writeBack.consider(world.rollout(r.metadata?.namespace ?? '', r.metadata?.name ?? ''));
+    }
     runner.enqueueAll();
   };
   informers.rollouts.onChange((r, type: ChangeType) => {
     if (type === 'delete') world.forget(r.metadata?.namespace ?? '', r.metadata?.name ?? '');
     enqueueRollout(r.metadata?.namespace, r.metadata?.name);
+    if (type !== 'delete')
+      writeBack.consider(world.rollout(r.metadata?.namespace ?? '', r.metadata?.name ?? ''));
   });
   const byLabel = (o: KubernetesObject) =>
     enqueueRollout(o.metadata?.namespace, o.metadata?.labels?.[ROLLOUT_LABEL]);
@@ -268,6 +292,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       stopped = true;
       await queue.shutdown();
       await runner.shutdown();
+      await writeBack.shutdown();
       await leader?.stop();
       await Promise.all(all.map(({ inf }) => inf.stop()));
       await Promise.all(servers.map((s) => s.close()));

@@ -136,7 +136,8 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
 
   const next = finishStatus(
     rollout,
-    { ...decision.status, signals: undefined },
+    // status.writeBack is the write-back worker's record, not the machine's: carried as read.
+    { ...decision.status, signals: undefined, writeBack: status.writeBack },
     pass,
     analysisProblem(pass.runs, decision.status),
   );

@@ -136,6 +136,23 @@ export class Writer {
     }
   }
 
+  /** Records a write-back's outcome; merged into status, so the reconciler's next full write (which carries it) conflicts instead of erasing it. */
+  async writeWriteBack(
+    namespace: string,
+    name: string,
+    writeBack: RolloutStatus['writeBack'],
+  ): Promise<Rollout> {
+    this.guard();
+    return mergePatch<Rollout>(
+      this.kc,
+      sluicePath('rollouts', namespace, name, 'status'),
+      { status: { writeBack } },
+      {
+        fieldManager: FIELD_MANAGER,
+      },
+    );
+  }
+
   /** Sets the finalizer list, guarded by resourceVersion so another writer's change is not lost. */
   async setFinalizers(rollout: Rollout, finalizers: string[]): Promise<void> {
     this.guard();

@@ -150,6 +150,30 @@ export const Strategy = z
     ],
   });
 
+/** Where the Rollout's YAML lives in git; each field given here overrides what Flux or Argo CD say. */
+export const WriteBackRepository = z.object({
+  url: z.string().min(1).max(2048).optional(),
+  branch: z.string().min(1).max(255).optional(),
+  path: z
+    .string()
+    .min(1)
+    .max(1024)
+    .optional()
+    .meta({ description: 'Directory (or file) in the repository holding the Rollout YAML.' }),
+  secretRef: z.object({ name: DnsSubdomain }).optional().meta({
+    description: 'Secret in the Rollout namespace: username/password or bearerToken (Flux format).',
+  }),
+});
+
+export const WriteBack = z.object({
+  enabled: z.boolean().optional().meta({
+    description:
+      'Commit the stable revision back to git after an automatic rollback. Default: the controller flag --write-back.',
+  }),
+  repository: WriteBackRepository.optional(),
+});
+export type WriteBack = z.infer<typeof WriteBack>;
+
 export const RolloutSpec = z
   .object({
     replicas: NonNegativeInt.optional().meta({ description: 'Desired pods (default 1).' }),
@@ -158,6 +182,7 @@ export const RolloutSpec = z
     revisionHistoryLimit: NonNegativeInt.optional(),
     progressDeadlineSeconds: z.int().min(1).optional().meta({ description: 'Default 600.' }),
     strategy: Strategy,
+    writeBack: WriteBack.optional(),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -256,6 +281,16 @@ export const RolloutStatus = z.object({
       resume: Signal.optional(),
     })
     .optional(),
+  writeBack: z
+    .object({
+      revision: z.string().meta({ description: 'The rolled-back revision this write-back is about.' }),
+      state: z.enum(['Committed', 'Failed', 'Skipped']),
+      commit: z.string().optional(),
+      message: z.string(),
+      at: z.string().optional(),
+    })
+    .optional()
+    .meta({ description: 'Outcome of committing the stable revision back to git after a rollback.' }),
   replicas: NonNegativeInt.optional(),
   updatedReplicas: NonNegativeInt.optional(),
   readyReplicas: NonNegativeInt.optional(),

@@ -62,3 +62,4 @@ export { type Decision, decide, nextWakeAt, step } from './decide.ts';
 export * from './events.ts';
 export { runName } from './gates.ts';
 export { fromStatus, machineFor, type ReleaseSnapshot, statePath, toStatus } from './status.ts';
+export { isRequestedAbort, type WriteBackDue, writeBackDue } from './write-back.ts';
