@@ -116,14 +116,17 @@ export async function createFluxApp(
     sync,
     kustomization: () =>
       requestJson<Kustomization>(kc, { method: 'GET', path: `${KUSTOMIZATION_PATH}/${name}` }),
-    async remove() {
-      for (const path of [`${KUSTOMIZATION_PATH}/${name}`, `${SOURCE_PATH}/${name}`]) {
-        await requestJson(kc, { method: 'DELETE', path }).catch((err: unknown) => {
-          if (!isNotFound(err)) throw err;
-        });
-      }
-    },
+    remove: () => removeFluxApp(kc, name),
   };
+}
+
+/** Deletes an app's Kustomization and GitRepository (not what they applied: prune is off). */
+export async function removeFluxApp(kc: KubeConfig, name: string): Promise<void> {
+  for (const path of [`${KUSTOMIZATION_PATH}/${name}`, `${SOURCE_PATH}/${name}`]) {
+    await requestJson(kc, { method: 'DELETE', path }).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
+  }
 }
 
 export const condition = (k: { status?: { conditions?: Condition[] } }, type: string) =>

@@ -14,7 +14,8 @@ export interface Sample {
 export interface Moment {
   t: number;
   label: string;
-  kind: 'release' | 'promoted' | 'rollback';
+  /** `git`: something git did — a commit synced by Flux, or Sluice's revert landing. */
+  kind: 'release' | 'promoted' | 'rollback' | 'git';
 }
 
 export interface ReportInput {
@@ -133,8 +134,8 @@ body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:820px;color:
 h1{font-size:1.4rem} figure{margin:1.2rem 0} figcaption{font-weight:600;margin-bottom:.3rem}
 svg text{font-size:11px;fill:#57606a} .frame{fill:#f6f8fa;stroke:#d0d7de}
 .line{fill:none;stroke:#0969da;stroke-width:2} .threshold{stroke:#cf222e;stroke-dasharray:5 4;fill:#cf222e}
-.moment{stroke-width:1.5} .moment.release{stroke:#8c959f} .moment.promoted{stroke:#1a7f37} .moment.rollback{stroke:#cf222e;stroke-width:2.5}
-li.rollback{color:#cf222e} li.promoted{color:#1a7f37}
+.moment{stroke-width:1.5} .moment.release{stroke:#8c959f} .moment.promoted{stroke:#1a7f37} .moment.rollback{stroke:#cf222e;stroke-width:2.5} .moment.git{stroke:#8250df;stroke-dasharray:2 3}
+li.rollback{color:#cf222e} li.promoted{color:#1a7f37} li.git{color:#8250df}
 </style></head><body>
 <h1>${esc(input.title)}</h1>
 <ul>${input.summary.map((l) => `<li>${esc(l)}</li>`).join('')}</ul>
