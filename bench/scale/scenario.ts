@@ -107,13 +107,14 @@ const KINDS: Record<ControllerName, Kind> = {
   argo: {
     group: 'argoproj.io',
     objects: argoApp,
-    // Argo's observedGeneration is a hash of the spec, not the generation: phase and hashes say it.
+    // Argo (v1.9) writes observedGeneration as the generation in a string.
     promoted: (r, image) =>
       imageOf(r) === image &&
+      observed(r) &&
       r.status?.phase === 'Healthy' &&
       !!r.status.stableRS &&
       r.status.stableRS === r.status.currentPodHash,
-    aborted: (r, image) => imageOf(r) === image && r.status?.abort === true,
+    aborted: (r, image) => imageOf(r) === image && observed(r) && r.status?.abort === true,
   },
 };
 
