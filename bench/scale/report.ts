@@ -53,7 +53,10 @@ const ROWS: Row[] = [
     cell: (r) => `${num(r.seconds.takeOver)} / ${num(r.seconds.wave1)} / ${num(r.seconds.wave2)}`,
   },
   { label: 'load average at the end (1 / 5 / 15 min)', cell: (r) => r.loadAverage.join(' / ') },
-  { label: 'waves that ran out of time', cell: (r) => (r.unfinished?.length ? r.unfinished.join('; ') : 'none') },
+  {
+    label: 'waves that ran out of time',
+    cell: (r) => (r.unfinished?.length ? r.unfinished.join('; ') : 'none'),
+  },
 ];
 
 interface Column {
