@@ -69,18 +69,7 @@ export async function setUp(opts: {
   await mergePatch(kc, cmPath(LOAD_CONFIGMAP), { data: load });
   const profileKeys: string[] = [];
 
-  const weights = new Map<string, [number, number][]>();
-  const vs = new ResilientInformer<VirtualService & KubernetesObject>(
-    kubeSource(kc, `/apis/networking.istio.io/v1/namespaces/${ns}/virtualservices`),
-    { name: 'bench-vs' },
-  );
-  vs.onChange((v) => {
-    const at = Date.now();
-    const w = v.spec.http?.[0]?.route?.[1]?.weight ?? 0;
-    const seen = weights.get(v.metadata?.name ?? '') ?? [];
-    if (seen.at(-1)?.[1] !== w) seen.push([at, w]);
-    weights.set(v.metadata?.name ?? '', seen);
-  });
+  const { weights, informer: vs } = watchWeights(kc, ns);
   const runs = new ResilientInformer<AnalysisRun & KubernetesObject>(
     kubeSource(kc, `/apis/sluice.dev/v1alpha1/namespaces/${ns}/analysisruns`),
     { name: 'bench-runs' },
@@ -155,6 +144,23 @@ export async function setUp(opts: {
   };
 }
 
+/** A watch on a namespace's VirtualServices: per name, [time seen, canary weight] on every change. */
+export function watchWeights(kc: KubeConfig, ns: string) {
+  const weights = new Map<string, [number, number][]>();
+  const informer = new ResilientInformer<VirtualService & KubernetesObject>(
+    kubeSource(kc, `/apis/networking.istio.io/v1/namespaces/${ns}/virtualservices`),
+    { name: 'bench-vs' },
+  );
+  informer.onChange((v) => {
+    const at = Date.now();
+    const w = v.spec.http?.[0]?.route?.[1]?.weight ?? 0;
+    const seen = weights.get(v.metadata?.name ?? '') ?? [];
+    if (seen.at(-1)?.[1] !== w) seen.push([at, w]);
+    weights.set(v.metadata?.name ?? '', seen);
+  });
+  return { weights, informer };
+}
+
 export async function until<T>(
   what: string,
   fn: () => Promise<T | undefined> | T | undefined,
@@ -169,10 +175,7 @@ export async function until<T>(
   }
 }
 
-export function percentile(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
-}
+export { percentile } from './stats.ts';
 
 /** The failing measurement that decided a Failed run: when it was recorded (epoch ms). */
 export function failedAt(run: AnalysisRun): number | undefined {

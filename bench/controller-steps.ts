@@ -14,12 +14,9 @@ import { sluiceMetrics } from '../controller/server.ts';
 import type { VirtualService } from '../controller/traffic/virtual-service.ts';
 import { canaryApp, objectPath } from '../sandbox/apps.ts';
 import { sandboxEnv, sandboxHealthy, up } from '../sandbox/lifecycle.ts';
+import { percentile } from './stats.ts';
 
 const releases = Number(process.argv[2] ?? 5);
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
-};
 
 async function main() {
   const env = (await sandboxHealthy()) ? sandboxEnv() : await up();

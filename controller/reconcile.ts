@@ -3,7 +3,6 @@
 // changed. Modelled on Argo Rollouts' canary.go: one context per pass, steps that may stop early.
 import type { V1ReplicaSet } from '@kubernetes/client-node';
 import type { AnalysisRun, Rollout, RolloutSpec, RolloutStatus } from '../crds/index.ts';
-import { parseResource } from '../crds/index.ts';
 import type { Effect } from '../machines/actions.ts';
 import { decide } from '../machines/decide.ts';
 import { type DesiredWorld, desiredWorld } from '../machines/desired.ts';
@@ -11,6 +10,7 @@ import type { GateKind, GateObservation, ReleaseEvent, SignalEvent } from '../ma
 import { type AnalysisDeps, analysisProblem, startAnalysisRun } from './analysis-runs.ts';
 import { desiredConditions, mergeConditions, type Problem } from './conditions.ts';
 import type { EventRecorder } from './kube/events.ts';
+import { parseRollout } from './parse-cache.ts';
 import { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, revisionOf, sameJson } from './revision.ts';
 import { type Split, splitFor } from './traffic/split.ts';
 import { currentWeight, RoutingError, weightPatch } from './traffic/virtual-service.ts';
@@ -57,7 +57,7 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
   const name = raw.metadata.name ?? '';
   const now = deps.now();
 
-  const parsed = parseResource('Rollout', raw);
+  const parsed = parseRollout(raw);
   // Deletion comes first: a Rollout whose spec Sluice cannot read must still be deletable.
   if (raw.metadata?.deletionTimestamp) {
     if (parsed.ok) return finalize(deps, parsed.value, namespace);

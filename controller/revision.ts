@@ -20,11 +20,16 @@ export const sameJson = (a: unknown, b: unknown): boolean => canonicalJson(a) ==
 // Kubernetes' SafeEncodeString alphabet: no vowels, so a hash never spells a word, and valid in names.
 const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
+const revisions = new WeakMap<object, string>();
+
 /**
  * The pod-template hash naming a revision: FNV-1a 32 of the canonical template, encoded
  * like Kubernetes' pod-template-hash. It is a label value and part of ReplicaSet names.
  */
 export function revisionOf(template: PodTemplate): string {
+  // A parsed Rollout's template is one object per Rollout version (see parse-cache.ts).
+  const known = revisions.get(template);
+  if (known !== undefined) return known;
   let hash = 0x811c9dc5;
   for (const byte of Buffer.from(canonicalJson(template), 'utf8')) {
     hash ^= byte;
@@ -36,5 +41,6 @@ export function revisionOf(template: PodTemplate): string {
     out += ALPHABET[n % ALPHABET.length];
     n = Math.floor(n / ALPHABET.length);
   } while (n > 0);
+  revisions.set(template, out);
   return out;
 }

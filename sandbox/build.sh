@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the sandbox's upstream binaries from the Go module proxy into a cache outside
 # the checkout, keyed by version, so a fresh clone (what CI uses) reuses them.
-#   sandbox/build.sh [kubernetes|etcd|kwok|flux|all]
+#   sandbox/build.sh [kubernetes|etcd|kwok|flux|argo-rollouts|all]
 # Each target is skipped when its binaries are already in the cache.
 set -euo pipefail
 
@@ -14,6 +14,8 @@ FLUX_KUSTOMIZE_VERSION=${FLUX_KUSTOMIZE_VERSION:-v1.9.6}
 # source-controller v1.9.6 requires github.com/fluxcd/pkg/artifact v0.18.3, which the Go module
 # proxy here refuses (403 "not available"); v0.18.0, the newest it serves, has the same API.
 FLUX_SOURCE_PINS=${FLUX_SOURCE_PINS:-github.com/fluxcd/pkg/artifact=v0.18.0}
+# Argo Rollouts, built only for bench/scale's side-by-side comparison (not for tests).
+ARGO_ROLLOUTS_VERSION=${ARGO_ROLLOUTS_VERSION:-v1.9.3}
 CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 
 say() { printf '[sandbox build] %s\n' "$*" >&2; }
@@ -164,6 +166,25 @@ build_flux() {
   build_flux_one kustomize-controller "$FLUX_KUSTOMIZE_VERSION"
 }
 
+# Its go.mod replaces k8s.io/* with published versions already, so make_wrapper keeps them as
+# they are (no local paths to map). v1.9.3 asks for Go 1.26.10, newer than the machine's 1.26.8:
+# the approved go1.27.3 toolchain comes from the Go module proxy.
+build_argo_rollouts() {
+  local out=$CACHE/argo-rollouts-$ARGO_ROLLOUTS_VERSION
+  if [ -x "$out/rollouts-controller" ]; then say "argo-rollouts $ARGO_ROLLOUTS_VERSION: cached in $out"; return; fi
+  need_go
+  export GOTOOLCHAIN=go1.27.3
+  local src=$CACHE/src/argo-rollouts-$ARGO_ROLLOUTS_VERSION
+  make_wrapper "$src" github.com/argoproj/argo-rollouts "$ARGO_ROLLOUTS_VERSION" required_version
+  mkdir -p "$out.tmp"
+  local pkg=github.com/argoproj/argo-rollouts
+  with_progress "argo-rollouts-$ARGO_ROLLOUTS_VERSION" bash -c "cd '$src' && export CGO_ENABLED=0 GOFLAGS=-mod=mod && \
+    go get $pkg@$ARGO_ROLLOUTS_VERSION && \
+    go build -trimpath -ldflags '-s -w -X $pkg/utils/version.version=${ARGO_ROLLOUTS_VERSION#v}' -o '$out.tmp/rollouts-controller' $pkg/cmd/rollouts-controller && \
+    dir=\"\$(go list -m -f '{{.Dir}}' $pkg)\" && cp -r \"\$dir/manifests/crds\" \"\$dir/manifests/role\" '$out.tmp/' && chmod -R u+w '$out.tmp' && rm -f '$out.tmp'/*/kustomization.yaml"
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
 target=${1:-all}
 lock
 case "$target" in
@@ -171,6 +192,7 @@ case "$target" in
   etcd) build_etcd ;;
   kwok) build_kwok ;;
   flux) build_flux ;;
+  argo-rollouts) build_argo_rollouts ;;
   all) build_etcd; build_kwok; build_kubernetes ;;
-  *) die "unknown target '$target' (kubernetes, etcd, kwok, flux or all)" ;;
+  *) die "unknown target '$target' (kubernetes, etcd, kwok, flux, argo-rollouts or all)" ;;
 esac

@@ -134,6 +134,10 @@ export async function createCluster(): Promise<void> {
       `--kwok-controller-binary=${bin.kwok}`,
       `--etcd-binary=${bin.etcd}`,
       '--kube-authorization',
+      // bench/scale counts each controller's API requests from the API server's own audit log.
+      ...(process.env.SLUICE_SANDBOX_AUDIT_POLICY
+        ? [`--kube-audit-policy=${process.env.SLUICE_SANDBOX_AUDIT_POLICY}`]
+        : []),
       `--kube-apiserver-port=${PORTS.apiserver}`,
       `--etcd-port=${PORTS.etcd}`,
       `--kube-controller-manager-port=${PORTS.controllerManager}`,
@@ -168,6 +172,16 @@ export async function createCluster(): Promise<void> {
     log: clusterLog('kwok-controller'),
   });
 }
+
+/** Sets the number of fake nodes (each takes 110 pods): bench/scale needs more than tests do. */
+export async function scaleNodes(replicas: number): Promise<void> {
+  await runOk(kwokctlPath(), ['--name', CLUSTER_NAME, 'scale', 'node', `--replicas=${replicas}`], {
+    env: kwokEnv(),
+  });
+}
+
+/** Where kwokctl's binary runtime has the API server write its audit log (when a policy is set). */
+export const auditLogPath = () => join(clusterDir(), 'logs', 'audit.log');
 
 /** Last lines of every component's log, for an error message that can be acted on. */
 export function componentReport(lines = 8): string {

@@ -36,8 +36,9 @@ function writeConfig(): string {
     [
       '# Written by sandbox/prometheus.ts on every `up`; edits are overwritten.',
       'global:',
-      '  scrape_interval: 1s',
-      '  evaluation_interval: 1s',
+      // bench/scale sets a longer interval: thousands of hosts make a 1 s scrape too heavy.
+      `  scrape_interval: ${process.env.SLUICE_SANDBOX_SCRAPE_INTERVAL ?? '1s'}`,
+      `  evaluation_interval: ${process.env.SLUICE_SANDBOX_SCRAPE_INTERVAL ?? '1s'}`,
       'scrape_configs:',
       '  - job_name: traffic-simulator',
       '    static_configs:',
