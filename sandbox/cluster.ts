@@ -1,4 +1,14 @@
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { binaries } from './build.ts';
 import {
@@ -64,6 +74,39 @@ export function componentPid(component: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Kills a control-plane component and starts it again with the command line, directory and
+ * environment it had, logging where it logged, and records the new pid where kwokctl keeps it
+ * (kwokctl has no per-component stop/start). For fault-injection tests: a real restart.
+ */
+export async function restartComponent(component: string): Promise<number> {
+  const pid = componentPid(component);
+  if (pid === undefined) throw new SandboxError(`${component} is not running`);
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
+  const cwd = readlinkSync(`/proc/${pid}/cwd`);
+  const [cmd, ...args] = argv;
+  if (!cmd) throw new SandboxError(`cannot read the command line of ${component} (pid ${pid})`);
+  // No grace period: a crash, not a shutdown.
+  await terminate(pid, () => isOurs(pid, PATHS.kwokWorkdir), 0, true);
+  const log = openSync(clusterLog(component), 'a');
+  const env = Object.fromEntries(
+    environ.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  const child = spawn(cmd, args, { cwd, env, detached: true, stdio: ['ignore', log, log] });
+  child.unref();
+  if (!child.pid) throw new SandboxError(`could not start ${component} again`);
+  writeFileSync(join(clusterDir(), 'pids', `${component}.pid`), String(child.pid));
+  return child.pid;
+}
+
+/** Sends `signal` to a control-plane component (SIGSTOP/SIGCONT freeze and thaw it). */
+export function signalComponent(component: string, signal: NodeJS.Signals): void {
+  const pid = componentPid(component);
+  if (pid === undefined) throw new SandboxError(`${component} is not running`);
+  process.kill(pid, signal);
 }
 
 /** API server ready, and all fake nodes Ready: what tests need before they create anything. */
