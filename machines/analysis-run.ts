@@ -62,9 +62,14 @@ export function metricPhase(limits: MetricLimits, r: MetricResult): AnalysisPhas
   if (r.failed > (limits.failureLimit ?? DEFAULTS.failureLimit)) return 'Failed';
   if (r.consecutiveError > (limits.consecutiveErrorLimit ?? DEFAULTS.consecutiveErrorLimit)) return 'Error';
   if (r.inconclusive > (limits.inconclusiveLimit ?? DEFAULTS.inconclusiveLimit)) return 'Inconclusive';
-  if (limits.count && r.count >= limits.count) return 'Successful';
+  // `count` measurements taken is a pass only if one of them passed: errors and inconclusive
+  // results within their limits are tolerated, never counted as success.
+  if (limits.count && r.count >= limits.count) return r.successful > 0 ? 'Successful' : withoutData(r);
   return r.count > 0 ? 'Running' : 'Pending';
 }
+
+/** A metric that ran its course without one passing measurement: what it got instead. */
+const withoutData = (r: MetricResult): AnalysisPhase => (r.error > r.inconclusive ? 'Error' : 'Inconclusive');
 
 const SEVERITY: AnalysisPhase[] = ['Failed', 'Error', 'Inconclusive', 'Pending', 'Running', 'Successful'];
 
@@ -125,7 +130,8 @@ export const analysisRunMachine = setup({
   },
   guards: {
     is: ({ context }, phase: AnalysisPhase) => runPhase(context) === phase,
-    measuredEnough: ({ context }) => runPhase(context) === 'Running',
+    measuredEnough: ({ context }) =>
+      runPhase(context) === 'Running' && context.results.every((r) => r.dryRun || r.successful > 0),
   },
 }).createMachine({
   id: 'analysisRun',

@@ -46,6 +46,27 @@ describe('analysis run bookkeeping', () => {
     expect(s.context.results[0]?.measurements[0]).toMatchObject({ phase: 'Successful', value: '99.5' });
   });
 
+  // Found building the Prometheus-outage chaos scenario: a step gate (count 1) met by one
+  // "Prometheus cannot be reached" measurement passed, and the release went on with no data.
+  it('never succeeds on count alone: errors and inconclusive results within limits are not passes', () => {
+    const once = { name: 'rate', count: 1 };
+    expect(toRunStatus(run([once], measure('rate', 'Error'))).phase).toBe('Error');
+    const tolerant = { name: 'rate', count: 2, inconclusiveLimit: 2 };
+    const twice = run([tolerant], measure('rate', 'Inconclusive'), measure('rate', 'Inconclusive'));
+    expect(toRunStatus(twice).phase).toBe('Inconclusive');
+    const mixed = run([tolerant], measure('rate', 'Inconclusive'), measure('rate', 'Successful'));
+    expect(toRunStatus(mixed).phase).toBe('Successful');
+  });
+
+  it('a run stopped with only errors or inconclusive results measured is Inconclusive, not Successful', () => {
+    const background = { name: 'rate', count: 0, inconclusiveLimit: 3 };
+    const stop = { type: 'TERMINATE', now: T0 + 5 } as const;
+    expect(toRunStatus(run([background], measure('rate', 'Inconclusive'), stop)).phase).toBe('Inconclusive');
+    expect(toRunStatus(run([background], measure('rate', 'Error'), stop)).phase).toBe('Inconclusive');
+    const passed = run([background], measure('rate', 'Inconclusive'), measure('rate', 'Successful'), stop);
+    expect(toRunStatus(passed).phase).toBe('Successful');
+  });
+
   it('fails once failures exceed failureLimit', () => {
     const tolerant = { ...rate, failureLimit: 1 };
     expect(toRunStatus(run([tolerant], measure('rate', 'Failed'))).phase).toBe('Running');
