@@ -62,14 +62,13 @@ export function metricPhase(limits: MetricLimits, r: MetricResult): AnalysisPhas
   if (r.failed > (limits.failureLimit ?? DEFAULTS.failureLimit)) return 'Failed';
   if (r.consecutiveError > (limits.consecutiveErrorLimit ?? DEFAULTS.consecutiveErrorLimit)) return 'Error';
   if (r.inconclusive > (limits.inconclusiveLimit ?? DEFAULTS.inconclusiveLimit)) return 'Inconclusive';
-  // `count` measurements taken is a pass only if one of them passed: errors and inconclusive
-  // results within their limits are tolerated, never counted as success.
-  if (limits.count && r.count >= limits.count) return r.successful > 0 ? 'Successful' : withoutData(r);
+  // A query that errored measured nothing: it does not count towards `count`. And `count`
+  // answers are a pass only if one of them passed; inconclusive ones within the limit are
+  // tolerated, never taken for success.
+  if (limits.count && r.count - r.error >= limits.count)
+    return r.successful > 0 ? 'Successful' : 'Inconclusive';
   return r.count > 0 ? 'Running' : 'Pending';
 }
-
-/** A metric that ran its course without one passing measurement: what it got instead. */
-const withoutData = (r: MetricResult): AnalysisPhase => (r.error > r.inconclusive ? 'Error' : 'Inconclusive');
 
 const SEVERITY: AnalysisPhase[] = ['Failed', 'Error', 'Inconclusive', 'Pending', 'Running', 'Successful'];
 

@@ -48,9 +48,13 @@ describe('analysis run bookkeeping', () => {
 
   // Found building the Prometheus-outage chaos scenario: a step gate (count 1) met by one
   // "Prometheus cannot be reached" measurement passed, and the release went on with no data.
-  it('never succeeds on count alone: errors and inconclusive results within limits are not passes', () => {
+  it('never succeeds on count alone: errors do not count, inconclusive answers are not passes', () => {
     const once = { name: 'rate', count: 1 };
-    expect(toRunStatus(run([once], measure('rate', 'Error'))).phase).toBe('Error');
+    expect(toRunStatus(run([once], measure('rate', 'Error'))).phase).toBe('Running');
+    const recovered = run([once], measure('rate', 'Error'), measure('rate', 'Successful'));
+    expect(toRunStatus(recovered).phase).toBe('Successful');
+    const outage = Array.from({ length: 5 }, () => measure('rate', 'Error'));
+    expect(toRunStatus(run([once], ...outage)).phase).toBe('Error');
     const tolerant = { name: 'rate', count: 2, inconclusiveLimit: 2 };
     const twice = run([tolerant], measure('rate', 'Inconclusive'), measure('rate', 'Inconclusive'));
     expect(toRunStatus(twice).phase).toBe('Inconclusive');
