@@ -57,6 +57,9 @@ const emptyResult = (m: MetricLimits): MetricResult => ({
   measurements: [],
 });
 
+/** Measurements that got an answer: a query that errored measured nothing and counts only as an error. */
+export const answered = (r: MetricResult): number => r.count - r.error;
+
 /** A metric's phase from its counts and limits; exceeding a limit decides at once. */
 export function metricPhase(limits: MetricLimits, r: MetricResult): AnalysisPhase {
   if (r.failed > (limits.failureLimit ?? DEFAULTS.failureLimit)) return 'Failed';
@@ -65,8 +68,7 @@ export function metricPhase(limits: MetricLimits, r: MetricResult): AnalysisPhas
   // A query that errored measured nothing: it does not count towards `count`. And `count`
   // answers are a pass only if one of them passed; inconclusive ones within the limit are
   // tolerated, never taken for success.
-  if (limits.count && r.count - r.error >= limits.count)
-    return r.successful > 0 ? 'Successful' : 'Inconclusive';
+  if (limits.count && answered(r) >= limits.count) return r.successful > 0 ? 'Successful' : 'Inconclusive';
   return r.count > 0 ? 'Running' : 'Pending';
 }
 
