@@ -76,30 +76,48 @@ export function componentPid(component: string): number | undefined {
   }
 }
 
-/**
- * Kills a control-plane component and starts it again with the command line, directory and
- * environment it had, logging where it logged, and records the new pid where kwokctl keeps it
- * (kwokctl has no per-component stop/start). For fault-injection tests: a real restart.
- */
-export async function restartComponent(component: string): Promise<number> {
+/** How a running control-plane component was started: enough to start it again the same way. */
+export interface ComponentCommand {
+  component: string;
+  cmd: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+}
+
+export function componentCommand(component: string): ComponentCommand {
   const pid = componentPid(component);
   if (pid === undefined) throw new SandboxError(`${component} is not running`);
-  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
-  const cwd = readlinkSync(`/proc/${pid}/cwd`);
-  const [cmd, ...args] = argv;
+  const [cmd, ...args] = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
   if (!cmd) throw new SandboxError(`cannot read the command line of ${component} (pid ${pid})`);
-  // No grace period: a crash, not a shutdown.
-  await terminate(pid, () => isOurs(pid, PATHS.kwokWorkdir), 0, true);
-  const log = openSync(clusterLog(component), 'a');
   const env = Object.fromEntries(
-    environ.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   );
-  const child = spawn(cmd, args, { cwd, env, detached: true, stdio: ['ignore', log, log] });
+  return { component, cmd, args, cwd: readlinkSync(`/proc/${pid}/cwd`), env };
+}
+
+/**
+ * Starts a component as kwokctl did, logging where it logged, and records the new pid where
+ * kwokctl keeps it (kwokctl has no per-component start).
+ */
+export function startComponent(c: ComponentCommand): number {
+  const log = openSync(clusterLog(c.component), 'a');
+  const child = spawn(c.cmd, c.args, { cwd: c.cwd, env: c.env, detached: true, stdio: ['ignore', log, log] });
   child.unref();
-  if (!child.pid) throw new SandboxError(`could not start ${component} again`);
-  writeFileSync(join(clusterDir(), 'pids', `${component}.pid`), String(child.pid));
+  if (!child.pid) throw new SandboxError(`could not start ${c.component}`);
+  writeFileSync(join(clusterDir(), 'pids', `${c.component}.pid`), String(child.pid));
   return child.pid;
+}
+
+/** Crashes a component (no grace period) and starts it again the same way. For fault injection. */
+export async function restartComponent(component: string): Promise<number> {
+  const c = componentCommand(component);
+  const pid = componentPid(component) as number;
+  await terminate(pid, () => isOurs(pid, PATHS.kwokWorkdir), 0, true);
+  return startComponent(c);
 }
 
 /** Sends `signal` to a control-plane component (SIGSTOP/SIGCONT freeze and thaw it). */

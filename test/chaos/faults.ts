@@ -1,6 +1,15 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { onTestFinished } from 'vitest';
-import { clusterHealthy, restartComponent, signalComponent } from '../../sandbox/cluster.ts';
+import {
+  COMPONENTS,
+  type ComponentCommand,
+  clusterHealthy,
+  componentCommand,
+  componentPid,
+  restartComponent,
+  signalComponent,
+  startComponent,
+} from '../../sandbox/cluster.ts';
 import type { Rng } from '../../sandbox/traffic/rng.ts';
 import { type ControllerProcess, startController } from '../harness/controller.ts';
 import { waitFor } from '../harness/wait.ts';
@@ -39,6 +48,29 @@ export async function killRepeatedly(
   }
   const survivor = await startController(namespace, { ...opts.start, name: 'survivor' });
   return { survivor, figures: { kills: opts.kills, lifetimesMs } };
+}
+
+/**
+ * kube-controller-manager and kube-scheduler exit when they cannot renew their leader lease (the
+ * API server or etcd gone for 10 s), and kwokctl does not restart them. Remembers how every
+ * running component was started; `revive()` starts again those that exited since (also when
+ * the test ends), so the sandbox stays whole. Returns the names it started.
+ */
+export function controlPlaneKeeper(): { revive(): string[] } {
+  const commands: ComponentCommand[] = COMPONENTS.filter((c) => componentPid(c) !== undefined).map(
+    componentCommand,
+  );
+  const revive = () =>
+    commands
+      .filter((c) => componentPid(c.component) === undefined)
+      .map((c) => {
+        startComponent(c);
+        return c.component;
+      });
+  onTestFinished(() => {
+    revive();
+  });
+  return { revive };
 }
 
 /** Waits until the API server answers /readyz and the nodes are Ready again; returns how long it took. */
@@ -82,11 +114,14 @@ export class ConnectionCutter {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   cuts = 0;
+  /** Client connections accepted so far. */
+  accepted = 0;
 
   constructor(private readonly target: { host: string; port: number }) {}
 
   async start(): Promise<string> {
     const server = createServer((client) => {
+      this.accepted++;
       const upstream = connect(this.target.port, this.target.host);
       for (const s of [client, upstream]) {
         this.sockets.add(s);

@@ -1,7 +1,7 @@
-import type { Rollout } from '../../crds/index.ts';
+import type { AnalysisRun, Rollout } from '../../crds/index.ts';
 import { setLoad, setProfile } from '../harness/traffic.ts';
 import { waitFor } from '../harness/wait.ts';
-import { hostOf } from '../support/analysis.ts';
+import { hostOf, runOf } from '../support/analysis.ts';
 import { apply, canaryApp, getRollout, kubectlSluice, setImage } from '../support/apps.ts';
 import type { Outcome, ReleaseChecker } from './checker.ts';
 
@@ -150,5 +150,28 @@ export async function promoteManuals(
       timeout,
       interval: 1000,
     },
+  );
+}
+
+/** Every gating metric of the run has passed at least once: the canary is getting measured traffic. */
+export const passedOnce = (run: AnalysisRun | undefined) =>
+  run?.status?.metricResults?.every((m) => m.successful > 0) === true;
+
+/**
+ * Waits until each `promote` member's background gate has passed a measurement: traffic reaches
+ * its canary and is measured, so a fault injected now hits a release mid-analysis rather than
+ * one whose canary the data plane has not routed to yet.
+ */
+export async function waitForMeasuredTraffic(namespace: string, members: Member[], timeout = 120_000) {
+  const pending = new Set(members.filter((m) => m.outcome === 'promote').map((m) => m.name));
+  await waitFor(
+    async () => {
+      for (const name of pending) {
+        if (passedOnce(await runOf(namespace, await getRollout(namespace, name), 'backgroundAnalysis')))
+          pending.delete(name);
+      }
+      return pending.size === 0 ? true : undefined;
+    },
+    { description: 'every good canary to pass a first measurement', timeout, interval: 1000 },
   );
 }
