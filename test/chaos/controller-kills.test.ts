@@ -17,7 +17,9 @@ describe('the controller SIGKILLed at random moments', () => {
     const stable = await firstRevisions(ns, members);
     await releaseFleet(ns, members, stable, checker);
     // The person promoting manual releases works on while the controller keeps dying.
-    const promoted = promoteManuals(ns, members, stable, checker).then(
+    // Promotions happen while the kills go on: a full run kills for minutes.
+    const promoteTimeout = 300_000 + COUNTS.controllerKills * 6_000;
+    const promoted = promoteManuals(ns, members, stable, checker, promoteTimeout).then(
       () => undefined,
       (err: unknown) => err,
     );
