@@ -117,7 +117,22 @@ export async function restartComponent(component: string): Promise<number> {
   const c = componentCommand(component);
   const pid = componentPid(component) as number;
   await terminate(pid, () => isOurs(pid, PATHS.kwokWorkdir), 0, true);
+  // A dying process loses its command line before it releases its ports: wait until it is gone,
+  // or the new one finds its port still in use.
+  await waitHealthy(`${component} (pid ${pid}) to exit`, async () => !processExists(pid), {
+    timeoutMs: 30_000,
+    log: clusterLog(component),
+  });
   return startComponent(c);
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Sends `signal` to a control-plane component (SIGSTOP/SIGCONT freeze and thaw it). */
