@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` needs nothing running; `sandbox` meets the real API server,
-// Prometheus and the traffic simulator, which its global setup brings up once per run.
+// `unit` needs nothing running; `sandbox` and `chaos` meet the real API server, Prometheus
+// and the traffic simulator, which their global setup brings up once per run.
 export default defineConfig({
   test: {
     coverage: {
@@ -28,6 +28,22 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 600_000,
           fileParallelism: false,
+        },
+      },
+      {
+        // Fault injection on the real sandbox: SLUICE_CHAOS_PROFILE=full (`npm run chaos`) for
+        // the long run, the short CI profile otherwise. Same sandbox as `sandbox`, one file at a time.
+        test: {
+          name: 'chaos',
+          include: ['test/chaos/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/harness/global-setup.ts'],
+          testTimeout: process.env.SLUICE_CHAOS_PROFILE === 'full' ? 3_600_000 : 600_000,
+          hookTimeout: 600_000,
+          fileParallelism: false,
+          // After the other projects: its faults (API server restarts, Prometheus stopped) must
+          // not land in the middle of someone else's test.
+          sequence: { groupOrder: 1 },
         },
       },
     ],

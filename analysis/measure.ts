@@ -2,7 +2,7 @@
 // provider call; the clock comes in as `now`.
 import type { AnalysisRun, ComparisonDetails, MetricResult, RunMetric } from '../crds/index.ts';
 import { DEFAULTS, parseDuration } from '../crds/index.ts';
-import type { MeasurementPhase } from '../machines/analysis-run.ts';
+import { answered, type MeasurementPhase } from '../machines/analysis-run.ts';
 import { look } from './compare/measure.ts';
 import { judge } from './conditions.ts';
 import { ProviderError, type ProviderPool } from './provider.ts';
@@ -73,8 +73,8 @@ export function runStart(run: AnalysisRun): number {
 }
 
 /**
- * When `metric` is next due, or undefined when it takes no more measurements (count reached
- * or decided). The first measurement waits initialDelay from the run's start; each next one
+ * When `metric` is next due, or undefined when it takes no more measurements (count answers
+ * reached, or decided): a query that errored is retried, it does not use up the count. The first measurement waits initialDelay from the run's start; each next one
  * an interval after the previous one finished.
  */
 export function nextDueAt(
@@ -83,7 +83,7 @@ export function nextDueAt(
   start: number,
 ): number | undefined {
   if (result && result.phase !== 'Pending' && result.phase !== 'Running') return undefined;
-  if (metric.count && (result?.count ?? 0) >= metric.count) return undefined;
+  if (metric.count && result && answered(result) >= metric.count) return undefined;
   const last = result?.measurements.at(-1);
   const lastAt = ms(last?.finishedAt ?? last?.startedAt);
   if (lastAt === undefined) return start + (metric.initialDelay ? parseDuration(metric.initialDelay) : 0);

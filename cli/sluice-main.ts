@@ -16,7 +16,7 @@ Controller flags (each also read from the environment variable shown):
   --leader-elect                SLUICE_LEADER_ELECT=true; elect a leader on a Lease
   --leader-election-namespace NS SLUICE_LEADER_ELECTION_NAMESPACE (default sluice-system)
   --lease-name NAME             SLUICE_LEASE_NAME; the leader-election Lease (default sluice-controller)
-  --identity ID                 SLUICE_IDENTITY; this replica's name in the Lease and Events (default host-pid)
+  --identity ID                 SLUICE_IDENTITY; this replica's name in the Lease, Events and field manager sluice/ID (default host-pid, manager sluice)
   --instance-id ID              SLUICE_INSTANCE_ID; own only Rollouts labelled sluice.dev/controller-instance=ID
   --workers N                   SLUICE_WORKERS (default 4)
   --log-level LEVEL             SLUICE_LOG_LEVEL (default info)

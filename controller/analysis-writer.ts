@@ -12,6 +12,7 @@ export class AnalysisWriter {
   constructor(
     private readonly kc: KubeConfig,
     private readonly mayWrite: () => boolean = () => true,
+    private readonly fieldManager: string = FIELD_MANAGER,
   ) {}
 
   private guard(): void {
@@ -28,7 +29,7 @@ export class AnalysisWriter {
       return await requestJson<AnalysisRun>(this.kc, {
         method: 'PUT',
         path: path('analysisruns', run.metadata.namespace ?? 'default', run.metadata.name, 'status'),
-        query: { fieldManager: FIELD_MANAGER },
+        query: { fieldManager: this.fieldManager },
         body: { ...run, status },
       });
     } catch (err) {
@@ -68,7 +69,7 @@ export class AnalysisWriter {
       this.kc,
       path('rollouts', namespace, name, 'status'),
       { status: { signals: { resume: { requestedAt: at.toISOString(), by } } } },
-      { fieldManager: FIELD_MANAGER },
+      { fieldManager: this.fieldManager },
     );
   }
 }

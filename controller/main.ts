@@ -27,7 +27,7 @@ import { informersReady, type RunningServer, sluiceMetrics, startServer } from '
 import { splitFor } from './traffic/split.ts';
 import { CachedWorld, type Informers } from './world-cache.ts';
 import { WriteBackWorker } from './write-back/worker.ts';
-import { NotLeaderError, StaleWrite, Writer } from './writer.ts';
+import { fieldManagerFor, NotLeaderError, StaleWrite, Writer } from './writer.ts';
 
 export interface ControllerOptions {
   kubeconfig?: string;
@@ -107,7 +107,8 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   // reconcile then would decide from a partial world (a VirtualService not yet listed reads as
   // missing). Keys taken before the sync are dropped: enqueueAll re-adds every one after it.
   let synced = false;
-  const writer = new Writer(kc, mayWrite);
+  const fieldManager = fieldManagerFor(opts.identity);
+  const writer = new Writer(kc, mayWrite, fieldManager);
   const recorder = new EventRecorder(kubeEventSink(kc), {
     controller: 'sluice.dev/controller',
     instance: identity,
@@ -115,7 +116,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   });
   const metrics = sluiceMetrics;
   const analysisMetrics = createAnalysisMetrics(metrics.registry);
-  const analysisWriter = new AnalysisWriter(kc, mayWrite);
+  const analysisWriter = new AnalysisWriter(kc, mayWrite, fieldManager);
   const analysis = {
     writer: analysisWriter,
     templates: templateSource(kc, {

@@ -1,4 +1,4 @@
-// Every write the reconciler makes, each idempotent and each under field manager `sluice`.
+// Every write the reconciler makes, each idempotent and each under the replica's field manager.
 import type { KubeConfig, V1ReplicaSet } from '@kubernetes/client-node';
 import { PatchStrategy } from '@kubernetes/client-node';
 import { type AnalysisRun, GROUP, type Rollout, type RolloutStatus, VERSION } from '../crds/index.ts';
@@ -7,6 +7,15 @@ import type { JsonPatchOp } from './traffic/virtual-service.ts';
 import { serviceSelectorPatch } from './workload.ts';
 
 export const FIELD_MANAGER = 'sluice';
+
+/**
+ * `sluice`, or `sluice/<identity>` for a replica given an explicit identity: managedFields then
+ * tell which replica wrote, so "only the leader writes" can be checked on the objects.
+ */
+export function fieldManagerFor(identity?: string): string {
+  return identity ? `${FIELD_MANAGER}/${identity}`.slice(0, MAX_FIELD_MANAGER) : FIELD_MANAGER;
+}
+const MAX_FIELD_MANAGER = 128;
 const ALREADY_EXISTS = 409;
 
 const sluicePath = (plural: string, namespace: string, name?: string, subresource?: string) =>
@@ -23,6 +32,7 @@ export class Writer {
   constructor(
     private readonly kc: KubeConfig,
     private readonly mayWrite: () => boolean = () => true,
+    private readonly fieldManager: string = FIELD_MANAGER,
   ) {}
 
   private guard(): void {
@@ -37,7 +47,7 @@ export class Writer {
       await requestJson(this.kc, {
         method: 'POST',
         path: resourcePath({ group: 'apps', version: 'v1', plural: 'replicasets', namespace }),
-        query: { fieldManager: FIELD_MANAGER },
+        query: { fieldManager: this.fieldManager },
         body: rs,
       });
     } catch (err) {
@@ -51,7 +61,7 @@ export class Writer {
       this.kc,
       resourcePath({ group: 'apps', version: 'v1', plural: 'replicasets', namespace, name }),
       { spec: { replicas } },
-      { fieldManager: FIELD_MANAGER },
+      { fieldManager: this.fieldManager },
     );
   }
 
@@ -61,7 +71,7 @@ export class Writer {
       this.kc,
       resourcePath({ version: 'v1', plural: 'services', namespace, name }),
       serviceSelectorPatch(revision),
-      { fieldManager: FIELD_MANAGER },
+      { fieldManager: this.fieldManager },
     );
   }
 
@@ -77,7 +87,7 @@ export class Writer {
           namespace,
           name,
         }),
-        query: { fieldManager: FIELD_MANAGER },
+        query: { fieldManager: this.fieldManager },
         contentType: PatchStrategy.JsonPatch,
         body: ops,
       }),
@@ -90,7 +100,7 @@ export class Writer {
       await requestJson(this.kc, {
         method: 'POST',
         path: sluicePath('analysisruns', run.metadata.namespace ?? 'default'),
-        query: { fieldManager: FIELD_MANAGER },
+        query: { fieldManager: this.fieldManager },
         body: run,
       });
     } catch (err) {
@@ -106,7 +116,7 @@ export class Writer {
         sluicePath('analysisruns', namespace, name),
         { spec: { terminate: true } },
         {
-          fieldManager: FIELD_MANAGER,
+          fieldManager: this.fieldManager,
         },
       );
     } catch (err) {
@@ -127,7 +137,7 @@ export class Writer {
       return await requestJson<Rollout>(this.kc, {
         method: 'PUT',
         path: sluicePath('rollouts', namespace, name, 'status'),
-        query: { fieldManager: FIELD_MANAGER },
+        query: { fieldManager: this.fieldManager },
         body: { ...rollout, status },
       });
     } catch (err) {
@@ -161,7 +171,7 @@ export class Writer {
         this.kc,
         sluicePath('rollouts', rollout.metadata.namespace ?? 'default', rollout.metadata.name),
         { metadata: { finalizers, resourceVersion: rollout.metadata.resourceVersion } },
-        { fieldManager: FIELD_MANAGER },
+        { fieldManager: this.fieldManager },
       ),
     );
   }

@@ -64,18 +64,19 @@ const emptyResult = (m: MetricLimits): MetricResult => ({
   measurements: [],
 });
 
+/** Measurements that got an answer: a query that errored measured nothing and counts only as an error. */
+export const answered = (r: MetricResult): number => r.count - r.error;
+
 /** A metric's phase from its counts and limits; exceeding a limit decides at once. */
 export function metricPhase(limits: MetricLimits, r: MetricResult): AnalysisPhase {
   if (r.failed > (limits.failureLimit ?? DEFAULTS.failureLimit)) return 'Failed';
   if (r.consecutiveError > (limits.consecutiveErrorLimit ?? DEFAULTS.consecutiveErrorLimit)) return 'Error';
   if (limits.sequential) return sequentialPhase(limits, r);
   if (r.inconclusive > (limits.inconclusiveLimit ?? DEFAULTS.inconclusiveLimit)) return 'Inconclusive';
-  // Errors within the limit are tolerated, not counted as passes: a metric that took all its
-  // measurements without one success has no evidence the canary is good.
-  if (limits.count && r.count >= limits.count) {
-    if (r.successful > 0) return 'Successful';
-    return r.error > 0 ? 'Error' : 'Inconclusive';
-  }
+  // A query that errored measured nothing: it does not count towards `count`. And `count`
+  // answers are a pass only if one of them passed; inconclusive ones within the limit are
+  // tolerated, never taken for success.
+  if (limits.count && answered(r) >= limits.count) return r.successful > 0 ? 'Successful' : 'Inconclusive';
   return r.count > 0 ? 'Running' : 'Pending';
 }
 
@@ -156,7 +157,8 @@ export const analysisRunMachine = setup({
   },
   guards: {
     is: ({ context }, phase: AnalysisPhase) => runPhase(context) === phase,
-    measuredEnough: ({ context }) => runPhase(context) === 'Running',
+    measuredEnough: ({ context }) =>
+      runPhase(context) === 'Running' && context.results.every((r) => r.dryRun || r.successful > 0),
   },
 }).createMachine({
   id: 'analysisRun',

@@ -1,4 +1,14 @@
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { binaries } from './build.ts';
 import {
@@ -64,6 +74,72 @@ export function componentPid(component: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** How a running control-plane component was started: enough to start it again the same way. */
+export interface ComponentCommand {
+  component: string;
+  cmd: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+}
+
+export function componentCommand(component: string): ComponentCommand {
+  const pid = componentPid(component);
+  if (pid === undefined) throw new SandboxError(`${component} is not running`);
+  const [cmd, ...args] = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  if (!cmd) throw new SandboxError(`cannot read the command line of ${component} (pid ${pid})`);
+  const env = Object.fromEntries(
+    readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  return { component, cmd, args, cwd: readlinkSync(`/proc/${pid}/cwd`), env };
+}
+
+/**
+ * Starts a component as kwokctl did, logging where it logged, and records the new pid where
+ * kwokctl keeps it (kwokctl has no per-component start).
+ */
+export function startComponent(c: ComponentCommand): number {
+  const log = openSync(clusterLog(c.component), 'a');
+  const child = spawn(c.cmd, c.args, { cwd: c.cwd, env: c.env, detached: true, stdio: ['ignore', log, log] });
+  child.unref();
+  if (!child.pid) throw new SandboxError(`could not start ${c.component}`);
+  writeFileSync(join(clusterDir(), 'pids', `${c.component}.pid`), String(child.pid));
+  return child.pid;
+}
+
+/** Crashes a component (no grace period) and starts it again the same way. For fault injection. */
+export async function restartComponent(component: string): Promise<number> {
+  const c = componentCommand(component);
+  const pid = componentPid(component) as number;
+  await terminate(pid, () => isOurs(pid, PATHS.kwokWorkdir), 0, true);
+  // A dying process loses its command line before it releases its ports: wait until it is gone,
+  // or the new one finds its port still in use.
+  await waitHealthy(`${component} (pid ${pid}) to exit`, async () => !processExists(pid), {
+    timeoutMs: 30_000,
+    log: clusterLog(component),
+  });
+  return startComponent(c);
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Sends `signal` to a control-plane component (SIGSTOP/SIGCONT freeze and thaw it). */
+export function signalComponent(component: string, signal: NodeJS.Signals): void {
+  const pid = componentPid(component);
+  if (pid === undefined) throw new SandboxError(`${component} is not running`);
+  process.kill(pid, signal);
 }
 
 /** API server ready, and all fake nodes Ready: what tests need before they create anything. */

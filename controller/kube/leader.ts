@@ -210,8 +210,20 @@ export class LeaderElector {
     this.attempt = Promise.race([this.tryAcquireOrRenew(attempt), timeout]).finally(() => {
       this.clock.clearTimeout(timer);
       this.attempt = undefined;
-      if (this.running) this.retryTimer = this.clock.setTimeout(() => this.loop(), this.retryMs);
+      if (this.running) this.retryTimer = this.clock.setTimeout(() => this.loop(), this.nextDelay());
     });
+  }
+
+  /**
+   * A standby wakes the moment another holder's lease runs out in its view, rather than up to a
+   * retry period later: a killed leader is replaced within the lease duration of its last renew
+   * as this replica saw it.
+   */
+  private nextDelay(): number {
+    const o = this.observed;
+    if (this.leading || !o?.holder || o.holder === this.opts.identity) return this.retryMs;
+    const expiresIn = o.at + this.leaseMs - this.clock.now();
+    return expiresIn > 0 && expiresIn < this.retryMs ? expiresIn : this.retryMs;
   }
 
   private async tryAcquireOrRenew(attempt: number): Promise<void> {

@@ -18,6 +18,7 @@ const profileEntry = z.object({
       p99: z.number().positive().default(DEFAULT_PROFILE.latencyMs.p99),
     })
     .default({ ...DEFAULT_PROFILE.latencyMs }),
+  metrics: z.enum(['ok', 'nan', 'absent']).default('ok'),
 });
 
 export interface Parsed<T> {
@@ -54,7 +55,7 @@ export function parseLoad(data: Record<string, string> | undefined): Parsed<Load
 /**
  * ConfigMap `traffic-profiles`: key = image (or the image with characters a key cannot hold
  * replaced by '_', or any key with an `image:` field), value = YAML
- * `{errorRate: 0.1, latencyMs: {p50: 20, p99: 80}}`.
+ * `{errorRate: 0.1, latencyMs: {p50: 20, p99: 80}, metrics: ok | nan | absent}`.
  */
 export function parseProfiles(data: Record<string, string> | undefined): Parsed<Map<string, Profile>> {
   const value = new Map<string, Profile>();
@@ -67,6 +68,7 @@ export function parseProfiles(data: Record<string, string> | undefined): Parsed<
       value.set(e.image ?? key, {
         errorRate: e.errorRate,
         latencyMs: { p50: e.latencyMs.p50, p99: e.latencyMs.p99 },
+        ...(e.metrics === 'ok' ? {} : { metrics: e.metrics }),
       });
     } catch (err) {
       problems.push(`traffic-profiles[${key}]: ${describe(err)} (value: ${JSON.stringify(raw)})`);

@@ -68,6 +68,7 @@ export class Simulator {
         ] as const) {
           if (count === 0) continue;
           const s = this.metrics.get(o.labels, code);
+          s.export = o.metrics;
           s.count += count;
           s.sum += sampleLatencies(this.rng, o.latency, count, s.buckets);
         }

@@ -10,6 +10,7 @@ const host = process.env.SIMULATOR_HOST ?? '127.0.0.1';
 const seed = Number(process.env.SIMULATOR_SEED ?? 1);
 const tickMs = Number(process.env.SIMULATOR_TICK_MS ?? 250);
 const minPollMs = Number(process.env.SIMULATOR_POLL_MS ?? 1000);
+const maxBackoffMs = 5000;
 
 const log = (msg: string, extra: Record<string, unknown> = {}) =>
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg, ...extra })}\n`);
@@ -46,9 +47,11 @@ async function pollLoop(): Promise<void> {
       if (message !== lastError) log('cluster read failed; keeping the last known world', { error: message });
       lastError = message;
     }
-    // Back off when lists get slow so a big cluster is not hammered by the simulator.
+    // Back off when lists get slow so a big cluster is not hammered by the simulator, but not
+    // for long: one list that hung through an API server outage must not leave the world stale
+    // for minutes afterwards (chaos scenarios found 100 s of routing to nothing).
     const elapsed = Date.now() - started;
-    await new Promise((r) => setTimeout(r, Math.max(minPollMs, elapsed * 5)));
+    await new Promise((r) => setTimeout(r, Math.max(minPollMs, Math.min(elapsed * 5, maxBackoffMs))));
   }
 }
 

@@ -1,5 +1,6 @@
 import { ISTIO_DURATION_BUCKETS_MS } from './latency.ts';
 import type { DestinationLabels } from './routing.ts';
+import type { MetricsExport } from './types.ts';
 
 /** One label set of istio_requests_total and its matching duration histogram. */
 export interface Series {
@@ -8,6 +9,8 @@ export interface Series {
   sum: number;
   /** Non-cumulative counts per bucket, plus +Inf in the last slot. */
   buckets: Float64Array;
+  /** As the revision last serving it asks: counted (default), NaN, or left out. */
+  export?: MetricsExport;
   /** The exposition lines up to the value, built once: rendering is then mostly concatenation. */
   lines?: { total: string; buckets: string[]; sum: string; count: string };
 }
@@ -57,8 +60,9 @@ export class MetricsRegistry {
       '# HELP istio_requests_total Total requests (simulated by the Sluice sandbox traffic simulator).',
       '# TYPE istio_requests_total counter',
     ];
-    const all = [...this.series.values()];
-    for (const s of all) out.push(`${linesOf(s).total}${s.count}`);
+    const all = [...this.series.values()].filter((s) => s.export !== 'absent');
+    const value = (s: Series, v: number) => (s.export === 'nan' ? 'NaN' : v);
+    for (const s of all) out.push(`${linesOf(s).total}${value(s, s.count)}`);
     out.push(
       '# HELP istio_request_duration_milliseconds Request duration (simulated by the Sluice sandbox traffic simulator).',
       '# TYPE istio_request_duration_milliseconds histogram',
@@ -68,9 +72,9 @@ export class MetricsRegistry {
       let cumulative = 0;
       for (let i = 0; i < l.buckets.length; i++) {
         cumulative += s.buckets[i] ?? 0;
-        out.push(`${l.buckets[i]}${cumulative}`);
+        out.push(`${l.buckets[i]}${value(s, cumulative)}`);
       }
-      out.push(`${l.sum}${s.sum}`, `${l.count}${s.count}`);
+      out.push(`${l.sum}${value(s, s.sum)}`, `${l.count}${value(s, s.count)}`);
     }
     out.push('');
     return out.join('\n');

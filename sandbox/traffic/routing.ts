@@ -5,6 +5,7 @@ import {
   type HttpMatchRequest,
   type HttpRoute,
   type LoadClass,
+  type MetricsExport,
   type Pod,
   type Profile,
   type Service,
@@ -24,7 +25,14 @@ export interface DestinationLabels {
 }
 
 export type Outcome =
-  | { kind: 'pods'; share: number; labels: DestinationLabels; errorRate: number; latency: LatencyModel }
+  | {
+      kind: 'pods';
+      share: number;
+      labels: DestinationLabels;
+      errorRate: number;
+      latency: LatencyModel;
+      metrics?: MetricsExport;
+    }
   | { kind: 'fixed'; share: number; labels: DestinationLabels; code: number; latencyMs: number };
 
 /** Where one load class's requests go, precomputed whenever the world changes. */
@@ -153,6 +161,7 @@ class WorldIndex {
         },
         errorRate: Math.min(1, Math.max(0, profile.errorRate)),
         latency: this.latencyFor(profile),
+        ...(profile.metrics ? { metrics: profile.metrics } : {}),
       };
     });
     this.groupsByService.set(key, outcomes);

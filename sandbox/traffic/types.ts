@@ -52,9 +52,16 @@ export interface Pod {
   workload: string;
 }
 
+/**
+ * How a revision's metrics reach Prometheus: as counted, as NaN (a broken exporter), or not at
+ * all (the series vanish). Chaos tests use the last two; analysis must never read them as a pass.
+ */
+export type MetricsExport = 'ok' | 'nan' | 'absent';
+
 export interface Profile {
   errorRate: number;
   latencyMs: { p50: number; p99: number };
+  metrics?: MetricsExport;
 }
 
 /** One stream of simulated requests: a host plus the request attributes routes match on. */

@@ -14,7 +14,8 @@ let kubeconfigPath: string | undefined;
  * A kubeconfig for deploy/'s ServiceAccount: the controller under test runs with exactly the
  * ClusterRole it ships with, never as admin, so a missing RBAC rule fails a test here first.
  */
-export async function controllerKubeconfig(): Promise<string> {
+export async function controllerKubeconfig(server?: string): Promise<string> {
+  if (server) return viaServer(await controllerKubeconfig(), server);
   if (kubeconfigPath) return kubeconfigPath;
   const env = sandbox();
   for (const file of ['deploy/namespace.yaml', 'deploy/rbac.yaml']) {
@@ -51,6 +52,15 @@ export async function controllerKubeconfig(): Promise<string> {
   return kubeconfigPath;
 }
 
+/** The same credentials pointed at another address (a proxy in front of the API server). */
+function viaServer(kubeconfig: string, server: string): string {
+  const config = JSON.parse(readFileSync(kubeconfig, 'utf8'));
+  config.clusters[0].cluster.server = server;
+  const file = kubeconfig.replace(/\.json$/, `-${server.replace(/\W+/g, '_')}.json`);
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
 export interface ControllerProcess {
   proc: ChildProcess;
   logFile: string;
@@ -72,9 +82,11 @@ export async function startController(
     name?: string;
     /** The replica's name in the Lease and in Events' reportingInstance (`--identity`). */
     identity?: string;
+    /** Reach the API server at this URL instead (a proxy that can cut connections). */
+    server?: string;
   } = {},
 ): Promise<ControllerProcess> {
-  const kubeconfig = await controllerKubeconfig();
+  const kubeconfig = await controllerKubeconfig(opts.server);
   const env = sandbox();
   mkdirSync(env.SANDBOX_LOGS, { recursive: true });
   const logFile = join(env.SANDBOX_LOGS, `controller-${namespace}-${opts.name ?? ++started}.log`);
@@ -110,6 +122,8 @@ export async function startController(
   const port = (key: string) =>
     waitFor(() => lines().find((l) => typeof l[key] === 'number')?.[key] as number | undefined, {
       description: `the controller to log its ${key} (log: ${logFile})`,
+      // Starting Node and tsx takes seconds; on a machine shared by many test runs, tens of seconds.
+      timeout: 90_000,
     });
   const handle: ControllerProcess = {
     proc,

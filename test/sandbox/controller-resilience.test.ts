@@ -147,9 +147,11 @@ describe('the controller survives crashes and runs as several replicas', () => {
     expect(reconcileLines(leader).length).toBeGreaterThan(0);
     expect(reconcileLines(follower)).toEqual([]);
     expect(follower.lines().some((l) => l.msg === 'became leader')).toBe(false);
-    // Both replicas write as field manager `sluice`; only one of them ever did.
+    // Each replica writes as field manager sluice/<identity>: only the leader's appears.
     const fields = ((await getRollout(ns)).metadata.managedFields ?? []) as { manager?: string }[];
-    expect(fields.map((f) => f.manager)).toContain('sluice');
+    const managers = fields.map((f) => f.manager);
+    expect(managers).toContain(`sluice/${leaderId}`);
+    expect(managers).not.toContain(`sluice/${followerId}`);
 
     // The leader dies without releasing the Lease; the follower takes it when it expires.
     await leader.kill('SIGKILL');

@@ -155,6 +155,9 @@ describe('when a metric is next due', () => {
     };
     expect(nextDueAt(a, result, T0)).toBe(T0 + 4250 + 5000);
     expect(nextDueAt(a, { ...result, count: 2 }, T0)).toBeUndefined();
+    // Found by the Prometheus-outage chaos scenario: errored queries used up the count and the
+    // gate stopped measuring, Running forever. They are retried until an answer or the error limit.
+    expect(nextDueAt(a, { ...result, count: 2, error: 1, consecutiveError: 1 }, T0)).toBe(T0 + 4250 + 5000);
     expect(nextDueAt(a, { ...result, phase: 'Failed' }, T0)).toBeUndefined();
   });
 });

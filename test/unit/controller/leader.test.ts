@@ -140,6 +140,27 @@ describe('LeaderElector', () => {
     await b.stop();
   });
 
+  it('a standby takes over the moment the lease runs out in its view, not a retry period later', async () => {
+    const mem = new MemoryLease();
+    let aDown = false;
+    const log: string[] = [];
+    const a = elector(mem.store({ down: () => aDown }), 'a', log);
+    const b = elector(mem.store(), 'b', log);
+    a.start();
+    // b polls 1 s out of phase with a's renewals: it sees each renewal 1 s after it happened.
+    await tick(1000);
+    b.start();
+    await tick(20_100);
+    aDown = true; // as good as killed: no more renewals
+    const lastRenew = Date.parse(mem.lease?.spec.renewTime ?? '');
+    while (!b.isLeader()) await tick(100);
+    // Seen 1 s late, expired a lease duration after that: not at b's next 2 s poll.
+    expect(Date.now() - lastRenew).toBeLessThanOrEqual(15_000 + 1_000 + 100);
+    expect(log).toEqual(['a started', 'a stopped (isLeader=false)', 'b started']);
+    await a.stop();
+    await b.stop();
+  });
+
   it('stops leading exactly at the renew deadline while a renew hangs', async () => {
     const mem = new MemoryLease();
     let hang = false;

@@ -46,14 +46,29 @@ describe('analysis run bookkeeping', () => {
     expect(s.context.results[0]?.measurements[0]).toMatchObject({ phase: 'Successful', value: '99.5' });
   });
 
-  it('never succeeds on tolerated errors alone: all measurements taken without a pass is Error', () => {
-    // One measurement, errored (Prometheus refused the credentials), within consecutiveErrorLimit.
-    const once = { name: 'probe', count: 1 };
-    expect(toRunStatus(run([once], measure('probe', 'Error'))).phase).toBe('Error');
-    const mixed = { name: 'probe', count: 2 };
-    expect(toRunStatus(run([mixed], measure('probe', 'Error'), measure('probe', 'Successful'))).phase).toBe(
-      'Successful',
-    );
+  // Found building the Prometheus-outage chaos scenario: a step gate (count 1) met by one
+  // "Prometheus cannot be reached" measurement passed, and the release went on with no data.
+  it('never succeeds on count alone: errors do not count, inconclusive answers are not passes', () => {
+    const once = { name: 'rate', count: 1 };
+    expect(toRunStatus(run([once], measure('rate', 'Error'))).phase).toBe('Running');
+    const recovered = run([once], measure('rate', 'Error'), measure('rate', 'Successful'));
+    expect(toRunStatus(recovered).phase).toBe('Successful');
+    const outage = Array.from({ length: 5 }, () => measure('rate', 'Error'));
+    expect(toRunStatus(run([once], ...outage)).phase).toBe('Error');
+    const tolerant = { name: 'rate', count: 2, inconclusiveLimit: 2 };
+    const twice = run([tolerant], measure('rate', 'Inconclusive'), measure('rate', 'Inconclusive'));
+    expect(toRunStatus(twice).phase).toBe('Inconclusive');
+    const mixed = run([tolerant], measure('rate', 'Inconclusive'), measure('rate', 'Successful'));
+    expect(toRunStatus(mixed).phase).toBe('Successful');
+  });
+
+  it('a run stopped with only errors or inconclusive results measured is Inconclusive, not Successful', () => {
+    const background = { name: 'rate', count: 0, inconclusiveLimit: 3 };
+    const stop = { type: 'TERMINATE', now: T0 + 5 } as const;
+    expect(toRunStatus(run([background], measure('rate', 'Inconclusive'), stop)).phase).toBe('Inconclusive');
+    expect(toRunStatus(run([background], measure('rate', 'Error'), stop)).phase).toBe('Inconclusive');
+    const passed = run([background], measure('rate', 'Inconclusive'), measure('rate', 'Successful'), stop);
+    expect(toRunStatus(passed).phase).toBe('Successful');
   });
 
   it('fails once failures exceed failureLimit', () => {

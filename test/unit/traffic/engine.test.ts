@@ -72,6 +72,25 @@ describe('Simulator', () => {
     expect(get('checkout-stable 500')).toBe(0);
   });
 
+  it("exports a revision's series as NaN, or not at all, when its profile says so", () => {
+    const canaryLines = (metrics: 'nan' | 'absent') => {
+      const w = canaryWorld(50, 0);
+      w.profiles.set('shop/checkout:2', { errorRate: 0, latencyMs: { p50: 20, p99: 80 }, metrics });
+      const lines = run(1, 5, w).metrics.render().split('\n');
+      return {
+        canary: lines.filter((l) => l.includes('destination_service_name="checkout-canary"')),
+        stable: lines.filter((l) => l.includes('destination_service_name="checkout-stable"')),
+      };
+    };
+    const nan = canaryLines('nan');
+    expect(nan.canary.length).toBeGreaterThan(0);
+    expect(nan.canary.every((l) => l.endsWith(' NaN'))).toBe(true);
+    expect(nan.stable.some((l) => / \d+(\.\d+)?$/.test(l))).toBe(true);
+    const absent = canaryLines('absent');
+    expect(absent.canary).toEqual([]);
+    expect(absent.stable.length).toBeGreaterThan(0);
+  });
+
   it('renders Istio metric names, labels and cumulative default buckets', () => {
     const text = run(1, 5, canaryWorld(50, 0)).metrics.render();
     expect(text).toContain('# TYPE istio_requests_total counter');
@@ -162,9 +181,12 @@ describe('ConfigMap parsing', () => {
       shop_checkout_2: 'image: shop/checkout:2\nerrorRate: 0.1',
       nginx: 'latencyMs: {p50: 5, p99: 50}',
       broken: 'errorRate: 2',
+      silent: 'metrics: absent',
+      wrong: 'metrics: sometimes',
     });
+    expect(value.get('silent')?.metrics).toBe('absent');
     expect(value.get('shop/checkout:2')).toEqual({ errorRate: 0.1, latencyMs: { p50: 20, p99: 80 } });
     expect(value.get('nginx')).toEqual({ errorRate: 0, latencyMs: { p50: 5, p99: 50 } });
-    expect(problems).toHaveLength(1);
+    expect(problems).toHaveLength(2);
   });
 });
