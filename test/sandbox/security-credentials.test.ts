@@ -1,49 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { sandbox } from '../harness/env.ts';
+import { describe, expect, it } from 'vitest';
 import { analysisRuns, stepAnalysisRelease } from '../support/analysis.ts';
 import { waitForRollout } from '../support/apps.ts';
-import { assertNoSecretLeaks, controllerOutput, namespaceObjects } from '../support/secrets.ts';
-
-/**
- * Basic auth in front of the sandbox's Prometheus. The sandbox's Prometheus has no auth of its
- * own (Debian's 2.42 would need a web config file and a restart shared by every test), so this
- * small proxy stands in for the gateway a real installation puts there.
- */
-async function basicAuthPrometheus(user: string, password: string) {
-  const expected = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-  const seen = { authorized: 0, refused: 0 };
-  const server: Server = createServer(async (req, res) => {
-    if (req.headers.authorization !== expected) {
-      seen.refused++;
-      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="prometheus"', 'Content-Type': 'text/plain' });
-      res.end('Unauthorized\n');
-      return;
-    }
-    seen.authorized++;
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const upstream = await fetch(`${sandbox().PROMETHEUS_URL}${req.url}`, {
-      method: req.method,
-      headers: { 'Content-Type': req.headers['content-type'] ?? 'application/x-www-form-urlencoded' },
-      ...(req.method === 'POST' ? { body: Buffer.concat(chunks) } : {}),
-    });
-    res.writeHead(upstream.status, {
-      'Content-Type': upstream.headers.get('content-type') ?? 'application/json',
-    });
-    res.end(Buffer.from(await upstream.arrayBuffer()));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const { port } = server.address() as AddressInfo;
-  return { url: (pw: string) => `http://${user}:${encodeURIComponent(pw)}@127.0.0.1:${port}`, port, seen };
-}
+import {
+  assertNoSecretLeaks,
+  basicAuthPrometheus,
+  controllerOutput,
+  namespaceObjects,
+} from '../support/secrets.ts';
 
 /** A metric measured through the controller's --prometheus-url (from the environment, as the README advises). */
 const probe = {
   name: 'always-one',
+  // An errored query is retried, not counted as a measurement: the wrong password ends the
+  // gate through consecutiveErrorLimit, so keep that quick.
+  interval: '2s',
+  consecutiveErrorLimit: 1,
   successCondition: 'result == 1.0',
   provider: { prometheus: { query: 'vector(1)' } },
 };

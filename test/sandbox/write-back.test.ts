@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -6,11 +7,16 @@ import type { Rollout } from '../../crds/index.ts';
 import { commitFiles, createBareRepo, logSubjects, readFileAt } from '../../sandbox/git/repo.ts';
 import { startGitServer } from '../../sandbox/git/server.ts';
 import { startController } from '../harness/controller.ts';
-import { sandbox } from '../harness/env.ts';
 import { freshNamespace } from '../harness/namespace.ts';
 import { setLoad, setProfile } from '../harness/traffic.ts';
 import { hostOf } from '../support/analysis.ts';
-import { apply, events, setImage, waitForEvent, waitForRollout } from '../support/apps.ts';
+import { apply, setImage, waitForEvent, waitForRollout } from '../support/apps.ts';
+import {
+  assertNoSecretLeaks,
+  basicAuthPrometheus,
+  controllerOutput,
+  namespaceObjects,
+} from '../support/secrets.ts';
 import { asYaml, failingCanary, gitCredentials, withImage } from '../support/write-back.ts';
 
 // The git server runs in this process with basic auth: the controller (a child process under
@@ -56,7 +62,10 @@ describe('write-back with an explicit repository (no GitOps tool)', () => {
     await apply([...web, ...api]);
     await setLoad(hostOf('web', ns), 60);
     await setLoad(hostOf('api', ns), 60);
-    const controller = await startController(ns, { args: ['--prometheus-url', sandbox().PROMETHEUS_URL] });
+    // Prometheus behind basic auth too: one run holding both kinds of credential.
+    const promPassword = `prom-${randomBytes(12).toString('hex')}`;
+    const prom = await basicAuthPrometheus('sluice', promPassword);
+    const controller = await startController(ns, { env: { SLUICE_PROMETHEUS_URL: prom.url(promPassword) } });
     const healthy = (name: string) =>
       waitForRollout(ns, (r) => r.status?.phase === 'Healthy', `${name} to be stable`, { name });
     const [webStable, apiStable] = await Promise.all([healthy('web'), healthy('api')]);
@@ -106,13 +115,12 @@ describe('write-back with an explicit repository (no GitOps tool)', () => {
     expect((await waitForEvent(ns, 'WriteBackFailed')).type).toBe('Warning');
     expect(logSubjects(bare)).toHaveLength(3);
 
-    // The token never leaves the Secret: not in the controller's log, Events or status.
-    const secretForms = [AUTH.password, Buffer.from(`${AUTH.username}:${AUTH.password}`).toString('base64')];
-    const exposed = [
-      readFileSync(controller.logFile, 'utf8'),
-      JSON.stringify(await events(ns)),
-      JSON.stringify([webDone.status, apiDone.status]),
-    ];
-    for (const text of exposed) for (const secret of secretForms) expect(text).not.toContain(secret);
+    // Neither the git token (only in its Secret) nor the Prometheus password (only in the
+    // controller's environment) reaches the log, Events, Rollouts or AnalysisRuns.
+    expect(prom.seen.authorized).toBeGreaterThan(0);
+    await assertNoSecretLeaks(
+      [AUTH.password, `${AUTH.username}:${AUTH.password}`, promPassword, `sluice:${promPassword}`],
+      [controllerOutput(controller), ...namespaceObjects(ns)],
+    );
   });
 });

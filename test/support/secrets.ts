@@ -1,8 +1,12 @@
 // One check for "no credential ever reaches anything Sluice emits", shared by every test that
 // hands the controller a secret (a basic-auth Prometheus now, a token-bearing git URL later).
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { onTestFinished } from 'vitest';
 import { requestJson } from '../../controller/kube/client.ts';
 import type { ControllerProcess } from '../harness/controller.ts';
+import { sandbox } from '../harness/env.ts';
 import { kube } from '../harness/kube.ts';
 
 /** Somewhere the controller's words end up: its output, objects it wrote, Events. */
@@ -65,4 +69,38 @@ export function namespaceObjects(namespace: string): LeakSource[] {
     },
     { name: `Events in ${namespace}`, read: list(`/apis/events.k8s.io/v1/namespaces/${namespace}/events`) },
   ];
+}
+
+/**
+ * Basic auth in front of the sandbox's Prometheus. The sandbox's Prometheus has no auth of its
+ * own (Debian's 2.42 would need a web config file and a restart shared by every test), so this
+ * small proxy stands in for the gateway a real installation puts there.
+ */
+export async function basicAuthPrometheus(user: string, password: string) {
+  const expected = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  const seen = { authorized: 0, refused: 0 };
+  const server: Server = createServer(async (req, res) => {
+    if (req.headers.authorization !== expected) {
+      seen.refused++;
+      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="prometheus"', 'Content-Type': 'text/plain' });
+      res.end('Unauthorized\n');
+      return;
+    }
+    seen.authorized++;
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const upstream = await fetch(`${sandbox().PROMETHEUS_URL}${req.url}`, {
+      method: req.method,
+      headers: { 'Content-Type': req.headers['content-type'] ?? 'application/x-www-form-urlencoded' },
+      ...(req.method === 'POST' ? { body: Buffer.concat(chunks) } : {}),
+    });
+    res.writeHead(upstream.status, {
+      'Content-Type': upstream.headers.get('content-type') ?? 'application/json',
+    });
+    res.end(Buffer.from(await upstream.arrayBuffer()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as AddressInfo;
+  return { url: (pw: string) => `http://${user}:${encodeURIComponent(pw)}@127.0.0.1:${port}`, port, seen };
 }
