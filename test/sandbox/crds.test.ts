@@ -38,10 +38,14 @@ describe('Sluice CRDs on the real API server', () => {
   });
 
   it('accepts every Sluice example', async () => {
-    const namespace = await freshNamespace('crd');
     const docs = exampleDocuments().filter((d) => String(d.object.apiVersion).startsWith('sluice.dev/'));
     expect(docs.length).toBeGreaterThanOrEqual(4);
+    // A namespace per file, as a user applies them: some files are alternative versions of the
+    // same Rollout (examples/flux/write-back-rbac.yaml opts examples/canary's checkout in).
+    const namespaces = new Map<string, string>();
     for (const doc of docs) {
+      const namespace = namespaces.get(doc.file) ?? (await freshNamespace('crd'));
+      namespaces.set(doc.file, namespace);
       const object = { ...doc.object, metadata: { ...(doc.object.metadata as object), namespace } };
       if (object.kind === 'ClusterAnalysisTemplate') object.metadata = { name: `${namespace}-cat` } as never;
       await expect(createYaml(stringify(object), namespace), doc.file).resolves.toHaveLength(1);
