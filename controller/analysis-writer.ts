@@ -1,24 +1,10 @@
 // The writes analysis makes: run status, run pruning, and the resume signal after Prometheus
 // comes back. Kept apart from writer.ts but under the same leadership guard and field manager.
-import type { KubeConfig } from '@kubernetes/client-node';
-import { type AnalysisRun, type AnalysisRunStatus, GROUP, VERSION } from '../crds/index.ts';
-import { isConflict, isNotFound, mergePatch, requestJson, resourcePath } from './kube/client.ts';
-import { FIELD_MANAGER, NotLeaderError } from './writer.ts';
+import type { AnalysisRun, AnalysisRunStatus } from '../crds/index.ts';
+import { isConflict, isNotFound, mergePatch, requestJson } from './kube/client.ts';
+import { GuardedWriter, sluicePath } from './writer.ts';
 
-const path = (plural: string, namespace: string, name?: string, subresource?: string) =>
-  resourcePath({ group: GROUP, version: VERSION, plural, namespace, name, subresource });
-
-export class AnalysisWriter {
-  constructor(
-    private readonly kc: KubeConfig,
-    private readonly mayWrite: () => boolean = () => true,
-    private readonly fieldManager: string = FIELD_MANAGER,
-  ) {}
-
-  private guard(): void {
-    if (!this.mayWrite()) throw new NotLeaderError('not the leader: write refused');
-  }
-
+export class AnalysisWriter extends GuardedWriter {
   /**
    * Replaces the run's status, guarded by resourceVersion: the runner's read may be stale
    * (another replica, a terminate just written). Returns the updated run, or false on conflict.
@@ -28,7 +14,7 @@ export class AnalysisWriter {
     try {
       return await requestJson<AnalysisRun>(this.kc, {
         method: 'PUT',
-        path: path('analysisruns', run.metadata.namespace ?? 'default', run.metadata.name, 'status'),
+        path: sluicePath('analysisruns', run.metadata.namespace ?? 'default', run.metadata.name, 'status'),
         query: { fieldManager: this.fieldManager },
         body: { ...run, status },
       });
@@ -42,7 +28,7 @@ export class AnalysisWriter {
     try {
       return await requestJson<AnalysisRun>(this.kc, {
         method: 'GET',
-        path: path('analysisruns', namespace, name),
+        path: sluicePath('analysisruns', namespace, name),
       });
     } catch (err) {
       if (isNotFound(err)) return undefined;
@@ -53,7 +39,7 @@ export class AnalysisWriter {
   async deleteRun(namespace: string, name: string): Promise<void> {
     this.guard();
     try {
-      await requestJson(this.kc, { method: 'DELETE', path: path('analysisruns', namespace, name) });
+      await requestJson(this.kc, { method: 'DELETE', path: sluicePath('analysisruns', namespace, name) });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
@@ -67,7 +53,7 @@ export class AnalysisWriter {
     this.guard();
     await mergePatch(
       this.kc,
-      path('rollouts', namespace, name, 'status'),
+      sluicePath('rollouts', namespace, name, 'status'),
       { status: { signals: { resume: { requestedAt: at.toISOString(), by } } } },
       { fieldManager: this.fieldManager },
     );

@@ -18,27 +18,30 @@ export function fieldManagerFor(identity?: string): string {
 const MAX_FIELD_MANAGER = 128;
 const ALREADY_EXISTS = 409;
 
-const sluicePath = (plural: string, namespace: string, name?: string, subresource?: string) =>
+export const sluicePath = (plural: string, namespace: string, name?: string, subresource?: string) =>
   resourcePath({ group: GROUP, version: VERSION, plural, namespace, name, subresource });
 
 /** Thrown instead of writing when this replica does not hold the lease. */
 export class NotLeaderError extends Error {}
 
-export class Writer {
+/** What every writer shares: the client, the leadership guard and the field manager. */
+export class GuardedWriter {
   /**
    * `mayWrite` is asked before every request, so a replica that loses the lease stops writing
    * at once, even in the middle of a reconcile.
    */
   constructor(
-    private readonly kc: KubeConfig,
+    protected readonly kc: KubeConfig,
     private readonly mayWrite: () => boolean = () => true,
-    private readonly fieldManager: string = FIELD_MANAGER,
+    protected readonly fieldManager: string = FIELD_MANAGER,
   ) {}
 
-  private guard(): void {
+  protected guard(): void {
     if (!this.mayWrite()) throw new NotLeaderError('not the leader: write refused');
   }
+}
 
+export class Writer extends GuardedWriter {
   /** Creates the ReplicaSet unless it exists (a cache that lags our own create is normal). */
   async ensureReplicaSet(rs: V1ReplicaSet): Promise<void> {
     this.guard();
