@@ -181,6 +181,8 @@ function writeKwokConfig(): void {
   );
 }
 
+const SERVICE_CIDR = '10.96.0.0/16';
+
 export async function createCluster(): Promise<void> {
   if (existsSync(clusterDir())) {
     say('a previous cluster exists but is not healthy; deleting it first');
@@ -214,6 +216,9 @@ export async function createCluster(): Promise<void> {
       ...(process.env.SLUICE_SANDBOX_AUDIT_POLICY
         ? [`--kube-audit-policy=${process.env.SLUICE_SANDBOX_AUDIT_POLICY}`]
         : []),
+      // kwokctl's default Service range is a /24: ~250 ClusterIPs, fewer than bench/scale's
+      // 500 Rollouts need (two Services each). A /16 costs nothing and fits 65k.
+      `--extra-args=kube-apiserver=service-cluster-ip-range=${SERVICE_CIDR}`,
       `--kube-apiserver-port=${PORTS.apiserver}`,
       `--etcd-port=${PORTS.etcd}`,
       `--kube-controller-manager-port=${PORTS.controllerManager}`,
