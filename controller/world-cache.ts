@@ -1,6 +1,6 @@
 import type { KubernetesObject, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
 import type { AnalysisRun, Rollout } from '../crds/index.ts';
-import type { ResilientInformer } from './kube/informer.ts';
+import { type ResilientInformer, trimmed } from './kube/informer.ts';
 import { ROLLOUT_LABEL } from './revision.ts';
 import type { VirtualService } from './traffic/virtual-service.ts';
 import type { World } from './world.ts';
@@ -38,7 +38,7 @@ export class CachedWorld implements World {
   constructor(private readonly informers: Informers) {}
 
   remember(rollout: Rollout): void {
-    this.written.set(`${rollout.metadata.namespace}/${rollout.metadata.name}`, rollout);
+    this.written.set(`${rollout.metadata.namespace}/${rollout.metadata.name}`, trimmed(rollout));
   }
 
   forget(namespace: string, name: string): void {
@@ -48,7 +48,12 @@ export class CachedWorld implements World {
   rollout(namespace: string, name: string): Rollout | undefined {
     const cached = this.informers.rollouts.get(namespace, name) as Rollout | undefined;
     if (!cached) return undefined;
-    return newer(cached, this.written.get(`${namespace}/${name}`));
+    const key = `${namespace}/${name}`;
+    const newest = newer(cached, this.written.get(key));
+    // Once the watch has caught up, the cache is the truth again: a copy per Rollout kept for
+    // good would double the memory of a thousand idle Rollouts.
+    if (newest === cached) this.written.delete(key);
+    return newest;
   }
 
   replicaSets(namespace: string, rollout: string): V1ReplicaSet[] {
@@ -82,7 +87,7 @@ export class CachedWorld implements World {
   }
 
   rememberRun(run: AnalysisRun): void {
-    this.writtenRuns.set(`${run.metadata.namespace}/${run.metadata.name}`, run);
+    this.writtenRuns.set(`${run.metadata.namespace}/${run.metadata.name}`, trimmed(run));
   }
 
   private newestRun(cached: AnalysisRun): AnalysisRun | undefined {

@@ -110,6 +110,22 @@ interface Meta {
  *
  * Callbacks run synchronously inside the informer: they must only enqueue, never reconcile.
  */
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * Drops what no reader of a cache needs and what makes up most of an object's bytes:
+ * managedFields (every writer's field set) and kubectl's copy of the whole applied object. At
+ * a thousand Rollouts that is most of the controller's memory. Objects arrive freshly parsed,
+ * so they are trimmed in place.
+ */
+export function trimmed<T extends { metadata?: object }>(obj: T): T {
+  const meta = obj.metadata as { managedFields?: unknown; annotations?: Record<string, string> } | undefined;
+  if (!meta) return obj;
+  delete meta.managedFields;
+  if (meta.annotations) delete meta.annotations[LAST_APPLIED];
+  return obj;
+}
+
 export class ResilientInformer<T extends KubernetesObject> {
   private readonly cache = new Map<string, T>();
   private readonly subscribers = new Set<ChangeCallback<T>>();
@@ -304,7 +320,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       return;
     }
     this.failures = 0;
-    const obj = raw as T & Meta;
+    const obj = trimmed(raw as T & Meta);
     const rv = obj.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (type === 'BOOKMARK') return;
@@ -322,7 +338,7 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   private replace(items: T[]): void {
     const fresh = new Map<string, T>();
-    for (const o of items) fresh.set(cacheKey(o.metadata?.namespace, o.metadata?.name ?? ''), o);
+    for (const o of items) fresh.set(cacheKey(o.metadata?.namespace, o.metadata?.name ?? ''), trimmed(o));
     const old = new Map(this.cache);
     this.cache.clear();
     for (const [k, v] of fresh) this.cache.set(k, v);

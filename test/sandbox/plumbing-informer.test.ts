@@ -139,6 +139,35 @@ describe('ResilientInformer on the real API server', () => {
     expect(events.some((e) => e.name === 'other-team')).toBe(false);
   });
 
+  it("caches objects without managedFields or kubectl's last-applied copy, in the list and from the watch", async () => {
+    const ns = await freshNamespace('inf-trim');
+    const core = kube().core;
+    const annotated = (name: string, v: string) => ({
+      metadata: {
+        name,
+        labels: { team: 'a' },
+        // What `kubectl apply` leaves behind; the API server adds managedFields itself.
+        annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"big":"copy"}', keep: 'me' },
+      },
+      data: { v },
+    });
+    await core.createNamespacedConfigMap({ namespace: ns, body: annotated('listed', '1') });
+    const stored = await core.readNamespacedConfigMap({ namespace: ns, name: 'listed' });
+    expect(stored.metadata?.managedFields?.length).toBeGreaterThan(0);
+
+    const { inf, until } = start(kubeSource<Obj>(kc(), `/api/v1/namespaces/${ns}/configmaps`));
+    await inf.waitForSync();
+    await core.createNamespacedConfigMap({ namespace: ns, body: annotated('watched', '2') });
+    await until((e) => e.type === 'add' && e.name === 'watched', 'add of watched');
+    for (const name of ['listed', 'watched']) {
+      const cached = inf.get(ns, name) as Obj & { data?: Record<string, string> };
+      expect(cached.metadata.managedFields).toBeUndefined();
+      expect(cached.metadata.annotations).toEqual({ keep: 'me' });
+      expect(cached.metadata.resourceVersion).toBeTruthy();
+      expect(cached.data?.v).toBe(name === 'listed' ? '1' : '2');
+    }
+  });
+
   it('watches all namespaces', async () => {
     const run = randomBytes(4).toString('hex');
     const [a, b] = [await freshNamespace('inf'), await freshNamespace('inf')];
