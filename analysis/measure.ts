@@ -25,7 +25,7 @@ export async function takeMeasurement(
   providers: ProviderPool,
   defaultAddress: string | undefined,
   now: number,
-  /** When the run started: compareToStable looks at everything since. */
+  /** When the run started: compareToStable looks at everything since its initialDelay ended. */
   since = now,
 ): Promise<Taken> {
   const prom = metric.provider.prometheus;
@@ -42,7 +42,8 @@ export async function takeMeasurement(
   try {
     if (metric.compare) {
       const provider = providers.get(address, timeoutMs);
-      return { metric: metric.name, ...(await look(metric, provider, now, since, intervalMs(metric))) };
+      const windowMs = evidenceWindowMs(metric, since, now);
+      return { metric: metric.name, ...(await look(metric, provider, now, windowMs)) };
     }
     const result = await providers
       .get(address, timeoutMs)
@@ -72,6 +73,18 @@ export function runStart(run: AnalysisRun): number {
   return ms(run.metadata.creationTimestamp) ?? ms(run.status?.startedAt) ?? 0;
 }
 
+const initialDelayMs = (metric: RunMetric): number =>
+  metric.initialDelay ? parseDuration(metric.initialDelay) : 0;
+
+/**
+ * What a compareToStable look counts: everything since the run's initialDelay ended, at least
+ * one interval. initialDelay is the user saying "ignore the warm-up": a canary's first seconds
+ * (pods turning ready, caches filling) are not evidence against it.
+ */
+export function evidenceWindowMs(metric: RunMetric, runStart: number, now: number): number {
+  return Math.max(intervalMs(metric), now - (runStart + initialDelayMs(metric)));
+}
+
 /**
  * When `metric` is next due, or undefined when it takes no more measurements (count answers
  * reached, or decided): a query that errored is retried, it does not use up the count. The first measurement waits initialDelay from the run's start; each next one
@@ -86,6 +99,6 @@ export function nextDueAt(
   if (metric.count && result && answered(result) >= metric.count) return undefined;
   const last = result?.measurements.at(-1);
   const lastAt = ms(last?.finishedAt ?? last?.startedAt);
-  if (lastAt === undefined) return start + (metric.initialDelay ? parseDuration(metric.initialDelay) : 0);
+  if (lastAt === undefined) return start + initialDelayMs(metric);
   return lastAt + intervalMs(metric);
 }

@@ -62,10 +62,8 @@ export async function look(
   metric: RunMetric,
   provider: MetricProvider,
   now: number,
-  since: number,
-  intervalMs: number,
+  windowMs: number,
 ): Promise<Look> {
-  const windowMs = Math.max(intervalMs, now - since);
   const samples = await provider.series(withWindow(metric.provider.prometheus.query, windowMs), {
     at: new Date(now),
   });

@@ -72,8 +72,13 @@ describe('compareToStable against the real Prometheus', () => {
       'web',
       {
         interval: '5s',
+        // The canary's warm-up (the simulator noticing its pods) is neither gate's evidence.
+        initialDelay: '10s',
         // 5 s looks: allow up to 30 without a verdict before pausing (the default is 10).
         inconclusiveLimit: 30,
+        // A 99% floor over 5 s windows of ~1,500 canary requests at 0.5% errors dips below 99%
+        // now and then by chance (the noise issue 8 is about); two strikes, as a user would allow.
+        failureLimit: 2,
         successRate: { min: 99 },
         compareToStable: { errors: { maxIncreasePoints: 0.1 }, confidence: 0.99, minRequests: 200 },
       },
@@ -99,10 +104,11 @@ describe('compareToStable against the real Prometheus', () => {
     const bg = (await analysisRuns(ns)).find((r) => r.spec.gate === 'background');
     expect(bg?.status?.phase).toBe('Failed');
     const results = new Map((bg?.status?.metricResults ?? []).map((m) => [m.name, m]));
-    // The absolute floor saw nothing wrong: every success-rate measurement passed.
+    // The absolute floor saw nothing wrong: it passed (within its failure limit) throughout.
     const floor = results.get('success-rate');
-    expect(floor?.failed).toBe(0);
-    expect(floor?.successful).toBeGreaterThan(0);
+    expect(floor?.phase).not.toBe('Failed');
+    expect(floor?.failed).toBeLessThanOrEqual(2);
+    expect(floor?.successful).toBeGreaterThan(floor?.failed ?? 0);
     const compare = results.get('compare-errors');
     expect(compare?.phase).toBe('Failed');
     const last = compare?.measurements.at(-1);

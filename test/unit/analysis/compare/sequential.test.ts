@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { judgeSamples } from '../../../../analysis/compare/measure.ts';
 import { WINDOW, withWindow } from '../../../../analysis/compare/queries.ts';
+import { evidenceWindowMs } from '../../../../analysis/measure.ts';
 import type { Sample } from '../../../../analysis/provider.ts';
 import { COMPARE_LOOKS, InvalidAnalysis, resolveMetrics } from '../../../../analysis/resolve.ts';
 import { restore, statusOf, step } from '../../../../analysis/run-state.ts';
@@ -130,6 +131,19 @@ const look = (phase: 'Successful' | 'Failed' | 'Inconclusive', at: number): Anal
   metric: 'compare-errors',
   phase,
   message: `look ${phase}`,
+});
+
+describe('the evidence window of a look', () => {
+  it('counts from the end of initialDelay, not from the run start, and spans at least one interval', () => {
+    const [delayed] = resolve('background', { initialDelay: '30s' }) as [RunMetric];
+    // Warm-up excluded: 100 s after the run started, 70 s of evidence.
+    expect(evidenceWindowMs(delayed, T0, T0 + 100_000)).toBe(70_000);
+    // The first look, right when the delay ends, still sees a whole interval.
+    expect(evidenceWindowMs(delayed, T0, T0 + 30_000)).toBe(10_000);
+    // Builtins default initialDelay to the interval (10 s here).
+    const [plain] = resolve('background') as [RunMetric];
+    expect(evidenceWindowMs(plain, T0, T0 + 100_000)).toBe(90_000);
+  });
 });
 
 describe('sequential bookkeeping: undecided looks are not strikes', () => {
