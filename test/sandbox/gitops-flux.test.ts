@@ -28,9 +28,12 @@ function appYaml(
 ) {
   const objects = canaryApp(ns, {
     image,
-    steps: (o.steps ?? [{ setWeight: 30 }, { pause: { duration: '8s' } }, { setWeight: 60 }]) as never,
+    // A pause long enough for two or three background measurements: with a single 3 s look at
+    // a canary the simulator had only just begun to route to, a broken version could pass by
+    // chance (seen once in CI: one look, few requests, promoted).
+    steps: (o.steps ?? [{ setWeight: 30 }, { pause: { duration: '12s' } }, { setWeight: 60 }]) as never,
     canary: {
-      analysis: { interval: '3s', initialDelay: '4s', successRate: { min: 95 } },
+      analysis: { interval: '3s', initialDelay: '5s', successRate: { min: 95 } },
     },
   }).map((obj) =>
     obj.kind === 'VirtualService' && o.vsAnnotations
@@ -132,7 +135,7 @@ describe('GitOps with real Flux', () => {
     const { ns, app } = await fluxApp('flux-health');
     await setLoad(hostOf('web', ns), 60);
     const image = (v: number) => `shop/${ns}:${v}`;
-    await setProfile(image(3), { errorRate: 0.1 });
+    await setProfile(image(3), { errorRate: 0.3 });
     await startAnalysisController(ns);
 
     const v1 = await app.commit(appYaml(ns, image(1), { vsAnnotations: IF_NOT_PRESENT }), 'web v1');
