@@ -17,7 +17,8 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  outfile: new URL('../dist/sluice.mjs', import.meta.url).pathname,
+  // `node bin/bundle.mjs <outfile>` writes elsewhere (the test that runs the bundle alone does).
+  outfile: process.argv[2] ?? new URL('../dist/sluice.mjs', import.meta.url).pathname,
   // CommonJS dependencies (pino, js-yaml…) call require(); an ES module has none of its own.
   banner: {
     js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",

@@ -84,6 +84,8 @@ export async function startController(
     identity?: string;
     /** Reach the API server at this URL instead (a proxy that can cut connections). */
     server?: string;
+    /** The program to run instead of bin/sluice.js (the bundle, as the image runs it). */
+    entry?: string;
   } = {},
 ): Promise<ControllerProcess> {
   const kubeconfig = await controllerKubeconfig(opts.server);
@@ -94,7 +96,7 @@ export async function startController(
   const proc = spawn(
     process.execPath,
     [
-      join(ROOT, 'bin/sluice.js'),
+      opts.entry ?? join(ROOT, 'bin/sluice.js'),
       'controller',
       '--kubeconfig',
       kubeconfig,
