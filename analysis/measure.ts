@@ -73,6 +73,32 @@ export function runStart(run: AnalysisRun): number {
   return ms(run.metadata.creationTimestamp) ?? ms(run.status?.startedAt) ?? 0;
 }
 
+/** Where compareToStable's evidence starts: the first run of this gate in this attempt. */
+export function evidenceStart(run: AnalysisRun): number {
+  return ms(run.spec.evidenceSince) ?? runStart(run);
+}
+
+/** A re-run of a gate (after a pause, `kubectl sluice resume`) is named `<first run>-r<n>`. */
+const firstRunName = (name: string) => name.replace(/-r\d+$/, '');
+
+/**
+ * The evidenceSince for a new run: the start of the earliest earlier run of the same gate in
+ * the same attempt, when one is still there. The mSPRT's guarantee holds however many looks
+ * are taken, so carrying the counts across a pause costs no confidence, and a release held as
+ * "undecided" gets its verdict from all the evidence instead of starting from none. A new
+ * attempt (retry, new revision) starts afresh: its runs have another name.
+ */
+export function evidenceSinceFor(name: string, earlier: AnalysisRun[]): string | undefined {
+  const first = firstRunName(name);
+  let since: number | undefined;
+  for (const run of earlier) {
+    if (run.metadata.name === name || firstRunName(run.metadata.name ?? '') !== first) continue;
+    const start = evidenceStart(run);
+    if (start > 0 && (since === undefined || start < since)) since = start;
+  }
+  return since === undefined ? undefined : new Date(since).toISOString();
+}
+
 const initialDelayMs = (metric: RunMetric): number =>
   metric.initialDelay ? parseDuration(metric.initialDelay) : 0;
 

@@ -3,7 +3,7 @@
 // writes status only when it changed, and requeues at the next due time. A phase change
 // enqueues the owning Rollout at once, so the reconcile that sees a Failed run aborts then.
 import type { Logger } from 'pino';
-import { intervalMs, nextDueAt, runStart, type Taken, takeMeasurement } from '../analysis/measure.ts';
+import { evidenceStart, intervalMs, nextDueAt, runStart, type Taken, takeMeasurement } from '../analysis/measure.ts';
 import { type ProviderPool, redactAddress } from '../analysis/provider.ts';
 import {
   isTerminal,
@@ -109,7 +109,7 @@ export class AnalysisRunner {
         .sort((a, b) => Number(b.dryRun === true) - Number(a.dryRun === true));
       if (due.length) {
         const taken = await Promise.all(
-          due.map((m) => takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now, start)),
+          due.map((m) => takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now, evidenceStart(run))),
         );
         const recordedAt = this.now();
         snapshot = step(
@@ -212,7 +212,7 @@ export class AnalysisRunner {
     const now = this.now();
     const probes = await Promise.all(
       run.spec.metrics.map((m) =>
-        takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now, runStart(run)),
+        takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now, evidenceStart(run)),
       ),
     );
     if (probes.some((p) => p.unreachable)) {

@@ -1,4 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import { evidenceSinceFor } from '../analysis/measure.ts';
 import { type FoundTemplates, InvalidAnalysis, resolveMetrics, templateKey } from '../analysis/resolve.ts';
 import { REASON_INVALID } from '../analysis/run-state.ts';
 import {
@@ -49,6 +50,8 @@ export function analysisRunFor(
   rollout: Rollout,
   start: EffectParams['startAnalysis'],
   templates: FoundTemplates = new Map(),
+  /** The Rollout's runs so far: a gate's re-run continues the first run's comparison evidence. */
+  earlier: AnalysisRun[] = [],
 ): AnalysisRun {
   const gates = gatesFor(rollout.spec, start.gate, start.stepIndex);
   const name = rollout.metadata.name ?? '';
@@ -69,6 +72,8 @@ export function analysisRunFor(
     if (!(err instanceof InvalidAnalysis)) throw err;
     error = err.message;
   }
+  const compares = metrics.some((m) => m.compare);
+  const evidenceSince = compares ? evidenceSinceFor(start.name, earlier) : undefined;
   return {
     apiVersion: API_VERSION,
     kind: 'AnalysisRun',
@@ -86,6 +91,7 @@ export function analysisRunFor(
       ...(gates?.args ? { args: gates.args } : {}),
       metrics,
       ...(error === undefined ? {} : { error: `cannot proceed: ${error}` }),
+      ...(evidenceSince === undefined ? {} : { evidenceSince }),
     },
   };
 }
@@ -100,6 +106,7 @@ export async function startAnalysisRun(
   analysis: AnalysisDeps | undefined,
   rollout: Rollout,
   start: EffectParams['startAnalysis'],
+  earlier: AnalysisRun[],
 ): Promise<void> {
   const gates = gatesFor(rollout.spec, start.gate, start.stepIndex);
   const found: FoundTemplates = new Map();
@@ -114,7 +121,7 @@ export async function startAnalysisRun(
   }
   // A gate that cannot be resolved still gets its run, carrying the problem in spec.error:
   // the runner, the one writer of run status, ends it in Error at once.
-  await writer.createAnalysisRun(analysisRunFor(rollout, start, found));
+  await writer.createAnalysisRun(analysisRunFor(rollout, start, found, earlier));
 }
 
 interface Cache {

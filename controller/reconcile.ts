@@ -306,7 +306,7 @@ async function setTraffic(
 async function runAnalyses(deps: ReconcileDeps, pass: Pass, actions: Effect[]): Promise<void> {
   for (const action of actions) {
     if (action.type === 'startAnalysis') {
-      await startAnalysisRun(deps.writer, deps.analysis, pass.rollout, action.params);
+      await startAnalysisRun(deps.writer, deps.analysis, pass.rollout, action.params, pass.runs);
     } else if (action.type === 'stopAnalysis') {
       await deps.writer.terminateAnalysisRun(pass.namespace, action.params.name);
     }

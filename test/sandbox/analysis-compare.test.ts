@@ -6,7 +6,7 @@ import { freshNamespace } from '../harness/namespace.ts';
 import { setLoad, setProfile } from '../harness/traffic.ts';
 import { waitFor } from '../harness/wait.ts';
 import { analysisRuns, hostOf, startAnalysisController } from '../support/analysis.ts';
-import { apply, canaryApp, canaryWeight, setImage, waitForRollout } from '../support/apps.ts';
+import { apply, canaryApp, canaryWeight, kubectlSluice, setImage, waitForRollout } from '../support/apps.ts';
 
 // compareToStable against the real Prometheus and the simulator's per-image error profiles.
 // High load (the simulator samples in aggregate, so 600 requests/s cost little) gives the
@@ -175,4 +175,53 @@ describe('compareToStable against the real Prometheus', () => {
     expect(passed?.canary.value).toBeGreaterThan(3);
     expect(passed?.stable.value).toBeGreaterThan(3);
   });
+
+  it('a comparison resumed after an undecided pause keeps the evidence gathered before it', async () => {
+    const ns = await freshNamespace('cmp-resume');
+    // Same error rate on both sides and a tight effect: looks stay undecided for minutes.
+    await setProfile(`shop/${ns}:1`, { errorRate: 0.01 });
+    await setProfile(`shop/${ns}:2`, { errorRate: 0.01 });
+    await release(
+      ns,
+      'web',
+      {
+        interval: '5s',
+        inconclusiveLimit: 1,
+        compareToStable: { errors: { maxIncreasePoints: 0.1 }, confidence: 0.99 },
+      },
+      LONG_STEPS,
+      200,
+    );
+    await startAnalysisController(ns);
+    await stableOf(ns, 'web');
+    await setImage(ns, `shop/${ns}:2`);
+    const held = await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Paused' && r.status.pause?.reason === 'Inconclusive',
+      'the undecided comparison to hold the release',
+      { timeout: 90_000 },
+    );
+    const first = (await analysisRuns(ns)).find(
+      (r) => r.metadata.name === held.status?.backgroundAnalysis?.name,
+    );
+    const before = first?.status?.metricResults?.[0]?.measurements.at(-1)?.comparison;
+    expect(before?.verdict).toBe('undecided');
+
+    expect((await kubectlSluice(ns, 'resume', 'web')).code).toBe(0);
+    const rerunName = `${first?.metadata.name}-r1`;
+    const rerun = await waitFor(
+      async () => {
+        const run = (await analysisRuns(ns)).find((r) => r.metadata.name === rerunName);
+        return run?.status?.metricResults?.[0]?.measurements.length ? run : undefined;
+      },
+      { description: `the re-run ${rerunName} to take its first look`, timeout: 60_000 },
+    );
+    expect(Date.parse(rerun.spec.evidenceSince ?? '')).toBe(
+      Date.parse(String(first?.metadata.creationTimestamp)),
+    );
+    // Its first look already counts everything the first run saw, and more.
+    const after = rerun.status?.metricResults?.[0]?.measurements[0]?.comparison;
+    expect(after?.canary.requests).toBeGreaterThan(before?.canary.requests ?? Number.POSITIVE_INFINITY);
+    expect(after?.stable.requests).toBeGreaterThan(before?.stable.requests ?? Number.POSITIVE_INFINITY);
+  }, 200_000);
 });

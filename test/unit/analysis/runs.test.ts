@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { templateKey } from '../../../analysis/resolve.ts';
 import { analysisProblem, analysisRunFor, measuredService } from '../../../controller/analysis-runs.ts';
-import type { AnalysisTemplateSpec, Rollout } from '../../../crds/index.ts';
+import type { AnalysisRun, AnalysisTemplateSpec, Rollout } from '../../../crds/index.ts';
 
 const rollout = (analysis: unknown, blueGreen = false): Rollout =>
   ({
@@ -80,5 +80,47 @@ describe('filling an AnalysisRun from a gate', () => {
       message: 'analysis r1: cannot proceed: AnalysisTemplate shop/budget not found',
     });
     expect(analysisProblem([run('PrometheusUnreachable')], held)).toBeUndefined();
+  });
+});
+
+describe('compareToStable evidence across a re-run of its gate', () => {
+  const compare = { interval: '1m', compareToStable: { errors: { maxIncreasePoints: 0.5 } } };
+  const run = (name: string, created: string, evidenceSince?: string): AnalysisRun =>
+    ({
+      metadata: { name, creationTimestamp: created },
+      spec: {
+        rollout: 'web',
+        revision: 'abc',
+        gate: 'background',
+        metrics: [],
+        ...(evidenceSince ? { evidenceSince } : {}),
+      },
+    }) as unknown as AnalysisRun;
+  const start = (name: string) => ({ gate: 'background' as const, name, revision: 'abc' });
+
+  it('a re-run (-r<n>) counts from the first run of the gate in this attempt', () => {
+    const earlier = [
+      run('web-abc-bg-a0', '2026-01-01T10:00:00Z'),
+      run('web-abc-bg-a0-r1', '2026-01-01T10:12:00Z', '2026-01-01T10:00:00Z'),
+      // Another attempt and another revision are other releases: their evidence is not ours.
+      run('web-abc-bg-a1', '2026-01-01T09:00:00Z'),
+      run('web-xyz-bg-a0', '2026-01-01T08:00:00Z'),
+    ];
+    const rerun = analysisRunFor(rollout(compare), start('web-abc-bg-a0-r2'), new Map(), earlier);
+    expect(rerun.spec.evidenceSince).toBe('2026-01-01T10:00:00.000Z');
+  });
+
+  it('a first run, a run without comparisons, or one whose predecessors are gone starts afresh', () => {
+    const earlier = [run('web-abc-bg-a0', '2026-01-01T10:00:00Z')];
+    expect(
+      analysisRunFor(rollout(compare), start('web-abc-bg-a0'), new Map(), earlier).spec.evidenceSince,
+    ).toBeUndefined();
+    expect(
+      analysisRunFor(rollout({ successRate: { min: 99 } }), start('web-abc-bg-a0-r1'), new Map(), earlier)
+        .spec.evidenceSince,
+    ).toBeUndefined();
+    expect(
+      analysisRunFor(rollout(compare), start('web-abc-bg-a0-r1'), new Map(), []).spec.evidenceSince,
+    ).toBeUndefined();
   });
 });
