@@ -49,6 +49,10 @@ const ROWS: Row[] = [
       `${r.releases.promoted} / ${r.releases.rolledBack} (of ${r.releases.good} / ${r.releases.bad})`,
   },
   {
+    label: 'good versions rolled back / bad versions promoted',
+    cell: (r) => `${r.releases.goodRolledBack ?? '—'} / ${r.releases.badPromoted ?? '—'}`,
+  },
+  {
     label: 'take-over / wave 1 / wave 2 (s)',
     cell: (r) => `${num(r.seconds.takeOver)} / ${num(r.seconds.wave1)} / ${num(r.seconds.wave2)}`,
   },

@@ -63,7 +63,15 @@ export interface ScenarioResult {
   apiRequests: { perRelease: number; waves: number; top: [string, number][] };
   idle: { writesPerMinute: number; requestsPerMinute: number; writes: [string, number][] };
   prometheusQueriesPerMinute: number;
-  releases: { good: number; bad: number; promoted: number; rolledBack: number };
+  releases: {
+    good: number;
+    bad: number;
+    promoted: number;
+    rolledBack: number;
+    /** Wrong outcomes (absent from results recorded before they were counted). */
+    goodRolledBack?: number;
+    badPromoted?: number;
+  };
   /** Waves that ran out of time, with how far they got. */
   unfinished: string[];
 }
@@ -319,16 +327,22 @@ export async function runScenario(
         unfinished.push(`${what}: ${count(ok)}/${o.rollouts} (${e.message})`);
         o.log(unfinished.at(-1) ?? '');
       });
-    await wave('wave 1 promoted', (r, n) => kind.promoted(r, image(n, 2)));
+    // A wave ends when every release has ended, rightly or not: a controller that rolls back a
+    // good version has decided, and waiting out the timeout for it would measure nothing.
+    await wave(
+      'wave 1 promoted or rolled back',
+      (r, n) => kind.promoted(r, image(n, 2)) || kind.aborted(r, image(n, 2)),
+    );
+    const wave1RolledBack = count((r, n) => kind.aborted(r, image(n, 2)));
 
     const wave1Promoted = count((r, n) => kind.promoted(r, image(n, 2)));
     const t2 = Date.now();
     o.log(`${ns}: wave 2: ${bad.size} bad versions among ${o.rollouts}`);
     await setImages(3);
     const ended = (r: TrackedRollout, n: string) =>
-      bad.has(n)
-        ? kind.aborted(r, image(n, 3)) && zeroAfterTraffic(weights.get(n) ?? [], t2) !== undefined
-        : kind.promoted(r, image(n, 3));
+      kind.promoted(r, image(n, 3)) ||
+      (kind.aborted(r, image(n, 3)) &&
+        (!bad.has(n) || zeroAfterTraffic(weights.get(n) ?? [], t2) !== undefined));
     await wave('wave 2 promoted or rolled back', ended);
     const t3 = Date.now();
     const prom1 = await prometheusQueries(env.PROMETHEUS_URL);
@@ -460,6 +474,8 @@ export async function runScenario(
         bad: bad.size,
         promoted: count((r, n) => kind.promoted(r, image(n, 3))) + wave1Promoted,
         rolledBack: count((r, n) => kind.aborted(r, image(n, 3))),
+        goodRolledBack: wave1RolledBack + count((r, n) => !bad.has(n) && kind.aborted(r, image(n, 3))),
+        badPromoted: count((r, n) => bad.has(n) && kind.promoted(r, image(n, 3))),
       },
     };
   } finally {
