@@ -3,7 +3,14 @@
 // writes status only when it changed, and requeues at the next due time. A phase change
 // enqueues the owning Rollout at once, so the reconcile that sees a Failed run aborts then.
 import type { Logger } from 'pino';
-import { evidenceStart, intervalMs, nextDueAt, runStart, type Taken, takeMeasurement } from '../analysis/measure.ts';
+import {
+  evidenceStart,
+  intervalMs,
+  nextDueAt,
+  runStart,
+  type Taken,
+  takeMeasurement,
+} from '../analysis/measure.ts';
 import { type ProviderPool, redactAddress } from '../analysis/provider.ts';
 import {
   isTerminal,
@@ -109,7 +116,9 @@ export class AnalysisRunner {
         .sort((a, b) => Number(b.dryRun === true) - Number(a.dryRun === true));
       if (due.length) {
         const taken = await Promise.all(
-          due.map((m) => takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now, evidenceStart(run))),
+          due.map((m) =>
+            takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now, evidenceStart(run)),
+          ),
         );
         const recordedAt = this.now();
         snapshot = step(

@@ -181,8 +181,8 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     { workers: opts.workers ?? 4, onDepth: (d) => metrics.workqueueDepth.set(d) },
   );
 
-  const enqueueRollout = (namespace: string | undefined, name: string | undefined) => {
-    if (namespace && name) queue.add(`${namespace}/${name}`);
+  const enqueueRollout = (namespace: string | undefined, name: string | undefined, urgent = false) => {
+    if (namespace && name) queue.add(`${namespace}/${name}`, urgent);
   };
   const runner = new AnalysisRunner({
     store: {
@@ -199,7 +199,8 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     logger: log.child({ component: 'analysis' }),
     // Like the Rollout queue: nothing before the first lists are in (enqueueAll re-adds every run).
     mayRun: () => synced && mayWrite(),
-    gateChanged: (namespace, name) => enqueueRollout(namespace, name),
+    // A verdict (a failure to roll back, a pass to go on) goes ahead of routine echoes.
+    gateChanged: (namespace, name) => enqueueRollout(namespace, name, true),
   });
   const writeBack = new WriteBackWorker({
     kc,

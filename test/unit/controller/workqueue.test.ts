@@ -112,6 +112,46 @@ describe('WorkQueue', () => {
     await q.shutdown();
   });
 
+  it('serves urgent keys first: new, promoted from the line, or re-added while being processed', async () => {
+    const { calls, handler } = controllable();
+    const q = new WorkQueue(handler, { workers: 1 });
+    q.add('busy');
+    for (const k of ['echo1', 'echo2', 'late']) q.add(k);
+    q.add('verdict', true);
+    q.add('late', true); // already waiting: moves up, not in twice
+    q.add('busy', true); // being processed: its next pass is urgent too
+    expect(q.depth()).toBe(4);
+    // One worker: finishing each call in turn hands out the next key.
+    const order = async () => {
+      for (let i = 0; i < calls.length; i++) {
+        calls[i]!.d.resolve();
+        await settle();
+      }
+      return calls.map((c) => c.key);
+    };
+    expect(await order()).toEqual(['busy', 'verdict', 'late', 'busy', 'echo1', 'echo2']);
+    await q.shutdown();
+  });
+
+  it('a deadline comes back urgent; a retry after an error does not', async () => {
+    vi.useFakeTimers();
+    const { calls, handler } = controllable();
+    const q = new WorkQueue(handler, { workers: 1 });
+    q.add('busy');
+    q.addAfter('deadline', 10);
+    q.addAfter('retry', 10, false);
+    q.add('echo');
+    await vi.advanceTimersByTimeAsync(10);
+    for (let i = 0; i < 3; i++) {
+      calls[i]!.d.resolve();
+      await vi.advanceTimersByTimeAsync(1);
+    }
+    // The deadline passes the echo that was waiting before it; the retry queues behind it.
+    expect(calls.map((c) => c.key)).toEqual(['busy', 'deadline', 'echo', 'retry']);
+    calls[3]!.d.resolve();
+    await q.shutdown();
+  });
+
   it('reports depth changes', async () => {
     const depths: number[] = [];
     const { calls, handler } = controllable();
