@@ -39,11 +39,13 @@ describe('the bundle the image runs', () => {
     const ns = await freshNamespace('bundle');
     await apply(
       canaryApp(ns, {
-        steps: [{ setWeight: 50 }, { pause: { duration: '6s' } }],
-        canary: { analysis: { interval: '2s', initialDelay: '2s', successRate: { min: 90 } } },
+        // Long enough for measurements with canary data: the simulator routes by a new weight
+        // within seconds, and a run that ends with no data holds the release (rightly).
+        steps: [{ setWeight: 50 }, { pause: { duration: '15s' } }],
+        canary: { analysis: { interval: '3s', initialDelay: '5s', successRate: { min: 90 } } },
       }),
     );
-    await setLoad(hostOf('web', ns), 40);
+    await setLoad(hostOf('web', ns), 60);
     const controller = await startController(ns, {
       entry,
       args: ['--prometheus-url', sandbox().PROMETHEUS_URL],
