@@ -339,10 +339,14 @@ export async function runScenario(
     const t2 = Date.now();
     o.log(`${ns}: wave 2: ${bad.size} bad versions among ${o.rollouts}`);
     await setImages(3);
+    // A bad version's rollback has ended once its canary weight is back at 0, or when the
+    // controller aborted before giving it any traffic at all (Argo Rollouts does, on a NaN).
+    const offCanary = (n: string) => {
+      const tl = weights.get(n) ?? [];
+      return zeroAfterTraffic(tl, t2) !== undefined || tl.every(([at, w]) => at < t2 || w === 0);
+    };
     const ended = (r: TrackedRollout, n: string) =>
-      kind.promoted(r, image(n, 3)) ||
-      (kind.aborted(r, image(n, 3)) &&
-        (!bad.has(n) || zeroAfterTraffic(weights.get(n) ?? [], t2) !== undefined));
+      kind.promoted(r, image(n, 3)) || (kind.aborted(r, image(n, 3)) && (!bad.has(n) || offCanary(n)));
     await wave('wave 2 promoted or rolled back', ended);
     const t3 = Date.now();
     const prom1 = await prometheusQueries(env.PROMETHEUS_URL);
