@@ -298,7 +298,7 @@ export const AnalysisRunSpec = z.object({
     .meta({ description: 'Set to stop measuring; the run ends as it stands.' }),
   evidenceSince: z.string().optional().meta({
     description:
-      'compareToStable counts requests from here (RFC 3339) rather than from this run\'s start: the start of the first run of this gate in this release attempt, so a gate re-run after a pause keeps the evidence gathered before it.',
+      "compareToStable counts requests from here (RFC 3339) rather than from this run's start: the start of the first run of this gate in this release attempt, so a gate re-run after a pause keeps the evidence gathered before it.",
   }),
 });
 export type AnalysisRunSpec = z.infer<typeof AnalysisRunSpec>;
