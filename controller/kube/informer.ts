@@ -91,6 +91,8 @@ export interface InformerOptions {
   /** Delay before restarting after consecutive failures; default 500 ms doubling to 30 s, 20% jitter. */
   backoff?: BackoffOptions;
   logger?: InformerLogger;
+  /** Keep every object whole, managedFields included (for tools that audit who wrote what). */
+  untrimmed?: boolean;
 }
 
 const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 500, capMs: 30_000, jitter: 0.2 };
@@ -130,7 +132,10 @@ export class ResilientInformer<T extends KubernetesObject> {
   private readonly cache = new Map<string, T>();
   private readonly subscribers = new Set<ChangeCallback<T>>();
   private readonly syncWaiters: (() => void)[] = [];
-  private readonly opts: Required<Omit<InformerOptions, 'logger'>> & { logger: InformerLogger | undefined };
+  private readonly opts: Required<Omit<InformerOptions, 'logger' | 'untrimmed'>> & {
+    logger: InformerLogger | undefined;
+  };
+  private readonly trim: <O extends T>(obj: O) => O;
   private synced = false;
   private running = false;
   /** Bumped on every (re)start so that late callbacks of an abandoned watch are ignored. */
@@ -154,6 +159,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
       logger: opts.logger,
     };
+    this.trim = opts.untrimmed ? (obj) => obj : trimmed;
   }
 
   /** Begins listing and watching; returns at once. Use `waitForSync()` to wait for the first list. */
@@ -320,7 +326,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       return;
     }
     this.failures = 0;
-    const obj = trimmed(raw as T & Meta);
+    const obj = this.trim(raw as T & Meta);
     const rv = obj.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (type === 'BOOKMARK') return;
@@ -338,7 +344,7 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   private replace(items: T[]): void {
     const fresh = new Map<string, T>();
-    for (const o of items) fresh.set(cacheKey(o.metadata?.namespace, o.metadata?.name ?? ''), trimmed(o));
+    for (const o of items) fresh.set(cacheKey(o.metadata?.namespace, o.metadata?.name ?? ''), this.trim(o));
     const old = new Map(this.cache);
     this.cache.clear();
     for (const [k, v] of fresh) this.cache.set(k, v);

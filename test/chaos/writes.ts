@@ -44,6 +44,7 @@ export class WriteAudit {
     ]) {
       const inf = new ResilientInformer<KubernetesObject>(kubeSource(kube().kc, path), {
         name: `audit ${path}`,
+        untrimmed: true,
       });
       inf.onChange((o, type) => type !== 'delete' && this.record(o));
       this.informers.push(inf);
