@@ -104,6 +104,7 @@ export class AnalysisRunner {
       snapshot = step(snapshot, [{ type: 'TERMINATE', now: this.now() }]);
     } else {
       const start = runStart(run);
+      const since = evidenceStart(run);
       const results = new Map((run.status?.metricResults ?? []).map((r) => [r.name, r]));
       const now = this.now();
       // Dry-run metrics are recorded first: a gating result that ends the run in this pass
@@ -116,9 +117,7 @@ export class AnalysisRunner {
         .sort((a, b) => Number(b.dryRun === true) - Number(a.dryRun === true));
       if (due.length) {
         const taken = await Promise.all(
-          due.map((m) =>
-            takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now, evidenceStart(run)),
-          ),
+          due.map((m) => takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now, since)),
         );
         const recordedAt = this.now();
         snapshot = step(
@@ -219,9 +218,10 @@ export class AnalysisRunner {
     // windows (then the gates run again and judge, e.g. inconclusive when there is no traffic).
     const key = `${namespace}/${name}`;
     const now = this.now();
+    const evidence = evidenceStart(run);
     const probes = await Promise.all(
       run.spec.metrics.map((m) =>
-        takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now, evidenceStart(run)),
+        takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now, evidence),
       ),
     );
     if (probes.some((p) => p.unreachable)) {

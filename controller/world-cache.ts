@@ -25,6 +25,25 @@ function newer<T extends { metadata?: { resourceVersion?: string } }>(
   return BigInt(rb) > BigInt(ra) ? b : a;
 }
 
+interface Written {
+  metadata: { namespace?: string; name?: string; uid?: string; resourceVersion?: string };
+}
+
+/**
+ * The cached object, or our own write of it when that is newer. Once the watch has caught up
+ * (or the object was recreated under the same name), the cache is the truth again and the
+ * remembered copy goes: a copy per object kept for good would double the memory of a
+ * thousand idle Rollouts.
+ */
+function newestOf<T extends Written>(cached: T, written: Map<string, T>): T {
+  const key = `${cached.metadata.namespace}/${cached.metadata.name}`;
+  const mine = written.get(key);
+  if (!mine) return cached;
+  const newest = mine.metadata.uid === cached.metadata.uid ? newer(cached, mine) : cached;
+  if (newest === cached) written.delete(key);
+  return newest as T;
+}
+
 /**
  * The World over informer caches. It also remembers each Rollout as our own last status write
  * returned it: the informer hears of that write a moment later, and a reconcile in between
@@ -48,12 +67,7 @@ export class CachedWorld implements World {
   rollout(namespace: string, name: string): Rollout | undefined {
     const cached = this.informers.rollouts.get(namespace, name) as Rollout | undefined;
     if (!cached) return undefined;
-    const key = `${namespace}/${name}`;
-    const newest = newer(cached, this.written.get(key));
-    // Once the watch has caught up, the cache is the truth again: a copy per Rollout kept for
-    // good would double the memory of a thousand idle Rollouts.
-    if (newest === cached) this.written.delete(key);
-    return newest;
+    return newestOf(cached, this.written);
   }
 
   replicaSets(namespace: string, rollout: string): V1ReplicaSet[] {
@@ -74,7 +88,7 @@ export class CachedWorld implements World {
     return this.informers.analysisRuns
       .list(namespace)
       .filter((r) => r.spec?.rollout === rollout)
-      .map((r) => this.newestRun(r) as AnalysisRun);
+      .map((r) => newestOf(r, this.writtenRuns));
   }
 
   analysisRun(namespace: string, name: string): AnalysisRun | undefined {
@@ -83,24 +97,10 @@ export class CachedWorld implements World {
       this.writtenRuns.delete(`${namespace}/${name}`);
       return undefined;
     }
-    return this.newestRun(cached);
+    return newestOf(cached, this.writtenRuns);
   }
 
   rememberRun(run: AnalysisRun): void {
     this.writtenRuns.set(`${run.metadata.namespace}/${run.metadata.name}`, trimmed(run));
-  }
-
-  private newestRun(cached: AnalysisRun): AnalysisRun | undefined {
-    const key = `${cached.metadata.namespace}/${cached.metadata.name}`;
-    const mine = this.writtenRuns.get(key);
-    if (!mine) return cached;
-    if (mine.metadata.uid !== cached.metadata.uid) {
-      this.writtenRuns.delete(key);
-      return cached;
-    }
-    const newest = newer(cached, mine);
-    // Once the watch has caught up, the cache is the truth again.
-    if (newest === cached) this.writtenRuns.delete(key);
-    return newest;
   }
 }

@@ -103,15 +103,6 @@ interface Meta {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string };
 }
 
-/**
- * One informer for every kind. client-node's own informer stops for good on an error, never
- * re-announces cached objects, and its watch timeout never fires (FIELD-NOTES), so this one
- * owns the loop: list → announce → watch, and on any error, silence or resync period,
- * list again and announce everything (unchanged objects as `resync`, vanished ones as
- * `delete`), restarting after errors with exponential backoff.
- *
- * Callbacks run synchronously inside the informer: they must only enqueue, never reconcile.
- */
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /**
@@ -128,6 +119,15 @@ export function trimmed<T extends { metadata?: object }>(obj: T): T {
   return obj;
 }
 
+/**
+ * One informer for every kind. client-node's own informer stops for good on an error, never
+ * re-announces cached objects, and its watch timeout never fires (FIELD-NOTES), so this one
+ * owns the loop: list → announce → watch, and on any error, silence or resync period,
+ * list again and announce everything (unchanged objects as `resync`, vanished ones as
+ * `delete`), restarting after errors with exponential backoff.
+ *
+ * Callbacks run synchronously inside the informer: they must only enqueue, never reconcile.
+ */
 export class ResilientInformer<T extends KubernetesObject> {
   private readonly cache = new Map<string, T>();
   private readonly subscribers = new Set<ChangeCallback<T>>();

@@ -143,7 +143,6 @@ export class WorkQueue {
     while (!this.stopping && this.processing.size < this.workers && this.depth() > 0) {
       const key = (this.readyUrgent.shift() ?? this.ready.shift())!;
       this.dirty.delete(key);
-      this.urgent.delete(key);
       this.processing.add(key);
       this.depthChanged();
       const p = this.run(key);
