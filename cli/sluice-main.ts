@@ -18,7 +18,7 @@ Controller flags (each also read from the environment variable shown):
   --lease-name NAME             SLUICE_LEASE_NAME; the leader-election Lease (default sluice-controller)
   --identity ID                 SLUICE_IDENTITY; this replica's name in the Lease, Events and field manager sluice/ID (default host-pid, manager sluice)
   --instance-id ID              SLUICE_INSTANCE_ID; own only Rollouts labelled sluice.dev/controller-instance=ID
-  --workers N                   SLUICE_WORKERS (default 4)
+  --workers N                   SLUICE_WORKERS (default 16)
   --log-level LEVEL             SLUICE_LOG_LEVEL (default info)
   --write-back                  SLUICE_WRITE_BACK=true; commit automatic rollbacks to git (a Rollout's writeBack.enabled wins)
   --argocd-namespace NS         SLUICE_ARGOCD_NAMESPACE; where Argo CD Applications live (default argocd)`;
@@ -63,9 +63,10 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`sluice controller: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  const workers = Number(values.workers ?? env('SLUICE_WORKERS') ?? 4);
-  if (!Number.isInteger(workers) || workers < 1) {
-    console.error(`sluice controller: --workers must be a positive integer, got '${values.workers}'`);
+  const workersText = (values.workers as string | undefined) ?? env('SLUICE_WORKERS');
+  const workers = workersText === undefined ? undefined : Number(workersText);
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) {
+    console.error(`sluice controller: --workers must be a positive integer, got '${workersText}'`);
     return 2;
   }
   const { runController } = await import('../controller/main.ts');

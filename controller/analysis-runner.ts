@@ -47,8 +47,8 @@ export interface RunnerOptions {
   metrics?: AnalysisMetrics;
   logger: Logger;
   mayRun?: () => boolean;
-  /** A run's phase changed: reconcile its Rollout now. */
-  gateChanged: (namespace: string, rollout: string) => void;
+  /** A run's phase changed (to `phase`): reconcile its Rollout now. */
+  gateChanged: (namespace: string, rollout: string, phase: AnalysisRunStatus['phase']) => void;
   workers?: number;
   /** Old runs kept per Rollout, per outcome. */
   keep?: { successful: number; unsuccessful: number };
@@ -145,7 +145,7 @@ export class AnalysisRunner {
       if (written === false) throw new StaleWrite(`status of AnalysisRun ${key}`);
       this.opts.store.remember(written);
       if (before?.phase !== status.phase) {
-        this.opts.gateChanged(namespace, run.spec.rollout);
+        this.opts.gateChanged(namespace, run.spec.rollout, status.phase);
         this.opts.logger.info(
           { run: name, rollout: run.spec.rollout, phase: status.phase },
           status.message ?? `analysis ${status.phase}`,
@@ -178,7 +178,7 @@ export class AnalysisRunner {
     const written = await this.opts.writer.writeRunStatus(run, status);
     if (written === false) throw new StaleWrite(`status of AnalysisRun ${run.metadata.name}`);
     this.opts.store.remember(written);
-    this.opts.gateChanged(run.metadata.namespace ?? 'default', run.spec.rollout);
+    this.opts.gateChanged(run.metadata.namespace ?? 'default', run.spec.rollout, status.phase);
     this.opts.logger.warn({ run: run.metadata.name, rollout: run.spec.rollout }, status.message);
     return undefined;
   }

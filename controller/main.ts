@@ -19,7 +19,7 @@ import { loadKubeConfig } from './kube/client.ts';
 import { EventRecorder, kubeEventSink } from './kube/events.ts';
 import { type ChangeType, kubeSource, ResilientInformer } from './kube/informer.ts';
 import { kubeLeaseStore, LeaderElector } from './kube/leader.ts';
-import { WorkQueue } from './kube/workqueue.ts';
+import { type Priority, WorkQueue } from './kube/workqueue.ts';
 import { createLogger, type Logger, reconcileLogger } from './log.ts';
 import { reconcile } from './reconcile.ts';
 import { ROLLOUT_LABEL, revisionOf } from './revision.ts';
@@ -28,6 +28,13 @@ import { splitFor } from './traffic/split.ts';
 import { CachedWorld, type Informers } from './world-cache.ts';
 import { WriteBackWorker } from './write-back/worker.ts';
 import { fieldManagerFor, NotLeaderError, StaleWrite, Writer } from './writer.ts';
+
+/**
+ * A reconcile mostly waits on the API server, so concurrency is cheap here. bench/scale at 1,000
+ * Rollouts: 4 workers left pause steps up to 29 s late (p99) when deadlines fell due together;
+ * 16 brought that to ~3 s at the same CPU.
+ */
+export const DEFAULT_WORKERS = 16;
 
 export interface ControllerOptions {
   kubeconfig?: string;
@@ -45,7 +52,7 @@ export interface ControllerOptions {
   leaseName?: string;
   /** Own only Rollouts labelled sluice.dev/controller-instance=<id>; without it, only unlabelled ones. */
   instanceId?: string;
-  /** Default 4. */
+  /** Concurrent reconciles, and concurrent analysis measurements. Default DEFAULT_WORKERS. */
   workers?: number;
   /** Default `info`. */
   logLevel?: string;
@@ -178,11 +185,15 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
         stopTimer();
       }
     },
-    { workers: opts.workers ?? 4, onDepth: (d) => metrics.workqueueDepth.set(d) },
+    { workers: opts.workers ?? DEFAULT_WORKERS, onDepth: (d) => metrics.workqueueDepth.set(d) },
   );
 
-  const enqueueRollout = (namespace: string | undefined, name: string | undefined, urgent = false) => {
-    if (namespace && name) queue.add(`${namespace}/${name}`, urgent);
+  const enqueueRollout = (
+    namespace: string | undefined,
+    name: string | undefined,
+    priority: Priority = 'routine',
+  ) => {
+    if (namespace && name) queue.add(`${namespace}/${name}`, priority);
   };
   const runner = new AnalysisRunner({
     store: {
@@ -195,12 +206,15 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     writer: analysisWriter,
     providers: new ProviderPool(),
     prometheusUrl: opts.prometheusUrl,
+    workers: opts.workers ?? DEFAULT_WORKERS,
     metrics: analysisMetrics,
     logger: log.child({ component: 'analysis' }),
     // Like the Rollout queue: nothing before the first lists are in (enqueueAll re-adds every run).
     mayRun: () => synced && mayWrite(),
-    // A verdict (a failure to roll back, a pass to go on) goes ahead of routine echoes.
-    gateChanged: (namespace, name) => enqueueRollout(namespace, name, true),
+    // A failure (traffic must leave the canary) goes ahead of everything; a pass (a step owed)
+    // ahead of routine echoes.
+    gateChanged: (namespace, name, phase) =>
+      enqueueRollout(namespace, name, phase === 'Failed' ? 'critical' : 'due'),
   });
   const writeBack = new WriteBackWorker({
     kc,

@@ -1,12 +1,14 @@
 // One reconcile of one Rollout: read the world, decide with the pure machines, make the world
 // match the decision in a fixed order of idempotent steps, then write status once, only if it
 // changed. Modelled on Argo Rollouts' canary.go: one context per pass, steps that may stop early.
+
 import type { V1ReplicaSet } from '@kubernetes/client-node';
 import type { AnalysisRun, Rollout, RolloutSpec, RolloutStatus } from '../crds/index.ts';
 import type { Effect } from '../machines/actions.ts';
 import { decide } from '../machines/decide.ts';
 import { type DesiredWorld, desiredWorld } from '../machines/desired.ts';
 import type { GateKind, GateObservation, ReleaseEvent, SignalEvent } from '../machines/events.ts';
+import { allSettledOrThrow } from './all-settled.ts';
 import { type AnalysisDeps, analysisProblem, startAnalysisRun } from './analysis-runs.ts';
 import { desiredConditions, mergeConditions, type Problem } from './conditions.ts';
 import type { EventRecorder } from './kube/events.ts';
@@ -105,16 +107,21 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
   }
   // Traffic leaving the new revision (an abort, a rollback) moves first: the weight is the
   // fastest way off a bad canary. Traffic arriving waits until the Services select the right pods.
-  let drift: number | undefined;
-  if (weightFalls(deps.world, pass, world)) {
-    drift = await setTraffic(deps, pass, world, status);
-    await pointServices(deps, pass, world);
-  } else {
-    await pointServices(deps, pass, world);
-    drift = await setTraffic(deps, pass, world, status);
-  }
-  await sizeReplicaSets(deps, pass, world, 'shrink');
-  await runAnalyses(deps, pass, decision.actions);
+  const moveTraffic = async () => {
+    let drift: number | undefined;
+    if (weightFalls(deps.world, pass, world)) {
+      drift = await setTraffic(deps, pass, world, status);
+      await pointServices(deps, pass, world);
+    } else {
+      await pointServices(deps, pass, world);
+      drift = await setTraffic(deps, pass, world, status);
+    }
+    await sizeReplicaSets(deps, pass, world, 'shrink');
+    return drift;
+  };
+  // Starting or stopping a run depends on no traffic write, nor they on it: side by side, a step
+  // that starts analysis or a promotion or abort that stops it waits for one write fewer.
+  const [drift] = await allSettledOrThrow([moveTraffic(), runAnalyses(deps, pass, decision.actions)]);
   for (const action of decision.actions) {
     if (action.type === 'emitEvent') {
       deps.events.record(regarding(rollout), {

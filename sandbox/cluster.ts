@@ -213,8 +213,13 @@ export async function createCluster(): Promise<void> {
       `--etcd-binary=${bin.etcd}`,
       '--kube-authorization',
       // bench/scale counts each controller's API requests from the API server's own audit log.
+      // The server rotates its log at 100 MB by default, which a run at N = 1,000 outgrows while
+      // the bench reads the file from an offset: 100 GB is "never" for a sandbox's lifetime.
       ...(process.env.SLUICE_SANDBOX_AUDIT_POLICY
-        ? [`--kube-audit-policy=${process.env.SLUICE_SANDBOX_AUDIT_POLICY}`]
+        ? [
+            `--kube-audit-policy=${process.env.SLUICE_SANDBOX_AUDIT_POLICY}`,
+            '--extra-args=kube-apiserver=audit-log-maxsize=100000',
+          ]
         : []),
       // kwokctl's default Service range is a /24: ~250 ClusterIPs, fewer than bench/scale's
       // 500 Rollouts need (two Services each). A /16 costs nothing and fits 65k.

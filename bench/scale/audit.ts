@@ -9,6 +9,8 @@ export interface AuditRequest {
   resource: string;
   /** requestReceivedTimestamp, epoch ms. */
   at: number;
+  /** The server's own time on the request: stageTimestamp (ResponseComplete) minus `at`, in ms. */
+  ms: number;
   code: number;
 }
 
@@ -28,6 +30,7 @@ export function parseAuditLog(text: string): AuditRequest[] {
       userAgent?: string;
       objectRef?: { resource?: string; subresource?: string };
       requestReceivedTimestamp?: string;
+      stageTimestamp?: string;
       responseStatus?: { code?: number };
     };
     try {
@@ -45,6 +48,7 @@ export function parseAuditLog(text: string): AuditRequest[] {
       verb: e.verb,
       resource: ref?.resource ? `${ref.resource}${ref.subresource ? `/${ref.subresource}` : ''}` : '',
       at,
+      ms: Date.parse(e.stageTimestamp ?? '') - at,
       code: e.responseStatus?.code ?? 0,
     });
   }

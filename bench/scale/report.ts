@@ -18,6 +18,10 @@ interface Row {
 }
 
 const ROWS: Row[] = [
+  {
+    label: 'reconcile workers',
+    cell: (r) => (r.controller === 'sluice' ? String(r.workers ?? 4) : '10 (its default)'),
+  },
   { label: 'controller RSS, peak (MB)', cell: (r) => num(r.rssMb.peak) },
   { label: 'controller RSS, steady while idle (MB, median)', cell: (r) => num(r.rssMb.steady) },
   { label: 'controller CPU, whole run (s)', cell: (r) => num(r.cpuSeconds.total, 1) },
@@ -35,6 +39,10 @@ const ROWS: Row[] = [
   {
     label: 'rollback: failing measurement → weight 0, p50 / p99 / max (ms)',
     cell: (r) => sum3(r.rollbackMs.fromMeasurement),
+  },
+  {
+    label: 'API server time per write during the waves, p50 / p99 / max (ms, audit log)',
+    cell: (r) => (r.apiServerWriteMs ? sum3(r.apiServerWriteMs) : '—'),
   },
   { label: 'API requests per release (audit log)', cell: (r) => num(r.apiRequests.perRelease, 1) },
   { label: 'writes per minute from idle Rollouts (audit log)', cell: (r) => num(r.idle.writesPerMinute, 1) },

@@ -7,6 +7,7 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { isNotFound, mergePatch, requestJson } from '../../controller/kube/client.ts';
 import { kubeSource, ResilientInformer } from '../../controller/kube/informer.ts';
+import { DEFAULT_WORKERS } from '../../controller/main.ts';
 import type { AnalysisRun } from '../../crds/index.ts';
 import { objectPath } from '../../sandbox/apps.ts';
 import { auditLogPath, scaleNodes } from '../../sandbox/cluster.ts';
@@ -61,6 +62,10 @@ export interface ScenarioResult {
   stepLatenessMs: Summary;
   rollbackMs: { fromRunFailedSeen: Summary; fromMeasurement: Summary };
   apiRequests: { perRelease: number; waves: number; top: [string, number][] };
+  /** The API server's own time on each of the controller's writes during the waves (audit log). */
+  apiServerWriteMs?: Summary;
+  /** Sluice's reconcile workers (SLUICE_WORKERS, else its default). */
+  workers?: number;
   idle: { writesPerMinute: number; requestsPerMinute: number; writes: [string, number][] };
   prometheusQueriesPerMinute: number;
   releases: {
@@ -461,6 +466,10 @@ export async function runScenario(
         fromRunFailedSeen: summarize(rollbackSeen),
         fromMeasurement: summarize(rollbackMeasured),
       },
+      apiServerWriteMs: summarize(waveRequests.filter(isWrite).map((r) => r.ms)),
+      ...(o.controller === 'sluice'
+        ? { workers: Number(process.env.SLUICE_WORKERS || DEFAULT_WORKERS) }
+        : {}),
       apiRequests: {
         perRelease: waveRequests.length / (2 * o.rollouts),
         waves: waveRequests.length,

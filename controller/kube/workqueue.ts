@@ -29,21 +29,28 @@ export interface WorkQueueOptions {
 const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 5, capMs: 5 * 60_000 };
 
 /**
+ * Which line a key waits in, served in this order: `critical` (a gate failed: traffic must leave
+ * the canary), `due` (a pause deadline or a gate's other verdicts: a step is owed), `routine`
+ * (informer events, most of them the echo of our own writes).
+ */
+export type Priority = 'critical' | 'due' | 'routine';
+const SERVED_FIRST: readonly Priority[] = ['critical', 'due', 'routine'];
+const rank = (p: Priority) => SERVED_FIRST.length - SERVED_FIRST.indexOf(p);
+
+/**
  * A keyed work queue with client-go's guarantees:
  * - a key waiting in the queue is there once, however often it is added;
  * - a key is never handed to two workers at once; added while being processed, it is
  *   processed once more afterwards (so no change is lost);
  * - delayed adds keep the earliest deadline per key, on exact timers;
- * - a failing key retries with per-key exponential backoff, reset by a success.
+ * - a failing key retries with per-key exponential backoff, reset by a success;
+ * and one of its own: keys wait in priority lines, and a key added again at a higher
+ * priority moves up.
  */
 export class WorkQueue {
-  /** Keys whose moment has come (a deadline, a gate's verdict): served before `ready`. */
-  private readonly readyUrgent: string[] = [];
-  private readonly ready: string[] = [];
-  /** Dirty keys that asked to be urgent while being processed: re-queued at the front. */
-  private readonly urgent = new Set<string>();
-  /** Keys that need processing: in `ready`, or re-added while in `processing`. */
-  private readonly dirty = new Set<string>();
+  private readonly lines: Record<Priority, string[]> = { critical: [], due: [], routine: [] };
+  /** The line of every key that needs processing: waiting in it, or re-added while in `processing`. */
+  private readonly dirty = new Map<string, Priority>();
   private readonly processing = new Set<string>();
   private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly inFlight = new Set<Promise<void>>();
@@ -61,44 +68,38 @@ export class WorkQueue {
   }
 
   /**
-   * `urgent` puts the key ahead of every non-urgent one. Most adds are informer events, many of
-   * them the echo of our own writes; a pause deadline or a failed gate must not wait behind a
-   * thousand of those (bench/scale: a rollback queued behind ~100 keys took 1.4 s).
+   * A pause deadline or a failed gate must not wait behind a thousand informer echoes
+   * (bench/scale: a rollback queued behind ~100 keys took 1.4 s), nor a rollback behind a
+   * burst of a thousand pause deadlines that fell due together.
    */
-  add(key: string, urgent = false): void {
+  add(key: string, priority: Priority = 'routine'): void {
     if (this.stopping) return;
-    if (this.dirty.has(key)) {
-      if (urgent) this.promote(key);
+    const waiting = this.dirty.get(key);
+    if (waiting !== undefined) {
+      if (rank(priority) > rank(waiting)) this.raise(key, waiting, priority);
       return;
     }
-    this.dirty.add(key);
-    // The worker holding it will put it back when it finishes.
-    if (this.processing.has(key)) {
-      if (urgent) this.urgent.add(key);
-      return;
-    }
-    (urgent ? this.readyUrgent : this.ready).push(key);
+    this.dirty.set(key, priority);
+    // The worker holding it will put it back, in this line, when it finishes.
+    if (this.processing.has(key)) return;
+    this.lines[priority].push(key);
     this.depthChanged();
     this.pump();
   }
 
-  /** A key already waiting becomes urgent: moved to the urgent line, or marked if in a worker. */
-  private promote(key: string): void {
-    if (this.processing.has(key)) {
-      this.urgent.add(key);
-      return;
-    }
-    const at = this.ready.indexOf(key);
-    if (at < 0) return; // already urgent
-    this.ready.splice(at, 1);
-    this.readyUrgent.push(key);
+  private raise(key: string, from: Priority, to: Priority): void {
+    this.dirty.set(key, to);
+    if (this.processing.has(key)) return;
+    const line = this.lines[from];
+    line.splice(line.indexOf(key), 1);
+    this.lines[to].push(key);
   }
 
-  /** Deadline-driven: the key is urgent when its time comes, unless `urgent` is false (retries). */
-  addAfter(key: string, ms: number, urgent = true): void {
+  /** Deadline-driven: the key is `due` when its time comes, unless told otherwise (retries are routine). */
+  addAfter(key: string, ms: number, priority: Priority = 'due'): void {
     if (this.stopping) return;
     if (ms <= 0) {
-      this.add(key, urgent);
+      this.add(key, priority);
       return;
     }
     const at = Date.now() + ms;
@@ -107,14 +108,14 @@ export class WorkQueue {
     if (existing) clearTimeout(existing.timer);
     const timer = setTimeout(() => {
       this.delayed.delete(key);
-      this.add(key, urgent);
+      this.add(key, priority);
     }, ms);
     this.delayed.set(key, { at, timer });
   }
 
   /** Keys waiting for a worker (not counting those being processed or delayed). */
   depth(): number {
-    return this.readyUrgent.length + this.ready.length;
+    return this.lines.critical.length + this.lines.due.length + this.lines.routine.length;
   }
 
   /** Keys with a pending delayed add; for tests and diagnostics. */
@@ -131,9 +132,7 @@ export class WorkQueue {
     this.stopping = true;
     for (const { timer } of this.delayed.values()) clearTimeout(timer);
     this.delayed.clear();
-    this.readyUrgent.length = 0;
-    this.ready.length = 0;
-    this.urgent.clear();
+    for (const line of Object.values(this.lines)) line.length = 0;
     this.dirty.clear();
     this.depthChanged();
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
@@ -141,7 +140,7 @@ export class WorkQueue {
 
   private pump(): void {
     while (!this.stopping && this.processing.size < this.workers && this.depth() > 0) {
-      const key = (this.readyUrgent.shift() ?? this.ready.shift())!;
+      const key = (this.lines.critical.shift() ?? this.lines.due.shift() ?? this.lines.routine.shift())!;
       this.dirty.delete(key);
       this.processing.add(key);
       this.depthChanged();
@@ -171,13 +170,13 @@ export class WorkQueue {
       } else {
         const delay = this.backoff.next(key);
         this.report(key, failure.err, delay);
-        this.addAfter(key, delay, false);
+        this.addAfter(key, delay, 'routine');
       }
     } finally {
       this.processing.delete(key);
-      if (!this.stopping && this.dirty.has(key)) {
-        (this.urgent.has(key) ? this.readyUrgent : this.ready).push(key);
-        this.urgent.delete(key);
+      const again = this.dirty.get(key);
+      if (!this.stopping && again !== undefined) {
+        this.lines[again].push(key);
         this.depthChanged();
       }
       this.pump();

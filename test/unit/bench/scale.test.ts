@@ -86,6 +86,8 @@ describe('audit log', () => {
       objectRef: { resource, subresource: sub },
       responseStatus: { code: 200 },
       requestReceivedTimestamp: at,
+      // The server took 12.5 ms on every request here; Date.parse reads it to the millisecond.
+      stageTimestamp: new Date(Date.parse(at) + 12.5).toISOString().replace('Z', '500Z'),
     });
   const sluice = 'system:serviceaccount:sluice-system:sluice';
   const log = [
@@ -103,6 +105,7 @@ describe('audit log', () => {
     expect(reqs[1]).toMatchObject({ user: sluice, verb: 'patch', resource: 'virtualservices', code: 200 });
     expect(reqs[2]?.resource).toBe('rollouts/status');
     expect(reqs[1]?.at).toBe(Date.parse('2026-11-27T05:00:01.500Z'));
+    expect(reqs[1]?.ms).toBe(12);
   });
 
   it('counts one user in a window, writes apart, largest first', () => {

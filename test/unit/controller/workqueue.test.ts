@@ -112,14 +112,15 @@ describe('WorkQueue', () => {
     await q.shutdown();
   });
 
-  it('serves urgent keys first: new, promoted from the line, or re-added while being processed', async () => {
+  it('serves due keys before routine ones: new, raised from the line, or re-added while being processed', async () => {
     const { calls, handler } = controllable();
     const q = new WorkQueue(handler, { workers: 1 });
     q.add('busy');
     for (const k of ['echo1', 'echo2', 'late']) q.add(k);
-    q.add('verdict', true);
-    q.add('late', true); // already waiting: moves up, not in twice
-    q.add('busy', true); // being processed: its next pass is urgent too
+    q.add('verdict', 'due');
+    q.add('late', 'due'); // already waiting: moves up, not in twice
+    q.add('busy', 'due'); // being processed: its next pass is due too
+    q.add('verdict'); // a routine add never lowers a key
     expect(q.depth()).toBe(4);
     // One worker: finishing each call in turn hands out the next key.
     const order = async () => {
@@ -133,13 +134,29 @@ describe('WorkQueue', () => {
     await q.shutdown();
   });
 
-  it('a deadline comes back urgent; a retry after an error does not', async () => {
+  it('serves a critical key before a burst of due ones, and raises a due key to critical', async () => {
+    const { calls, handler } = controllable();
+    const q = new WorkQueue(handler, { workers: 1 });
+    q.add('busy');
+    for (const k of ['step1', 'step2', 'failing']) q.add(k, 'due');
+    q.add('echo');
+    q.add('failed', 'critical');
+    q.add('failing', 'critical');
+    for (let i = 0; i < 6; i++) {
+      calls[i]?.d.resolve();
+      await settle();
+    }
+    expect(calls.map((c) => c.key)).toEqual(['busy', 'failed', 'failing', 'step1', 'step2', 'echo']);
+    await q.shutdown();
+  });
+
+  it('a deadline comes back due; a retry after an error comes back routine', async () => {
     vi.useFakeTimers();
     const { calls, handler } = controllable();
     const q = new WorkQueue(handler, { workers: 1 });
     q.add('busy');
     q.addAfter('deadline', 10);
-    q.addAfter('retry', 10, false);
+    q.addAfter('retry', 10, 'routine');
     q.add('echo');
     await vi.advanceTimersByTimeAsync(10);
     for (let i = 0; i < 3; i++) {
