@@ -144,6 +144,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       }
       const rlog = reconcileLogger(log, { namespace, name, revision: safeRevision(rollout) });
       const stopTimer = metrics.reconcileDuration.startTimer();
+      const started = performance.now();
       try {
         const outcome = await reconcile(
           {
@@ -167,7 +168,12 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
         );
         if (outcome.actions.length || outcome.wroteStatus) {
           rlog.info(
-            { actions: outcome.actions.map((a) => a.type), phase: status?.phase },
+            {
+              actions: outcome.actions.map((a) => a.type),
+              phase: status?.phase,
+              // Which passes are slow, and doing what: the histogram alone cannot say.
+              durationMs: Math.round(performance.now() - started),
+            },
             status?.message ?? 'reconciled',
           );
         }
