@@ -57,6 +57,8 @@ export interface ScenarioResult {
   loadAverage: [number, number, number];
   seconds: { takeOver: number; wave1: number; wave2: number; settle: number; idle: number };
   rssMb: { peak: number; steady: number };
+  /** RSS every 5 s: [seconds since the controller started, MB], to see when the peak came. */
+  rssTimeline?: [number, number][];
   cpuSeconds: { total: number; waves: number; idle: number };
   reconcileMs: Summary & { source: string };
   stepLatenessMs: Summary;
@@ -455,6 +457,9 @@ export async function runScenario(
         idle: (tEnd - tIdle) / 1000,
       },
       rssMb: { peak: Math.max(...samples.map((s) => s.rssMb)), steady: percentile(idleRss, 50) },
+      rssTimeline: samples
+        .filter((_, i) => i % 5 === 0)
+        .map((s) => [Math.round((s.at - t0) / 1000), Math.round(s.rssMb)] as [number, number]),
       cpuSeconds: {
         total: (samples.at(-1)?.cpuSeconds ?? 0) - (samples[0]?.cpuSeconds ?? 0),
         waves: cpuAt(t3) - cpuAt(t1),
