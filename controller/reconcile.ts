@@ -106,10 +106,12 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
     return stall(deps, rollout, refused, now);
   }
   // Traffic leaving the new revision (an abort, a rollback) moves first: the weight is the
-  // fastest way off a bad canary. Traffic arriving waits until the Services select the right pods.
+  // fastest way off a bad canary. Traffic arriving waits until the Services select the right
+  // pods, and so does a promotion: its canary weight falls to 0 only once the stable Service
+  // selects the new revision, or for one write the whole load would be back on the old one.
   const moveTraffic = async () => {
     let drift: number | undefined;
-    if (weightFalls(deps.world, pass, world)) {
+    if (weightFalls(deps.world, pass, world) && !stableMoves(deps.world, pass, world)) {
       drift = await setTraffic(deps, pass, world, status);
       await pointServices(deps, pass, world);
     } else {
@@ -283,6 +285,13 @@ async function pointServices(deps: ReconcileDeps, pass: Pass, world: DesiredWorl
     const current = deps.world.service(pass.namespace, service)?.spec?.selector?.[REVISION_LABEL];
     if (current !== revision) await deps.writer.pointService(pass.namespace, service, revision);
   }
+}
+
+function stableMoves(world: World, pass: Pass, desired: DesiredWorld): boolean {
+  const service = pass.rollout.spec.strategy.canary?.stableService;
+  const revision = service === undefined ? undefined : desired.services[service];
+  if (service === undefined || revision === undefined) return false;
+  return world.service(pass.namespace, service)?.spec?.selector?.[REVISION_LABEL] !== revision;
 }
 
 function weightFalls(world: World, pass: Pass, desired: DesiredWorld): boolean {

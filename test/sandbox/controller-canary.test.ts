@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { REVISION_LABEL } from '../../controller/revision.ts';
 import type { Rollout } from '../../crds/index.ts';
 import { startController } from '../harness/controller.ts';
 import { freshNamespace } from '../harness/namespace.ts';
@@ -9,6 +10,7 @@ import {
   canaryApp,
   canaryWeight,
   condition,
+  getService,
   getVirtualService,
   kubectlSluice,
   recordWeights,
@@ -82,6 +84,14 @@ describe('canary releases on the real API server', () => {
     });
     const vs = await getVirtualService(ns);
     expect(vs.spec.http?.[0]?.retries).toEqual({ attempts: 2 }); // the user's fields are untouched
+    // The stable Service selected the new revision before the canary weight fell to 0, so no
+    // request went back to the old revision during the promotion. A resourceVersion is etcd's
+    // revision here, one counter for every object: it orders the two last writes.
+    const stableService = await getService(ns, 'web-stable');
+    expect(stableService.spec?.selector?.[REVISION_LABEL]).toBe(done.status?.stableRevision);
+    expect(Number(stableService.metadata?.resourceVersion)).toBeLessThan(
+      Number(vs.metadata?.resourceVersion),
+    );
   });
 
   it('holds an indefinite pause until `kubectl sluice promote`, then continues step by step', async () => {
