@@ -181,7 +181,11 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
           if (a.type === 'markAborted')
             analysisMetrics.rollbacks.inc({ reason: rollbackReason(a.params.reason) });
         if (outcome.problem) rlog.warn({ reason: outcome.problem.reason }, outcome.problem.message);
-        return outcome.requeueAfterMs === undefined ? undefined : { requeueAfterMs: outcome.requeueAfterMs };
+        if (outcome.requeueAfterMs === undefined) return undefined;
+        return {
+          requeueAfterMs: outcome.requeueAfterMs,
+          requeuePriority: outcome.requeueIsHousekeeping ? 'routine' : 'due',
+        };
       } catch (err) {
         if (err instanceof NotLeaderError) return undefined;
         metrics.reconcileErrors.inc();

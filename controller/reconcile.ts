@@ -35,6 +35,8 @@ export interface ReconcileDeps {
 
 export interface ReconcileOutcome {
   requeueAfterMs?: number;
+  /** The requeue is housekeeping (a scale-down): it may wait behind steps that are owed. */
+  requeueIsHousekeeping?: boolean;
   /** Whether status was written: an idle, healthy Rollout must come out false. */
   wroteStatus: boolean;
   problem?: Problem;
@@ -152,7 +154,12 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
   );
   const wroteStatus = await writeIfChanged(deps, rollout, next);
   const requeueAfterMs = decision.wakeAt === undefined ? undefined : Math.max(0, decision.wakeAt - now);
-  return { requeueAfterMs, wroteStatus, actions: decision.actions };
+  return {
+    requeueAfterMs,
+    requeueIsHousekeeping: decision.wakeIsHousekeeping,
+    wroteStatus,
+    actions: decision.actions,
+  };
 }
 
 function regarding(rollout: Rollout) {

@@ -7,21 +7,32 @@ import { fromStatus, machineFor, type ReleaseSnapshot, statePath, toStatus } fro
 
 /** The earliest moment the machine must see an event again, for `requeueAfter`. */
 export function nextWakeAt(snapshot: ReleaseSnapshot): Millis | undefined {
+  return earliest([releaseWakeAt(snapshot), scaleDownWakeAt(snapshot)]);
+}
+
+/** When the release itself owes something: a pause ends, an auto-promotion, a progress deadline. */
+function releaseWakeAt(snapshot: ReleaseSnapshot): Millis | undefined {
   const ctx = snapshot.context;
   const path = statePath(snapshot.value);
-  const candidates = ctx.scaleDown.map((e) => e.at);
-  if (path === 'release.running.stepPause') candidates.push(pauseEndsAt(ctx) ?? Number.NaN);
-  if (path === 'release.running.awaitingPromotion') candidates.push(autoPromotionAt(ctx) ?? Number.NaN);
+  const candidates: (Millis | undefined)[] = [];
+  if (path === 'release.running.stepPause') candidates.push(pauseEndsAt(ctx));
+  if (path === 'release.running.awaitingPromotion') candidates.push(autoPromotionAt(ctx));
   const waiting = [
     'release.running.awaitingCanary',
     'release.running.awaitingPreview',
     'release.running.finalizing',
   ];
-  if (waiting.includes(path)) {
-    candidates.push(progressDeadlineAt(ctx));
-  }
-  const times = candidates.filter((t) => !Number.isNaN(t));
-  return times.length ? Math.min(...times) : undefined;
+  if (waiting.includes(path)) candidates.push(progressDeadlineAt(ctx));
+  return earliest(candidates);
+}
+
+/** Housekeeping: an old revision's delayed scale-down. */
+const scaleDownWakeAt = (snapshot: ReleaseSnapshot): Millis | undefined =>
+  earliest(snapshot.context.scaleDown.map((e) => e.at));
+
+function earliest(times: (Millis | undefined)[]): Millis | undefined {
+  const known = times.filter((t): t is Millis => t !== undefined && !Number.isNaN(t));
+  return known.length ? Math.min(...known) : undefined;
 }
 
 /** Applies events to a snapshot, collecting the effects in order. */
@@ -49,6 +60,8 @@ export interface Decision {
   status: RolloutStatus;
   actions: Effect[];
   wakeAt: Millis | undefined;
+  /** `wakeAt` is only housekeeping (a scale-down), which may wait behind steps that are owed. */
+  wakeIsHousekeeping: boolean;
 }
 
 /**
@@ -62,5 +75,12 @@ export function decide(
   events: ReleaseEvent[],
 ): Decision {
   const { snapshot, actions } = step(fromStatus(rollout.name, rollout.spec, status), events);
-  return { status: toStatus(snapshot), actions, wakeAt: nextWakeAt(snapshot) };
+  const release = releaseWakeAt(snapshot);
+  const wakeAt = nextWakeAt(snapshot);
+  return {
+    status: toStatus(snapshot),
+    actions,
+    wakeAt,
+    wakeIsHousekeeping: wakeAt !== undefined && (release === undefined || wakeAt < release),
+  };
 }

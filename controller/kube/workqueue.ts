@@ -11,6 +11,8 @@ export class TerminalError extends Error {
 export interface ReconcileResult {
   /** Process the key again after this long even if nothing changes (pause deadlines, analysis intervals). */
   requeueAfterMs?: number;
+  /** The line the requeued key waits in when its time comes; default `due`. */
+  requeuePriority?: Priority;
 }
 
 // Promise<void> admitted so that a handler with nothing to requeue can simply return.
@@ -163,7 +165,7 @@ export class WorkQueue {
       if (!failure) {
         this.backoff.forget(key);
         const after = result?.requeueAfterMs;
-        if (after !== undefined && after >= 0) this.addAfter(key, after);
+        if (after !== undefined && after >= 0) this.addAfter(key, after, result?.requeuePriority);
       } else if (failure.err instanceof TerminalError) {
         this.backoff.forget(key);
         this.report(key, failure.err, undefined);

@@ -1,17 +1,17 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backoffDelay, KeyedBackoff } from '../../../controller/kube/backoff.ts';
-import { TerminalError, WorkQueue } from '../../../controller/kube/workqueue.ts';
+import { type ReconcileResult, TerminalError, WorkQueue } from '../../../controller/kube/workqueue.ts';
 
 interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
+  promise: Promise<ReconcileResult | undefined>;
+  resolve: (result?: ReconcileResult) => void;
   reject: (e: unknown) => void;
 }
 function deferred(): Deferred {
-  let resolve!: () => void;
+  let resolve!: (result?: ReconcileResult) => void;
   let reject!: (e: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
+  const promise = new Promise<ReconcileResult | undefined>((res, rej) => {
     resolve = res;
     reject = rej;
   });
@@ -166,6 +166,28 @@ describe('WorkQueue', () => {
     // The deadline passes the echo that was waiting before it; the retry queues behind it.
     expect(calls.map((c) => c.key)).toEqual(['busy', 'deadline', 'echo', 'retry']);
     calls[3]!.d.resolve();
+    await q.shutdown();
+  });
+
+  it('requeues in the line the handler asks for, `due` by default', async () => {
+    vi.useFakeTimers();
+    const { calls, handler } = controllable();
+    const q = new WorkQueue(handler, { workers: 1 });
+    q.add('housekeeping');
+    q.add('step');
+    calls[0]!.d.resolve({ requeueAfterMs: 10, requeuePriority: 'routine' });
+    await vi.advanceTimersByTimeAsync(1);
+    calls[1]!.d.resolve({ requeueAfterMs: 10 });
+    await vi.advanceTimersByTimeAsync(1);
+    q.add('busy');
+    q.add('echo');
+    await vi.advanceTimersByTimeAsync(10);
+    for (let i = 2; i < 6; i++) {
+      calls[i]?.d.resolve();
+      await vi.advanceTimersByTimeAsync(1);
+    }
+    // The step's requeue passes the echo that waited before it; the scale-down's does not.
+    expect(calls.map((c) => c.key)).toEqual(['housekeeping', 'step', 'busy', 'step', 'echo', 'housekeeping']);
     await q.shutdown();
   });
 

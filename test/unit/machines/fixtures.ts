@@ -53,7 +53,7 @@ export const observe = (
 /** Drives decide() the way the controller will: status in, status out, actions collected per call. */
 export class Driver {
   status: RolloutStatus | undefined;
-  last: Decision = { status: {}, actions: [], wakeAt: undefined };
+  last: Decision = { status: {}, actions: [], wakeAt: undefined, wakeIsHousekeeping: false };
   readonly log: Effect[][] = [];
   constructor(
     readonly spec: RolloutSpec,

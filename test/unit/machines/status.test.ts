@@ -95,4 +95,24 @@ describe('nextWakeAt', () => {
     expect(nextWakeAt(fromStatus(ROLLOUT, spec, status))).toBe(T0 + 60_000);
     expect(decide({ name: ROLLOUT, spec }, { ...status, scaleDown: [] }, []).wakeAt).toBe(T0 + 300_000);
   });
+
+  it('marks a wake that is only a scale-down as housekeeping, one a step owes as not', () => {
+    const spec = canarySpec([{ pause: { duration: '5m' } }], { scaleDownDelaySeconds: 600 });
+    const pausing = {
+      stableRevision: 'r1',
+      currentRevision: 'r2',
+      machineState: 'release.running.stepPause',
+      stepStartedAt: new Date(T0).toISOString(),
+    };
+    const scaleDown = (at: number) => [{ revision: 'r0', at: new Date(at).toISOString() }];
+    const wake = (status: object) => {
+      const d = decide({ name: ROLLOUT, spec }, status, []);
+      return [d.wakeAt, d.wakeIsHousekeeping];
+    };
+    expect(wake({ ...pausing, scaleDown: scaleDown(T0 + 60_000) })).toEqual([T0 + 60_000, true]);
+    expect(wake({ ...pausing, scaleDown: scaleDown(T0 + 900_000) })).toEqual([T0 + 300_000, false]);
+    // Both at once: the step is owed, so the wake is not housekeeping.
+    expect(wake({ ...pausing, scaleDown: scaleDown(T0 + 300_000) })).toEqual([T0 + 300_000, false]);
+    expect(wake({})).toEqual([undefined, false]);
+  });
 });
