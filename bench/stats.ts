@@ -38,13 +38,14 @@ export function histogramQuantile(buckets: readonly Bucket[], q: number): number
 
 /**
  * Buckets of histogram `name` from Prometheus text exposition, summed over every other label
- * (Argo Rollouts labels its reconcile histogram by Rollout).
+ * (Argo Rollouts labels its reconcile histogram by Rollout); with `label` (e.g.
+ * `changed="false"`), only the series that carry it.
  */
-export function parseHistogram(text: string, name: string): Bucket[] {
+export function parseHistogram(text: string, name: string, label?: string): Bucket[] {
   const byLe = new Map<number, number>();
   const prefix = `${name}_bucket{`;
   for (const line of text.split('\n')) {
-    if (!line.startsWith(prefix)) continue;
+    if (!line.startsWith(prefix) || (label !== undefined && !line.includes(label))) continue;
     const le = /le="([^"]+)"/.exec(line)?.[1];
     const value = Number(line.slice(line.lastIndexOf(' ') + 1));
     if (le === undefined || !Number.isFinite(value)) continue;

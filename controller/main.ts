@@ -145,6 +145,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       const rlog = reconcileLogger(log, { namespace, name, revision: safeRevision(rollout) });
       const stopTimer = metrics.reconcileDuration.startTimer();
       const started = performance.now();
+      let changed = 'error';
       try {
         const outcome = await reconcile(
           {
@@ -166,7 +167,8 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
           rollout.spec?.strategy?.blueGreen ? 'blueGreen' : 'canary',
           status?.currentRevision ?? '',
         );
-        if (outcome.actions.length || outcome.wroteStatus) {
+        changed = String(outcome.actions.length > 0 || outcome.wroteStatus);
+        if (changed === 'true') {
           rlog.info(
             {
               actions: outcome.actions.map((a) => a.type),
@@ -192,7 +194,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
         if (!(err instanceof StaleWrite)) rlog.warn({ err }, 'reconcile failed; will retry');
         throw err;
       } finally {
-        stopTimer();
+        stopTimer({ changed });
       }
     },
     { workers: opts.workers ?? DEFAULT_WORKERS, onDepth: (d) => metrics.workqueueDepth.set(d) },

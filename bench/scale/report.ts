@@ -31,6 +31,13 @@ const ROWS: Row[] = [
     label: 'reconcile latency p50 / p99 (ms)',
     cell: (r) => `${num(r.reconcileMs.p50, 1)} / ${num(r.reconcileMs.p99, 1)}`,
   },
+  {
+    label: '… of passes that changed nothing (no write to wait for), p50 / p99 (ms)',
+    cell: (r) =>
+      r.reconcileMs.unchanged
+        ? `${num(r.reconcileMs.unchanged.p50, 1)} / ${num(r.reconcileMs.unchanged.p99, 1)}`
+        : '—',
+  },
   { label: 'step lateness p50 / p99 / max (ms)', cell: (r) => sum3(r.stepLatenessMs) },
   {
     label: 'rollback: run seen Failed → weight 0, p50 / p99 / max (ms)',

@@ -60,7 +60,11 @@ export interface ScenarioResult {
   /** RSS every 5 s: [seconds since the controller started, MB], to see when the peak came. */
   rssTimeline?: [number, number][];
   cpuSeconds: { total: number; waves: number; idle: number };
-  reconcileMs: Summary & { source: string };
+  reconcileMs: Summary & {
+    source: string;
+    /** Sluice: passes that neither acted nor wrote status, i.e. without waiting on the API server. */
+    unchanged?: { p50: number; p99: number };
+  };
   stepLatenessMs: Summary;
   rollbackMs: { fromRunFailedSeen: Summary; fromMeasurement: Summary };
   apiRequests: { perRelease: number; waves: number; top: [string, number][] };
@@ -393,12 +397,24 @@ export async function runScenario(
       const name = 'sluice_reconcile_duration_seconds';
       const b = histogramDelta(parseHistogram(metrics1, name), parseHistogram(metrics0, name));
       const total = b.at(-1)?.count ?? 0;
+      const quiet = histogramDelta(
+        parseHistogram(metrics1, name, 'changed="false"'),
+        parseHistogram(metrics0, name, 'changed="false"'),
+      );
       reconcileMs = {
         p50: histogramQuantile(b, 0.5) * 1000,
         p99: histogramQuantile(b, 0.99) * 1000,
         max: Number.NaN,
         n: total,
         source: `${name} histogram (interpolated), waves and idle`,
+        ...(quiet.length
+          ? {
+              unchanged: {
+                p50: histogramQuantile(quiet, 0.5) * 1000,
+                p99: histogramQuantile(quiet, 0.99) * 1000,
+              },
+            }
+          : {}),
       };
     } else {
       // Logged with whole-second timestamps: keep the reconciles from the second wave 1 began.

@@ -244,7 +244,11 @@ describe('traffic routing and the objects around a Rollout', () => {
     const reconciles = async () => {
       const port = await controller.metricsPort();
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      return Number(/^sluice_reconcile_duration_seconds_count(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
+      // One series per `changed` label: every pass counts.
+      return [...text.matchAll(/^sluice_reconcile_duration_seconds_count(?:\{[^}]*\})? (\d+)/gm)].reduce(
+        (sum, m) => sum + Number(m[1]),
+        0,
+      );
     };
     // Settled: the status no longer changes between two reconciles.
     const settled = await waitFor(

@@ -37,6 +37,14 @@ describe('histograms', () => {
     ]);
   });
 
+  it('keeps only the series carrying a label when asked', () => {
+    expect(parseHistogram(text, 'rollout_reconcile', 'name="b"')).toEqual([
+      { le: 0.01, count: 1 },
+      { le: 0.15, count: 2 },
+      { le: Number.POSITIVE_INFINITY, count: 2 },
+    ]);
+  });
+
   it('interpolates inside a bucket as histogram_quantile does', () => {
     const b = [
       { le: 0.01, count: 50 },

@@ -83,7 +83,7 @@ describe('startServer', () => {
     const m = createMetrics(new Registry());
     m.reconcileErrors.inc();
     m.workqueueDepth.set(3);
-    m.reconcileDuration.observe(0.02);
+    m.reconcileDuration.observe({ changed: 'false' }, 0.02);
     const s = await serve({ addr: '127.0.0.1:0', registry: m.registry });
     expect(s.port).toBeGreaterThan(0);
     const res = await get(s, '/metrics');
@@ -92,7 +92,7 @@ describe('startServer', () => {
     const body = await res.text();
     expect(body).toContain('sluice_reconcile_errors_total 1');
     expect(body).toContain('sluice_workqueue_depth 3');
-    expect(body).toContain('sluice_reconcile_duration_seconds_count 1');
+    expect(body).toContain('sluice_reconcile_duration_seconds_count{changed="false"} 1');
     // Health endpoints live on their own server unless asked for.
     expect((await get(s, '/readyz')).status).toBe(404);
   });
