@@ -79,40 +79,34 @@ describe('run names', () => {
 });
 
 describe('nextWakeAt', () => {
+  // Paused at a 5-minute step since T0; an old revision's scale-down due at `at`.
+  const spec = canarySpec([{ pause: { duration: '5m' } }], { scaleDownDelaySeconds: 600 });
+  const pausing = (scaleDownAt?: number) => ({
+    stableRevision: 'r1',
+    currentRevision: 'r2',
+    machineState: 'release.running.stepPause',
+    stepStartedAt: new Date(T0).toISOString(),
+    scaleDown: scaleDownAt === undefined ? [] : [{ revision: 'r0', at: new Date(scaleDownAt).toISOString() }],
+  });
+
   it('is undefined when nothing is timed', () => {
     expect(nextWakeAt(fromStatus(ROLLOUT, canarySpec(), {}))).toBeUndefined();
   });
 
   it('is the earliest of the pending deadlines', () => {
-    const spec = canarySpec([{ pause: { duration: '5m' } }], { scaleDownDelaySeconds: 600 });
-    const status = {
-      stableRevision: 'r1',
-      currentRevision: 'r2',
-      machineState: 'release.running.stepPause',
-      stepStartedAt: new Date(T0).toISOString(),
-      scaleDown: [{ revision: 'r0', at: new Date(T0 + 60_000).toISOString() }],
-    };
-    expect(nextWakeAt(fromStatus(ROLLOUT, spec, status))).toBe(T0 + 60_000);
-    expect(decide({ name: ROLLOUT, spec }, { ...status, scaleDown: [] }, []).wakeAt).toBe(T0 + 300_000);
+    expect(nextWakeAt(fromStatus(ROLLOUT, spec, pausing(T0 + 60_000)))).toBe(T0 + 60_000);
+    expect(decide({ name: ROLLOUT, spec }, pausing(), []).wakeAt).toBe(T0 + 300_000);
   });
 
   it('marks a wake that is only a scale-down as housekeeping, one a step owes as not', () => {
-    const spec = canarySpec([{ pause: { duration: '5m' } }], { scaleDownDelaySeconds: 600 });
-    const pausing = {
-      stableRevision: 'r1',
-      currentRevision: 'r2',
-      machineState: 'release.running.stepPause',
-      stepStartedAt: new Date(T0).toISOString(),
-    };
-    const scaleDown = (at: number) => [{ revision: 'r0', at: new Date(at).toISOString() }];
     const wake = (status: object) => {
       const d = decide({ name: ROLLOUT, spec }, status, []);
       return [d.wakeAt, d.wakeIsHousekeeping];
     };
-    expect(wake({ ...pausing, scaleDown: scaleDown(T0 + 60_000) })).toEqual([T0 + 60_000, true]);
-    expect(wake({ ...pausing, scaleDown: scaleDown(T0 + 900_000) })).toEqual([T0 + 300_000, false]);
+    expect(wake(pausing(T0 + 60_000))).toEqual([T0 + 60_000, true]);
+    expect(wake(pausing(T0 + 900_000))).toEqual([T0 + 300_000, false]);
     // Both at once: the step is owed, so the wake is not housekeeping.
-    expect(wake({ ...pausing, scaleDown: scaleDown(T0 + 300_000) })).toEqual([T0 + 300_000, false]);
+    expect(wake(pausing(T0 + 300_000))).toEqual([T0 + 300_000, false]);
     expect(wake({})).toEqual([undefined, false]);
   });
 });
