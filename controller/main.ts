@@ -144,7 +144,6 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
         return undefined;
       }
       const rlog = reconcileLogger(log, { namespace, name, revision: safeRevision(rollout) });
-      const stopTimer = metrics.reconcileDuration.startTimer();
       const started = performance.now();
       let changed = 'error';
       try {
@@ -195,7 +194,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
         if (!(err instanceof StaleWrite)) rlog.warn({ err }, 'reconcile failed; will retry');
         throw err;
       } finally {
-        stopTimer({ changed });
+        metrics.reconcileDuration.observe({ changed }, (performance.now() - started) / 1000);
       }
     },
     { workers: opts.workers ?? DEFAULT_WORKERS, onDepth: (d) => metrics.workqueueDepth.set(d) },
