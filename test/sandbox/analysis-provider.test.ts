@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PrometheusProvider, ProviderError } from '../../analysis/provider.ts';
 import { escapeLabelValue } from '../../analysis/queries.ts';
 import { sandbox } from '../harness/env.ts';
+import { silentServer } from '../support/silent-server.ts';
 
 // The provider against the sandbox's real Prometheus: what Prometheus returns for scalars,
 // vectors, NaN, Inf, empty results, parse errors and a dead address.
@@ -71,10 +72,13 @@ describe('Prometheus provider (real Prometheus)', () => {
     expect(err).toBeInstanceOf(ProviderError);
     expect(err.unreachable).toBe(true);
     expect(err.message).toMatch(/Prometheus at http:\/\/127\.0\.0\.1:1 cannot be reached: .*ECONNREFUSED/);
-    // A query that cannot finish in 1 ms against the real server: the timeout fires.
-    const hurried = new PrometheusProvider({ address: sandbox().PROMETHEUS_URL, timeoutMs: 1 });
+    // An address that takes the connection and never answers: the timeout fires, and says so.
+    const silent = await silentServer();
+    const hurried = new PrometheusProvider({ address: silent.url, timeoutMs: 300 });
     const late = (await hurried.query('vector(1)').catch((e: unknown) => e)) as ProviderError;
     expect(late).toBeInstanceOf(ProviderError);
     expect(late.unreachable).toBe(true);
+    expect(late.message).toMatch(/did not answer in time/);
+    expect(silent.connections()).toBe(1);
   });
 });
