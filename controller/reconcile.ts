@@ -8,6 +8,7 @@ import type { Effect } from '../machines/actions.ts';
 import { decide } from '../machines/decide.ts';
 import { type DesiredWorld, desiredWorld } from '../machines/desired.ts';
 import type { GateKind, GateObservation, ReleaseEvent, SignalEvent } from '../machines/events.ts';
+import { controlledBy, notOwnedMessage, serviceRefusal } from '../machines/ownership.ts';
 import { allSettledOrThrow } from './all-settled.ts';
 import { type AnalysisDeps, analysisProblem, startAnalysisRun } from './analysis-runs.ts';
 import { desiredConditions, mergeConditions, type Problem } from './conditions.ts';
@@ -50,9 +51,23 @@ interface Pass {
   now: number;
   revision: string;
   replicaSets: V1ReplicaSet[];
+  /** Only the runs this Rollout controls: a run under one of its names made by anyone else is no verdict. */
   runs: AnalysisRun[];
   split?: Split;
 }
+
+/** The world holds an object under a name of ours that is not ours: stop, and say which. */
+class NotOwned extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.message);
+  }
+}
+
+/**
+ * A ReplicaSet under our name but not ours leaves no informer event when it goes away if it
+ * carries none of our labels; look again after this long rather than never.
+ */
+const NOT_OWNED_RECHECK_MS = 30_000;
 
 const SIGNAL_ORDER = ['abort', 'retry', 'pause', 'resume', 'promote'] as const;
 
@@ -87,7 +102,7 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
     now,
     revision: revisionOf(rollout.spec.template),
     replicaSets: deps.world.replicaSets(namespace, name),
-    runs: deps.world.analysisRuns(namespace, name),
+    runs: deps.world.analysisRuns(namespace, name).filter((r) => controlledBy(r, rollout.metadata.uid)),
   };
 
   // References are checked before anything is touched: a Rollout pointing at a VirtualService,
@@ -96,13 +111,26 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
   if (problem) return stall(deps, rollout, problem, now);
 
   const status = rollout.status ?? {};
-  const events: ReleaseEvent[] = [...signalEvents(status, now), observe(pass, status)];
+  const foreign = foreignRuns(deps.world, pass, status);
+  for (const message of foreign.values()) {
+    deps.events.record(regarding(rollout), {
+      type: 'Warning',
+      reason: 'AnalysisRunNotOwned',
+      action: 'Reconcile',
+      note: message,
+    });
+  }
+  const events: ReleaseEvent[] = [...signalEvents(status, now), observe(pass, status, foreign)];
   const decision = decide({ name, spec: rollout.spec }, status, events);
   const world = desiredWorld(rollout.spec, decision.status, now);
 
   try {
     await sizeReplicaSets(deps, pass, world, 'grow');
   } catch (err) {
+    if (err instanceof NotOwned) {
+      const stalled = await stall(deps, rollout, err.problem, now);
+      return { ...stalled, requeueAfterMs: NOT_OWNED_RECHECK_MS };
+    }
     const refused = refusedReplicaSet(err, name);
     if (!refused) throw err;
     return stall(deps, rollout, refused, now);
@@ -186,7 +214,28 @@ function signalEvents(status: RolloutStatus, now: number): SignalEvent[] {
   return events;
 }
 
-function observe(pass: Pass, status: RolloutStatus): ReleaseEvent {
+type GateRefSeen = NonNullable<RolloutStatus['analysis']>;
+
+/**
+ * The gates whose run name is held by a run this Rollout does not control (created before the
+ * gate started, or after ours was deleted), each with the message saying so. The machine sees
+ * such a gate as ended in Error, so the release pauses (AnalysisError) instead of reading a
+ * verdict someone else wrote; a resume runs the gate again under a new name.
+ */
+function foreignRuns(world: World, pass: Pass, status: RolloutStatus): Map<GateRefSeen, string> {
+  const found = new Map<GateRefSeen, string>();
+  const identity = { namespace: pass.namespace, name: pass.name, uid: pass.rollout.metadata.uid };
+  for (const ref of [status.backgroundAnalysis, status.analysis]) {
+    // A gate already decided was decided on our own run; only a verdict still awaited is at stake.
+    if (!ref || (ref.phase !== 'Pending' && ref.phase !== 'Running')) continue;
+    const run = world.analysisRun(pass.namespace, ref.name);
+    if (run && !controlledBy(run, identity.uid))
+      found.set(ref, notOwnedMessage('AnalysisRun', ref.name, run, identity));
+  }
+  return found;
+}
+
+function observe(pass: Pass, status: RolloutStatus, foreign: Map<GateRefSeen, string>): ReleaseEvent {
   const bySelf = (revision: string | undefined) =>
     pass.replicaSets.find((rs) => rs.metadata?.labels?.[REVISION_LABEL] === revision);
   const current = bySelf(pass.revision);
@@ -196,7 +245,16 @@ function observe(pass: Pass, status: RolloutStatus): ReleaseEvent {
     : (spec.replicas ?? 1);
   const ready = replicaSetReady(current, wanted);
   const gates: Partial<Record<GateKind, GateObservation>> = {};
+  for (const [ref, message] of foreign) {
+    // The machine matches observations to its gates by name; the key only keeps the two apart.
+    gates[ref === status.backgroundAnalysis ? 'background' : 'step'] = {
+      name: ref.name,
+      phase: 'Error',
+      message,
+    };
+  }
   for (const ref of [status.backgroundAnalysis, status.analysis]) {
+    if (ref && foreign.has(ref)) continue;
     const run = ref && pass.runs.find((r) => r.metadata.name === ref.name);
     if (!ref || !run?.status?.phase) continue;
     const seen: GateObservation = { name: ref.name, phase: run.status.phase };
@@ -212,19 +270,37 @@ function observe(pass: Pass, status: RolloutStatus): ReleaseEvent {
   };
 }
 
+/** The Services a Rollout names, with the field naming each; all live in the Rollout's namespace. */
+function namedServices(spec: RolloutSpec): { field: string; name: string }[] {
+  const { canary, blueGreen } = spec.strategy;
+  return [
+    { field: 'spec.strategy.canary.stableService', name: canary?.stableService },
+    { field: 'spec.strategy.canary.canaryService', name: canary?.canaryService },
+    { field: 'spec.strategy.blueGreen.activeService', name: blueGreen?.activeService },
+    { field: 'spec.strategy.blueGreen.previewService', name: blueGreen?.previewService },
+  ].filter((s): s is { field: string; name: string } => s.name !== undefined);
+}
+
+/** Why Sluice may not write its selector key into this Service (another workload's), if so. */
+function refusedService(world: World, rollout: Rollout, namespace: string, field: string, name: string) {
+  return serviceRefusal(
+    { namespace, name, field, selector: world.service(namespace, name)?.spec?.selector },
+    {
+      matchLabels: rollout.spec.selector.matchLabels ?? {},
+      podLabels: (rollout.spec.template.metadata?.labels ?? {}) as Record<string, string>,
+    },
+  );
+}
+
 function checkReferences(world: World, pass: Pass): Problem | undefined {
   const { namespace } = pass;
   const spec = pass.rollout.spec;
-  const services = [
-    spec.strategy.canary?.stableService,
-    spec.strategy.canary?.canaryService,
-    spec.strategy.blueGreen?.activeService,
-    spec.strategy.blueGreen?.previewService,
-  ].filter((s): s is string => s !== undefined);
-  for (const service of services) {
+  for (const { field, name: service } of namedServices(spec)) {
     if (!world.service(namespace, service)) {
       return { reason: 'ServiceNotFound', message: `Service ${namespace}/${service} not found` };
     }
+    const refused = refusedService(world, pass.rollout, namespace, field, service);
+    if (refused) return { reason: 'ServiceNotOwned', message: refused };
   }
   const split = splitFor(spec);
   if (!split) return undefined;
@@ -267,7 +343,18 @@ async function sizeReplicaSets(
     const current = world.replicas[pass.revision];
     if (current !== undefined && !byRevision.has(pass.revision)) {
       const number = nextRevisionNumber(pass.replicaSets);
-      await deps.writer.ensureReplicaSet(replicaSetFor(pass.rollout, pass.revision, number, current));
+      const rs = replicaSetFor(pass.rollout, pass.revision, number, current);
+      // Already there: our own create the cache has not shown yet, or someone else's object
+      // under our name. The second is never scaled or given traffic.
+      const existing = await deps.writer.ensureReplicaSet(rs);
+      if (existing && !controlledBy(existing, pass.rollout.metadata.uid)) {
+        const name = rs.metadata?.name ?? '';
+        const identity = { namespace: pass.namespace, name: pass.name, uid: pass.rollout.metadata.uid };
+        throw new NotOwned({
+          reason: 'ReplicaSetNotOwned',
+          message: notOwnedMessage('ReplicaSet', name, existing, identity),
+        });
+      }
     }
   }
   for (const [revision, rs] of byRevision) {
@@ -331,6 +418,9 @@ async function runAnalyses(deps: ReconcileDeps, pass: Pass, actions: Effect[]): 
     if (action.type === 'startAnalysis') {
       await startAnalysisRun(deps.writer, deps.analysis, pass.rollout, action.params, pass.runs);
     } else if (action.type === 'stopAnalysis') {
+      // A run under the gate's name that is not ours was never adopted; it is not ours to end.
+      const run = deps.world.analysisRun(pass.namespace, action.params.name);
+      if (run && !controlledBy(run, pass.rollout.metadata.uid)) continue;
       await deps.writer.terminateAnalysisRun(pass.namespace, action.params.name);
     }
   }
@@ -451,7 +541,10 @@ async function finalize(deps: ReconcileDeps, rollout: Rollout, namespace: string
       { stableRevision: stable, currentRevision: stable },
       Date.now(),
     );
+    const fields = new Map(namedServices(rollout.spec).map((s) => [s.name, s.field]));
     for (const [service, revision] of Object.entries(settled.services)) {
+      if (refusedService(deps.world, rollout, namespace, fields.get(service) ?? 'spec.strategy', service))
+        continue;
       const selected = deps.world.service(namespace, service)?.spec?.selector?.[REVISION_LABEL];
       if (selected !== undefined && selected !== revision)
         await deps.writer.pointService(namespace, service, revision);

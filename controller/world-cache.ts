@@ -1,5 +1,6 @@
 import type { KubernetesObject, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
 import type { AnalysisRun, Rollout } from '../crds/index.ts';
+import { controlledBy } from '../machines/ownership.ts';
 import { type ResilientInformer, trimmed } from './kube/informer.ts';
 import { ROLLOUT_LABEL } from './revision.ts';
 import type { VirtualService } from './traffic/virtual-service.ts';
@@ -71,9 +72,13 @@ export class CachedWorld implements World {
   }
 
   replicaSets(namespace: string, rollout: string): V1ReplicaSet[] {
+    // The label finds candidates cheaply; the ownerReference decides. Anyone who may create a
+    // ReplicaSet can copy the label, and what is listed here gets scaled, receives traffic and
+    // has its pod template written back to git.
+    const uid = this.informers.rollouts.get(namespace, rollout)?.metadata?.uid;
     return this.informers.replicaSets
       .list(namespace)
-      .filter((rs) => rs.metadata?.labels?.[ROLLOUT_LABEL] === rollout);
+      .filter((rs) => rs.metadata?.labels?.[ROLLOUT_LABEL] === rollout && controlledBy(rs, uid));
   }
 
   service(namespace: string, name: string): V1Service | undefined {

@@ -9,8 +9,12 @@ import type { VirtualService } from './traffic/virtual-service.ts';
  */
 export interface World {
   rollout(namespace: string, name: string): Rollout | undefined;
+  /** The Rollout's ReplicaSets: labelled for it and controlled by its uid (a label alone proves nothing). */
   replicaSets(namespace: string, rollout: string): V1ReplicaSet[];
   service(namespace: string, name: string): V1Service | undefined;
   virtualService(namespace: string, name: string): VirtualService | undefined;
+  /** Runs whose spec names the Rollout, whoever created them: check ownership before trusting one. */
   analysisRuns(namespace: string, rollout: string): AnalysisRun[];
+  /** The run of that name, whoever owns it: a gate's name may have been taken by someone else. */
+  analysisRun(namespace: string, name: string): AnalysisRun | undefined;
 }

@@ -42,20 +42,29 @@ export class GuardedWriter {
 }
 
 export class Writer extends GuardedWriter {
-  /** Creates the ReplicaSet unless it exists (a cache that lags our own create is normal). */
-  async ensureReplicaSet(rs: V1ReplicaSet): Promise<void> {
+  /**
+   * Creates the ReplicaSet unless it exists (a cache that lags our own create is normal).
+   * Returns the object already there, so the caller can check it is really ours.
+   */
+  async ensureReplicaSet(rs: V1ReplicaSet): Promise<V1ReplicaSet | undefined> {
     this.guard();
     const namespace = rs.metadata?.namespace ?? 'default';
+    const collection = resourcePath({ group: 'apps', version: 'v1', plural: 'replicasets', namespace });
     try {
       await requestJson(this.kc, {
         method: 'POST',
-        path: resourcePath({ group: 'apps', version: 'v1', plural: 'replicasets', namespace }),
+        path: collection,
         query: { fieldManager: this.fieldManager },
         body: rs,
       });
+      return undefined;
     } catch (err) {
       if (statusCode(err) !== ALREADY_EXISTS) throw err;
     }
+    return requestJson<V1ReplicaSet>(this.kc, {
+      method: 'GET',
+      path: `${collection}/${encodeURIComponent(rs.metadata?.name ?? '')}`,
+    });
   }
 
   async scaleReplicaSet(namespace: string, name: string, replicas: number): Promise<void> {
