@@ -26,6 +26,11 @@ export interface WorkQueueOptions {
   onError?: (key: string, err: unknown, retryInMs: number | undefined) => void;
   /** Told whenever the number of keys waiting to be processed changes (for a gauge). */
   onDepth?: (depth: number) => void;
+  /**
+   * At most `max` keys of one group (e.g. one namespace) processed at once; the others wait in
+   * line while keys of other groups are served. Off when absent.
+   */
+  perGroup?: { groupOf: (key: string) => string; max: number };
 }
 
 const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 5, capMs: 5 * 60_000 };
@@ -54,6 +59,8 @@ export class WorkQueue {
   /** The line of every key that needs processing: waiting in it, or re-added while in `processing`. */
   private readonly dirty = new Map<string, Priority>();
   private readonly processing = new Set<string>();
+  /** Keys being processed per group, when `perGroup` is set. */
+  private readonly busy = new Map<string, number>();
   private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly backoff: KeyedBackoff;
@@ -142,9 +149,11 @@ export class WorkQueue {
 
   private pump(): void {
     while (!this.stopping && this.processing.size < this.workers && this.depth() > 0) {
-      const key = (this.lines.critical.shift() ?? this.lines.due.shift() ?? this.lines.routine.shift())!;
+      const key = this.next();
+      if (key === undefined) return;
       this.dirty.delete(key);
       this.processing.add(key);
+      this.hold(key, 1);
       this.depthChanged();
       const p = this.run(key);
       this.inFlight.add(p);
@@ -176,6 +185,7 @@ export class WorkQueue {
       }
     } finally {
       this.processing.delete(key);
+      this.hold(key, -1);
       const again = this.dirty.get(key);
       if (!this.stopping && again !== undefined) {
         this.lines[again].push(key);
@@ -183,6 +193,34 @@ export class WorkQueue {
       }
       this.pump();
     }
+  }
+
+  /**
+   * The first key in line order whose group has room. Without groups, the head of the first
+   * non-empty line; with them, a scan past keys whose group is full (the runner's queue holds
+   * hundreds of runs, not the Rollout queue's thousands, so the scan costs nothing measurable).
+   */
+  private next(): string | undefined {
+    const groups = this.opts.perGroup;
+    for (const p of SERVED_FIRST) {
+      const line = this.lines[p];
+      if (!groups) {
+        if (line.length) return line.shift();
+        continue;
+      }
+      const i = line.findIndex((k) => (this.busy.get(groups.groupOf(k)) ?? 0) < groups.max);
+      if (i >= 0) return line.splice(i, 1)[0];
+    }
+    return undefined;
+  }
+
+  private hold(key: string, delta: 1 | -1): void {
+    const groups = this.opts.perGroup;
+    if (!groups) return;
+    const g = groups.groupOf(key);
+    const n = (this.busy.get(g) ?? 0) + delta;
+    if (n > 0) this.busy.set(g, n);
+    else this.busy.delete(g);
   }
 
   private report(key: string, err: unknown, retryInMs: number | undefined): void {

@@ -425,5 +425,84 @@ describe('WorkQueue', () => {
         { numRuns: 150 },
       );
     });
+
+    it('with perGroup, never runs more than max keys of one group at once, and still loses no add', async () => {
+      const groupKeys = ['a/1', 'a/2', 'a/3', 'b/1', 'b/2', 'c/1'];
+      const gop: fc.Arbitrary<Op> = fc.oneof(
+        fc.record({ t: fc.constant('add' as const), key: fc.constantFrom(...groupKeys) }),
+        fc.record({ t: fc.constant('finish' as const), i: fc.nat(10), fail: fc.boolean() }),
+      );
+      const groupOf = (k: string) => k.split('/')[0] as string;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(gop, { maxLength: 60 }),
+          fc.integer({ min: 1, max: 4 }),
+          fc.integer({ min: 1, max: 2 }),
+          async (ops, workers, max) => {
+            let clock = 0;
+            const running = new Set<string>();
+            const open: { key: string; d: Deferred }[] = [];
+            const lastStart = new Map<string, number>();
+            const lastAdd = new Map<string, number>();
+            let violation = '';
+            const q = new WorkQueue(
+              async (key) => {
+                running.add(key);
+                const same = [...running].filter((k) => groupOf(k) === groupOf(key)).length;
+                if (same > max) violation = `${same} keys of ${groupOf(key)} at once`;
+                lastStart.set(key, ++clock);
+                const d = deferred();
+                open.push({ key, d });
+                try {
+                  await d.promise;
+                } finally {
+                  running.delete(key);
+                }
+              },
+              { workers, backoff: { baseMs: 0, capMs: 0 }, perGroup: { groupOf, max } },
+            );
+            for (const o of ops) {
+              if (o.t === 'add') {
+                lastAdd.set(o.key, ++clock);
+                q.add(o.key);
+              } else if (open.length > 0) {
+                const [c] = open.splice(o.i % open.length, 1);
+                if (o.fail) c!.d.reject(new Error('x'));
+                else c!.d.resolve();
+              }
+              await settle();
+            }
+            while (open.length > 0) {
+              open.shift()!.d.resolve();
+              await settle();
+            }
+            await q.shutdown();
+            expect(violation).toBe('');
+            for (const [key, added] of lastAdd) expect(lastStart.get(key) ?? -1).toBeGreaterThan(added);
+          },
+        ),
+        { numRuns: 150 },
+      );
+    });
+  });
+
+  it('with perGroup, a group at its limit does not hold back another group waiting behind it', async () => {
+    const { calls, handler } = controllable();
+    const q = new WorkQueue(handler, {
+      workers: 4,
+      perGroup: { groupOf: (k) => k.split('/')[0] as string, max: 2 },
+    });
+    for (const k of ['a/1', 'a/2', 'a/3', 'a/4', 'b/1']) q.add(k);
+    await settle();
+    // Two of tenant a's keys hold two workers; b's key, added last, gets the third at once.
+    expect(calls.map((c) => c.key)).toEqual(['a/1', 'a/2', 'b/1']);
+    expect(q.depth()).toBe(2);
+    calls[0]!.d.resolve();
+    await settle();
+    expect(calls.map((c) => c.key)).toEqual(['a/1', 'a/2', 'b/1', 'a/3']);
+    for (const c of calls) c.d.resolve();
+    await settle();
+    for (const c of calls) c.d.resolve();
+    await q.shutdown();
   });
 });
