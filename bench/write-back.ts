@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { revertTemplate } from '../controller/write-back/edit.ts';
-import { pushEdit, readYamlFiles } from '../controller/write-back/git.ts';
+import { pushEdit } from '../controller/write-back/git.ts';
 import { canaryApp } from '../sandbox/apps.ts';
 import { commitFiles, createBareRepo } from '../sandbox/git/repo.ts';
 import { startGitServer } from '../sandbox/git/server.ts';
@@ -44,11 +44,13 @@ async function once(version: number, moveBranch: boolean): Promise<number> {
     auth: AUTH,
     message: `revert v${version}`,
     timeoutMs: 60_000,
-    edit: async (dir) => {
+    // The sandbox's git server speaks plain http on loopback.
+    transports: ['https', 'http'],
+    edit: async (read) => {
       if (moveBranch)
         await commitFiles(pushUrl, { 'README.md': `moved ${version}\n` }, `unrelated ${version}`);
       return revertTemplate(
-        await readYamlFiles(dir, 'apps'),
+        (await read('apps')).files,
         { name: 'app-7', namespace: 'shop' },
         change(version, 1),
       );

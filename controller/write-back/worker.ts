@@ -14,8 +14,9 @@ import { NotLeaderError } from '../writer.ts';
 import { CredentialsError, readCredentials } from './credentials.ts';
 import { DiscoveryError, discover, type Repository } from './discover.ts';
 import { revertTemplate } from './edit.ts';
-import { GitTransportError, type PushOutcome, pushEdit, readYamlFiles } from './git.ts';
+import { GitSetupError, GitTransportError, type PushOutcome, pushEdit } from './git.ts';
 import { commitMessage } from './message.ts';
+import { DEFAULT_POLICY, policyRefusal, transportsOf, type WriteBackPolicy } from './policy.ts';
 import { displayUrl, redact } from './redact.ts';
 import { type FieldChange, templateDiff } from './template-diff.ts';
 
@@ -41,6 +42,8 @@ export interface WriteBackOptions {
   /** Passes a transport failure (network, auth) is retried before it is recorded as Failed. Default 3. */
   attempts?: number;
   argoNamespace?: string;
+  /** What the admin allows tenants to point a write-back at. Default: DEFAULT_POLICY. */
+  policy?: WriteBackPolicy;
 }
 
 export class WriteBackWorker {
@@ -86,14 +89,22 @@ export class WriteBackWorker {
     try {
       outcome = await this.writeBack(rollout, due);
     } catch (err) {
-      if (!(err instanceof GitTransportError)) throw err;
-      const tries = (this.failures.get(attemptKey) ?? 0) + 1;
-      this.failures.set(attemptKey, tries);
-      if (tries < (this.opts.attempts ?? 3)) throw err;
-      outcome = this.failed(due, err.message);
+      // No git or no temp dir: a fault of the controller's environment, said once in status.
+      if (err instanceof GitSetupError) outcome = this.failed(due, err.message);
+      else if (!(err instanceof GitTransportError)) throw err;
+      else outcome = this.transportFailure(attemptKey, due, err);
     }
     this.failures.delete(attemptKey);
     await this.record(rollout, due, outcome);
+  }
+
+  /** Retried (by throwing) until attempts run out, then recorded; git's own words go to the log only. */
+  private transportFailure(attemptKey: string, due: WriteBackDue, err: GitTransportError): WriteBackStatus {
+    if (err.detail) this.opts.logger.warn({ rollout: attemptKey, git: err.detail }, err.message);
+    const tries = (this.failures.get(attemptKey) ?? 0) + 1;
+    this.failures.set(attemptKey, tries);
+    if (tries < (this.opts.attempts ?? 3)) throw err;
+    return this.failed(due, err.message);
   }
 
   private async writeBack(rollout: Rollout, due: WriteBackDue): Promise<WriteBackStatus> {
@@ -108,8 +119,12 @@ export class WriteBackWorker {
     const changes = templateDiff(stable, rollout.spec.template);
     let repo: Repository;
     let auth: Awaited<ReturnType<typeof readCredentials>> | undefined;
+    const policy = this.opts.policy ?? DEFAULT_POLICY;
     try {
       repo = await discover(this.opts.kc, rollout, { argoNamespace: this.opts.argoNamespace });
+      // Before any Secret is read: a refused repository never gets credentials.
+      const refused = policyRefusal({ ...repo, url: repo.url ?? '', path: repo.path ?? '' }, policy);
+      if (refused) return this.failed(due, `write-back refused by policy: ${refused}`);
       auth = repo.secretRef ? await readCredentials(this.opts.kc, repo.secretRef) : undefined;
     } catch (err) {
       if (err instanceof DiscoveryError || err instanceof CredentialsError)
@@ -123,12 +138,16 @@ export class WriteBackWorker {
       ...(repo.branch ? { branch: repo.branch } : {}),
       ...(auth ? { auth } : {}),
       timeoutMs: this.opts.timeoutMs ?? 60_000,
+      transports: transportsOf(policy),
       message: commitMessage({ namespace, name, ...due, changes }),
-      edit: async (root) => {
-        const edit = revertTemplate(await readYamlFiles(root, path), { namespace, name }, changes);
-        return edit.ok
-          ? { ok: true, files: edit.files }
-          : { ok: false, reason: edit.reason, message: `${edit.message} under ${path || '/'}` };
+      edit: async (read) => {
+        const tree = await read(path);
+        const edit = revertTemplate(tree.files, { namespace, name }, changes);
+        if (edit.ok) return { ok: true, files: edit.files };
+        const links = tree.skippedLinks.length
+          ? ` (symbolic links are not followed: ${tree.skippedLinks.slice(0, 5).join(', ')})`
+          : '';
+        return { ok: false, reason: edit.reason, message: `${edit.message} under ${path || '/'}${links}` };
       },
     });
     return this.outcome(due, result, `${displayUrl(url)}${path ? ` ${path}` : ''}`, changes);

@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revertTemplate } from '../../../controller/write-back/edit.ts';
-import { GitTransportError, pushEdit, readYamlFiles } from '../../../controller/write-back/git.ts';
+import { GitTransportError, pushEdit } from '../../../controller/write-back/git.ts';
 import { commitFiles, createBareRepo, logSubjects, readFileAt } from '../../../sandbox/git/repo.ts';
 import { type GitServer, startGitServer } from '../../../sandbox/git/server.ts';
 
 // Real git on both ends: git's http-backend with basic auth, Sluice's clone-edit-push through it.
 const AUTH = { username: 'flux', password: 'tok-9f8e7d6c5b4a' };
+// The in-process git server speaks plain http on loopback, as an admin's --git-allow-http permits.
+const HTTP = ['https', 'http'] as const;
 const rollout = (image: string, comment = '# the web tier') =>
   `${comment}\napiVersion: sluice.dev/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ${image}  # bumped by CI\n`;
 const change = { path: ['spec', 'containers', 0, 'image'], stable: 'shop/web:1', failed: 'shop/web:2' };
@@ -41,11 +43,10 @@ describe('pushEdit against a real git server', { timeout: 60_000 }, () => {
       auth: AUTH,
       message: 'sluice: roll back shop/web\n\nbody\n',
       timeoutMs: 30_000,
-      edit: async (dir) => {
+      transports: HTTP,
+      edit: async (read) => {
         await during?.();
-        return revertTemplate(await readYamlFiles(dir, 'apps/web'), { name: 'web', namespace: 'shop' }, [
-          change,
-        ]);
+        return revertTemplate((await read('apps/web')).files, { name: 'web', namespace: 'shop' }, [change]);
       },
     });
 
@@ -83,8 +84,9 @@ describe('pushEdit against a real git server', { timeout: 60_000 }, () => {
       url: server.repoUrl('done'),
       auth: AUTH,
       message: 'unused',
-      edit: async (dir) => {
-        return revertTemplate(await readYamlFiles(dir, 'apps/web'), { name: 'web', namespace: 'shop' }, []);
+      transports: HTTP,
+      edit: async (read) => {
+        return revertTemplate((await read('apps/web')).files, { name: 'web', namespace: 'shop' }, []);
       },
     });
     expect(out).toMatchObject({ state: 'Skipped', branch: 'main' });
@@ -98,10 +100,9 @@ describe('pushEdit against a real git server', { timeout: 60_000 }, () => {
       branch: 'main',
       auth: AUTH,
       message: 'unused',
-      edit: async (dir) => {
-        return revertTemplate(await readYamlFiles(dir, 'elsewhere'), { name: 'web', namespace: 'shop' }, [
-          change,
-        ]);
+      transports: HTTP,
+      edit: async (read) => {
+        return revertTemplate((await read('elsewhere')).files, { name: 'web', namespace: 'shop' }, [change]);
       },
     });
     expect(out).toMatchObject({ state: 'Failed', reason: 'NotFound' });
@@ -112,7 +113,8 @@ describe('pushEdit against a real git server', { timeout: 60_000 }, () => {
     await seed('denied');
     const wrong = { username: 'flux', password: 'wrong-secret-771' };
     const attempt = pushEdit({
-      url: server.repoUrl('denied').replace('http://', `http://flux:${wrong.password}@`),
+      url: server.repoUrl('denied'),
+      transports: HTTP,
       branch: 'main',
       auth: wrong,
       message: 'unused',

@@ -102,12 +102,14 @@ describe('discovery mapping', () => {
       metadata: { name: 'web', namespace: 'shop' },
       spec: { writeBack: { repository: { branch: 'hotfix', secretRef: { name: 'mine' } } } },
     } as unknown as Rollout;
-    const found = { url: 'u', branch: 'main', path: 'p', origin: 'Flux' };
+    const found = { url: 'u', branch: 'main', path: 'p', origin: 'Flux', overridden: [] };
     expect(withOverrides(found, rollout)).toEqual({
       url: 'u',
       branch: 'hotfix',
       path: 'p',
       secretRef: { name: 'mine', namespace: 'shop' },
+      secretFrom: 'spec',
+      overridden: ['branch', 'secretRef'],
       origin: 'Flux, overridden by spec.writeBack.repository',
     });
     expect(normalizePath('./')).toBe('');

@@ -1,0 +1,198 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { revertTemplate } from '../../../controller/write-back/edit.ts';
+import { GitTransportError, type PushRequest, pushEdit } from '../../../controller/write-back/git.ts';
+import { createBareRepo, logSubjects, readFileAt } from '../../../sandbox/git/repo.ts';
+import { type GitServer, startGitServer } from '../../../sandbox/git/server.ts';
+
+// Real git on both ends, a repository written as an attacker would: a root .gitconfig that would
+// be git's global config if HOME were the clone (hooksPath, fsmonitor, a filter), executable hooks,
+// attributes naming the filter, a YAML-named symlink to a file outside, a symlinked directory.
+// Every hook and helper would create MARKER; none may run.
+const AUTH = { username: 'flux', password: 'tok-hostile-31c4' };
+const HTTP = ['https', 'http'] as const;
+const rollout = (image: string) =>
+  `apiVersion: sluice.dev/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ${image}\n`;
+const change = { path: ['spec', 'containers', 0, 'image'], stable: 'shop/web:1', failed: 'shop/web:2' };
+
+describe('a hostile repository against the confined git', { timeout: 90_000 }, () => {
+  const root = mkdtempSync(join(tmpdir(), 'sluice-hostile-'));
+  const marker = join(root, 'MARKER');
+  // Outside every clone: a second definition of the Rollout, so following the link would show.
+  const outside = join(root, 'outside.yaml');
+  let server: GitServer;
+
+  beforeAll(async () => {
+    server = await startGitServer({ root: join(root, 'srv'), auth: AUTH });
+    writeFileSync(outside, rollout('shop/web:2'));
+  });
+  afterAll(async () => {
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  /** Commits the files (`->` prefix: a symlink; `+x` suffix on the key: executable) and pushes them to a bare repository. */
+  function seed(name: string, files: Record<string, string>): string {
+    const bare = createBareRepo(join(root, 'srv'), name);
+    const work = mkdtempSync(join(root, 'work-'));
+    const env = { ...process.env, HOME: work, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+    const git = (...args: string[]) => execFileSync('git', ['-C', work, ...args], { env, stdio: 'pipe' });
+    git('init', '--quiet', '--initial-branch=main');
+    for (const [key, content] of Object.entries(files)) {
+      const path = key.replace(/\+x$/, '');
+      const file = join(work, path);
+      mkdirSync(dirname(file), { recursive: true });
+      if (content.startsWith('->')) symlinkSync(content.slice(2), file);
+      else writeFileSync(file, content);
+      if (key.endsWith('+x')) chmodSync(file, 0o755);
+    }
+    git('add', '-A');
+    git('-c', 'user.name=attacker', '-c', 'user.email=a@x', 'commit', '--quiet', '--no-verify', '-m', 'v2');
+    git('push', '--quiet', bare, 'HEAD:refs/heads/main');
+    rmSync(work, { recursive: true, force: true });
+    return bare;
+  }
+
+  const hook = `#!/bin/sh\ntouch ${marker}\ncat\n`;
+  const hostile = {
+    '.gitconfig': `[core]\n\thooksPath = hooks\n\tfsmonitor = hooks/fsmonitor\n[filter "evil"]\n\tclean = hooks/filter\n\tsmudge = hooks/filter\n\trequired = true\n[protocol "ext"]\n\tallow = always\n`,
+    '.gitattributes': '* filter=evil\n',
+    '.gitmodules': `[submodule "x"]\n\tpath = x\n\turl = ext::sh -c touch% ${marker}\n`,
+    'hooks/pre-commit+x': hook,
+    'hooks/post-checkout+x': hook,
+    'hooks/pre-push+x': hook,
+    'hooks/reference-transaction+x': hook,
+    'hooks/fsmonitor+x': hook,
+    'hooks/filter+x': hook,
+    'apps/web/rollout.yaml': rollout('shop/web:2'),
+    'apps/web/stolen.yaml': `->${outside}`,
+  };
+
+  const revert = (name: string, path: string, extra: Partial<PushRequest> = {}) =>
+    pushEdit({
+      url: server.repoUrl(name),
+      branch: 'main',
+      auth: AUTH,
+      transports: HTTP,
+      message: 'sluice: roll back shop/web\n',
+      timeoutMs: 30_000,
+      edit: async (read) =>
+        revertTemplate((await read(path)).files, { name: 'web', namespace: 'shop' }, [change]),
+      ...extra,
+    });
+
+  it('commits the revert and runs nothing: no hook, fsmonitor, filter or submodule helper; the link is neither read nor changed', async () => {
+    const bare = seed('hostile', hostile);
+    const out = await revert('hostile', 'apps/web');
+    expect(out).toMatchObject({ state: 'Committed', files: ['apps/web/rollout.yaml'] });
+    expect(existsSync(marker)).toBe(false);
+    expect(readFileAt(bare, 'apps/web/rollout.yaml')).toBe(rollout('shop/web:1'));
+    expect(logSubjects(bare)).toEqual(['sluice: roll back shop/web', 'v2']);
+    // Only the one file changed; the link is still a link to the same place.
+    const changed = execFileSync('git', ['-C', bare, 'diff', '--name-only', 'main~1', 'main'], {
+      encoding: 'utf8',
+    });
+    expect(changed.trim()).toBe('apps/web/rollout.yaml');
+    const link = execFileSync('git', ['-C', bare, 'ls-tree', 'main', 'apps/web/stolen.yaml'], {
+      encoding: 'utf8',
+    });
+    expect(link).toMatch(/^120000 blob /);
+    expect(readFileAt(bare, 'apps/web/stolen.yaml')).toBe(outside);
+  });
+
+  it('refuses a path that crosses a symbolic link or leaves the repository', async () => {
+    seed('linked', { ...hostile, deploy: '->apps/web', 'etc-link': `->${root}` });
+    const viaLink = await revert('linked', 'deploy');
+    expect(viaLink).toMatchObject({ state: 'Failed', reason: 'Refused' });
+    expect(viaLink.state === 'Failed' && viaLink.message).toMatch(
+      /^deploy is a symbolic link in the repository; Sluice does not follow links$/,
+    );
+    const up = await revert('linked', '../../..');
+    expect(up).toMatchObject({
+      state: 'Failed',
+      reason: 'Refused',
+      message: expect.stringMatching(/'\.\.' is not allowed/),
+    });
+    const outsideDir = await revert('linked', 'etc-link/outside.yaml');
+    expect(outsideDir).toMatchObject({
+      state: 'Failed',
+      message: expect.stringMatching(/^etc-link is a symbolic link/),
+    });
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('caps the files and bytes it reads, each with its own message', async () => {
+    const bare = seed('large', {
+      'apps/web/rollout.yaml': rollout('shop/web:2'),
+      'apps/web/huge.yaml': `# ${'x'.repeat(3 * 1024 * 1024)}\n`,
+    });
+    const big = await revert('large', 'apps/web');
+    expect(big).toMatchObject({
+      state: 'Failed',
+      reason: 'TooLarge',
+      message: expect.stringMatching(
+        /^apps\/web\/huge\.yaml is 31457\d\d bytes, more than the 1048576 Sluice reads of one file$/,
+      ),
+    });
+    seed('many', Object.fromEntries([0, 1, 2].map((i) => [`apps/web/r${i}.yaml`, rollout('shop/web:2')])));
+    const many = await revert('many', 'apps/web', { limits: { maxFiles: 2 } });
+    expect(many).toMatchObject({
+      state: 'Failed',
+      reason: 'TooLarge',
+      message: 'apps/web holds 3 YAML files, more than the 2 Sluice reads',
+    });
+    expect(logSubjects(bare)).toEqual(['v2']);
+  });
+
+  it('refuses local, file and ext transports and option-like branches before git touches them', async () => {
+    const bare = seed('local', hostile);
+    const tries: [Partial<PushRequest>, RegExp][] = [
+      [{ url: `file://${bare}` }, /scheme 'file' is not allowed/],
+      [{ url: bare }, /not an absolute URL \(local paths/],
+      [{ url: `ext::sh -c touch% ${marker}` }, /scheme 'ext' is not allowed/],
+      [{ url: server.repoUrl('local'), transports: ['https'] }, /scheme 'http' is not allowed/],
+      [{ branch: `--upload-pack=touch ${marker}` }, /^branch '--upload-pack=touch .*' starts with '-'$/],
+      [{ branch: 'main..x' }, /^branch 'main\.\.x' is not a valid git branch name$/],
+      [{ branch: 'main\u0007' }, /^branch 'main\?' is not a valid git branch name$/],
+    ];
+    for (const [req, message] of tries) {
+      const out = await revert('local', 'apps/web', req);
+      expect(out).toMatchObject({ state: 'Failed', reason: 'Refused' });
+      expect(out.state === 'Failed' && out.message).toMatch(message);
+    }
+    expect(existsSync(marker)).toBe(false);
+    expect(logSubjects(bare)).toEqual(['v2']);
+  });
+
+  it('does not follow a redirect, so the token never reaches the host it points to', async () => {
+    seed('redirected', hostile);
+    const seen: IncomingHttpHeaders[] = [];
+    const elsewhere = createServer((req, res) => {
+      seen.push(req.headers);
+      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="x"' }).end();
+    });
+    const redirector = createServer((req, res) => {
+      const { port } = elsewhere.address() as AddressInfo;
+      res.writeHead(302, { Location: `http://127.0.0.1:${port}${req.url}` }).end();
+    });
+    await Promise.all(
+      [elsewhere, redirector].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))),
+    );
+    try {
+      const { port } = redirector.address() as AddressInfo;
+      const attempt = revert('redirected', 'apps/web', { url: `http://127.0.0.1:${port}/redirected.git` });
+      await expect(attempt).rejects.toBeInstanceOf(GitTransportError);
+      expect(await attempt.catch((e: Error) => e.message)).toMatch(
+        /^git http:\/\/127\.0\.0\.1:\d+\/redirected\.git \(fetch\): the server answered with a redirect, which is not followed$/,
+      );
+      expect(seen).toHaveLength(0);
+    } finally {
+      for (const s of [elsewhere, redirector]) s.close();
+    }
+  });
+});
