@@ -21,7 +21,12 @@ Controller flags (each also read from the environment variable shown):
   --workers N                   SLUICE_WORKERS (default 16)
   --log-level LEVEL             SLUICE_LOG_LEVEL (default info)
   --write-back                  SLUICE_WRITE_BACK=true; commit automatic rollbacks to git (a Rollout's writeBack.enabled wins)
-  --argocd-namespace NS         SLUICE_ARGOCD_NAMESPACE; where Argo CD Applications live (default argocd)`;
+  --argocd-namespace NS         SLUICE_ARGOCD_NAMESPACE; where Argo CD Applications live (default argocd)
+  --write-back-tenant-repositories  SLUICE_WRITE_BACK_TENANT_REPOSITORIES=true; let a Rollout's spec.writeBack.repository
+                                say where it lives in git (default off: only its Flux or Argo CD source decides)
+  --write-back-allowed-urls LIST  SLUICE_WRITE_BACK_ALLOWED_URLS; comma-separated URL prefixes every write-back
+                                repository must start with (default: any https URL)
+  --git-allow-http              SLUICE_GIT_ALLOW_HTTP=true; let git use plain http besides https (default off)`;
 
 const env = (name: string): string | undefined => process.env[name] || undefined;
 
@@ -56,6 +61,9 @@ export async function main(argv: string[]): Promise<number> {
         'log-level': { type: 'string' },
         'write-back': { type: 'boolean' },
         'argocd-namespace': { type: 'string' },
+        'write-back-tenant-repositories': { type: 'boolean' },
+        'write-back-allowed-urls': { type: 'string' },
+        'git-allow-http': { type: 'boolean' },
       },
       strict: true,
     }));
@@ -67,6 +75,21 @@ export async function main(argv: string[]): Promise<number> {
   const workers = workersText === undefined ? undefined : Number(workersText);
   if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) {
     console.error(`sluice controller: --workers must be a positive integer, got '${workersText}'`);
+    return 2;
+  }
+  const prefixes = (
+    (values['write-back-allowed-urls'] as string | undefined) ??
+    env('SLUICE_WRITE_BACK_ALLOWED_URLS') ??
+    ''
+  )
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const badPrefix = prefixes.find((p) => !URL.canParse(p) || !/^https?:$/.test(new URL(p).protocol));
+  if (badPrefix !== undefined) {
+    console.error(
+      `sluice controller: --write-back-allowed-urls: '${badPrefix}' is not an http(s) URL prefix`,
+    );
     return 2;
   }
   const { runController } = await import('../controller/main.ts');
@@ -89,6 +112,13 @@ export async function main(argv: string[]): Promise<number> {
     logLevel: (values['log-level'] as string | undefined) ?? env('SLUICE_LOG_LEVEL') ?? 'info',
     writeBack: values['write-back'] === true || env('SLUICE_WRITE_BACK') === 'true',
     argoNamespace: (values['argocd-namespace'] as string | undefined) ?? env('SLUICE_ARGOCD_NAMESPACE'),
+    writeBackPolicy: {
+      tenantRepositories:
+        values['write-back-tenant-repositories'] === true ||
+        env('SLUICE_WRITE_BACK_TENANT_REPOSITORIES') === 'true',
+      allowedUrlPrefixes: prefixes,
+      allowHttp: values['git-allow-http'] === true || env('SLUICE_GIT_ALLOW_HTTP') === 'true',
+    },
   });
   // Graceful shutdown: finish in-flight reconciles, release the lease, then exit.
   await new Promise<void>((resolve) => {

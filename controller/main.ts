@@ -26,6 +26,7 @@ import { ROLLOUT_LABEL, revisionOf } from './revision.ts';
 import { informersReady, type RunningServer, sluiceMetrics, startServer } from './server.ts';
 import { splitFor } from './traffic/split.ts';
 import { CachedWorld, type Informers } from './world-cache.ts';
+import type { WriteBackPolicy } from './write-back/policy.ts';
 import { WriteBackWorker } from './write-back/worker.ts';
 import { fieldManagerFor, NotLeaderError, StaleWrite, Writer } from './writer.ts';
 
@@ -63,6 +64,8 @@ export interface ControllerOptions {
   writeBack?: boolean;
   /** Where Argo CD Applications live when a tracking id names no namespace. Default `argocd`. */
   argoNamespace?: string;
+  /** Where tenants may point a write-back (--write-back-tenant-repositories, --write-back-allowed-urls, --git-allow-http). */
+  writeBackPolicy?: WriteBackPolicy;
 }
 
 export interface RunningController {
@@ -240,6 +243,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     enabledByDefault: opts.writeBack === true,
     mayRun: () => synced && mayWrite(),
     ...(opts.argoNamespace ? { argoNamespace: opts.argoNamespace } : {}),
+    ...(opts.writeBackPolicy ? { policy: opts.writeBackPolicy } : {}),
   });
   const enqueueAll = () => {
     for (const r of informers.rollouts.list()) {
