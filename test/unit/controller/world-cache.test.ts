@@ -16,8 +16,13 @@ function cache(objects: KubernetesObject[]) {
 const owner = (uid: string) => [
   { apiVersion: 'sluice.dev/v1alpha1', kind: 'Rollout', name: 'web', uid, controller: true },
 ];
-const rs = (name: string, ownerReferences?: unknown[], namespace = 'shop') => ({
-  metadata: { name, namespace, labels: { [ROLLOUT_LABEL]: 'web' }, ownerReferences },
+const rs = (name: string, ownerReferences?: unknown[], namespace = 'shop'): KubernetesObject => ({
+  metadata: {
+    name,
+    namespace,
+    labels: { [ROLLOUT_LABEL]: 'web' },
+    ownerReferences,
+  } as KubernetesObject['metadata'],
 });
 
 function world(replicaSets: KubernetesObject[]) {
