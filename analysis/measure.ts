@@ -5,7 +5,14 @@ import { DEFAULTS, parseDuration } from '../crds/index.ts';
 import { answered, type MeasurementPhase } from '../machines/analysis-run.ts';
 import { look } from './compare/measure.ts';
 import { judge } from './conditions.ts';
-import { ProviderError, type ProviderPool } from './provider.ts';
+import {
+  type AnalysisPolicy,
+  effectiveTimeoutMs,
+  MIN_INTERVAL_MS,
+  policyProblem,
+  tenantAddress,
+} from './policy.ts';
+import { DEFAULT_TIMEOUT_MS, ProviderError, type ProviderPool } from './provider.ts';
 
 export interface Taken {
   metric: string;
@@ -18,18 +25,20 @@ export interface Taken {
   unreachable?: boolean;
   /** compareToStable: the numbers behind the verdict. */
   comparison?: ComparisonDetails;
+  /** The full error text behind a short message (tenant-named address): for the log, never status. */
+  detail?: string;
 }
 
 export async function takeMeasurement(
   metric: RunMetric,
   providers: ProviderPool,
-  defaultAddress: string | undefined,
+  policy: AnalysisPolicy,
   now: number,
   /** When the run started: compareToStable looks at everything since its initialDelay ended. */
   since = now,
 ): Promise<Taken> {
   const prom = metric.provider.prometheus;
-  const address = prom.address ?? defaultAddress;
+  const address = prom.address ?? policy.defaultAddress;
   if (!address) {
     return {
       metric: metric.name,
@@ -38,16 +47,21 @@ export async function takeMeasurement(
         'no Prometheus address: set provider.prometheus.address or start the controller with --prometheus-url',
     };
   }
-  const timeoutMs = prom.timeout ? parseDuration(prom.timeout) : undefined;
+  // The runner refuses such a run before measuring; this keeps any other caller from sending
+  // a request the policy forbids.
+  const problem = policyProblem(metric, policy);
+  if (problem) return { metric: metric.name, phase: 'Error', message: problem };
+  const timeoutMs = effectiveTimeoutMs(prom.timeout, DEFAULT_TIMEOUT_MS, policy);
+  const provider = providers.get(address, timeoutMs, tenantAddress(prom.address, policy));
   try {
     if (metric.compare) {
-      const provider = providers.get(address, timeoutMs);
       const windowMs = evidenceWindowMs(metric, since, now);
       return { metric: metric.name, ...(await look(metric, provider, now, windowMs)) };
     }
-    const result = await providers
-      .get(address, timeoutMs)
-      .query(prom.query, { at: new Date(now), expect: metric.builtin ? 'scalar' : 'any' });
+    const result = await provider.query(prom.query, {
+      at: new Date(now),
+      expect: metric.builtin ? 'scalar' : 'any',
+    });
     const verdict = judge(metric, result);
     return {
       metric: metric.name,
@@ -56,7 +70,13 @@ export async function takeMeasurement(
     };
   } catch (err) {
     const e = err instanceof ProviderError ? err : new ProviderError(String(err), prom.query, false);
-    return { metric: metric.name, phase: 'Error', message: e.message, unreachable: e.unreachable };
+    return {
+      metric: metric.name,
+      phase: 'Error',
+      message: e.message,
+      unreachable: e.unreachable,
+      ...(e.detail !== undefined && e.detail !== e.message ? { detail: e.detail } : {}),
+    };
   }
 }
 
@@ -66,7 +86,9 @@ const ms = (iso: string | undefined): number | undefined => {
   return Number.isNaN(t) ? undefined : t;
 };
 
-export const intervalMs = (m: RunMetric): number => parseDuration(m.interval ?? DEFAULTS.interval);
+/** Never under a second, even for a run written before the schema said so: no hot loop. */
+export const intervalMs = (m: RunMetric): number =>
+  Math.max(MIN_INTERVAL_MS, parseDuration(m.interval ?? DEFAULTS.interval));
 
 /** When the run began counting: its creation (second precision) or its first measurement. */
 export function runStart(run: AnalysisRun): number {

@@ -38,11 +38,14 @@ export class ProviderError extends Error {
     message: string,
     readonly query: string,
     readonly unreachable: boolean,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; detail?: string },
   ) {
     super(message, options);
     this.name = 'ProviderError';
+    this.detail = options?.detail;
   }
+  /** The full text behind a short message, for the controller's log only. */
+  readonly detail?: string;
 }
 
 /** A query as shown in a message: long ones are cut, so the message fits a measurement's 4 KiB. */
@@ -113,35 +116,94 @@ interface PromRejection {
   error?: string;
   httpStatus?: number;
   code?: string;
+  prometheus?: { errorType?: unknown };
 }
+
+/**
+ * 8 MiB: a Prometheus answer a condition can use is far smaller (10,000 series of a few labels
+ * is ~2 MiB of JSON), while a selector like `{__name__=~".+"}` can return gigabytes that would
+ * sit in the controller's memory (limit 256 Mi) before anything looks at them.
+ */
+export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+/**
+ * 10,000 series: more than any aggregated gate needs, and the list a CEL condition walks stays
+ * small enough to judge within its cost limit (analysis/cel-cost.ts).
+ */
+export const MAX_SERIES = 10_000;
+
+const TOO_MANY_SERIES = 'SLUICE_TOO_MANY_SERIES';
+
+/** The error types Prometheus' API documents; anything else is not a Prometheus answer. */
+const PROMETHEUS_ERRORS = new Set([
+  'bad_data',
+  'execution',
+  'timeout',
+  'canceled',
+  'internal',
+  'unavailable',
+  'not_found',
+]);
 
 /**
  * prometheus-query rejects with plain objects; make them Errors that name the query. The
  * rejection is not kept as the cause: its `original` carries the request, credentials included.
+ *
+ * `tenant`: the address came from a template, not the admin. Its answer's text is then never
+ * shown (status is readable by the tenant, so reflecting it would make Sluice a port scanner
+ * and a reader of internal pages): the message says only what kind of failure it was, and the
+ * full text is kept in `detail` for the controller's log.
  */
-export function toProviderError(address: string, query: string, err: unknown): ProviderError {
+export function toProviderError(address: string, query: string, err: unknown, tenant = false): ProviderError {
   if (err instanceof ProviderError) return err;
   const r = (err ?? {}) as PromRejection;
   const type = r.errorType ?? (err instanceof Error ? err.name : 'unknown');
   const detail = r.error ?? (err instanceof Error ? err.message : String(err));
-  if (type === 'network_error' || type === 'timeout_error' || type === 'timeout') {
-    const what = type === 'network_error' ? 'cannot be reached' : 'did not answer in time';
-    return new ProviderError(`Prometheus at ${address} ${what}: ${detail}`, query, true);
+  const fail = (message: string, unreachable: boolean, shown = message) =>
+    new ProviderError(tenant ? shown : message, query, unreachable, { detail });
+  if (r.code === TOO_MANY_SERIES) {
+    return fail(`${detail}; aggregate the query (e.g. topk, sum by): ${shortQuery(query)}`, false);
+  }
+  if (/maxContentLength/.test(detail)) {
+    return fail(
+      `Prometheus at ${address} answered with more than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB; aggregate the query: ${shortQuery(query)}`,
+      false,
+    );
+  }
+  // ERR_CANCELED: our own deadline (the whole request, not just an idle socket) fired.
+  if (type === 'timeout_error' || type === 'timeout' || r.code === 'ERR_CANCELED') {
+    return fail(
+      `Prometheus at ${address} did not answer in time: ${detail}`,
+      true,
+      `Prometheus at ${address} did not answer in time`,
+    );
+  }
+  if (type === 'network_error') {
+    return fail(
+      `Prometheus at ${address} cannot be reached: ${detail}`,
+      true,
+      `Prometheus at ${address} cannot be reached`,
+    );
   }
   if (r.httpStatus === 401 || r.httpStatus === 403) {
-    return new ProviderError(
+    return fail(
       `Prometheus at ${address} refused the credentials (HTTP ${r.httpStatus}): check the user and password in its address`,
-      query,
       false,
     );
   }
   const status = r.httpStatus ? ` (HTTP ${r.httpStatus})` : '';
   // A gateway in front of Prometheus answering for it, or Prometheus still starting.
   const unreachable = r.httpStatus === 502 || r.httpStatus === 503 || r.httpStatus === 504;
-  return new ProviderError(
+  const promType = r.prometheus?.errorType;
+  const shown =
+    r.httpStatus !== undefined && r.httpStatus >= 300 && r.httpStatus < 400
+      ? `Prometheus at ${address} answered HTTP ${r.httpStatus}: redirects are not followed`
+      : typeof promType === 'string' && PROMETHEUS_ERRORS.has(promType)
+        ? `Prometheus at ${address} rejected the query${status}: ${promType}; the controller's log has its message`
+        : `Prometheus at ${address} answered${status || ' something else'}: not a Prometheus answer`;
+  return fail(
     `Prometheus rejected the query${status}: ${detail}; query: ${shortQuery(query)}`,
-    query,
     unreachable,
+    shown,
   );
 }
 
@@ -149,6 +211,8 @@ export interface PrometheusOptions {
   /** Base URL; `http://user:password@host:9090` for a Prometheus behind basic auth. */
   address: string;
   timeoutMs?: number;
+  /** The address came from a template: errors are shown short (see toProviderError). */
+  tenant?: boolean;
 }
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -156,18 +220,43 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export class PrometheusProvider implements MetricProvider {
   private readonly driver: PrometheusDriver;
   readonly address: string;
+  private readonly tenant: boolean;
 
   constructor(opts: PrometheusOptions) {
     const { endpoint, auth } = splitCredentials(opts.address.replace(/\/+$/, ''));
     this.address = endpoint;
+    this.tenant = opts.tenant === true;
+    const timeout = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.driver = new PrometheusDriver({
       endpoint,
       ...(auth ? { auth } : {}),
-      timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      // A proxy's 401 page is not Prometheus JSON, and prometheus-query would drop the status:
-      // give it an error body so the rejection says HTTP 401 rather than "unexpected client error".
+      timeout,
+      // prometheus-query passes no transport options through, but its interceptor sees the
+      // request config: no redirects (a redirect leads wherever its target says, past the
+      // allowlist), a cap on the answer's bytes, and a deadline for the whole request (axios'
+      // timeout is an idle timer: a server trickling a byte at a time would never hit it).
+      requestInterceptor: {
+        onFulfilled: (config) => {
+          config.maxRedirects = 0;
+          config.maxContentLength = MAX_RESPONSE_BYTES;
+          config.signal = AbortSignal.timeout(timeout);
+          return config;
+        },
+      },
       responseInterceptor: {
-        onFulfilled: (res) => res,
+        // Counted before prometheus-query turns every series into objects.
+        onFulfilled: (res) => {
+          const result = (res.data as { data?: { result?: unknown } } | undefined)?.data?.result;
+          if (Array.isArray(result) && result.length > MAX_SERIES) {
+            throw Object.assign(
+              new Error(`query returned ${result.length} series, more than the limit of ${MAX_SERIES}`),
+              { code: TOO_MANY_SERIES },
+            );
+          }
+          return res;
+        },
+        // A proxy's 401 page is not Prometheus JSON, and prometheus-query would drop the status:
+        // give it an error body so the rejection says HTTP 401 rather than "unexpected client error".
         onRejected: (err: { response?: { status: number; statusText: string; data?: unknown } }) => {
           const res = err.response;
           if (res && (typeof res.data !== 'object' || res.data === null))
@@ -178,26 +267,27 @@ export class PrometheusProvider implements MetricProvider {
     });
   }
 
-  async query(query: string, opts: QueryOptions = {}): Promise<QueryResult> {
-    let answer: { resultType: string; result: unknown };
+  private async instant(
+    query: string,
+    at: Date | undefined,
+  ): Promise<{ resultType: string; result: unknown }> {
     try {
-      answer = (await this.driver.instantQuery(query, opts.at)) as never;
+      return (await this.driver.instantQuery(query, at)) as never;
     } catch (err) {
-      throw toProviderError(this.address, query, err);
+      throw toProviderError(this.address, query, err, this.tenant);
     }
+  }
+
+  async query(query: string, opts: QueryOptions = {}): Promise<QueryResult> {
+    const answer = await this.instant(query, opts.at);
     return interpret(query, answer.resultType, answer.result, opts.expect);
   }
 
   async series(query: string, opts: { at?: Date } = {}): Promise<Sample[]> {
-    let answer: { resultType: string; result: unknown };
-    try {
-      answer = (await this.driver.instantQuery(query, opts.at)) as never;
-    } catch (err) {
-      throw toProviderError(this.address, query, err);
-    }
+    const answer = await this.instant(query, opts.at);
     if (answer.resultType !== 'vector') {
       throw new ProviderError(
-        `query returned a ${answer.resultType}, not an instant vector: ${query}`,
+        `query returned a ${answer.resultType}, not an instant vector: ${shortQuery(query)}`,
         query,
         false,
       );
@@ -218,11 +308,11 @@ export class ProviderPool {
     private readonly make: (opts: PrometheusOptions) => MetricProvider = (o) => new PrometheusProvider(o),
   ) {}
 
-  get(address: string, timeoutMs?: number): MetricProvider {
-    const key = `${address} ${timeoutMs ?? ''}`;
+  get(address: string, timeoutMs?: number, tenant = false): MetricProvider {
+    const key = `${address} ${timeoutMs ?? ''} ${tenant}`;
     let p = this.providers.get(key);
     if (!p) {
-      p = this.make({ address, timeoutMs });
+      p = this.make({ address, timeoutMs, ...(tenant ? { tenant } : {}) });
       this.providers.set(key, p);
     }
     return p;

@@ -7,6 +7,7 @@ import { hasCredentials } from './address.ts';
 import { DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS } from './compare/measure.ts';
 import { latencyBucketsQuery, requestCountsQuery } from './compare/queries.ts';
 import { compileCondition } from './conditions.ts';
+import { type AnalysisPolicy, MIN_INTERVAL_MS, policyProblem } from './policy.ts';
 import { type Destination, latencyP99Query, substituteArgs, successRateQuery } from './queries.ts';
 
 export interface TemplateRef {
@@ -48,6 +49,8 @@ export interface ResolveInput {
   /** The Service compareToStable compares with: stable (canary), active (before a blue-green switch). */
   stableService?: string;
   templates: FoundTemplates;
+  /** The admin's bounds on template metrics (addresses, timeouts); absent: intervals only. */
+  policy?: AnalysisPolicy;
 }
 
 /** compareToStable looks up to this many times for a first verdict unless the gate says otherwise. */
@@ -63,6 +66,10 @@ const celNumber = (n: number) => (Number.isInteger(n) ? `${n}.0` : String(n));
 export function resolveMetrics(input: ResolveInput): RunMetric[] {
   const { gates, gate, namespace } = input;
   const interval = gates.interval ?? DEFAULTS.interval;
+  // The schema says so too; a Rollout stored before it did must not measure in a hot loop.
+  if (safeMs(interval) < MIN_INTERVAL_MS) {
+    throw new InvalidAnalysis(`interval ${interval} is under the minimum of 1s`);
+  }
   const count = defaultCount(gates, gate);
   const limits = {
     ...(gates.failureLimit === undefined ? {} : { failureLimit: gates.failureLimit }),
@@ -122,7 +129,7 @@ export function resolveMetrics(input: ResolveInput): RunMetric[] {
     const args: Record<string, string | undefined> = {};
     for (const a of spec.args ?? []) args[a.name] = gateArgs.get(a.name) ?? a.value;
     for (const metric of spec.metrics) {
-      metrics.push(resolveTemplateMetric(metric, ref, args, count, gate, gates.initialDelay));
+      metrics.push(resolveTemplateMetric(metric, ref, args, count, gate, gates.initialDelay, input.policy));
     }
   }
 
@@ -211,6 +218,7 @@ function resolveTemplateMetric(
   count: number,
   gate: GateKind,
   initialDelay: string | undefined,
+  policy: AnalysisPolicy | undefined,
 ): RunMetric {
   let query: string;
   try {
@@ -228,6 +236,12 @@ function resolveTemplateMetric(
       throw new InvalidAnalysis(`metric ${metric.name}: ${(err as Error).message}`);
     }
   }
+  const problem = policy
+    ? policyProblem(metric, policy)
+    : metric.interval !== undefined && safeMs(metric.interval) < MIN_INTERVAL_MS
+      ? `interval ${metric.interval} is under the minimum of 1s`
+      : undefined;
+  if (problem) throw new InvalidAnalysis(`metric ${metric.name} (template ${ref.templateName}): ${problem}`);
   const address = metric.provider.prometheus.address;
   if (address !== undefined && hasCredentials(address)) {
     // Copying it into the AnalysisRun would show the password to everyone who can read runs.
@@ -248,4 +262,12 @@ function resolveTemplateMetric(
     template: ref.templateName,
     provider: { prometheus: { ...metric.provider.prometheus, query } },
   };
+}
+
+function safeMs(d: string): number {
+  try {
+    return parseDuration(d);
+  } catch {
+    return Number.NaN;
+  }
 }

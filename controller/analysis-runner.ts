@@ -11,6 +11,7 @@ import {
   type Taken,
   takeMeasurement,
 } from '../analysis/measure.ts';
+import { type AnalysisPolicy, DEFAULT_MAX_TIMEOUT_MS, policyProblem } from '../analysis/policy.ts';
 import { type ProviderPool, redactAddress } from '../analysis/provider.ts';
 import {
   isTerminal,
@@ -43,6 +44,10 @@ export interface RunnerOptions {
   providers: ProviderPool;
   /** The controller's --prometheus-url, for metrics whose template names no address. */
   prometheusUrl?: string;
+  /** --prometheus-allowed-urls: the other addresses a run may query (none by default). */
+  allowedPrometheusUrls?: readonly string[];
+  /** --analysis-max-timeout. */
+  maxTimeoutMs?: number;
   now?: () => number;
   metrics?: AnalysisMetrics;
   logger: Logger;
@@ -56,16 +61,32 @@ export interface RunnerOptions {
 
 const KEEP = { successful: 5, unsuccessful: 5 };
 
+/**
+ * Workers one namespace may hold at once: half of them. A pass waits for its measurements, so
+ * a tenant with four gates against a silent address would otherwise hold all four workers for
+ * a whole timeout while another team's failed canary waits for its verdict.
+ */
+export const perNamespace = (workers: number) => Math.max(1, Math.floor(workers / 2));
+
 export class AnalysisRunner {
   private readonly queue: WorkQueue;
   private readonly now: () => number;
   /** Runs that ended unreachable whose Prometheus answers again: since when (memory only; a restart re-waits). */
   private readonly answeringSince = new Map<string, number>();
 
+  readonly policy: AnalysisPolicy;
+
   constructor(private readonly opts: RunnerOptions) {
     this.now = opts.now ?? Date.now;
+    this.policy = {
+      ...(opts.prometheusUrl === undefined ? {} : { defaultAddress: opts.prometheusUrl }),
+      allowedPrefixes: opts.allowedPrometheusUrls ?? [],
+      maxTimeoutMs: opts.maxTimeoutMs ?? DEFAULT_MAX_TIMEOUT_MS,
+    };
+    const workers = opts.workers ?? 4;
     this.queue = new WorkQueue((key) => this.process(key), {
-      workers: opts.workers ?? 4,
+      workers,
+      perGroup: { groupOf: (key) => key.slice(0, key.indexOf('/')), max: perNamespace(workers) },
       backoff: { baseMs: 50, capMs: 30_000 },
       onError: (key, err) => {
         if (!(err instanceof StaleWrite) && !(err instanceof NotLeaderError))
@@ -96,6 +117,9 @@ export class AnalysisRunner {
     if (isTerminal(run.status?.phase)) return this.afterEnd(run);
 
     if (run.spec.error !== undefined || run.spec.metrics.length === 0) return this.invalid(run);
+    // A run built before the admin's policy, or written by hand, is held to it all the same.
+    const refused = this.refusal(run);
+    if (refused) return this.invalid(run, refused);
 
     let snapshot = restore(run);
     const before = run.status;
@@ -117,8 +141,9 @@ export class AnalysisRunner {
         .sort((a, b) => Number(b.dryRun === true) - Number(a.dryRun === true));
       if (due.length) {
         const taken = await Promise.all(
-          due.map((m) => takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now, since)),
+          due.map((m) => takeMeasurement(m, this.opts.providers, this.policy, now, since)),
         );
+        this.logDetails(run, taken);
         const recordedAt = this.now();
         snapshot = step(
           snapshot,
@@ -164,13 +189,33 @@ export class AnalysisRunner {
     return { requeueAfterMs: Math.max(0, next - this.now()) };
   }
 
+  /** The first metric the policy refuses, as a message naming it; undefined when all pass. */
+  private refusal(run: AnalysisRun): string | undefined {
+    for (const m of run.spec.metrics) {
+      const problem = policyProblem(m, this.policy);
+      if (problem) return `cannot proceed: metric ${m.name}: ${problem}`;
+    }
+    return undefined;
+  }
+
+  /** What a tenant-named address really answered: for the admin's log, never for status. */
+  private logDetails(run: AnalysisRun, taken: Taken[]): void {
+    for (const t of taken) {
+      if (t.detail === undefined) continue;
+      this.opts.logger.info(
+        { run: run.metadata.name, namespace: run.metadata.namespace, metric: t.metric, detail: t.detail },
+        t.message ?? 'measurement error',
+      );
+    }
+  }
+
   /** A gate that could not be resolved: Error at once, with the problem as the message. */
-  private async invalid(run: AnalysisRun): Promise<undefined> {
+  private async invalid(run: AnalysisRun, problem?: string): Promise<undefined> {
     const at = new Date(this.now()).toISOString();
     const status: AnalysisRunStatus = {
       phase: 'Error',
       reason: REASON_INVALID,
-      message: run.spec.error ?? 'cannot proceed: the gate has no metrics to measure',
+      message: problem ?? run.spec.error ?? 'cannot proceed: the gate has no metrics to measure',
       startedAt: at,
       finishedAt: at,
       metricResults: [],
@@ -220,9 +265,7 @@ export class AnalysisRunner {
     const now = this.now();
     const evidence = evidenceStart(run);
     const probes = await Promise.all(
-      run.spec.metrics.map((m) =>
-        takeMeasurement(m, this.opts.providers, this.opts.prometheusUrl, now, evidence),
-      ),
+      run.spec.metrics.map((m) => takeMeasurement(m, this.opts.providers, this.policy, now, evidence)),
     );
     if (probes.some((p) => p.unreachable)) {
       this.answeringSince.delete(key);

@@ -1,5 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { evidenceSinceFor } from '../analysis/measure.ts';
+import type { AnalysisPolicy } from '../analysis/policy.ts';
 import { type FoundTemplates, InvalidAnalysis, resolveMetrics, templateKey } from '../analysis/resolve.ts';
 import { REASON_INVALID } from '../analysis/run-state.ts';
 import {
@@ -52,6 +53,8 @@ export function analysisRunFor(
   templates: FoundTemplates = new Map(),
   /** The Rollout's runs so far: a gate's re-run continues the first run's comparison evidence. */
   earlier: AnalysisRun[] = [],
+  /** The admin's bounds: a metric outside them makes the run fail at once, naming field and flag. */
+  policy?: AnalysisPolicy,
 ): AnalysisRun {
   const gates = gatesFor(rollout.spec, start.gate, start.stepIndex);
   const name = rollout.metadata.name ?? '';
@@ -67,6 +70,7 @@ export function analysisRunFor(
       service: measuredService(rollout, start.gate),
       stableService: comparedService(rollout, start.gate),
       templates,
+      ...(policy ? { policy } : {}),
     });
   } catch (err) {
     if (!(err instanceof InvalidAnalysis)) throw err;
@@ -98,6 +102,7 @@ export function analysisRunFor(
 
 export interface AnalysisDeps {
   templates: TemplateSource;
+  policy?: AnalysisPolicy;
 }
 
 /** Reads the templates a gate names, builds the run, creates it, and records a resolution error. */
@@ -121,7 +126,7 @@ export async function startAnalysisRun(
   }
   // A gate that cannot be resolved still gets its run, carrying the problem in spec.error:
   // the runner, the one writer of run status, ends it in Error at once.
-  await writer.createAnalysisRun(analysisRunFor(rollout, start, found, earlier));
+  await writer.createAnalysisRun(analysisRunFor(rollout, start, found, earlier, analysis?.policy));
 }
 
 interface Cache {
