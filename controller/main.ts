@@ -2,6 +2,7 @@
 // replica serves metrics and health. Everything here is wiring; decisions live in machines/.
 import { hostname } from 'node:os';
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { type AnalysisPolicy, DEFAULT_MAX_TIMEOUT_MS } from '../analysis/policy.ts';
 import { ProviderPool } from '../analysis/provider.ts';
 import {
   type AnalysisRun,
@@ -44,6 +45,10 @@ export interface ControllerOptions {
   /** Watch one namespace; all when absent. */
   namespace?: string;
   prometheusUrl?: string;
+  /** --prometheus-allowed-urls: URL prefixes a template's provider.prometheus.address may name (none by default). */
+  prometheusAllowedUrls?: string[];
+  /** --analysis-max-timeout: the longest a metric may wait on Prometheus. Default 30 s. */
+  analysisMaxTimeoutMs?: number;
   /** Default `:8090`. */
   metricsAddr?: string;
   /** Default `:8080`. */
@@ -128,8 +133,14 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   const metrics = sluiceMetrics;
   const analysisMetrics = createAnalysisMetrics(metrics.registry);
   const analysisWriter = new AnalysisWriter(kc, mayWrite, fieldManager);
+  const analysisPolicy: AnalysisPolicy = {
+    ...(opts.prometheusUrl ? { defaultAddress: opts.prometheusUrl } : {}),
+    allowedPrefixes: opts.prometheusAllowedUrls ?? [],
+    maxTimeoutMs: opts.analysisMaxTimeoutMs ?? DEFAULT_MAX_TIMEOUT_MS,
+  };
   const analysis = {
     writer: analysisWriter,
+    policy: analysisPolicy,
     templates: templateSource(kc, {
       namespaced: templateInformers.analysisTemplates,
       cluster: templateInformers.clusterAnalysisTemplates,
@@ -221,6 +232,8 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     writer: analysisWriter,
     providers: new ProviderPool(),
     prometheusUrl: opts.prometheusUrl,
+    allowedPrometheusUrls: analysisPolicy.allowedPrefixes,
+    maxTimeoutMs: analysisPolicy.maxTimeoutMs,
     metrics: analysisMetrics,
     logger: log.child({ component: 'analysis' }),
     // Like the Rollout queue: nothing before the first lists are in (enqueueAll re-adds every run).
