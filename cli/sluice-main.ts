@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { parseAllowedPrefixes, parseMaxTimeout } from '../analysis/policy.ts';
 
 const USAGE = `Usage: sluice <command> [flags]
 
@@ -11,6 +12,9 @@ Controller flags (each also read from the environment variable shown):
   --context NAME                kubeconfig context
   --namespace NS                SLUICE_NAMESPACE; watch one namespace (default: all)
   --prometheus-url URL          SLUICE_PROMETHEUS_URL; default Prometheus for analysis
+  --prometheus-allowed-urls LIST  SLUICE_PROMETHEUS_ALLOWED_URLS; comma-separated URL prefixes a template's
+                                provider.prometheus.address may name (default none: only --prometheus-url)
+  --analysis-max-timeout DUR    SLUICE_ANALYSIS_MAX_TIMEOUT; longest a metric's timeout may be (default 30s)
   --metrics-addr ADDR           SLUICE_METRICS_ADDR (default :8090)
   --health-addr ADDR            SLUICE_HEALTH_ADDR (default :8080)
   --leader-elect                SLUICE_LEADER_ELECT=true; elect a leader on a Lease
@@ -50,6 +54,8 @@ export async function main(argv: string[]): Promise<number> {
         context: { type: 'string' },
         namespace: { type: 'string', short: 'n' },
         'prometheus-url': { type: 'string' },
+        'prometheus-allowed-urls': { type: 'string' },
+        'analysis-max-timeout': { type: 'string' },
         'metrics-addr': { type: 'string' },
         'health-addr': { type: 'string' },
         'leader-elect': { type: 'boolean' },
@@ -92,12 +98,27 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 2;
   }
+  let analysisBounds: { prometheusAllowedUrls: string[]; analysisMaxTimeoutMs: number };
+  try {
+    analysisBounds = {
+      prometheusAllowedUrls: parseAllowedPrefixes(
+        (values['prometheus-allowed-urls'] as string | undefined) ?? env('SLUICE_PROMETHEUS_ALLOWED_URLS'),
+      ),
+      analysisMaxTimeoutMs: parseMaxTimeout(
+        (values['analysis-max-timeout'] as string | undefined) ?? env('SLUICE_ANALYSIS_MAX_TIMEOUT'),
+      ),
+    };
+  } catch (err) {
+    console.error(`sluice controller: ${(err as Error).message}`);
+    return 2;
+  }
   const { runController } = await import('../controller/main.ts');
   const controller = await runController({
     kubeconfig: (values.kubeconfig as string | undefined) ?? env('KUBECONFIG'),
     context: values.context as string | undefined,
     namespace: (values.namespace as string | undefined) ?? env('SLUICE_NAMESPACE'),
     prometheusUrl: (values['prometheus-url'] as string | undefined) ?? env('SLUICE_PROMETHEUS_URL'),
+    ...analysisBounds,
     metricsAddr: (values['metrics-addr'] as string | undefined) ?? env('SLUICE_METRICS_ADDR') ?? ':8090',
     healthAddr: (values['health-addr'] as string | undefined) ?? env('SLUICE_HEALTH_ADDR') ?? ':8080',
     leaderElect: values['leader-elect'] === true || env('SLUICE_LEADER_ELECT') === 'true',
