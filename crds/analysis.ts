@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Condition, DnsSubdomain, Duration, NonNegativeInt, resource } from './common.ts';
+import { parseDuration } from './duration.ts';
 
 /** `{{args.NAME}}` is the only substitution syntax; CEL below checks every NAME is declared. */
 export const ARG_REFERENCE = /\{\{args\.([A-Za-z0-9_.-]+)\}\}/g;
@@ -23,12 +24,31 @@ const keyedByName = { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-ke
 
 export const Args = z.array(Arg).max(20).meta(keyedByName);
 
+/**
+ * Time between measurements, at least 1s: `interval: 0s` would measure, and write the run's
+ * status, in a hot loop. The API server checks it with CEL; the controller checks it again for
+ * objects stored before this rule (analysis/policy.ts).
+ */
+const Interval = Duration.refine((d) => {
+  try {
+    return parseDuration(d) >= 1000;
+  } catch {
+    return true; // the pattern already says what is wrong
+  }
+}, 'must be at least 1s').meta({
+  description: 'A duration of at least 1s (e.g. 30s, 1m).',
+  'x-kubernetes-validations': [{ rule: "duration(self) >= duration('1s')", message: 'must be at least 1s' }],
+});
+
 export const PrometheusProvider = z.object({
   address: z.string().max(2048).optional().meta({
     description: "Prometheus base URL; the controller's --prometheus-url when absent.",
   }),
   query: z.string().min(1).max(8192),
-  timeout: Duration.optional(),
+  timeout: Duration.optional().meta({
+    description:
+      "Longest wait for an answer (default 10s); at most the controller's --analysis-max-timeout (default 30s).",
+  }),
 });
 
 const CelExpression = z.string().min(1).max(1024);
@@ -45,7 +65,7 @@ const metricLimits = {
 
 export const Metric = z.object({
   name: ArgName,
-  interval: Duration.optional(),
+  interval: Interval.optional(),
   count: NonNegativeInt.optional().meta({ description: 'Measurements to take; 0 or absent: until stopped.' }),
   initialDelay: Duration.optional(),
   ...metricLimits,
@@ -161,8 +181,8 @@ export type CompareToStable = z.infer<typeof CompareToStable>;
  */
 export const Gates = z
   .object({
-    interval: Duration.optional().meta({
-      description: 'Time between measurements of the builtins (default 30s).',
+    interval: Interval.optional().meta({
+      description: 'Time between measurements of the builtins (default 30s); at least 1s.',
     }),
     count: NonNegativeInt.optional().meta({
       description:

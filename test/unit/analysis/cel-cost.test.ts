@@ -20,11 +20,11 @@ function largestAllowed(expr: string): number {
   return lo;
 }
 
-/** Fastest of three judgements after a warm-up: the figure load on a shared machine cannot inflate. */
+/** Fastest of five judgements after a warm-up: the figure other work on a shared machine inflates least. */
 function fastestMs(expr: string, result: number[]): number {
   judge({ successCondition: expr }, { kind: 'list', values: result });
   let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 5; i++) {
     const t = performance.now();
     judge({ successCondition: expr }, { kind: 'list', values: result });
     best = Math.min(best, performance.now() - t);
@@ -71,7 +71,7 @@ describe('CEL conditions: a shape with a known cost', () => {
     const expr = 'result.all(x, x >= 0.0)';
     const over = judge({ successCondition: expr }, { kind: 'list', values: values(MAX_SERIES) });
     expect(over.phase).toBe('Error');
-    expect(over.message).toMatch(/10000 values would take ~70004 steps, over the limit of 50000: aggregate/);
+    expect(over.message).toMatch(/10000 values would take ~70004 steps, over the limit of 40000: aggregate/);
     expect(judge({ successCondition: expr }, { kind: 'list', values: values(5000) }).phase).toBe(
       'Successful',
     );
