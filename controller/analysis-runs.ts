@@ -8,6 +8,7 @@ import {
   type AnalysisTemplateSpec,
   API_VERSION,
   GROUP,
+  INSTANCE_LABEL,
   type Rollout,
   VERSION,
 } from '../crds/index.ts';
@@ -77,6 +78,9 @@ export function analysisRunFor(
     error = err.message;
   }
   const compares = metrics.some((m) => m.compare);
+  // A run belongs to the controller instance that owns its Rollout: the runs informer selects
+  // on this label as the Rollouts informer does, so two instances never both measure a run.
+  const instance = rollout.metadata.labels?.[INSTANCE_LABEL];
   const evidenceSince = compares ? evidenceSinceFor(start.name, earlier) : undefined;
   return {
     apiVersion: API_VERSION,
@@ -84,7 +88,11 @@ export function analysisRunFor(
     metadata: {
       name: start.name,
       namespace,
-      labels: { [ROLLOUT_LABEL]: name, 'sluice.dev/gate': start.gate },
+      labels: {
+        [ROLLOUT_LABEL]: name,
+        'sluice.dev/gate': start.gate,
+        ...(instance === undefined ? {} : { [INSTANCE_LABEL]: instance }),
+      },
       ownerReferences: [ownerReference(rollout)],
     },
     spec: {

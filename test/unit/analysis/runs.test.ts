@@ -42,6 +42,36 @@ describe('filling an AnalysisRun from a gate', () => {
     expect(measuredService(bg, 'postPromotion')).toBe('web-active');
   });
 
+  it("carries its Rollout's controller-instance label, so only that instance's runner sees it", () => {
+    const sharded = rollout({ successRate: { min: 99 } });
+    sharded.metadata.labels = { 'sluice.dev/controller-instance': 'east' };
+    const start = { gate: 'background' as const, name: 'r1', revision: 'abc' };
+    expect(analysisRunFor(sharded, start).metadata.labels?.['sluice.dev/controller-instance']).toBe('east');
+    expect(analysisRunFor(rollout({ successRate: { min: 99 } }), start).metadata.labels).not.toHaveProperty(
+      'sluice.dev/controller-instance',
+    );
+  });
+
+  it('a template metric outside the admin policy gives a run whose spec.error names field and flag', () => {
+    const found = new Map([
+      [
+        templateKey({ templateName: 't' }),
+        { metrics: [{ name: 'm', provider: { prometheus: { query: 'up', address: 'http://10.1.2.3' } } }] },
+      ],
+    ]) as Map<string, AnalysisTemplateSpec>;
+    const run = analysisRunFor(
+      rollout({ templates: [{ templateName: 't' }] }),
+      { gate: 'background', name: 'r1', revision: 'abc' },
+      found,
+      [],
+      { allowedPrefixes: [], maxTimeoutMs: 30_000 },
+    );
+    expect(run.spec.metrics).toEqual([]);
+    expect(run.spec.error).toMatch(
+      /cannot proceed: metric m \(template t\): provider\.prometheus\.address http:\/\/10\.1\.2\.3 is not allowed.*--prometheus-allowed-urls/,
+    );
+  });
+
   it('a missing template gives a run with no metrics and spec.error naming it', () => {
     const gates = { templates: [{ templateName: 'budget' }] };
     const run = analysisRunFor(
