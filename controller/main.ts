@@ -100,7 +100,8 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     replicaSets: informer('replicasets', path('apps', 'v1', 'replicasets', ns), ROLLOUT_LABEL),
     services: informer('services', path('', 'v1', 'services', ns)),
     virtualServices: informer('virtualservices', path('networking.istio.io', 'v1', 'virtualservices', ns)),
-    analysisRuns: informer('analysisruns', path(GROUP, VERSION, 'analysisruns', ns)),
+    // Runs carry their Rollout's instance label (analysis-runs.ts): each instance measures its own.
+    analysisRuns: informer('analysisruns', path(GROUP, VERSION, 'analysisruns', ns), instanceSelector),
   };
   const world = new CachedWorld(informers);
   // Analysis templates are only read when a gate starts; a cache miss falls back to a GET.
