@@ -122,7 +122,7 @@ interface PromRejection {
 /**
  * 8 MiB: a Prometheus answer a condition can use is far smaller (10,000 series of a few labels
  * is ~2 MiB of JSON), while a selector like `{__name__=~".+"}` can return gigabytes that would
- * sit in the controller's memory (limit 256 Mi) before anything looks at them.
+ * sit in the controller's memory (limit 512 Mi) before anything looks at them.
  */
 export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 /**
