@@ -377,6 +377,8 @@ function startController(env: SandboxEnv): ChildProcess {
       env.SLUICE_CONTROLLER_METRICS_ADDR,
       '--health-addr',
       '127.0.0.1:0',
+      // The sandbox's git server speaks plain http on loopback; a real install keeps https only.
+      '--git-allow-http',
     ],
     { env: { ...process.env, KUBECONFIG: env.KUBECONFIG }, stdio: ['ignore', 'ignore', 'inherit'] },
   );

@@ -33,7 +33,10 @@ describe('GitOps with Flux: write-back after an automatic rollback', () => {
     const v1 = asYaml(objects);
     await app.commit({ 'apps/web.yaml': v1 }, 'web v1');
     await setLoad(hostOf('web', ns), 60);
-    await startController(ns, { args: ['--prometheus-url', env.PROMETHEUS_URL, '--write-back'] });
+    // The sandbox's git server speaks plain http; a real install keeps git to https.
+    await startController(ns, {
+      args: ['--prometheus-url', env.PROMETHEUS_URL, '--write-back', '--git-allow-http'],
+    });
     const first = await waitForRollout(
       ns,
       (r) => r.status?.phase === 'Healthy',

@@ -65,7 +65,12 @@ describe('write-back with an explicit repository (no GitOps tool)', () => {
     // Prometheus behind basic auth too: one run holding both kinds of credential.
     const promPassword = `prom-${randomBytes(12).toString('hex')}`;
     const prom = await basicAuthPrometheus('sluice', promPassword);
-    const controller = await startController(ns, { env: { SLUICE_PROMETHEUS_URL: prom.url(promPassword) } });
+    // The Rollouts name their own repository, which the admin must allow; the sandbox's git
+    // server speaks plain http.
+    const controller = await startController(ns, {
+      env: { SLUICE_PROMETHEUS_URL: prom.url(promPassword) },
+      args: ['--write-back-tenant-repositories', '--git-allow-http'],
+    });
     const healthy = (name: string) =>
       waitForRollout(ns, (r) => r.status?.phase === 'Healthy', `${name} to be stable`, { name });
     const [webStable, apiStable] = await Promise.all([healthy('web'), healthy('api')]);

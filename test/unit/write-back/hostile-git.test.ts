@@ -1,19 +1,19 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revertTemplate } from '../../../controller/write-back/edit.ts';
 import { GitTransportError, type PushRequest, pushEdit } from '../../../controller/write-back/git.ts';
 import { createBareRepo, logSubjects, readFileAt } from '../../../sandbox/git/repo.ts';
 import { type GitServer, startGitServer } from '../../../sandbox/git/server.ts';
+import { commitTree, hostileFiles, type TreeSpec } from '../../support/hostile-repo.ts';
 
-// Real git on both ends, a repository written as an attacker would: a root .gitconfig that would
-// be git's global config if HOME were the clone (hooksPath, fsmonitor, a filter), executable hooks,
-// attributes naming the filter, a YAML-named symlink to a file outside, a symlinked directory.
-// Every hook and helper would create MARKER; none may run.
+// Real git on both ends, a repository written as an attacker would (test/support/hostile-repo.ts)
+// plus a YAML-named symlink to a file outside and a symlinked directory. Every hook and helper
+// would create MARKER; none may run.
 const AUTH = { username: 'flux', password: 'tok-hostile-31c4' };
 const HTTP = ['https', 'http'] as const;
 const rollout = (image: string) =>
@@ -36,39 +36,14 @@ describe('a hostile repository against the confined git', { timeout: 90_000 }, (
     rmSync(root, { recursive: true, force: true });
   });
 
-  /** Commits the files (`->` prefix: a symlink; `+x` suffix on the key: executable) and pushes them to a bare repository. */
-  function seed(name: string, files: Record<string, string>): string {
+  function seed(name: string, files: TreeSpec): string {
     const bare = createBareRepo(join(root, 'srv'), name);
-    const work = mkdtempSync(join(root, 'work-'));
-    const env = { ...process.env, HOME: work, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
-    const git = (...args: string[]) => execFileSync('git', ['-C', work, ...args], { env, stdio: 'pipe' });
-    git('init', '--quiet', '--initial-branch=main');
-    for (const [key, content] of Object.entries(files)) {
-      const path = key.replace(/\+x$/, '');
-      const file = join(work, path);
-      mkdirSync(dirname(file), { recursive: true });
-      if (content.startsWith('->')) symlinkSync(content.slice(2), file);
-      else writeFileSync(file, content);
-      if (key.endsWith('+x')) chmodSync(file, 0o755);
-    }
-    git('add', '-A');
-    git('-c', 'user.name=attacker', '-c', 'user.email=a@x', 'commit', '--quiet', '--no-verify', '-m', 'v2');
-    git('push', '--quiet', bare, 'HEAD:refs/heads/main');
-    rmSync(work, { recursive: true, force: true });
+    commitTree(bare, files, 'v2');
     return bare;
   }
 
-  const hook = `#!/bin/sh\ntouch ${marker}\ncat\n`;
-  const hostile = {
-    '.gitconfig': `[core]\n\thooksPath = hooks\n\tfsmonitor = hooks/fsmonitor\n[filter "evil"]\n\tclean = hooks/filter\n\tsmudge = hooks/filter\n\trequired = true\n[protocol "ext"]\n\tallow = always\n`,
-    '.gitattributes': '* filter=evil\n',
-    '.gitmodules': `[submodule "x"]\n\tpath = x\n\turl = ext::sh -c touch% ${marker}\n`,
-    'hooks/pre-commit+x': hook,
-    'hooks/post-checkout+x': hook,
-    'hooks/pre-push+x': hook,
-    'hooks/reference-transaction+x': hook,
-    'hooks/fsmonitor+x': hook,
-    'hooks/filter+x': hook,
+  const hostile: TreeSpec = {
+    ...hostileFiles(marker),
     'apps/web/rollout.yaml': rollout('shop/web:2'),
     'apps/web/stolen.yaml': `->${outside}`,
   };
