@@ -98,6 +98,10 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   const informers: Informers = {
     rollouts: informer('rollouts', path(GROUP, VERSION, 'rollouts', ns), instanceSelector),
     replicaSets: informer('replicasets', path('apps', 'v1', 'replicasets', ns), ROLLOUT_LABEL),
+    // Services and VirtualServices are the tenants' own objects, named by a Rollout: they carry
+    // no label of ours to select on, and a field selector takes one name, not a list. So they
+    // are watched whole (only --namespace's when given); a reconcile reads only the ones its
+    // Rollout names, in the Rollout's own namespace, and writes nothing else.
     services: informer('services', path('', 'v1', 'services', ns)),
     virtualServices: informer('virtualservices', path('networking.istio.io', 'v1', 'virtualservices', ns)),
     // Runs carry their Rollout's instance label (analysis-runs.ts): each instance measures its own.
