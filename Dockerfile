@@ -17,6 +17,10 @@ RUN npm run build
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
+# Write-back runs git (confined: controller/write-back/git-run.ts); https needs the CA bundle.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/dist/sluice.mjs ./sluice.mjs
 USER node
