@@ -41,9 +41,15 @@ const Interval = Duration.refine((d) => {
 });
 
 export const PrometheusProvider = z.object({
-  address: z.string().max(2048).optional().meta({
-    description: "Prometheus base URL; the controller's --prometheus-url when absent.",
-  }),
+  address: z
+    .string()
+    .max(2048)
+    .regex(/^https?:\/\/[^/?#]+/, 'an http:// or https:// URL')
+    .optional()
+    .meta({
+      description:
+        "Prometheus base URL; the controller's --prometheus-url when absent. Any other address must start with a prefix the admin allows (--prometheus-allowed-urls).",
+    }),
   query: z.string().min(1).max(8192),
   timeout: Duration.optional().meta({
     description:
