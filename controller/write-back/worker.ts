@@ -15,6 +15,7 @@ import { CredentialsError, readCredentials } from './credentials.ts';
 import { DiscoveryError, discover, type Repository } from './discover.ts';
 import { revertTemplate } from './edit.ts';
 import { GitSetupError, GitTransportError, type PushOutcome, pushEdit } from './git.ts';
+import { printable } from './git-run.ts';
 import { commitMessage } from './message.ts';
 import { DEFAULT_POLICY, policyRefusal, transportsOf, type WriteBackPolicy } from './policy.ts';
 import { displayUrl, redact } from './redact.ts';
@@ -162,16 +163,17 @@ export class WriteBackWorker {
       revision: due.failedRevision,
       state: 'Committed',
       commit: r.commit,
-      message: `Committed ${r.commit.slice(0, 12)} to ${where} (branch ${r.branch}): ${r.files.join(', ')} back to stable revision ${due.stableRevision} (${changes.length} field${changes.length === 1 ? '' : 's'}).`,
+      message: `Committed ${r.commit.slice(0, 12)} to ${where} (branch ${printable(r.branch)}): ${printable(r.files.join(', '), 400)} back to stable revision ${due.stableRevision} (${changes.length} field${changes.length === 1 ? '' : 's'}).`,
       at,
     };
   }
 
+  /** File names from the repository can hold anything: one bounded line, control characters shown as `?`. */
   private failed(due: WriteBackDue, why: string): WriteBackStatus {
     return {
       revision: due.failedRevision,
       state: 'Failed',
-      message: `${redact(why)}; nothing was pushed: git still holds the failed revision ${due.failedRevision}.`,
+      message: `${printable(redact(why), 800)}; nothing was pushed: git still holds the failed revision ${due.failedRevision}.`,
       at: new Date((this.opts.now ?? Date.now)()).toISOString(),
     };
   }
