@@ -20,11 +20,16 @@ export function authFromSecretData(data: Record<string, string> | undefined): Gi
   return undefined;
 }
 
+/** `home`: the Rollout's namespace; a Secret elsewhere (its GitOps source's) is not named in messages. */
 export async function readCredentials(
   kc: KubeConfig,
   ref: { name: string; namespace: string },
+  home = ref.namespace,
 ): Promise<GitAuth> {
-  const where = `Secret ${ref.namespace}/${ref.name}`;
+  const where =
+    ref.namespace === home
+      ? `Secret ${ref.namespace}/${ref.name}`
+      : "the GitOps source's credentials Secret (in another namespace)";
   let secret: { data?: Record<string, string> };
   try {
     secret = await requestJson(kc, {

@@ -126,7 +126,7 @@ export class WriteBackWorker {
       // Before any Secret is read: a refused repository never gets credentials.
       const refused = policyRefusal({ ...repo, url: repo.url ?? '', path: repo.path ?? '' }, policy);
       if (refused) return this.failed(due, `write-back refused by policy: ${refused}`);
-      auth = repo.secretRef ? await readCredentials(this.opts.kc, repo.secretRef) : undefined;
+      auth = repo.secretRef ? await readCredentials(this.opts.kc, repo.secretRef, namespace) : undefined;
     } catch (err) {
       if (err instanceof DiscoveryError || err instanceof CredentialsError)
         return this.failed(due, err.message);
