@@ -58,6 +58,7 @@ describe('ownership: what the Rollout does not control is never adopted or rewri
             name: 'probe',
             count: 1,
             successCondition: 'result == 2',
+            failureCondition: 'result < 2',
             provider: { prometheus: { query: 'vector(1)' } },
           },
         ],
