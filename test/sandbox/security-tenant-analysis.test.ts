@@ -117,7 +117,7 @@ describe('a tenant cannot starve, flood or aim the analysis runner (real API ser
       () => undefined,
       (err: unknown) => err,
     );
-    expect(String((hotLoop as { body?: unknown })?.body ?? hotLoop)).toMatch(
+    expect(`${(hotLoop as Error)?.message} ${JSON.stringify((hotLoop as { body?: unknown })?.body)}`).toMatch(
       /spec\.metrics\[0\]\.interval.*must be at least 1s/,
     );
     await createObject(
@@ -194,8 +194,42 @@ describe('a tenant cannot starve, flood or aim the analysis runner (real API ser
     }
     await waitForRollout(b, (r) => r.status?.phase === 'Healthy', "tenant B's first revision");
 
-    // Tenant A releases: its gates start waiting on the silent address.
-    for (const name of names) await setImage(a, `shop/${a}-${name}:2`, name);
+    // Tenant A releases the flood and the quadratic condition first: once its silent gates hold
+    // its share of the workers, its own other gates wait behind them (its problem, by design).
+    for (const name of ['everything', 'quadratic']) await setImage(a, `shop/${a}-${name}:2`, name);
+    // Tenant A's other gates: the huge answer is refused by the series cap, the quadratic
+    // condition before anything is measured.
+    const runsA = async () => (await analysisRuns(a)).filter((r) => r.spec.gate === 'background');
+    const byRollout = async (name: string) =>
+      (await runsA()).find((r: AnalysisRun) => r.spec.rollout === name && r.status?.metricResults?.length);
+    const flooded = await waitFor(
+      async () => {
+        const r = await byRollout('everything');
+        return r?.status?.metricResults?.[0]?.measurements.at(-1)?.message ? r : undefined;
+      },
+      { description: 'the huge answer to be measured', timeout: 60_000 },
+    );
+    expect(flooded.status?.metricResults?.[0]?.measurements.at(-1)?.message).toMatch(
+      /query returned 100000 series, more than the limit of 10000/,
+    );
+    expect(huge.hits()).toBeGreaterThan(0);
+    const quadratic = await waitFor(
+      async () => (await runsA()).find((r) => r.spec.rollout === 'quadratic' && r.status?.phase === 'Error'),
+      { description: 'the quadratic condition to be refused', timeout: 30_000 },
+    );
+    expect(quadratic.status?.reason).toBe('InvalidAnalysis');
+    expect(quadratic.status?.message).toMatch(/metric quadratic.*result\.all\(x, x in result\).*not allowed/);
+    // Only tenant A's own release stops, and says why.
+    await waitForRollout(
+      a,
+      (r: Rollout) =>
+        r.status?.pause?.reason === 'AnalysisError' && condition(r, 'Stalled')?.status === 'True',
+      "tenant A's quadratic release to stall on its refused condition",
+      { name: 'quadratic' },
+    );
+
+    // Then the silent gates: they start waiting on the silent address.
+    for (const name of ['s1', 's2', 's3', 's4']) await setImage(a, `shop/${a}-${name}:2`, name);
     await waitFor(() => silent.open() >= 2, {
       description: "tenant A's silent gates to be waiting on the silent address",
       timeout: 60_000,
@@ -232,37 +266,6 @@ describe('a tenant cannot starve, flood or aim the analysis runner (real API ser
     expect(lateMs).toBeLessThan(bInterval + 5_000);
     // Tenant A never held more than half of the four analysis workers on the silent address.
     expect(silent.mostOpen()).toBeLessThanOrEqual(2);
-
-    // Tenant A's other gates: the huge answer is refused by the series cap, the quadratic
-    // condition before anything is measured.
-    const runsA = async () => (await analysisRuns(a)).filter((r) => r.spec.gate === 'background');
-    const byRollout = async (name: string) =>
-      (await runsA()).find((r: AnalysisRun) => r.spec.rollout === name && r.status?.metricResults?.length);
-    const flooded = await waitFor(
-      async () => {
-        const r = await byRollout('everything');
-        return r?.status?.metricResults?.[0]?.measurements.at(-1)?.message ? r : undefined;
-      },
-      { description: 'the huge answer to be measured', timeout: 60_000 },
-    );
-    expect(flooded.status?.metricResults?.[0]?.measurements.at(-1)?.message).toMatch(
-      /query returned 100000 series, more than the limit of 10000/,
-    );
-    expect(huge.hits()).toBeGreaterThan(0);
-    const quadratic = await waitFor(
-      async () => (await runsA()).find((r) => r.spec.rollout === 'quadratic' && r.status?.phase === 'Error'),
-      { description: 'the quadratic condition to be refused', timeout: 30_000 },
-    );
-    expect(quadratic.status?.reason).toBe('InvalidAnalysis');
-    expect(quadratic.status?.message).toMatch(/metric quadratic.*result\.all\(x, x in result\).*not allowed/);
-    // Only tenant A's own release stops, and says why.
-    await waitForRollout(
-      a,
-      (r: Rollout) =>
-        r.status?.pause?.reason === 'AnalysisError' && condition(r, 'Stalled')?.status === 'True',
-      "tenant A's quadratic release to stall on its refused condition",
-      { name: 'quadratic' },
-    );
 
     // All of it in the controller's memory limit.
     const peak = peakRssBytes(controller.proc.pid as number);
