@@ -7,6 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { createBareRepo } from '../../sandbox/git/repo.ts';
+import { type GitServer, startGitServer } from '../../sandbox/git/server.ts';
 
 /** Path → content. A content starting with `->` is a symbolic link to the rest; a key ending in `+x` is executable. */
 export type TreeSpec = Record<string, string>;
@@ -70,4 +73,43 @@ export function commitTree(bare: string, files: TreeSpec, message: string): void
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The Rollout `web` as a team keeps it in git, with the one field a revert changes. */
+export const webRollout = (image: string) =>
+  `apiVersion: sluice.dev/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ${image}\n`;
+export const WEB_REVERT = {
+  path: ['spec', 'containers', 0, 'image'],
+  stable: 'shop/web:1',
+  failed: 'shop/web:2',
+};
+
+/**
+ * For one describe block: a git server with basic auth over a fresh directory, the marker path,
+ * and `outside`, a file beyond every clone holding a second definition of `web` (so following a
+ * link to it would make the Rollout ambiguous). Stopped and removed after the block.
+ */
+export function hostileGround(auth: { username: string; password: string }) {
+  const root = mkdtempSync(join(tmpdir(), 'sluice-hostile-'));
+  const ground = {
+    root,
+    marker: join(root, 'MARKER'),
+    outside: join(root, 'outside.yaml'),
+    server: undefined as unknown as GitServer,
+    /** A bare repository `name` on the server holding `files` as its one commit, v2. */
+    seed(name: string, files: TreeSpec): string {
+      const bare = createBareRepo(join(root, 'srv'), name);
+      commitTree(bare, files, 'v2');
+      return bare;
+    },
+  };
+  beforeAll(async () => {
+    ground.server = await startGitServer({ root: join(root, 'srv'), auth });
+    writeFileSync(ground.outside, webRollout('shop/web:2'));
+  });
+  afterAll(async () => {
+    await ground.server.close();
+    rmSync(root, { recursive: true, force: true });
+  }, 60_000);
+  return ground;
 }

@@ -1,15 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { revertTemplate } from '../../../controller/write-back/edit.ts';
 import { GitTransportError, pushEdit } from '../../../controller/write-back/git.ts';
-import { createBareRepo } from '../../../sandbox/git/repo.ts';
-import { type GitServer, startGitServer } from '../../../sandbox/git/server.ts';
 import { FUZZ_PROFILE, FUZZ_SEED } from '../../support/fuzz.ts';
-import { commitTree, hostileFiles, type TreeSpec } from '../../support/hostile-repo.ts';
+import {
+  hostileFiles,
+  hostileGround,
+  type TreeSpec,
+  WEB_REVERT,
+  webRollout,
+} from '../../support/hostile-repo.ts';
 
 // The hostile-repository cases of the fuzz suite: random trees (odd names, symlinks to outside
 // files, directories and the marker, executable hooks, a config that would be git's global one)
@@ -20,11 +22,10 @@ import { commitTree, hostileFiles, type TreeSpec } from '../../support/hostile-r
 // Replay a failure with SLUICE_FUZZ_SEED=<seed in the describe name>.
 const RUNS = { ci: 12, full: 200 }[FUZZ_PROFILE];
 const AUTH = { username: 'fuzz', password: 'tok-fuzz-7a1b' };
-const rollout = (image: string) =>
-  `apiVersion: sluice.dev/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ${image}\n`;
+const rollout = webRollout;
+const change = WEB_REVERT;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
 const CONTROL = /[\u0000-\u001f]/;
-const change = { path: ['spec', 'containers', 0, 'image'], stable: 'shop/web:1', failed: 'shop/web:2' };
 
 const oddName = fc.oneof(
   fc.constantFrom(
@@ -51,20 +52,9 @@ const dir = fc.array(oddName, { minLength: 0, maxLength: 3 }).map((parts) => par
 describe(`hostile repositories: fuzz (profile ${FUZZ_PROFILE}, seed ${FUZZ_SEED})`, {
   timeout: 600_000,
 }, () => {
-  const root = mkdtempSync(join(tmpdir(), 'sluice-fuzz-repo-'));
-  const marker = join(root, 'MARKER');
-  const outside = join(root, 'outside.yaml');
-  let server: GitServer;
+  const ground = hostileGround(AUTH);
+  const { root, marker, outside } = ground;
   let n = 0;
-
-  beforeAll(async () => {
-    server = await startGitServer({ root: join(root, 'srv'), auth: AUTH });
-    writeFileSync(outside, rollout('shop/web:2'));
-  });
-  afterAll(async () => {
-    await server.close();
-    rmSync(root, { recursive: true, force: true });
-  }, 60_000);
 
   const entry = fc.tuple(
     dir,
@@ -132,9 +122,9 @@ describe(`hostile repositories: fuzz (profile ${FUZZ_PROFILE}, seed ${FUZZ_SEED}
     await fc.assert(
       fc.asyncProperty(tree, requested, branch, async (files, path, ref) => {
         const name = `r${++n}`;
-        const bare = createBareRepo(join(root, 'srv'), name);
+        let bare: string;
         try {
-          commitTree(bare, files, 'v2');
+          bare = ground.seed(name, files);
         } catch {
           return; // a tree git itself will not store (an odd name on this filesystem): nothing to test
         }
@@ -143,7 +133,7 @@ describe(`hostile repositories: fuzz (profile ${FUZZ_PROFILE}, seed ${FUZZ_SEED}
         let out: Awaited<ReturnType<typeof pushEdit>> | undefined;
         try {
           out = await pushEdit({
-            url: server.repoUrl(name),
+            url: ground.server.repoUrl(name),
             ...(ref === '' ? {} : { branch: ref }),
             auth: AUTH,
             transports: ['https', 'http'],

@@ -1,46 +1,32 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { revertTemplate } from '../../../controller/write-back/edit.ts';
 import { GitTransportError, type PushRequest, pushEdit } from '../../../controller/write-back/git.ts';
-import { createBareRepo, logSubjects, readFileAt } from '../../../sandbox/git/repo.ts';
-import { type GitServer, startGitServer } from '../../../sandbox/git/server.ts';
-import { commitTree, hostileFiles, type TreeSpec } from '../../support/hostile-repo.ts';
+import { logSubjects, readFileAt } from '../../../sandbox/git/repo.ts';
+import {
+  hostileFiles,
+  hostileGround,
+  type TreeSpec,
+  WEB_REVERT,
+  webRollout,
+} from '../../support/hostile-repo.ts';
 
 // Real git on both ends, a repository written as an attacker would (test/support/hostile-repo.ts)
 // plus a YAML-named symlink to a file outside and a symlinked directory. Every hook and helper
 // would create MARKER; none may run.
 const AUTH = { username: 'flux', password: 'tok-hostile-31c4' };
 const HTTP = ['https', 'http'] as const;
-const rollout = (image: string) =>
-  `apiVersion: sluice.dev/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ${image}\n`;
-const change = { path: ['spec', 'containers', 0, 'image'], stable: 'shop/web:1', failed: 'shop/web:2' };
+const rollout = webRollout;
+const change = WEB_REVERT;
 
 describe('a hostile repository against the confined git', { timeout: 90_000 }, () => {
-  const root = mkdtempSync(join(tmpdir(), 'sluice-hostile-'));
-  const marker = join(root, 'MARKER');
-  // Outside every clone: a second definition of the Rollout, so following the link would show.
-  const outside = join(root, 'outside.yaml');
-  let server: GitServer;
-
-  beforeAll(async () => {
-    server = await startGitServer({ root: join(root, 'srv'), auth: AUTH });
-    writeFileSync(outside, rollout('shop/web:2'));
-  });
-  afterAll(async () => {
-    await server.close();
-    rmSync(root, { recursive: true, force: true });
-  });
-
-  function seed(name: string, files: TreeSpec): string {
-    const bare = createBareRepo(join(root, 'srv'), name);
-    commitTree(bare, files, 'v2');
-    return bare;
-  }
+  const ground = hostileGround(AUTH);
+  const { root, marker, outside, seed } = ground;
+  // The server starts in a hook, after this runs: read it when used.
+  const server = { repoUrl: (name: string) => ground.server.repoUrl(name) };
 
   const hostile: TreeSpec = {
     ...hostileFiles(marker),
