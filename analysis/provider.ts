@@ -300,6 +300,8 @@ export class PrometheusProvider implements MetricProvider {
   }
 }
 
+const MAX_PROVIDERS = 256;
+
 /** One provider per address and timeout, reused across measurements. */
 export class ProviderPool {
   private readonly providers = new Map<string, MetricProvider>();
@@ -312,6 +314,9 @@ export class ProviderPool {
     const key = `${address} ${timeoutMs ?? ''} ${tenant}`;
     let p = this.providers.get(key);
     if (!p) {
+      // Tenants choose addresses (any path under an allowed prefix) and timeouts: without a
+      // bound, every distinct pair would keep a client for the life of the process.
+      if (this.providers.size >= MAX_PROVIDERS) this.providers.clear();
       p = this.make({ address, timeoutMs, ...(tenant ? { tenant } : {}) });
       this.providers.set(key, p);
     }

@@ -137,3 +137,21 @@ describe('the policy where runs are built and measured', () => {
     expect(made).toBe(0);
   });
 });
+
+describe('the provider pool', () => {
+  it('keeps a bounded number of clients however many addresses tenants name', () => {
+    let made = 0;
+    const pool = new ProviderPool(() => {
+      made++;
+      return {} as MetricProvider;
+    });
+    const first = pool.get('http://prom:9090/t/0', 1000, true);
+    expect(pool.get('http://prom:9090/t/0', 1000, true)).toBe(first);
+    for (let i = 1; i < 1000; i++) pool.get(`http://prom:9090/t/${i}`, 1000, true);
+    expect(made).toBe(1000);
+    // The first client was let go on the way: asked again, it is made anew.
+    pool.get('http://prom:9090/t/0', 1000, true);
+    expect(made).toBe(1001);
+    expect((pool as unknown as { providers: Map<string, unknown> }).providers.size).toBeLessThanOrEqual(256);
+  });
+});
