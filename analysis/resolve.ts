@@ -8,7 +8,14 @@ import { DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS } from './compare/measure.ts';
 import { latencyBucketsQuery, requestCountsQuery } from './compare/queries.ts';
 import { compileCondition } from './conditions.ts';
 import { type AnalysisPolicy, MIN_INTERVAL_MS, policyProblem } from './policy.ts';
-import { type Destination, latencyP99Query, substituteArgs, successRateQuery } from './queries.ts';
+import {
+  type Destination,
+  latencyP99Query,
+  promDuration,
+  substituteArgs,
+  successRateQuery,
+} from './queries.ts';
+import { parsePromDuration } from './scrape-interval.ts';
 
 export interface TemplateRef {
   templateName: string;
@@ -51,7 +58,23 @@ export interface ResolveInput {
   templates: FoundTemplates;
   /** The admin's bounds on template metrics (addresses, timeouts); absent: intervals only. */
   policy?: AnalysisPolicy;
+  /**
+   * Scrape interval (ms) of each Prometheus the gate queries, as learned from its config: key
+   * '' is the controller's default Prometheus (the builtins'), others a template's address.
+   * Absent or missing: unknown, and windows stay as written.
+   */
+  scrapeIntervals?: ReadonlyMap<string, number>;
 }
+
+/** What resolving a gate gives: the metrics, and what a person should know about them. */
+export interface ResolvedGate {
+  metrics: RunMetric[];
+  /** Windows widened (builtins) or suspected too short (templates): for an Event and the run. */
+  notes: string[];
+}
+
+/** A rate needs two samples of a series inside its window. */
+export const SCRAPES_PER_WINDOW = 2;
 
 /** compareToStable looks up to this many times for a first verdict unless the gate says otherwise. */
 export const COMPARE_LOOKS = 10;
@@ -64,7 +87,12 @@ export const defaultCount = (gates: Gates, gate: GateKind): number =>
 const celNumber = (n: number) => (Number.isInteger(n) ? `${n}.0` : String(n));
 
 export function resolveMetrics(input: ResolveInput): RunMetric[] {
+  return resolveGate(input).metrics;
+}
+
+export function resolveGate(input: ResolveInput): ResolvedGate {
   const { gates, gate, namespace } = input;
+  const notes: string[] = [];
   const interval = gates.interval ?? DEFAULTS.interval;
   // The schema says so too; a Rollout stored before it did must not measure in a hot loop.
   if (safeMs(interval) < MIN_INTERVAL_MS) {
@@ -93,13 +121,29 @@ export function resolveMetrics(input: ResolveInput): RunMetric[] {
       );
     }
     const destination: Destination = { service: input.service, namespace };
-    const windowMs = parseDuration(interval);
+    let windowMs = parseDuration(interval);
+    let builtinTiming = timing;
+    // The user asked for a window of one interval; one that cannot hold two scrapes can never
+    // see a series, so it is widened to the shortest that can (README, "Choosing intervals").
+    const scrapeMs = input.scrapeIntervals?.get('');
+    if (scrapeMs !== undefined && windowMs < SCRAPES_PER_WINDOW * scrapeMs) {
+      const widened = SCRAPES_PER_WINDOW * scrapeMs;
+      const names = [gates.successRate && 'successRate', gates.latencyP99 && 'latencyP99'].filter(Boolean);
+      notes.push(
+        `${names.join(' and ')}: rate window widened from ${promDuration(windowMs)} (the gate's interval ${interval}) to ${promDuration(widened)}: ` +
+          `Prometheus scrapes every ${promDuration(scrapeMs)} and a rate needs ${SCRAPES_PER_WINDOW} scrapes in its window`,
+      );
+      windowMs = widened;
+      // Without an initialDelay the first look waits for one full window of canary traffic.
+      if (gates.initialDelay === undefined)
+        builtinTiming = { ...timing, initialDelay: promDuration(widened) };
+    }
     if (gates.successRate) {
       const min = celNumber(gates.successRate.min);
       metrics.push({
         name: BUILTIN_NAMES.successRate,
         builtin: 'successRate',
-        ...timing,
+        ...builtinTiming,
         ...limits,
         successCondition: `result >= ${min}`,
         failureCondition: `result < ${min}`,
@@ -111,7 +155,7 @@ export function resolveMetrics(input: ResolveInput): RunMetric[] {
       metrics.push({
         name: BUILTIN_NAMES.latencyP99,
         builtin: 'latencyP99',
-        ...timing,
+        ...builtinTiming,
         ...limits,
         successCondition: `result <= ${max}`,
         failureCondition: `result > ${max}`,
@@ -129,7 +173,18 @@ export function resolveMetrics(input: ResolveInput): RunMetric[] {
     const args: Record<string, string | undefined> = {};
     for (const a of spec.args ?? []) args[a.name] = gateArgs.get(a.name) ?? a.value;
     for (const metric of spec.metrics) {
-      metrics.push(resolveTemplateMetric(metric, ref, args, count, gate, gates.initialDelay, input.policy));
+      const resolved = resolveTemplateMetric(
+        metric,
+        ref,
+        args,
+        count,
+        gate,
+        gates.initialDelay,
+        input.policy,
+      );
+      metrics.push(resolved);
+      const scrapeMs = input.scrapeIntervals?.get(resolved.provider.prometheus.address ?? '');
+      if (scrapeMs !== undefined) notes.push(...shortRanges(resolved, ref, scrapeMs));
     }
   }
 
@@ -149,7 +204,29 @@ export function resolveMetrics(input: ResolveInput): RunMetric[] {
     }
   }
   if (metrics.length === 0) throw new InvalidAnalysis('the gate has no metrics to measure');
-  return metrics;
+  return { metrics, notes };
+}
+
+// A range selector `[5m]` or subquery `[5m:1m]` in PromQL.
+const RANGE = /\[\s*([0-9][0-9a-z]*)\s*(?::[^\]]*)?\]/g;
+
+/**
+ * A template's own PromQL is the user's: its ranges are not rewritten, only warned about when
+ * one cannot hold two scrapes.
+ */
+export function shortRanges(metric: RunMetric, ref: TemplateRef, scrapeMs: number): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const [, text] of metric.provider.prometheus.query.matchAll(RANGE)) {
+    const ms = text === undefined ? undefined : parsePromDuration(text);
+    if (ms === undefined || ms >= SCRAPES_PER_WINDOW * scrapeMs || seen.has(text as string)) continue;
+    seen.add(text as string);
+    out.push(
+      `metric ${metric.name} (template ${ref.templateName}): its query's range [${text}] is shorter than ${SCRAPES_PER_WINDOW} scrapes ` +
+        `(Prometheus scrapes every ${promDuration(scrapeMs)}), so it may find no series; use at least [${promDuration(SCRAPES_PER_WINDOW * scrapeMs)}]`,
+    );
+  }
+  return out;
 }
 
 /**

@@ -1,8 +1,9 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { evidenceSinceFor } from '../analysis/measure.ts';
-import type { AnalysisPolicy } from '../analysis/policy.ts';
-import { type FoundTemplates, InvalidAnalysis, resolveMetrics, templateKey } from '../analysis/resolve.ts';
+import { type AnalysisPolicy, policyProblem } from '../analysis/policy.ts';
+import { type FoundTemplates, InvalidAnalysis, resolveGate, templateKey } from '../analysis/resolve.ts';
 import { REASON_INVALID } from '../analysis/run-state.ts';
+import type { ScrapeIntervalSource } from '../analysis/scrape-interval.ts';
 import {
   type AnalysisRun,
   type AnalysisTemplateSpec,
@@ -16,6 +17,7 @@ import type { EffectParams } from '../machines/actions.ts';
 import type { GateKind } from '../machines/events.ts';
 import { gatesFor } from '../machines/gates.ts';
 import { isNotFound, requestJson, resourcePath } from './kube/client.ts';
+import type { EventRecorder } from './kube/events.ts';
 import { ROLLOUT_LABEL } from './revision.ts';
 import { ownerReference } from './workload.ts';
 import type { Writer } from './writer.ts';
@@ -56,15 +58,18 @@ export function analysisRunFor(
   earlier: AnalysisRun[] = [],
   /** The admin's bounds: a metric outside them makes the run fail at once, naming field and flag. */
   policy?: AnalysisPolicy,
+  /** Scrape interval per Prometheus address ('' = the default one), where it could be learned. */
+  scrapeIntervals?: ReadonlyMap<string, number>,
 ): AnalysisRun {
   const gates = gatesFor(rollout.spec, start.gate, start.stepIndex);
   const name = rollout.metadata.name ?? '';
   const namespace = rollout.metadata.namespace ?? 'default';
   let metrics: AnalysisRun['spec']['metrics'] = [];
   let error: string | undefined;
+  let notes: string[] = [];
   try {
     if (!gates) throw new InvalidAnalysis(`no ${start.gate} gate in the Rollout's spec`);
-    metrics = resolveMetrics({
+    ({ metrics, notes } = resolveGate({
       gates,
       gate: start.gate,
       namespace,
@@ -72,7 +77,8 @@ export function analysisRunFor(
       stableService: comparedService(rollout, start.gate),
       templates,
       ...(policy ? { policy } : {}),
-    });
+      ...(scrapeIntervals ? { scrapeIntervals } : {}),
+    }));
   } catch (err) {
     if (!(err instanceof InvalidAnalysis)) throw err;
     error = err.message;
@@ -94,6 +100,7 @@ export function analysisRunFor(
         ...(instance === undefined ? {} : { [INSTANCE_LABEL]: instance }),
       },
       ownerReferences: [ownerReference(rollout)],
+      ...(notes.length ? { annotations: { [WINDOW_NOTES_ANNOTATION]: notes.join('\n') } } : {}),
     },
     spec: {
       rollout: name,
@@ -108,9 +115,49 @@ export function analysisRunFor(
   };
 }
 
+/** Windows a run's gate had widened or should widen, one per line: kept with the run for `kubectl describe`. */
+export const WINDOW_NOTES_ANNOTATION = 'sluice.dev/analysis-window';
+
 export interface AnalysisDeps {
   templates: TemplateSource;
   policy?: AnalysisPolicy;
+  /** Where scrape intervals are learned; absent: windows are used as written. */
+  scrapeIntervals?: ScrapeIntervalSource;
+  /** Where a widened or short window is said as a Warning Event on the Rollout. */
+  events?: Pick<EventRecorder, 'record'>;
+}
+
+/**
+ * The scrape interval of every Prometheus the gate will query: the default one for builtins,
+ * a template's own address only when the admin's policy allows it (no request to anything
+ * else). Addresses whose config cannot be read are left out.
+ */
+export async function learnScrapeIntervals(
+  source: ScrapeIntervalSource,
+  policy: AnalysisPolicy | undefined,
+  usesDefault: boolean,
+  templates: FoundTemplates,
+): Promise<Map<string, number>> {
+  const wanted = new Map<string, string>();
+  if (usesDefault && policy?.defaultAddress) wanted.set('', policy.defaultAddress);
+  for (const spec of templates.values()) {
+    for (const metric of spec?.metrics ?? []) {
+      const address = metric.provider.prometheus.address;
+      if (address === undefined) {
+        if (policy?.defaultAddress) wanted.set('', policy.defaultAddress);
+      } else if (policy && policyProblem(metric, policy) === undefined) {
+        wanted.set(address, address);
+      }
+    }
+  }
+  const out = new Map<string, number>();
+  await Promise.all(
+    [...wanted].map(async ([key, address]) => {
+      const ms = await source.get(address);
+      if (ms !== undefined) out.set(key, ms);
+    }),
+  );
+  return out;
 }
 
 /** Reads the templates a gate names, builds the run, creates it, and records a resolution error. */
@@ -132,9 +179,37 @@ export async function startAnalysisRun(
         : undefined,
     );
   }
+  const scrapeIntervals =
+    analysis?.scrapeIntervals && gates
+      ? await learnScrapeIntervals(
+          analysis.scrapeIntervals,
+          analysis.policy,
+          Boolean(gates.successRate || gates.latencyP99),
+          found,
+        )
+      : undefined;
   // A gate that cannot be resolved still gets its run, carrying the problem in spec.error:
   // the runner, the one writer of run status, ends it in Error at once.
-  await writer.createAnalysisRun(analysisRunFor(rollout, start, found, earlier, analysis?.policy));
+  const run = analysisRunFor(rollout, start, found, earlier, analysis?.policy, scrapeIntervals);
+  await writer.createAnalysisRun(run);
+  const notes = run.metadata.annotations?.[WINDOW_NOTES_ANNOTATION];
+  if (notes && analysis?.events) {
+    await analysis.events.record(
+      {
+        apiVersion: API_VERSION,
+        kind: 'Rollout',
+        name: rollout.metadata.name ?? '',
+        namespace,
+        ...(rollout.metadata.uid ? { uid: rollout.metadata.uid } : {}),
+      },
+      {
+        type: 'Warning',
+        reason: 'AnalysisWindow',
+        action: 'StartAnalysis',
+        note: `analysis ${start.name}: ${notes.replace(/\n/g, '; ')}`,
+      },
+    );
+  }
 }
 
 interface Cache {

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { type AnalysisPolicy, DEFAULT_MAX_TIMEOUT_MS } from '../analysis/policy.ts';
 import { ProviderPool } from '../analysis/provider.ts';
+import { ScrapeIntervalCache } from '../analysis/scrape-interval.ts';
 import {
   type AnalysisRun,
   type AnalysisTemplate,
@@ -146,6 +147,9 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   const analysis = {
     writer: analysisWriter,
     policy: analysisPolicy,
+    // A gate's rate window shorter than two scrapes is widened, and said (issue 20).
+    scrapeIntervals: new ScrapeIntervalCache(),
+    events: recorder,
     templates: templateSource(kc, {
       namespaced: templateInformers.analysisTemplates,
       cluster: templateInformers.clusterAnalysisTemplates,
