@@ -24,6 +24,7 @@ import {
 } from './config.ts';
 import { SandboxError, say } from './log.ts';
 import { assertPortFree, isOurs, run, runOk, tail, terminate, waitHealthy } from './proc.ts';
+import { auditPolicyFlag } from './wanted.ts';
 
 const clusterDir = () => join(PATHS.kwokWorkdir, 'clusters', CLUSTER_NAME);
 const kwokctlLog = () => join(PATHS.logs, 'kwokctl.log');
@@ -183,7 +184,8 @@ function writeKwokConfig(): void {
 
 const SERVICE_CIDR = '10.96.0.0/16';
 
-export async function createCluster(): Promise<void> {
+/** `auditPolicyFile`: the API server writes an audit log with this policy (bench/scale counts requests with it). */
+export async function createCluster(auditPolicyFile?: string): Promise<void> {
   if (existsSync(clusterDir())) {
     say('a previous cluster exists but is not healthy; deleting it first');
     await deleteCluster();
@@ -215,11 +217,8 @@ export async function createCluster(): Promise<void> {
       // bench/scale counts each controller's API requests from the API server's own audit log.
       // The server rotates its log at 100 MB by default, which a run at N = 1,000 outgrows while
       // the bench reads the file from an offset: 100 GB is "never" for a sandbox's lifetime.
-      ...(process.env.SLUICE_SANDBOX_AUDIT_POLICY
-        ? [
-            `--kube-audit-policy=${process.env.SLUICE_SANDBOX_AUDIT_POLICY}`,
-            '--extra-args=kube-apiserver=audit-log-maxsize=100000',
-          ]
+      ...(auditPolicyFile
+        ? [`--kube-audit-policy=${auditPolicyFile}`, '--extra-args=kube-apiserver=audit-log-maxsize=100000']
         : []),
       // kwokctl's default Service range is a /24: ~250 ClusterIPs, fewer than bench/scale's
       // 500 Rollouts need (two Services each). A /16 costs nothing and fits 65k.
@@ -264,6 +263,19 @@ export async function scaleNodes(replicas: number): Promise<void> {
   await runOk(kwokctlPath(), ['--name', CLUSTER_NAME, 'scale', 'node', `--replicas=${replicas}`], {
     env: kwokEnv(),
   });
+}
+
+/**
+ * The audit policy the running API server was started with (the text of the file its flag
+ * names), null when it runs without one, undefined when that cannot be read.
+ */
+export function runningAuditPolicy(): string | null | undefined {
+  try {
+    const file = auditPolicyFlag(componentCommand('kube-apiserver').args);
+    return file === undefined ? null : readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where kwokctl's binary runtime has the API server write its audit log (when a policy is set). */

@@ -8,6 +8,7 @@ import {
   deleteCluster,
   kubectl,
   leftoverPids,
+  runningAuditPolicy,
 } from './cluster.ts';
 import { clusterLog, clusterLogDir, HOST, kubectlPath, PATHS, PORTS, VERSIONS } from './config.ts';
 import { applyCrds } from './crds.ts';
@@ -24,6 +25,7 @@ import {
 } from './prometheus.ts';
 import { ensureSimulator, simulatorLog, simulatorUrl } from './simulator.ts';
 import { LOAD_CONFIGMAP, PROFILES_CONFIGMAP, SANDBOX_NAMESPACE } from './traffic/kube.ts';
+import { checkScrapeInterval, DEFAULT_SCRAPE_INTERVAL, differences, type Wanted } from './wanted.ts';
 
 export interface SandboxEnv {
   KUBECONFIG: string;
@@ -43,6 +45,26 @@ export interface SandboxEnv {
 export interface UpOptions {
   /** Also run a git server and Flux's source- and kustomize-controller. */
   flux?: boolean;
+  /** Prometheus' scrape interval (a Prometheus duration, 1s..5m). Default 1s, what the tests expect. */
+  scrapeInterval?: string;
+  /** A file with an audit policy: the API server writes an audit log with it. Default: no audit log. */
+  auditPolicy?: string;
+}
+
+/** What `up` was asked for, read and checked before anything is touched. */
+function wantedFrom(opts: UpOptions): Wanted {
+  const scrapeInterval = checkScrapeInterval(
+    opts.scrapeInterval ?? DEFAULT_SCRAPE_INTERVAL,
+    'scrapeInterval',
+  );
+  if (opts.auditPolicy === undefined) return { scrapeInterval };
+  let auditPolicy: string;
+  try {
+    auditPolicy = readFileSync(opts.auditPolicy, 'utf8');
+  } catch (err) {
+    throw new SandboxError(`auditPolicy ${opts.auditPolicy} cannot be read: ${(err as Error).message}`);
+  }
+  return { scrapeInterval, auditPolicy };
 }
 
 export function sandboxEnv(): SandboxEnv {
@@ -95,17 +117,28 @@ export function up(opts: UpOptions = {}): Promise<SandboxEnv> {
 
 async function upLocked(opts: UpOptions): Promise<SandboxEnv> {
   const started = Date.now();
+  const wanted = wantedFrom(opts);
   mkdirSync(PATHS.logs, { recursive: true });
   await ensureBuilt();
   await ensurePrometheusInstalled();
-  if (await clusterHealthy()) say('cluster: already running');
-  else await createCluster();
+  if (await clusterHealthy()) {
+    const diff = differences({ auditPolicy: runningAuditPolicy() }, wanted);
+    if (diff.length === 0) say('cluster: already running');
+    else {
+      // The API server's audit flags are fixed at its start, and a new cluster has new
+      // certificates every client holds: everything starts again, from a clean sandbox.
+      say(`${diff.map((d) => d.say).join('; ')}: restarting the whole sandbox`);
+      await downLocked();
+      mkdirSync(PATHS.logs, { recursive: true });
+      await createCluster(opts.auditPolicy);
+    }
+  } else await createCluster(opts.auditPolicy);
   await ensureSandboxNamespace();
   const crds = await applyCrds();
   if (!crds.skipped)
     say(`CRDs Established (${crds.files.length - crds.failed.length} of ${crds.files.length} files)`);
   await ensureSimulator();
-  await ensurePrometheus();
+  await ensurePrometheus(wanted);
   if (opts.flux) await ensureFlux();
   const env = sandboxEnv();
   writeEnvFile(env);

@@ -1,8 +1,10 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { scrapeIntervalFromResponse } from '../analysis/scrape-interval.ts';
 import { HOST, PATHS, PORTS } from './config.ts';
 import { SandboxError, say } from './log.ts';
 import { assertPortFree, daemonPid, httpOk, run, startDaemon, stopDaemon, waitHealthy } from './proc.ts';
+import { DEFAULT_SCRAPE_INTERVAL, differences, prometheusConfig, type Wanted } from './wanted.ts';
 
 const BINARY = '/usr/bin/prometheus';
 export const prometheusUrl = () => `http://${HOST}:${PORTS.prometheus}`;
@@ -28,37 +30,49 @@ export async function ensurePrometheusInstalled(): Promise<void> {
   if (!existsSync(BINARY)) throw new SandboxError(`apt-get installed prometheus but ${BINARY} is missing`);
 }
 
-function writeConfig(): string {
+function writeConfig(wanted: Wanted): string {
   mkdirSync(dataDir(), { recursive: true });
   const file = join(PATHS.prometheusDir, 'prometheus.yml');
   writeFileSync(
     file,
-    [
-      '# Written by sandbox/prometheus.ts on every `up`; edits are overwritten.',
-      'global:',
-      // bench/scale sets a longer interval: thousands of hosts make a 1 s scrape too heavy.
-      `  scrape_interval: ${process.env.SLUICE_SANDBOX_SCRAPE_INTERVAL ?? '1s'}`,
-      `  evaluation_interval: ${process.env.SLUICE_SANDBOX_SCRAPE_INTERVAL ?? '1s'}`,
-      'scrape_configs:',
-      '  - job_name: traffic-simulator',
-      '    static_configs:',
-      `      - targets: ['${HOST}:${PORTS.simulator}']`,
-      '  - job_name: sluice-controller',
-      '    static_configs:',
-      `      - targets: ['${HOST}:${PORTS.controllerMetrics}']`,
-      '',
-    ].join('\n'),
+    prometheusConfig(wanted, {
+      simulator: `${HOST}:${PORTS.simulator}`,
+      controller: `${HOST}:${PORTS.controllerMetrics}`,
+    }),
   );
   return file;
 }
 
+/** The global scrape interval the running Prometheus uses (its own answer), if it answers. */
+export async function runningScrapeIntervalMs(): Promise<number | undefined> {
+  try {
+    const res = await fetch(`${prometheusUrl()}/api/v1/status/config`, { signal: AbortSignal.timeout(5000) });
+    return res.ok ? scrapeIntervalFromResponse(await res.json()) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export const prometheusRunning = () => daemonPid('prometheus') !== undefined;
 
-export async function ensurePrometheus(): Promise<void> {
-  if (prometheusRunning() && (await httpOk(`${prometheusUrl()}/-/ready`))) return;
+/**
+ * Prometheus running with the wanted config: a running one whose scrape interval differs is
+ * reloaded (its data kept), and restarted if the reload does not take.
+ */
+export async function ensurePrometheus(
+  wanted: Wanted = { scrapeInterval: DEFAULT_SCRAPE_INTERVAL },
+): Promise<void> {
+  if (prometheusRunning() && (await httpOk(`${prometheusUrl()}/-/ready`))) {
+    const diff = differences({ scrapeIntervalMs: await runningScrapeIntervalMs() }, wanted);
+    if (diff.length === 0) return;
+    say(`${diff.map((d) => d.say).join('; ')}: reloading its config`);
+    writeConfig(wanted);
+    if (await reloaded(wanted)) return;
+    say('prometheus did not take the new config on reload; restarting it');
+  }
   await stopDaemon('prometheus');
   await assertPortFree(PORTS.prometheus, 'prometheus');
-  const config = writeConfig();
+  const config = writeConfig(wanted);
   say(`starting prometheus on ${prometheusUrl()}`);
   startDaemon(
     'prometheus',
@@ -77,6 +91,21 @@ export async function ensurePrometheus(): Promise<void> {
     log: prometheusLog(),
     alive: prometheusRunning,
   });
+}
+
+/** POST /-/reload (the sandbox runs it with --web.enable-lifecycle), then check what it runs. */
+async function reloaded(wanted: Wanted): Promise<boolean> {
+  try {
+    const res = await fetch(`${prometheusUrl()}/-/reload`, {
+      method: 'POST',
+      signal: AbortSignal.timeout(10_000),
+    });
+    await res.arrayBuffer();
+    if (!res.ok) return false;
+  } catch {
+    return false;
+  }
+  return differences({ scrapeIntervalMs: await runningScrapeIntervalMs() }, wanted).length === 0;
 }
 
 export async function prometheusVersion(): Promise<string> {

@@ -2,24 +2,16 @@
 //   npm run bench:scale -- --rollouts 100,500 [--controllers sluice,argo] [--rps 20] [--idle 60]
 //                          [--sluice-runtime bundle|tsx]   (bundle: dist/sluice.mjs, built first)
 //   npm run bench:scale -- --report        (tables and chart from the results already recorded)
-// Needs Argo Rollouts built once: bash sandbox/build.sh argo-rollouts. Restarts the sandbox when
-// it runs without the bench's audit policy or scrape interval (bench/RESULTS.md, "Scale").
+// Needs Argo Rollouts built once: bash sandbox/build.sh argo-rollouts. Asks the sandbox for the
+// bench's audit policy and scrape interval (bench/RESULTS.md, "Scale"); `up` restarts what differs.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadKubeConfig } from '../../controller/kube/client.ts';
-import { auditLogPath } from '../../sandbox/cluster.ts';
 import { PATHS, VERSIONS } from '../../sandbox/config.ts';
-import {
-  down,
-  readEnvFile,
-  type SandboxEnv,
-  sandboxEnv,
-  sandboxHealthy,
-  up,
-} from '../../sandbox/lifecycle.ts';
+import { readEnvFile, type SandboxEnv, up } from '../../sandbox/lifecycle.ts';
 import { adoptSandbox } from '../../sandbox/lock.ts';
 import { ARGO_VERSION, type ControllerName, installAccounts, type SluiceRuntime } from './controllers.ts';
 import { renderTables, writeChart } from './report.ts';
@@ -31,23 +23,15 @@ const SCRAPE_INTERVAL = '5s';
 
 const log = (msg: string) => console.error(`[bench:scale ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
-/** The sandbox with the audit log on and a 5 s scrape: restarted once if it runs without them. */
+/**
+ * The sandbox with the audit log on and a 5 s scrape. `up` restarts whatever part runs
+ * otherwise (Prometheus is reloaded; the cluster, whose audit flags are fixed at start, is
+ * recreated), and a later plain `npm run sandbox:up` or test run puts the defaults back.
+ */
 async function scaleSandbox(): Promise<SandboxEnv> {
-  process.env.SLUICE_SANDBOX_AUDIT_POLICY = join(HERE, 'audit-policy.yaml');
-  process.env.SLUICE_SANDBOX_SCRAPE_INTERVAL = SCRAPE_INTERVAL;
-  const promConfig = join(PATHS.prometheusDir, 'prometheus.yml');
-  const configured =
-    existsSync(auditLogPath()) &&
-    existsSync(promConfig) &&
-    readFileSync(promConfig, 'utf8').includes(`scrape_interval: ${SCRAPE_INTERVAL}`);
-  if (await sandboxHealthy()) {
-    if (configured) return sandboxEnv();
-    log('restarting the sandbox with the audit log on and a 5 s scrape interval');
-    await down();
-  }
-  await up();
+  const env = await up({ scrapeInterval: SCRAPE_INTERVAL, auditPolicy: join(HERE, 'audit-policy.yaml') });
   adoptSandbox(); // left running, like a person's `npm run sandbox:up`
-  return sandboxEnv();
+  return env;
 }
 
 async function main() {
