@@ -42,6 +42,9 @@ export function comparedService(rollout: Rollout, gate: GateKind): string | unde
   return blueGreen && gate !== 'postPromotion' ? blueGreen.activeService : undefined;
 }
 
+/** Undecided looks a watch tolerates: one a second for 68 years, i.e. for as long as the pause. */
+export const WATCH_INCONCLUSIVE_LIMIT = 2 ** 31 - 1;
+
 /**
  * The AnalysisRun object for a gate the machine started. Its name comes from the machine and
  * is deterministic, so creating it twice (after a crash) finds the first one. The gate's
@@ -83,6 +86,10 @@ export function analysisRunFor(
     if (!(err instanceof InvalidAnalysis)) throw err;
     error = err.message;
   }
+  // A watch (a background gate run again while the release is paused) lasts the pause: an
+  // undecided look (no traffic yet, no data) is not a reason to stop looking. Failures and
+  // errors keep their limits, so a bad canary still aborts and an outage still ends it.
+  if (start.watch) metrics = metrics.map((m) => ({ ...m, inconclusiveLimit: WATCH_INCONCLUSIVE_LIMIT }));
   const compares = metrics.some((m) => m.compare);
   // A run belongs to the controller instance that owns its Rollout: the runs informer selects
   // on this label as the Rollouts informer does, so two instances never both measure a run.

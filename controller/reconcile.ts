@@ -259,6 +259,8 @@ function observe(pass: Pass, status: RolloutStatus, foreign: Map<GateRefSeen, st
     if (!ref || !run?.status?.phase) continue;
     const seen: GateObservation = { name: ref.name, phase: run.status.phase };
     if (run.status.message !== undefined) seen.message = run.status.message;
+    // Whether a gate that ended can measure again is the machine's call; it needs the reason.
+    if (run.status.reason !== undefined) seen.reason = run.status.reason;
     gates[run.spec.gate] = seen;
   }
   return {

@@ -11,7 +11,11 @@ export interface EffectParams {
   scaleRevision: { revision: string; replicas: number };
   /** Scale a revision that no longer serves to zero. */
   scaleDownOld: { revision: string };
-  startAnalysis: { gate: GateKind; name: string; revision: string; stepIndex?: number };
+  /**
+   * `watch`: a background gate started again while the release is paused; undecided looks
+   * (no traffic, no data) never end it, so it watches for as long as the pause lasts.
+   */
+  startAnalysis: { gate: GateKind; name: string; revision: string; stepIndex?: number; watch?: boolean };
   stopAnalysis: { name: string };
   /** Blue-green: the active Service (or VirtualService 0/100) now sends traffic to `revision`. */
   switchActive: { revision: string };

@@ -66,7 +66,16 @@ export const canaryMachine = releaseSetup.createMachine({
         },
         // Held by a person or by a gate that could not decide. Resuming re-checks that the
         // canary is ready, then continues at the same step (gates re-run after a gate pause).
+        // A pause never stops the background gate: the canary keeps its traffic, so it stays
+        // measured, and a Failed look aborts as it would while running.
         paused: {
+          initial: 'held',
+          states: {
+            // Gates as they were when the pause began; a running background gate runs on.
+            held: {},
+            // The background gate ended undecided and runs again as a watch for this pause.
+            watching: {},
+          },
           on: {
             RESUME: { target: 'running', actions: 'resume' },
             PROMOTE: [

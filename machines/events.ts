@@ -13,6 +13,8 @@ export interface GateObservation {
   name: string;
   phase: AnalysisPhase;
   message?: string;
+  /** Why the run ended, as the runner wrote it (`status.reason`): a fact of this look, not kept. */
+  reason?: string;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { AnalysisPhase, Gates, RolloutSpec, Step } from '../crds/index.ts';
 import { type Effect, effect } from './actions.ts';
 import type { GateRef, ReleaseContext } from './context.ts';
-import type { GateKind, ReleaseEvent } from './events.ts';
+import type { GateKind, GateObservation, ReleaseEvent } from './events.ts';
 
 const NAME_LIMIT = 253;
 const SHORT: Record<GateKind, string> = {
@@ -37,7 +37,7 @@ export function gatesFor(spec: RolloutSpec, gate: GateKind, stepIndex?: number):
 }
 
 /** The observed result of `ref`'s run, if this event carries it; results of other runs are stale. */
-export function observedPhase(event: ReleaseEvent, ref: GateRef | undefined): GateRef | undefined {
+export function observedPhase(event: ReleaseEvent, ref: GateRef | undefined): GateObservation | undefined {
   if (event.type !== 'OBSERVE' || !ref) return undefined;
   return Object.values(event.gates ?? {}).find((g) => g?.name === ref.name);
 }
@@ -46,7 +46,10 @@ export function observedPhase(event: ReleaseEvent, ref: GateRef | undefined): Ga
 export function withObservation(event: ReleaseEvent, ref: GateRef | undefined): GateRef | undefined {
   const seen = observedPhase(event, ref);
   if (!ref || !seen) return ref;
-  return seen.message === undefined ? { name: ref.name, phase: seen.phase } : { ...seen, name: ref.name };
+  // Only name, phase and message are status; the reason decides this look and is not stored.
+  return seen.message === undefined
+    ? { name: ref.name, phase: seen.phase }
+    : { name: ref.name, phase: seen.phase, message: seen.message };
 }
 
 /** A start for the gate at this position unless that very run is already known. */

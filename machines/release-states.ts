@@ -1,3 +1,5 @@
+import { and, stateIn } from 'xstate';
+
 /**
  * State-chart fragments both strategies share. Targets are siblings of the fragment's node
  * (`healthy`, `release`, `degraded` at the top level), so the fragments fit either machine.
@@ -28,8 +30,22 @@ const templateChanges = [
   { guard: 'revertedToStable', target: 'healthy', actions: 'rollBack' },
   { guard: 'newerRevision', target: 'release', reenter: true, actions: 'supersede' },
 ] as const;
+/**
+ * A background gate's verdict, whatever the release is doing, paused included: Failed aborts.
+ * Undecided pauses, and the gate runs again as a watch for the pause (once: a watch that ends
+ * only updates why the release is held), unless running it again could measure nothing.
+ */
 const backgroundVerdicts = [
   { guard: 'backgroundFailed', target: 'degraded', actions: 'abortBackgroundFailed' },
+  {
+    guard: and(['backgroundHeld', stateIn({ release: { paused: 'watching' } })]),
+    actions: 'noteWatchEnded',
+  },
+  {
+    guard: and(['backgroundHeld', 'backgroundWatchable']),
+    target: '.paused.watching',
+    actions: 'pauseAndWatch',
+  },
   { guard: 'backgroundHeld', target: '.paused', actions: 'pauseForBackground' },
 ] as const;
 const bookkeeping = { actions: 'recordObservation' } as const;

@@ -138,6 +138,11 @@ function holdForGate(ctx: ReleaseContext, now: Millis, ref = ctx.analysis): Outc
   };
 }
 
+function holdForBackground(ctx: ReleaseContext, event: ReleaseEvent): Outcome {
+  const background = withObservation(event, ctx.background);
+  return merge({ patch: { background } }, holdForGate(ctx, event.now, background));
+}
+
 function promote(ctx: ReleaseContext, now: Millis): Outcome {
   const revision = ctx.currentRevision ?? '';
   const old = ctx.stableRevision;
@@ -334,9 +339,46 @@ export const OPERATIONS = {
     effects: stopGates(ctx.analysis),
   }),
   pauseForGate: (ctx, event) => holdForGate(ctx, event.now),
-  pauseForBackground: (ctx, event) => {
+  pauseForBackground: (ctx, event) => holdForBackground(ctx, event),
+  /**
+   * The background gate ended undecided: the release pauses, and the gate starts again as a
+   * watch, so a canary that keeps its traffic through the pause is still measured and a
+   * failing look still aborts it. The watch is a re-run (`-r<n>`), so a comparison carries
+   * its evidence over.
+   */
+  pauseAndWatch: (ctx, event) => {
+    const held = holdForBackground(ctx, event);
+    const restarted = { ...ctx, gateRestarts: ctx.gateRestarts + 1 };
+    const { ref, effects } = startGate(restarted, 'background', undefined);
+    const watch = effects.map((e) =>
+      e.type === 'startAnalysis' ? effect('startAnalysis', { ...e.params, watch: true }) : e,
+    );
+    return merge(held, {
+      patch: { gateRestarts: restarted.gateRestarts, background: ref },
+      effects: [
+        ...watch,
+        notice(
+          'WatchingWhilePaused',
+          `Background analysis runs again as ${ref.name} while ${ctx.currentRevision} is paused: a failing look still aborts it.`,
+        ),
+      ],
+    });
+  },
+  /** The watch itself ended (Prometheus gone, a query that errors): say why, start no other. */
+  noteWatchEnded: (ctx, event) => {
     const background = withObservation(event, ctx.background);
-    return merge({ patch: { background } }, holdForGate(ctx, event.now, background));
+    const { patch } = holdForGate(ctx, event.now, background);
+    const startTime = ctx.pause?.startTime ?? event.now;
+    const pause = patch?.pause && { ...patch.pause, startTime };
+    return {
+      patch: { background, pause },
+      effects: [
+        warning(
+          'WatchEnded',
+          `Background watch of paused ${ctx.currentRevision} ended: ${pause?.message ?? 'no reason given'}.`,
+        ),
+      ],
+    };
   },
   pauseManually: (ctx, event) => ({
     patch: { pause: { reason: 'Manual', message: 'paused on request', startTime: event.now } },
@@ -404,6 +446,10 @@ const operationActions = Object.fromEntries(
 
 type Guard = (args: { context: ReleaseContext; event: ReleaseEvent }) => boolean;
 
+/** The runner's reasons for ending a run (analysis/run-state.ts; a unit test keeps them equal). */
+export const REASON_INVALID = 'InvalidAnalysis';
+export const REASON_UNREACHABLE = 'PrometheusUnreachable';
+
 const observedBackground = (ctx: ReleaseContext, event: ReleaseEvent) => observedPhase(event, ctx.background);
 const changedTo =
   (...phases: string[]): Guard =>
@@ -444,6 +490,15 @@ export const GUARDS = {
     event.revision !== context.stableRevision,
   backgroundFailed: changedTo('Failed'),
   backgroundHeld: changedTo('Inconclusive', 'Error'),
+  /**
+   * Whether running the ended background gate again could measure anything: not when it can
+   * never run as written (InvalidAnalysis), nor when Prometheus cannot be reached (the runner
+   * probes that run and resumes the release, gates and all, once Prometheus answers).
+   */
+  backgroundWatchable: ({ context, event }) => {
+    const reason = observedBackground(context, event)?.reason;
+    return reason !== REASON_INVALID && reason !== REASON_UNREACHABLE;
+  },
   canaryReady: ({ event }) => isObserve(event) && event.ready?.canary === true,
   previewReady: ({ event }) => isObserve(event) && event.ready?.preview === true,
   progressDeadlinePassed: ({ context, event }) =>

@@ -38,12 +38,15 @@ export function atomicPaths(machine: AnyStateMachine): string[] {
   return paths;
 }
 
-const PAUSED_STATES = ['release.paused', 'release.running.stepPause', 'release.running.awaitingPromotion'];
+const PAUSED_STATES = ['release.running.stepPause', 'release.running.awaitingPromotion'];
+
+/** Held by a person or a gate: `release.paused`, or one of its children (canary). */
+const isHeld = (path: string): boolean => path === 'release.paused' || path.startsWith('release.paused.');
 
 function phaseOf(path: string): RolloutPhase {
   if (path === 'healthy') return 'Healthy';
   if (path === 'degraded') return 'Degraded';
-  return PAUSED_STATES.includes(path) ? 'Paused' : 'Progressing';
+  return isHeld(path) || PAUSED_STATES.includes(path) ? 'Paused' : 'Progressing';
 }
 
 const at = (ms: Millis | undefined): string | undefined => (ms === undefined ? undefined : iso(ms));
@@ -51,7 +54,7 @@ const ms = (text: string | undefined): Millis | undefined =>
   text === undefined ? undefined : Date.parse(text);
 
 function pauseOf(path: string, ctx: ReleaseContext): RolloutStatus['pause'] {
-  if (path === 'release.paused' && ctx.pause) {
+  if (isHeld(path) && ctx.pause) {
     const { reason, message, startTime } = ctx.pause;
     return { reason, ...(message === undefined ? {} : { message }), startTime: iso(startTime) };
   }
@@ -84,7 +87,10 @@ export function describe(path: string, ctx: ReleaseContext): string {
       return `Revision ${current} was aborted (${reason}); all traffic is on stable ${stable}. Retry it or push a new revision.`;
     }
     case 'release.paused':
+    case 'release.paused.held':
       return `Release of ${current} is paused (${ctx.pause?.reason}: ${ctx.pause?.message}); resume or promote to continue.`;
+    case 'release.paused.watching':
+      return `Release of ${current} is paused (${ctx.pause?.reason}: ${ctx.pause?.message}); background analysis ${ctx.background?.name} (${ctx.background?.phase}) keeps watching the canary's traffic. Resume or promote to continue.`;
     case 'release.running.awaitingCanary':
       return `Waiting for canary ${current} to be ready before giving it traffic (deadline ${iso(progressDeadlineAt(ctx))}).`;
     case 'release.running.stepPause': {
@@ -165,16 +171,29 @@ function derivePath(spec: RolloutSpec, status: RolloutStatus): string {
   return strategyOf(spec) === 'canary' ? 'release.running.awaitingCanary' : 'release.running.awaitingPreview';
 }
 
+/**
+ * The atomic state a stored path stands for. A compound path was written before that state had
+ * children (a canary's `release.paused`, before `held`/`watching`): it rests in its initial child.
+ */
+function restingPath(machine: ReleaseMachine, path: string): string | undefined {
+  const atomic = atomicPaths(machine);
+  if (atomic.includes(path)) return path;
+  if (!atomic.some((p) => p.startsWith(`${path}.`))) return undefined;
+  const node = machine.getStateNodeById(`${machine.id}.${path}`);
+  const first = node.initial?.target[0]?.path.join('.');
+  return first !== undefined && atomic.includes(first) ? first : undefined;
+}
+
 const HELD_REASONS: string[] = ['Manual', 'Inconclusive', 'AnalysisError'];
 
 /** Restores the machine from status alone; `spec` and `rollout` (the object's name) come from the object. */
 export function fromStatus(rollout: string, spec: RolloutSpec, status: RolloutStatus = {}): ReleaseSnapshot {
   const machine = machineFor(spec);
-  const known = status.machineState !== undefined && atomicPaths(machine).includes(status.machineState);
-  const path = known ? (status.machineState as string) : derivePath(spec, status);
+  const stored = status.machineState === undefined ? undefined : restingPath(machine, status.machineState);
+  const path = stored ?? derivePath(spec, status);
   const held = status.pause && HELD_REASONS.includes(status.pause.reason) ? status.pause : undefined;
   const pause: HeldPause | undefined =
-    path === 'release.paused' && held
+    isHeld(path) && held
       ? prune({
           reason: held.reason as HeldPause['reason'],
           message: held.message,

@@ -297,7 +297,8 @@ describe('canary: gates decide', () => {
   it('an inconclusive background analysis pauses once, not on every reconcile', () => {
     const d = atTimedPause();
     const seen = { background: { name: d.background, phase: 'Inconclusive' as const } };
-    expect(find(d.send(observe(T0 + 5000, 'r2', { gates: seen })), 'emitEvent')).toHaveLength(1);
+    const events = find(d.send(observe(T0 + 5000, 'r2', { gates: seen })), 'emitEvent');
+    expect(events.map((e) => e.params.reason)).toEqual(['PausedInconclusive', 'WatchingWhilePaused']);
     expect(d.send(observe(T0 + 6000, 'r2', { gates: seen }))).toEqual([]);
     expect(d.status?.pause?.reason).toBe('Inconclusive');
   });
@@ -310,6 +311,174 @@ describe('canary: gates decide', () => {
     const actions = d.send(observe(T0 + 1000 + 600_000, 'r2'));
     expect(actions[0]).toEqual({ type: 'setWeight', params: { weight: 0 } });
     expect(d.status?.history?.at(-1)?.reason).toMatch(/progressDeadlineSeconds/);
+  });
+});
+
+/** At the timed pause, then the background gate ended Inconclusive (no data): paused and watching. */
+function watchingAfterInconclusive(): { d: Driver; watch: string } {
+  const d = atTimedPause();
+  const original = d.background;
+  d.send(observe(T0 + 5000, 'r2', { gates: { background: { name: original, phase: 'Inconclusive' } } }));
+  return { d, watch: d.background };
+}
+
+describe('canary: a pause keeps the background gate watching', () => {
+  it('an undecided background gate pauses and runs again as a watch; traffic stays where it was', () => {
+    const d = atTimedPause();
+    const gates = {
+      background: { name: d.background, phase: 'Inconclusive' as const, message: 'no data for success-rate' },
+    };
+    const actions = d.send(observe(T0 + 5000, 'r2', { gates }));
+    expect(find(actions, 'setWeight')).toEqual([]);
+    expect(find(actions, 'startAnalysis').map((a) => a.params)).toEqual([
+      { gate: 'background', name: 'checkout-r2-bg-a0-r1', revision: 'r2', watch: true },
+    ]);
+    expect(d.status).toMatchObject({
+      phase: 'Paused',
+      machineState: 'release.paused.watching',
+      gateRestarts: 1,
+      canary: { weight: 10 },
+      pause: { reason: 'Inconclusive', message: expect.stringContaining('no data for success-rate') },
+      backgroundAnalysis: { name: 'checkout-r2-bg-a0-r1', phase: 'Pending' },
+    });
+    expect(d.status?.message).toMatch(/checkout-r2-bg-a0-r1 \(Pending\) keeps watching/);
+  });
+
+  it("the watch's Failed look aborts the paused release: traffic off the canary first, a Warning naming the metric", () => {
+    const { d, watch } = watchingAfterInconclusive();
+    const message = 'metric success-rate: 71.4 is below 99 (min)';
+    d.send(observe(T0 + 6000, 'r2', { gates: { background: { name: watch, phase: 'Running' } } }));
+    expect(d.status?.phase).toBe('Paused');
+    const actions = d.send(
+      observe(T0 + 7000, 'r2', { gates: { background: { name: watch, phase: 'Failed', message } } }),
+    );
+    expect(actions[0]).toEqual({ type: 'setWeight', params: { weight: 0 } });
+    expect(find(actions, 'stopAnalysis').map((a) => a.params.name)).toEqual([watch]);
+    const warning = find(actions, 'emitEvent').find((e) => e.params.type === 'Warning');
+    expect(warning?.params.message).toContain(message);
+    expect(d.status).toMatchObject({ phase: 'Degraded', abort: true, canary: { weight: 0 } });
+    expect(d.status?.history?.at(-1)).toMatchObject({
+      outcome: 'Aborted',
+      reason: expect.stringContaining(message),
+    });
+  });
+
+  it('a passing watch does not move the release on: it still waits for a person', () => {
+    const { d, watch } = watchingAfterInconclusive();
+    const running = d.send(
+      observe(T0 + 10 * MIN, 'r2', { ready: true, gates: { background: { name: watch, phase: 'Running' } } }),
+    );
+    expect(running).toEqual([]);
+    expect(d.status?.machineState).toBe('release.paused.watching');
+    d.send({ type: 'RESUME', now: T0 + 11 * MIN });
+    const resumed = d.log.at(-1) ?? [];
+    expect(find(resumed, 'stopAnalysis').map((a) => a.params.name)).toEqual([watch]);
+    const next = d.send(observe(T0 + 11 * MIN + 1, 'r2', { ready: true }));
+    // gates run again as after any gate pause: a plain background run, no longer a watch
+    expect(find(next, 'startAnalysis')[0]?.params).toEqual({
+      gate: 'background',
+      name: 'checkout-r2-bg-a0-r2',
+      revision: 'r2',
+    });
+  });
+
+  it('a watch that itself ends is not started again: the pause says why, from when it began', () => {
+    const { d, watch } = watchingAfterInconclusive();
+    const startTime = d.status?.pause?.startTime;
+    const gates = { background: { name: watch, phase: 'Error' as const, message: 'query failed 5 times' } };
+    const actions = d.send(observe(T0 + 9 * MIN, 'r2', { gates }));
+    expect(find(actions, 'startAnalysis')).toEqual([]);
+    expect(find(actions, 'emitEvent').map((e) => e.params.reason)).toEqual(['WatchEnded']);
+    expect(d.status).toMatchObject({
+      machineState: 'release.paused.watching',
+      pause: { reason: 'AnalysisError', startTime, message: expect.stringContaining('query failed 5 times') },
+      backgroundAnalysis: { name: watch, phase: 'Error' },
+    });
+    expect(d.send(observe(T0 + 10 * MIN, 'r2', { gates }))).toEqual([]);
+  });
+
+  it('a gate that cannot measure again is not watched: invalid, or Prometheus unreachable (the runner resumes)', () => {
+    for (const reason of ['InvalidAnalysis', 'PrometheusUnreachable']) {
+      const d = atTimedPause();
+      const gates = { background: { name: d.background, phase: 'Error' as const, reason } };
+      const actions = d.send(observe(T0 + 5000, 'r2', { gates }));
+      expect(find(actions, 'startAnalysis')).toEqual([]);
+      expect(d.status).toMatchObject({
+        machineState: 'release.paused.held',
+        pause: { reason: 'AnalysisError' },
+      });
+      // the reason decides this look only; status keeps name, phase and message
+      expect(d.status?.backgroundAnalysis).toEqual({ name: 'checkout-r2-bg-a0', phase: 'Error' });
+    }
+  });
+
+  it('a background gate that errors for another reason is watched like an undecided one', () => {
+    const d = atTimedPause();
+    const gates = { background: { name: d.background, phase: 'Error' as const, reason: 'Error' } };
+    expect(find(d.send(observe(T0 + 5000, 'r2', { gates })), 'startAnalysis')).toHaveLength(1);
+    expect(d.status).toMatchObject({
+      machineState: 'release.paused.watching',
+      pause: { reason: 'AnalysisError' },
+    });
+  });
+
+  it('a pause by a person keeps the running background gate, and its Failed look aborts', () => {
+    const d = atTimedPause();
+    const running = d.background;
+    expect(d.send({ type: 'PAUSE', now: T0 + 5000 }).map((a) => a.type)).toEqual(['emitEvent']);
+    expect(d.status).toMatchObject({ machineState: 'release.paused.held', pause: { reason: 'Manual' } });
+    const actions = d.send(
+      observe(T0 + 6000, 'r2', { gates: { background: { name: running, phase: 'Failed' } } }),
+    );
+    expect(actions[0]).toEqual({ type: 'setWeight', params: { weight: 0 } });
+    expect(d.status?.phase).toBe('Degraded');
+  });
+
+  it('a pause by a person whose background gate then ends undecided starts the watch', () => {
+    const d = atTimedPause();
+    d.send({ type: 'PAUSE', now: T0 + 5000 });
+    const gates = { background: { name: d.background, phase: 'Inconclusive' as const } };
+    expect(find(d.send(observe(T0 + 6000, 'r2', { gates })), 'startAnalysis')[0]?.params.watch).toBe(true);
+    expect(d.status).toMatchObject({
+      machineState: 'release.paused.watching',
+      pause: { reason: 'Inconclusive' },
+    });
+  });
+
+  it('an indefinite pause step keeps the background gate, and its Failed look aborts', () => {
+    const d = atAnalysisStep();
+    d.send(observe(T0 + 3 * MIN, 'r2', { gates: { step: { name: d.analysis, phase: 'Successful' } } }));
+    expect(d.status).toMatchObject({ machineState: 'release.running.stepPause', phase: 'Paused' });
+    const actions = d.send(
+      observe(T0 + 60 * MIN, 'r2', { gates: { background: { name: d.background, phase: 'Failed' } } }),
+    );
+    expect(actions[0]).toEqual({ type: 'setWeight', params: { weight: 0 } });
+    expect(d.status).toMatchObject({ phase: 'Degraded', canary: { weight: 0 } });
+  });
+
+  it('a step gate held undecided leaves the background gate running; when it too ends undecided, it is watched', () => {
+    const d = atAnalysisStep();
+    const background = d.background;
+    const held = d.send(
+      observe(T0 + 3 * MIN, 'r2', { gates: { step: { name: d.analysis, phase: 'Inconclusive' } } }),
+    );
+    expect(find(held, 'stopAnalysis')).toEqual([]);
+    expect(d.status).toMatchObject({
+      machineState: 'release.paused.held',
+      backgroundAnalysis: { name: background },
+    });
+    const gates = { background: { name: background, phase: 'Inconclusive' as const } };
+    expect(find(d.send(observe(T0 + 4 * MIN, 'r2', { gates })), 'startAnalysis')).toHaveLength(1);
+    expect(d.status?.machineState).toBe('release.paused.watching');
+  });
+
+  it("the runner's reasons are the ones the machine knows", async () => {
+    const runner = await import('../../../analysis/run-state.ts');
+    const release = await import('../../../machines/release.ts');
+    expect([release.REASON_INVALID, release.REASON_UNREACHABLE]).toEqual([
+      runner.REASON_INVALID,
+      runner.REASON_UNREACHABLE,
+    ]);
   });
 });
 

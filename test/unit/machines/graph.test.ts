@@ -53,6 +53,15 @@ function releaseEvents(snapshot: ReleaseSnapshot): ReleaseEvent[] {
       });
     }
   }
+  // A background run that cannot measure again (Prometheus unreachable) is held, not watched.
+  if (ctx.background) {
+    const unreachable = {
+      name: ctx.background.name,
+      phase: 'Error' as const,
+      reason: 'PrometheusUnreachable',
+    };
+    events.push({ type: 'OBSERVE', now: t, revision: current, gates: { background: unreachable } });
+  }
   const deadlines = [
     progressDeadlineAt(ctx),
     pauseEndsAt(ctx),

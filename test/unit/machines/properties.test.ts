@@ -186,7 +186,10 @@ class GateLedger {
 /** How often the interesting decisions happened, so the properties are known not to be vacuous. */
 const seen = { promoted: 0, promotedFull: 0, aborted: 0 };
 
-function checkRun(spec: RolloutSpec, moves: Move[]) {
+/** Called with each status a run reaches, to check what must hold from there. */
+type Probe = (spec: RolloutSpec, status: RolloutStatus, now: number) => void;
+
+function checkRun(spec: RolloutSpec, moves: Move[], probe?: Probe) {
   const weights = new Set([0, 100, ...(spec.strategy.canary?.steps ?? []).flatMap((s) => s.setWeight ?? [])]);
   const canary = spec.strategy.canary !== undefined;
   const ledger = new GateLedger();
@@ -228,8 +231,44 @@ function checkRun(spec: RolloutSpec, moves: Move[]) {
       );
     }
     status = decision.status;
+    probe?.(spec, status, now);
   }
 }
+
+/** Paused states the probe below met, by machine state, so the property is known not to be vacuous. */
+const pausedProbes = new Map<string, number>();
+const FAILING = 'metric success-rate: 71.4 is below 99 (min)';
+
+/**
+ * A pause never means "keep serving whatever the canary does": from any paused state, the
+ * background gate is measuring (or its watch for the pause has itself ended), and its Failed
+ * look aborts with traffic off the canary, as it would while running.
+ */
+const failingBackgroundAborts: Probe = (spec, status, now) => {
+  const background = status.backgroundAnalysis;
+  if (status.phase !== 'Paused' || !spec.strategy.canary?.analysis || !background) return;
+  const watchEnded = status.machineState === 'release.paused.watching';
+  if (!watchEnded) expect(['Inconclusive', 'Error']).not.toContain(background.phase);
+  if (background.phase !== 'Pending' && background.phase !== 'Running') return;
+  const key = status.machineState ?? '';
+  pausedProbes.set(key, (pausedProbes.get(key) ?? 0) + 1);
+  const failed = decide({ name: ROLLOUT, spec }, status, [
+    {
+      type: 'OBSERVE',
+      now: now + 1,
+      revision: status.currentRevision ?? '',
+      ready: { canary: true },
+      gates: { background: { name: background.name, phase: 'Failed', message: FAILING } },
+    },
+  ]);
+  expect(failed.actions[0]).toEqual({ type: 'setWeight', params: { weight: 0 } });
+  expect(failed.actions.map((a) => a.type)).toContain('markAborted');
+  expect(failed.status).toMatchObject({ phase: 'Degraded', abort: true, canary: { weight: 0 } });
+  const warnings = failed.actions.filter((a) => a.type === 'emitEvent' && a.params.type === 'Warning');
+  expect(warnings.map((a) => (a.type === 'emitEvent' ? a.params.message : ''))).toEqual([
+    expect.stringContaining(FAILING),
+  ]);
+};
 
 const runs = fc.array(move, { minLength: 1, maxLength: 40 });
 
@@ -241,6 +280,18 @@ describe('safety properties over random specs and event sequences', () => {
       { numRuns: 400 },
     );
     expect(Math.min(seen.promoted, seen.promotedFull, seen.aborted)).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('canary: from any paused state, a Failed background gate aborts with traffic off the canary', () => {
+    pausedProbes.clear();
+    fc.assert(
+      fc.property(canarySpecs, runs, (spec, moves) => checkRun(spec, moves, failingBackgroundAborts)),
+      { numRuns: 400 },
+    );
+    // Held by a person or a step gate, watching after an undecided background gate, and an
+    // indefinite or timed pause step: each was met and probed.
+    for (const state of ['release.paused.held', 'release.paused.watching', 'release.running.stepPause'])
+      expect(pausedProbes.get(state) ?? 0).toBeGreaterThan(0);
   }, 60_000);
 
   it('blue-green: gates respected, switch back first on abort, restart-safe', () => {

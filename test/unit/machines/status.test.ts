@@ -44,6 +44,25 @@ describe('status <-> snapshot', () => {
     expect(statePath(unknown.value)).toBe('healthy');
   });
 
+  it('a canary paused before the pause had children (machineState release.paused) stays paused, held', () => {
+    const s = fromStatus(ROLLOUT, spec, {
+      stableRevision: 'r1',
+      currentRevision: 'r2',
+      machineState: 'release.paused',
+      pause: { reason: 'Manual', message: 'paused on request', startTime: new Date(T0).toISOString() },
+    });
+    expect(statePath(s.value)).toBe('release.paused.held');
+    expect(s.context.pause).toEqual({ reason: 'Manual', message: 'paused on request', startTime: T0 });
+    expect(toStatus(s)).toMatchObject({ phase: 'Paused', machineState: 'release.paused.held' });
+    const bg = fromStatus(ROLLOUT, blueGreenSpec(), {
+      stableRevision: 'r1',
+      currentRevision: 'r2',
+      machineState: 'release.paused',
+      pause: { reason: 'Manual', startTime: new Date(T0).toISOString() },
+    });
+    expect(statePath(bg.value)).toBe('release.paused');
+  });
+
   it('a held pause in status outside the paused state is not carried into the machine', () => {
     const s = fromStatus(ROLLOUT, spec, {
       stableRevision: 'r1',
