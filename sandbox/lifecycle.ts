@@ -22,6 +22,7 @@ import {
   prometheusLog,
   prometheusUrl,
   prometheusVersion,
+  runningScrapeIntervalMs,
 } from './prometheus.ts';
 import { ensureSimulator, simulatorLog, simulatorUrl } from './simulator.ts';
 import { LOAD_CONFIGMAP, PROFILES_CONFIGMAP, SANDBOX_NAMESPACE } from './traffic/kube.ts';
@@ -203,12 +204,13 @@ async function downLocked(): Promise<void> {
 }
 
 export async function status(): Promise<string> {
-  const [cluster, sim, prom, k8s, promV] = await Promise.all([
+  const [cluster, sim, prom, k8s, promV, scrapeMs] = await Promise.all([
     clusterHealthy(),
     httpOk(`${simulatorUrl()}/healthz`),
     httpOk(`${prometheusUrl()}/-/ready`),
     clusterVersion(),
     prometheusVersion(),
+    runningScrapeIntervalMs(),
   ]);
   const state = (ok: boolean, pid?: number) => (ok ? `running${pid ? ` (pid ${pid})` : ''}` : 'down');
   // A component process can run while the API server is unhealthy: report both facts.
@@ -224,7 +226,13 @@ export async function status(): Promise<string> {
     component('kube-controller-manager', VERSIONS.kubernetes, `${HOST}:${PORTS.controllerManager}`),
     component('kube-scheduler', VERSIONS.kubernetes, `${HOST}:${PORTS.scheduler}`),
     component('kwok-controller', VERSIONS.kwok, `${HOST}:${PORTS.kwokController}`),
-    ['prometheus', state(prom, daemonPid('prometheus')), promV, prometheusUrl(), prometheusLog()],
+    [
+      'prometheus',
+      `${state(prom, daemonPid('prometheus'))}${scrapeMs === undefined ? '' : `, scrape ${scrapeMs / 1000}s`}`,
+      promV,
+      prometheusUrl(),
+      prometheusLog(),
+    ],
     ['traffic-simulator', state(sim, daemonPid('traffic-simulator')), '-', simulatorUrl(), simulatorLog()],
     ...FLUX_DAEMONS.map((name) => {
       const version =
