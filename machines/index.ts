@@ -23,7 +23,7 @@
  * ## Actions (effects out), each idempotent
  *
  * `setWeight {weight}`, `scaleRevision {revision, replicas}`, `scaleDownOld {revision}`,
- * `startAnalysis {gate, name, revision, stepIndex?}`, `stopAnalysis {name}`, `switchActive {revision}`,
+ * `startAnalysis {gate, name, revision, stepIndex?, watch?}`, `stopAnalysis {name}`, `switchActive {revision}`,
  * `setPreview {revision}`, `emitEvent {reason, message, type}`, `markPromoted {revision, full}`
  * (revision is the new stable: stable Service to it, full size), `markAborted {reason}`.
  * Run names are deterministic: `<rollout>-<revision>-<bg|step|pre|post>[-<step>]-a<attempt>[-r<gate restarts>]`,
@@ -38,6 +38,10 @@
  *   `status.promoteFull` and the history reason.
  * - Inconclusive / Error analysis pauses (`Inconclusive` / `AnalysisError`); `RESUME` or `PROMOTE`
  *   re-run the gates under new names (`gateRestarts`). Failed analysis aborts.
+ * - A pause (person, pause step, gate) never stops a canary's background gate, and its Failed look
+ *   aborts as while running. One that ends Inconclusive / Error runs again at once as a watch
+ *   (`startAnalysis {watch: true}`, state `release.paused.watching`), unless it could measure
+ *   nothing (InvalidAnalysis, Prometheus unreachable); a watch that ends is not started again.
  * - Background gates must have measured (`Running` or `Successful`) before promotion; never on missing data.
  * - Resuming a pause re-checks readiness on the next OBSERVE, then continues at the same step.
  * - Abort, supersede, rollback: the first action routes all traffic to stable.
