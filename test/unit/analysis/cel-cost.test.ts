@@ -44,13 +44,23 @@ describe('CEL conditions: a shape with a known cost', () => {
   });
 
   it('judges a condition over too many values as an Error naming the limit, without running it', () => {
-    const expr = 'result.all(x, x >= 0.0)';
+    const expr = 'result.all(x, x >= 0.0 && x < 50.0)';
     const over = judge({ successCondition: expr }, { kind: 'list', values: values(MAX_SERIES) });
     expect(over.phase).toBe('Error');
-    expect(over.message).toMatch(/10000 values would take ~70004 steps, over the limit of 40000: aggregate/);
-    expect(judge({ successCondition: expr }, { kind: 'list', values: values(5000) }).phase).toBe(
+    expect(over.message).toMatch(/10000 values would take ~110004 steps, over the limit of 80000: aggregate/);
+    expect(judge({ successCondition: expr }, { kind: 'list', values: values(7000) }).phase).toBe(
       'Successful',
     );
+  });
+
+  it('judges the simplest check of every series over as many series as a query may return', () => {
+    // One comparison per value over the series cap: a per-pod gate must not be refused by the
+    // cost limit when the provider let its answer through.
+    const judged = judge(
+      { successCondition: 'result.all(x, x < 20.0)' },
+      { kind: 'list', values: values(MAX_SERIES) },
+    );
+    expect(judged.phase).toBe('Successful');
   });
 
   // How long these take is measured in bench/cel-cost.ts (bench/RESULTS.md): a test asserts
