@@ -201,14 +201,15 @@ describe('compareToStable against the real Prometheus', () => {
       'the undecided comparison to hold the release',
       { timeout: 90_000 },
     );
+    // Held, the gate already runs again as a watch (-r1); the first run is the undecided one.
     const first = (await analysisRuns(ns)).find(
-      (r) => r.metadata.name === held.status?.backgroundAnalysis?.name,
+      (r) => `${r.metadata.name}-r1` === held.status?.backgroundAnalysis?.name,
     );
     const before = first?.status?.metricResults?.[0]?.measurements.at(-1)?.comparison;
     expect(before?.verdict).toBe('undecided');
 
     expect((await kubectlSluice(ns, 'resume', 'web')).code).toBe(0);
-    const rerunName = `${first?.metadata.name}-r1`;
+    const rerunName = `${first?.metadata.name}-r2`;
     const rerun = await waitFor(
       async () => {
         const run = (await analysisRuns(ns)).find((r) => r.metadata.name === rerunName);
