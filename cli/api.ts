@@ -1,6 +1,6 @@
 import type { CoreV1Event, EventsV1Event, V1Pod } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../crds/common.ts';
-import { apiStatus, CliError, explainFailure } from './errors.ts';
+import { apiStatus, CliError, explainFailure, RolloutNotFound } from './errors.ts';
 import { JSON_PATCH, type Kube, MERGE_PATCH, request } from './kube.ts';
 import {
   byRevisionDescending,
@@ -29,7 +29,7 @@ export async function getRollout(kube: Kube, name: string): Promise<Rollout> {
     if (status?.code === 404) {
       // A 404 that names no object means the resource type itself is missing: the CRD is not installed.
       if (status.details?.name === name) {
-        throw new CliError(`rollout "${name}" not found in namespace "${kube.namespace}"`);
+        throw new RolloutNotFound(`rollout "${name}" not found in namespace "${kube.namespace}"`);
       }
       throw new CliError(NOT_INSTALLED);
     }

@@ -6,6 +6,9 @@ export class CliError extends Error {
   override name = 'CliError';
 }
 
+/** The Rollout asked for does not exist (404 naming it). */
+export class RolloutNotFound extends CliError {}
+
 /** The parts of a Kubernetes `Status` response body the messages use. */
 export interface ApiStatus {
   code: number;

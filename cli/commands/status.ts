@@ -1,7 +1,7 @@
 import { Watch } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../crds/common.ts';
 import { gatherStatus } from '../api.ts';
-import { CliError, explainFailure } from '../errors.ts';
+import { CliError, explainFailure, RolloutNotFound } from '../errors.ts';
 import type { Io } from '../io.ts';
 import type { Kube } from '../kube.ts';
 import { ROLLOUT_LABEL, type StatusView } from '../model.ts';
@@ -45,6 +45,7 @@ export async function watchStatus(kube: Kube, io: Io, name: string): Promise<num
   let failure: CliError | undefined;
   let fetching: Promise<void> | undefined;
   let again = false;
+  const deletedError = () => new CliError(`rollout "${name}" was deleted from namespace "${kube.namespace}"`);
 
   const draw = () => {
     if (!view) return;
@@ -67,7 +68,14 @@ export async function watchStatus(kube: Kube, io: Io, name: string): Promise<num
         draw();
       })
       .catch((err: unknown) => {
-        failure = err instanceof CliError ? err : new CliError(String(err));
+        // It was drawn, so it existed: a refresh that no longer finds it (the poll, or the
+        // ReplicaSets' watch, can come before the Rollouts' DELETED event) saw it deleted.
+        failure =
+          err instanceof RolloutNotFound
+            ? deletedError()
+            : err instanceof CliError
+              ? err
+              : new CliError(String(err));
         stop.abort();
       })
       .finally(() => {
@@ -114,7 +122,7 @@ export async function watchStatus(kube: Kube, io: Io, name: string): Promise<num
         stream.query,
         (type) => {
           if (type === 'DELETED' && stream === streams[0]) {
-            failure = new CliError(`rollout "${name}" was deleted from namespace "${ns}"`);
+            failure = deletedError();
             stop.abort();
             return;
           }
