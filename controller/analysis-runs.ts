@@ -1,6 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { evidenceSinceFor } from '../analysis/measure.ts';
-import { type AnalysisPolicy, policyProblem } from '../analysis/policy.ts';
+import type { AnalysisPolicy } from '../analysis/policy.ts';
 import { type FoundTemplates, InvalidAnalysis, resolveGate, templateKey } from '../analysis/resolve.ts';
 import { REASON_INVALID } from '../analysis/run-state.ts';
 import type { ScrapeIntervalSource } from '../analysis/scrape-interval.ts';
@@ -147,14 +147,14 @@ export async function learnScrapeIntervals(
 ): Promise<Map<string, number>> {
   const wanted = new Map<string, string>();
   if (usesDefault && policy?.defaultAddress) wanted.set('', policy.defaultAddress);
+  // Only the admin's Prometheus is asked. A tenant's address (even an allowed one) is not: a run
+  // start waits on the lookup, so a silent address would hold a reconcile worker (outside the
+  // analysis runner's per-namespace share) and open one more connection to it. Templates that
+  // name their own address get no window warning.
   for (const spec of templates.values()) {
     for (const metric of spec?.metrics ?? []) {
-      const address = metric.provider.prometheus.address;
-      if (address === undefined) {
-        if (policy?.defaultAddress) wanted.set('', policy.defaultAddress);
-      } else if (policy && policyProblem(metric, policy) === undefined) {
-        wanted.set(address, address);
-      }
+      if (metric.provider.prometheus.address === undefined && policy?.defaultAddress)
+        wanted.set('', policy.defaultAddress);
     }
   }
   const out = new Map<string, number>();
