@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer, type Socket } from 'node:net';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { AnalysisRun, Rollout } from '../../crds/index.ts';
@@ -12,6 +11,7 @@ import { setLoad, setProfile } from '../harness/traffic.ts';
 import { waitFor } from '../harness/wait.ts';
 import { analysisRuns, createObject, hostOf, stepAnalysisRelease } from '../support/analysis.ts';
 import { apply, canaryApp, condition, setImage, waitForRollout } from '../support/apps.ts';
+import { silentServer } from '../support/silent-server.ts';
 
 // Tenant input that tries to take the analysis runner's time, memory or network reach: each
 // attack as a namespace tenant would write it, against the real API server and Prometheus, with
@@ -22,28 +22,11 @@ const INSTANCE_LABEL = 'sluice.dev/controller-instance';
 /** deploy/deployment.yaml: `limits: {memory: 512Mi}`. */
 const MEMORY_LIMIT_BYTES = 512 * 1024 * 1024;
 
-const closeWhenDone = (server: { close: () => void }, sockets?: Set<Socket>) =>
+const closeWhenDone = (server: Server) =>
   onTestFinished(async () => {
-    for (const s of sockets ?? []) s.destroy();
-    if ('closeAllConnections' in server) (server as Server).closeAllConnections();
-    await new Promise<void>((resolve) => (server as Server).close(() => resolve()));
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   });
-
-/** A loopback address that accepts connections and never answers; counts how many it holds at once. */
-async function silentServer(): Promise<{ url: string; open: () => number; mostOpen: () => number }> {
-  const sockets = new Set<Socket>();
-  let most = 0;
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    most = Math.max(most, sockets.size);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closeWhenDone(server, sockets);
-  const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}`, open: () => sockets.size, mostOpen: () => most };
-}
 
 /** A loopback HTTP server answering every request with `answer`; counts requests. */
 async function httpServer(
