@@ -5,7 +5,9 @@
  * Escapes a value for the inside of a double-quoted PromQL string (a label matcher value).
  * PromQL strings use Go's escapes: backslash and the quote must be escaped, and a raw newline
  * is not allowed. With these escaped a value can never close the string and add selectors or
- * operators (`web"} or vector(1) #` stays one label value).
+ * operators (`web"} or vector(1) #` stays one label value). Prometheus' lexer refuses a literal
+ * U+FFFD as an invalid rune (it cannot tell it from a decoding error), so it and lone surrogates,
+ * which UTF-8 encoding turns into U+FFFD, go as the `\ufffd` escape it accepts.
  */
 export function escapeLabelValue(value: string): string {
   return value
@@ -13,7 +15,8 @@ export function escapeLabelValue(value: string): string {
     .replace(/"/g, '\\"')
     .replace(/\n/g, '\\n')
     .replace(/\r/g, '\\r')
-    .replace(/\t/g, '\\t');
+    .replace(/\t/g, '\\t')
+    .replace(/[\ufffd\ud800-\udfff]/gu, '\\ufffd');
 }
 
 /** A PromQL range duration from milliseconds: whole seconds, at least 1s. */

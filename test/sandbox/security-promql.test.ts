@@ -37,6 +37,7 @@ const breakout = fc
       ',job!="',
       'é',
       '🚀',
+      '\ufffd',
       'a',
     ),
     { minLength: 1, maxLength: 8 },

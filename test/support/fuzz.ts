@@ -15,10 +15,16 @@ export type Path = (string | number)[];
 /** Which profile runs: `full` is the issue's ≥ 5,000 objects, `ci` fits CI's share (≥ 500). */
 export const FUZZ_PROFILE = process.env.SLUICE_FUZZ_PROFILE === 'full' ? 'full' : 'ci';
 
-/** A seed from SLUICE_FUZZ_SEED, else a fresh one: logged by the suite so a failure replays. */
+/**
+ * A seed from SLUICE_FUZZ_SEED; else a fixed one in the `ci` profile, so a CI run is reproducible
+ * and never fails on inputs no earlier run drew, and a fresh one in `full` (`npm run fuzz`), which
+ * is where new inputs are explored. Logged by the suites so a failure replays.
+ */
 export const FUZZ_SEED = process.env.SLUICE_FUZZ_SEED
   ? Number(process.env.SLUICE_FUZZ_SEED)
-  : Math.floor(Math.random() * 2 ** 31);
+  : FUZZ_PROFILE === 'ci'
+    ? 877974463 // the seed that found Prometheus refusing a literal U+FFFD (analysis/queries.ts)
+    : Math.floor(Math.random() * 2 ** 31);
 
 export const example = (file: string): JsonObject => parse(readFileSync(join(ROOT, file), 'utf8'));
 

@@ -9,18 +9,26 @@ import {
   UnknownArgError,
 } from '../../../analysis/queries.ts';
 
-/** The value a PromQL double-quoted string literal denotes (Go escapes), or undefined if it does not close exactly at the end. */
+/**
+ * The value a PromQL double-quoted string literal denotes (Go escapes), or undefined if Prometheus
+ * would refuse it or it does not close exactly at the end.
+ */
 function unquote(literal: string): string | undefined {
   let out = '';
   for (let i = 0; i < literal.length; i++) {
-    const c = literal[i];
+    const c = String.fromCodePoint(literal.codePointAt(i) as number);
+    if (c.length === 2) i++; // a whole astral character; a lone surrogate stays one unit
     if (c === '"') return undefined; // an unescaped quote would end the string early
     if (c === '\n') return undefined;
+    if (/[\ufffd\ud800-\udfff]/u.test(c)) return undefined; // Prometheus: "invalid UTF-8 rune"
     if (c === '\\') {
       const n = literal[++i];
       const map: Record<string, string> = { '\\': '\\', '"': '"', n: '\n', r: '\r', t: '\t' };
-      if (n === undefined || !(n in map)) return undefined;
-      out += map[n];
+      if (n === 'u' && /^[0-9a-f]{4}$/i.test(literal.slice(i + 1, i + 5))) {
+        out += String.fromCharCode(Number.parseInt(literal.slice(i + 1, i + 5), 16));
+        i += 4;
+      } else if (n === undefined || !(n in map)) return undefined;
+      else out += map[n];
     } else out += c;
   }
   return out;
@@ -30,7 +38,8 @@ describe('label value escaping', () => {
   it('round-trips every string through a PromQL string literal, which it never closes', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), (s) => {
-        expect(unquote(escapeLabelValue(s))).toBe(s);
+        // A lone surrogate has no UTF-8 form: it arrives as U+FFFD, as it would on the wire.
+        expect(unquote(escapeLabelValue(s))).toBe(s.toWellFormed());
       }),
     );
   });
@@ -39,6 +48,7 @@ describe('label value escaping', () => {
     ['web"} or vector(1) #', 'web\\"} or vector(1) #'],
     ['a\\"} + on() vector(100) or {x="', 'a\\\\\\"} + on() vector(100) or {x=\\"'],
     ['line\nbreak', 'line\\nbreak'],
+    ['\ufffd', '\\ufffd'],
   ])('neutralises the injection attempt %j', (input, escaped) => {
     expect(escapeLabelValue(input)).toBe(escaped);
   });
