@@ -95,9 +95,12 @@ export function runStart(run: AnalysisRun): number {
   return ms(run.metadata.creationTimestamp) ?? ms(run.status?.startedAt) ?? 0;
 }
 
-/** Where compareToStable's evidence starts: the first run of this gate in this attempt. */
+/**
+ * Where compareToStable's evidence starts: the first run of this gate in this attempt, else
+ * the moment this run's canary first had traffic (requests before that were not the canary's).
+ */
 export function evidenceStart(run: AnalysisRun): number {
-  return ms(run.spec.evidenceSince) ?? runStart(run);
+  return ms(run.spec.evidenceSince) ?? ms(run.status?.trafficSince) ?? runStart(run);
 }
 
 /** A re-run of a gate (after a pause, `kubectl sluice resume`) is named `<first run>-r<n>`. */
@@ -135,8 +138,8 @@ export function evidenceWindowMs(metric: RunMetric, runStart: number, now: numbe
 
 /**
  * When `metric` is next due, or undefined when it takes no more measurements (count answers
- * reached, or decided): a query that errored is retried, it does not use up the count. The first measurement waits initialDelay from the run's start; each next one
- * an interval after the previous one finished.
+ * reached, or decided): a query that errored is retried, it does not use up the count. The first measurement waits initialDelay from `start`, when the canary's traffic began
+ * (analysis/traffic-start.ts); each next one an interval after the previous one finished.
  */
 export function nextDueAt(
   metric: RunMetric,

@@ -73,6 +73,8 @@ export function statusOf(
   const out: AnalysisRunStatus = {
     ...base,
     ...(run.status?.conditions ? { conditions: run.status.conditions } : {}),
+    // Recorded by the runner when the canary's traffic began; the machine does not keep it.
+    ...(run.status?.trafficSince ? { trafficSince: run.status.trafficSince } : {}),
   };
   const decided = explain(run, base.phase, base.metricResults ?? [], terminated);
   if (decided.message) out.message = decided.message;

@@ -338,6 +338,10 @@ export const AnalysisRunStatus = z.object({
   }),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
+  trafficSince: z.string().optional().meta({
+    description:
+      'When the revision under test first had traffic (weight above 0 and ready pods, as the controller saw them): the first look is due initialDelay after this, and compareToStable counts from here. Until then the run waits and takes no look.',
+  }),
   metricResults: z.array(MetricResult).optional(),
   conditions: z.array(Condition).optional(),
 });
