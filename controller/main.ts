@@ -17,6 +17,7 @@ import { createAnalysisMetrics, rollbackReason } from './analysis-metrics.ts';
 import { AnalysisRunner } from './analysis-runner.ts';
 import { templateSource } from './analysis-runs.ts';
 import { AnalysisWriter } from './analysis-writer.ts';
+import { canaryTraffic } from './canary-traffic.ts';
 import { loadKubeConfig } from './kube/client.ts';
 import { EventRecorder, kubeEventSink } from './kube/events.ts';
 import { type ChangeType, kubeSource, ResilientInformer } from './kube/informer.ts';
@@ -237,6 +238,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       all: () => informers.analysisRuns.list() as AnalysisRun[],
       remember: (run) => world.rememberRun(run),
       rollout: (namespace, name) => world.rollout(namespace, name),
+      traffic: (run) => canaryTraffic(world, run),
     },
     writer: analysisWriter,
     providers: new ProviderPool(),
