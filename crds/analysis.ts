@@ -329,6 +329,46 @@ export const AnalysisRunSpec = z.object({
 });
 export type AnalysisRunSpec = z.infer<typeof AnalysisRunSpec>;
 
+/**
+ * What a compareToStable gate can see, worked out once when its run starts from the last hour's
+ * traffic (analysis/detectability.ts): the smallest rise of the error ratio it would catch with
+ * the stated power in the time the steps allow, and the time it needs to catch the configured one.
+ */
+export const Detectability = z.object({
+  outcome: z.enum(['CanSee', 'CannotSee', 'NoTrafficHistory', 'Unknown']).meta({
+    description:
+      'CanSee: the configured effect is caught in the time the steps allow; CannotSee: it is not; NoTrafficHistory / Unknown: no estimate (the message says why).',
+  }),
+  message: z.string().max(1024),
+  basis: z
+    .string()
+    .max(1024)
+    .meta({ description: 'The traffic, canary share and time the numbers assume, in words.' }),
+  requestsPerSecond: z
+    .number()
+    .optional()
+    .meta({ description: 'Last hour: requests per second to stable and canary together.' }),
+  stableErrorPercent: z.number().optional().meta({ description: "Last hour: the stable's error percent." }),
+  canaryWeight: z.number().optional().meta({ description: "The canary's share of traffic assumed, percent." }),
+  allowedSeconds: z.number().optional().meta({ description: 'The time the steps allow the gate.' }),
+  power: z.number().optional(),
+  configuredPercent: z
+    .number()
+    .optional()
+    .meta({
+      description:
+        'The regression the configured allowance promises to catch, as a relative rise of the error ratio, percent.',
+    }),
+  detectablePercent: z.number().optional().meta({
+    description: 'Smallest relative rise of the error ratio caught with the stated power in allowedSeconds.',
+  }),
+  secondsToDetectConfigured: z
+    .number()
+    .optional()
+    .meta({ description: 'Time needed to catch the configured regression with the stated power.' }),
+});
+export type Detectability = z.infer<typeof Detectability>;
+
 export const AnalysisRunStatus = z.object({
   phase: AnalysisPhase.optional(),
   message: z.string().optional(),
@@ -344,6 +384,7 @@ export const AnalysisRunStatus = z.object({
   }),
   metricResults: z.array(MetricResult).optional(),
   conditions: z.array(Condition).optional(),
+  detectability: Detectability.optional(),
 });
 export type AnalysisRunStatus = z.infer<typeof AnalysisRunStatus>;
 
