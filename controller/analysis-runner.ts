@@ -26,6 +26,7 @@ import type { AnalysisRun, AnalysisRunStatus, Rollout } from '../crds/index.ts';
 import type { AnalysisRunEvent } from '../machines/analysis-run.ts';
 import type { AnalysisMetrics } from './analysis-metrics.ts';
 import type { AnalysisWriter } from './analysis-writer.ts';
+import { assessRun, type DetectabilityDeps, warnIfBlind } from './detectability.ts';
 import { type ReconcileResult, WorkQueue } from './kube/workqueue.ts';
 import { sameJson } from './revision.ts';
 import { NotLeaderError, StaleWrite } from './writer.ts';
@@ -63,6 +64,8 @@ export interface RunnerOptions {
   workers?: number;
   /** Old runs kept per Rollout, per outcome. */
   keep?: { successful: number; unsuccessful: number };
+  /** What a compareToStable gate can see, worked out at its run's first pass (absent: not said). */
+  detectability?: Omit<DetectabilityDeps, 'providers' | 'address'>;
 }
 
 const KEEP = { successful: 5, unsuccessful: 5 };
@@ -130,6 +133,11 @@ export class AnalysisRunner {
     let snapshot = restore(run);
     const before = run.status;
     const terminated = run.spec.terminate === true;
+    // Worked out once, before the first look, and kept with the run's status from then on.
+    if (!before?.detectability && !terminated) {
+      const detectability = await this.assess(run);
+      if (detectability) run = { ...run, status: { ...run.status, detectability } };
+    }
     // The first look waits for the canary's first traffic: until then nothing is measured.
     const traffic = terminated ? undefined : this.trafficOf(run);
     if (traffic?.kind === 'waiting' || traffic?.kind === 'gaveUp') {
@@ -242,6 +250,28 @@ export class AnalysisRunner {
     return traffic.kind === 'waiting'
       ? { requeueAfterMs: Math.max(0, traffic.recheckAt - this.now()) }
       : undefined;
+  }
+
+  /**
+   * Once per run, before its first look: what its compareToStable gate can see. The Warning is
+   * said when it is worked out; a pass that loses its status write works it out again from the
+   * cache, and the recorder counts the repeat on the same Event.
+   */
+  private async assess(run: AnalysisRun): Promise<AnalysisRunStatus['detectability']> {
+    const deps = this.opts.detectability;
+    if (!deps || !run.spec.metrics.some((m) => m.builtin === 'compareErrors')) return undefined;
+    const rollout = this.opts.store.rollout(run.metadata.namespace ?? 'default', run.spec.rollout);
+    const d = await assessRun(
+      {
+        ...deps,
+        providers: this.opts.providers,
+        ...(this.policy.defaultAddress === undefined ? {} : { address: this.policy.defaultAddress }),
+      },
+      run,
+      rollout,
+    );
+    if (d && rollout) await warnIfBlind(deps.events, run, rollout, d);
+    return d;
   }
 
   /** The first metric the policy refuses, as a message naming it; undefined when all pass. */

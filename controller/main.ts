@@ -5,6 +5,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { type AnalysisPolicy, DEFAULT_MAX_TIMEOUT_MS } from '../analysis/policy.ts';
 import { ProviderPool } from '../analysis/provider.ts';
 import { ScrapeIntervalCache } from '../analysis/scrape-interval.ts';
+import { TrafficHistoryCache } from '../analysis/traffic-history.ts';
 import {
   type AnalysisRun,
   type AnalysisTemplate,
@@ -243,6 +244,8 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     writer: analysisWriter,
     providers: new ProviderPool(),
     prometheusUrl: opts.prometheusUrl,
+    // What a compareToStable gate can see, from the last hour's traffic (issue 20).
+    detectability: { traffic: new TrafficHistoryCache(), events: recorder },
     allowedPrometheusUrls: analysisPolicy.allowedPrefixes,
     maxTimeoutMs: analysisPolicy.maxTimeoutMs,
     metrics: analysisMetrics,
