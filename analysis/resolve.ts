@@ -4,7 +4,7 @@ import type { AnalysisTemplateSpec, Gates, Metric, RunMetric } from '../crds/ind
 import { DEFAULTS, parseDuration } from '../crds/index.ts';
 import type { GateKind } from '../machines/events.ts';
 import { hasCredentials } from './address.ts';
-import { DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS } from './compare/measure.ts';
+import { DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_POWER } from './compare/measure.ts';
 import { latencyBucketsQuery, requestCountsQuery } from './compare/queries.ts';
 import { compileCondition } from './conditions.ts';
 import { type AnalysisPolicy, MIN_INTERVAL_MS, policyProblem } from './policy.ts';
@@ -260,6 +260,7 @@ function compareMetrics(
     canaryService: input.service,
     stableService: input.stableService,
     confidence: cmp.confidence ?? DEFAULT_CONFIDENCE,
+    power: cmp.power ?? DEFAULT_POWER,
     minRequests: cmp.minRequests ?? DEFAULT_MIN_REQUESTS,
   };
   // Steps: at most `count` looks. Background: until promotion, but at most COMPARE_LOOKS

@@ -121,9 +121,12 @@ export const TemplateRef = z.object({
 });
 
 /**
- * Canary versus stable over the same window, judged statistically (analysis/compare/): worse
- * only when worse by at least the practical effect with the given confidence, over every look
- * of the release together.
+ * Canary versus stable over the same window, judged statistically (analysis/compare/). Each
+ * check states an allowed increase. Rolled back: the canary is worse by more than it, with the
+ * given confidence over every look together (a canary within it is rolled back at most
+ * 1 − confidence of the time). Passed: a regression of twice the allowed increase would by now
+ * have been caught with the given power, and was not (one is promoted at most 1 − power of the
+ * time); or the canary is confidently within the allowed increase.
  */
 export const CompareToStable = z
   .object({
@@ -131,16 +134,17 @@ export const CompareToStable = z
       .object({
         maxIncreasePoints: z.number().min(0).max(100).optional().meta({
           description:
-            "Allowed increase of the error percent over the stable's, in points (0.5: 0.1% → 0.6%).",
+            "Allowed increase of the error percent over the stable's, in points (0.5: 0.1% → 0.6%). Worse by more: rolled back (with the confidence); worse by twice as much: caught with the power before the check passes.",
         }),
         maxIncreasePercent: z.number().min(0).optional().meta({
           description:
-            "Allowed increase of the error ratio relative to the stable's, in percent (100: double).",
+            "Allowed increase of the error ratio relative to the stable's, in percent (100: double). Worse by more: rolled back (with the confidence); worse by twice as much (25: 1.5× the stable's ratio): caught with the power before the check passes.",
         }),
       })
       .optional()
       .meta({
-        description: 'With both set, the canary fails only when worse by both.',
+        description:
+          'With both set, the canary fails only when worse by both, and the regression caught with the power is the larger of the two doubled.',
         'x-kubernetes-validations': [
           {
             rule: 'has(self.maxIncreasePoints) || has(self.maxIncreasePercent)',
@@ -151,7 +155,8 @@ export const CompareToStable = z
     latencyP99: z
       .object({
         maxIncreasePercent: z.number().min(0).meta({
-          description: "Allowed increase of the p99 over the stable's p99, in percent (20: 100 ms → 120 ms).",
+          description:
+            "Allowed increase of the p99 over the stable's p99, in percent (20: 100 ms → 120 ms). Slower by more: rolled back (more than 1% of canary requests slower than (1 + this) × the stable's p99, with the confidence); twice that share (2%) slower: caught with the power before the check passes.",
         }),
       })
       .optional(),
@@ -159,13 +164,17 @@ export const CompareToStable = z
       .object({
         maxShiftPoints: z.number().min(0).max(100).meta({
           description:
-            "At any latency, allowed excess of the canary's share of slower requests over the stable's, in points.",
+            "At any latency, allowed excess of the canary's share of slower requests over the stable's, in points. More: rolled back; twice as much at any bucket bound: caught with the power before the check passes.",
         }),
       })
       .optional(),
     confidence: z.number().min(0.5).max(0.9999).optional().meta({
       description:
-        'Confidence required to call the canary worse (or not worse), over all looks together (default 0.99).',
+        'Confidence required to call the canary worse, over all looks together (default 0.99): a canary within the allowed increase is rolled back at most 1 − confidence of the time.',
+    }),
+    power: z.number().min(0.5).max(0.999).optional().meta({
+      description:
+        'Chance a regression of twice the allowed increase must have had of being caught before a check passes (default 0.9): one is promoted at most 1 − power of the time. Higher needs more requests, so more time.',
     }),
     minRequests: NonNegativeInt.optional().meta({
       description: 'Requests each of canary and stable needs before any verdict (default 100).',
@@ -254,6 +263,15 @@ export const ComparisonDetails = z.object({
   statistic: z.number().meta({ description: '(estimate − margin) / standard error.' }),
   confidence: z.number().meta({ description: 'Confidence reached against the margin (0–1).' }),
   required: z.number().meta({ description: 'Confidence required for a verdict (0–1).' }),
+  power: z
+    .number()
+    .optional()
+    .meta({ description: 'Chance the configured regression would have been caught by this look (0–1).' }),
+  powerRequired: z.number().optional().meta({ description: 'Power a pass needs (0–1).' }),
+  regression: z.number().optional().meta({
+    description:
+      'The configured regression (twice the allowed increase; latencyP99: twice the allowed 1% of slow requests) in the compared quantity, percent points.',
+  }),
   atMs: z.number().optional().meta({ description: 'Latency tests: the latency compared at, ms.' }),
 });
 export type ComparisonDetails = z.infer<typeof ComparisonDetails>;
@@ -296,6 +314,7 @@ export const RunMetric = Metric.extend({
       canaryService: z.string(),
       stableService: z.string(),
       confidence: z.number(),
+      power: z.number().optional(),
       minRequests: NonNegativeInt,
       maxIncreasePoints: z.number().optional(),
       maxIncreasePercent: z.number().optional(),

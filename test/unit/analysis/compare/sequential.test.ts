@@ -47,6 +47,7 @@ describe('compareToStable resolved into sequential metrics', () => {
       canaryService: 'web-canary',
       stableService: 'web-stable',
       confidence: 0.99,
+      power: 0.9,
       minRequests: 100,
       maxIncreasePoints: 0.5,
     });
