@@ -33,7 +33,7 @@ export interface Horizon {
   seconds: number;
   /** Percent; for a background gate the time-weighted mean over the release's timed steps. */
   canaryWeight: number;
-  /** In words, for the basis: "step 3's analysis: 10 looks of 30s at 10%". */
+  /** In words, for the basis: "step 3's analysis: 10 looks of 30s at 10% (5m)". */
   what: string;
 }
 
@@ -69,7 +69,7 @@ export function gateHorizon(spec: RolloutSpec, gate: GateKind, stepIndex?: numbe
     return {
       seconds,
       canaryWeight: weight,
-      what: `step ${(stepIndex ?? 0) + 1}'s analysis: ${looks} looks of ${interval} at ${weight}%`,
+      what: `step ${(stepIndex ?? 0) + 1}'s analysis: ${looks} looks of ${interval} at ${weight}% (${duration(seconds)})`,
     };
   }
   if (gate !== 'background') return 'only canary gates are worked out ahead';
@@ -174,7 +174,7 @@ export function assessGate(
   };
   const basis =
     `last hour: ${round(traffic.requestsPerSecond)} requests/s, ${round(traffic.stableErrorRatio * 100)}% errors on stable; ` +
-    `${horizon.what} (${duration(horizon.seconds)})`;
+    horizon.what;
   const numbers = {
     basis,
     requestsPerSecond: traffic.requestsPerSecond,

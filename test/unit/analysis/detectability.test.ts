@@ -46,7 +46,7 @@ describe('the time the steps allow a gate', () => {
     expect(gateHorizon(s, 'step', 2)).toEqual({
       seconds: 120,
       canaryWeight: 10,
-      what: "step 3's analysis: 4 looks of 30s at 10%",
+      what: "step 3's analysis: 4 looks of 30s at 10% (2m)",
     });
   });
 
@@ -104,7 +104,7 @@ describe('what a gate can see', () => {
     expect(d?.power).toBe(DEFAULT_POWER);
     expect(d?.message).toMatch(/^cannot see the configured effect: /);
     expect(d?.basis).toBe(
-      "last hour: 1 requests/s, 2% errors on stable; the release's timed steps: 60s at 20% on average (60s)",
+      "last hour: 1 requests/s, 2% errors on stable; the release's timed steps: 60s at 20% on average",
     );
     // The numbers are detectable.ts' own, for the share and time the steps give.
     expect(d?.detectablePercent).toBe(
