@@ -21,7 +21,7 @@ import {
   statusOf,
   step,
 } from '../analysis/run-state.ts';
-import { REASON_NO_TRAFFIC, type TrafficSeen, trafficStep } from '../analysis/traffic-start.ts';
+import { REASON_NO_TRAFFIC, type TrafficSeen, trafficStart, trafficStep } from '../analysis/traffic-start.ts';
 import type { AnalysisRun, AnalysisRunStatus, Rollout } from '../crds/index.ts';
 import type { AnalysisRunEvent } from '../machines/analysis-run.ts';
 import type { AnalysisMetrics } from './analysis-metrics.ts';
@@ -211,8 +211,10 @@ export class AnalysisRunner {
 
   /** Whether the run's canary has had traffic; undefined for a terminated run. */
   private trafficOf(run: AnalysisRun) {
-    const observed = this.opts.store.traffic?.(run);
-    return trafficStep(run, runStart(run), observed?.seen, this.now(), observed?.deadlineMs ?? 0);
+    const start = runStart(run);
+    // Once the clock has started the world is not read again: the moment stays as recorded.
+    const observed = trafficStart(run, start) === undefined ? this.opts.store.traffic?.(run) : undefined;
+    return trafficStep(run, start, observed?.seen, this.now(), observed?.deadlineMs ?? 0);
   }
 
   /**
