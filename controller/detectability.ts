@@ -5,6 +5,7 @@ import { assessGate } from '../analysis/detectability.ts';
 import type { ProviderPool } from '../analysis/provider.ts';
 import type { TrafficHistoryCache } from '../analysis/traffic-history.ts';
 import { type AnalysisRun, API_VERSION, type Detectability, type Rollout } from '../crds/index.ts';
+import { WATCH_INCONCLUSIVE_LIMIT } from './analysis-runs.ts';
 import type { EventRecorder } from './kube/events.ts';
 
 export interface DetectabilityDeps {
@@ -27,8 +28,9 @@ export async function assessRun(
   rollout: Rollout | undefined,
 ): Promise<Detectability | undefined> {
   const metric = errorsMetric(run);
-  // A run's own metric naming an address is a template's, not compareToStable's: builtins use the default.
-  if (!metric?.compare || !rollout || deps.address === undefined) return undefined;
+  // A watch (the background gate run again while the release is paused) was said at its first run.
+  if (!metric?.compare || metric.inconclusiveLimit === WATCH_INCONCLUSIVE_LIMIT) return undefined;
+  if (!rollout || deps.address === undefined) return undefined;
   const namespace = run.metadata.namespace ?? 'default';
   const provider = deps.providers.get(deps.address, deps.timeoutMs ?? 3000);
   const traffic = await deps.traffic.get(
