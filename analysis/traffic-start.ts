@@ -19,6 +19,24 @@ export interface TrafficSeen {
   selected?: boolean;
   /** Where the weight lives, for the message. */
   virtualService?: string;
+  /**
+   * The release itself has not given the canary any weight yet (a leading pause at 0): its own
+   * steps or a person will, so the wait is not a hang and the progress deadline does not end it.
+   */
+  weightPlanned?: boolean;
+}
+
+/**
+ * The weight a canary has at step `stepIndex`: the last setWeight before it, 0 when none. A step
+ * gate at weight 0 is a check before any traffic (e.g. on the canary pods' own metrics): it
+ * cannot wait for a weight its own release only gives after it passes.
+ */
+export function weightAtStep(steps: readonly { setWeight?: number }[], stepIndex: number): number {
+  for (let i = Math.min(stepIndex, steps.length) - 1; i >= 0; i--) {
+    const weight = steps[i]?.setWeight;
+    if (weight !== undefined) return weight;
+  }
+  return 0;
 }
 
 /** What the run waits for, in words; undefined when traffic reaches the revision. */
@@ -62,8 +80,10 @@ export const TRAFFIC_RECHECK_MS = 1000;
 /**
  * One pass's decision for a run whose traffic may not have started. `seen` undefined means
  * the caller cannot observe traffic (no world to read): the run counts from its start.
- * `deadlineMs` is the release's progress deadline: a canary that never gets traffic ends the
- * run then (Inconclusive, so the release pauses and says why) instead of waiting silently.
+ * `deadlineMs` is the release's progress deadline: a canary that never gets the traffic its
+ * release gave it ends the run then (Inconclusive, so the release pauses and says why) instead
+ * of waiting silently. A wait for a weight the release has not given yet has no deadline: the
+ * release's own steps move it on, and its status says where it is.
  */
 export function trafficStep(
   run: AnalysisRun,
@@ -77,7 +97,7 @@ export function trafficStep(
   if (seen === undefined) return { kind: 'flowing', since: runStart, record: false };
   const waiting = waitingFor(seen);
   if (waiting === undefined) return { kind: 'flowing', since: now, record: true };
-  if (now >= runStart + deadlineMs) {
+  if (now >= runStart + deadlineMs && !seen.weightPlanned) {
     return {
       kind: 'gaveUp',
       message: `no canary traffic within ${Math.round(deadlineMs / 1000)}s (progressDeadlineSeconds) of the run's start: ${waiting.replace(/^waiting for canary traffic /, '')}; no look was taken`,
@@ -86,7 +106,9 @@ export function trafficStep(
   return {
     kind: 'waiting',
     message: waiting,
-    recheckAt: Math.min(now + TRAFFIC_RECHECK_MS, runStart + deadlineMs),
+    recheckAt: seen.weightPlanned
+      ? now + TRAFFIC_RECHECK_MS
+      : Math.max(now, Math.min(now + TRAFFIC_RECHECK_MS, runStart + deadlineMs)),
   };
 }
 

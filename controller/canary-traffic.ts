@@ -1,6 +1,6 @@
 // What reaches the revision an AnalysisRun measures, read from the controller's caches: the
 // observation behind analysis/traffic-start.ts, which decides when a gate's clock starts.
-import type { TrafficSeen } from '../analysis/traffic-start.ts';
+import { type TrafficSeen, weightAtStep } from '../analysis/traffic-start.ts';
 import { type AnalysisRun, progressDeadlineMs } from '../crds/index.ts';
 import { parseRollout } from './parse-cache.ts';
 import { REVISION_LABEL } from './revision.ts';
@@ -15,6 +15,7 @@ type Caches = Pick<World, 'rollout' | 'replicaSets' | 'service' | 'virtualServic
  * whether the measured Service gets requests, that too:
  * - canary with Istio routing: the canary weight, counted only as far as Sluice itself set it
  *   (status.canary.weight), so a hand edit the next reconcile undoes does not start the clock;
+ *   a step gate at a step the spec runs at weight 0 needs ready pods only (a check before traffic);
  * - blue-green after the switch (post-promotion): the VirtualService's weight when it routes,
  *   else whether the active Service selects the revision;
  * - a canary without routing and a blue-green preview: ready pods behind their Service suffice.
@@ -45,9 +46,13 @@ export function canaryTraffic(
       throw err;
     }
   };
-  if (canary && split) {
-    seen.weight = Math.min(routedWeight(), rollout.status?.canary?.weight ?? 0);
+  const beforeTraffic =
+    run.spec.gate === 'step' && weightAtStep(canary?.steps ?? [], run.spec.stepIndex ?? 0) === 0;
+  if (canary && split && !beforeTraffic) {
+    const given = rollout.status?.canary?.weight ?? 0;
+    seen.weight = Math.min(routedWeight(), given);
     seen.virtualService = split.virtualService;
+    if (given <= 0) seen.weightPlanned = true;
   } else if (blueGreen && run.spec.gate === 'postPromotion') {
     if (split) {
       seen.weight = routedWeight();

@@ -6,6 +6,7 @@ import {
   trafficStart,
   trafficStep,
   waitingFor,
+  weightAtStep,
 } from '../../../analysis/traffic-start.ts';
 import type { AnalysisRun, RunMetric } from '../../../crds/index.ts';
 
@@ -120,6 +121,25 @@ describe("a run's first look waits for the canary's first traffic", () => {
       message:
         "no canary traffic within 600s (progressDeadlineSeconds) of the run's start: (no ready pods); no look was taken",
     });
+  });
+});
+
+describe('a wait the release itself causes', () => {
+  it('has no deadline while the release has not given the canary weight yet (a long bake at 0 is not a hang)', () => {
+    const planned = { ...flowing, weight: 0, weightPlanned: true };
+    expect(trafficStep(runOf(), T0, planned, T0 + 3 * DEADLINE, DEADLINE)).toEqual({
+      kind: 'waiting',
+      message: 'waiting for canary traffic (weight 0 in VirtualService web)',
+      recheckAt: T0 + 3 * DEADLINE + TRAFFIC_RECHECK_MS,
+    });
+  });
+
+  it('the weight at a step is the last setWeight before it; none: 0 (a step gate then checks before traffic)', () => {
+    const steps = [{ analysis: {} }, { setWeight: 20 }, { pause: {} }, { analysis: {} }, { setWeight: 50 }];
+    expect(weightAtStep(steps, 0)).toBe(0);
+    expect(weightAtStep(steps, 3)).toBe(20);
+    expect(weightAtStep(steps, 5)).toBe(50);
+    expect(weightAtStep([], 0)).toBe(0);
   });
 });
 

@@ -133,7 +133,7 @@ describe('the runner waits for the canary’s first traffic', () => {
 });
 
 describe('what the controller sees of a canary’s traffic', () => {
-  const rollout = (extra: { weight?: number; blueGreen?: boolean } = {}) =>
+  const rollout = (extra: { weight?: number; blueGreen?: boolean; steps?: unknown[] } = {}) =>
     ({
       apiVersion: 'sluice.dev/v1alpha1',
       kind: 'Rollout',
@@ -149,7 +149,7 @@ describe('what the controller sees of a canary’s traffic', () => {
                 stableService: 'web-stable',
                 canaryService: 'web-canary',
                 trafficRouting: { istio: { virtualService: { name: 'web', routes: ['primary'] } } },
-                steps: [],
+                steps: extra.steps ?? [],
               },
             },
       },
@@ -185,9 +185,29 @@ describe('what the controller sees of a canary’s traffic', () => {
       seen: { readyPods: 2, weight: 20, virtualService: 'web' },
       deadlineMs: 120_000,
     });
-    // Someone set 50 by hand while Sluice says 0: the clock does not start on that.
-    expect(canaryTraffic(world(rollout({ weight: 0 }), 50, 2), newRun())?.seen.weight).toBe(0);
+    // Someone set 50 by hand while Sluice says 0: the clock does not start on that, and the
+    // weight is still to come from the release's own steps (no deadline on that wait).
+    expect(canaryTraffic(world(rollout({ weight: 0 }), 50, 2), newRun())?.seen).toEqual({
+      readyPods: 2,
+      weight: 0,
+      virtualService: 'web',
+      weightPlanned: true,
+    });
     expect(canaryTraffic(world(rollout({ weight: 20 }), 20, 0), newRun())?.seen.readyPods).toBe(0);
+  });
+
+  it('a step gate at a step the spec runs at weight 0 checks before traffic: ready pods suffice', () => {
+    const steps = [{ analysis: {} }, { setWeight: 20 }, { analysis: {} }];
+    const step = (stepIndex: number) => ({
+      ...newRun(),
+      spec: { ...newRun().spec, gate: 'step' as const, stepIndex },
+    });
+    expect(canaryTraffic(world(rollout({ steps }), 0, 2), step(0))?.seen).toEqual({ readyPods: 2 });
+    expect(canaryTraffic(world(rollout({ steps, weight: 20 }), 20, 2), step(2))?.seen).toEqual({
+      readyPods: 2,
+      weight: 20,
+      virtualService: 'web',
+    });
   });
 
   it('blue-green: the preview needs ready pods only; after the switch the active Service must select it', () => {
