@@ -100,7 +100,12 @@ function describe(
   const power = `a regression of ${c.regression} points would have been caught with probability ${c.power} (need ${c.powerRequired})`;
   const message = {
     worse: `canary worse than stable: ${bounds} (${reached}; ${arms})`,
-    notWorse: `canary not worse than stable: ${bounds}; ${power} (${arms})`,
+    // A pass on power says the power; a pass on the bounds (the canary confidently within the
+    // allowed increase) is the stronger statement and says the confidence.
+    notWorse:
+      c.power >= c.powerRequired
+        ? `canary not worse than stable: ${bounds}; ${power} (${arms})`
+        : `canary not worse than stable: ${bounds} (${reached}; ${arms})`,
     undecided: `undecided so far: ${bounds} (${reached}); ${power} (${arms})`,
     tooFewRequests: `too few requests to judge yet (${arms}; need ${minRequests} each)`,
   }[c.verdict];

@@ -7,6 +7,9 @@ import {
   compareLatencyP99,
   type ErrorEffect,
 } from '../../../../analysis/compare/judge.ts';
+import { judgeSamples } from '../../../../analysis/compare/measure.ts';
+import { resolveMetrics } from '../../../../analysis/resolve.ts';
+import type { RunMetric } from '../../../../crds/index.ts';
 import {
   fitLognormal,
   ISTIO_DURATION_BUCKETS_MS,
@@ -144,5 +147,38 @@ describe('compareToStable passes with stated power', () => {
     }
     expect(rates(outcomes).passed).toBeLessThanOrEqual(0.1 + 0.04);
     expect(rates(outcomes).rolledBack).toBeGreaterThan(0.8);
+  });
+
+  it('the message says which way it passed, and an undecided look says the power it has so far', () => {
+    const metric = (errors: Record<string, number>, power?: number) =>
+      resolveMetrics({
+        gates: { compareToStable: { errors, ...(power === undefined ? {} : { power }) } },
+        gate: 'step',
+        namespace: 'shop',
+        service: 'web-canary',
+        stableService: 'web-stable',
+        templates: new Map(),
+      })[0] as RunMetric;
+    const counts = (service: string, ok: number, errors: number) => [
+      { labels: { destination_service_name: service, response_code: '200' }, value: ok },
+      { labels: { destination_service_name: service, response_code: '503' }, value: errors },
+    ];
+    const samples = (n: number, errors: number) => [
+      ...counts('web-canary', n - errors, errors),
+      ...counts('web-stable', n - errors, errors),
+    ];
+    expect(metric({ maxIncreasePercent: 25 }).compare?.power).toBe(0.9);
+    expect(metric({ maxIncreasePercent: 25 }, 0.8).compare?.power).toBe(0.8);
+    const onPower = judgeSamples(metric({ maxIncreasePercent: 25 }), samples(400_000, 4_000));
+    expect(onPower.phase).toBe('Successful');
+    expect(onPower.message).toMatch(/would have been caught with probability [\d.]+ \(need 0\.9\)/);
+    const undecided = judgeSamples(metric({ maxIncreasePercent: 25 }), samples(4_000, 40));
+    expect(undecided.phase).toBe('Inconclusive');
+    expect(undecided.message).toMatch(/^undecided so far: .*caught with probability [\d.]+ \(need 0\.9\)/);
+    // Few errors against a wide absolute allowance: confidently within it before the power is there.
+    const onBounds = judgeSamples(metric({ maxIncreasePoints: 3 }), samples(1_500, 15));
+    expect(onBounds.phase).toBe('Successful');
+    expect(onBounds.comparison.power).toBeLessThan(0.9);
+    expect(onBounds.message).toMatch(/allowed 3 \(confidence reached [\d.]+;/);
   });
 });
