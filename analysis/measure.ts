@@ -1,8 +1,15 @@
 // Taking one measurement, and deciding when the next one is due. Pure apart from the
 // provider call; the clock comes in as `now`.
-import type { AnalysisRun, ComparisonDetails, MetricResult, RunMetric } from '../crds/index.ts';
+import type {
+  AbsoluteDetails,
+  AnalysisRun,
+  ComparisonDetails,
+  MetricResult,
+  RunMetric,
+} from '../crds/index.ts';
 import { DEFAULTS, parseDuration } from '../crds/index.ts';
 import { answered, type MeasurementPhase } from '../machines/analysis-run.ts';
+import { lookAbsolute } from './absolute-look.ts';
 import { look } from './compare/measure.ts';
 import { judge } from './conditions.ts';
 import {
@@ -25,6 +32,10 @@ export interface Taken {
   unreachable?: boolean;
   /** compareToStable: the numbers behind the verdict. */
   comparison?: ComparisonDetails;
+  /** successRate / latencyP99: the numbers behind the verdict. */
+  absolute?: AbsoluteDetails;
+  /** The stable broke the same threshold in the same window: not the canary's fault. */
+  sharedIncident?: true;
   /** The full error text behind a short message (tenant-named address): for the log, never status. */
   detail?: string;
 }
@@ -58,6 +69,8 @@ export async function takeMeasurement(
       const windowMs = evidenceWindowMs(metric, since, now);
       return { metric: metric.name, ...(await look(metric, provider, now, windowMs)) };
     }
+    if (metric.absolute) return { metric: metric.name, ...(await lookAbsolute(metric, provider, now)) };
+    // A builtin written into a run before it was judged on counts still measures as it was written.
     const result = await provider.query(prom.query, {
       at: new Date(now),
       expect: metric.builtin ? 'scalar' : 'any',

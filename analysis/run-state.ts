@@ -98,7 +98,11 @@ function explain(
       .filter((r) => r.count > 0)
       .map((r) => `${r.name} undecided after ${r.count} looks: ${r.measurements.at(-1)?.message ?? ''}`);
     const waiting = pending.filter((r) => r.count === 0).map((r) => r.name);
+    const incidents = results
+      .filter((r) => !r.dryRun && r.sharedIncident)
+      .map((r) => `${r.name} holds: ${r.sharedIncident}`);
     const parts = [
+      ...incidents,
       ...undecided,
       ...(waiting.length ? [`waiting for a first measurement of ${waiting.join(', ')}`] : []),
     ];

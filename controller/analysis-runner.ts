@@ -177,6 +177,8 @@ export class AnalysisRunner {
               ...(t.value === undefined ? {} : { value: t.value }),
               ...(t.message === undefined ? {} : { message: t.message }),
               ...(t.comparison === undefined ? {} : { comparison: t.comparison }),
+              ...(t.absolute === undefined ? {} : { absolute: t.absolute }),
+              ...(t.sharedIncident ? { sharedIncident: true } : {}),
             }),
           ),
         );
@@ -189,6 +191,10 @@ export class AnalysisRunner {
       const written = await this.opts.writer.writeRunStatus(run, status);
       if (written === false) throw new StaleWrite(`status of AnalysisRun ${key}`);
       this.opts.store.remember(written);
+      // A shared incident beginning or ending changes no phase, but the release holds or resumes on it.
+      const incidentChanged = Boolean(before?.sharedIncident) !== Boolean(status.sharedIncident);
+      if (incidentChanged && before?.phase === status.phase)
+        this.opts.gateChanged(namespace, run.spec.rollout, status.phase);
       if (before?.phase !== status.phase) {
         this.opts.gateChanged(namespace, run.spec.rollout, status.phase);
         this.opts.logger.info(

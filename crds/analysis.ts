@@ -191,6 +191,21 @@ export const CompareToStable = z
 export type CompareToStable = z.infer<typeof CompareToStable>;
 
 /**
+ * How sure an absolute builtin must be before it blames the canary, and how many requests a
+ * window needs to be a verdict at all. Defaults in analysis/absolute.ts.
+ */
+const absoluteOptions = {
+  confidence: z.number().min(0.5).max(0.9999).optional().meta({
+    description:
+      'Confidence a look needs to call the threshold broken (default 0.99): it fails when the bound, not the point estimate, is past the threshold.',
+  }),
+  minRequests: NonNegativeInt.optional().meta({
+    description:
+      'Requests the window needs before a look is a verdict (default 10); fewer: the look is Inconclusive ("too few requests"), never passed.',
+  }),
+};
+
+/**
  * The gates one analysis point runs: the zero-PromQL builtins and/or templates. The same
  * shape serves background analysis, `analysis` steps and blue-green pre/post promotion.
  */
@@ -207,12 +222,20 @@ export const Gates = z
     ...metricLimits,
     successRate: z
       .object({
-        min: z.number().min(0).max(100).meta({ description: 'Minimum percent of non-5xx responses.' }),
+        min: z.number().min(0).max(100).meta({
+          description:
+            'Minimum percent of non-5xx responses. A look fails only when the confidence bound of the success rate is below it, not the rate itself.',
+        }),
+        ...absoluteOptions,
       })
       .optional(),
     latencyP99: z
       .object({
-        maxMs: z.number().min(0).meta({ description: 'Maximum p99 request duration in milliseconds.' }),
+        maxMs: z.number().min(0).meta({
+          description:
+            'Maximum p99 request duration in milliseconds. A look fails only when, with the confidence, more than 1% of requests were slower than it.',
+        }),
+        ...absoluteOptions,
       })
       .optional(),
     compareToStable: CompareToStable.optional(),
@@ -276,11 +299,36 @@ export const ComparisonDetails = z.object({
 });
 export type ComparisonDetails = z.infer<typeof ComparisonDetails>;
 
+const AbsoluteSide = z.object({
+  requests: z.number(),
+  value: z.number().optional().meta({ description: 'successRate: success percent; latencyP99: p99 ms.' }),
+  lower: z
+    .number()
+    .meta({ description: 'Lower confidence bound of the success percent or of the slow share, percent.' }),
+  upper: z.number().meta({ description: 'Upper confidence bound, percent.' }),
+});
+
+/** The numbers behind a successRate / latencyP99 look, so a person can see why. */
+export const AbsoluteDetails = z.object({
+  verdict: z.enum(['pass', 'fail', 'sharedIncident', 'tooFewRequests']),
+  threshold: z.number().meta({ description: 'min (percent) or maxMs, as written.' }),
+  canary: AbsoluteSide,
+  stable: AbsoluteSide.optional(),
+  confidence: z.number(),
+  minRequests: z.number(),
+});
+export type AbsoluteDetails = z.infer<typeof AbsoluteDetails>;
+
 export const Measurement = z.object({
   phase: AnalysisPhase,
   value: z.string().max(4096).optional(),
   message: z.string().max(4096).optional(),
   comparison: ComparisonDetails.optional(),
+  absolute: AbsoluteDetails.optional(),
+  sharedIncident: z.boolean().optional().meta({
+    description:
+      'The stable broke the same threshold in the same window: not a verdict on the canary (recorded Inconclusive, never a strike); the release holds until a passing look.',
+  }),
   startedAt: z.string(),
   finishedAt: z.string().optional(),
 });
@@ -296,6 +344,13 @@ export const MetricResult = z.object({
   inconclusive: NonNegativeInt,
   error: NonNegativeInt,
   consecutiveError: NonNegativeInt,
+  incidents: NonNegativeInt.optional().meta({
+    description: 'Looks that found a shared incident: neither answers towards count nor strikes.',
+  }),
+  sharedIncident: z.string().max(4096).optional().meta({
+    description:
+      'Set by a look that found a shared incident, cleared by the next passing or failing look: while set the metric does not pass.',
+  }),
   measurements: z.array(Measurement).max(10),
 });
 export type MetricResult = z.infer<typeof MetricResult>;
@@ -322,6 +377,20 @@ export const RunMetric = Metric.extend({
     })
     .optional()
     .meta({ description: 'compareToStable builtins: the two Services and the effect judged.' }),
+  absolute: z
+    .object({
+      canaryService: z.string(),
+      stableService: z.string().optional(),
+      min: z.number().optional(),
+      maxMs: z.number().optional(),
+      confidence: z.number(),
+      minRequests: NonNegativeInt,
+    })
+    .optional()
+    .meta({
+      description:
+        'successRate / latencyP99 judged on counts: the threshold (min percent or maxMs), the bound and minRequests, and the stable Service whose breaking the same threshold makes a look a shared incident.',
+    }),
   template: z.string().max(253).optional().meta({ description: 'Where the metric came from.' }),
 });
 export type RunMetric = z.infer<typeof RunMetric>;
@@ -397,6 +466,10 @@ export const AnalysisRunStatus = z.object({
   }),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
+  sharedIncident: z.string().max(4096).optional().meta({
+    description:
+      'While a gating metric holds for a shared incident (the stable breaks the same threshold): why. The release pauses with reason SharedIncident and resumes on its own when it clears.',
+  }),
   trafficSince: z.string().optional().meta({
     description:
       'When the revision under test first had traffic (weight above 0 and ready pods, as the controller saw them): the first look is due initialDelay after this, and compareToStable counts from here. Until then the run waits and takes no look.',
