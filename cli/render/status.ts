@@ -79,6 +79,8 @@ function pauseNode(name: string, pause: NonNullable<RolloutStatus['pause']>, now
         : 'due now';
   } else if (pause.reason === 'Manual') {
     until = `until \`kubectl sluice resume ${name}\``;
+  } else if (pause.reason === 'SharedIncident') {
+    until = 'until the shared incident ends (resumes by itself)';
   } else {
     until = `until \`kubectl sluice promote ${name}\``;
   }
