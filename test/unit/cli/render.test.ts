@@ -146,7 +146,11 @@ describe('renderStatus', () => {
 
   it('says a shared-incident hold ends by itself', () => {
     const rollout = pausedCanary({
-      pause: { reason: 'SharedIncident', message: 'metric success-rate: shared incident', startTime: ago(30) },
+      pause: {
+        reason: 'SharedIncident',
+        message: 'metric success-rate: shared incident',
+        startTime: ago(30),
+      },
     });
     const text = renderStatus(statusView(rollout), NOW);
     expect(text).toContain(
