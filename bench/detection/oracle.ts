@@ -31,24 +31,38 @@ function logGamma(x: number): number {
   return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
 }
 
-/** P(X ≥ k) for X ~ Binomial(n, p), summed exactly from k upwards. */
+const logPmf = (j: number, n: number, p: number) =>
+  logGamma(n + 1) - logGamma(j + 1) - logGamma(n - j + 1) + j * Math.log(p) + (n - j) * Math.log1p(-p);
+
+/**
+ * P(X ≥ k) for X ~ Binomial(n, p), summed exactly term by term away from the mean (upwards
+ * from k above it; below it, one minus the terms downwards from k − 1), stopping when terms no
+ * longer change the sum.
+ */
 export function binomialUpperTail(k: number, n: number, p: number): number {
   if (k <= 0) return 1;
-  if (k > n) return 0;
-  if (p <= 0) return 0;
+  if (k > n || p <= 0) return 0;
   if (p >= 1) return 1;
-  // Below the mean the tail is at least about a half: never significant at the levels used here.
-  if (k <= n * p) return 1;
-  let log =
-    logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1) + k * Math.log(p) + (n - k) * Math.log1p(-p);
+  const odds = p / (1 - p);
   let sum = 0;
-  for (let j = k; j <= n; j++) {
+  if (k > n * p) {
+    let log = logPmf(k, n, p);
+    for (let j = k; j <= n; j++) {
+      const term = Math.exp(log);
+      sum += term;
+      if (term < sum * 1e-15) break;
+      log += Math.log((n - j) / (j + 1)) + Math.log(odds);
+    }
+    return Math.min(1, sum);
+  }
+  let log = logPmf(k - 1, n, p);
+  for (let j = k - 1; j >= 0; j--) {
     const term = Math.exp(log);
     sum += term;
-    if (term < sum * 1e-12) break;
-    log += Math.log((n - j) / (j + 1)) + Math.log(p / (1 - p));
+    if (term < sum * 1e-15) break;
+    log += Math.log(j / (n - j + 1)) - Math.log(odds);
   }
-  return Math.min(1, sum);
+  return Math.max(0, 1 - sum);
 }
 
 /**
