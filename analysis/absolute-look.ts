@@ -100,7 +100,7 @@ function describe(
   const message = {
     pass: `${what(c)}: within ${limit} at ${at}`,
     fail: `${what(c)}: past ${limit} at ${at}; ${stable}`,
-    sharedIncident: `shared incident: canary ${what(c)} and ${stable} both past ${limit}; the canary is not worse than stable at ${at}`,
+    sharedIncident: `shared incident: the stable breaks ${limit} too (${stable}; canary ${what(c)}); not the canary's fault at ${at}`,
     // "no data" as a query without series says it: the runner's outage probe waits for data.
     tooFewRequests:
       j.canary.requests > 0

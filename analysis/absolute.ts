@@ -12,10 +12,11 @@ export const DEFAULT_ABSOLUTE_CONFIDENCE = 0.99;
 export const DEFAULT_ABSOLUTE_MIN_REQUESTS = 10;
 
 /**
- * pass: the canary is not confidently past the threshold. fail: it is, and the stable is not
- * (or is better by more than the threshold allows). sharedIncident: both break it and the
- * canary's excess over the stable is within the allowance. tooFewRequests: the canary had
- * fewer than minRequests in the window.
+ * pass: the canary is not confidently past the threshold, nor the stable. fail: the canary
+ * is, and the stable is not (or is better by more than the threshold allows). sharedIncident:
+ * both break it and the canary's excess over the stable is within the allowance, or the stable
+ * is confidently past it whatever the canary shows. tooFewRequests: the canary had fewer than
+ * minRequests in the window.
  */
 export type AbsoluteVerdict = 'pass' | 'fail' | 'sharedIncident' | 'tooFewRequests';
 
@@ -74,10 +75,16 @@ export function judgeShares(
   const s = stable && stable.requests > 0 ? side(stable.bad, stable.requests, z) : undefined;
   const base = { allowed, canary: c, ...(s ? { stable: s } : {}) };
   if (c.requests < opts.minRequests) return { verdict: 'tooFewRequests', ...base };
-  if (c.lower <= allowed) return { verdict: 'pass', ...base };
+  const stableCounts = s !== undefined && s.requests >= opts.minRequests;
+  if (c.lower <= allowed) {
+    // A stable that is itself confidently past the threshold is an incident whatever the
+    // canary's window shows: a lucky canary look in the middle of one is no reason to go on.
+    const incident = s !== undefined && stableCounts && s.lower > allowed;
+    return { verdict: incident ? 'sharedIncident' : 'pass', ...base };
+  }
   // The stable breaks the threshold when its own share does: the literal "stable is past it too".
   // A stable with too few requests says nothing about an incident, so the canary is blamed.
-  if (!s || s.requests < opts.minRequests || s.share <= allowed) return { verdict: 'fail', ...base };
+  if (!s || !stableCounts || s.share <= allowed) return { verdict: 'fail', ...base };
   // Both break it. A canary whose excess over the stable is itself past the allowance (with the
   // same confidence) is still to blame: rolling it back helps even during an incident. A smaller
   // difference is not: a healthy canary differs from stable by a few percent of its rate, which

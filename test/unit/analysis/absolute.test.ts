@@ -38,6 +38,14 @@ describe('successRate on counts', () => {
     expect(j.stable?.share).toBeGreaterThan(0.05);
   });
 
+  it("a stable confidently past the threshold is an incident even when the canary's window passes", () => {
+    // Canary 3% (its bound not past 5% on 300 requests), stable 12% on 3000: still the incident,
+    // so a lucky canary window does not end the hold.
+    expect(judgeSuccessRate(counts(300, 9), counts(3000, 360), 95, opts).verdict).toBe('sharedIncident');
+    // A stable merely above the threshold on its point estimate does not hold a passing canary.
+    expect(judgeSuccessRate(counts(300, 9), counts(300, 18), 95, opts).verdict).toBe('pass');
+  });
+
   it('a stable within the threshold, or with too few requests, leaves the canary to blame', () => {
     expect(judgeSuccessRate(counts(3000, 240), counts(3000, 90), 95, opts).verdict).toBe('fail');
     expect(judgeSuccessRate(counts(3000, 240), counts(5, 5), 95, opts).verdict).toBe('fail');
@@ -107,7 +115,7 @@ describe('a look says the value and why', () => {
     expect(look.absolute.canary.lower).toBeLessThan(92);
     expect(look.absolute.canary.upper).toBeGreaterThan(92);
     expect(look.message).toMatch(
-      /^shared incident: canary success rate 92% \(between .* over 1000 requests\)/,
+      /^shared incident: the stable breaks min 95% too \(stable success rate 91.5% \(between .* over 1000 requests\); canary success rate 92% /,
     );
   });
 
