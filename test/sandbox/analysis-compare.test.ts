@@ -273,8 +273,9 @@ describe('compareToStable against the real Prometheus', () => {
       },
       { description: `the re-run ${rerunName} to take its first look`, timeout: 60_000 },
     );
+    // The first run counted from the canary's first traffic (or, without it, its creation).
     expect(Date.parse(rerun.spec.evidenceSince ?? '')).toBe(
-      Date.parse(String(first?.metadata.creationTimestamp)),
+      Date.parse(first?.status?.trafficSince ?? String(first?.metadata.creationTimestamp)),
     );
     // Its first look already counts everything the first run saw, and more.
     const after = rerun.status?.metricResults?.[0]?.measurements[0]?.comparison;
