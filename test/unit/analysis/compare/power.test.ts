@@ -4,6 +4,7 @@ import type { Bucket } from '../../../../analysis/compare/histogram.ts';
 import {
   type Common,
   compareErrors,
+  compareLatencyDistribution,
   compareLatencyP99,
   type ErrorEffect,
 } from '../../../../analysis/compare/judge.ts';
@@ -180,5 +181,43 @@ describe('compareToStable passes with stated power', () => {
     expect(onBounds.phase).toBe('Successful');
     expect(onBounds.comparison.power).toBeLessThan(0.9);
     expect(onBounds.message).toMatch(/allowed 3 \(confidence reached [\d.]+;/);
+  });
+
+  it('latency distribution: 20 points more slow requests at some bound pass at most 1 − power of the time; the same distribution passes', () => {
+    const rng = seededRng(3);
+    const stable = fitLognormal(60, 300);
+    const slowMode = fitLognormal(400, 900);
+    const cumulative = (counts: Float64Array): Bucket[] => {
+      let sum = 0;
+      return [...ISTIO_DURATION_BUCKETS_MS, Number.POSITIVE_INFINITY].map((le, i) => {
+        sum += counts[i] ?? 0;
+        return { le, count: sum };
+      });
+    };
+    // A quarter of the canary's requests in a slow mode: about 20 points more above 250 ms.
+    const run = (moved: number) => {
+      const outcomes: Outcome[] = [];
+      for (let r = 0; r < 200; r++) {
+        const c = new Float64Array(ISTIO_DURATION_BUCKETS_MS.length + 1);
+        const s = new Float64Array(ISTIO_DURATION_BUCKETS_MS.length + 1);
+        let outcome: Outcome = 'undecided';
+        for (let i = 0; i < 30 && outcome === 'undecided'; i++) {
+          const n = poisson(rng, 300);
+          const k = binomial(rng, n, moved);
+          sampleLatencies(rng, slowMode, k, c);
+          sampleLatencies(rng, stable, n - k, c);
+          sampleLatencies(rng, stable, poisson(rng, 300), s);
+          const v = compareLatencyDistribution(cumulative(c), cumulative(s), 10, common).verdict;
+          if (v === 'worse') outcome = 'rolledBack';
+          if (v === 'notWorse') outcome = 'passed';
+        }
+        outcomes.push(outcome);
+      }
+      return rates(outcomes);
+    };
+    expect(run(0.26).passed).toBeLessThanOrEqual(0.1 + 0.04);
+    const same = run(0);
+    expect(same.passed).toBeGreaterThan(0.9);
+    expect(same.rolledBack).toBeLessThanOrEqual(ALPHA + 0.03);
   });
 });
