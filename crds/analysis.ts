@@ -437,16 +437,16 @@ export const Detectability = z.object({
     .optional()
     .meta({ description: 'Last hour: requests per second to stable and canary together.' }),
   stableErrorPercent: z.number().optional().meta({ description: "Last hour: the stable's error percent." }),
-  canaryWeight: z.number().optional().meta({ description: "The canary's share of traffic assumed, percent." }),
-  allowedSeconds: z.number().optional().meta({ description: 'The time the steps allow the gate.' }),
-  power: z.number().optional(),
-  configuredPercent: z
+  canaryWeight: z
     .number()
     .optional()
-    .meta({
-      description:
-        'The regression the configured allowance promises to catch, as a relative rise of the error ratio, percent.',
-    }),
+    .meta({ description: "The canary's share of traffic assumed, percent." }),
+  allowedSeconds: z.number().optional().meta({ description: 'The time the steps allow the gate.' }),
+  power: z.number().optional(),
+  configuredPercent: z.number().optional().meta({
+    description:
+      'The regression the configured allowance promises to catch, as a relative rise of the error ratio, percent.',
+  }),
   detectablePercent: z.number().optional().meta({
     description: 'Smallest relative rise of the error ratio caught with the stated power in allowedSeconds.',
   }),
