@@ -39,7 +39,7 @@ describe('label value escaping', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), (s) => {
         // A lone surrogate has no UTF-8 form: it arrives as U+FFFD, as it would on the wire.
-        expect(unquote(escapeLabelValue(s))).toBe(s.toWellFormed());
+        expect(unquote(escapeLabelValue(s))).toBe(s.replace(/[\ud800-\udfff]/gu, '\ufffd'));
       }),
     );
   });
