@@ -126,7 +126,7 @@ describe('compareToStable against the real Prometheus', () => {
     expect(last?.message).toMatch(/canary worse than stable/);
   }, 200_000);
 
-  it('a shared incident (both at 5% errors) rolls back under an absolute gate but not under compareToStable', async () => {
+  it('a shared incident (both at 5% errors) holds an absolute gate and does not fail compareToStable', async () => {
     const ns = await freshNamespace('cmp-incident');
     await setProfile(`shop/${ns}:1`, { errorRate: 0.05 });
     await setProfile(`shop/${ns}:2`, { errorRate: 0.05 });
@@ -149,13 +149,14 @@ describe('compareToStable against the real Prometheus', () => {
     await setImage(ns, `shop/${ns}:2`, 'abs');
     await setImage(ns, `shop/${ns}:2`, 'cmp');
 
-    const blamed = await waitForRollout(
+    // The absolute floor sees the stable break it too: a shared incident, held, not blamed.
+    const held = await waitForRollout(
       ns,
-      (r) => r.status?.phase === 'Degraded' && r.status.abort === true,
-      'the absolute gate to blame the canary for the incident',
+      (r) => r.status?.phase === 'Paused' && r.status.pause?.reason === 'SharedIncident',
+      'the absolute gate to hold for the incident rather than blame the canary',
       { name: 'abs', timeout: 90_000 },
     );
-    expect(blamed.status?.message).toMatch(/success-rate/);
+    expect(held.status?.pause?.message).toMatch(/success-rate/);
 
     const promoted = await waitForRollout(
       ns,
