@@ -14,8 +14,7 @@ const blind: Detectability = {
   outcome: 'CannotSee',
   message:
     'cannot see the configured effect: it catches a rise of the error ratio of 410% or more with 90% power in 60s; the configured 50% (25% allowed) needs 2h10m',
-  basis:
-    "last hour: 1 requests/s, 2% errors on stable; the release's timed steps: 60s at 20% on average",
+  basis: "last hour: 1 requests/s, 2% errors on stable; the release's timed steps: 60s at 20% on average",
   configuredPercent: 50,
   detectablePercent: 410,
   secondsToDetectConfigured: 7800,
