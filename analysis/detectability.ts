@@ -160,7 +160,7 @@ export function assessGate(
     return unknown('NoTrafficHistory', `cannot say what the gate can see: ${traffic.missing}`);
   const horizon = gateHorizon(spec, gate, stepIndex);
   if (typeof horizon === 'string') return unknown('Unknown', `cannot say what the gate can see: ${horizon}`);
-  const power = (cmp as { power?: number }).power ?? DEFAULT_POWER;
+  const power = cmp.power ?? DEFAULT_POWER;
   const cfg: PowerConfig = {
     confidence: cmp.confidence ?? DEFAULT_CONFIDENCE,
     power,
