@@ -126,10 +126,12 @@ export function resolveGate(input: ResolveInput): ResolvedGate {
           `Prometheus scrapes every ${promDuration(scrapeMs)} and a rate needs ${SCRAPES_PER_WINDOW} scrapes in its window`,
       );
       windowMs = widened;
-      // Without an initialDelay the first look waits for one full window of canary traffic.
-      if (gates.initialDelay === undefined)
-        builtinTiming = { ...timing, initialDelay: promDuration(widened) };
     }
+    // Without an initialDelay the first look waits for one full window of canary traffic and one
+    // scrape more: the first scrape that can see the canary's new series comes up to a scrape
+    // interval after its traffic starts, and a window holding only that one sample finds no data.
+    if (gates.initialDelay === undefined && scrapeMs !== undefined)
+      builtinTiming = { ...timing, initialDelay: promDuration(windowMs + scrapeMs) };
     // Counts of the window, the Service under test's and the stable's side by side: a bound
     // needs the requests behind a rate, and a shared incident the stable's numbers of the same
     // window. Without a stable (first release, after a blue-green switch) the canary alone.

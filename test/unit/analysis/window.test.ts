@@ -34,13 +34,14 @@ const builtins = (gates: object, scrapeMs?: number) =>
   });
 
 describe('a builtin window shorter than two scrapes', () => {
-  it('is widened to two scrapes, with the first look waiting for one widened window, and says so', () => {
+  it('is widened to two scrapes, with the first look waiting for one widened window and a scrape, and says so', () => {
     const { metrics, notes } = builtins({ interval: '5s' }, 15_000);
     for (const m of metrics) {
       expect(m.provider.prometheus.query).toContain('[30s]');
       expect(m.provider.prometheus.query).not.toContain('[5s]');
       expect(m.interval).toBe('5s');
-      expect(m.initialDelay).toBe('30s');
+      // The canary's new series is first scraped up to one scrape after its traffic starts.
+      expect(m.initialDelay).toBe('45s');
     }
     expect(notes).toEqual([
       "successRate and latencyP99: rate window widened from 5s (the gate's interval 5s) to 30s: Prometheus scrapes every 15s and a rate needs 2 scrapes in its window",
@@ -53,17 +54,18 @@ describe('a builtin window shorter than two scrapes', () => {
   });
 
   it('is left alone at exactly two scrapes, above, and when the scrape interval is unknown', () => {
-    for (const [gates, scrape] of [
-      [{ interval: '30s' }, 15_000],
-      [{ interval: '1m' }, 15_000],
-      [{ interval: '5s' }, undefined],
+    for (const [gates, scrape, firstLook] of [
+      [{ interval: '30s' }, 15_000, '45s'],
+      [{ interval: '1m' }, 15_000, '75s'],
+      [{ interval: '5s' }, undefined, '5s'],
     ] as const) {
       const { metrics, notes } = builtins(gates, scrape);
       expect(notes).toEqual([]);
       expect(metrics[0]?.provider.prometheus.query).toContain(
         `[${gates.interval === '1m' ? '60s' : gates.interval}]`,
       );
-      expect(metrics[0]?.initialDelay).toBe(gates.interval);
+      // One window and one scrape after the traffic starts; one window when the scrape is unknown.
+      expect(metrics[0]?.initialDelay).toBe(firstLook);
     }
   });
 
