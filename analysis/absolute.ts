@@ -13,8 +13,8 @@ export const DEFAULT_ABSOLUTE_MIN_REQUESTS = 10;
 
 /**
  * pass: the canary is not confidently past the threshold, nor the stable. fail: the canary
- * is, and the stable is not (or is better by more than the threshold allows). sharedIncident:
- * both break it and the canary's excess over the stable is within the allowance, or the stable
+ * is, and the stable is not (or is better by more than the threshold allows and than its own
+ * share). sharedIncident: both break it and the canary's excess over the stable is within that, or the stable
  * is confidently past it whatever the canary shows. tooFewRequests: the canary had fewer than
  * minRequests in the window.
  */
@@ -36,7 +36,7 @@ export interface AbsoluteJudgement {
   canary: SideShare;
   /** Absent when there is no stable version to compare with (the first release, after a blue-green switch). */
   stable?: SideShare;
-  /** Lower bound of (canary share − stable share): above `allowed`, the canary is to blame even in an incident. */
+  /** Lower bound of (canary share − stable share): above `allowed` and the stable's share, the canary is to blame even in an incident. */
   worseBy?: number;
 }
 
@@ -85,13 +85,16 @@ export function judgeShares(
   // The stable breaks the threshold when its own share does: the literal "stable is past it too".
   // A stable with too few requests says nothing about an incident, so the canary is blamed.
   if (!s || !stableCounts || s.share <= allowed) return { verdict: 'fail', ...base };
-  // Both break it. A canary whose excess over the stable is itself past the allowance (with the
-  // same confidence) is still to blame: rolling it back helps even during an incident. A smaller
-  // difference is not: a healthy canary differs from stable by a few percent of its rate, which
-  // at an incident's 10% errors and thousands of requests is "significant" and means nothing.
+  // Both break it. A canary whose excess over the stable is itself past the allowance and past
+  // the stable's own share (twice as bad as the stable, with the same confidence) is still to
+  // blame: rolling it back helps even during an incident. A smaller difference is not: a healthy
+  // canary differs from stable by a few percent of its rate, which at an incident's 10% errors
+  // and thousands of requests is "significant" and means nothing; and Prometheus' increase()
+  // over a few scrapes spreads two versions' windows wider than binomial counts would (seen in
+  // the sandbox: both at 8%, one 4-second window read 4% and 11%).
   const d = proportionDifference(c.bad, c.requests, s.bad, s.requests);
   const worseBy = d.estimate - z * Math.sqrt(d.variance);
-  return { verdict: worseBy > allowed ? 'fail' : 'sharedIncident', ...base, worseBy };
+  return { verdict: worseBy > Math.max(allowed, s.share) ? 'fail' : 'sharedIncident', ...base, worseBy };
 }
 
 /** successRate: bad requests are 5xx answers; the threshold allows 100 − min percent of them. */

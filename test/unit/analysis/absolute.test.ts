@@ -56,6 +56,14 @@ describe('successRate on counts', () => {
     expect(judgeSuccessRate(counts(3000, 900), counts(3000, 240), 95, opts).verdict).toBe('fail');
   });
 
+  it("during an incident the canary must be worse by more than the stable's own share too (twice as bad)", () => {
+    // One sandbox window with both versions at 8%: canary 47 of 415, stable 16 of 400. The
+    // excess (7 points, bound 1.7) is past a 1-point allowance but not past the stable's 4%.
+    expect(judgeSuccessRate(counts(415, 47), counts(400, 16), 99, opts).verdict).toBe('sharedIncident');
+    // Three times the stable's share is still the canary's fault.
+    expect(judgeSuccessRate(counts(415, 100), counts(400, 16), 99, opts).verdict).toBe('fail');
+  });
+
   it('a higher confidence needs more evidence to fail', () => {
     const c = counts(400, 12); // 3% against a 1% allowance
     expect(judgeSuccessRate(c, undefined, 99, { ...opts, confidence: 0.9 }).verdict).toBe('fail');
