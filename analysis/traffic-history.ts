@@ -7,6 +7,7 @@ import { errorCounts, requestCountsQuery, withWindow } from './compare/queries.t
 import type { TrafficHistory } from './detectability.ts';
 import type { MetricProvider, Sample } from './provider.ts';
 import { type Destination, selector } from './queries.ts';
+import { TtlCache } from './ttl-cache.ts';
 
 export const HISTORY_MS = 3_600_000;
 /**
@@ -55,22 +56,18 @@ export interface TrafficHistoryOptions {
 
 /** Traffic per (Prometheus, namespace, stable, canary), cached with a TTL and bounded (oldest out). */
 export class TrafficHistoryCache {
-  private readonly entries = new Map<
-    string,
-    { at: number; value: Promise<TrafficHistory | { missing: string }> }
-  >();
-  private readonly ttlMs: number;
-  private readonly maxEntries: number;
-  private readonly now: () => number;
+  private readonly cache: TtlCache<TrafficHistory | { missing: string }>;
 
   constructor(opts: TrafficHistoryOptions = {}) {
-    this.ttlMs = opts.ttlMs ?? 5 * 60_000;
-    this.maxEntries = opts.maxEntries ?? 256;
-    this.now = opts.now ?? Date.now;
+    this.cache = new TtlCache({
+      ttlMs: opts.ttlMs ?? 5 * 60_000,
+      maxEntries: opts.maxEntries ?? 256,
+      now: opts.now ?? Date.now,
+    });
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.cache.size;
   }
 
   /** `provider` carries its own deadline (the caller picks a short one: a run start waits on it). */
@@ -80,18 +77,7 @@ export class TrafficHistoryCache {
     stable: Destination,
   ): Promise<TrafficHistory | { missing: string }> {
     const key = JSON.stringify([provider.address, canary.namespace, stable.service, canary.service]);
-    const now = this.now();
-    const hit = this.entries.get(key);
-    if (hit && now - hit.at < this.ttlMs) return hit.value;
-    this.entries.delete(key);
-    while (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
-    }
-    const value = readTraffic(provider, canary, stable);
-    this.entries.set(key, { at: now, value });
-    return value;
+    return this.cache.get(key, () => readTraffic(provider, canary, stable));
   }
 }
 
