@@ -22,8 +22,6 @@ const READ: readonly Permission[] = [
   { verb: 'watch', resource: 'replicasets', group: 'apps' },
   { verb: 'list', resource: 'pods', group: '' },
   { verb: 'list', resource: 'events', group: 'events.k8s.io' },
-  // What the current gates can see (a run's status.detectability); status works without it.
-  { verb: 'get', resource: 'analysisruns', group: 'sluice.dev' },
 ];
 
 const SIGNAL: readonly Permission[] = [rollouts('get'), rolloutStatus];
@@ -43,8 +41,6 @@ export const PERMISSIONS: Record<CommandName, readonly Permission[]> = {
   resume: SIGNAL,
   undo: [rollouts('get'), { verb: 'list', resource: 'replicasets', group: 'apps' }, rollouts('patch')],
   'set image': [rollouts('get'), rollouts('patch')],
-  // Reads a file and asks only the Prometheus given on the command line.
-  lint: [],
 };
 
 /** `get rollouts, patch rollouts/status`: the short form error messages use. */
@@ -60,9 +56,7 @@ export function permissionsTable(): string {
       const key = `${p.resource} (${p.group === '' ? 'core' : p.group})`;
       byResource.set(key, [...(byResource.get(key) ?? []), p.verb]);
     }
-    const needs =
-      [...byResource].map(([resource, verbs]) => `${verbs.join(', ')} ${resource}`).join('; ') ||
-      'nothing in the cluster';
+    const needs = [...byResource].map(([resource, verbs]) => `${verbs.join(', ')} ${resource}`).join('; ');
     return `| \`kubectl sluice ${command}\` | ${needs} |`;
   });
   return ["| command | needs (in the Rollout's namespace) |", '| --- | --- |', ...rows].join('\n');

@@ -205,7 +205,6 @@ export const PAUSE_REASONS = [
   'Inconclusive',
   'AnalysisError',
   'AwaitingPromotion',
-  'SharedIncident',
 ] as const;
 
 export const AnalysisRef = z.object({
