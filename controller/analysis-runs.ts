@@ -135,9 +135,12 @@ export interface AnalysisDeps {
 }
 
 /**
- * The scrape interval of every Prometheus the gate will query: the default one for builtins,
- * a template's own address only when the admin's policy allows it (no request to anything
- * else). Addresses whose config cannot be read are left out.
+ * The scrape interval of the admin's Prometheus (`--prometheus-url`), keyed '' as resolveGate
+ * reads it, when the gate's builtins or a template metric without its own address query it.
+ * Only that address is asked. A tenant's address (even an allowed one) is not: a run start waits
+ * on the lookup, so a silent address would hold a reconcile worker (outside the analysis
+ * runner's per-namespace share) and open one more connection to it. Templates that name their
+ * own address get no window warning; an unreadable config leaves the map empty.
  */
 export async function learnScrapeIntervals(
   source: ScrapeIntervalSource,
@@ -145,25 +148,16 @@ export async function learnScrapeIntervals(
   usesDefault: boolean,
   templates: FoundTemplates,
 ): Promise<Map<string, number>> {
-  const wanted = new Map<string, string>();
-  if (usesDefault && policy?.defaultAddress) wanted.set('', policy.defaultAddress);
-  // Only the admin's Prometheus is asked. A tenant's address (even an allowed one) is not: a run
-  // start waits on the lookup, so a silent address would hold a reconcile worker (outside the
-  // analysis runner's per-namespace share) and open one more connection to it. Templates that
-  // name their own address get no window warning.
-  for (const spec of templates.values()) {
-    for (const metric of spec?.metrics ?? []) {
-      if (metric.provider.prometheus.address === undefined && policy?.defaultAddress)
-        wanted.set('', policy.defaultAddress);
-    }
-  }
   const out = new Map<string, number>();
-  await Promise.all(
-    [...wanted].map(async ([key, address]) => {
-      const ms = await source.get(address);
-      if (ms !== undefined) out.set(key, ms);
-    }),
-  );
+  const address = policy?.defaultAddress;
+  const queried =
+    usesDefault ||
+    [...templates.values()].some((spec) =>
+      (spec?.metrics ?? []).some((m) => m.provider.prometheus.address === undefined),
+    );
+  if (!address || !queried) return out;
+  const ms = await source.get(address);
+  if (ms !== undefined) out.set('', ms);
   return out;
 }
 
