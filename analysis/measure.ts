@@ -1,8 +1,15 @@
 // Taking one measurement, and deciding when the next one is due. Pure apart from the
 // provider call; the clock comes in as `now`.
-import type { AnalysisRun, ComparisonDetails, MetricResult, RunMetric } from '../crds/index.ts';
+import type {
+  AbsoluteDetails,
+  AnalysisRun,
+  ComparisonDetails,
+  MetricResult,
+  RunMetric,
+} from '../crds/index.ts';
 import { DEFAULTS, parseDuration } from '../crds/index.ts';
 import { answered, type MeasurementPhase } from '../machines/analysis-run.ts';
+import { lookAbsolute } from './absolute-look.ts';
 import { look } from './compare/measure.ts';
 import { judge } from './conditions.ts';
 import {
@@ -25,6 +32,10 @@ export interface Taken {
   unreachable?: boolean;
   /** compareToStable: the numbers behind the verdict. */
   comparison?: ComparisonDetails;
+  /** successRate / latencyP99: the numbers behind the verdict. */
+  absolute?: AbsoluteDetails;
+  /** The stable broke the same threshold in the same window: not the canary's fault. */
+  sharedIncident?: true;
   /** The full error text behind a short message (tenant-named address): for the log, never status. */
   detail?: string;
 }
@@ -58,6 +69,8 @@ export async function takeMeasurement(
       const windowMs = evidenceWindowMs(metric, since, now);
       return { metric: metric.name, ...(await look(metric, provider, now, windowMs)) };
     }
+    if (metric.absolute) return { metric: metric.name, ...(await lookAbsolute(metric, provider, now)) };
+    // A builtin written into a run before it was judged on counts still measures as it was written.
     const result = await provider.query(prom.query, {
       at: new Date(now),
       expect: metric.builtin ? 'scalar' : 'any',
@@ -95,9 +108,12 @@ export function runStart(run: AnalysisRun): number {
   return ms(run.metadata.creationTimestamp) ?? ms(run.status?.startedAt) ?? 0;
 }
 
-/** Where compareToStable's evidence starts: the first run of this gate in this attempt. */
+/**
+ * Where compareToStable's evidence starts: the first run of this gate in this attempt, else
+ * the moment this run's canary first had traffic (requests before that were not the canary's).
+ */
 export function evidenceStart(run: AnalysisRun): number {
-  return ms(run.spec.evidenceSince) ?? runStart(run);
+  return ms(run.spec.evidenceSince) ?? ms(run.status?.trafficSince) ?? runStart(run);
 }
 
 /** A re-run of a gate (after a pause, `kubectl sluice resume`) is named `<first run>-r<n>`. */
@@ -135,8 +151,8 @@ export function evidenceWindowMs(metric: RunMetric, runStart: number, now: numbe
 
 /**
  * When `metric` is next due, or undefined when it takes no more measurements (count answers
- * reached, or decided): a query that errored is retried, it does not use up the count. The first measurement waits initialDelay from the run's start; each next one
- * an interval after the previous one finished.
+ * reached, or decided): a query that errored is retried, it does not use up the count. The first measurement waits initialDelay from `start`, when the canary's traffic began
+ * (analysis/traffic-start.ts); each next one an interval after the previous one finished.
  */
 export function nextDueAt(
   metric: RunMetric,

@@ -1,5 +1,6 @@
-// The zero-PromQL builtin gates as PromQL, and the one safe way to put a user's value into a
-// query. Istio's standard metrics, as Flagger's builtin Istio observer uses them.
+// Istio's standard metrics as PromQL (as Flagger's builtin Istio observer uses them), and the
+// one safe way to put a user's value into a query. The builtin gates count requests instead of
+// reading these ratios (analysis/absolute.ts); the ratios are what a person graphs (the demo).
 
 /**
  * Escapes a value for the inside of a double-quoted PromQL string (a label matcher value).

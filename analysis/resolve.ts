@@ -3,18 +3,13 @@
 import type { AnalysisTemplateSpec, Gates, Metric, RunMetric } from '../crds/index.ts';
 import { DEFAULTS, parseDuration } from '../crds/index.ts';
 import type { GateKind } from '../machines/events.ts';
+import { DEFAULT_ABSOLUTE_CONFIDENCE, DEFAULT_ABSOLUTE_MIN_REQUESTS } from './absolute.ts';
 import { hasCredentials } from './address.ts';
-import { DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS } from './compare/measure.ts';
-import { latencyBucketsQuery, requestCountsQuery } from './compare/queries.ts';
+import { DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_POWER } from './compare/measure.ts';
+import { latencyBucketsQuery, requestCountsQuery, withWindow } from './compare/queries.ts';
 import { compileCondition } from './conditions.ts';
 import { type AnalysisPolicy, MIN_INTERVAL_MS, policyProblem } from './policy.ts';
-import {
-  type Destination,
-  latencyP99Query,
-  promDuration,
-  substituteArgs,
-  successRateQuery,
-} from './queries.ts';
+import { type Destination, promDuration, substituteArgs } from './queries.ts';
 import { parsePromDuration } from './scrape-interval.ts';
 
 export interface TemplateRef {
@@ -83,9 +78,6 @@ export const COMPARE_LOOKS = 10;
 export const defaultCount = (gates: Gates, gate: GateKind): number =>
   gates.count ?? (gate === 'background' ? 0 : 1);
 
-/** Numbers in CEL: always with a decimal point, so `result >= 99.0` compares doubles. */
-const celNumber = (n: number) => (Number.isInteger(n) ? `${n}.0` : String(n));
-
 export function resolveMetrics(input: ResolveInput): RunMetric[] {
   return resolveGate(input).metrics;
 }
@@ -140,28 +132,40 @@ export function resolveGate(input: ResolveInput): ResolvedGate {
     // interval after its traffic starts, and a window holding only that one sample finds no data.
     if (gates.initialDelay === undefined && scrapeMs !== undefined)
       builtinTiming = { ...timing, initialDelay: promDuration(windowMs + scrapeMs) };
+    // Counts of the window, the Service under test's and the stable's side by side: a bound
+    // needs the requests behind a rate, and a shared incident the stable's numbers of the same
+    // window. Without a stable (first release, after a blue-green switch) the canary alone.
+    const stable: Destination = { service: input.stableService ?? input.service, namespace };
+    const absolute = (options: { confidence?: number; minRequests?: number }) => ({
+      canaryService: input.service as string,
+      ...(input.stableService === undefined ? {} : { stableService: input.stableService }),
+      confidence: options.confidence ?? DEFAULT_ABSOLUTE_CONFIDENCE,
+      minRequests: options.minRequests ?? DEFAULT_ABSOLUTE_MIN_REQUESTS,
+    });
     if (gates.successRate) {
-      const min = celNumber(gates.successRate.min);
+      const { min, ...options } = gates.successRate;
       metrics.push({
         name: BUILTIN_NAMES.successRate,
         builtin: 'successRate',
         ...builtinTiming,
         ...limits,
-        successCondition: `result >= ${min}`,
-        failureCondition: `result < ${min}`,
-        provider: { prometheus: { query: successRateQuery(destination, windowMs) } },
+        absolute: { ...absolute(options), min },
+        provider: {
+          prometheus: { query: withWindow(requestCountsQuery(destination, stable), windowMs) },
+        },
       });
     }
     if (gates.latencyP99) {
-      const max = celNumber(gates.latencyP99.maxMs);
+      const { maxMs, ...options } = gates.latencyP99;
       metrics.push({
         name: BUILTIN_NAMES.latencyP99,
         builtin: 'latencyP99',
         ...builtinTiming,
         ...limits,
-        successCondition: `result <= ${max}`,
-        failureCondition: `result > ${max}`,
-        provider: { prometheus: { query: latencyP99Query(destination, windowMs) } },
+        absolute: { ...absolute(options), maxMs },
+        provider: {
+          prometheus: { query: withWindow(latencyBucketsQuery(destination, stable), windowMs) },
+        },
       });
     }
   }
@@ -262,6 +266,7 @@ function compareMetrics(
     canaryService: input.service,
     stableService: input.stableService,
     confidence: cmp.confidence ?? DEFAULT_CONFIDENCE,
+    power: cmp.power ?? DEFAULT_POWER,
     minRequests: cmp.minRequests ?? DEFAULT_MIN_REQUESTS,
   };
   // Steps: at most `count` looks. Background: until promotion, but at most COMPARE_LOOKS

@@ -73,6 +73,10 @@ export function statusOf(
   const out: AnalysisRunStatus = {
     ...base,
     ...(run.status?.conditions ? { conditions: run.status.conditions } : {}),
+    // Recorded by the runner when the canary's traffic began; the machine does not keep it.
+    ...(run.status?.trafficSince ? { trafficSince: run.status.trafficSince } : {}),
+    // Worked out by the runner at the run's start (controller/detectability.ts).
+    ...(run.status?.detectability ? { detectability: run.status.detectability } : {}),
   };
   const decided = explain(run, base.phase, base.metricResults ?? [], terminated);
   if (decided.message) out.message = decided.message;
@@ -94,7 +98,11 @@ function explain(
       .filter((r) => r.count > 0)
       .map((r) => `${r.name} undecided after ${r.count} looks: ${r.measurements.at(-1)?.message ?? ''}`);
     const waiting = pending.filter((r) => r.count === 0).map((r) => r.name);
+    const incidents = results
+      .filter((r) => !r.dryRun && r.sharedIncident)
+      .map((r) => `${r.name} holds: ${r.sharedIncident}`);
     const parts = [
+      ...incidents,
       ...undecided,
       ...(waiting.length ? [`waiting for a first measurement of ${waiting.join(', ')}`] : []),
     ];

@@ -3,6 +3,7 @@
 // most looks: the gate ends Inconclusive and the release pauses with the canary serving.
 import { parse } from 'yaml';
 import { splitCredentials } from './address.ts';
+import { TtlCache } from './ttl-cache.ts';
 
 const PROM_UNIT_MS: Record<string, number> = {
   y: 365 * 86_400_000,
@@ -81,40 +82,28 @@ export interface ScrapeIntervalCacheOptions {
  * Failures are cached too, so an address that answers 403 is not asked on every run start.
  */
 export class ScrapeIntervalCache implements ScrapeIntervalSource {
-  private readonly entries = new Map<string, { at: number; value: Promise<number | undefined> }>();
-  private readonly ttlMs: number;
-  private readonly maxEntries: number;
+  private readonly cache: TtlCache<number | undefined>;
   private readonly timeoutMs: number;
   private readonly maxBytes: number;
-  private readonly now: () => number;
   private readonly fetchFn: typeof fetch;
 
   constructor(opts: ScrapeIntervalCacheOptions = {}) {
-    this.ttlMs = opts.ttlMs ?? 5 * 60_000;
-    this.maxEntries = opts.maxEntries ?? 64;
+    this.cache = new TtlCache({
+      ttlMs: opts.ttlMs ?? 5 * 60_000,
+      maxEntries: opts.maxEntries ?? 64,
+      now: opts.now ?? Date.now,
+    });
     this.timeoutMs = opts.timeoutMs ?? 3000;
     this.maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
-    this.now = opts.now ?? Date.now;
     this.fetchFn = opts.fetch ?? fetch;
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.cache.size;
   }
 
   get(address: string): Promise<number | undefined> {
-    const now = this.now();
-    const hit = this.entries.get(address);
-    if (hit && now - hit.at < this.ttlMs) return hit.value;
-    this.entries.delete(address);
-    while (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
-    }
-    const value = this.read(address);
-    this.entries.set(address, { at: now, value });
-    return value;
+    return this.cache.get(address, () => this.read(address));
   }
 
   private async read(address: string): Promise<number | undefined> {

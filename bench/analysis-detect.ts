@@ -8,13 +8,15 @@ const rollouts = Number(process.argv[2] ?? 4);
 const rounds = Number(process.argv[3] ?? 3);
 
 // 100 rps on the host, canary at 50%: 50 rps on the canary. The first measurement waits one
-// interval so its 5 s window holds only canary traffic; success rate 8% errors ≈ 92% < 95.
+// interval so its 5 s window holds only canary traffic; success rate 8% errors ≈ 92%. The
+// threshold is 99%: the builtin fails on a confidence bound, and ~250 requests a window rule out
+// 99% at 8% errors but not 95% (issue 20; bench/RESULTS.md, "Absolute builtins on counts").
 const b = await setUp({
   prefix: 'bench-det',
   rollouts,
   rps: 100,
   weight: 50,
-  analysis: { interval: '5s', initialDelay: '5s', inconclusiveLimit: 1, successRate: { min: 95 } },
+  analysis: { interval: '5s', initialDelay: '5s', inconclusiveLimit: 1, successRate: { min: 99 } },
 });
 try {
   const releases = await badReleases(b, rounds, 0.08);

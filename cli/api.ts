@@ -1,4 +1,5 @@
 import type { CoreV1Event, EventsV1Event, V1Pod } from '@kubernetes/client-node';
+import type { Detectability } from '../crds/analysis.ts';
 import { GROUP, VERSION } from '../crds/common.ts';
 import { apiStatus, CliError, explainFailure, RolloutNotFound } from './errors.ts';
 import { JSON_PATCH, type Kube, MERGE_PATCH, request } from './kube.ts';
@@ -156,7 +157,39 @@ export async function gatherStatus(kube: Kube, name: string, rollout?: Rollout):
   const revisions = replicaSets.map(revisionView).sort(byRevisionDescending);
   const hashes = revisions.flatMap((r) => (r.hash ? [r.hash] : []));
   const pods = await listPods(kube, hashes);
-  return { rollout: current, revisions, pods, events };
+  const detectability = await gateDetectability(kube, current);
+  return { rollout: current, revisions, pods, events, ...(detectability ? { detectability } : {}) };
+}
+
+/**
+ * What the current gates can see, from their AnalysisRuns' status. Best effort: a viewer without
+ * `get analysisruns` (granted before this existed) still gets the rest of the status.
+ */
+async function gateDetectability(
+  kube: Kube,
+  rollout: Rollout,
+): Promise<Record<string, Detectability> | undefined> {
+  const names = [rollout.status?.analysis?.name, rollout.status?.backgroundAnalysis?.name].filter(
+    (n): n is string => n !== undefined,
+  );
+  const out: Record<string, Detectability> = {};
+  await Promise.all(
+    names.map(async (name) => {
+      try {
+        const run = (await kube.custom.getNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: 'analysisruns',
+          namespace: kube.namespace,
+          name,
+        })) as { status?: { detectability?: Detectability } };
+        if (run.status?.detectability) out[name] = run.status.detectability;
+      } catch {
+        // Not readable (403) or gone (pruned): the status tree shows the run's phase as before.
+      }
+    }),
+  );
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** Merge-patches the status subresource: no resourceVersion, so it cannot conflict with the controller. */

@@ -21,7 +21,8 @@ export type Invocation =
   | { command: 'promote'; kube: KubeFlags; name: string; full: boolean }
   | { command: Exclude<SignalCommand, 'promote'>; kube: KubeFlags; name: string }
   | { command: 'undo'; kube: KubeFlags; name: string; toRevision?: number }
-  | { command: 'set image'; kube: KubeFlags; name: string; images: ImageChange[] };
+  | { command: 'set image'; kube: KubeFlags; name: string; images: ImageChange[] }
+  | { command: 'lint'; kube: KubeFlags; file: string; prometheus?: string };
 
 export type CommandName = Exclude<Invocation['command'], 'help'>;
 
@@ -42,6 +43,8 @@ Commands:
   resume NAME                      let a paused release continue
   undo NAME [--to-revision N]      put an earlier revision's pod template back into the Rollout
   set image NAME CONTAINER=IMAGE…  change container images in the Rollout's pod template
+  lint -f FILE [--prometheus URL]  what the API server would refuse in a Rollout file, and (with a
+                                   Prometheus) what its compareToStable gates can see
 
 Flags (every command, as kubectl):
   -n, --namespace NAME   namespace (default: the context's namespace, else "default")
@@ -58,6 +61,8 @@ const OPTIONS = {
   watch: { type: 'boolean', short: 'w' },
   full: { type: 'boolean' },
   'to-revision': { type: 'string' },
+  filename: { type: 'string', short: 'f' },
+  prometheus: { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -75,6 +80,7 @@ const EXTRA: Record<CommandName, readonly OptionName[]> = {
   resume: [],
   undo: ['to-revision'],
   'set image': [],
+  lint: ['filename', 'prometheus'],
 };
 
 function flagName(option: OptionName): string {
@@ -131,6 +137,18 @@ export function parseInvocation(argv: string[]): Invocation {
       throw new UsageError('-A/--all-namespaces and -n/--namespace exclude each other');
     }
     return { command, kube, allNamespaces: values['all-namespaces'] ?? false };
+  }
+
+  if (command === 'lint') {
+    if (args.length > 0)
+      throw new UsageError(`"lint" takes no arguments, got "${args.join(' ')}" (give the file with -f)`);
+    if (values.filename === undefined) throw new UsageError('"lint" needs a Rollout file: -f FILE');
+    const file = nonEmpty(values.filename, '--filename');
+    if (values.prometheus === undefined) return { command, kube, file };
+    const prometheus = nonEmpty(values.prometheus, '--prometheus');
+    if (!/^https?:\/\/[^/?#]+/.test(prometheus))
+      throw new UsageError(`--prometheus must be an http:// or https:// URL, got "${prometheus}"`);
+    return { command, kube, file, prometheus };
   }
 
   const [name, ...more] = args;

@@ -1,4 +1,5 @@
 import { type Invocation, parseInvocation, USAGE, UsageError } from './args.ts';
+import { runLint } from './commands/lint.ts';
 import { runList } from './commands/list.ts';
 import { runSignal } from './commands/signal.ts';
 import { runStatus } from './commands/status.ts';
@@ -8,6 +9,9 @@ import { type Io, processIo } from './io.ts';
 import { connect } from './kube.ts';
 
 async function run(invocation: Exclude<Invocation, { command: 'help' }>, io: Io): Promise<number> {
+  // lint reads a file and the Prometheus given: no cluster, no kubeconfig needed.
+  if (invocation.command === 'lint')
+    return runLint(io, invocation.file, invocation.prometheus, invocation.kube.namespace ?? 'default');
   const kube = connect(invocation.kube, invocation.command);
   switch (invocation.command) {
     case 'list':

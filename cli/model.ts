@@ -1,3 +1,4 @@
+import type { Detectability } from '../crds/analysis.ts';
 import type { Rollout } from '../crds/rollout.ts';
 
 export type { Rollout };
@@ -72,6 +73,8 @@ export interface StatusView {
   revisions: RevisionView[];
   pods: PodView[];
   events: EventView[];
+  /** What each compareToStable gate in status can see, by run name (absent: not readable or not said). */
+  detectability?: Record<string, Detectability>;
 }
 
 export function revisionView(rs: RawReplicaSet): RevisionView {

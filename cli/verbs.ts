@@ -22,6 +22,8 @@ const READ: readonly Permission[] = [
   { verb: 'watch', resource: 'replicasets', group: 'apps' },
   { verb: 'list', resource: 'pods', group: '' },
   { verb: 'list', resource: 'events', group: 'events.k8s.io' },
+  // What the current gates can see (a run's status.detectability); status works without it.
+  { verb: 'get', resource: 'analysisruns', group: 'sluice.dev' },
 ];
 
 const SIGNAL: readonly Permission[] = [rollouts('get'), rolloutStatus];
@@ -41,6 +43,8 @@ export const PERMISSIONS: Record<CommandName, readonly Permission[]> = {
   resume: SIGNAL,
   undo: [rollouts('get'), { verb: 'list', resource: 'replicasets', group: 'apps' }, rollouts('patch')],
   'set image': [rollouts('get'), rollouts('patch')],
+  // Reads a file and asks only the Prometheus given on the command line.
+  lint: [],
 };
 
 /** `get rollouts, patch rollouts/status`: the short form error messages use. */
@@ -56,7 +60,9 @@ export function permissionsTable(): string {
       const key = `${p.resource} (${p.group === '' ? 'core' : p.group})`;
       byResource.set(key, [...(byResource.get(key) ?? []), p.verb]);
     }
-    const needs = [...byResource].map(([resource, verbs]) => `${verbs.join(', ')} ${resource}`).join('; ');
+    const needs =
+      [...byResource].map(([resource, verbs]) => `${verbs.join(', ')} ${resource}`).join('; ') ||
+      'nothing in the cluster';
     return `| \`kubectl sluice ${command}\` | ${needs} |`;
   });
   return ["| command | needs (in the Rollout's namespace) |", '| --- | --- |', ...rows].join('\n');

@@ -21,10 +21,12 @@ import {
   statusOf,
   step,
 } from '../analysis/run-state.ts';
+import { REASON_NO_TRAFFIC, type TrafficSeen, trafficStart, trafficStep } from '../analysis/traffic-start.ts';
 import type { AnalysisRun, AnalysisRunStatus, Rollout } from '../crds/index.ts';
 import type { AnalysisRunEvent } from '../machines/analysis-run.ts';
 import type { AnalysisMetrics } from './analysis-metrics.ts';
 import type { AnalysisWriter } from './analysis-writer.ts';
+import { assessRun, type DetectabilityDeps, warnIfBlind } from './detectability.ts';
 import { type ReconcileResult, WorkQueue } from './kube/workqueue.ts';
 import { sameJson } from './revision.ts';
 import { NotLeaderError, StaleWrite } from './writer.ts';
@@ -36,6 +38,11 @@ export interface RunStore {
   /** Our own write, so the next read (ours and the Rollout reconcile's) need not wait for the watch. */
   remember(run: AnalysisRun): void;
   rollout(namespace: string, name: string): Rollout | undefined;
+  /**
+   * What reaches the revision the run measures, and the release's progress deadline; undefined
+   * when it cannot be told (no Rollout). Without it runs count from their start.
+   */
+  traffic?(run: AnalysisRun): { seen: TrafficSeen; deadlineMs: number } | undefined;
 }
 
 export interface RunnerOptions {
@@ -57,6 +64,8 @@ export interface RunnerOptions {
   workers?: number;
   /** Old runs kept per Rollout, per outcome. */
   keep?: { successful: number; unsuccessful: number };
+  /** What a compareToStable gate can see, worked out at its run's first pass (absent: not said). */
+  detectability?: Omit<DetectabilityDeps, 'providers' | 'address'>;
 }
 
 const KEEP = { successful: 5, unsuccessful: 5 };
@@ -112,7 +121,7 @@ export class AnalysisRunner {
   async process(key: string): Promise<ReconcileResult | undefined> {
     if (this.opts.mayRun && !this.opts.mayRun()) return undefined;
     const [namespace, name] = key.split('/') as [string, string];
-    const run = this.opts.store.run(namespace, name);
+    let run = this.opts.store.run(namespace, name);
     if (!run) return undefined;
     if (isTerminal(run.status?.phase)) return this.afterEnd(run);
 
@@ -124,10 +133,21 @@ export class AnalysisRunner {
     let snapshot = restore(run);
     const before = run.status;
     const terminated = run.spec.terminate === true;
+    // Worked out once, before the first look, and kept with the run's status from then on.
+    if (!before?.detectability && !terminated) {
+      const detectability = await this.assess(run);
+      if (detectability) run = { ...run, status: { ...run.status, detectability } };
+    }
+    // The first look waits for the canary's first traffic: until then nothing is measured.
+    const traffic = terminated ? undefined : this.trafficOf(run);
+    if (traffic?.kind === 'waiting' || traffic?.kind === 'gaveUp') {
+      return this.withoutTraffic(run, before, snapshot, traffic);
+    }
+    if (traffic?.record) run = { ...run, status: { ...run.status, trafficSince: iso(traffic.since) } };
     if (terminated) {
       snapshot = step(snapshot, [{ type: 'TERMINATE', now: this.now() }]);
     } else {
-      const start = runStart(run);
+      const start = traffic?.since ?? runStart(run);
       const since = evidenceStart(run);
       const results = new Map((run.status?.metricResults ?? []).map((r) => [r.name, r]));
       const now = this.now();
@@ -157,6 +177,8 @@ export class AnalysisRunner {
               ...(t.value === undefined ? {} : { value: t.value }),
               ...(t.message === undefined ? {} : { message: t.message }),
               ...(t.comparison === undefined ? {} : { comparison: t.comparison }),
+              ...(t.absolute === undefined ? {} : { absolute: t.absolute }),
+              ...(t.sharedIncident ? { sharedIncident: true } : {}),
             }),
           ),
         );
@@ -169,6 +191,10 @@ export class AnalysisRunner {
       const written = await this.opts.writer.writeRunStatus(run, status);
       if (written === false) throw new StaleWrite(`status of AnalysisRun ${key}`);
       this.opts.store.remember(written);
+      // A shared incident beginning or ending changes no phase, but the release holds or resumes on it.
+      const incidentChanged = Boolean(before?.sharedIncident) !== Boolean(status.sharedIncident);
+      if (incidentChanged && before?.phase === status.phase)
+        this.opts.gateChanged(namespace, run.spec.rollout, status.phase);
       if (before?.phase !== status.phase) {
         this.opts.gateChanged(namespace, run.spec.rollout, status.phase);
         this.opts.logger.info(
@@ -180,13 +206,80 @@ export class AnalysisRunner {
     }
     if (terminated || isTerminal(status.phase)) return undefined;
 
-    const start = runStart(run);
+    const start = traffic?.since ?? runStart(run);
     const results = new Map((status.metricResults ?? []).map((r) => [r.name, r]));
     const next = Math.min(
       ...run.spec.metrics.map((m) => nextDueAt(m, results.get(m.name), start) ?? Number.POSITIVE_INFINITY),
     );
     if (!Number.isFinite(next)) return undefined;
     return { requeueAfterMs: Math.max(0, next - this.now()) };
+  }
+
+  /** Whether the run's canary has had traffic; undefined for a terminated run. */
+  private trafficOf(run: AnalysisRun) {
+    const start = runStart(run);
+    // Once the clock has started the world is not read again: the moment stays as recorded.
+    const observed = trafficStart(run, start) === undefined ? this.opts.store.traffic?.(run) : undefined;
+    return trafficStep(run, start, observed?.seen, this.now(), observed?.deadlineMs ?? 0);
+  }
+
+  /**
+   * A run whose canary has no traffic yet takes no look: its status says what it waits for and
+   * it looks again shortly. Past the release's progress deadline it ends Inconclusive
+   * (NoTraffic), so the release pauses saying why instead of waiting silently.
+   */
+  private async withoutTraffic(
+    run: AnalysisRun,
+    before: AnalysisRunStatus | undefined,
+    snapshot: ReturnType<typeof restore>,
+    traffic: Exclude<ReturnType<typeof trafficStep>, { kind: 'flowing' }>,
+  ): Promise<ReconcileResult | undefined> {
+    const status: AnalysisRunStatus =
+      traffic.kind === 'waiting'
+        ? { ...statusOf(run, snapshot), message: traffic.message }
+        : {
+            ...statusOf(run, step(snapshot, [{ type: 'TERMINATE', now: this.now() }])),
+            message: traffic.message,
+            reason: REASON_NO_TRAFFIC,
+          };
+    const key = `${run.metadata.namespace}/${run.metadata.name}`;
+    if (!sameStatus(before, status)) {
+      const written = await this.opts.writer.writeRunStatus(run, status);
+      if (written === false) throw new StaleWrite(`status of AnalysisRun ${key}`);
+      this.opts.store.remember(written);
+      if (before?.phase !== status.phase) {
+        this.opts.gateChanged(run.metadata.namespace ?? 'default', run.spec.rollout, status.phase);
+      }
+      if (traffic.kind === 'gaveUp') {
+        this.opts.logger.info({ run: run.metadata.name, rollout: run.spec.rollout }, traffic.message);
+        return this.afterEnd(written);
+      }
+    }
+    return traffic.kind === 'waiting'
+      ? { requeueAfterMs: Math.max(0, traffic.recheckAt - this.now()) }
+      : undefined;
+  }
+
+  /**
+   * Once per run, before its first look: what its compareToStable gate can see. The Warning is
+   * said when it is worked out; a pass that loses its status write works it out again from the
+   * cache, and the recorder counts the repeat on the same Event.
+   */
+  private async assess(run: AnalysisRun): Promise<AnalysisRunStatus['detectability']> {
+    const deps = this.opts.detectability;
+    if (!deps || !run.spec.metrics.some((m) => m.builtin === 'compareErrors')) return undefined;
+    const rollout = this.opts.store.rollout(run.metadata.namespace ?? 'default', run.spec.rollout);
+    const d = await assessRun(
+      {
+        ...deps,
+        providers: this.opts.providers,
+        ...(this.policy.defaultAddress === undefined ? {} : { address: this.policy.defaultAddress }),
+      },
+      run,
+      rollout,
+    );
+    if (d && rollout) await warnIfBlind(deps.events, run, rollout, d);
+    return d;
   }
 
   /** The first metric the policy refuses, as a message naming it; undefined when all pass. */
@@ -308,6 +401,8 @@ export class AnalysisRunner {
     for (const r of [...ok, ...bad]) await this.opts.writer.deleteRun(namespace, r.metadata.name ?? '');
   }
 }
+
+const iso = (t: number) => new Date(t).toISOString();
 
 const created = (r: AnalysisRun) => Date.parse(r.metadata.creationTimestamp ?? '') || 0;
 

@@ -5,6 +5,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { type AnalysisPolicy, DEFAULT_MAX_TIMEOUT_MS } from '../analysis/policy.ts';
 import { ProviderPool } from '../analysis/provider.ts';
 import { ScrapeIntervalCache } from '../analysis/scrape-interval.ts';
+import { TrafficHistoryCache } from '../analysis/traffic-history.ts';
 import {
   type AnalysisRun,
   type AnalysisTemplate,
@@ -17,6 +18,7 @@ import { createAnalysisMetrics, rollbackReason } from './analysis-metrics.ts';
 import { AnalysisRunner } from './analysis-runner.ts';
 import { templateSource } from './analysis-runs.ts';
 import { AnalysisWriter } from './analysis-writer.ts';
+import { canaryTraffic } from './canary-traffic.ts';
 import { loadKubeConfig } from './kube/client.ts';
 import { EventRecorder, kubeEventSink } from './kube/events.ts';
 import { type ChangeType, kubeSource, ResilientInformer } from './kube/informer.ts';
@@ -237,10 +239,13 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       all: () => informers.analysisRuns.list() as AnalysisRun[],
       remember: (run) => world.rememberRun(run),
       rollout: (namespace, name) => world.rollout(namespace, name),
+      traffic: (run) => canaryTraffic(world, run),
     },
     writer: analysisWriter,
     providers: new ProviderPool(),
     prometheusUrl: opts.prometheusUrl,
+    // What a compareToStable gate can see, from the last hour's traffic (issue 20).
+    detectability: { traffic: new TrafficHistoryCache(), events: recorder },
     allowedPrometheusUrls: analysisPolicy.allowedPrefixes,
     maxTimeoutMs: analysisPolicy.maxTimeoutMs,
     metrics: analysisMetrics,

@@ -261,6 +261,7 @@ function observe(pass: Pass, status: RolloutStatus, foreign: Map<GateRefSeen, st
     if (run.status.message !== undefined) seen.message = run.status.message;
     // Whether a gate that ended can measure again is the machine's call; it needs the reason.
     if (run.status.reason !== undefined) seen.reason = run.status.reason;
+    if (run.status.sharedIncident !== undefined) seen.sharedIncident = run.status.sharedIncident;
     gates[run.spec.gate] = seen;
   }
   return {

@@ -121,9 +121,12 @@ export const TemplateRef = z.object({
 });
 
 /**
- * Canary versus stable over the same window, judged statistically (analysis/compare/): worse
- * only when worse by at least the practical effect with the given confidence, over every look
- * of the release together.
+ * Canary versus stable over the same window, judged statistically (analysis/compare/). Each
+ * check states an allowed increase. Rolled back: the canary is worse by more than it, with the
+ * given confidence over every look together (a canary within it is rolled back at most
+ * 1 − confidence of the time). Passed: a regression of twice the allowed increase would by now
+ * have been caught with the given power, and was not (one is promoted at most 1 − power of the
+ * time); or the canary is confidently within the allowed increase.
  */
 export const CompareToStable = z
   .object({
@@ -131,16 +134,17 @@ export const CompareToStable = z
       .object({
         maxIncreasePoints: z.number().min(0).max(100).optional().meta({
           description:
-            "Allowed increase of the error percent over the stable's, in points (0.5: 0.1% → 0.6%).",
+            "Allowed increase of the error percent over the stable's, in points (0.5: 0.1% → 0.6%). Worse by more: rolled back (with the confidence); worse by twice as much: caught with the power before the check passes.",
         }),
         maxIncreasePercent: z.number().min(0).optional().meta({
           description:
-            "Allowed increase of the error ratio relative to the stable's, in percent (100: double).",
+            "Allowed increase of the error ratio relative to the stable's, in percent (100: double). Worse by more: rolled back (with the confidence); worse by twice as much (25: 1.5× the stable's ratio): caught with the power before the check passes.",
         }),
       })
       .optional()
       .meta({
-        description: 'With both set, the canary fails only when worse by both.',
+        description:
+          'With both set, the canary fails only when worse by both, and the regression caught with the power is the larger of the two doubled.',
         'x-kubernetes-validations': [
           {
             rule: 'has(self.maxIncreasePoints) || has(self.maxIncreasePercent)',
@@ -151,7 +155,8 @@ export const CompareToStable = z
     latencyP99: z
       .object({
         maxIncreasePercent: z.number().min(0).meta({
-          description: "Allowed increase of the p99 over the stable's p99, in percent (20: 100 ms → 120 ms).",
+          description:
+            "Allowed increase of the p99 over the stable's p99, in percent (20: 100 ms → 120 ms). Slower by more: rolled back (more than 1% of canary requests slower than (1 + this) × the stable's p99, with the confidence); twice that share (2%) slower: caught with the power before the check passes.",
         }),
       })
       .optional(),
@@ -159,13 +164,17 @@ export const CompareToStable = z
       .object({
         maxShiftPoints: z.number().min(0).max(100).meta({
           description:
-            "At any latency, allowed excess of the canary's share of slower requests over the stable's, in points.",
+            "At any latency, allowed excess of the canary's share of slower requests over the stable's, in points. More: rolled back; twice as much at any bucket bound: caught with the power before the check passes.",
         }),
       })
       .optional(),
     confidence: z.number().min(0.5).max(0.9999).optional().meta({
       description:
-        'Confidence required to call the canary worse (or not worse), over all looks together (default 0.99).',
+        'Confidence required to call the canary worse, over all looks together (default 0.99): a canary within the allowed increase is rolled back at most 1 − confidence of the time.',
+    }),
+    power: z.number().min(0.5).max(0.999).optional().meta({
+      description:
+        'Chance a regression of twice the allowed increase must have had of being caught before a check passes (default 0.9): one is promoted at most 1 − power of the time. Higher needs more requests, so more time.',
     }),
     minRequests: NonNegativeInt.optional().meta({
       description: 'Requests each of canary and stable needs before any verdict (default 100).',
@@ -180,6 +189,21 @@ export const CompareToStable = z
     ],
   });
 export type CompareToStable = z.infer<typeof CompareToStable>;
+
+/**
+ * How sure an absolute builtin must be before it blames the canary, and how many requests a
+ * window needs to be a verdict at all. Defaults in analysis/absolute.ts.
+ */
+const absoluteOptions = {
+  confidence: z.number().min(0.5).max(0.9999).optional().meta({
+    description:
+      'Confidence a look needs to call the threshold broken (default 0.99): it fails when the bound, not the point estimate, is past the threshold.',
+  }),
+  minRequests: NonNegativeInt.optional().meta({
+    description:
+      'Requests the window needs before a look is a verdict (default 10); fewer: the look is Inconclusive ("too few requests"), never passed.',
+  }),
+};
 
 /**
  * The gates one analysis point runs: the zero-PromQL builtins and/or templates. The same
@@ -198,12 +222,20 @@ export const Gates = z
     ...metricLimits,
     successRate: z
       .object({
-        min: z.number().min(0).max(100).meta({ description: 'Minimum percent of non-5xx responses.' }),
+        min: z.number().min(0).max(100).meta({
+          description:
+            'Minimum percent of non-5xx responses. A look fails only when the confidence bound of the success rate is below it, not the rate itself.',
+        }),
+        ...absoluteOptions,
       })
       .optional(),
     latencyP99: z
       .object({
-        maxMs: z.number().min(0).meta({ description: 'Maximum p99 request duration in milliseconds.' }),
+        maxMs: z.number().min(0).meta({
+          description:
+            'Maximum p99 request duration in milliseconds. A look fails only when, with the confidence, more than 1% of requests were slower than it.',
+        }),
+        ...absoluteOptions,
       })
       .optional(),
     compareToStable: CompareToStable.optional(),
@@ -254,15 +286,49 @@ export const ComparisonDetails = z.object({
   statistic: z.number().meta({ description: '(estimate − margin) / standard error.' }),
   confidence: z.number().meta({ description: 'Confidence reached against the margin (0–1).' }),
   required: z.number().meta({ description: 'Confidence required for a verdict (0–1).' }),
+  power: z
+    .number()
+    .optional()
+    .meta({ description: 'Chance the configured regression would have been caught by this look (0–1).' }),
+  powerRequired: z.number().optional().meta({ description: 'Power a pass needs (0–1).' }),
+  regression: z.number().optional().meta({
+    description:
+      'The configured regression (twice the allowed increase; latencyP99: twice the allowed 1% of slow requests) in the compared quantity, percent points.',
+  }),
   atMs: z.number().optional().meta({ description: 'Latency tests: the latency compared at, ms.' }),
 });
 export type ComparisonDetails = z.infer<typeof ComparisonDetails>;
+
+const AbsoluteSide = z.object({
+  requests: z.number(),
+  value: z.number().optional().meta({ description: 'successRate: success percent; latencyP99: p99 ms.' }),
+  lower: z
+    .number()
+    .meta({ description: 'Lower confidence bound of the success percent or of the slow share, percent.' }),
+  upper: z.number().meta({ description: 'Upper confidence bound, percent.' }),
+});
+
+/** The numbers behind a successRate / latencyP99 look, so a person can see why. */
+export const AbsoluteDetails = z.object({
+  verdict: z.enum(['pass', 'fail', 'sharedIncident', 'tooFewRequests']),
+  threshold: z.number().meta({ description: 'min (percent) or maxMs, as written.' }),
+  canary: AbsoluteSide,
+  stable: AbsoluteSide.optional(),
+  confidence: z.number(),
+  minRequests: z.number(),
+});
+export type AbsoluteDetails = z.infer<typeof AbsoluteDetails>;
 
 export const Measurement = z.object({
   phase: AnalysisPhase,
   value: z.string().max(4096).optional(),
   message: z.string().max(4096).optional(),
   comparison: ComparisonDetails.optional(),
+  absolute: AbsoluteDetails.optional(),
+  sharedIncident: z.boolean().optional().meta({
+    description:
+      'The stable broke the same threshold in the same window: not a verdict on the canary (recorded Inconclusive, never a strike); the release holds until a passing look.',
+  }),
   startedAt: z.string(),
   finishedAt: z.string().optional(),
 });
@@ -278,6 +344,13 @@ export const MetricResult = z.object({
   inconclusive: NonNegativeInt,
   error: NonNegativeInt,
   consecutiveError: NonNegativeInt,
+  incidents: NonNegativeInt.optional().meta({
+    description: 'Looks that found a shared incident: neither answers towards count nor strikes.',
+  }),
+  sharedIncident: z.string().max(4096).optional().meta({
+    description:
+      'Set by a look that found a shared incident, cleared by the next passing or failing look: while set the metric does not pass.',
+  }),
   measurements: z.array(Measurement).max(10),
 });
 export type MetricResult = z.infer<typeof MetricResult>;
@@ -296,6 +369,7 @@ export const RunMetric = Metric.extend({
       canaryService: z.string(),
       stableService: z.string(),
       confidence: z.number(),
+      power: z.number().optional(),
       minRequests: NonNegativeInt,
       maxIncreasePoints: z.number().optional(),
       maxIncreasePercent: z.number().optional(),
@@ -303,6 +377,20 @@ export const RunMetric = Metric.extend({
     })
     .optional()
     .meta({ description: 'compareToStable builtins: the two Services and the effect judged.' }),
+  absolute: z
+    .object({
+      canaryService: z.string(),
+      stableService: z.string().optional(),
+      min: z.number().optional(),
+      maxMs: z.number().optional(),
+      confidence: z.number(),
+      minRequests: NonNegativeInt,
+    })
+    .optional()
+    .meta({
+      description:
+        'successRate / latencyP99 judged on counts: the threshold (min percent or maxMs), the bound and minRequests, and the stable Service whose breaking the same threshold makes a look a shared incident.',
+    }),
   template: z.string().max(253).optional().meta({ description: 'Where the metric came from.' }),
 });
 export type RunMetric = z.infer<typeof RunMetric>;
@@ -329,6 +417,46 @@ export const AnalysisRunSpec = z.object({
 });
 export type AnalysisRunSpec = z.infer<typeof AnalysisRunSpec>;
 
+/**
+ * What a compareToStable gate can see, worked out once when its run starts from the last hour's
+ * traffic (analysis/detectability.ts): the smallest rise of the error ratio it would catch with
+ * the stated power in the time the steps allow, and the time it needs to catch the configured one.
+ */
+export const Detectability = z.object({
+  outcome: z.enum(['CanSee', 'CannotSee', 'NoTrafficHistory', 'Unknown']).meta({
+    description:
+      'CanSee: the configured effect is caught in the time the steps allow; CannotSee: it is not; NoTrafficHistory / Unknown: no estimate (the message says why).',
+  }),
+  message: z.string().max(1024),
+  basis: z
+    .string()
+    .max(1024)
+    .meta({ description: 'The traffic, canary share and time the numbers assume, in words.' }),
+  requestsPerSecond: z
+    .number()
+    .optional()
+    .meta({ description: 'Last hour: requests per second to stable and canary together.' }),
+  stableErrorPercent: z.number().optional().meta({ description: "Last hour: the stable's error percent." }),
+  canaryWeight: z
+    .number()
+    .optional()
+    .meta({ description: "The canary's share of traffic assumed, percent." }),
+  allowedSeconds: z.number().optional().meta({ description: 'The time the steps allow the gate.' }),
+  power: z.number().optional(),
+  configuredPercent: z.number().optional().meta({
+    description:
+      'The regression the configured allowance promises to catch, as a relative rise of the error ratio, percent.',
+  }),
+  detectablePercent: z.number().optional().meta({
+    description: 'Smallest relative rise of the error ratio caught with the stated power in allowedSeconds.',
+  }),
+  secondsToDetectConfigured: z
+    .number()
+    .optional()
+    .meta({ description: 'Time needed to catch the configured regression with the stated power.' }),
+});
+export type Detectability = z.infer<typeof Detectability>;
+
 export const AnalysisRunStatus = z.object({
   phase: AnalysisPhase.optional(),
   message: z.string().optional(),
@@ -338,8 +466,17 @@ export const AnalysisRunStatus = z.object({
   }),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
+  sharedIncident: z.string().max(4096).optional().meta({
+    description:
+      'While a gating metric holds for a shared incident (the stable breaks the same threshold): why. The release pauses with reason SharedIncident and resumes on its own when it clears.',
+  }),
+  trafficSince: z.string().optional().meta({
+    description:
+      'When the revision under test first had traffic (weight above 0 and ready pods, as the controller saw them): the first look is due initialDelay after this, and compareToStable counts from here. Until then the run waits and takes no look.',
+  }),
   metricResults: z.array(MetricResult).optional(),
   conditions: z.array(Condition).optional(),
+  detectability: Detectability.optional(),
 });
 export type AnalysisRunStatus = z.infer<typeof AnalysisRunStatus>;
 

@@ -205,6 +205,7 @@ export const PAUSE_REASONS = [
   'Inconclusive',
   'AnalysisError',
   'AwaitingPromotion',
+  'SharedIncident',
 ] as const;
 
 export const AnalysisRef = z.object({

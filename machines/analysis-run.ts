@@ -1,5 +1,11 @@
 import { assign, setup } from 'xstate';
-import { type AnalysisPhase, type ComparisonDetails, DEFAULTS, type MetricResult } from '../crds/index.ts';
+import {
+  type AbsoluteDetails,
+  type AnalysisPhase,
+  type ComparisonDetails,
+  DEFAULTS,
+  type MetricResult,
+} from '../crds/index.ts';
 import { iso } from './context.ts';
 import type { Millis } from './events.ts';
 
@@ -39,6 +45,12 @@ export type AnalysisRunEvent =
       value?: string;
       message?: string;
       comparison?: ComparisonDetails;
+      absolute?: AbsoluteDetails;
+      /**
+       * An absolute builtin found the stable breaking the same threshold (phase Inconclusive):
+       * neither an answer nor a strike; the metric holds until a look passes or fails.
+       */
+      sharedIncident?: boolean;
     }
   | { type: 'TERMINATE'; now: Millis };
 
@@ -64,8 +76,11 @@ const emptyResult = (m: MetricLimits): MetricResult => ({
   measurements: [],
 });
 
-/** Measurements that got an answer: a query that errored measured nothing and counts only as an error. */
-export const answered = (r: MetricResult): number => r.count - r.error;
+/**
+ * Measurements that got an answer: a query that errored measured nothing and counts only as an
+ * error; a shared incident judged the stable as much as the canary, so it is no answer either.
+ */
+export const answered = (r: MetricResult): number => r.count - r.error - (r.incidents ?? 0);
 
 /** A metric's phase from its counts and limits; exceeding a limit decides at once. */
 export function metricPhase(limits: MetricLimits, r: MetricResult): AnalysisPhase {
@@ -77,7 +92,8 @@ export function metricPhase(limits: MetricLimits, r: MetricResult): AnalysisPhas
   // answers are a pass only if one of them passed; inconclusive ones within the limit are
   // tolerated, never taken for success.
   if (limits.count && answered(r) >= limits.count) return r.successful > 0 ? 'Successful' : 'Inconclusive';
-  return r.count > 0 ? 'Running' : 'Pending';
+  // Looks that only found a shared incident said nothing of the canary: still waiting.
+  return r.count - (r.incidents ?? 0) > 0 ? 'Running' : 'Pending';
 }
 
 /**
@@ -122,19 +138,28 @@ function record(
       Inconclusive: 'inconclusive',
       Error: 'error',
     } as const;
+    const incident = event.sharedIncident === true;
     const measurement = {
       phase: event.phase,
       ...(event.value === undefined ? {} : { value: event.value }),
       ...(event.message === undefined ? {} : { message: event.message }),
       ...(event.comparison === undefined ? {} : { comparison: event.comparison }),
+      ...(event.absolute === undefined ? {} : { absolute: event.absolute }),
+      ...(incident ? { sharedIncident: true } : {}),
       startedAt: iso(event.startedAt ?? event.now),
       finishedAt: iso(event.now),
     };
+    const { sharedIncident: _held, ...rest } = r;
+    // An incident holds the metric until a look decides about the canary again (pass or fail);
+    // looks in between (too few requests, a query error) leave the hold as it was.
+    const decides = event.phase === 'Successful' || event.phase === 'Failed';
+    const held = incident ? (event.message ?? 'shared incident') : decides ? undefined : r.sharedIncident;
     const next: MetricResult = {
-      ...r,
+      ...rest,
       count: r.count + 1,
-      [key[event.phase]]: r[key[event.phase]] + 1,
+      ...(incident ? { incidents: (r.incidents ?? 0) + 1 } : { [key[event.phase]]: r[key[event.phase]] + 1 }),
       consecutiveError: event.phase === 'Error' ? r.consecutiveError + 1 : 0,
+      ...(held === undefined ? {} : { sharedIncident: held }),
       measurements: [...r.measurements, measurement].slice(-MEASUREMENTS_KEPT),
     };
     return { ...next, phase: metricPhase(limits, next) };
@@ -206,8 +231,14 @@ export type AnalysisRunSnapshot = ReturnType<typeof analysisRunMachine.resolveSt
 export function toRunStatus(snapshot: AnalysisRunSnapshot) {
   const { results, startedAt, finishedAt } = snapshot.context;
   const phase = snapshot.status === 'done' ? (snapshot.value as string) : runPhase(snapshot.context);
+  // A run still measuring while a gating metric holds for a shared incident says so: the release reads it.
+  const incident =
+    snapshot.status === 'done' ? undefined : results.find((r) => !r.dryRun && r.sharedIncident);
   return {
     phase: (phase.charAt(0).toUpperCase() + phase.slice(1)) as AnalysisPhase,
+    ...(incident?.sharedIncident === undefined
+      ? {}
+      : { sharedIncident: `metric ${incident.name}: ${incident.sharedIncident}` }),
     ...(startedAt === undefined ? {} : { startedAt: iso(startedAt) }),
     ...(finishedAt === undefined ? {} : { finishedAt: iso(finishedAt) }),
     metricResults: results,

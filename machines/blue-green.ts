@@ -1,5 +1,5 @@
 import { initialContext, releaseSetup } from './release.ts';
-import { degradedState, healthyState, releaseHandlers, scaleDownWhenDue } from './release-states.ts';
+import { blueGreenReleaseHandlers, degradedState, healthyState, scaleDownWhenDue } from './release-states.ts';
 
 /**
  * Blue-green: the new revision comes up beside the active one, reachable only through the
@@ -16,7 +16,7 @@ export const blueGreenMachine = releaseSetup.createMachine({
     healthy: healthyState,
     release: {
       initial: 'running',
-      on: releaseHandlers,
+      on: blueGreenReleaseHandlers,
       states: {
         running: {
           initial: 'awaitingPreview',
@@ -66,6 +66,13 @@ export const blueGreenMachine = releaseSetup.createMachine({
         },
         // After the switch, resuming goes back to the post-promotion gates rather than the preview.
         paused: {
+          initial: 'held',
+          states: {
+            held: {},
+            // A gate found a shared incident: held without a person, until a look passes again.
+            // A person's pause turns it into theirs: the incident ending no longer resumes it.
+            incident: { on: { PAUSE: { target: 'held', actions: 'pauseManually' } } },
+          },
           on: {
             RESUME: [
               { guard: 'activeIsCurrent', target: 'running.switching', actions: 'resume' },

@@ -75,6 +75,9 @@ export const canaryMachine = releaseSetup.createMachine({
             held: {},
             // The background gate ended undecided and runs again as a watch for this pause.
             watching: {},
+            // A gate found a shared incident: held without a person, until a look passes again.
+            // A person's pause turns it into theirs: the incident ending no longer resumes it.
+            incident: { on: { PAUSE: { target: 'held', actions: 'pauseManually' } } },
           },
           on: {
             RESUME: { target: 'running', actions: 'resume' },

@@ -10,7 +10,7 @@ export interface GateRef {
 }
 
 /** Pauses that outlive their cause; step pauses and awaiting promotion are derived from the state. */
-export type HeldPauseReason = 'Manual' | 'Inconclusive' | 'AnalysisError';
+export type HeldPauseReason = 'Manual' | 'Inconclusive' | 'AnalysisError' | 'SharedIncident';
 export interface HeldPause {
   reason: HeldPauseReason;
   message?: string;

@@ -15,6 +15,8 @@ export interface GateObservation {
   message?: string;
   /** Why the run ended, as the runner wrote it (`status.reason`): a fact of this look, not kept. */
   reason?: string;
+  /** The run holds for a shared incident (`status.sharedIncident`): the stable breaks the same threshold. */
+  sharedIncident?: string;
 }
 
 /**

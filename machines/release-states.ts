@@ -50,12 +50,35 @@ const backgroundVerdicts = [
 ] as const;
 const bookkeeping = { actions: 'recordObservation' } as const;
 
+const inIncident = stateIn({ release: { paused: 'incident' } });
+/**
+ * Shared incidents: a running release whose gate finds the stable breaking the same threshold
+ * holds (no rollback, no promotion); it resumes by itself at the first look without one. A
+ * release already held (by a person, an undecided gate) stays held as it was.
+ */
+const incidentEnds = {
+  guard: and(['incidentOver', inIncident]),
+  target: '.running',
+  actions: 'resumeAfterIncident',
+} as const;
+/** Blue-green after the switch: back to the post-promotion gate that held, not to the preview. */
+const incidentEndsAfterSwitch = {
+  guard: and(['incidentOver', inIncident, 'activeIsCurrent']),
+  target: '.running.postAnalysis',
+  actions: 'resumeAfterIncident',
+} as const;
+const incidentBegins = {
+  guard: and(['gateInIncident', 'notHeld']),
+  target: '.paused.incident',
+  actions: 'holdForIncident',
+} as const;
+
 /**
  * Handlers of a release in flight, whatever its step. Order matters: a changed template wins
  * over gate results, which win over routine bookkeeping.
  */
 export const releaseHandlers = {
-  OBSERVE: [...templateChanges, bookkeeping],
+  OBSERVE: [...templateChanges, incidentEnds, incidentBegins, bookkeeping],
   ABORT: { target: 'degraded', actions: 'abortRequested' },
   PAUSE: { guard: 'notHeld', target: '.paused', actions: 'pauseManually' },
   PROMOTE: [
@@ -64,10 +87,16 @@ export const releaseHandlers = {
   ],
 } as const;
 
+/** Blue-green resumes after the switch at its post-promotion gate. */
+export const blueGreenReleaseHandlers = {
+  ...releaseHandlers,
+  OBSERVE: [...templateChanges, incidentEndsAfterSwitch, incidentEnds, incidentBegins, bookkeeping],
+} as const;
+
 /** Canary adds background gates, which watch the whole release. */
 export const releaseHandlersWithBackground = {
   ...releaseHandlers,
-  OBSERVE: [...templateChanges, ...backgroundVerdicts, bookkeeping],
+  OBSERVE: [...templateChanges, ...backgroundVerdicts, incidentEnds, incidentBegins, bookkeeping],
 } as const;
 
 /** Scale-downs come due whatever the release is doing. */

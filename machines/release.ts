@@ -380,6 +380,41 @@ export const OPERATIONS = {
       ],
     };
   },
+  /**
+   * A gate found the stable breaking the same threshold as the canary: not the canary's fault,
+   * so no rollback, and nothing is promoted while it lasts. The gates keep measuring; the
+   * release carries on by itself at the first look that passes (resumeAfterIncident).
+   */
+  holdForIncident: (ctx, event) => {
+    const message = incidentOf(ctx, event) ?? 'the stable breaks the same threshold';
+    return {
+      patch: {
+        analysis: withObservation(event, ctx.analysis),
+        background: withObservation(event, ctx.background),
+        pause: { reason: 'SharedIncident', message, startTime: event.now },
+      },
+      effects: [
+        warning(
+          'SharedIncident',
+          `Release of ${ctx.currentRevision} held, not rolled back: ${message}. It resumes by itself when the incident ends.`,
+        ),
+      ],
+    };
+  },
+  resumeAfterIncident: (ctx, event) => ({
+    patch: {
+      analysis: withObservation(event, ctx.analysis),
+      background: withObservation(event, ctx.background),
+      pause: undefined,
+      lastProgressAt: event.now,
+    },
+    effects: [
+      notice(
+        'IncidentEnded',
+        `Release of ${ctx.currentRevision} resumed by itself: the shared incident is over and its gates pass again.`,
+      ),
+    ],
+  }),
   pauseManually: (ctx, event) => ({
     patch: { pause: { reason: 'Manual', message: 'paused on request', startTime: event.now } },
     effects: [notice('Paused', `Release of ${ctx.currentRevision} paused on request.`)],
@@ -451,6 +486,11 @@ export const REASON_INVALID = 'InvalidAnalysis';
 export const REASON_UNREACHABLE = 'PrometheusUnreachable';
 
 const observedBackground = (ctx: ReleaseContext, event: ReleaseEvent) => observedPhase(event, ctx.background);
+/** Why a gate of this release holds for a shared incident, as observed now; undefined when none does. */
+const incidentOf = (ctx: ReleaseContext, event: ReleaseEvent): string | undefined =>
+  [observedPhase(event, ctx.analysis), observedPhase(event, ctx.background)].find(
+    (g) => g?.sharedIncident !== undefined && (g.phase === 'Pending' || g.phase === 'Running'),
+  )?.sharedIncident;
 const changedTo =
   (...phases: string[]): Guard =>
   ({ context, event }) => {
@@ -499,6 +539,9 @@ export const GUARDS = {
     const reason = observedBackground(context, event)?.reason;
     return reason !== REASON_INVALID && reason !== REASON_UNREACHABLE;
   },
+  gateInIncident: ({ context, event }) => incidentOf(context, event) !== undefined,
+  /** Level-triggered: the incident is over at the first OBSERVE where no gate of the release holds for one. */
+  incidentOver: ({ context, event }) => isObserve(event) && incidentOf(context, event) === undefined,
   canaryReady: ({ event }) => isObserve(event) && event.ready?.canary === true,
   previewReady: ({ event }) => isObserve(event) && event.ready?.preview === true,
   progressDeadlinePassed: ({ context, event }) =>

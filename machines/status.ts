@@ -89,6 +89,8 @@ export function describe(path: string, ctx: ReleaseContext): string {
     case 'release.paused':
     case 'release.paused.held':
       return `Release of ${current} is paused (${ctx.pause?.reason}: ${ctx.pause?.message}); resume or promote to continue.`;
+    case 'release.paused.incident':
+      return `Release of ${current} is held by a shared incident (${ctx.pause?.message}): the stable breaks the same threshold, so the canary is not rolled back; it resumes by itself at the first look that passes.`;
     case 'release.paused.watching':
       return `Release of ${current} is paused (${ctx.pause?.reason}: ${ctx.pause?.message}); background analysis ${ctx.background?.name} (${ctx.background?.phase}) keeps watching the canary's traffic. Resume or promote to continue.`;
     case 'release.running.awaitingCanary':
@@ -184,7 +186,7 @@ function restingPath(machine: ReleaseMachine, path: string): string | undefined 
   return first !== undefined && atomic.includes(first) ? first : undefined;
 }
 
-const HELD_REASONS: string[] = ['Manual', 'Inconclusive', 'AnalysisError'];
+const HELD_REASONS: string[] = ['Manual', 'Inconclusive', 'AnalysisError', 'SharedIncident'];
 
 /** Restores the machine from status alone; `spec` and `rollout` (the object's name) come from the object. */
 export function fromStatus(rollout: string, spec: RolloutSpec, status: RolloutStatus = {}): ReleaseSnapshot {

@@ -70,3 +70,53 @@ export function proportion(hits: number, total: number): { estimate: number; var
 
 /** A one-sided normal tail bound without an inverse CDF: P(Z > z) ≤ exp(−z²/2) for z > 0. */
 export const tailBound = (alpha: number): number => Math.sqrt(2 * Math.log(1 / alpha));
+
+/**
+ * Φ(z), the standard normal CDF, through erfc (Numerical Recipes' Chebyshev fit, relative
+ * error below 1.2e-7): enough for a power that is compared with 0.9.
+ */
+export function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * x);
+  const erfc =
+    t *
+    Math.exp(
+      -x * x -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 +
+                            t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return z >= 0 ? 1 - erfc / 2 : erfc / 2;
+}
+
+/**
+ * Power by this look: the chance that the always-valid test has called the quantity worse than
+ * its margin by now, were it truly `shift` above the margin with variance `variance` at this
+ * look. P(estimate − radius > margin) = Φ((shift − radius) / √V). It counts only this look, so
+ * it is a lower bound on the sequential test's chance of having caught it at this or any
+ * earlier look: passing once it reaches 1 − β lets a regression of that size through at most β
+ * of the time.
+ */
+export function powerAt(shift: number, variance: number, alpha: number, tau: number): number {
+  const v = Math.max(variance, Number.MIN_VALUE);
+  return normalCdf((shift - mixtureRadius(v, alpha, tau)) / Math.sqrt(v));
+}
+
+/**
+ * A deliberately low reading of a proportion for power: the Agresti–Coull estimate one standard
+ * error down. Power grows with the stable's error ratio, so an estimate that happens to be high
+ * would claim power the data do not have; one SE down keeps that to about one look in six.
+ */
+export function lowProportion(hits: number, total: number): number {
+  const p = proportion(hits, total);
+  return Math.max(0, p.estimate - Math.sqrt(p.variance));
+}

@@ -5,6 +5,8 @@ import {
   confidenceAgainst,
   type Interval,
   interval,
+  lowProportion,
+  powerAt,
   proportion,
   proportionDifference,
   tailBound,
@@ -14,8 +16,10 @@ import { type Bucket, countAbove, quantile, totalOf } from './histogram.ts';
 export type CompareTest = 'errors' | 'latencyP99' | 'latencyDistribution';
 
 /**
- * worse: the canary is worse by at least the effect, with the required confidence (fail).
- * notWorse: confidently not worse by the effect (may pass early).
+ * worse: the canary is worse by more than the allowed increase, with the required confidence (fail).
+ * notWorse: passes: either a regression of the configured size (REGRESSION × the allowed
+ * increase) would have been caught by now with the required power and was not, or the canary
+ * is confidently within the allowed increase.
  * undecided: not enough evidence either way yet. tooFewRequests: below minRequests.
  */
 export type Verdict = 'worse' | 'notWorse' | 'undecided' | 'tooFewRequests';
@@ -41,9 +45,23 @@ export interface Comparison {
   /** Confidence reached against the margin, in the estimate's direction (0–1). */
   confidence: number;
   required: number;
+  /** Chance that a regression of the configured size would have been caught by this look (0–1). */
+  power: number;
+  /** The power a pass needs (0–1). */
+  powerRequired: number;
+  /** The configured regression in the compared quantity's terms, percent points above the stable. */
+  regression: number;
   /** Latency tests: the latency (ms) at which canary and stable were compared. */
   atMs?: number;
 }
+
+/**
+ * The regression a check must catch with the stated power before it passes, as a multiple of
+ * its allowed increase. It must sit above the allowed increase: a canary exactly at the allowed
+ * increase may be rolled back at most 1 − confidence of the time, so it cannot also be caught
+ * 90% of the time. Twice leaves room between the two (bench/RESULTS.md, Detection quality).
+ */
+export const REGRESSION = 2;
 
 export interface ErrorCounts {
   requests: number;
@@ -53,6 +71,11 @@ export interface ErrorCounts {
 export interface Common {
   /** 1 − confidence: the chance, over the whole release, of calling a canary worse when it is not. */
   alpha: number;
+  /**
+   * The chance a regression of the configured size must have had of being caught before the
+   * check passes; 1 − power is the chance of promoting one. Absent: pass only on bounds.
+   */
+  power?: number;
   /** Below this many requests in either arm the verdict is tooFewRequests. */
   minRequests: number;
 }
@@ -69,6 +92,20 @@ function verdictOf(iv: Interval, margin: number): Verdict {
   return 'undecided';
 }
 
+/** Worse beats everything; then a pass on bounds or on power; then too few requests. */
+function decide(bounds: Verdict, power: number, common: Common, tooFewRequests: boolean): Verdict {
+  if (tooFewRequests) return 'tooFewRequests';
+  if (bounds === 'worse') return 'worse';
+  if (bounds === 'notWorse') return 'notWorse';
+  return common.power !== undefined && power >= common.power ? 'notWorse' : 'undecided';
+}
+
+interface Power {
+  power: number;
+  /** The regression's distance from the stable, in the compared quantity. */
+  regression: number;
+}
+
 function comparison(
   test: CompareTest,
   iv: Interval,
@@ -78,6 +115,7 @@ function comparison(
   canary: Arm,
   stable: Arm,
   verdict: Verdict,
+  power: Power,
   atMs?: number,
 ): Comparison {
   const sd = Math.sqrt(iv.variance);
@@ -93,6 +131,9 @@ function comparison(
     statistic: rounded(sd > 0 ? (iv.estimate - margin) / sd : 0, 3),
     confidence: rounded(confidenceAgainst(iv.estimate, iv.variance, margin, tau)),
     required: rounded(1 - common.alpha),
+    power: rounded(power.power),
+    powerRequired: common.power ?? 1,
+    regression: points(power.regression),
     ...(atMs === undefined ? {} : { atMs: rounded(atMs, 2) }),
   };
 }
@@ -104,6 +145,41 @@ export interface ErrorEffect {
   maxIncreasePoints?: number;
   /** Worse when the canary's error ratio exceeds the stable's by this many percent of it. */
   maxIncreasePercent?: number;
+}
+
+/**
+ * Power of the errors check against its configured regression: the canary's error ratio at
+ * REGRESSION × the allowed increase over the stable's (with both effects, over both: the larger
+ * of the two ratios). Counts may be expected rather than seen (detectable.ts): the stable's
+ * ratio is read low (lowProportion) either way, so the two agree. With both effects the canary
+ * is called worse only when both parts say so: P(both) ≥ P₁ + P₂ − 1.
+ */
+export function errorsPower(
+  canaryRequests: number,
+  stableRequests: number,
+  stableErrors: number,
+  effect: ErrorEffect,
+  alpha: number,
+): Power {
+  const ps = lowProportion(stableErrors, stableRequests);
+  const targets: number[] = [];
+  if (effect.maxIncreasePoints !== undefined)
+    targets.push(ps + (REGRESSION * effect.maxIncreasePoints) / 100);
+  if (effect.maxIncreasePercent !== undefined)
+    targets.push(ps * (1 + (REGRESSION * effect.maxIncreasePercent) / 100));
+  const pc = Math.min(1, Math.max(...targets));
+  const canaryVar = (n: number) => (pc * (1 - pc)) / n;
+  let shortfall = 0;
+  if (effect.maxIncreasePoints !== undefined) {
+    const v = canaryVar(canaryRequests + 2) + (ps * (1 - ps)) / (stableRequests + 2);
+    shortfall += 1 - powerAt(pc - ps - effect.maxIncreasePoints / 100, v, alpha, TAU.errors);
+  }
+  if (effect.maxIncreasePercent !== undefined) {
+    const k = 1 + effect.maxIncreasePercent / 100;
+    const v = canaryVar(canaryRequests + 4) + (k * k * ps * (1 - ps)) / (stableRequests + 4);
+    shortfall += 1 - powerAt(pc - k * ps, v, alpha, TAU.errors);
+  }
+  return { power: Math.max(0, 1 - shortfall), regression: pc - ps };
 }
 
 /**
@@ -142,13 +218,24 @@ export function compareErrors(
   if (parts.length === 0)
     throw new Error('compareToStable.errors needs maxIncreasePoints or maxIncreasePercent');
   const verdicts = parts.map((p) => verdictOf(p.iv, p.margin));
-  let verdict: Verdict = 'undecided';
-  if (verdicts.every((v) => v === 'worse')) verdict = 'worse';
-  else if (verdicts.includes('notWorse')) verdict = 'notWorse';
-  if (tooFew(canary.requests, stable.requests, common)) verdict = 'tooFewRequests';
+  let bounds: Verdict = 'undecided';
+  if (verdicts.every((v) => v === 'worse')) bounds = 'worse';
+  else if (verdicts.includes('notWorse')) bounds = 'notWorse';
+  const power = errorsPower(canary.requests, stable.requests, stable.errors, effect, common.alpha);
+  const verdict = decide(bounds, power.power, common, tooFew(canary.requests, stable.requests, common));
   // Show the part that is furthest from deciding "worse": it is the one holding the verdict.
   const shown = parts.reduce((a, b) => (b.iv.lower - b.margin < a.iv.lower - a.margin ? b : a));
-  return comparison('errors', shown.iv, shown.margin, TAU.errors, common, arms.canary, arms.stable, verdict);
+  return comparison(
+    'errors',
+    shown.iv,
+    shown.margin,
+    TAU.errors,
+    common,
+    arms.canary,
+    arms.stable,
+    verdict,
+    power,
+  );
 }
 
 const pct = (hits: number, total: number) => (total > 0 ? rounded((100 * hits) / total) : 0);
@@ -182,11 +269,31 @@ export function compareLatencyP99(
   const passing = proportion(countAbove(canary, low), nc);
   const ivFail = interval(failing.estimate, failing.variance, common.alpha, TAU.share);
   const ivPass = interval(passing.estimate, passing.variance, common.alpha, TAU.share);
-  let verdict: Verdict = 'undecided';
-  if (ivFail.lower > 0.01) verdict = 'worse';
-  else if (ivPass.upper < 0.01) verdict = 'notWorse';
-  if (tooFew(nc, ns, common)) verdict = 'tooFewRequests';
-  return comparison('latencyP99', ivFail, 0.01, TAU.share, common, arms.canary, arms.stable, verdict, high);
+  let bounds: Verdict = 'undecided';
+  if (ivFail.lower > 0.01) bounds = 'worse';
+  else if (ivPass.upper < 0.01) bounds = 'notWorse';
+  // The configured regression, in the test's own terms: REGRESSION times the 1% of canary
+  // requests allowed above the bar (2% slower than (1 + pct) × the stable's p99). Not "every
+  // latency stretched": what a stretch does to that share depends on the shape inside Istio's
+  // wide buckets (100, 250, 500 ms), which the histogram does not show.
+  const slow = REGRESSION * 0.01;
+  const power = {
+    power: powerAt(slow - 0.01, (slow * (1 - slow)) / (nc + 4), common.alpha, TAU.share),
+    regression: slow,
+  };
+  const verdict = decide(bounds, power.power, common, tooFew(nc, ns, common));
+  return comparison(
+    'latencyP99',
+    ivFail,
+    0.01,
+    TAU.share,
+    common,
+    arms.canary,
+    arms.stable,
+    verdict,
+    power,
+    high,
+  );
 }
 
 /**
@@ -208,17 +315,27 @@ export function compareLatencyDistribution(
   const alpha = common.alpha / Math.max(1, bounds.length);
   let worst: { iv: Interval; le: number } | undefined;
   let allBelow = bounds.length > 0;
+  // The configured regression: REGRESSION × the margin more canary requests slower than some
+  // bound. It may sit at any bound, so the power is the least over them.
+  let power = bounds.length > 0 ? 1 : 0;
+  const shift = REGRESSION * margin;
   for (const le of bounds) {
-    const d = proportionDifference(countAbove(canary, le), nc, countAbove(stable, le), ns);
+    const slowStable = countAbove(stable, le);
+    const d = proportionDifference(countAbove(canary, le), nc, slowStable, ns);
     const iv = interval(d.estimate, d.variance, alpha, TAU.share);
     if (!worst || iv.lower > worst.iv.lower) worst = { iv, le };
     if (iv.upper >= margin) allBelow = false;
+    const ss = (slowStable + 1) / (ns + 2);
+    const sc = ss + shift;
+    if (sc > 1) continue; // no canary can be that much slower here
+    const v = (sc * (1 - sc)) / (nc + 2) + (ss * (1 - ss)) / (ns + 2);
+    power = Math.min(power, powerAt(shift - margin, v, alpha, TAU.share));
   }
   const iv = worst?.iv ?? interval(0, 1, alpha, TAU.share);
   let verdict: Verdict = 'undecided';
   if (iv.lower > margin) verdict = 'worse';
   else if (allBelow) verdict = 'notWorse';
-  if (tooFew(nc, ns, common)) verdict = 'tooFewRequests';
+  verdict = decide(verdict, power, common, tooFew(nc, ns, common));
   const arms = { canary: armAt(canary, 0.5), stable: armAt(stable, 0.5) };
   return comparison(
     'latencyDistribution',
@@ -229,6 +346,7 @@ export function compareLatencyDistribution(
     arms.canary,
     arms.stable,
     verdict,
+    { power, regression: shift },
     worst?.le,
   );
 }

@@ -16,6 +16,7 @@ import { bucketsOf, errorCounts, withWindow } from './queries.ts';
 
 export const DEFAULT_CONFIDENCE = 0.99;
 export const DEFAULT_MIN_REQUESTS = 100;
+export const DEFAULT_POWER = 0.9;
 
 const PHASE: Record<Verdict, MeasurementPhase> = {
   worse: 'Failed',
@@ -35,7 +36,12 @@ export interface Look {
 export function judgeSamples(metric: RunMetric, samples: Parameters<typeof errorCounts>[0]): Look {
   const c = metric.compare;
   if (!c) throw new Error(`metric ${metric.name} is not a compareToStable metric`);
-  const common: Common = { alpha: 1 - c.confidence, minRequests: c.minRequests };
+  // A run stored before `power` existed is judged by the default rule too.
+  const common: Common = {
+    alpha: 1 - c.confidence,
+    minRequests: c.minRequests,
+    power: c.power ?? DEFAULT_POWER,
+  };
   let comparison: Comparison;
   if (metric.builtin === 'compareErrors') {
     comparison = compareErrors(
@@ -90,10 +96,17 @@ function describe(
         : `excess share of canary requests slower than ${c.atMs} ms`;
   const bounds = `${what} ${c.estimate} points, between ${c.lower} and ${c.upper} with confidence ${c.required}; allowed ${c.margin}`;
   const reached = `confidence reached ${c.confidence}`;
+  // Why a pass is a pass: the chance a regression of the configured size had of being caught.
+  const power = `a regression of ${c.regression} points would have been caught with probability ${c.power} (need ${c.powerRequired})`;
   const message = {
     worse: `canary worse than stable: ${bounds} (${reached}; ${arms})`,
-    notWorse: `canary not worse than stable: ${bounds} (${reached}; ${arms})`,
-    undecided: `undecided so far: ${bounds} (${reached}; ${arms})`,
+    // A pass on power says the power; a pass on the bounds (the canary confidently within the
+    // allowed increase) is the stronger statement and says the confidence.
+    notWorse:
+      c.power >= c.powerRequired
+        ? `canary not worse than stable: ${bounds}; ${power} (${arms})`
+        : `canary not worse than stable: ${bounds} (${reached}; ${arms})`,
+    undecided: `undecided so far: ${bounds} (${reached}); ${power} (${arms})`,
     tooFewRequests: `too few requests to judge yet (${arms}; need ${minRequests} each)`,
   }[c.verdict];
   return { value, message, comparison: c };

@@ -25,12 +25,16 @@ export function latencyBucketsQuery(canary: Destination, stable: Destination): s
 
 const usable = (s: Sample) => Number.isFinite(s.value) && s.value >= 0;
 
-/** Requests and 5xx answers of one Service from the request-count series. */
+/**
+ * Requests and 5xx answers of one Service from the request-count series. A histogram bucket
+ * (it has `le`) is not a request count: skipped, so an answer holding both kinds of series
+ * cannot count each request once per bucket.
+ */
 export function errorCounts(samples: readonly Sample[], service: string): ErrorCounts {
   let requests = 0;
   let errors = 0;
   for (const s of samples) {
-    if (s.labels.destination_service_name !== service || !usable(s)) continue;
+    if (s.labels.destination_service_name !== service || !usable(s) || s.labels.le !== undefined) continue;
     requests += s.value;
     if (/^5/.test(s.labels.response_code ?? '')) errors += s.value;
   }

@@ -2,12 +2,12 @@
 // their documentation: Flagger counts failed checks (any builtin out of its thresholdRange over
 // the interval, or no data) and rolls back at `threshold`; Argo Rollouts counts failed
 // measurements per metric (successCondition false, NaN included) and fails past failureLimit.
-// Sluice's own gates run through the controller's code: resolveMetrics, then CEL (absolute) or
-// the compareToStable judge on cumulative counts.
+// Sluice's own gates run through the controller's code: resolveMetrics, then the absolute
+// builtins' judge on each interval's counts, or the compareToStable judge on cumulative counts.
 
+import { judgeAbsoluteSamples } from '../../analysis/absolute-look.ts';
 import { type Bucket, quantile } from '../../analysis/compare/histogram.ts';
 import { judgeSamples } from '../../analysis/compare/measure.ts';
-import { judge } from '../../analysis/conditions.ts';
 import type { Sample } from '../../analysis/provider.ts';
 import { resolveMetrics } from '../../analysis/resolve.ts';
 import type { CompareToStable, RunMetric } from '../../crds/index.ts';
@@ -19,6 +19,8 @@ export interface Outcome {
   rolledBackAt?: number;
   /** Sluice only: paused (absolute: inconclusive) or never decided (compare), i.e. not promoted. */
   held?: boolean;
+  /** Sluice absolute: still holding for a shared incident at the last look (it resumes by itself once it ends). */
+  incidentHeld?: boolean;
 }
 
 export interface Gate {
@@ -85,6 +87,12 @@ export function argo(failureLimit: number): Gate {
   };
 }
 
+/** confidence / minRequests of the absolute builtins; absent: the controller's defaults. */
+export interface AbsoluteOptions {
+  confidence?: number;
+  minRequests?: number;
+}
+
 const resolve = (gates: Parameters<typeof resolveMetrics>[0]['gates']): RunMetric[] =>
   resolveMetrics({
     gates,
@@ -95,40 +103,50 @@ const resolve = (gates: Parameters<typeof resolveMetrics>[0]['gates']): RunMetri
     templates: new Map(),
   });
 
-export function sluiceAbsolute(intervalSeconds: number): Gate {
+/**
+ * The absolute builtins as a background gate, through the controller's own code: each look
+ * judges one interval's counts of canary and stable (judgeAbsoluteSamples). Failed rolls back;
+ * too few requests pauses for a person (inconclusiveLimit 0); a shared incident holds the
+ * release until a look passes again, then it carries on by itself.
+ */
+export function sluiceAbsolute(intervalSeconds: number, options: AbsoluteOptions = {}): Gate {
   return {
     name: 'Sluice absolute builtins',
     judge(r) {
       const t = thresholds(r);
-      const [success, latency] = resolve({
+      const metrics = resolve({
         interval: `${intervalSeconds}s`,
-        successRate: { min: t.minSuccessPercent },
-        latencyP99: { maxMs: t.maxP99Ms },
-      }) as [RunMetric, RunMetric];
-      for (const [i, { canary }] of r.intervals.entries()) {
-        const verdicts = [
-          judge(success, asResult(successPercent(canary))),
-          judge(latency, asResult(p99(canary))),
-        ];
-        if (verdicts.some((v) => v.phase === 'Failed')) return { rolledBackAt: i + 1 };
-        if (verdicts.some((v) => v.phase === 'Inconclusive')) return { held: true };
+        successRate: { min: t.minSuccessPercent, ...options },
+        latencyP99: { maxMs: t.maxP99Ms, ...options },
+      });
+      let incident = false;
+      for (let i = 0; i < r.intervals.length; i++) {
+        const samples = samplesUpTo(r, i + 1, i);
+        // Each builtin's query returns its own series: request counts, or duration buckets.
+        const looks = metrics.map((m) =>
+          judgeAbsoluteSamples(
+            m,
+            samples.filter((s) => (s.labels.le !== undefined) === (m.builtin === 'latencyP99')),
+          ),
+        );
+        if (looks.some((l) => l.phase === 'Failed')) return { rolledBackAt: i + 1 };
+        if (looks.some((l) => l.sharedIncident)) incident = true;
+        else if (looks.some((l) => l.phase === 'Inconclusive')) return { held: true };
+        else incident = false;
       }
-      return {};
+      return incident ? { incidentHeld: true } : {};
     },
   };
 }
 
-const asResult = (v: number) =>
-  Number.isFinite(v) ? ({ kind: 'value', value: v } as const) : ({ kind: 'none', reason: 'NaN' } as const);
-
-/** The samples Prometheus would return for the compare queries over looks 1..n. */
-function samplesUpTo(r: Release, n: number): Sample[] {
+/** The samples Prometheus would return for the compare queries over looks from+1..n. */
+function samplesUpTo(r: Release, n: number, from = 0): Sample[] {
   const out: Sample[] = [];
   for (const arm of ['canary', 'stable'] as const) {
     let requests = 0;
     let errors = 0;
     const buckets = new Float64Array(BOUNDS.length);
-    for (const iv of r.intervals.slice(0, n)) {
+    for (const iv of r.intervals.slice(from, n)) {
       requests += iv[arm].requests;
       errors += iv[arm].errors;
       iv[arm].buckets.forEach((c, i) => {

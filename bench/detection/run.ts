@@ -1,20 +1,29 @@
 // Detection quality, offline and deterministic: the same seeded corpus of releases judged by a
-// Flagger-style gate, an Argo-style gate, Sluice's absolute builtins and compareToStable.
-//   npx tsx bench/detection/run.ts [seed=20261127] [healthy=1000] [regressions=300]
-import { type CorpusOptions, isRegression, KINDS, type Kind, release } from './corpus.ts';
+// Flagger-style gate, an Argo-style gate, Sluice's absolute builtins, compareToStable, and an
+// oracle that knows what no gate can (the stable's true rates and the onset).
+//   npx tsx bench/detection/run.ts [corpus=a|b] [healthy=1000] [regressions=300]
+// Corpus a is the one the gates were tuned on; b was made after, with another seed and shape.
+import { CORPUS_A, CORPUS_B, isRegression, KINDS, type Kind, release } from './corpus.ts';
 import { argo, compareToStable, flagger, type Gate, type Outcome, sluiceAbsolute } from './gates.ts';
+import { oracle } from './oracle.ts';
 
-const seed = Number(process.argv[2] ?? 20261127);
+const corpusName = process.argv[2] ?? 'a';
+const shape = { a: CORPUS_A, b: CORPUS_B }[corpusName];
+if (!shape) throw new Error(`unknown corpus ${corpusName}: a or b`);
 const healthyCount = Number(process.argv[3] ?? 1000);
 const regressionCount = Number(process.argv[4] ?? 300);
 const RPS = [1, 5, 20, 100, 500];
-const opts: CorpusOptions = { seed, intervals: 10, intervalSeconds: 60, canaryWeight: 0.5 };
 export const COMPARE = {
   errors: { maxIncreasePercent: 25 },
   latencyP99: { maxIncreasePercent: 20 },
   latencyDistribution: { maxShiftPoints: 10 },
   confidence: 0.99,
   minRequests: 100,
+};
+// The oracle counts canary requests slower than (1 + the p99 allowance) × the stable's true p99.
+const opts = {
+  ...shape,
+  oracleLatencyFactors: [1 + COMPARE.latencyP99.maxIncreasePercent / 100],
 };
 
 const gates: Gate[] = [
@@ -23,36 +32,60 @@ const gates: Gate[] = [
   sluiceAbsolute(opts.intervalSeconds),
   compareToStable(opts.intervalSeconds, COMPARE),
 ];
+const oracleConfig = {
+  alpha: 1 - COMPARE.confidence,
+  errorIncreasePercent: COMPARE.errors.maxIncreasePercent,
+  latencyFactorIndex: 0,
+};
+const oracleFor = (kind: Kind) =>
+  oracle(
+    oracleConfig,
+    kind.startsWith('errors') ? 'errors' : kind.startsWith('latency') ? 'latency' : 'both',
+  );
+const ORACLE = oracleFor('healthy').name;
 
 interface Cell {
   n: number;
   rolledBack: number;
   within2: number;
   held: number;
+  incidentHeld: number;
+  /** Intervals from the regression's onset to the rollback. */
   looks: number[];
 }
 
 const started = performance.now();
 const cells = new Map<string, Cell>();
+const names = [...gates.map((g) => g.name), ORACLE];
 for (const rps of RPS) {
   for (const kind of KINDS) {
     const count = isRegression(kind) ? regressionCount : healthyCount;
-    const results = gates.map(() => ({ n: 0, rolledBack: 0, within2: 0, held: 0, looks: [] as number[] }));
+    const judges = [...gates, oracleFor(kind)];
+    const results: Cell[] = judges.map(() => ({
+      n: 0,
+      rolledBack: 0,
+      within2: 0,
+      held: 0,
+      incidentHeld: 0,
+      looks: [],
+    }));
     for (let i = 0; i < count; i++) {
       const r = release(opts, rps, kind, i);
-      gates.forEach((g, gi) => {
+      judges.forEach((g, gi) => {
         const o: Outcome = g.judge(r);
         const c = results[gi] as Cell;
         c.n++;
         if (o.rolledBackAt !== undefined) {
           c.rolledBack++;
-          c.looks.push(o.rolledBackAt);
-          if (o.rolledBackAt <= 2) c.within2++;
+          const after = o.rolledBackAt - r.onset;
+          c.looks.push(after);
+          if (after <= 2) c.within2++;
         }
         if (o.held) c.held++;
+        if ((o as { incidentHeld?: boolean }).incidentHeld) c.incidentHeld++;
       });
     }
-    for (const [gi, g] of gates.entries()) cells.set(`${g.name}|${rps}|${kind}`, results[gi] as Cell);
+    for (const [gi, name] of names.entries()) cells.set(`${name}|${rps}|${kind}`, results[gi] as Cell);
   }
 }
 
@@ -64,24 +97,37 @@ const median = (xs: number[]) => {
 };
 
 console.log(
-  `# Detection quality — seed ${seed}; ${healthyCount} healthy and ${regressionCount} regressed releases per row; ` +
-    `${opts.intervals} looks of ${opts.intervalSeconds} s; canary weight ${opts.canaryWeight * 100}%\n`,
+  `# Detection quality — corpus ${corpusName} (seed ${opts.seed}); ${healthyCount} healthy and ${regressionCount} regressed releases per row; ` +
+    `${opts.intervals} looks of ${opts.intervalSeconds} s; canary weight ${opts.canaryWeight * 100}%; ` +
+    `baseline errors ${opts.baseline[0] * 100}–${opts.baseline[1] * 100}%; incidents ${opts.incident.length.join('–')} looks at ` +
+    `${opts.incident.errorRatio[0] * 100}–${opts.incident.errorRatio[1] * 100}%; regressions from look ${opts.onset + 1}\n`,
 );
 console.log(
-  'Regressions: caught (rolled back within the release) / caught within 2 intervals / median intervals to detect.',
+  "Regressions: caught (rolled back within the release) / caught within 2 intervals of the onset / median intervals from the onset to detect [caught as a share of the oracle's catches].",
 );
-console.log('Healthy: false rollbacks (and, for Sluice, releases held for a person: paused or undecided).\n');
-const header = ['rps', 'release', ...gates.map((g) => g.name)];
+console.log(
+  'Healthy: false rollbacks (for Sluice: and releases held for a person: paused or undecided; absolute: and releases still holding for a shared incident at the end).\n',
+);
+const header = ['rps', 'release', ...names];
 console.log(`| ${header.join(' | ')} |`);
 console.log(`| ${header.map(() => '---').join(' | ')} |`);
 for (const rps of RPS) {
   for (const kind of KINDS as readonly Kind[]) {
-    const row = gates.map((g) => {
-      const c = cells.get(`${g.name}|${rps}|${kind}`) as Cell;
-      const heldNote = g.name.startsWith('Sluice') && c.held ? ` (held ${pct(c.held, c.n)})` : '';
-      return isRegression(kind)
-        ? `${pct(c.rolledBack, c.n)} / ${pct(c.within2, c.n)} / ${median(c.looks)}`
-        : `${pct(c.rolledBack, c.n)}${heldNote}`;
+    const best = cells.get(`${ORACLE}|${rps}|${kind}`) as Cell;
+    const row = names.map((name) => {
+      const c = cells.get(`${name}|${rps}|${kind}`) as Cell;
+      if (isRegression(kind)) {
+        const share =
+          name === ORACLE || best.rolledBack === 0
+            ? ''
+            : ` [${((100 * c.rolledBack) / best.rolledBack).toFixed(0)}%]`;
+        return `${pct(c.rolledBack, c.n)} / ${pct(c.within2, c.n)} / ${median(c.looks)}${share}`;
+      }
+      const notes = [
+        name.startsWith('Sluice') && c.held ? `held ${pct(c.held, c.n)}` : '',
+        c.incidentHeld ? `incident hold ${pct(c.incidentHeld, c.n)}` : '',
+      ].filter(Boolean);
+      return `${pct(c.rolledBack, c.n)}${notes.length ? ` (${notes.join(', ')})` : ''}`;
     });
     console.log(`| ${rps} | ${kind} | ${row.join(' | ')} |`);
   }

@@ -14,9 +14,9 @@ export function renderStatus(view: StatusView, now: Date): string {
   const status = rollout.status;
   const children: TreeNode[] = [phaseNode(status), strategyNode(rollout)];
   if (status?.pause) children.push(pauseNode(name, status.pause, now));
-  if (status?.analysis) children.push(analysisNode('Analysis', status.analysis));
+  if (status?.analysis) children.push(analysisNode('Analysis', status.analysis, view.detectability));
   if (status?.backgroundAnalysis)
-    children.push(analysisNode('Background analysis', status.backgroundAnalysis));
+    children.push(analysisNode('Background analysis', status.backgroundAnalysis, view.detectability));
   const signals = signalsNode(status, now);
   if (signals) children.push(signals);
   children.push(revisionsNode(view, now));
@@ -79,6 +79,8 @@ function pauseNode(name: string, pause: NonNullable<RolloutStatus['pause']>, now
         : 'due now';
   } else if (pause.reason === 'Manual') {
     until = `until \`kubectl sluice resume ${name}\``;
+  } else if (pause.reason === 'SharedIncident') {
+    until = 'until the shared incident ends (resumes by itself)';
   } else {
     until = `until \`kubectl sluice promote ${name}\``;
   }
@@ -86,8 +88,13 @@ function pauseNode(name: string, pause: NonNullable<RolloutStatus['pause']>, now
   return { label: `Paused: ${pause.reason}, since ${age(pause.startTime, now)} ago, ${until}${message}` };
 }
 
-function analysisNode(title: string, ref: AnalysisRef): TreeNode {
-  return { label: `${title}: ${ref.name} ${ref.phase}${ref.message ? ` — ${ref.message}` : ''}` };
+function analysisNode(title: string, ref: AnalysisRef, seen: StatusView['detectability']): TreeNode {
+  const label = `${title}: ${ref.name} ${ref.phase}${ref.message ? ` — ${ref.message}` : ''}`;
+  const d = seen?.[ref.name];
+  if (!d) return { label };
+  const children: TreeNode[] = [{ label: `What it can see: ${d.message}` }];
+  if (d.basis) children.push({ label: `Assuming ${d.basis}` });
+  return { label, children };
 }
 
 function signalsNode(status: RolloutStatus | undefined, now: Date): TreeNode | undefined {

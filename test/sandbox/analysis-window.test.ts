@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { judgeAbsoluteSamples } from '../../analysis/absolute-look.ts';
 import { PrometheusProvider } from '../../analysis/provider.ts';
-import { successRateQuery } from '../../analysis/queries.ts';
 import { resolveGate } from '../../analysis/resolve.ts';
 import { ScrapeIntervalCache } from '../../analysis/scrape-interval.ts';
 import { up } from '../../sandbox/lifecycle.ts';
@@ -21,7 +21,6 @@ describe('a gate window shorter than two scrapes (real Prometheus)', () => {
     // No Service behind the host: the simulator answers 503 for it, as Envoy would, and
     // reports the requests under this Service name: series enough for the builtin's query.
     const ns = `window-${randomBytes(3).toString('hex')}`;
-    const destination = { service: 'web-canary', namespace: ns };
     await setLoad(`web-canary.${ns}.svc.cluster.local`, 20);
     onTestFinished(async () => {
       await up({ flux: true });
@@ -58,13 +57,16 @@ describe('a gate window shorter than two scrapes (real Prometheus)', () => {
       },
       { description: 'an instant whose last 30 s hold only 15 s scrapes', timeout: 60_000, interval: 1000 },
     );
-    // The window as written: at most one sample, so no rate, at every instant.
-    expect(await prom.query(successRateQuery(destination, 5000), { at, expect: 'scalar' })).toEqual({
-      kind: 'none',
-      reason: 'the query returned no series',
-    });
-    // Widened: a verdict-able value (every request here is a 503: 0 %).
-    expect(await prom.query(widened, { at, expect: 'scalar' })).toEqual({ kind: 'value', value: 0 });
+    // The builtin counts the window's requests. As written: at most one sample, so no increase
+    // and no series, at every instant: no data.
+    const gate = metrics[0] as (typeof metrics)[number];
+    const asWritten = widened.replaceAll('[30s]', '[5s]');
+    expect(await prom.series(asWritten, { at })).toEqual([]);
+    expect(judgeAbsoluteSamples(gate, []).message).toMatch(/^no data/);
+    // Widened: requests to judge (every request here is a 503: 0 %).
+    const look = judgeAbsoluteSamples(gate, await prom.series(widened, { at }));
+    expect(look.absolute.canary.requests).toBeGreaterThan(0);
+    expect(look.value).toBe('0');
 
     // Back at the 1 s default, the same gate is left as written.
     await up({ flux: true });

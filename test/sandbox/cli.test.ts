@@ -472,7 +472,7 @@ describe('kubectl sluice RBAC', () => {
     });
     expect((await sluice(['status', 'checkout'], kubeconfig)).err).toBe(
       `error: forbidden: user "${user}" cannot list replicasets in namespace "${ns}" ` +
-        '(kubectl sluice status needs: get rollouts, list rollouts, watch rollouts, list replicasets, watch replicasets, list pods, list events)',
+        '(kubectl sluice status needs: get rollouts, list rollouts, watch rollouts, list replicasets, watch replicasets, list pods, list events, get analysisruns)',
     );
     expect((await getRollout(ns, 'checkout')).status?.signals).toBeUndefined();
   });

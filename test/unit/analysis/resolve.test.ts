@@ -18,29 +18,74 @@ const template: AnalysisTemplateSpec = {
 const found = (spec?: AnalysisTemplateSpec) => new Map([[templateKey({ templateName: 'errors' }), spec]]);
 
 describe('resolving a gate into metrics', () => {
-  it('writes the builtins out as PromQL on the measured Service, with limits and CEL thresholds', () => {
+  it('writes the builtins out as window counts of the measured and the stable Service, with limits, bound and minRequests', () => {
     const metrics = resolveMetrics({
-      gates: { interval: '5s', failureLimit: 1, successRate: { min: 99 }, latencyP99: { maxMs: 250.5 } },
+      gates: {
+        interval: '5s',
+        failureLimit: 1,
+        successRate: { min: 99 },
+        latencyP99: { maxMs: 250.5, confidence: 0.95, minRequests: 50 },
+      },
       gate: 'step',
       namespace: 'shop',
       service: 'web-canary',
+      stableService: 'web-stable',
       templates: new Map(),
     });
-    expect(
-      metrics.map((m) => [
-        m.name,
-        m.builtin,
-        m.count,
-        m.failureLimit,
-        m.successCondition,
-        m.failureCondition,
-      ]),
-    ).toEqual([
-      ['success-rate', 'successRate', 1, 1, 'result >= 99.0', 'result < 99.0'],
-      ['latency-p99', 'latencyP99', 1, 1, 'result <= 250.5', 'result > 250.5'],
+    expect(metrics.map((m) => [m.name, m.builtin, m.count, m.failureLimit, m.absolute])).toEqual([
+      [
+        'success-rate',
+        'successRate',
+        1,
+        1,
+        {
+          canaryService: 'web-canary',
+          stableService: 'web-stable',
+          min: 99,
+          confidence: 0.99,
+          minRequests: 10,
+        },
+      ],
+      [
+        'latency-p99',
+        'latencyP99',
+        1,
+        1,
+        {
+          canaryService: 'web-canary',
+          stableService: 'web-stable',
+          maxMs: 250.5,
+          confidence: 0.95,
+          minRequests: 50,
+        },
+      ],
     ]);
-    expect(metrics[0]?.provider.prometheus.query).toContain('destination_service_name="web-canary"');
-    expect(metrics[0]?.provider.prometheus.query).toContain('[5s]');
+    const [success, latency] = metrics.map((m) => m.provider.prometheus.query);
+    // Counts (increase), not a ratio: the bound needs the requests behind the rate.
+    expect(success).toMatch(
+      /^sum by \(destination_service_name, response_code\) \(increase\(istio_requests_total/,
+    );
+    expect(latency).toContain('istio_request_duration_milliseconds_bucket');
+    for (const q of [success, latency]) {
+      expect(q).toContain('destination_service_name="web-canary"');
+      expect(q).toContain('destination_service_name="web-stable"');
+      expect(q).toContain('[5s]');
+    }
+    expect(metrics.every((m) => m.successCondition === undefined && m.failureCondition === undefined)).toBe(
+      true,
+    );
+  });
+
+  it('without a stable Service the builtins measure the Service under test alone', () => {
+    const [m] = resolveMetrics({
+      gates: { successRate: { min: 99 } },
+      gate: 'postPromotion',
+      namespace: 'shop',
+      service: 'web-active',
+      templates: new Map(),
+    });
+    expect(m?.absolute?.stableService).toBeUndefined();
+    expect(m?.provider.prometheus.query).not.toMatch(/destination_service_name="(?!web-active")/);
   });
 
   it('background builtins measure until stopped (no count)', () => {

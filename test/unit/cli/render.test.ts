@@ -144,6 +144,20 @@ describe('renderStatus', () => {
     expect(text).toContain('abort: requested 1s ago');
   });
 
+  it('says a shared-incident hold ends by itself', () => {
+    const rollout = pausedCanary({
+      pause: {
+        reason: 'SharedIncident',
+        message: 'metric success-rate: shared incident',
+        startTime: ago(30),
+      },
+    });
+    const text = renderStatus(statusView(rollout), NOW);
+    expect(text).toContain(
+      'Paused: SharedIncident, since 30s ago, until the shared incident ends (resumes by itself) — metric success-rate: shared incident',
+    );
+  });
+
   it('copes with a Rollout the controller has not seen: no status, no revisions, no events', () => {
     const rollout = pausedCanary();
     rollout.status = undefined;

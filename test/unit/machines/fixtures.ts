@@ -1,8 +1,8 @@
 import { type AnyStateMachine, createActor, type InspectionEvent } from 'xstate';
-import type { AnalysisPhase, RolloutSpec, RolloutStatus, Step } from '../../../crds/index.ts';
+import type { RolloutSpec, RolloutStatus, Step } from '../../../crds/index.ts';
 import type { Effect } from '../../../machines/actions.ts';
 import { type Decision, decide } from '../../../machines/decide.ts';
-import type { GateKind, ReleaseEvent } from '../../../machines/events.ts';
+import type { GateKind, GateObservation, ReleaseEvent } from '../../../machines/events.ts';
 
 export const ROLLOUT = 'checkout';
 export const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -40,7 +40,7 @@ export const observe = (
   revision: string,
   extra: {
     ready?: boolean;
-    gates?: Partial<Record<GateKind, { name: string; phase: AnalysisPhase; message?: string }>>;
+    gates?: Partial<Record<GateKind, GateObservation>>;
   } = {},
 ): ReleaseEvent => ({
   type: 'OBSERVE',

@@ -53,6 +53,12 @@ function releaseEvents(snapshot: ReleaseSnapshot): ReleaseEvent[] {
       });
     }
   }
+  // A gate still measuring that holds for a shared incident (the stable breaks the same threshold).
+  for (const ref of [ctx.analysis, ctx.background]) {
+    if (!ref) continue;
+    const seen = { name: ref.name, phase: 'Running' as const, sharedIncident: 'stable breaks it too' };
+    events.push({ type: 'OBSERVE', now: t, revision: current, gates: { step: seen } });
+  }
   // A background run that cannot measure again (Prometheus unreachable) is held, not watched.
   if (ctx.background) {
     const unreachable = {

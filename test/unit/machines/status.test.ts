@@ -60,7 +60,7 @@ describe('status <-> snapshot', () => {
       machineState: 'release.paused',
       pause: { reason: 'Manual', startTime: new Date(T0).toISOString() },
     });
-    expect(statePath(bg.value)).toBe('release.paused');
+    expect(statePath(bg.value)).toBe('release.paused.held'); // blue-green's pause has children too (held, incident)
   });
 
   it('a held pause in status outside the paused state is not carried into the machine', () => {

@@ -47,6 +47,7 @@ describe('compareToStable resolved into sequential metrics', () => {
       canaryService: 'web-canary',
       stableService: 'web-stable',
       confidence: 0.99,
+      power: 0.9,
       minRequests: 100,
       maxIncreasePoints: 0.5,
     });
@@ -82,6 +83,8 @@ describe('compareToStable resolved into sequential metrics', () => {
       ...counts('web-canary', 19_000, 1000),
       ...counts('web-stable', 19_990, 10),
       ...counts('other', 0, 5000),
+      // A bucket series in the same answer is not a request count.
+      { labels: { destination_service_name: 'web-canary', le: '+Inf' }, value: 20_000 },
     ]);
     expect(look.phase).toBe('Failed');
     expect(look.comparison.canary.requests).toBe(20_007);

@@ -1,0 +1,135 @@
+// `kubectl sluice lint -f FILE [--prometheus URL]`: what the API server's schema would refuse in a
+// file of Rollouts and templates, and, against a live Prometheus, what each compareToStable gate
+// can see in the time its steps allow (the same numbers the controller puts on a run at its start).
+import { open } from 'node:fs/promises';
+import { parseAllDocuments } from 'yaml';
+import { assessGate } from '../../analysis/detectability.ts';
+import { PrometheusProvider } from '../../analysis/provider.ts';
+import { readTraffic } from '../../analysis/traffic-history.ts';
+import type { Rollout } from '../../crds/index.ts';
+import { isSluiceKind, parseResource } from '../../crds/validate.ts';
+import type { GateKind } from '../../machines/events.ts';
+import { CliError } from '../errors.ts';
+import type { Io } from '../io.ts';
+import { type LintDocument, type LintGate, type LintReport, lintFailed, renderLint } from '../render/lint.ts';
+
+/** A Rollout file is a few KiB; a larger one is not what was meant. */
+const MAX_FILE_BYTES = 1024 * 1024;
+/** The whole Prometheus question per Rollout: lint must not hang on an address that does not answer. */
+const PROMETHEUS_TIMEOUT_MS = 5000;
+
+async function readBounded(file: string): Promise<string> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    throw new CliError(
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  try {
+    const buf = Buffer.alloc(MAX_FILE_BYTES + 1);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    if (bytesRead > MAX_FILE_BYTES) throw new CliError(`${file} is larger than ${MAX_FILE_BYTES / 1024} KiB`);
+    return buf.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The compareToStable errors gates of a Rollout, each with where it sits. */
+export function compareGates(rollout: Rollout): { label: string; gate: GateKind; stepIndex?: number }[] {
+  const out: { label: string; gate: GateKind; stepIndex?: number }[] = [];
+  const { canary, blueGreen } = rollout.spec.strategy;
+  if (canary?.analysis?.compareToStable?.errors)
+    out.push({ label: 'background analysis', gate: 'background' });
+  (canary?.steps ?? []).forEach((step, i) => {
+    if (step.analysis?.compareToStable?.errors)
+      out.push({ label: `step ${i + 1} analysis`, gate: 'step', stepIndex: i });
+  });
+  if (blueGreen?.prePromotionAnalysis?.compareToStable?.errors)
+    out.push({ label: 'prePromotionAnalysis', gate: 'prePromotion' });
+  return out;
+}
+
+/** The Services a Rollout's comparison measures: canary and stable (preview and active for blue-green). */
+function services(rollout: Rollout): { canary?: string; stable?: string } {
+  const { canary, blueGreen } = rollout.spec.strategy;
+  return canary
+    ? { canary: canary.canaryService, stable: canary.stableService }
+    : { canary: blueGreen?.previewService, stable: blueGreen?.activeService };
+}
+
+export async function lintFile(
+  file: string,
+  prometheus: string | undefined,
+  namespace: string,
+): Promise<LintReport> {
+  const text = await readBounded(file);
+  const report: LintReport = { file, documents: [] };
+  const docs = parseAllDocuments(text);
+  const list = Array.isArray(docs) ? docs : [docs];
+  const provider =
+    prometheus === undefined
+      ? undefined
+      : new PrometheusProvider({ address: prometheus, timeoutMs: PROMETHEUS_TIMEOUT_MS });
+  for (const [index, doc] of list.entries()) {
+    if (doc.errors.length) {
+      report.documents.push({
+        index,
+        kind: 'Document',
+        name: '',
+        refused: `not YAML: ${doc.errors[0]?.message}`,
+        gates: [],
+      });
+      continue;
+    }
+    const object = doc.toJS() as {
+      kind?: unknown;
+      metadata?: { name?: unknown; namespace?: unknown };
+    } | null;
+    if (!object || !isSluiceKind(object.kind)) continue;
+    const ns = typeof object.metadata?.namespace === 'string' ? object.metadata.namespace : namespace;
+    const name = `${ns}/${typeof object.metadata?.name === 'string' ? object.metadata.name : '?'}`;
+    const parsed = parseResource(object.kind, object);
+    const entry: LintDocument = { index, kind: object.kind, name, gates: [] };
+    report.documents.push(entry);
+    if (!parsed.ok) {
+      entry.refused = parsed.message;
+      continue;
+    }
+    if (object.kind !== 'Rollout') continue;
+    const rollout = parsed.value as Rollout;
+    const gates = compareGates(rollout);
+    if (!gates.length) continue;
+    if (!provider) {
+      entry.gates = gates.map(
+        (g): LintGate => ({ gate: g.label, note: 'give --prometheus URL to see what it can see' }),
+      );
+      continue;
+    }
+    const { canary, stable } = services(rollout);
+    const traffic =
+      canary && stable
+        ? await readTraffic(provider, { namespace: ns, service: canary }, { namespace: ns, service: stable })
+        : { missing: 'the Rollout names no Services to compare' };
+    if ('failed' in traffic) report.failed = traffic.missing;
+    for (const g of gates) {
+      const d = assessGate(rollout.spec, g.gate, g.stepIndex, traffic);
+      entry.gates.push(d ? { gate: g.label, detectability: d } : { gate: g.label });
+    }
+  }
+  return report;
+}
+
+/** Exit 0: accepted and every gate sees its effect; 1: a refusal, a blind gate, or no answer. */
+export async function runLint(
+  io: Io,
+  file: string,
+  prometheus: string | undefined,
+  namespace: string,
+): Promise<number> {
+  const report = await lintFile(file, prometheus, namespace);
+  io.out(renderLint(report));
+  return lintFailed(report) ? 1 : 0;
+}

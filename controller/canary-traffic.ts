@@ -1,0 +1,66 @@
+// What reaches the revision an AnalysisRun measures, read from the controller's caches: the
+// observation behind analysis/traffic-start.ts, which decides when a gate's clock starts.
+import { type TrafficSeen, weightAtStep } from '../analysis/traffic-start.ts';
+import { type AnalysisRun, progressDeadlineMs } from '../crds/index.ts';
+import { parseRollout } from './parse-cache.ts';
+import { REVISION_LABEL } from './revision.ts';
+import { splitFor } from './traffic/split.ts';
+import { currentWeight, RoutingError } from './traffic/virtual-service.ts';
+import type { World } from './world.ts';
+
+type Caches = Pick<World, 'rollout' | 'replicaSets' | 'service' | 'virtualService'>;
+
+/**
+ * The run's revision's ready pods and, where a VirtualService or a Service switch decides
+ * whether the measured Service gets requests, that too:
+ * - canary with Istio routing: the canary weight, counted only as far as Sluice itself set it
+ *   (status.canary.weight), so a hand edit the next reconcile undoes does not start the clock;
+ *   a step gate at a step the spec runs at weight 0 needs ready pods only (a check before traffic);
+ * - blue-green after the switch (post-promotion): the VirtualService's weight when it routes,
+ *   else whether the active Service selects the revision;
+ * - a canary without routing and a blue-green preview: ready pods behind their Service suffice.
+ * Undefined when the Rollout is gone or unreadable: the run then counts from its start.
+ */
+export function canaryTraffic(
+  world: Caches,
+  run: AnalysisRun,
+): { seen: TrafficSeen; deadlineMs: number } | undefined {
+  const namespace = run.metadata.namespace ?? 'default';
+  const raw = world.rollout(namespace, run.spec.rollout);
+  const parsed = raw && parseRollout(raw);
+  if (!raw || !parsed?.ok) return undefined;
+  const rollout = parsed.value;
+  const rs = world
+    .replicaSets(namespace, run.spec.rollout)
+    .find((r) => r.metadata?.labels?.[REVISION_LABEL] === run.spec.revision);
+  const seen: TrafficSeen = { readyPods: rs?.status?.readyReplicas ?? 0 };
+  const { canary, blueGreen } = rollout.spec.strategy;
+  const split = splitFor(rollout.spec);
+  const routedWeight = () => {
+    const vs = split && world.virtualService(namespace, split.virtualService);
+    if (!split || !vs) return 0;
+    try {
+      return currentWeight(vs, split) ?? 0;
+    } catch (err) {
+      if (err instanceof RoutingError) return 0; // routes gone: the reconcile stalls and says so
+      throw err;
+    }
+  };
+  const beforeTraffic =
+    run.spec.gate === 'step' && weightAtStep(canary?.steps ?? [], run.spec.stepIndex ?? 0) === 0;
+  if (canary && split && !beforeTraffic) {
+    const given = rollout.status?.canary?.weight ?? 0;
+    seen.weight = Math.min(routedWeight(), given);
+    seen.virtualService = split.virtualService;
+    if (given <= 0) seen.weightPlanned = true;
+  } else if (blueGreen && run.spec.gate === 'postPromotion') {
+    if (split) {
+      seen.weight = routedWeight();
+      seen.virtualService = split.virtualService;
+    } else {
+      const selector = world.service(namespace, blueGreen.activeService)?.spec?.selector;
+      seen.selected = selector?.[REVISION_LABEL] === run.spec.revision;
+    }
+  }
+  return { seen, deadlineMs: progressDeadlineMs(rollout.spec) };
+}

@@ -1,0 +1,160 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseInvocation, UsageError } from '../../../cli/args.ts';
+import { lintFile } from '../../../cli/commands/lint.ts';
+import { main } from '../../../cli/kubectl-sluice-main.ts';
+import { type LintReport, lintFailed, renderLint } from '../../../cli/render/lint.ts';
+import { renderStatus } from '../../../cli/render/status.ts';
+import type { Detectability } from '../../../crds/index.ts';
+import { NOW, statusView } from './fixtures.ts';
+
+const blind: Detectability = {
+  outcome: 'CannotSee',
+  message:
+    'cannot see the configured effect: it catches a rise of the error ratio of 410% or more with 90% power in 60s; the configured 50% (25% allowed) needs 2h10m',
+  basis: "last hour: 1 requests/s, 2% errors on stable; the release's timed steps: 60s at 20% on average",
+  configuredPercent: 50,
+  detectablePercent: 410,
+  secondsToDetectConfigured: 7800,
+};
+
+const ROLLOUT = `apiVersion: sluice.dev/v1alpha1
+kind: Rollout
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: app, image: "shop/web:1"}]}
+  strategy:
+    canary:
+      stableService: web-stable
+      canaryService: web-canary
+      trafficRouting: {istio: {virtualService: {name: web, routes: [primary]}}}
+      analysis: {compareToStable: {errors: {maxIncreasePercent: 25}}}
+      steps:
+        - setWeight: 20
+        - pause: {duration: 1m}
+        - analysis: {compareToStable: {errors: {maxIncreasePercent: 50}}}
+`;
+
+function file(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'sluice-lint-')), 'rollout.yaml');
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('kubectl sluice lint', () => {
+  it('takes the file with -f and a Prometheus URL, and nothing else', () => {
+    expect(parseInvocation(['lint', '-f', 'r.yaml', '--prometheus', 'http://prom:9090'])).toEqual({
+      command: 'lint',
+      kube: {},
+      file: 'r.yaml',
+      prometheus: 'http://prom:9090',
+    });
+    expect(() => parseInvocation(['lint'])).toThrow(UsageError);
+    expect(() => parseInvocation(['lint', 'r.yaml'])).toThrow(/give the file with -f/);
+    expect(() => parseInvocation(['lint', '-f', 'r.yaml', '--prometheus', 'prom:9090'])).toThrow(/http/);
+    expect(() => parseInvocation(['status', 'x', '-f', 'r.yaml'])).toThrow(/not a flag of "status"/);
+  });
+
+  it('finds every compareToStable errors gate; without a Prometheus says how to see more', async () => {
+    const report = await lintFile(file(ROLLOUT), undefined, 'default');
+    expect(report.documents).toHaveLength(1);
+    expect(report.documents[0]).toMatchObject({
+      kind: 'Rollout',
+      name: 'shop/web',
+      gates: [
+        { gate: 'background analysis', note: 'give --prometheus URL to see what it can see' },
+        { gate: 'step 3 analysis', note: 'give --prometheus URL to see what it can see' },
+      ],
+    });
+    expect(lintFailed(report)).toBe(false);
+  });
+
+  it('says what the schema would refuse, field by field, and exits 1', async () => {
+    const bad = ROLLOUT.replace('maxIncreasePercent: 25', 'maxIncreasePercent: -5').replace(
+      'setWeight: 20',
+      'setWeight: 120',
+    );
+    const out: string[] = [];
+    const code = await main(
+      ['lint', '-f', file(`${bad}---\nkind: Service\napiVersion: v1\nmetadata: {name: x}\n`)],
+      {
+        out: (t) => out.push(t),
+        err: (t) => out.push(t),
+        now: () => NOW,
+        isTTY: false,
+      },
+    );
+    expect(code).toBe(1);
+    expect(out.join('\n')).toMatch(
+      /^Rollout shop\/web \(.*rollout\.yaml, document 1\): the API server would refuse it: /,
+    );
+    expect(out.join('\n')).toContain(
+      'spec.strategy.canary.analysis.compareToStable.errors.maxIncreasePercent',
+    );
+    expect(out.join('\n')).toContain('spec.strategy.canary.steps[0].setWeight');
+  });
+
+  it('a missing file is one line and exit 1', async () => {
+    const err: string[] = [];
+    const code = await main(['lint', '-f', '/nonexistent/rollout.yaml'], {
+      out: () => {},
+      err: (t) => err.push(t),
+      now: () => NOW,
+      isTTY: false,
+    });
+    expect(code).toBe(1);
+    expect(err).toEqual(['error: cannot read /nonexistent/rollout.yaml: ENOENT']);
+  });
+
+  it('renders what each gate can see, with its basis; a blind gate or no answer fails', () => {
+    const report: LintReport = {
+      file: 'rollout.yaml',
+      documents: [
+        {
+          index: 0,
+          kind: 'Rollout',
+          name: 'shop/web',
+          gates: [{ gate: 'background analysis', detectability: blind }],
+        },
+      ],
+    };
+    expect(renderLint(report)).toBe(
+      [
+        'Rollout shop/web (rollout.yaml, document 1): the schema accepts it',
+        `  background analysis (compareToStable errors): ${blind.message}`,
+        `    assuming ${blind.basis}`,
+      ].join('\n'),
+    );
+    expect(lintFailed(report)).toBe(true);
+    const seeing = { ...blind, outcome: 'CanSee' as const };
+    const ok = {
+      ...report,
+      documents: [{ ...report.documents[0]!, gates: [{ gate: 'g', detectability: seeing }] }],
+    };
+    expect(lintFailed(ok)).toBe(false);
+    expect(lintFailed({ ...ok, failed: 'Prometheus at http://p cannot be reached' })).toBe(true);
+    expect(renderLint({ file: 'x.yaml', documents: [] })).toBe(
+      'x.yaml: no Sluice objects (Rollout, AnalysisTemplate) found',
+    );
+  });
+});
+
+describe('kubectl sluice status', () => {
+  it('shows what the background gate can see under its run', () => {
+    const view = statusView();
+    const name = view.rollout.status?.backgroundAnalysis?.name ?? '';
+    const text = renderStatus({ ...view, detectability: { [name]: blind } }, NOW);
+    expect(text).toContain(
+      [
+        `├─ Background analysis: ${name} Running — 4 measurements, all good`,
+        `│  ├─ What it can see: ${blind.message}`,
+        `│  └─ Assuming ${blind.basis}`,
+      ].join('\n'),
+    );
+  });
+});

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import type { MetricProvider, PrometheusOptions } from '../../../analysis/provider.ts';
+import { ProviderPool } from '../../../analysis/provider.ts';
+import { TrafficHistoryCache } from '../../../analysis/traffic-history.ts';
+import { analysisRunFor } from '../../../controller/analysis-runs.ts';
+import { assessRun, warnIfBlind } from '../../../controller/detectability.ts';
+import type { EventInfo, ObjectRef } from '../../../controller/kube/events.ts';
+import type { Rollout } from '../../../crds/index.ts';
+
+const rollout = {
+  apiVersion: 'sluice.dev/v1alpha1',
+  kind: 'Rollout',
+  metadata: { name: 'web', namespace: 'shop', uid: 'u1' },
+  spec: {
+    selector: { matchLabels: { app: 'web' } },
+    template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'a', image: 'x' }] } },
+    strategy: {
+      canary: {
+        stableService: 'web-stable',
+        canaryService: 'web-canary',
+        trafficRouting: { istio: { virtualService: { name: 'web', routes: ['primary'] } } },
+        analysis: { compareToStable: { errors: { maxIncreasePercent: 25 } } },
+        steps: [{ setWeight: 20 }, { pause: { duration: '1m' } }],
+      },
+    },
+  },
+} as unknown as Rollout;
+
+/**
+ * Prometheus answering 1 request/s with 10% errors on the stable. A stand-in: what is tested is
+ * which address is asked and what is said; the real query meets the real Prometheus in
+ * test/sandbox/analysis-detectability.test.ts.
+ */
+function pool() {
+  const asked: PrometheusOptions[] = [];
+  const providers = new ProviderPool((o): MetricProvider => {
+    asked.push(o);
+    return {
+      address: o.address,
+      query: async () => ({ kind: 'none', reason: '' }),
+      series: async () => [
+        { labels: { destination_service_name: 'web-stable', response_code: '200' }, value: 0.9 },
+        { labels: { destination_service_name: 'web-stable', response_code: '500' }, value: 0.1 },
+      ],
+    };
+  });
+  return { providers, asked };
+}
+
+describe('what a run start says about its gate', () => {
+  const start = { gate: 'background' as const, name: 'web-abc-bg-a0', revision: 'abc' };
+
+  it("asks the admin's Prometheus with a short deadline, and warns with the numbers when the gate is blind", async () => {
+    const { providers, asked } = pool();
+    const run = analysisRunFor(rollout, start);
+    const d = await assessRun(
+      { traffic: new TrafficHistoryCache(), providers, address: 'http://prom:9090' },
+      run,
+      rollout,
+    );
+    expect(asked).toEqual([{ address: 'http://prom:9090', timeoutMs: 3000 }]);
+    expect(d).toMatchObject({
+      outcome: 'CannotSee',
+      canaryWeight: 20,
+      allowedSeconds: 60,
+      requestsPerSecond: 1,
+    });
+    const said: [ObjectRef, EventInfo][] = [];
+    const events = { record: async (r: ObjectRef, i: EventInfo) => void said.push([r, i]) };
+    if (d) await warnIfBlind(events, run, rollout, d);
+    expect(said).toHaveLength(1);
+    expect(said[0]?.[0]).toMatchObject({ kind: 'Rollout', name: 'web', namespace: 'shop', uid: 'u1' });
+    expect(said[0]?.[1]).toMatchObject({ type: 'Warning', reason: 'GateCannotSee' });
+    expect(said[0]?.[1].note).toMatch(
+      /^analysis web-abc-bg-a0: cannot see the configured effect: .*\(last hour: 1 requests\/s, 10% errors on stable; /,
+    );
+    await warnIfBlind(events, run, rollout, { ...d!, outcome: 'CanSee' });
+    expect(said).toHaveLength(1);
+  });
+
+  it('says nothing without a default Prometheus, for a watch, or for a gate with no errors check', async () => {
+    const { providers, asked } = pool();
+    const deps = { traffic: new TrafficHistoryCache(), providers };
+    expect(await assessRun(deps, analysisRunFor(rollout, start), rollout)).toBeUndefined();
+    const watch = analysisRunFor(rollout, { ...start, watch: true } as never);
+    expect(await assessRun({ ...deps, address: 'http://prom:9090' }, watch, rollout)).toBeUndefined();
+    const latencyOnly = structuredClone(rollout);
+    latencyOnly.spec.strategy.canary!.analysis = {
+      compareToStable: { latencyP99: { maxIncreasePercent: 20 } },
+    };
+    const run = analysisRunFor(latencyOnly, start);
+    expect(await assessRun({ ...deps, address: 'http://prom:9090' }, run, latencyOnly)).toBeUndefined();
+    expect(asked).toEqual([]);
+  });
+});
