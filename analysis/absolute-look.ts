@@ -17,6 +17,8 @@ import type { MetricProvider, Sample } from './provider.ts';
 const PHASE: Record<AbsoluteVerdict, MeasurementPhase> = {
   pass: 'Successful',
   fail: 'Failed',
+  // Past the threshold without the confidence to blame: tolerated within inconclusiveLimit, never a pass.
+  undecided: 'Inconclusive',
   // Neither a pass (never promote during an incident) nor a strike (the canary is not to blame).
   sharedIncident: 'Inconclusive',
   tooFewRequests: 'Inconclusive',
@@ -100,6 +102,7 @@ function describe(
   const message = {
     pass: `${what(c)}: within ${limit} at ${at}`,
     fail: `${what(c)}: past ${limit} at ${at}; ${stable}`,
+    undecided: `${what(c)}: past ${limit}, but not at ${at}: undecided`,
     sharedIncident: `shared incident: the stable breaks ${limit} too (${stable}; canary ${what(c)}); not the canary's fault at ${at}`,
     // "no data" as a query without series says it: the runner's outage probe waits for data.
     tooFewRequests:
@@ -107,8 +110,12 @@ function describe(
         ? `too few requests to judge: ${round(j.canary.requests, 0)} in the window, need ${a.minRequests}`
         : `no data: no requests to ${a.canaryService} in the window`,
   }[j.verdict];
+  // A window without one canary request after its traffic began is a look that measured
+  // nothing (a late scrape, a Prometheus just restarted), as a query error is: it counts towards
+  // consecutiveErrorLimit, not as an inconclusive strike that pauses the release at once.
+  const noData = j.verdict === 'tooFewRequests' && j.canary.requests <= 0;
   return {
-    phase: PHASE[j.verdict],
+    phase: noData ? 'Error' : PHASE[j.verdict],
     ...(c.value === undefined ? {} : { value: String(c.value), number: c.value }),
     message,
     absolute,

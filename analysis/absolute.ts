@@ -12,13 +12,15 @@ export const DEFAULT_ABSOLUTE_CONFIDENCE = 0.99;
 export const DEFAULT_ABSOLUTE_MIN_REQUESTS = 10;
 
 /**
- * pass: the canary is not confidently past the threshold, nor the stable. fail: the canary
- * is, and the stable is not (or is better by more than the threshold allows and than its own
- * share). sharedIncident: both break it and the canary's excess over the stable is within that, or the stable
- * is confidently past it whatever the canary shows. tooFewRequests: the canary had fewer than
+ * pass: the canary's window is within the threshold and not confidently past it, nor is the
+ * stable. fail: the canary is confidently past it, and the stable is not (or is better by more
+ * than the threshold allows and than its own share). undecided: the canary's window is past the
+ * threshold but not confidently: no strike for a rollback, and no pass either. sharedIncident:
+ * both break it and the canary's excess over the stable is within that, or the stable is
+ * confidently past it whatever the canary shows. tooFewRequests: the canary had fewer than
  * minRequests in the window.
  */
-export type AbsoluteVerdict = 'pass' | 'fail' | 'sharedIncident' | 'tooFewRequests';
+export type AbsoluteVerdict = 'pass' | 'fail' | 'undecided' | 'sharedIncident' | 'tooFewRequests';
 
 /** One version over the window: its share of bad requests (5xx, or slower than maxMs) with bounds. */
 export interface SideShare {
@@ -80,7 +82,12 @@ export function judgeShares(
     // A stable that is itself confidently past the threshold is an incident whatever the
     // canary's window shows: a lucky canary look in the middle of one is no reason to go on.
     const incident = s !== undefined && stableCounts && s.lower > allowed;
-    return { verdict: incident ? 'sharedIncident' : 'pass', ...base };
+    if (incident) return { verdict: 'sharedIncident', ...base };
+    // A bound wide enough to hold the threshold is not evidence of health: a window of a dozen
+    // requests from a canary failing 60% can read 80% (increase() extrapolates each series on
+    // its own), which the bound cannot blame but must not pass either (a background gate's one
+    // passing look lets the release finish its steps).
+    return { verdict: c.share > allowed ? 'undecided' : 'pass', ...base };
   }
   // The stable breaks the threshold when its own share does: the literal "stable is past it too".
   // A stable with too few requests says nothing about an incident, so the canary is blamed.

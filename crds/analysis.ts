@@ -310,7 +310,7 @@ const AbsoluteSide = z.object({
 
 /** The numbers behind a successRate / latencyP99 look, so a person can see why. */
 export const AbsoluteDetails = z.object({
-  verdict: z.enum(['pass', 'fail', 'sharedIncident', 'tooFewRequests']),
+  verdict: z.enum(['pass', 'fail', 'undecided', 'sharedIncident', 'tooFewRequests']),
   threshold: z.number().meta({ description: 'min (percent) or maxMs, as written.' }),
   canary: AbsoluteSide,
   stable: AbsoluteSide.optional(),

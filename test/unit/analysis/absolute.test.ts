@@ -15,9 +15,18 @@ const opts = { confidence: 0.99, minRequests: 10 };
 const counts = (requests: number, errors: number) => ({ requests, errors });
 
 describe('successRate on counts', () => {
-  it('passes a point estimate below min when the bound does not rule it out (1 error in 30)', () => {
+  it('neither fails nor passes a point estimate below min that the bound does not rule out (1 error in 30)', () => {
     // 96.7% < 99%, which the percentage-only builtin failed; 30 requests cannot show it.
-    expect(judgeSuccessRate(counts(30, 1), undefined, 99, opts).verdict).toBe('pass');
+    expect(judgeSuccessRate(counts(30, 1), undefined, 99, opts).verdict).toBe('undecided');
+    expect(judgeSuccessRate(counts(30, 0), undefined, 99, opts).verdict).toBe('pass');
+  });
+
+  it('never passes a lucky window of a badly failing canary (15 requests read 80% against min 90)', () => {
+    // Seen in the chaos suite: a canary failing 60% read 80% over a dozen requests; the bound
+    // (error share 3–60%) could not blame it, and the look was taken for a pass.
+    const j = judgeSuccessRate(counts(15, 3), counts(60, 0), 90, opts);
+    expect(j.canary.lower).toBeLessThan(0.1);
+    expect(j.verdict).toBe('undecided');
   });
 
   it('fails when the bound is past the threshold', () => {
@@ -67,7 +76,7 @@ describe('successRate on counts', () => {
   it('a higher confidence needs more evidence to fail', () => {
     const c = counts(400, 12); // 3% against a 1% allowance
     expect(judgeSuccessRate(c, undefined, 99, { ...opts, confidence: 0.9 }).verdict).toBe('fail');
-    expect(judgeSuccessRate(c, undefined, 99, { ...opts, confidence: 0.9999 }).verdict).toBe('pass');
+    expect(judgeSuccessRate(c, undefined, 99, { ...opts, confidence: 0.9999 }).verdict).toBe('undecided');
   });
 });
 
@@ -84,6 +93,8 @@ describe('latencyP99 on histogram buckets', () => {
     expect(judgeLatencyP99(buckets(5000, 20), buckets(5000, 20), 500, opts).verdict).toBe('pass');
     expect(judgeLatencyP99(buckets(5000, 300), buckets(5000, 10), 500, opts).verdict).toBe('fail');
     expect(judgeLatencyP99(buckets(5000, 300), buckets(5000, 290), 500, opts).verdict).toBe('sharedIncident');
+    // 2 of 50 slower (p99 past maxMs) is not confidently past 1%, and not a pass.
+    expect(judgeLatencyP99(buckets(50, 2), buckets(5000, 20), 500, opts).verdict).toBe('undecided');
   });
 });
 
@@ -125,6 +136,23 @@ describe('a look says the value and why', () => {
     expect(look.message).toMatch(
       /^shared incident: the stable breaks min 95% too \(stable success rate 91.5% \(between .* over 1000 requests\); canary success rate 92% /,
     );
+  });
+
+  it('undecided is Inconclusive (a strike within inconclusiveLimit, never a pass) and says why', () => {
+    const [m] = metricFor({ successRate: { min: 90 } });
+    const look = judgeAbsoluteSamples(m as never, [
+      ...requestSamples('web-canary', 12, 3),
+      ...requestSamples('web-stable', 60, 0),
+    ]);
+    expect(look.phase).toBe('Inconclusive');
+    expect(look.absolute.verdict).toBe('undecided');
+    expect(look.message).toMatch(/^success rate 80% \(between .* over 15 requests\): past min 90%, but not at confidence 0.99: undecided$/);
+  });
+
+  it('a window without a canary request measured nothing: Error (towards consecutiveErrorLimit), saying no data', () => {
+    const [m] = metricFor({ successRate: { min: 95 } });
+    const look = judgeAbsoluteSamples(m as never, requestSamples('web-stable', 60, 0));
+    expect(look).toMatchObject({ phase: 'Error', message: 'no data: no requests to web-canary in the window' });
   });
 
   it('too few requests is Inconclusive and says how many were needed', () => {
