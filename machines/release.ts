@@ -437,7 +437,17 @@ export const OPERATIONS = {
     };
   },
   requestFullPromotion: (ctx, event) => ({
-    patch: { promoteFull: true, pause: undefined, lastProgressAt: event.now },
+    // A background gate that already ended (its run stopped by the resume) is not run again
+    // when gates are skipped: forget it, so no later pause shows it as if it still watched.
+    // One still measuring keeps watching: its Failed look aborts even a full promotion.
+    patch: {
+      promoteFull: true,
+      pause: undefined,
+      lastProgressAt: event.now,
+      ...(isPhase(ctx.background, 'Successful', 'Failed', 'Inconclusive', 'Error')
+        ? { background: undefined }
+        : {}),
+    },
     effects: [
       warning('PromoteFull', `Full promotion of ${ctx.currentRevision} requested: skipping steps and gates.`),
     ],

@@ -543,3 +543,41 @@ describe('canary: defensive corners', () => {
     expect(find(actions, 'setWeight').map((a) => a.params.weight)).toEqual([30, 100, 0]);
   });
 });
+
+describe('promote --full after a background watch ended', () => {
+  // Found by the property suite (seed 294584407): the ended watch stayed in status through the
+  // full promotion, so a later pause showed a gate that no longer watched anything.
+  it('forgets the ended background gate; a later pause shows none', async () => {
+    const { decide } = await import('../../../machines/decide.ts');
+    const spec = canarySpec([], { analysis: { successRate: { min: 99 } } });
+    let status: Parameters<typeof decide>[1];
+    const send = (e: Parameters<typeof decide>[2][number]) => {
+      status = decide({ name: 'checkout', spec }, status, [e]).status;
+      return status;
+    };
+    const bg = (phase: 'Inconclusive') => ({
+      background: { name: status?.backgroundAnalysis?.name ?? '', phase },
+    });
+    send({ type: 'OBSERVE', now: T0, revision: 'r1' });
+    send({ type: 'OBSERVE', now: T0 + 1, revision: 'r2', ready: { canary: true } });
+    send({
+      type: 'OBSERVE',
+      now: T0 + 2,
+      revision: 'r2',
+      ready: { canary: true },
+      gates: bg('Inconclusive'),
+    });
+    const watchEnded = send({
+      type: 'OBSERVE',
+      now: T0 + 3,
+      revision: 'r2',
+      ready: { canary: true },
+      gates: bg('Inconclusive'),
+    });
+    expect(watchEnded.backgroundAnalysis?.phase).toBe('Inconclusive');
+    expect(send({ type: 'PROMOTE', now: T0 + 4, full: true }).backgroundAnalysis).toBeUndefined();
+    const paused = send({ type: 'PAUSE', now: T0 + 5 });
+    expect(paused.phase).toBe('Paused');
+    expect(paused.backgroundAnalysis).toBeUndefined();
+  });
+});
