@@ -17,7 +17,8 @@ import type { MetricProvider, Sample } from './provider.ts';
 const PHASE: Record<AbsoluteVerdict, MeasurementPhase> = {
   pass: 'Successful',
   fail: 'Failed',
-  // Past the threshold without the confidence to blame: tolerated within inconclusiveLimit, never a pass.
+  // Past the threshold without the confidence to blame: shown Inconclusive, but neither a strike
+  // nor a pass (machines/analysis-run.ts keeps the metric Pending until a look passes).
   undecided: 'Inconclusive',
   // Neither a pass (never promote during an incident) nor a strike (the canary is not to blame).
   sharedIncident: 'Inconclusive',

@@ -7,6 +7,7 @@ import {
   type AnalysisRunEvent,
   type AnalysisRunSnapshot,
   analysisRunMachine,
+  isNoData,
   type MetricLimits,
   toRunStatus,
 } from '../machines/analysis-run.ts';
@@ -148,6 +149,14 @@ function explain(
   if (metric?.compare) {
     return {
       message: `metric ${culprit.name} undecided after ${culprit.count} looks: ${detail}`,
+      reason: 'Inconclusive',
+    };
+  }
+  const newest = culprit.measurements.at(-1);
+  if (isNoData(newest)) {
+    const limit = metric?.consecutiveErrorLimit ?? DEFAULTS.consecutiveErrorLimit;
+    return {
+      message: `metric ${culprit.name} inconclusive: ${newest?.message ?? 'no data'} (${culprit.consecutiveError} looks in a row, consecutiveErrorLimit ${limit})`,
       reason: 'Inconclusive',
     };
   }

@@ -82,18 +82,46 @@ const emptyResult = (m: MetricLimits): MetricResult => ({
  */
 export const answered = (r: MetricResult): number => r.count - r.error - (r.incidents ?? 0);
 
+/**
+ * An absolute builtin's window past the threshold that its bound cannot blame: recorded
+ * Inconclusive for the reader, but neither a strike (no rollback, no pause on noise) nor a pass.
+ */
+const isUndecided = (m: MetricResult['measurements'][number] | undefined) =>
+  m?.absolute?.verdict === 'undecided';
+
+/**
+ * An absolute builtin's look whose window held no canary request: recorded Error (it measured
+ * nothing, as a query error did), so one late scrape is tolerated within consecutiveErrorLimit.
+ */
+export const isNoData = (m: MetricResult['measurements'][number] | undefined) =>
+  m?.phase === 'Error' && m.absolute?.verdict === 'tooFewRequests';
+
+/** The newest look that answered (not a query error, not a shared incident). */
+const latestAnswer = (r: MetricResult) =>
+  r.measurements.findLast((m) => m.phase !== 'Error' && !m.sharedIncident);
+
 /** A metric's phase from its counts and limits; exceeding a limit decides at once. */
 export function metricPhase(limits: MetricLimits, r: MetricResult): AnalysisPhase {
   if (r.failed > (limits.failureLimit ?? DEFAULTS.failureLimit)) return 'Failed';
-  if (r.consecutiveError > (limits.consecutiveErrorLimit ?? DEFAULTS.consecutiveErrorLimit)) return 'Error';
+  // More looks in a row without data than consecutiveErrorLimit tolerates say "no traffic", not
+  // "Prometheus is broken": together they are one inconclusive look (a watch keeps watching).
+  const errorStreak = r.consecutiveError > (limits.consecutiveErrorLimit ?? DEFAULTS.consecutiveErrorLimit);
+  const noDataStreak = errorStreak && isNoData(r.measurements.at(-1));
+  if (errorStreak && !noDataStreak) return 'Error';
   if (limits.sequential) return sequentialPhase(limits, r);
-  if (r.inconclusive > (limits.inconclusiveLimit ?? DEFAULTS.inconclusiveLimit)) return 'Inconclusive';
+  const strikes = r.inconclusive + (noDataStreak ? 1 : 0);
+  if (strikes > (limits.inconclusiveLimit ?? DEFAULTS.inconclusiveLimit)) return 'Inconclusive';
   // A query that errored measured nothing: it does not count towards `count`. And `count`
   // answers are a pass only if one of them passed; inconclusive ones within the limit are
   // tolerated, never taken for success.
-  if (limits.count && answered(r) >= limits.count) return r.successful > 0 ? 'Successful' : 'Inconclusive';
-  // Looks that only found a shared incident said nothing of the canary: still waiting.
-  return r.count - (r.incidents ?? 0) > 0 ? 'Running' : 'Pending';
+  const latest = latestAnswer(r);
+  if (limits.count && answered(r) >= limits.count)
+    return r.successful > 0 && !isUndecided(latest) ? 'Successful' : 'Inconclusive';
+  // Running means passing now: the newest answer passed. Until then (no answer yet, only errors
+  // or looks that found "no data", a shared incident, or a newest answer that was undecided or
+  // inconclusive within the limit) the metric is Pending, and a release does not finish on an
+  // older lucky look or on none.
+  return latest?.phase === 'Successful' ? 'Running' : 'Pending';
 }
 
 /**
@@ -139,6 +167,7 @@ function record(
       Error: 'error',
     } as const;
     const incident = event.sharedIncident === true;
+    const undecided = event.absolute?.verdict === 'undecided';
     const measurement = {
       phase: event.phase,
       ...(event.value === undefined ? {} : { value: event.value }),
@@ -157,7 +186,12 @@ function record(
     const next: MetricResult = {
       ...rest,
       count: r.count + 1,
-      ...(incident ? { incidents: (r.incidents ?? 0) + 1 } : { [key[event.phase]]: r[key[event.phase]] + 1 }),
+      // An undecided look counts towards `count` (a step gate ends after its looks) and nothing else.
+      ...(incident
+        ? { incidents: (r.incidents ?? 0) + 1 }
+        : undecided
+          ? {}
+          : { [key[event.phase]]: r[key[event.phase]] + 1 }),
       consecutiveError: event.phase === 'Error' ? r.consecutiveError + 1 : 0,
       ...(held === undefined ? {} : { sharedIncident: held }),
       measurements: [...r.measurements, measurement].slice(-MEASUREMENTS_KEPT),

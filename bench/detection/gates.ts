@@ -5,12 +5,15 @@
 // Sluice's own gates run through the controller's code: resolveMetrics, then the absolute
 // builtins' judge on each interval's counts, or the compareToStable judge on cumulative counts.
 
+import { initialTransition } from 'xstate';
 import { judgeAbsoluteSamples } from '../../analysis/absolute-look.ts';
 import { type Bucket, quantile } from '../../analysis/compare/histogram.ts';
 import { judgeSamples } from '../../analysis/compare/measure.ts';
 import type { Sample } from '../../analysis/provider.ts';
 import { resolveMetrics } from '../../analysis/resolve.ts';
+import { step } from '../../analysis/run-state.ts';
 import type { CompareToStable, RunMetric } from '../../crds/index.ts';
+import { type AnalysisRunEvent, analysisRunMachine, toRunStatus } from '../../machines/analysis-run.ts';
 import { ISTIO_DURATION_BUCKETS_MS } from '../../sandbox/traffic/latency.ts';
 import type { Release, Slice } from './corpus.ts';
 
@@ -21,6 +24,8 @@ export interface Outcome {
   held?: boolean;
   /** Sluice absolute: still holding for a shared incident at the last look (it resumes by itself once it ends). */
   incidentHeld?: boolean;
+  /** Sluice absolute: its newest look undecided at the last look: the release waits for the next one, no person needed. */
+  waiting?: boolean;
 }
 
 export interface Gate {
@@ -105,9 +110,11 @@ const resolve = (gates: Parameters<typeof resolveMetrics>[0]['gates']): RunMetri
 
 /**
  * The absolute builtins as a background gate, through the controller's own code: each look
- * judges one interval's counts of canary and stable (judgeAbsoluteSamples). Failed rolls back;
- * too few requests pauses for a person (inconclusiveLimit 0); a shared incident holds the
- * release until a look passes again, then it carries on by itself.
+ * judges one interval's counts of canary and stable (judgeAbsoluteSamples), and the run's own
+ * bookkeeping (machines/analysis-run.ts, inconclusiveLimit 0) says what the release does with
+ * it. Failed rolls back; Inconclusive or Error pauses for a person; a shared incident holds the
+ * release until a look passes again, then it carries on by itself; at the last look a gate not
+ * passing then (its newest answer undecided) keeps the release waiting for its next look.
  */
 export function sluiceAbsolute(intervalSeconds: number, options: AbsoluteOptions = {}): Gate {
   return {
@@ -119,22 +126,34 @@ export function sluiceAbsolute(intervalSeconds: number, options: AbsoluteOptions
         successRate: { min: t.minSuccessPercent, ...options },
         latencyP99: { maxMs: t.maxP99Ms, ...options },
       });
-      let incident = false;
+      let run = initialTransition(analysisRunMachine, {
+        metrics: metrics.map((m) => ({ name: m.name, inconclusiveLimit: 0 })),
+      })[0];
       for (let i = 0; i < r.intervals.length; i++) {
         const samples = samplesUpTo(r, i + 1, i);
         // Each builtin's query returns its own series: request counts, or duration buckets.
-        const looks = metrics.map((m) =>
-          judgeAbsoluteSamples(
+        const events = metrics.map((m): AnalysisRunEvent => {
+          const look = judgeAbsoluteSamples(
             m,
             samples.filter((s) => (s.labels.le !== undefined) === (m.builtin === 'latencyP99')),
-          ),
-        );
-        if (looks.some((l) => l.phase === 'Failed')) return { rolledBackAt: i + 1 };
-        if (looks.some((l) => l.sharedIncident)) incident = true;
-        else if (looks.some((l) => l.phase === 'Inconclusive')) return { held: true };
-        else incident = false;
+          );
+          return {
+            type: 'MEASURE',
+            now: i,
+            metric: m.name,
+            phase: look.phase,
+            absolute: look.absolute,
+            ...(look.sharedIncident ? { sharedIncident: true } : {}),
+          };
+        });
+        run = step(run, events);
+        const phase = toRunStatus(run).phase;
+        if (phase === 'Failed') return { rolledBackAt: i + 1 };
+        if (phase === 'Inconclusive' || phase === 'Error') return { held: true };
       }
-      return incident ? { incidentHeld: true } : {};
+      const end = toRunStatus(run);
+      if (end.sharedIncident) return { incidentHeld: true };
+      return end.phase === 'Running' ? {} : { waiting: true };
     },
   };
 }

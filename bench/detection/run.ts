@@ -50,6 +50,7 @@ interface Cell {
   within2: number;
   held: number;
   incidentHeld: number;
+  waiting: number;
   /** Intervals from the regression's onset to the rollback. */
   looks: number[];
 }
@@ -67,6 +68,7 @@ for (const rps of RPS) {
       within2: 0,
       held: 0,
       incidentHeld: 0,
+      waiting: 0,
       looks: [],
     }));
     for (let i = 0; i < count; i++) {
@@ -82,7 +84,8 @@ for (const rps of RPS) {
           if (after <= 2) c.within2++;
         }
         if (o.held) c.held++;
-        if ((o as { incidentHeld?: boolean }).incidentHeld) c.incidentHeld++;
+        if (o.incidentHeld) c.incidentHeld++;
+        if (o.waiting) c.waiting++;
       });
     }
     for (const [gi, name] of names.entries()) cells.set(`${name}|${rps}|${kind}`, results[gi] as Cell);
@@ -106,7 +109,7 @@ console.log(
   "Regressions: caught (rolled back within the release) / caught within 2 intervals of the onset / median intervals from the onset to detect [caught as a share of the oracle's catches].",
 );
 console.log(
-  'Healthy: false rollbacks (for Sluice: and releases held for a person: paused or undecided; absolute: and releases still holding for a shared incident at the end).\n',
+  'Healthy: false rollbacks (for Sluice: and releases held for a person: paused or undecided; absolute: and releases still holding for a shared incident, or waiting for a passing look after an undecided one, at the end).\n',
 );
 const header = ['rps', 'release', ...names];
 console.log(`| ${header.join(' | ')} |`);
@@ -126,6 +129,7 @@ for (const rps of RPS) {
       const notes = [
         name.startsWith('Sluice') && c.held ? `held ${pct(c.held, c.n)}` : '',
         c.incidentHeld ? `incident hold ${pct(c.incidentHeld, c.n)}` : '',
+        c.waiting ? `waiting ${pct(c.waiting, c.n)}` : '',
       ].filter(Boolean);
       return `${pct(c.rolledBack, c.n)}${notes.length ? ` (${notes.join(', ')})` : ''}`;
     });

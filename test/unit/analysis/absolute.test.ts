@@ -146,13 +146,18 @@ describe('a look says the value and why', () => {
     ]);
     expect(look.phase).toBe('Inconclusive');
     expect(look.absolute.verdict).toBe('undecided');
-    expect(look.message).toMatch(/^success rate 80% \(between .* over 15 requests\): past min 90%, but not at confidence 0.99: undecided$/);
+    expect(look.message).toMatch(
+      /^success rate 80% \(between .* over 15 requests\): past min 90%, but not at confidence 0.99: undecided$/,
+    );
   });
 
   it('a window without a canary request measured nothing: Error (towards consecutiveErrorLimit), saying no data', () => {
     const [m] = metricFor({ successRate: { min: 95 } });
     const look = judgeAbsoluteSamples(m as never, requestSamples('web-stable', 60, 0));
-    expect(look).toMatchObject({ phase: 'Error', message: 'no data: no requests to web-canary in the window' });
+    expect(look).toMatchObject({
+      phase: 'Error',
+      message: 'no data: no requests to web-canary in the window',
+    });
   });
 
   it('too few requests is Inconclusive and says how many were needed', () => {

@@ -61,7 +61,8 @@ describe('AnalysisRun bookkeeping through status', () => {
         message: 'value 91.2 met failure condition "result < 95.0"',
       },
     ]);
-    expect(failedOnce.status?.phase).toBe('Running');
+    // Within the limit, but not passing now: Pending (a release never finishes on it).
+    expect(failedOnce.status?.phase).toBe('Pending');
     const failed = passes(failedOnce, [
       {
         ...m('success-rate', 'Failed', T0 + 5000, '90'),
@@ -167,5 +168,54 @@ describe('a run without metrics', () => {
     const run = runOf([]);
     expect(statusOf(run, restore(run)).phase).toBe('Pending');
     expect(passes(run, [{ type: 'TERMINATE', now: T0 }]).status?.phase).toBe('Inconclusive');
+  });
+});
+
+describe('looks whose window held no canary request', () => {
+  const noData = (at: number): Measure => ({
+    ...m('success-rate', 'Error', at),
+    message: 'no data: no requests to web-canary in the window',
+    absolute: {
+      verdict: 'tooFewRequests',
+      threshold: 95,
+      canary: { requests: 0, lower: 0, upper: 100 },
+      confidence: 0.99,
+      minRequests: 10,
+    },
+  });
+  const looks = (n: number, from = 0) =>
+    Array.from({ length: n }, (_, i) => [noData(T0 + (from + i) * 5000)]);
+
+  it('one late scrape is tolerated: no answer, no strike; the metric passes on', () => {
+    const run = runOf([metric('success-rate')]);
+    expect(passes(run, ...looks(1)).status?.phase).toBe('Pending');
+    const gap = passes(run, [m('success-rate', 'Successful', T0)], ...looks(1, 1));
+    expect(gap.status?.phase).toBe('Running');
+    const back = passes(gap, [m('success-rate', 'Successful', T0 + 10_000)]);
+    expect(back.status?.phase).toBe('Running');
+    expect(back.status?.metricResults?.[0]).toMatchObject({ inconclusive: 0, error: 1, consecutiveError: 0 });
+  });
+
+  it('more in a row than consecutiveErrorLimit is one inconclusive look that says "no data", not Error', () => {
+    const run = runOf([metric('success-rate', { consecutiveErrorLimit: 2 })]);
+    expect(passes(run, ...looks(2)).status?.phase).toBe('Pending');
+    const idle = passes(run, ...looks(3));
+    expect(idle.status).toMatchObject({
+      phase: 'Inconclusive',
+      reason: 'Inconclusive',
+      message:
+        'metric success-rate inconclusive: no data: no requests to web-canary in the window (3 looks in a row, consecutiveErrorLimit 2)',
+    });
+    // A watch (inconclusiveLimit without end) keeps watching through it.
+    const watch = runOf([
+      metric('success-rate', { consecutiveErrorLimit: 2, inconclusiveLimit: 2 ** 31 - 1 }),
+    ]);
+    expect(passes(watch, ...looks(8)).status?.phase).toBe('Pending');
+  });
+
+  it('an unreachable Prometheus is still Error past the limit', () => {
+    const run = runOf([metric('success-rate', { consecutiveErrorLimit: 1 })]);
+    const down = passes(run, [noData(T0)], [m('success-rate', 'Error', T0 + 5000)]);
+    expect(down.status?.phase).toBe('Error');
   });
 });

@@ -53,7 +53,7 @@ describe('a background gate run again as a watch while the release is paused', (
     const metric = watch.spec.metrics[0]?.name ?? '';
     const noData = Array.from({ length: 50 }, (_, i) => look(metric, 'Inconclusive', i));
     expect(measure(plain, noData).status?.phase).toBe('Inconclusive');
-    expect(measure(watch, noData).status?.phase).toBe('Running');
+    expect(measure(watch, noData).status?.phase).toBe('Pending');
   });
 
   it('a failing look after the undecided ones fails the watch, naming the metric', () => {

@@ -50,7 +50,7 @@ describe('analysis run bookkeeping', () => {
   // "Prometheus cannot be reached" measurement passed, and the release went on with no data.
   it('never succeeds on count alone: errors do not count, inconclusive answers are not passes', () => {
     const once = { name: 'rate', count: 1 };
-    expect(toRunStatus(run([once], measure('rate', 'Error'))).phase).toBe('Running');
+    expect(toRunStatus(run([once], measure('rate', 'Error'))).phase).toBe('Pending');
     const recovered = run([once], measure('rate', 'Error'), measure('rate', 'Successful'));
     expect(toRunStatus(recovered).phase).toBe('Successful');
     const outage = Array.from({ length: 5 }, () => measure('rate', 'Error'));
@@ -73,7 +73,7 @@ describe('analysis run bookkeeping', () => {
 
   it('fails once failures exceed failureLimit', () => {
     const tolerant = { ...rate, failureLimit: 1 };
-    expect(toRunStatus(run([tolerant], measure('rate', 'Failed'))).phase).toBe('Running');
+    expect(toRunStatus(run([tolerant], measure('rate', 'Failed'))).phase).toBe('Pending');
     expect(toRunStatus(run([tolerant], measure('rate', 'Failed'), measure('rate', 'Failed'))).phase).toBe(
       'Failed',
     );
@@ -121,5 +121,52 @@ describe('analysis run bookkeeping', () => {
   it('ignores measurements for unknown metrics', () => {
     const s = run([rate], measure('other', 'Failed'));
     expect(toRunStatus(s).phase).toBe('Pending');
+  });
+});
+
+describe('undecided looks of an absolute builtin: neither a strike nor a pass', () => {
+  const undecided = (now = T0): AnalysisRunEvent => ({
+    type: 'MEASURE',
+    now,
+    metric: 'rate',
+    phase: 'Inconclusive',
+    value: '80',
+    absolute: {
+      verdict: 'undecided',
+      threshold: 90,
+      canary: { requests: 15, value: 80, lower: 40, upper: 97 },
+      confidence: 0.99,
+      minRequests: 10,
+    },
+  });
+  const background = { name: 'rate', inconclusiveLimit: 0 };
+
+  it('is no strike: a background gate with inconclusiveLimit 0 keeps looking, Pending', () => {
+    const s = run([background], undecided(), undecided(T0 + 1), undecided(T0 + 2));
+    expect(toRunStatus(s).phase).toBe('Pending');
+    expect(s.context.results[0]).toMatchObject({ count: 3, inconclusive: 0, successful: 0 });
+    expect(toRunStatus(s).metricResults[0]?.measurements.at(-1)?.phase).toBe('Inconclusive');
+  });
+
+  it('takes a passing gate back to Pending until a look passes again, and stopping then is no pass', () => {
+    const passed = run([background], measure('rate', 'Successful'));
+    expect(toRunStatus(passed).phase).toBe('Running');
+    const doubt = transition(analysisRunMachine, passed, undecided(T0 + 1))[0];
+    expect(toRunStatus(doubt).phase).toBe('Pending');
+    const stopped = transition(analysisRunMachine, doubt, { type: 'TERMINATE', now: T0 + 2 })[0];
+    expect(toRunStatus(stopped).phase).toBe('Inconclusive');
+    const again = transition(analysisRunMachine, doubt, measure('rate', 'Successful', T0 + 2))[0];
+    expect(toRunStatus(again).phase).toBe('Running');
+  });
+
+  it("counts towards a step gate's looks: it ends Successful only if its newest answer passed", () => {
+    const step = { name: 'rate', count: 2 };
+    expect(toRunStatus(run([step], undecided(), measure('rate', 'Successful', T0 + 1))).phase).toBe(
+      'Successful',
+    );
+    expect(toRunStatus(run([step], measure('rate', 'Successful'), undecided(T0 + 1))).phase).toBe(
+      'Inconclusive',
+    );
+    expect(toRunStatus(run([step], undecided(), undecided(T0 + 1))).phase).toBe('Inconclusive');
   });
 });
