@@ -104,12 +104,15 @@ const latestAnswer = (r: MetricResult) =>
 export function metricPhase(limits: MetricLimits, r: MetricResult): AnalysisPhase {
   if (r.failed > (limits.failureLimit ?? DEFAULTS.failureLimit)) return 'Failed';
   // More looks in a row without data than consecutiveErrorLimit tolerates say "no traffic", not
-  // "Prometheus is broken": together they are one inconclusive look (a watch keeps watching).
-  const errorStreak = r.consecutiveError > (limits.consecutiveErrorLimit ?? DEFAULTS.consecutiveErrorLimit);
+  // "Prometheus is broken": each look past the tolerance is an inconclusive one (a watch, whose
+  // inconclusiveLimit is unbounded, keeps watching). Counting them all, not the streak as one,
+  // lets a gate with inconclusiveLimit > 0 still pause when the data never comes back.
+  const errorLimit = limits.consecutiveErrorLimit ?? DEFAULTS.consecutiveErrorLimit;
+  const errorStreak = r.consecutiveError > errorLimit;
   const noDataStreak = errorStreak && isNoData(r.measurements.at(-1));
   if (errorStreak && !noDataStreak) return 'Error';
   if (limits.sequential) return sequentialPhase(limits, r);
-  const strikes = r.inconclusive + (noDataStreak ? 1 : 0);
+  const strikes = r.inconclusive + (noDataStreak ? r.consecutiveError - errorLimit : 0);
   if (strikes > (limits.inconclusiveLimit ?? DEFAULTS.inconclusiveLimit)) return 'Inconclusive';
   // A query that errored measured nothing: it does not count towards `count`. And `count`
   // answers are a pass only if one of them passed; inconclusive ones within the limit are

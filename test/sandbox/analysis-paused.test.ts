@@ -122,11 +122,14 @@ describe('a paused release stays watched by its background gate', () => {
     const idle = await waitFor(
       async () => {
         const run = await analysisRun(ns, watch);
-        return (run.status?.metricResults?.[0]?.inconclusive ?? 0) >= 2 ? run : undefined;
+        const looks = run.status?.metricResults?.[0]?.measurements ?? [];
+        const empty = looks.filter((m) => m.absolute?.verdict === 'tooFewRequests');
+        return empty.length >= 2 ? run : undefined;
       },
       { description: `the watch ${watch} to take two looks without data`, timeout: 60_000 },
     );
-    expect(idle.status?.phase).toBe('Running');
+    // Still watching, and honest about it: nothing it measured passed, so it is Pending, not Running.
+    expect(idle.status?.phase).toBe('Pending');
     expect((await waitForRollout(ns, () => true, 'the Rollout')).status?.phase).toBe('Paused');
 
     // Now traffic arrives, and the canary fails a third of it.

@@ -213,6 +213,13 @@ describe('looks whose window held no canary request', () => {
     expect(passes(watch, ...looks(8)).status?.phase).toBe('Pending');
   });
 
+  it('each look past consecutiveErrorLimit is one more strike, so inconclusiveLimit > 0 still ends the gate', () => {
+    // The chaos metrics-vanish suite: inconclusiveLimit 2 with the streak counted once never paused.
+    const run = runOf([metric('success-rate', { consecutiveErrorLimit: 2, inconclusiveLimit: 2 })]);
+    expect(passes(run, ...looks(4)).status?.phase).toBe('Pending'); // strikes at looks 3 and 4
+    expect(passes(run, ...looks(5)).status?.phase).toBe('Inconclusive'); // a third: past the limit
+  });
+
   it('an unreachable Prometheus is still Error past the limit', () => {
     const run = runOf([metric('success-rate', { consecutiveErrorLimit: 1 })]);
     const down = passes(run, [noData(T0)], [m('success-rate', 'Error', T0 + 5000)]);
