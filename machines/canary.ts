@@ -1,3 +1,4 @@
+import { and } from 'xstate';
 import { initialContext, releaseSetup } from './release.ts';
 import {
   degradedState,
@@ -43,8 +44,13 @@ export const canaryMachine = releaseSetup.createMachine({
                 { target: 'step', actions: 'advanceStep' },
               ],
             },
+            // A timed pause ends when its time is up and the background gate passes: a canary
+            // whose gate has not measured it yet (a failover, a slow first scrape) keeps its share.
             stepPause: {
-              always: { guard: 'pauseElapsed', target: 'step', actions: 'advanceStep' },
+              always: [
+                { guard: and(['pauseElapsed', 'backgroundSettled']), target: 'step', actions: 'advanceStep' },
+                { guard: 'pauseOverdue', target: '#canary.degraded', actions: 'abortDeadline' },
+              ],
               on: { PROMOTE: { guard: 'isPlainPromote', target: 'step', actions: 'skipPause' } },
             },
             stepAnalysis: {

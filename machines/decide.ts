@@ -2,7 +2,13 @@ import { transition } from 'xstate';
 import type { RolloutSpec, RolloutStatus } from '../crds/index.ts';
 import { type Effect, isEffect } from './actions.ts';
 import type { Millis, ReleaseEvent } from './events.ts';
-import { autoPromotionAt, pauseEndsAt, progressDeadlineAt } from './release.ts';
+import {
+  autoPromotionAt,
+  backgroundPassing,
+  pauseEndsAt,
+  pauseOverdueAt,
+  progressDeadlineAt,
+} from './release.ts';
 import { fromStatus, machineFor, type ReleaseSnapshot, statePath, toStatus } from './status.ts';
 
 /** The earliest moment the machine must see an event again, for `requeueAfter`. */
@@ -15,7 +21,10 @@ function releaseWakeAt(snapshot: ReleaseSnapshot): Millis | undefined {
   const ctx = snapshot.context;
   const path = statePath(snapshot.value);
   const candidates: (Millis | undefined)[] = [];
-  if (path === 'release.running.stepPause') candidates.push(pauseEndsAt(ctx));
+  // A pause whose gate does not pass yet ends when the gate's next answer comes (the run's
+  // status change wakes the release), or at its deadline.
+  if (path === 'release.running.stepPause')
+    candidates.push(backgroundPassing(ctx) ? pauseEndsAt(ctx) : undefined, pauseOverdueAt(ctx));
   if (path === 'release.running.awaitingPromotion') candidates.push(autoPromotionAt(ctx));
   const waiting = [
     'release.running.awaitingCanary',

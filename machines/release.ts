@@ -519,6 +519,22 @@ export const pauseEndsAt = (ctx: ReleaseContext): Millis | undefined => {
 };
 export const progressDeadlineAt = (ctx: ReleaseContext): Millis =>
   (ctx.lastProgressAt ?? 0) + progressDeadlineMs(ctx.spec);
+/**
+ * Whether the background gate, if the release has one, passes now (its newest answer passed).
+ * Nothing raises a canary's share or promotes it on an older lucky look, or on none.
+ */
+export const backgroundPassing = (ctx: ReleaseContext): boolean =>
+  !gatesFor(ctx.spec, 'background') || isPhase(ctx.background, 'Running', 'Successful');
+/**
+ * A timed pause whose time is up waits for the background gate to pass a look; by this moment
+ * (a progress deadline after the pause ended) a gate that never did counts as no progress.
+ */
+export const pauseOverdueAt = (ctx: ReleaseContext): Millis | undefined => {
+  const end = pauseEndsAt(ctx);
+  return end === undefined
+    ? undefined
+    : Math.max(end, ctx.lastProgressAt ?? 0) + progressDeadlineMs(ctx.spec);
+};
 export const autoPromotionAt = (ctx: ReleaseContext): Millis | undefined => {
   const blueGreen = ctx.spec.strategy.blueGreen;
   if (!blueGreen || blueGreen.autoPromotionEnabled === false || ctx.previewReadyAt === undefined)
@@ -571,9 +587,12 @@ export const GUARDS = {
   gateSuccessful: ({ context }) => isPhase(context.analysis, 'Successful'),
   gateFailed: ({ context }) => isPhase(context.analysis, 'Failed'),
   gateHeld: ({ context }) => isPhase(context.analysis, 'Inconclusive', 'Error'),
-  /** Never promote on missing data: background gates must have measured and be passing. */
-  backgroundSettled: ({ context }) =>
-    !gatesFor(context.spec, 'background') || isPhase(context.background, 'Running', 'Successful'),
+  /** Never promote, nor raise the weight, on missing data: background gates must be passing. */
+  backgroundSettled: ({ context }) => backgroundPassing(context),
+  pauseOverdue: ({ context, event }) => {
+    const at = pauseOverdueAt(context);
+    return isObserve(event) && at !== undefined && event.now >= at;
+  },
   hasPrePromotionGate: ({ context }) => gatesFor(context.spec, 'prePromotion') !== undefined,
   postPromotionGateRequired: ({ context }) =>
     !context.promoteFull && gatesFor(context.spec, 'postPromotion') !== undefined,

@@ -5,7 +5,13 @@ import { canaryMachine } from './canary.ts';
 import { emptyContext, type HeldPause, iso, type ReleaseContext, strategyOf } from './context.ts';
 import type { Millis } from './events.ts';
 import { stepsOf } from './gates.ts';
-import { autoPromotionAt, pauseEndsAt, progressDeadlineAt } from './release.ts';
+import {
+  autoPromotionAt,
+  backgroundPassing,
+  pauseEndsAt,
+  pauseOverdueAt,
+  progressDeadlineAt,
+} from './release.ts';
 
 export type ReleaseMachine = typeof canaryMachine | typeof blueGreenMachine;
 export type ReleaseSnapshot = ReturnType<ReleaseMachine['resolveState']>;
@@ -98,7 +104,11 @@ export function describe(path: string, ctx: ReleaseContext): string {
     case 'release.running.stepPause': {
       const end = pauseEndsAt(ctx);
       const until = end === undefined ? 'until promoted (kubectl sluice promote)' : `until ${iso(end)}`;
-      return `Canary ${current} at ${ctx.weight}% traffic; paused at ${stepLabel} ${until}.`;
+      const gated =
+        end === undefined || backgroundPassing(ctx)
+          ? ''
+          : `, then until background analysis ${ctx.background?.name} (${ctx.background?.phase}) passes a look (deadline ${iso(pauseOverdueAt(ctx) ?? end)})`;
+      return `Canary ${current} at ${ctx.weight}% traffic; paused at ${stepLabel} ${until}${gated}.`;
     }
     case 'release.running.stepAnalysis':
       return `Canary ${current} at ${ctx.weight}% traffic; ${stepLabel} waits for ${gate} to succeed.`;

@@ -77,6 +77,40 @@ describe('canary: steps', () => {
     });
   });
 
+  it('a timed pause whose background gate has not passed a look keeps the canary at its share', () => {
+    // The chaos leader-failover suite: three failovers in the 30 s pause left a 60%-error
+    // canary's gate without a look, and the release moved it from 20% to 60%.
+    const d = established(spec);
+    d.send(observe(T0 + 1000, 'r2'));
+    d.send(observe(T0 + 2000, 'r2', { ready: true }));
+    const pending = { background: { name: d.background, phase: 'Pending' as const } };
+    d.send(observe(T0 + 3000, 'r2', { gates: pending }));
+    const end = T0 + 2000 + MIN;
+    const overdue = end + 600_000;
+    expect(d.last.wakeAt).toBe(overdue); // not the pause's end: the gate's answer wakes it
+    expect(d.send(observe(end, 'r2', { gates: pending }))).toEqual([]);
+    expect(d.status).toMatchObject({ machineState: 'release.running.stepPause', phase: 'Paused' });
+    expect(d.status?.message).toMatch(
+      /then until background analysis checkout-r2-bg-a0 \(Pending\) passes a look/,
+    );
+    const passing = { background: { name: d.background, phase: 'Running' as const } };
+    const after = d.send(observe(end + 5000, 'r2', { gates: passing }));
+    expect(find(after, 'setWeight')[0]?.params.weight).toBe(50);
+  });
+
+  it('a timed pause whose background gate never passes aborts a progress deadline after its end', () => {
+    const d = established(spec);
+    d.send(observe(T0 + 1000, 'r2'));
+    d.send(observe(T0 + 2000, 'r2', { ready: true }));
+    const pending = { background: { name: d.background, phase: 'Pending' as const } };
+    const overdue = T0 + 2000 + MIN + 600_000;
+    expect(d.send(observe(overdue - 1, 'r2', { gates: pending }))).toEqual([]);
+    const actions = d.send(observe(overdue, 'r2', { gates: pending }));
+    expect(actions[0]).toEqual({ type: 'setWeight', params: { weight: 0 } });
+    expect(d.status?.phase).toBe('Degraded');
+    expect(d.status?.message).toMatch(/progressDeadlineSeconds/);
+  });
+
   it('waits for a step analysis to succeed, stops it, then holds an indefinite pause until promoted', () => {
     const d = atAnalysisStep();
     expect(

@@ -10,7 +10,12 @@ import {
 import { blueGreenMachine } from '../../../machines/blue-green.ts';
 import { canaryMachine } from '../../../machines/canary.ts';
 import type { ReleaseEvent } from '../../../machines/events.ts';
-import { autoPromotionAt, pauseEndsAt, progressDeadlineAt } from '../../../machines/release.ts';
+import {
+  autoPromotionAt,
+  pauseEndsAt,
+  pauseOverdueAt,
+  progressDeadlineAt,
+} from '../../../machines/release.ts';
 import { atomicPaths, type ReleaseSnapshot, statePath } from '../../../machines/status.ts';
 import {
   blueGreenSpec,
@@ -71,6 +76,7 @@ function releaseEvents(snapshot: ReleaseSnapshot): ReleaseEvent[] {
   const deadlines = [
     progressDeadlineAt(ctx),
     pauseEndsAt(ctx),
+    pauseOverdueAt(ctx),
     autoPromotionAt(ctx),
     ...ctx.scaleDown.map((e) => e.at),
   ];
