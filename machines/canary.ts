@@ -48,7 +48,7 @@ export const canaryMachine = releaseSetup.createMachine({
             // whose gate has not measured it yet (a failover, a slow first scrape) keeps its share.
             stepPause: {
               always: [
-                { guard: and(['pauseElapsed', 'backgroundSettled']), target: 'step', actions: 'advanceStep' },
+                { guard: and(['pauseElapsed', 'pauseMayEnd']), target: 'step', actions: 'advanceStep' },
                 { guard: 'pauseOverdue', target: '#canary.degraded', actions: 'abortDeadline' },
               ],
               on: { PROMOTE: { guard: 'isPlainPromote', target: 'step', actions: 'skipPause' } },

@@ -2,13 +2,7 @@ import { transition } from 'xstate';
 import type { RolloutSpec, RolloutStatus } from '../crds/index.ts';
 import { type Effect, isEffect } from './actions.ts';
 import type { Millis, ReleaseEvent } from './events.ts';
-import {
-  autoPromotionAt,
-  backgroundPassing,
-  pauseEndsAt,
-  pauseOverdueAt,
-  progressDeadlineAt,
-} from './release.ts';
+import { autoPromotionAt, pauseEndsAt, pauseMayEnd, pauseOverdueAt, progressDeadlineAt } from './release.ts';
 import { fromStatus, machineFor, type ReleaseSnapshot, statePath, toStatus } from './status.ts';
 
 /** The earliest moment the machine must see an event again, for `requeueAfter`. */
@@ -24,7 +18,7 @@ function releaseWakeAt(snapshot: ReleaseSnapshot): Millis | undefined {
   // A pause whose gate does not pass yet ends when the gate's next answer comes (the run's
   // status change wakes the release), or at its deadline.
   if (path === 'release.running.stepPause')
-    candidates.push(backgroundPassing(ctx) ? pauseEndsAt(ctx) : undefined, pauseOverdueAt(ctx));
+    candidates.push(pauseMayEnd(ctx) ? pauseEndsAt(ctx) : undefined, pauseOverdueAt(ctx));
   if (path === 'release.running.awaitingPromotion') candidates.push(autoPromotionAt(ctx));
   const waiting = [
     'release.running.awaitingCanary',

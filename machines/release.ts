@@ -526,6 +526,12 @@ export const progressDeadlineAt = (ctx: ReleaseContext): Millis =>
 export const backgroundPassing = (ctx: ReleaseContext): boolean =>
   !gatesFor(ctx.spec, 'background') || isPhase(ctx.background, 'Running', 'Successful');
 /**
+ * Whether a timed pause whose time is up may end: the background gate passes now, or the canary
+ * has no traffic yet (a gate waits for the canary's first traffic, so it can pass no look before
+ * the weight rises: holding for it would hold forever).
+ */
+export const pauseMayEnd = (ctx: ReleaseContext): boolean => ctx.weight === 0 || backgroundPassing(ctx);
+/**
  * A timed pause whose time is up waits for the background gate to pass a look; by this moment
  * (a progress deadline after the pause ended) a gate that never did counts as no progress.
  */
@@ -589,6 +595,7 @@ export const GUARDS = {
   gateHeld: ({ context }) => isPhase(context.analysis, 'Inconclusive', 'Error'),
   /** Never promote, nor raise the weight, on missing data: background gates must be passing. */
   backgroundSettled: ({ context }) => backgroundPassing(context),
+  pauseMayEnd: ({ context }) => pauseMayEnd(context),
   pauseOverdue: ({ context, event }) => {
     const at = pauseOverdueAt(context);
     return isObserve(event) && at !== undefined && event.now >= at;

@@ -5,13 +5,7 @@ import { canaryMachine } from './canary.ts';
 import { emptyContext, type HeldPause, iso, type ReleaseContext, strategyOf } from './context.ts';
 import type { Millis } from './events.ts';
 import { stepsOf } from './gates.ts';
-import {
-  autoPromotionAt,
-  backgroundPassing,
-  pauseEndsAt,
-  pauseOverdueAt,
-  progressDeadlineAt,
-} from './release.ts';
+import { autoPromotionAt, pauseEndsAt, pauseMayEnd, pauseOverdueAt, progressDeadlineAt } from './release.ts';
 
 export type ReleaseMachine = typeof canaryMachine | typeof blueGreenMachine;
 export type ReleaseSnapshot = ReturnType<ReleaseMachine['resolveState']>;
@@ -105,7 +99,7 @@ export function describe(path: string, ctx: ReleaseContext): string {
       const end = pauseEndsAt(ctx);
       const until = end === undefined ? 'until promoted (kubectl sluice promote)' : `until ${iso(end)}`;
       const gated =
-        end === undefined || backgroundPassing(ctx)
+        end === undefined || pauseMayEnd(ctx)
           ? ''
           : `, then until background analysis ${ctx.background?.name} (${ctx.background?.phase}) passes a look (deadline ${iso(pauseOverdueAt(ctx) ?? end)})`;
       return `Canary ${current} at ${ctx.weight}% traffic; paused at ${stepLabel} ${until}${gated}.`;

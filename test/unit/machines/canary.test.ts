@@ -98,6 +98,19 @@ describe('canary: steps', () => {
     expect(find(after, 'setWeight')[0]?.params.weight).toBe(50);
   });
 
+  it('a timed pause at weight 0 ends on time: the gate waits for traffic, so it cannot pass first', () => {
+    // The sandbox first-traffic suite: held for the gate, the release never gave it traffic.
+    const d = established(canarySpec([{ pause: { duration: '1m' } }, { setWeight: 50 }], { analysis: gate }));
+    d.send(observe(T0 + 1000, 'r2'));
+    d.send(observe(T0 + 2000, 'r2', { ready: true }));
+    const pending = { background: { name: d.background, phase: 'Pending' as const } };
+    d.send(observe(T0 + 3000, 'r2', { gates: pending }));
+    expect(d.last.wakeAt).toBe(T0 + 2000 + MIN);
+    expect(d.status?.message).not.toMatch(/passes a look/);
+    const after = d.send(observe(T0 + 2000 + MIN, 'r2', { gates: pending }));
+    expect(find(after, 'setWeight')[0]?.params.weight).toBe(50);
+  });
+
   it('a timed pause whose background gate never passes aborts a progress deadline after its end', () => {
     const d = established(spec);
     d.send(observe(T0 + 1000, 'r2'));
