@@ -9,6 +9,7 @@ import { decide } from '../machines/decide.ts';
 import { type DesiredWorld, desiredWorld } from '../machines/desired.ts';
 import type { GateKind, GateObservation, ReleaseEvent, SignalEvent } from '../machines/events.ts';
 import { controlledBy, notOwnedMessage, serviceRefusal } from '../machines/ownership.ts';
+import { addsCapacity, type ObservedWorld, planWrites, type Write } from '../machines/write-plan.ts';
 import { allSettledOrThrow } from './all-settled.ts';
 import { type AnalysisDeps, analysisProblem, startAnalysisRun } from './analysis-runs.ts';
 import { desiredConditions, mergeConditions, type Problem } from './conditions.ts';
@@ -124,8 +125,12 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
   const decision = decide({ name, spec: rollout.spec }, status, events);
   const world = desiredWorld(rollout.spec, decision.status, now);
 
+  // The order of the writes is the plan's (machines/write-plan.ts); this pass carries it out.
+  const observed = observedWorld(deps.world, pass, world);
+  const writes = planWrites(observed, world);
+  const capacity = writes.filter(addsCapacity);
   try {
-    await sizeReplicaSets(deps, pass, world, 'grow');
+    for (const write of capacity) await carryOut(deps, pass, write);
   } catch (err) {
     if (err instanceof NotOwned) {
       const stalled = await stall(deps, rollout, err.problem, now);
@@ -135,25 +140,13 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
     if (!refused) throw err;
     return stall(deps, rollout, refused, now);
   }
-  // Traffic leaving the new revision (an abort, a rollback) moves first: the weight is the
-  // fastest way off a bad canary. Traffic arriving waits until the Services select the right
-  // pods, and so does a promotion: its canary weight falls to 0 only once the stable Service
-  // selects the new revision, or for one write the whole load would be back on the old one.
   const moveTraffic = async () => {
-    let drift: number | undefined;
-    if (weightFalls(deps.world, pass, world) && !stableMoves(deps.world, pass, world)) {
-      drift = await setTraffic(deps, pass, world, status);
-      await pointServices(deps, pass, world);
-    } else {
-      await pointServices(deps, pass, world);
-      drift = await setTraffic(deps, pass, world, status);
-    }
-    await sizeReplicaSets(deps, pass, world, 'shrink');
-    return drift;
+    for (const write of writes) if (!addsCapacity(write)) await carryOut(deps, pass, write);
   };
   // Starting or stopping a run depends on no traffic write, nor they on it: side by side, a step
   // that starts analysis or a promotion or abort that stops it waits for one write fewer.
-  const [drift] = await allSettledOrThrow([moveTraffic(), runAnalyses(deps, pass, decision.actions)]);
+  await allSettledOrThrow([moveTraffic(), runAnalyses(deps, pass, decision.actions)]);
+  const drift = driftedWeight(pass, observed, writes, status);
   for (const action of decision.actions) {
     if (action.type === 'emitEvent') {
       deps.events.record(regarding(rollout), {
@@ -324,29 +317,36 @@ function checkReferences(world: World, pass: Pass): Problem | undefined {
   return undefined;
 }
 
-/**
- * Makes each revision's ReplicaSet the size the decision wants. `grow` creates and scales up
- * (before traffic moves, so traffic never lands on missing pods); `shrink` scales down (after
- * traffic has moved, so no request is sent to a pod that is going away).
- */
-async function sizeReplicaSets(
-  deps: ReconcileDeps,
-  pass: Pass,
-  world: DesiredWorld,
-  direction: 'grow' | 'shrink',
-): Promise<void> {
-  const byRevision = new Map(pass.replicaSets.map((rs) => [rs.metadata?.labels?.[REVISION_LABEL] ?? '', rs]));
-  const wanted = (revision: string) =>
-    revision in world.replicas
-      ? (world.replicas[revision] as number)
-      : world.keep.includes(revision)
-        ? undefined
-        : 0;
-  if (direction === 'grow') {
-    const current = world.replicas[pass.revision];
-    if (current !== undefined && !byRevision.has(pass.revision)) {
+/** The ReplicaSet of each revision, as the pass found them. */
+const byRevision = (pass: Pass) =>
+  new Map(pass.replicaSets.map((rs) => [rs.metadata?.labels?.[REVISION_LABEL] ?? '', rs]));
+
+/** What the write plan needs to know of the world as it is. */
+function observedWorld(world: World, pass: Pass, desired: DesiredWorld): ObservedWorld {
+  const replicas: Record<string, number> = {};
+  for (const [revision, rs] of byRevision(pass)) replicas[revision] = rs.spec?.replicas ?? 0;
+  const services: Record<string, string | undefined> = {};
+  for (const service of Object.keys(desired.services))
+    services[service] = world.service(pass.namespace, service)?.spec?.selector?.[REVISION_LABEL];
+  const observed: ObservedWorld = { templateRevision: pass.revision, replicas, services };
+  const stableService = pass.rollout.spec.strategy.canary?.stableService;
+  if (stableService !== undefined) observed.stableService = stableService;
+  const vs = pass.split && world.virtualService(pass.namespace, pass.split.virtualService);
+  if (vs && pass.split && desired.weight !== undefined) {
+    observed.route = {
+      weight: currentWeight(vs, pass.split),
+      matchesDesired: weightPatch(vs, pass.split, desired.weight).length === 0,
+    };
+  }
+  return observed;
+}
+
+/** One write of the plan, against the API server. */
+async function carryOut(deps: ReconcileDeps, pass: Pass, write: Write): Promise<void> {
+  switch (write.type) {
+    case 'createReplicaSet': {
       const number = nextRevisionNumber(pass.replicaSets);
-      const rs = replicaSetFor(pass.rollout, pass.revision, number, current);
+      const rs = replicaSetFor(pass.rollout, write.revision, number, write.replicas);
       // Already there: our own create the cache has not shown yet, or someone else's object
       // under our name. The second is never scaled or given traffic.
       const existing = await deps.writer.ensureReplicaSet(rs);
@@ -358,14 +358,22 @@ async function sizeReplicaSets(
           message: notOwnedMessage('ReplicaSet', name, existing, identity),
         });
       }
+      return;
     }
-  }
-  for (const [revision, rs] of byRevision) {
-    const target = wanted(revision);
-    const have = rs.spec?.replicas ?? 0;
-    if (target === undefined || target === have) continue;
-    if ((direction === 'grow') === target > have) {
-      await deps.writer.scaleReplicaSet(pass.namespace, rs.metadata?.name ?? '', target);
+    case 'scaleReplicaSet': {
+      const rs = byRevision(pass).get(write.revision);
+      await deps.writer.scaleReplicaSet(pass.namespace, rs?.metadata?.name ?? '', write.to);
+      return;
+    }
+    case 'pointService':
+      await deps.writer.pointService(pass.namespace, write.service, write.revision);
+      return;
+    case 'setWeight': {
+      const vs = pass.split && deps.world.virtualService(pass.namespace, pass.split.virtualService);
+      if (!vs || !pass.split) return;
+      const ops = weightPatch(vs, pass.split, write.weight);
+      if (ops.length) await deps.writer.patchVirtualService(pass.namespace, pass.split.virtualService, ops);
+      return;
     }
   }
 }
@@ -377,43 +385,21 @@ function nextRevisionNumber(replicaSets: V1ReplicaSet[]): number {
   return Math.max(0, ...numbers.filter(Number.isFinite)) + 1;
 }
 
-async function pointServices(deps: ReconcileDeps, pass: Pass, world: DesiredWorld): Promise<void> {
-  for (const [service, revision] of Object.entries(world.services)) {
-    const current = deps.world.service(pass.namespace, service)?.spec?.selector?.[REVISION_LABEL];
-    if (current !== revision) await deps.writer.pointService(pass.namespace, service, revision);
-  }
-}
-
-function stableMoves(world: World, pass: Pass, desired: DesiredWorld): boolean {
-  const service = pass.rollout.spec.strategy.canary?.stableService;
-  const revision = service === undefined ? undefined : desired.services[service];
-  if (service === undefined || revision === undefined) return false;
-  return world.service(pass.namespace, service)?.spec?.selector?.[REVISION_LABEL] !== revision;
-}
-
-function weightFalls(world: World, pass: Pass, desired: DesiredWorld): boolean {
-  const vs = pass.split && world.virtualService(pass.namespace, pass.split.virtualService);
-  if (!vs || !pass.split || desired.weight === undefined) return false;
-  const now = currentWeight(vs, pass.split);
-  return now === undefined || desired.weight < now;
-}
-
-/** Sets the weight; returns the weight found when someone else had changed it (drift). */
-async function setTraffic(
-  deps: ReconcileDeps,
+/**
+ * The weight someone other than Sluice had set, when this pass put back the one Sluice had
+ * set before (drift repaired), for the Warning that says so.
+ */
+function driftedWeight(
   pass: Pass,
-  world: DesiredWorld,
+  observed: ObservedWorld,
+  writes: Write[],
   before: RolloutStatus,
-): Promise<number | undefined> {
-  if (!pass.split || world.weight === undefined) return undefined;
-  const vs = deps.world.virtualService(pass.namespace, pass.split.virtualService);
-  if (!vs) return undefined;
-  const ops = weightPatch(vs, pass.split, world.weight);
-  if (ops.length === 0) return undefined;
-  await deps.writer.patchVirtualService(pass.namespace, pass.split.virtualService, ops);
-  const found = currentWeight(vs, pass.split);
-  const weSet = pass.rollout.spec.strategy.canary ? (before.canary?.weight ?? 0) : undefined;
-  return weSet !== undefined && world.weight === weSet && found !== weSet ? found : undefined;
+): number | undefined {
+  const restored = writes.find((w) => w.type === 'setWeight');
+  if (!restored || !pass.rollout.spec.strategy.canary) return undefined;
+  const found = observed.route?.weight;
+  const weSet = before.canary?.weight ?? 0;
+  return restored.weight === weSet && found !== weSet ? found : undefined;
 }
 
 async function runAnalyses(deps: ReconcileDeps, pass: Pass, actions: Effect[]): Promise<void> {

@@ -8,8 +8,10 @@ import {
 } from '../../../crds/index.ts';
 import type { Effect } from '../../../machines/actions.ts';
 import { decide, step } from '../../../machines/decide.ts';
+import { desiredWorld } from '../../../machines/desired.ts';
 import type { GateKind, ReleaseEvent } from '../../../machines/events.ts';
 import { fromStatus, toStatus } from '../../../machines/status.ts';
+import { addsCapacity, type ObservedWorld, planWrites } from '../../../machines/write-plan.ts';
 import { blueGreenSpec, canarySpec, gate, ROLLOUT, T0 } from './fixtures.ts';
 
 const phase = fc.constantFrom<AnalysisPhase>(
@@ -37,7 +39,11 @@ const canarySpecs: fc.Arbitrary<RolloutSpec> = fc
     abortScaleDownDelaySeconds: optional(fc.integer({ min: 0, max: 120 })),
   })
   .map(({ steps, background, ...delays }) =>
-    canarySpec(steps, { ...(background ? { analysis: gate } : {}), ...prune(delays) }),
+    canarySpec(steps, {
+      ...(background ? { analysis: gate } : {}),
+      trafficRouting: { istio: { virtualService: { name: 'vs' } } },
+      ...prune(delays),
+    }),
   );
 
 const blueGreenSpecs: fc.Arbitrary<RolloutSpec> = fc
@@ -191,7 +197,6 @@ type Probe = (spec: RolloutSpec, status: RolloutStatus, now: number) => void;
 
 function checkRun(spec: RolloutSpec, moves: Move[], probe?: Probe) {
   const weights = new Set([0, 100, ...(spec.strategy.canary?.steps ?? []).flatMap((s) => s.setWeight ?? [])]);
-  const canary = spec.strategy.canary !== undefined;
   const ledger = new GateLedger();
   let now = T0;
   let status: RolloutStatus | undefined;
@@ -221,18 +226,34 @@ function checkRun(spec: RolloutSpec, moves: Move[], probe?: Probe) {
         expect(decision.status.promoteFull ?? false).toBe(a.params.full);
       }
     }
-    // (2) after an abort or a failed gate, the first action routes all traffic to stable
+    // (2) after an abort or a failed gate, the first traffic write the controller carries out
+    // (the write plan from the world the previous status stood for) sends all traffic to stable
     if (actions.some((a) => a.type === 'markAborted')) {
       seen.aborted++;
-      expect(actions[0]).toEqual(
-        canary
-          ? { type: 'setWeight', params: { weight: 0 } }
-          : { type: 'switchActive', params: { revision: before?.stableRevision } },
-      );
+      const writes = planWrites(worldOf(spec, before, now), desiredWorld(spec, decision.status, now));
+      const first = writes.find((w) => !addsCapacity(w));
+      const stable = before?.stableRevision ?? '';
+      const { canary, blueGreen } = spec.strategy;
+      if (canary && (before?.canary?.weight ?? 0) > 0)
+        expect(first).toEqual({ type: 'setWeight', weight: 0 });
+      if (blueGreen && before?.blueGreen?.activeRevision !== stable)
+        expect(first).toEqual({ type: 'pointService', service: blueGreen.activeService, revision: stable });
     }
     status = decision.status;
     probe?.(spec, status, now);
   }
+}
+
+/** The world as the pass that wrote `status` left it: its desired world, carried out. */
+function worldOf(spec: RolloutSpec, status: RolloutStatus | undefined, now: number): ObservedWorld {
+  const desired = desiredWorld(spec, status, now);
+  return {
+    templateRevision: status?.currentRevision ?? '',
+    replicas: { ...desired.replicas },
+    services: { ...desired.services },
+    ...(desired.weight === undefined ? {} : { route: { weight: desired.weight, matchesDesired: false } }),
+    ...(spec.strategy.canary?.stableService ? { stableService: spec.strategy.canary.stableService } : {}),
+  };
 }
 
 /** Paused states the probe below met, by machine state, so the property is known not to be vacuous. */

@@ -1,0 +1,87 @@
+import type { DesiredWorld } from './desired.ts';
+
+/**
+ * What is there now, as far as the order of writes cares: read by the controller from its
+ * caches, so the plan itself is pure and testable without a cluster.
+ */
+export interface ObservedWorld {
+  /** The revision the Rollout's template stands for (the only one a pass may create). */
+  templateRevision: string;
+  /** Revision → spec.replicas of its ReplicaSet, for the ReplicaSets that exist. */
+  replicas: Record<string, number>;
+  /** Service name → the revision its selector names (undefined: none). */
+  services: Record<string, string | undefined>;
+  /**
+   * The route, when traffic is routed and the route is there: the canary weight it gives now
+   * (undefined when it cannot be read as one) and whether it already gives the desired one.
+   */
+  route?: { weight: number | undefined; matchesDesired: boolean };
+  /** The canary's stable Service, whose move decides the order of a promotion. */
+  stableService?: string;
+}
+
+export type Write =
+  | { type: 'createReplicaSet'; revision: string; replicas: number }
+  | { type: 'scaleReplicaSet'; revision: string; from: number; to: number }
+  | { type: 'pointService'; service: string; revision: string }
+  | { type: 'setWeight'; weight: number };
+
+/** A write that adds capacity: done before any traffic moves, so traffic finds ready pods. */
+export const addsCapacity = (w: Write): boolean =>
+  w.type === 'createReplicaSet' || (w.type === 'scaleReplicaSet' && w.to > w.from);
+
+/**
+ * The writes that make the observed world the desired one, in the order that is safe:
+ * 1. capacity first: the template's ReplicaSet created, any revision that must grow grown;
+ * 2. traffic: when the canary's weight falls (an abort, a rollback) and the stable Service stays,
+ *    the weight moves first — it is the fastest way off a bad canary — then the Services;
+ *    otherwise the Services first: traffic arriving waits until they select the right pods, and a
+ *    promotion points the stable Service at the new revision before the canary weight falls to 0,
+ *    or for one write the whole load would be back on the old revision;
+ * 3. capacity last: revisions that must shrink shrink once no traffic is sent to them.
+ * Revisions in `desired.keep` (a scale-down not due yet) are left as they are. An idle world
+ * plans nothing.
+ */
+export function planWrites(observed: ObservedWorld, desired: DesiredWorld): Write[] {
+  const wanted = (revision: string): number | undefined =>
+    revision in desired.replicas
+      ? desired.replicas[revision]
+      : desired.keep.includes(revision)
+        ? undefined
+        : 0;
+  const scales = Object.entries(observed.replicas).flatMap(([revision, from]) => {
+    const to = wanted(revision);
+    return to === undefined || to === from ? [] : [{ type: 'scaleReplicaSet' as const, revision, from, to }];
+  });
+  const created = desired.replicas[observed.templateRevision];
+  const create: Write[] =
+    created !== undefined && !(observed.templateRevision in observed.replicas)
+      ? [{ type: 'createReplicaSet', revision: observed.templateRevision, replicas: created }]
+      : [];
+
+  const points: Write[] = Object.entries(desired.services)
+    .filter(([service, revision]) => observed.services[service] !== revision)
+    .map(([service, revision]) => ({ type: 'pointService', service, revision }));
+  const route = observed.route;
+  const weight: Write[] =
+    route && desired.weight !== undefined && !route.matchesDesired
+      ? [{ type: 'setWeight', weight: desired.weight }]
+      : [];
+  const weightFalls =
+    route !== undefined &&
+    desired.weight !== undefined &&
+    (route.weight === undefined || desired.weight < route.weight);
+  const stable = observed.stableService;
+  const stableMoves =
+    stable !== undefined &&
+    desired.services[stable] !== undefined &&
+    observed.services[stable] !== desired.services[stable];
+  const traffic = weightFalls && !stableMoves ? [...weight, ...points] : [...points, ...weight];
+
+  return [
+    ...create,
+    ...scales.filter((w) => w.to > w.from),
+    ...traffic,
+    ...scales.filter((w) => w.to < w.from),
+  ];
+}

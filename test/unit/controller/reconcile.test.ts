@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { revisionOf } from '../../../controller/revision.ts';
+import { replicaSetName } from '../../../controller/workload.ts';
+import { ROUTED, rolloutOf, Sim } from '../../support/reconcile-sim.ts';
+
+// The writes one reconcile pass sends, and their order, against the in-memory world of
+// test/support/reconcile-sim.ts. The order is the safety property: traffic never reaches pods
+// that are not there, leaves a bad canary before anything else moves, and a promotion never
+// sends the whole load back to the old revision for one write.
+
+/** `writes` holds each of `expected` (by prefix), in that order. */
+function expectInOrder(writes: string[], ...expected: string[]) {
+  const at = expected.map((e) => writes.findIndex((w) => w.startsWith(e)));
+  expect(at, `${expected.join(' → ')} in ${JSON.stringify(writes)}`).not.toContain(-1);
+  expect(at).toEqual([...at].sort((a, b) => a - b));
+}
+
+const steps = (...s: unknown[]) => ({ ...ROUTED, steps: s });
+const probe = { analysis: { templates: [{ templateName: 'probe' }] } };
+
+/** A routed canary Rollout, its first revision Healthy, then `image` released. */
+async function releasing(canary: Record<string, unknown>) {
+  const sim = new Sim(rolloutOf('web:1', canary));
+  await sim.settle();
+  const stable = revisionOf(sim.rollout.spec.template);
+  sim.release('web:2', canary);
+  const next = revisionOf(sim.rollout.spec.template);
+  sim.writes = [];
+  return { sim, stable, next };
+}
+
+describe('reconcile: the writes of a pass, in order', () => {
+  it('first release: the ReplicaSet, then the Services; the weight is already 0', async () => {
+    const sim = new Sim(rolloutOf('web:1', steps({ setWeight: 20 })));
+    await sim.settle();
+    const r1 = revisionOf(sim.rollout.spec.template);
+    expect(sim.rollout.status?.phase).toBe('Healthy');
+    expectInOrder(sim.writes, `ensure ${replicaSetName('web', r1)}`, 'point web-stable', 'point web-canary');
+    expect(sim.writes.filter((w) => w.startsWith('weight'))).toEqual([]);
+  });
+
+  it('a step: the canary is created and selected before it gets its weight', async () => {
+    const { sim, next } = await releasing(steps({ setWeight: 20 }, { pause: {} }));
+    await sim.settle();
+    expect(sim.rollout.status?.phase).toBe('Paused');
+    expect(sim.weight()).toBe(20);
+    expectInOrder(
+      sim.writes,
+      `ensure ${replicaSetName('web', next)}`,
+      `point web-canary ${next}`,
+      'weight web 20',
+    );
+  });
+
+  it('a pause held: a pass writes nothing and no status', async () => {
+    const { sim } = await releasing(steps({ setWeight: 20 }, { pause: {} }));
+    await sim.settle();
+    sim.writes = [];
+    const outcome = await sim.pass();
+    expect(sim.writes).toEqual([]);
+    expect(outcome.wroteStatus).toBe(false);
+  });
+
+  it('an abort: the weight leaves the canary before its Service moves back; the run is stopped', async () => {
+    const { sim, stable, next } = await releasing(steps({ setWeight: 20 }, probe, { pause: {} }));
+    await sim.settle();
+    const run = sim.rollout.status?.analysis?.name ?? '';
+    expect(run).not.toBe('');
+    sim.finishRun(run, 'Failed');
+    sim.writes = [];
+    await sim.pass();
+    expect(sim.rollout.status?.phase).toBe('Degraded');
+    expect(sim.weight()).toBe(0);
+    expectInOrder(sim.writes, 'weight web 0', `point web-canary ${stable}`);
+    expect(sim.writes).toContain(`terminate ${run}`);
+    // Its pods stay for abortScaleDownDelaySeconds: no scale-down in this pass.
+    expect(sim.writes.filter((w) => w.startsWith(`scale ${replicaSetName('web', next)}`))).toEqual([]);
+  });
+
+  it('a promotion: the stable Service selects the new revision before the canary weight falls', async () => {
+    const { sim, next } = await releasing(steps({ setWeight: 20 }, { pause: { duration: '10s' } }));
+    await sim.settle();
+    expect(sim.weight()).toBe(20);
+    sim.writes = [];
+    sim.now += 11_000;
+    await sim.settle();
+    expect(sim.rollout.status).toMatchObject({ phase: 'Healthy', stableRevision: next });
+    expectInOrder(sim.writes, `point web-stable ${next}`, 'weight web 0');
+  });
+
+  it('drift: a weight changed by hand is set back, with a Warning, and nothing else is written', async () => {
+    const { sim } = await releasing(steps({ setWeight: 20 }, { pause: {} }));
+    await sim.settle();
+    const canary = sim.vs?.spec.http?.[0]?.route?.[1];
+    const stableRoute = sim.vs?.spec.http?.[0]?.route?.[0];
+    if (!canary || !stableRoute) throw new Error('the simulated VirtualService lost its routes');
+    canary.weight = 70;
+    stableRoute.weight = 30;
+    sim.writes = [];
+    await sim.pass();
+    expect(sim.writes).toEqual(['weight web 20']);
+    const warning = sim.notes.find((n) => n.reason === 'WeightDriftRestored');
+    expect(warning?.note).toContain('had canary weight 70; restored to 20');
+  });
+
+  it('a missing VirtualService stalls the Rollout, naming it, before anything is written', async () => {
+    const sim = new Sim(rolloutOf('web:1', steps({ setWeight: 20 })));
+    sim.vs = undefined;
+    const outcome = await sim.settle();
+    expect(outcome.problem?.reason).toBe('VirtualServiceNotFound');
+    expect(outcome.problem?.message).toContain('VirtualService shop/web');
+    expect(sim.writes).toEqual([]);
+  });
+
+  it('deletion mid-release: all traffic back to stable, the Services too, then the finalizer goes', async () => {
+    const { sim, stable } = await releasing(steps({ setWeight: 20 }, { pause: {} }));
+    await sim.settle();
+    sim.rollout = {
+      ...sim.rollout,
+      metadata: { ...sim.rollout.metadata, deletionTimestamp: new Date(sim.now).toISOString() },
+    };
+    sim.writes = [];
+    await sim.pass();
+    expect(sim.weight()).toBe(0);
+    expectInOrder(sim.writes, 'weight web 0', `point web-canary ${stable}`, 'finalizers []');
+  });
+
+  it('an idle, healthy Rollout: no write, no status', async () => {
+    const sim = new Sim(rolloutOf('web:1', steps({ setWeight: 20 })));
+    await sim.settle();
+    sim.writes = [];
+    const outcome = await sim.pass();
+    expect(sim.writes).toEqual([]);
+    expect(outcome.wroteStatus).toBe(false);
+    expect(outcome.actions).toEqual([]);
+  });
+});

@@ -1,0 +1,180 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { DesiredWorld } from '../../../machines/desired.ts';
+import { addsCapacity, type ObservedWorld, planWrites, type Write } from '../../../machines/write-plan.ts';
+
+/** A canary mid-release: stable r1 and canary r2 at full size, 30% on the canary. */
+const midRelease: ObservedWorld = {
+  templateRevision: 'r2',
+  replicas: { r1: 4, r2: 4 },
+  services: { stable: 'r1', canary: 'r2' },
+  route: { weight: 30, matchesDesired: false },
+  stableService: 'stable',
+};
+
+const traffic = (writes: Write[]) =>
+  writes.filter((w) => w.type === 'setWeight' || w.type === 'pointService');
+
+describe('the order of writes', () => {
+  it('an abort takes the weight off the canary before any Service moves, and shrinks last', () => {
+    const aborted: DesiredWorld = {
+      replicas: { r1: 4 },
+      keep: [],
+      services: { stable: 'r1', canary: 'r1' },
+      weight: 0,
+    };
+    expect(planWrites(midRelease, aborted)).toEqual([
+      { type: 'setWeight', weight: 0 },
+      { type: 'pointService', service: 'canary', revision: 'r1' },
+      { type: 'scaleReplicaSet', revision: 'r2', from: 4, to: 0 },
+    ]);
+  });
+
+  it('a promotion points the stable Service at the new revision before the canary weight falls', () => {
+    const promoted: DesiredWorld = {
+      replicas: { r2: 4 },
+      keep: ['r1'], // its scale-down is delayed: left as it is
+      services: { stable: 'r2', canary: 'r2' },
+      weight: 0,
+    };
+    expect(planWrites(midRelease, promoted)).toEqual([
+      { type: 'pointService', service: 'stable', revision: 'r2' },
+      { type: 'setWeight', weight: 0 },
+    ]);
+  });
+
+  it('a first step creates the canary and points its Service before it gets a weight', () => {
+    const observed: ObservedWorld = {
+      templateRevision: 'r2',
+      replicas: { r1: 4 },
+      services: { stable: 'r1', canary: 'r1' },
+      route: { weight: 0, matchesDesired: false },
+      stableService: 'stable',
+    };
+    const step: DesiredWorld = {
+      replicas: { r1: 4, r2: 4 },
+      keep: [],
+      services: { stable: 'r1', canary: 'r2' },
+      weight: 10,
+    };
+    expect(planWrites(observed, step)).toEqual([
+      { type: 'createReplicaSet', revision: 'r2', replicas: 4 },
+      { type: 'pointService', service: 'canary', revision: 'r2' },
+      { type: 'setWeight', weight: 10 },
+    ]);
+  });
+
+  it('repairs drift: a hand-edited weight is set back, nothing else moves', () => {
+    const desired: DesiredWorld = {
+      replicas: { r1: 4, r2: 4 },
+      keep: [],
+      services: { stable: 'r1', canary: 'r2' },
+      weight: 30,
+    };
+    expect(planWrites({ ...midRelease, route: { weight: 80, matchesDesired: false } }, desired)).toEqual([
+      { type: 'setWeight', weight: 30 },
+    ]);
+  });
+
+  it('blue-green switches the active Service after the new revision is at full size', () => {
+    const observed: ObservedWorld = {
+      templateRevision: 'r2',
+      replicas: { r1: 4, r2: 1 },
+      services: { active: 'r1', preview: 'r2' },
+    };
+    const switched: DesiredWorld = {
+      replicas: { r1: 4, r2: 4 },
+      keep: [],
+      services: { active: 'r2', preview: 'r2' },
+    };
+    expect(planWrites(observed, switched)).toEqual([
+      { type: 'scaleReplicaSet', revision: 'r2', from: 1, to: 4 },
+      { type: 'pointService', service: 'active', revision: 'r2' },
+    ]);
+  });
+
+  it('an idle world plans nothing', () => {
+    const desired: DesiredWorld = {
+      replicas: { r1: 4, r2: 4 },
+      keep: [],
+      services: { stable: 'r1', canary: 'r2' },
+      weight: 30,
+    };
+    expect(planWrites({ ...midRelease, route: { weight: 30, matchesDesired: true } }, desired)).toEqual([]);
+  });
+});
+
+const revision = fc.constantFrom('r1', 'r2', 'r3');
+const worlds = fc.record({
+  template: revision,
+  have: fc.dictionary(revision, fc.integer({ min: 0, max: 5 })),
+  want: fc.dictionary(revision, fc.integer({ min: 0, max: 5 })),
+  keep: fc.subarray(['r1', 'r2', 'r3']),
+  selected: fc.record({ stable: revision, canary: revision }),
+  selects: fc.record({ stable: revision, canary: revision }),
+  weightNow: fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }),
+  weight: fc.integer({ min: 0, max: 100 }),
+});
+
+describe('the order of writes, for any world', () => {
+  it('converges in one pass, adds capacity before traffic and removes it after, and takes weight off a canary first unless the stable Service moves', () => {
+    fc.assert(
+      fc.property(worlds, (w) => {
+        const keep = w.keep.filter((r) => !(r in w.want));
+        const observed: ObservedWorld = {
+          templateRevision: w.template,
+          replicas: w.have,
+          services: w.selected,
+          route: { weight: w.weightNow, matchesDesired: w.weightNow === w.weight },
+          stableService: 'stable',
+        };
+        const desired: DesiredWorld = { replicas: w.want, keep, services: w.selects, weight: w.weight };
+        const writes = planWrites(observed, desired);
+
+        // Applied to the observed world, the writes give the desired one.
+        const replicas: Record<string, number> = { ...w.have };
+        const services: Record<string, string> = { ...w.selected };
+        let weight = w.weightNow;
+        for (const x of writes) {
+          if (x.type === 'createReplicaSet') replicas[x.revision] = x.replicas;
+          if (x.type === 'scaleReplicaSet') replicas[x.revision] = x.to;
+          if (x.type === 'pointService') services[x.service] = x.revision;
+          if (x.type === 'setWeight') weight = x.weight;
+        }
+        expect(services).toEqual(w.selects);
+        expect(weight).toBe(w.weight);
+        for (const [r, n] of Object.entries(replicas)) {
+          if (keep.includes(r)) expect(n).toBe(w.have[r]);
+          else expect(n).toBe(w.want[r] ?? 0);
+        }
+        if (w.template in w.want) expect(replicas[w.template]).toBe(w.want[w.template]);
+
+        // Capacity comes first and leaves last; traffic sits in between.
+        const kinds = writes.map((x) =>
+          addsCapacity(x) ? 'grow' : x.type === 'scaleReplicaSet' ? 'shrink' : 'move',
+        );
+        expect(kinds.join(' ')).toMatch(/^(grow ?)*(move ?)*(shrink ?)*$/);
+
+        // The safety order of traffic.
+        const moves = traffic(writes);
+        const falls = w.weightNow === undefined || w.weight < w.weightNow;
+        const stableMoves = w.selected.stable !== w.selects.stable;
+        const setAt = moves.findIndex((x) => x.type === 'setWeight');
+        if (setAt >= 0 && falls && !stableMoves) expect(setAt).toBe(0);
+        if (setAt >= 0 && stableMoves) {
+          const stableAt = moves.findIndex((x) => x.type === 'pointService' && x.service === 'stable');
+          expect(stableAt).toBeLessThan(setAt);
+        }
+        // A world already as desired plans nothing.
+        const settled: ObservedWorld = {
+          templateRevision: w.template,
+          replicas: Object.fromEntries(Object.entries(replicas)),
+          services,
+          route: { weight, matchesDesired: true },
+          stableService: 'stable',
+        };
+        expect(planWrites(settled, desired)).toEqual([]);
+      }),
+    );
+  });
+});
