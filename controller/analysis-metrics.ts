@@ -1,13 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 
-/** Abort reasons as a bounded label set; the free text stays in status and Events. */
-export function rollbackReason(reason: string): string {
-  if (/analysis|metric/i.test(reason)) return 'AnalysisFailed';
-  if (/deadline/i.test(reason)) return 'ProgressDeadline';
-  if (/request/i.test(reason)) return 'Requested';
-  return 'Other';
-}
-
 export function createAnalysisMetrics(registry: Registry) {
   const measurements = new Counter({
     name: 'sluice_analysis_measurements_total',

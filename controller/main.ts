@@ -14,7 +14,7 @@ import {
   INSTANCE_LABEL,
   VERSION,
 } from '../crds/index.ts';
-import { createAnalysisMetrics, rollbackReason } from './analysis-metrics.ts';
+import { createAnalysisMetrics } from './analysis-metrics.ts';
 import { AnalysisRunner } from './analysis-runner.ts';
 import { templateSource } from './analysis-runs.ts';
 import { AnalysisWriter } from './analysis-writer.ts';
@@ -205,8 +205,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
           );
         }
         for (const a of outcome.actions)
-          if (a.type === 'markAborted')
-            analysisMetrics.rollbacks.inc({ reason: rollbackReason(a.params.reason) });
+          if (a.type === 'markAborted') analysisMetrics.rollbacks.inc({ reason: a.params.kind });
         if (outcome.problem) rlog.warn({ reason: outcome.problem.reason }, outcome.problem.message);
         if (outcome.requeueAfterMs === undefined) return undefined;
         return {

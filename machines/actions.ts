@@ -24,8 +24,12 @@ export interface EffectParams {
   emitEvent: { reason: string; message: string; type: 'Normal' | 'Warning' };
   /** `revision` is the new stable: point the stable Service at it and run it at full size. */
   markPromoted: { revision: string; full: boolean };
-  markAborted: { reason: string };
+  /** `kind`, a bounded set, labels the rollback metric; `reason` is the text people read. */
+  markAborted: { reason: string; kind: AbortKind };
 }
+
+/** Why a release was aborted, as a bounded set (`sluice_rollbacks_total{reason}`). */
+export type AbortKind = 'AnalysisFailed' | 'ProgressDeadline' | 'Requested';
 
 export type EffectType = keyof EffectParams;
 export type Effect = { [K in EffectType]: { type: K; params: EffectParams[K] } }[EffectType];

@@ -25,7 +25,7 @@
  * `setWeight {weight}`, `scaleRevision {revision, replicas}`, `scaleDownOld {revision}`,
  * `startAnalysis {gate, name, revision, stepIndex?, watch?}`, `stopAnalysis {name}`, `switchActive {revision}`,
  * `setPreview {revision}`, `emitEvent {reason, message, type}`, `markPromoted {revision, full}`
- * (revision is the new stable: stable Service to it, full size), `markAborted {reason}`.
+ * (revision is the new stable: stable Service to it, full size), `markAborted {reason, kind}`.
  * Run names are deterministic: `<rollout>-<revision>-<bg|step|pre|post>[-<step>]-a<attempt>[-r<gate restarts>]`,
  * at most 253 characters (the rollout part is shortened).
  *

@@ -6,7 +6,7 @@ import {
   replicasOf,
   scaleDownDelayMs,
 } from '../crds/index.ts';
-import { EFFECT_IMPLEMENTATIONS, type Effect, effect } from './actions.ts';
+import { type AbortKind, EFFECT_IMPLEMENTATIONS, type Effect, effect } from './actions.ts';
 import {
   emptyContext,
   type HeldPauseReason,
@@ -102,7 +102,7 @@ function leaveRelease(ctx: ReleaseContext): Effect[] {
   ];
 }
 
-function abort(ctx: ReleaseContext, now: Millis, reason: string): Outcome {
+function abort(ctx: ReleaseContext, now: Millis, kind: AbortKind, reason: string): Outcome {
   const revision = ctx.currentRevision ?? '';
   return {
     patch: {
@@ -116,7 +116,7 @@ function abort(ctx: ReleaseContext, now: Millis, reason: string): Outcome {
     effects: [
       routeToStable(ctx),
       ...stopGates(ctx.analysis, ctx.background),
-      effect('markAborted', { reason }),
+      effect('markAborted', { reason, kind }),
       warning(
         'ReleaseAborted',
         `Revision ${revision} aborted: ${reason}. Traffic is back on ${ctx.stableRevision}.`,
@@ -265,13 +265,20 @@ export const OPERATIONS = {
     effects: [notice('BackOnStable', `Template matches stable revision ${ctx.stableRevision} again.`)],
   }),
   abortRequested: (ctx, event) =>
-    abort(ctx, event.now, event.type === 'ABORT' && event.reason ? event.reason : 'aborted on request'),
-  abortGateFailed: (ctx, event) => abort(ctx, event.now, withMessage(gateLabel(ctx), ctx.analysis?.message)),
+    abort(
+      ctx,
+      event.now,
+      'Requested',
+      event.type === 'ABORT' && event.reason ? event.reason : 'aborted on request',
+    ),
+  abortGateFailed: (ctx, event) =>
+    abort(ctx, event.now, 'AnalysisFailed', withMessage(gateLabel(ctx), ctx.analysis?.message)),
   abortBackgroundFailed: (ctx, event) => {
     const seen = observedPhase(event, ctx.background);
     return abort(
       ctx,
       event.now,
+      'AnalysisFailed',
       withMessage(`background analysis ${ctx.background?.name} failed`, seen?.message),
     );
   },
@@ -279,6 +286,7 @@ export const OPERATIONS = {
     abort(
       ctx,
       event.now,
+      'ProgressDeadline',
       `no progress for ${progressDeadlineMs(ctx.spec) / 1000}s (progressDeadlineSeconds): the new revision never became ready or its gates never reported`,
     ),
   retry: (ctx, event) => ({

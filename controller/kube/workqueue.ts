@@ -1,13 +1,5 @@
 import { type BackoffOptions, KeyedBackoff } from './backoff.ts';
 
-/** A failure that retrying cannot fix (invalid spec, missing permission by design): logged, not retried. */
-export class TerminalError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'TerminalError';
-  }
-}
-
 export interface ReconcileResult {
   /** Process the key again after this long even if nothing changes (pause deadlines, analysis intervals). */
   requeueAfterMs?: number;
@@ -23,7 +15,7 @@ export interface WorkQueueOptions {
   /** Per-key retry backoff after a thrown error; defaults to 5 ms doubling up to 5 min. */
   backoff?: BackoffOptions;
   /** Told about every failure; `retryInMs` is undefined for terminal errors. */
-  onError?: (key: string, err: unknown, retryInMs: number | undefined) => void;
+  onError?: (key: string, err: unknown, retryInMs: number) => void;
   /** Told whenever the number of keys waiting to be processed changes (for a gauge). */
   onDepth?: (depth: number) => void;
   /**
@@ -175,9 +167,6 @@ export class WorkQueue {
         this.backoff.forget(key);
         const after = result?.requeueAfterMs;
         if (after !== undefined && after >= 0) this.addAfter(key, after, result?.requeuePriority);
-      } else if (failure.err instanceof TerminalError) {
-        this.backoff.forget(key);
-        this.report(key, failure.err, undefined);
       } else {
         const delay = this.backoff.next(key);
         this.report(key, failure.err, delay);
@@ -223,7 +212,7 @@ export class WorkQueue {
     else this.busy.delete(g);
   }
 
-  private report(key: string, err: unknown, retryInMs: number | undefined): void {
+  private report(key: string, err: unknown, retryInMs: number): void {
     try {
       this.opts.onError?.(key, err, retryInMs);
     } catch {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backoffDelay, KeyedBackoff } from '../../../controller/kube/backoff.ts';
-import { type ReconcileResult, TerminalError, WorkQueue } from '../../../controller/kube/workqueue.ts';
+import { type ReconcileResult, WorkQueue } from '../../../controller/kube/workqueue.ts';
 
 interface Deferred {
   promise: Promise<ReconcileResult | undefined>;
@@ -299,25 +299,6 @@ describe('WorkQueue', () => {
     });
   });
 
-  it('does not retry a TerminalError', async () => {
-    const errors: [string, unknown, number | undefined][] = [];
-    let calls = 0;
-    const q = new WorkQueue(
-      async () => {
-        calls++;
-        throw new TerminalError('bad spec');
-      },
-      { onError: (k, e, r) => errors.push([k, e, r]) },
-    );
-    q.add('a');
-    await settle();
-    expect(calls).toBe(1);
-    expect(errors).toHaveLength(1);
-    expect(errors[0]![2]).toBeUndefined();
-    expect(q.pendingDelayed()).toBe(0);
-    await q.shutdown();
-  });
-
   it('shutdown waits for in-flight work, drops waiting work and ignores later adds', async () => {
     const { calls, handler } = controllable();
     const q = new WorkQueue(handler, { workers: 1 });
@@ -343,7 +324,7 @@ describe('WorkQueue', () => {
     const q = new WorkQueue(
       async () => {
         calls++;
-        if (calls === 1) throw new TerminalError('x');
+        if (calls === 1) throw new Error('x');
       },
       {
         onError: () => {

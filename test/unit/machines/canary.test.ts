@@ -201,6 +201,7 @@ describe('canary: steps', () => {
     const actions = d.send(observe(T0 + 2 + 600_000, 'r2', { gates: pending }));
     expect(actions[0]).toEqual({ type: 'setWeight', params: { weight: 0 } });
     expect(find(actions, 'markPromoted')).toEqual([]);
+    expect(find(actions, 'markAborted')[0]?.params.kind).toBe('ProgressDeadline');
     expect(d.status?.phase).toBe('Degraded');
   });
 
@@ -254,6 +255,7 @@ describe('canary: signals', () => {
     const actions = d.send({ type: 'ABORT', now: T0 + 3 * MIN, reason: 'bad smell' });
     expect(actions[0]).toEqual({ type: 'setWeight', params: { weight: 0 } });
     expect(types(actions)).toEqual(['setWeight', 'stopAnalysis', 'stopAnalysis', 'markAborted', 'emitEvent']);
+    expect(find(actions, 'markAborted')[0]?.params).toEqual({ reason: 'bad smell', kind: 'Requested' });
     expect(d.status).toMatchObject({ phase: 'Degraded', abort: true, canary: { weight: 0 } });
     expect(d.status?.message).toMatch(/bad smell/);
     expect(d.status?.history?.at(-1)).toMatchObject({
@@ -320,6 +322,8 @@ describe('canary: gates decide', () => {
       observe(T0 + 5000, 'r2', { gates: { background: { name: d.background, phase: 'Failed' } } }),
     );
     expect(actions[0]).toEqual({ type: 'setWeight', params: { weight: 0 } });
+    // The metric's label comes from the decision, not from reading its sentence.
+    expect(find(actions, 'markAborted')[0]?.params.kind).toBe('AnalysisFailed');
     expect(d.status?.phase).toBe('Degraded');
   });
 
