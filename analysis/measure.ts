@@ -10,8 +10,8 @@ import type {
 import { DEFAULTS, parseDuration } from '../crds/index.ts';
 import { answered, type MeasurementPhase } from '../machines/analysis-run.ts';
 import { lookAbsolute } from './absolute-look.ts';
+import { judge } from './cel-conditions.ts';
 import { look } from './compare/measure.ts';
-import { judge } from './conditions.ts';
 import {
   type AnalysisPolicy,
   effectiveTimeoutMs,

@@ -5,9 +5,9 @@ import { DEFAULTS, parseDuration } from '../crds/index.ts';
 import type { GateKind } from '../machines/events.ts';
 import { DEFAULT_ABSOLUTE_CONFIDENCE, DEFAULT_ABSOLUTE_MIN_REQUESTS } from './absolute.ts';
 import { hasCredentials } from './address.ts';
+import { compileCondition } from './cel-conditions.ts';
 import { DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_POWER } from './compare/measure.ts';
 import { latencyBucketsQuery, requestCountsQuery, withWindow } from './compare/queries.ts';
-import { compileCondition } from './conditions.ts';
 import { type AnalysisPolicy, MIN_INTERVAL_MS, policyProblem } from './policy.ts';
 import { type Destination, promDuration, substituteArgs } from './queries.ts';
 import { parsePromDuration } from './scrape-interval.ts';
@@ -116,7 +116,7 @@ export function resolveGate(input: ResolveInput): ResolvedGate {
     let windowMs = parseDuration(interval);
     let builtinTiming = timing;
     // The user asked for a window of one interval; one that cannot hold two scrapes can never
-    // see a series, so it is widened to the shortest that can (README, "Choosing intervals").
+    // see a series, so it is widened to the shortest that can (docs/analysis.md, "Choosing intervals").
     const scrapeMs = input.scrapeIntervals?.get('');
     if (scrapeMs !== undefined && windowMs < SCRAPES_PER_WINDOW * scrapeMs) {
       const widened = SCRAPES_PER_WINDOW * scrapeMs;

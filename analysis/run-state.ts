@@ -76,7 +76,7 @@ export function statusOf(
     ...(run.status?.conditions ? { conditions: run.status.conditions } : {}),
     // Recorded by the runner when the canary's traffic began; the machine does not keep it.
     ...(run.status?.trafficSince ? { trafficSince: run.status.trafficSince } : {}),
-    // Worked out by the runner at the run's start (controller/detectability.ts).
+    // Worked out by the runner at the run's start (controller/analysis/detectability.ts).
     ...(run.status?.detectability ? { detectability: run.status.detectability } : {}),
   };
   const decided = explain(run, base.phase, base.metricResults ?? [], terminated);

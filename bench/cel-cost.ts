@@ -2,8 +2,8 @@
 // (analysis/cel-cost.ts) lets it run on. The limit is set so these stay far below a reconcile's
 // budget: a condition runs on the event loop. `npm run bench:cel` (figures in bench/RESULTS.md).
 import { parse } from '@bufbuild/cel';
+import { judge } from '../analysis/cel-conditions.ts';
 import { CEL_COST_LIMIT, estimateCost } from '../analysis/cel-cost.ts';
-import { judge } from '../analysis/conditions.ts';
 import { MAX_SERIES } from '../analysis/provider.ts';
 
 const terms = (t: string, k: number) => Array.from({ length: k }, () => t).join(' || ');

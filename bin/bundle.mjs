@@ -8,7 +8,7 @@ import { build } from 'esbuild';
 await build({
   stdin: {
     contents:
-      "import { main } from './cli/sluice-main.ts';\nprocess.exitCode = await main(process.argv.slice(2));\n",
+      "import { main } from './controller/command-line.ts';\nprocess.exitCode = await main(process.argv.slice(2));\n",
     resolveDir: new URL('..', import.meta.url).pathname,
     sourcefile: 'sluice-bundle-entry.ts',
     loader: 'ts',

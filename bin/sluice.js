@@ -3,5 +3,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../cli/sluice-main.ts');
+const { main } = await import('../controller/command-line.ts');
 process.exitCode = await main(process.argv.slice(2));

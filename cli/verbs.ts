@@ -52,7 +52,7 @@ export function describeNeeds(command: CommandName): string {
   return PERMISSIONS[command].map((p) => `${p.verb} ${p.resource}`).join(', ');
 }
 
-/** The Markdown table the README carries: one row per command, verbs grouped by resource. */
+/** The Markdown table docs/operating.md carries: one row per command, verbs grouped by resource. */
 export function permissionsTable(): string {
   const rows = (Object.keys(PERMISSIONS) as CommandName[]).map((command) => {
     const byResource = new Map<string, string[]>();

@@ -14,11 +14,11 @@ import {
   INSTANCE_LABEL,
   VERSION,
 } from '../crds/index.ts';
-import { createAnalysisMetrics } from './analysis-metrics.ts';
-import { AnalysisRunner } from './analysis-runner.ts';
-import { templateSource } from './analysis-runs.ts';
-import { AnalysisWriter } from './analysis-writer.ts';
-import { canaryTraffic } from './canary-traffic.ts';
+import { canaryTraffic } from './analysis/canary-traffic.ts';
+import { createAnalysisMetrics } from './analysis/metrics.ts';
+import { AnalysisRunner } from './analysis/runner.ts';
+import { templateSource } from './analysis/runs.ts';
+import { AnalysisWriter } from './analysis/writer.ts';
 import { loadKubeConfig } from './kube/client.ts';
 import { EventRecorder, kubeEventSink } from './kube/events.ts';
 import { type ChangeType, kubeSource, ResilientInformer } from './kube/informer.ts';
@@ -107,7 +107,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     // Rollout names, in the Rollout's own namespace, and writes nothing else.
     services: informer('services', path('', 'v1', 'services', ns)),
     virtualServices: informer('virtualservices', path('networking.istio.io', 'v1', 'virtualservices', ns)),
-    // Runs carry their Rollout's instance label (analysis-runs.ts): each instance measures its own.
+    // Runs carry their Rollout's instance label (analysis/runs.ts): each instance measures its own.
     analysisRuns: informer('analysisruns', path(GROUP, VERSION, 'analysisruns', ns), instanceSelector),
   };
   const world = new CachedWorld(informers);

@@ -11,11 +11,11 @@ import type { GateKind, GateObservation, ReleaseEvent, SignalEvent } from '../ma
 import { controlledBy, notOwnedMessage, serviceRefusal } from '../machines/ownership.ts';
 import { addsCapacity, type ObservedWorld, planWrites, type Write } from '../machines/write-plan.ts';
 import { allSettledOrThrow } from './all-settled.ts';
-import { type AnalysisDeps, analysisProblem, startAnalysisRun } from './analysis-runs.ts';
-import { desiredConditions, mergeConditions, type Problem } from './conditions.ts';
+import { type AnalysisDeps, analysisProblem, startAnalysisRun } from './analysis/runs.ts';
 import type { EventRecorder } from './kube/events.ts';
 import { parseRollout } from './parse-cache.ts';
 import { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, revisionOf, sameJson } from './revision.ts';
+import { desiredConditions, mergeConditions, type Problem } from './rollout-conditions.ts';
 import { type Split, splitFor } from './traffic/split.ts';
 import { currentWeight, RoutingError, weightPatch } from './traffic/virtual-service.ts';
 import { refusedReplicaSet, replicaSetFor, replicaSetReady } from './workload.ts';

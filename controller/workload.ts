@@ -3,9 +3,9 @@
 import type { V1LabelSelector, V1OwnerReference, V1ReplicaSet } from '@kubernetes/client-node';
 import { API_VERSION, type Rollout } from '../crds/index.ts';
 import { POD_TEMPLATE_ANNOTATION } from '../crds/labels.ts';
-import type { Problem } from './conditions.ts';
 import { statusCode } from './kube/client.ts';
 import { canonicalJson, REVISION_LABEL, REVISION_NUMBER_ANNOTATION, ROLLOUT_LABEL } from './revision.ts';
+import type { Problem } from './rollout-conditions.ts';
 
 const MAX_NAME = 253;
 // Pod names append 6 characters to the ReplicaSet's; keep room so pods stay valid names.

@@ -9,7 +9,7 @@ import {
   namespaceObjects,
 } from '../support/secrets.ts';
 
-/** A metric measured through the controller's --prometheus-url (from the environment, as the README advises). */
+/** A metric measured through the controller's --prometheus-url (from the environment, as docs/operating.md advises). */
 const probe = {
   name: 'always-one',
   // An errored query is retried, not counted as a measurement: the wrong password ends the

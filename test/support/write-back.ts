@@ -1,5 +1,5 @@
 // Helpers for the write-back suites: a release that fails its success-rate gate, the YAML a
-// team would keep in git for it, and the one-Secret Role the README asks users to write.
+// team would keep in git for it, and the one-Secret Role docs/gitops.md asks users to write.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { Rollout } from '../../crds/index.ts';

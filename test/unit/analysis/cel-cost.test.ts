@@ -1,7 +1,7 @@
 import { parse } from '@bufbuild/cel';
 import { describe, expect, it } from 'vitest';
+import { compileCondition, judge } from '../../../analysis/cel-conditions.ts';
 import { CEL_COST_LIMIT, estimateCost } from '../../../analysis/cel-cost.ts';
-import { compileCondition, judge } from '../../../analysis/conditions.ts';
 import { MAX_SERIES } from '../../../analysis/provider.ts';
 import { largestAllowed, WORST_CONDITIONS } from '../../../bench/cel-cost.ts';
 

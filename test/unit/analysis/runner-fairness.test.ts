@@ -6,8 +6,8 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MetricProvider, QueryResult } from '../../../analysis/provider.ts';
 import { ProviderPool } from '../../../analysis/provider.ts';
-import { AnalysisRunner, perNamespace } from '../../../controller/analysis-runner.ts';
-import type { AnalysisWriter } from '../../../controller/analysis-writer.ts';
+import { AnalysisRunner, perNamespace } from '../../../controller/analysis/runner.ts';
+import type { AnalysisWriter } from '../../../controller/analysis/writer.ts';
 import type { AnalysisRun, AnalysisRunStatus } from '../../../crds/index.ts';
 
 const SILENT = 'http://silent.tenant-a.example:9090';

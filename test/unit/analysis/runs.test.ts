@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { templateKey } from '../../../analysis/resolve.ts';
-import { analysisProblem, analysisRunFor, measuredService } from '../../../controller/analysis-runs.ts';
+import { analysisProblem, analysisRunFor, measuredService } from '../../../controller/analysis/runs.ts';
 import type { AnalysisRun, AnalysisTemplateSpec, Rollout } from '../../../crds/index.ts';
 
 const rollout = (analysis: unknown, blueGreen = false): Rollout =>

@@ -6,7 +6,7 @@ import {
   learnScrapeIntervals,
   startAnalysisRun,
   WINDOW_NOTES_ANNOTATION,
-} from '../../../controller/analysis-runs.ts';
+} from '../../../controller/analysis/runs.ts';
 import type { EventInfo, ObjectRef } from '../../../controller/kube/events.ts';
 import type { Writer } from '../../../controller/writer.ts';
 import type { AnalysisRun, AnalysisTemplateSpec, Rollout } from '../../../crds/index.ts';

@@ -87,7 +87,7 @@ describe('permissions', () => {
     }
   });
 
-  it('renders the README table', () => {
+  it('renders the permissions table of docs/operating.md', () => {
     const table = permissionsTable().split('\n');
     expect(table[0]).toBe("| command | needs (in the Rollout's namespace) |");
     expect(table).toContain(

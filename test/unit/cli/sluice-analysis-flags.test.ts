@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../../cli/sluice-main.ts';
+import { main } from '../../../controller/command-line.ts';
 
 afterEach(() => vi.restoreAllMocks());
 

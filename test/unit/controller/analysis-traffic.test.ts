@@ -1,5 +1,5 @@
 // The runner waits for the canary's first traffic before a gate's first look, and what it
-// observes of traffic comes from the controller's caches (controller/canary-traffic.ts). The
+// observes of traffic comes from the controller's caches (controller/analysis/canary-traffic.ts). The
 // caches and the provider are in-memory here: this is about the runner's timing and the reading
 // of cached objects; the whole, with the real API server and Prometheus, is
 // test/sandbox/analysis-first-traffic.test.ts.
@@ -7,9 +7,9 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { type MetricProvider, ProviderPool } from '../../../analysis/provider.ts';
 import type { TrafficSeen } from '../../../analysis/traffic-start.ts';
-import { AnalysisRunner } from '../../../controller/analysis-runner.ts';
-import type { AnalysisWriter } from '../../../controller/analysis-writer.ts';
-import { canaryTraffic } from '../../../controller/canary-traffic.ts';
+import { canaryTraffic } from '../../../controller/analysis/canary-traffic.ts';
+import { AnalysisRunner } from '../../../controller/analysis/runner.ts';
+import type { AnalysisWriter } from '../../../controller/analysis/writer.ts';
 import { REVISION_LABEL } from '../../../controller/revision.ts';
 import type { VirtualService } from '../../../controller/traffic/virtual-service.ts';
 import type { AnalysisRun, AnalysisRunStatus, Rollout } from '../../../crds/index.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { restore, statusOf, step } from '../../../analysis/run-state.ts';
-import { analysisRunFor, WATCH_INCONCLUSIVE_LIMIT } from '../../../controller/analysis-runs.ts';
+import { analysisRunFor, WATCH_INCONCLUSIVE_LIMIT } from '../../../controller/analysis/runs.ts';
 import type { AnalysisRun, Rollout } from '../../../crds/index.ts';
 import type { AnalysisRunEvent } from '../../../machines/analysis-run.ts';
 

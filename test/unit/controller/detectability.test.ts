@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { MetricProvider, PrometheusOptions } from '../../../analysis/provider.ts';
 import { ProviderPool } from '../../../analysis/provider.ts';
 import { TrafficHistoryCache } from '../../../analysis/traffic-history.ts';
-import { analysisRunFor } from '../../../controller/analysis-runs.ts';
-import { assessRun, warnIfBlind } from '../../../controller/detectability.ts';
+import { assessRun, warnIfBlind } from '../../../controller/analysis/detectability.ts';
+import { analysisRunFor } from '../../../controller/analysis/runs.ts';
 import type { EventInfo, ObjectRef } from '../../../controller/kube/events.ts';
 import type { Rollout } from '../../../crds/index.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { analysisRunFor } from '../../../controller/analysis-runs.ts';
+import { analysisRunFor } from '../../../controller/analysis/runs.ts';
 import { replicaSetFor } from '../../../controller/workload.ts';
 import type { Rollout } from '../../../crds/index.ts';
 import { controlledBy, notOwnedMessage, serviceRefusal } from '../../../machines/ownership.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConditionError, compileCondition, judge } from '../../../analysis/conditions.ts';
+import { ConditionError, compileCondition, judge } from '../../../analysis/cel-conditions.ts';
 
 const value = (v: number) => ({ kind: 'value' as const, value: v });
 

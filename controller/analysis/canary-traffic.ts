@@ -1,12 +1,12 @@
 // What reaches the revision an AnalysisRun measures, read from the controller's caches: the
 // observation behind analysis/traffic-start.ts, which decides when a gate's clock starts.
-import { type TrafficSeen, weightAtStep } from '../analysis/traffic-start.ts';
-import { type AnalysisRun, progressDeadlineMs } from '../crds/index.ts';
-import { parseRollout } from './parse-cache.ts';
-import { REVISION_LABEL } from './revision.ts';
-import { splitFor } from './traffic/split.ts';
-import { currentWeight, RoutingError } from './traffic/virtual-service.ts';
-import type { World } from './world.ts';
+import { type TrafficSeen, weightAtStep } from '../../analysis/traffic-start.ts';
+import { type AnalysisRun, progressDeadlineMs } from '../../crds/index.ts';
+import { parseRollout } from '../parse-cache.ts';
+import { REVISION_LABEL } from '../revision.ts';
+import { splitFor } from '../traffic/split.ts';
+import { currentWeight, RoutingError } from '../traffic/virtual-service.ts';
+import type { World } from '../world.ts';
 
 type Caches = Pick<World, 'rollout' | 'replicaSets' | 'service' | 'virtualService'>;
 

@@ -112,7 +112,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`sluice controller: ${(err as Error).message}`);
     return 2;
   }
-  const { runController } = await import('../controller/main.ts');
+  const { runController } = await import('./main.ts');
   const controller = await runController({
     kubeconfig: (values.kubeconfig as string | undefined) ?? env('KUBECONFIG'),
     context: values.context as string | undefined,

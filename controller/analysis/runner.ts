@@ -10,9 +10,9 @@ import {
   runStart,
   type Taken,
   takeMeasurement,
-} from '../analysis/measure.ts';
-import { type AnalysisPolicy, DEFAULT_MAX_TIMEOUT_MS, policyProblem } from '../analysis/policy.ts';
-import { type ProviderPool, redactAddress } from '../analysis/provider.ts';
+} from '../../analysis/measure.ts';
+import { type AnalysisPolicy, DEFAULT_MAX_TIMEOUT_MS, policyProblem } from '../../analysis/policy.ts';
+import { type ProviderPool, redactAddress } from '../../analysis/provider.ts';
 import {
   isTerminal,
   REASON_INVALID,
@@ -20,16 +20,21 @@ import {
   restore,
   statusOf,
   step,
-} from '../analysis/run-state.ts';
-import { REASON_NO_TRAFFIC, type TrafficSeen, trafficStart, trafficStep } from '../analysis/traffic-start.ts';
-import type { AnalysisRun, AnalysisRunStatus, Rollout } from '../crds/index.ts';
-import type { AnalysisRunEvent } from '../machines/analysis-run.ts';
-import type { AnalysisMetrics } from './analysis-metrics.ts';
-import type { AnalysisWriter } from './analysis-writer.ts';
+} from '../../analysis/run-state.ts';
+import {
+  REASON_NO_TRAFFIC,
+  type TrafficSeen,
+  trafficStart,
+  trafficStep,
+} from '../../analysis/traffic-start.ts';
+import type { AnalysisRun, AnalysisRunStatus, Rollout } from '../../crds/index.ts';
+import type { AnalysisRunEvent } from '../../machines/analysis-run.ts';
+import { type ReconcileResult, WorkQueue } from '../kube/workqueue.ts';
+import { sameJson } from '../revision.ts';
+import { NotLeaderError, StaleWrite } from '../writer.ts';
 import { assessRun, type DetectabilityDeps, warnIfBlind } from './detectability.ts';
-import { type ReconcileResult, WorkQueue } from './kube/workqueue.ts';
-import { sameJson } from './revision.ts';
-import { NotLeaderError, StaleWrite } from './writer.ts';
+import type { AnalysisMetrics } from './metrics.ts';
+import type { AnalysisWriter } from './writer.ts';
 
 export interface RunStore {
   run(namespace: string, name: string): AnalysisRun | undefined;

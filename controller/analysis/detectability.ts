@@ -1,12 +1,12 @@
 // At a compareToStable run's start: ask the admin's Prometheus for the last hour's traffic (one
 // query, short deadline, cached per Services), work out what the gate can see, and say it as a
 // Warning Event on the Rollout when the configured effect cannot be seen in the time it has.
-import { assessGate } from '../analysis/detectability.ts';
-import type { ProviderPool } from '../analysis/provider.ts';
-import type { TrafficHistoryCache } from '../analysis/traffic-history.ts';
-import { type AnalysisRun, API_VERSION, type Detectability, type Rollout } from '../crds/index.ts';
-import { WATCH_INCONCLUSIVE_LIMIT } from './analysis-runs.ts';
-import type { EventRecorder } from './kube/events.ts';
+import { assessGate } from '../../analysis/detectability.ts';
+import type { ProviderPool } from '../../analysis/provider.ts';
+import type { TrafficHistoryCache } from '../../analysis/traffic-history.ts';
+import { type AnalysisRun, API_VERSION, type Detectability, type Rollout } from '../../crds/index.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import { WATCH_INCONCLUSIVE_LIMIT } from './runs.ts';
 
 export interface DetectabilityDeps {
   traffic: TrafficHistoryCache;

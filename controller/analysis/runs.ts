@@ -1,9 +1,9 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { evidenceSinceFor } from '../analysis/measure.ts';
-import type { AnalysisPolicy } from '../analysis/policy.ts';
-import { type FoundTemplates, InvalidAnalysis, resolveGate, templateKey } from '../analysis/resolve.ts';
-import { REASON_INVALID } from '../analysis/run-state.ts';
-import type { ScrapeIntervalSource } from '../analysis/scrape-interval.ts';
+import { evidenceSinceFor } from '../../analysis/measure.ts';
+import type { AnalysisPolicy } from '../../analysis/policy.ts';
+import { type FoundTemplates, InvalidAnalysis, resolveGate, templateKey } from '../../analysis/resolve.ts';
+import { REASON_INVALID } from '../../analysis/run-state.ts';
+import type { ScrapeIntervalSource } from '../../analysis/scrape-interval.ts';
 import {
   type AnalysisRun,
   type AnalysisTemplateSpec,
@@ -12,15 +12,15 @@ import {
   INSTANCE_LABEL,
   type Rollout,
   VERSION,
-} from '../crds/index.ts';
-import type { EffectParams } from '../machines/actions.ts';
-import type { GateKind } from '../machines/events.ts';
-import { gatesFor } from '../machines/gates.ts';
-import { isNotFound, requestJson, resourcePath } from './kube/client.ts';
-import type { EventRecorder } from './kube/events.ts';
-import { ROLLOUT_LABEL } from './revision.ts';
-import { ownerReference } from './workload.ts';
-import type { Writer } from './writer.ts';
+} from '../../crds/index.ts';
+import type { EffectParams } from '../../machines/actions.ts';
+import type { GateKind } from '../../machines/events.ts';
+import { gatesFor } from '../../machines/gates.ts';
+import { isNotFound, requestJson, resourcePath } from '../kube/client.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import { ROLLOUT_LABEL } from '../revision.ts';
+import { ownerReference } from '../workload.ts';
+import type { Writer } from '../writer.ts';
 
 /** Where templates are read from: an informer cache, then the API server on a miss. */
 export interface TemplateSource {

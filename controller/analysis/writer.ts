@@ -1,8 +1,8 @@
 // The writes analysis makes: run status, run pruning, and the resume signal after Prometheus
 // comes back. Kept apart from writer.ts but under the same leadership guard and field manager.
-import type { AnalysisRun, AnalysisRunStatus } from '../crds/index.ts';
-import { isConflict, isNotFound, mergePatch, requestJson } from './kube/client.ts';
-import { GuardedWriter, sluicePath } from './writer.ts';
+import type { AnalysisRun, AnalysisRunStatus } from '../../crds/index.ts';
+import { isConflict, isNotFound, mergePatch, requestJson } from '../kube/client.ts';
+import { GuardedWriter, sluicePath } from '../writer.ts';
 
 export class AnalysisWriter extends GuardedWriter {
   /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { desiredConditions, mergeConditions } from '../../../controller/conditions.ts';
+import { desiredConditions, mergeConditions } from '../../../controller/rollout-conditions.ts';
 
 describe('kstatus conditions', () => {
   const healthy = { phase: 'Healthy' as const, stableRevision: 'abc', message: 'stable' };
