@@ -19,6 +19,7 @@ import { createAnalysisMetrics } from './analysis/metrics.ts';
 import { AnalysisRunner } from './analysis/runner.ts';
 import { templateSource } from './analysis/runs.ts';
 import { AnalysisWriter } from './analysis/writer.ts';
+import { DEFAULT_LEASE_NAME, DEFAULT_WORKERS } from './flags.ts';
 import { loadKubeConfig } from './kube/client.ts';
 import { EventRecorder, kubeEventSink } from './kube/events.ts';
 import { type ChangeType, kubeSource, ResilientInformer } from './kube/informer.ts';
@@ -40,7 +41,7 @@ import { fieldManagerFor, NotLeaderError, StaleWrite, Writer } from './writer.ts
  * 16 brought that to ~3 s at the same CPU. The analysis runner keeps its own 4: at 16 it loaded
  * the API server more and made steps later (p99 11 s) for a faster rollback.
  */
-export const DEFAULT_WORKERS = 16;
+export { DEFAULT_WORKERS };
 
 export interface ControllerOptions {
   kubeconfig?: string;
@@ -322,7 +323,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       kubeLeaseStore(
         kc,
         opts.leaderElectionNamespace ?? 'sluice-system',
-        opts.leaseName ?? 'sluice-controller',
+        opts.leaseName ?? DEFAULT_LEASE_NAME,
       ),
       {
         identity,

@@ -27,9 +27,9 @@ describe('sluice controller: write-back policy flags', () => {
     expect(await main(['help'])).toBe(0);
     const usage = out.join('\n');
     expect(usage).toMatch(
-      /--write-back-tenant-repositories .*\n.*\(default off: only its Flux or Argo CD source decides\)/,
+      /--write-back-tenant-repositories [\s\S]*\(default off: only its Flux or Argo CD source decides\)/,
     );
-    expect(usage).toMatch(/--write-back-allowed-urls LIST .*\n.*\(default: any https URL\)/);
+    expect(usage).toMatch(/--write-back-allowed-urls LIST [\s\S]*\(default: any https URL\)/);
     expect(usage).toMatch(/--git-allow-http .*\(default off\)/);
   });
 });
