@@ -2,10 +2,8 @@
 // canary's share and the time the steps give it, the smallest rise of the error ratio it would
 // catch with the stated power, and the time it needs to catch the configured one. Pure: the
 // traffic comes in as numbers (analysis/traffic-history.ts asks Prometheus for them).
-import type { CompareToStable, Detectability, Gates, RolloutSpec } from '../crds/index.ts';
-import { DEFAULTS, parseDuration } from '../crds/index.ts';
-import type { GateKind } from '../machines/events.ts';
-import { gatesFor } from '../machines/gates.ts';
+import type { CompareToStable, Detectability, GateKind, Gates, RolloutSpec } from '../crds/index.ts';
+import { DEFAULTS, gatesFor, parseDuration } from '../crds/index.ts';
 import {
   detectableErrorIncrease,
   type PowerConfig,

@@ -1,8 +1,7 @@
 // From a gate (builtins + template references + args) to the metrics an AnalysisRun measures.
 // Pure: templates come in as data, so every failure here is a message, not a network call.
-import type { AnalysisTemplateSpec, Gates, Metric, RunMetric } from '../crds/index.ts';
+import type { AnalysisTemplateSpec, GateKind, Gates, Metric, RunMetric } from '../crds/index.ts';
 import { DEFAULTS, parseDuration } from '../crds/index.ts';
-import type { GateKind } from '../machines/events.ts';
 import { DEFAULT_ABSOLUTE_CONFIDENCE, DEFAULT_ABSOLUTE_MIN_REQUESTS } from './absolute.ts';
 import { hasCredentials } from './address.ts';
 import { compileCondition } from './cel-conditions.ts';

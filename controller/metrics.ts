@@ -1,7 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-
-export const ROLLOUT_PHASES = ['Progressing', 'Paused', 'Healthy', 'Degraded'] as const;
-export type RolloutPhase = (typeof ROLLOUT_PHASES)[number];
+import { ROLLOUT_PHASES, type RolloutPhase } from '../crds/index.ts';
 
 /** Everything Sluice exports, in one registry of its own (not prom-client's global one). */
 export function createMetrics(registry = new Registry()) {

@@ -395,10 +395,14 @@ export const RunMetric = Metric.extend({
 });
 export type RunMetric = z.infer<typeof RunMetric>;
 
+/** Where a gate sits in a release: a canary's background or step gate, blue-green's pre/post promotion. */
+export const GATE_KINDS = ['background', 'step', 'prePromotion', 'postPromotion'] as const;
+export type GateKind = (typeof GATE_KINDS)[number];
+
 export const AnalysisRunSpec = z.object({
   rollout: z.string().meta({ description: 'Name of the owning Rollout.' }),
   revision: z.string().meta({ description: 'Pod-template hash of the revision under test.' }),
-  gate: z.enum(['background', 'step', 'prePromotion', 'postPromotion']),
+  gate: z.enum(GATE_KINDS),
   stepIndex: NonNegativeInt.optional(),
   args: Args.optional(),
   metrics: z.array(RunMetric).max(40),

@@ -4,4 +4,5 @@ export * from './defaults.ts';
 export * from './duration.ts';
 export * from './labels.ts';
 export * from './rollout.ts';
+export * from './spec.ts';
 export * from './validate.ts';

@@ -1,4 +1,4 @@
-import type { GateKind } from './events.ts';
+import type { GateKind } from '../crds/index.ts';
 
 /**
  * The effects a decision asks the controller to carry out, in order. Each is idempotent for

@@ -1,12 +1,12 @@
-import type { AnalysisPhase } from '../crds/index.ts';
+import type { AnalysisPhase, GateKind } from '../crds/index.ts';
+
+export type { GateKind };
 
 /**
  * Time on events is epoch milliseconds. Numbers compare and add without parsing; status keeps
  * ISO strings for people, and the mapping converts at the edge (machines/status.ts).
  */
 export type Millis = number;
-
-export type GateKind = 'background' | 'step' | 'prePromotion' | 'postPromotion';
 
 /** What the controller read from an AnalysisRun. Results of runs with another name are ignored. */
 export interface GateObservation {

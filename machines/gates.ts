@@ -1,4 +1,4 @@
-import type { AnalysisPhase, Gates, RolloutSpec, Step } from '../crds/index.ts';
+import { type AnalysisPhase, type Step, stepsOf } from '../crds/index.ts';
 import { type Effect, effect } from './actions.ts';
 import type { GateRef, ReleaseContext } from './context.ts';
 import type { GateKind, GateObservation, ReleaseEvent } from './events.ts';
@@ -25,16 +25,7 @@ export function runName(ctx: ReleaseContext, gate: GateKind, stepIndex?: number)
   return `${prefix}${suffix}`.slice(0, NAME_LIMIT);
 }
 
-export const stepsOf = (spec: RolloutSpec): Step[] => spec.strategy.canary?.steps ?? [];
 export const currentStep = (ctx: ReleaseContext): Step | undefined => stepsOf(ctx.spec)[ctx.stepIndex];
-
-export function gatesFor(spec: RolloutSpec, gate: GateKind, stepIndex?: number): Gates | undefined {
-  const { canary, blueGreen } = spec.strategy;
-  if (gate === 'background') return canary?.analysis;
-  if (gate === 'step') return stepIndex === undefined ? undefined : canary?.steps?.[stepIndex]?.analysis;
-  if (gate === 'prePromotion') return blueGreen?.prePromotionAnalysis;
-  return blueGreen?.postPromotionAnalysis;
-}
 
 /** The observed result of `ref`'s run, if this event carries it; results of other runs are stale. */
 export function observedPhase(event: ReleaseEvent, ref: GateRef | undefined): GateObservation | undefined {

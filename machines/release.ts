@@ -1,10 +1,12 @@
 import { enqueueActions, setup } from 'xstate';
 import {
   abortScaleDownDelayMs,
+  gatesFor,
   parseDuration,
   progressDeadlineMs,
   replicasOf,
   scaleDownDelayMs,
+  stepsOf,
 } from '../crds/index.ts';
 import { type AbortKind, EFFECT_IMPLEMENTATIONS, type Effect, effect } from './actions.ts';
 import {
@@ -15,16 +17,7 @@ import {
   strategyOf,
 } from './context.ts';
 import type { Millis, ObserveEvent, ReleaseEvent } from './events.ts';
-import {
-  currentStep,
-  gatesFor,
-  isPhase,
-  observedPhase,
-  startGate,
-  stepsOf,
-  stopGates,
-  withObservation,
-} from './gates.ts';
+import { currentStep, isPhase, observedPhase, startGate, stopGates, withObservation } from './gates.ts';
 import { closeRelease } from './history.ts';
 import { cancelScaleDown, flushScaleDown, scaleDownDue, scheduleScaleDown } from './scale-down.ts';
 

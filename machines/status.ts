@@ -1,10 +1,9 @@
 import type { AnyStateMachine, StateValue } from 'xstate';
-import type { RolloutPhase, RolloutSpec, RolloutStatus } from '../crds/index.ts';
+import { type RolloutPhase, type RolloutSpec, type RolloutStatus, stepsOf } from '../crds/index.ts';
 import { blueGreenMachine } from './blue-green.ts';
 import { canaryMachine } from './canary.ts';
 import { emptyContext, type HeldPause, iso, type ReleaseContext, strategyOf } from './context.ts';
 import type { Millis } from './events.ts';
-import { stepsOf } from './gates.ts';
 import { autoPromotionAt, pauseEndsAt, pauseMayEnd, pauseOverdueAt, progressDeadlineAt } from './release.ts';
 
 export type ReleaseMachine = typeof canaryMachine | typeof blueGreenMachine;

@@ -8,14 +8,14 @@ import {
   type AnalysisRun,
   type AnalysisTemplateSpec,
   API_VERSION,
+  type GateKind,
   GROUP,
+  gatesFor,
   INSTANCE_LABEL,
   type Rollout,
   VERSION,
 } from '../../crds/index.ts';
 import type { EffectParams } from '../../machines/actions.ts';
-import type { GateKind } from '../../machines/events.ts';
-import { gatesFor } from '../../machines/gates.ts';
 import { isNotFound, requestJson, resourcePath } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { ROLLOUT_LABEL } from '../revision.ts';
