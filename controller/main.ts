@@ -25,15 +25,15 @@ import { EventRecorder, kubeEventSink } from './kube/events.ts';
 import { type ChangeType, kubeSource, ResilientInformer } from './kube/informer.ts';
 import { kubeLeaseStore, LeaderElector } from './kube/leader.ts';
 import { type Priority, WorkQueue } from './kube/workqueue.ts';
-import { createLogger, type Logger, reconcileLogger } from './log.ts';
-import { reconcile } from './reconcile.ts';
-import { ROLLOUT_LABEL, revisionOf } from './revision.ts';
+import { createLogger, type Logger } from './log.ts';
+import { ROLLOUT_LABEL } from './revision.ts';
+import { rolloutHandler } from './rollout-worker.ts';
 import { informersReady, type RunningServer, sluiceMetrics, startServer } from './server.ts';
 import { splitFor } from './traffic/split.ts';
 import { CachedWorld, type Informers } from './world-cache.ts';
 import type { WriteBackPolicy } from './write-back/policy.ts';
 import { WriteBackWorker } from './write-back/worker.ts';
-import { fieldManagerFor, NotLeaderError, StaleWrite, Writer } from './writer.ts';
+import { fieldManagerFor, Writer } from './writer.ts';
 
 /**
  * A reconcile mostly waits on the API server, so concurrency is cheap here. bench/scale at 1,000
@@ -160,68 +160,21 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   };
 
   const queue = new WorkQueue(
-    async (key) => {
-      if (!synced || !mayWrite()) return undefined;
-      const [namespace, name] = key.split('/') as [string, string];
-      const rollout = world.rollout(namespace, name);
-      if (!rollout) {
-        world.forget(namespace, name);
-        metrics.forgetRollout(namespace, name);
-        return undefined;
-      }
-      const rlog = reconcileLogger(log, { namespace, name, revision: safeRevision(rollout) });
-      const started = performance.now();
-      let changed = 'error';
-      try {
-        const outcome = await reconcile(
-          {
-            world,
-            writer,
-            events: recorder,
-            now: Date.now,
-            statusWritten: (r) => world.remember(r),
-            analysis,
-          },
-          rollout,
-        );
-        const status = world.rollout(namespace, name)?.status;
-        if (status?.phase) metrics.setRolloutPhase(namespace, name, status.phase);
-        if (status?.canary) metrics.setCanaryWeight(namespace, name, status.canary.weight);
-        metrics.setRolloutInfo(
-          namespace,
-          name,
-          rollout.spec?.strategy?.blueGreen ? 'blueGreen' : 'canary',
-          status?.currentRevision ?? '',
-        );
-        changed = String(outcome.actions.length > 0 || outcome.wroteStatus);
-        if (changed === 'true') {
-          rlog.info(
-            {
-              actions: outcome.actions.map((a) => a.type),
-              phase: status?.phase,
-              // Which passes are slow, and doing what: the histogram alone cannot say.
-              durationMs: Math.round(performance.now() - started),
-            },
-            status?.message ?? 'reconciled',
-          );
-        }
-        for (const a of outcome.actions)
-          if (a.type === 'markAborted') analysisMetrics.rollbacks.inc({ reason: a.params.kind });
-        if (outcome.problem) rlog.warn({ reason: outcome.problem.reason }, outcome.problem.message);
-        if (outcome.requeueAfterMs === undefined) return undefined;
-        return {
-          requeueAfterMs: outcome.requeueAfterMs,
-          requeuePriority: outcome.requeueIsHousekeeping ? 'routine' : 'due',
-        };
-      } catch (err) {
-        if (err instanceof NotLeaderError) return undefined;
-        metrics.reconcileErrors.inc();
-        if (!(err instanceof StaleWrite)) rlog.warn({ err }, 'reconcile failed; will retry');
-        throw err;
-      } finally {
-        metrics.reconcileDuration.observe({ changed }, (performance.now() - started) / 1000);
-      }
-    },
+    rolloutHandler({
+      ready: () => synced && mayWrite(),
+      world,
+      reconcile: {
+        world,
+        writer,
+        events: recorder,
+        now: Date.now,
+        statusWritten: (r) => world.remember(r),
+        analysis,
+      },
+      metrics,
+      analysisMetrics,
+      log,
+    }),
     { workers: opts.workers ?? DEFAULT_WORKERS, onDepth: (d) => metrics.workqueueDepth.set(d) },
   );
 
@@ -357,14 +310,6 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       log.info({ identity }, 'stopped');
     },
   };
-}
-
-function safeRevision(rollout: { spec?: { template?: unknown } }): string | undefined {
-  try {
-    return rollout.spec?.template ? revisionOf(rollout.spec.template as never) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function references(rollout: { spec: unknown }, obj: KubernetesObject): boolean {

@@ -5,7 +5,7 @@
 import type { V1ReplicaSet } from '@kubernetes/client-node';
 import type { AnalysisRun, Rollout, RolloutSpec, RolloutStatus } from '../crds/index.ts';
 import type { Effect } from '../machines/actions.ts';
-import { decide } from '../machines/decide.ts';
+import { type Decision, decide } from '../machines/decide.ts';
 import { type DesiredWorld, desiredWorld } from '../machines/desired.ts';
 import type { GateKind, GateObservation, ReleaseEvent, SignalEvent } from '../machines/events.ts';
 import { controlledBy, notOwnedMessage, serviceRefusal } from '../machines/ownership.ts';
@@ -72,84 +72,132 @@ const NOT_OWNED_RECHECK_MS = 30_000;
 
 const SIGNAL_ORDER = ['abort', 'retry', 'pause', 'resume', 'promote'] as const;
 
+/**
+ * One pass, step by step; each step may end it. Read top to bottom, this is the whole story:
+ * deletion, an unreadable spec, the finalizer, the references, the decision, capacity, traffic
+ * and gates, what people are told, and status.
+ */
 export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<ReconcileOutcome> {
-  const namespace = raw.metadata.namespace ?? 'default';
-  const name = raw.metadata.name ?? '';
-  const now = deps.now();
-
   const parsed = parseRollout(raw);
   // Deletion comes first: a Rollout whose spec Sluice cannot read must still be deletable.
-  if (raw.metadata?.deletionTimestamp) {
-    if (parsed.ok) return finalize(deps, parsed.value, namespace);
-    const finalizers = (raw.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
-    if (finalizers.length !== (raw.metadata.finalizers ?? []).length)
-      await deps.writer.setFinalizers(raw, finalizers);
-    return { wroteStatus: false, actions: [] };
-  }
+  if (raw.metadata?.deletionTimestamp)
+    return parsed.ok ? finalize(deps, parsed.value) : dropFinalizer(deps, raw);
   if (!parsed.ok)
-    return stall(deps, raw, { reason: 'InvalidSpec', message: `invalid Rollout: ${parsed.message}` }, now);
+    return stall(
+      deps,
+      raw,
+      { reason: 'InvalidSpec', message: `invalid Rollout: ${parsed.message}` },
+      deps.now(),
+    );
   const rollout = parsed.value;
+  if (!(rollout.metadata.finalizers ?? []).includes(FINALIZER)) return addFinalizer(deps, rollout);
 
-  if (!(rollout.metadata.finalizers ?? []).includes(FINALIZER)) {
-    await deps.writer.setFinalizers(rollout, [...(rollout.metadata.finalizers ?? []), FINALIZER]);
-    // The write bumps resourceVersion; the update it causes brings us back with a fresh object.
-    return { wroteStatus: false, actions: [] };
-  }
+  const pass = readPass(deps, rollout);
+  // References are checked before anything is touched: a Rollout pointing at a VirtualService,
+  // route or Service that does not exist stalls with a message naming it, and changes nothing.
+  const problem = checkReferences(deps.world, pass);
+  if (problem) return stall(deps, rollout, problem, pass.now);
 
-  const pass: Pass = {
+  const decided = decideRelease(deps, pass);
+  const refused = await addCapacity(deps, pass, decided.writes);
+  if (refused) return refused;
+  await moveTrafficAndGates(deps, pass, decided);
+  tellPeople(deps, pass, decided);
+  return writeStatus(deps, pass, decided);
+}
+
+/** What one pass decided: the machine's decision, the world it stands for, the writes to get there. */
+interface Decided {
+  decision: Decision;
+  desired: DesiredWorld;
+  observed: ObservedWorld;
+  writes: Write[];
+}
+
+async function dropFinalizer(deps: ReconcileDeps, raw: Rollout): Promise<ReconcileOutcome> {
+  const finalizers = (raw.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
+  if (finalizers.length !== (raw.metadata.finalizers ?? []).length)
+    await deps.writer.setFinalizers(raw, finalizers);
+  return { wroteStatus: false, actions: [] };
+}
+
+async function addFinalizer(deps: ReconcileDeps, rollout: Rollout): Promise<ReconcileOutcome> {
+  await deps.writer.setFinalizers(rollout, [...(rollout.metadata.finalizers ?? []), FINALIZER]);
+  // The write bumps resourceVersion; the update it causes brings us back with a fresh object.
+  return { wroteStatus: false, actions: [] };
+}
+
+function readPass(deps: ReconcileDeps, rollout: Rollout): Pass {
+  const namespace = rollout.metadata.namespace ?? 'default';
+  const name = rollout.metadata.name ?? '';
+  return {
     rollout,
     namespace,
     name,
-    now,
+    now: deps.now(),
     revision: revisionOf(rollout.spec.template),
     replicaSets: deps.world.replicaSets(namespace, name),
     runs: deps.world.analysisRuns(namespace, name).filter((r) => controlledBy(r, rollout.metadata.uid)),
   };
+}
 
-  // References are checked before anything is touched: a Rollout pointing at a VirtualService,
-  // route or Service that does not exist stalls with a message naming it, and changes nothing.
-  const problem = checkReferences(deps.world, pass);
-  if (problem) return stall(deps, rollout, problem, now);
-
-  const status = rollout.status ?? {};
+/** Signals and the observed world into the machine; its decision, the desired world and the plan out. */
+function decideRelease(deps: ReconcileDeps, pass: Pass): Decided {
+  const status = pass.rollout.status ?? {};
   const foreign = foreignRuns(deps.world, pass, status);
   for (const message of foreign.values()) {
-    deps.events.record(regarding(rollout), {
+    deps.events.record(regarding(pass.rollout), {
       type: 'Warning',
       reason: 'AnalysisRunNotOwned',
       action: 'Reconcile',
       note: message,
     });
   }
-  const events: ReleaseEvent[] = [...signalEvents(status, now), observe(pass, status, foreign)];
-  const decision = decide({ name, spec: rollout.spec }, status, events);
-  const world = desiredWorld(rollout.spec, decision.status, now);
-
+  const events: ReleaseEvent[] = [...signalEvents(status, pass.now), observe(pass, status, foreign)];
+  const decision = decide({ name: pass.name, spec: pass.rollout.spec }, status, events);
+  const desired = desiredWorld(pass.rollout.spec, decision.status, pass.now);
   // The order of the writes is the plan's (machines/write-plan.ts); this pass carries it out.
-  const observed = observedWorld(deps.world, pass, world);
-  const writes = planWrites(observed, world);
-  const capacity = writes.filter(addsCapacity);
+  const observed = observedWorld(deps.world, pass, desired);
+  return { decision, desired, observed, writes: planWrites(observed, desired) };
+}
+
+/** Capacity first, so traffic finds ready pods; a ReplicaSet that is not ours stalls here. */
+async function addCapacity(
+  deps: ReconcileDeps,
+  pass: Pass,
+  writes: Write[],
+): Promise<ReconcileOutcome | undefined> {
   try {
-    for (const write of capacity) await carryOut(deps, pass, write);
+    for (const write of writes.filter(addsCapacity)) await carryOut(deps, pass, write);
+    return undefined;
   } catch (err) {
     if (err instanceof NotOwned) {
-      const stalled = await stall(deps, rollout, err.problem, now);
+      const stalled = await stall(deps, pass.rollout, err.problem, pass.now);
       return { ...stalled, requeueAfterMs: NOT_OWNED_RECHECK_MS };
     }
-    const refused = refusedReplicaSet(err, name);
+    const refused = refusedReplicaSet(err, pass.name);
     if (!refused) throw err;
-    return stall(deps, rollout, refused, now);
+    return stall(deps, pass.rollout, refused, pass.now);
   }
+}
+
+/**
+ * The rest of the plan in its order, and the gates' runs started or stopped alongside: neither
+ * depends on the other, so a step that starts analysis, or a promotion or abort that stops it,
+ * waits for one write fewer.
+ */
+async function moveTrafficAndGates(deps: ReconcileDeps, pass: Pass, decided: Decided): Promise<void> {
   const moveTraffic = async () => {
-    for (const write of writes) if (!addsCapacity(write)) await carryOut(deps, pass, write);
+    for (const write of decided.writes) if (!addsCapacity(write)) await carryOut(deps, pass, write);
   };
-  // Starting or stopping a run depends on no traffic write, nor they on it: side by side, a step
-  // that starts analysis or a promotion or abort that stops it waits for one write fewer.
-  await allSettledOrThrow([moveTraffic(), runAnalyses(deps, pass, decision.actions)]);
-  const drift = driftedWeight(pass, observed, writes, status);
-  for (const action of decision.actions) {
+  await allSettledOrThrow([moveTraffic(), runAnalyses(deps, pass, decided.decision.actions)]);
+}
+
+/** The decision's Events, and a Warning when this pass put back a weight someone else changed. */
+function tellPeople(deps: ReconcileDeps, pass: Pass, decided: Decided): void {
+  for (const action of decided.decision.actions) {
     if (action.type === 'emitEvent') {
-      deps.events.record(regarding(rollout), {
+      deps.events.record(regarding(pass.rollout), {
         type: action.params.type,
         reason: action.params.reason,
         action: 'Reconcile',
@@ -157,24 +205,29 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
       });
     }
   }
+  const drift = driftedWeight(pass, decided.observed, decided.writes, pass.rollout.status ?? {});
   if (drift !== undefined) {
-    deps.events.record(regarding(rollout), {
+    deps.events.record(regarding(pass.rollout), {
       type: 'Warning',
       reason: 'WeightDriftRestored',
       action: 'SetWeight',
-      note: `VirtualService ${pass.split?.virtualService} had canary weight ${drift}; restored to ${world.weight} (something other than Sluice changed it).`,
+      note: `VirtualService ${pass.split?.virtualService} had canary weight ${drift}; restored to ${decided.desired.weight} (something other than Sluice changed it).`,
     });
   }
+}
 
+/** Status once, only if it changed, and when to come back. */
+async function writeStatus(deps: ReconcileDeps, pass: Pass, decided: Decided): Promise<ReconcileOutcome> {
+  const { decision } = decided;
   const next = finishStatus(
-    rollout,
+    pass.rollout,
     // status.writeBack is the write-back worker's record, not the machine's: carried as read.
-    { ...decision.status, signals: undefined, writeBack: status.writeBack },
+    { ...decision.status, signals: undefined, writeBack: pass.rollout.status?.writeBack },
     pass,
     analysisProblem(pass.runs, decision.status),
   );
-  const wroteStatus = await writeIfChanged(deps, rollout, next);
-  const requeueAfterMs = decision.wakeAt === undefined ? undefined : Math.max(0, decision.wakeAt - now);
+  const wroteStatus = await writeIfChanged(deps, pass.rollout, next);
+  const requeueAfterMs = decision.wakeAt === undefined ? undefined : Math.max(0, decision.wakeAt - pass.now);
   return {
     requeueAfterMs,
     requeueIsHousekeeping: decision.wakeIsHousekeeping,
@@ -510,7 +563,8 @@ function finishStatusForProblem(
 }
 
 /** Deletion: send every request to the stable (or active) revision, then let the object go. */
-async function finalize(deps: ReconcileDeps, rollout: Rollout, namespace: string): Promise<ReconcileOutcome> {
+async function finalize(deps: ReconcileDeps, rollout: Rollout): Promise<ReconcileOutcome> {
+  const namespace = rollout.metadata.namespace ?? 'default';
   if (!(rollout.metadata.finalizers ?? []).includes(FINALIZER)) return { wroteStatus: false, actions: [] };
   const split = splitFor(rollout.spec);
   const vs = split ? deps.world.virtualService(namespace, split.virtualService) : undefined;
