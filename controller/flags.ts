@@ -61,7 +61,7 @@ export const FLAGS: readonly Flag[] = [
     value: 'URL',
     env: 'SLUICE_PROMETHEUS_URL',
     usage: 'default Prometheus for analysis',
-    doc: 'Prometheus for gates whose template names none; `http://user:password@host:9090` for basic auth (see [Security](security.md#security))',
+    doc: 'Prometheus for gates whose template names none; `http://user:password@host:9090` for basic auth (see [Security](security.md))',
   },
   {
     name: 'prometheus-allowed-urls',
