@@ -22,17 +22,17 @@
  *
  * ## Actions (effects out), each idempotent
  *
- * `setWeight {weight}`, `scaleRevision {revision, replicas}`, `scaleDownOld {revision}`,
- * `startAnalysis {gate, name, revision, stepIndex?, watch?}`, `stopAnalysis {name}`, `switchActive {revision}`,
- * `setPreview {revision}`, `emitEvent {reason, message, type}`, `markPromoted {revision, full}`
- * (revision is the new stable: stable Service to it, full size), `markAborted {reason, kind}`.
+ * What the status does not already say: `startAnalysis {gate, name, revision, stepIndex?, watch?}`,
+ * `stopAnalysis {name}`, `emitEvent {reason, message, type}`, `markAborted {reason, kind}`.
+ * Replicas, Service selectors and the canary weight are the status's desired world
+ * (`desired.ts`), written in the order of `write-plan.ts`.
  * Run names are deterministic: `<rollout>-<revision>-<bg|step|pre|post>[-<step>]-a<attempt>[-r<gate restarts>]`,
  * at most 253 characters (the rollout part is shortened).
  *
  * ## Decisions worth knowing
  *
- * - First revision: stable at once (`markPromoted`, history "first revision").
- * - The canary runs at full size from the start; traffic (`setWeight`) only after it is ready.
+ * - First revision: stable at once (history "first revision").
+ * - The canary runs at full size from the start; a weight only after it is ready.
  * - Plain `PROMOTE` ends a pause step (or blue-green's wait for promotion); it never skips a gate.
  *   `PROMOTE full` skips all steps and gates once the new revision is ready; it is recorded in
  *   `status.promoteFull` and the history reason.

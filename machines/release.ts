@@ -4,7 +4,6 @@ import {
   gatesFor,
   parseDuration,
   progressDeadlineMs,
-  replicasOf,
   scaleDownDelayMs,
   stepsOf,
 } from '../crds/index.ts';
@@ -41,23 +40,6 @@ const notice = (reason: string, message: string) => effect('emitEvent', { reason
 const warning = (reason: string, message: string) =>
   effect('emitEvent', { reason, message, type: 'Warning' });
 
-/** Safety rule: whatever went wrong, the first thing done is sending every request to stable. */
-function routeToStable(ctx: ReleaseContext): Effect {
-  if (strategyOf(ctx.spec) === 'canary') return effect('setWeight', { weight: 0 });
-  return effect('switchActive', { revision: ctx.stableRevision ?? ctx.currentRevision ?? '' });
-}
-
-function newReleaseReplicas(ctx: ReleaseContext): number {
-  const preview = ctx.spec.strategy.blueGreen?.previewReplicaCount;
-  return preview ?? replicasOf(ctx.spec);
-}
-
-function bringUpNewRevision(ctx: ReleaseContext, revision: string): Effect[] {
-  const effects = [effect('scaleRevision', { revision, replicas: newReleaseReplicas(ctx) })];
-  if (strategyOf(ctx.spec) === 'blueGreen') effects.push(effect('setPreview', { revision }));
-  return effects;
-}
-
 function beginRelease(ctx: ReleaseContext, revision: string, now: Millis): Outcome {
   return {
     patch: {
@@ -79,21 +61,12 @@ function beginRelease(ctx: ReleaseContext, revision: string, now: Millis): Outco
       promotedAt: undefined,
       scaleDown: cancelScaleDown(ctx.scaleDown, revision),
     },
-    effects: [
-      ...bringUpNewRevision(ctx, revision),
-      notice('ReleaseStarted', `Releasing revision ${revision}; stable is ${ctx.stableRevision}.`),
-    ],
+    effects: [notice('ReleaseStarted', `Releasing revision ${revision}; stable is ${ctx.stableRevision}.`)],
   };
 }
 
-/** Ends the release in flight without promoting it: traffic to stable, gates stopped, canary down. */
-function leaveRelease(ctx: ReleaseContext): Effect[] {
-  return [
-    routeToStable(ctx),
-    ...stopGates(ctx.analysis, ctx.background),
-    effect('scaleDownOld', { revision: ctx.currentRevision ?? '' }),
-  ];
-}
+/** Ends the release in flight without promoting it: its gates stop (traffic and pods follow the status). */
+const leaveRelease = (ctx: ReleaseContext): Effect[] => stopGates(ctx.analysis, ctx.background);
 
 function abort(ctx: ReleaseContext, now: Millis, kind: AbortKind, reason: string): Outcome {
   const revision = ctx.currentRevision ?? '';
@@ -107,7 +80,6 @@ function abort(ctx: ReleaseContext, now: Millis, kind: AbortKind, reason: string
       history: closeRelease(ctx, 'Aborted', reason, now),
     },
     effects: [
-      routeToStable(ctx),
       ...stopGates(ctx.analysis, ctx.background),
       effect('markAborted', { reason, kind }),
       warning(
@@ -144,7 +116,6 @@ function promote(ctx: ReleaseContext, now: Millis): Outcome {
   const reason = full
     ? 'promoted in full on request; remaining steps and gates were skipped'
     : 'every step and gate passed';
-  const promoted = effect('markPromoted', { revision, full });
   return {
     patch: {
       stableRevision: revision,
@@ -161,11 +132,6 @@ function promote(ctx: ReleaseContext, now: Millis): Outcome {
       history: closeRelease(ctx, 'Promoted', reason, now),
     },
     effects: [
-      // The canary takes all traffic before the stable Service moves to it, then the weight
-      // returns to 0 because "stable" now is this revision.
-      ...(canary
-        ? [effect('setWeight', { weight: 100 }), promoted, effect('setWeight', { weight: 0 })]
-        : [promoted]),
       ...stopGates(ctx.analysis, ctx.background),
       notice('ReleasePromoted', `Revision ${revision} is stable: ${reason}.`),
     ],
@@ -188,10 +154,6 @@ export const OPERATIONS = {
   adoptFirstRevision: (ctx, event) => {
     const revision = revisionOf(event) ?? '';
     const fake = { ...ctx, currentRevision: revision, releaseStartedAt: event.now };
-    const adopt =
-      strategyOf(ctx.spec) === 'blueGreen'
-        ? [effect('switchActive', { revision }), effect('setPreview', { revision })]
-        : [];
     return {
       patch: {
         stableRevision: revision,
@@ -205,11 +167,7 @@ export const OPERATIONS = {
           event.now,
         ),
       },
-      effects: [
-        ...adopt,
-        effect('markPromoted', { revision, full: false }),
-        notice('FirstRevision', `Revision ${revision} is the first; it becomes stable at once.`),
-      ],
+      effects: [notice('FirstRevision', `Revision ${revision} is the first; it becomes stable at once.`)],
     };
   },
   startRelease: (ctx, event) => beginRelease(ctx, revisionOf(event) ?? '', event.now),
@@ -298,10 +256,7 @@ export const OPERATIONS = {
       promotedAt: undefined,
       scaleDown: cancelScaleDown(ctx.scaleDown, ctx.currentRevision),
     },
-    effects: [
-      ...bringUpNewRevision(ctx, ctx.currentRevision ?? ''),
-      notice('ReleaseRetried', `Retrying revision ${ctx.currentRevision} from the first step.`),
-    ],
+    effects: [notice('ReleaseRetried', `Retrying revision ${ctx.currentRevision} from the first step.`)],
   }),
   recordObservation: (ctx, event) => ({
     patch: {
@@ -318,7 +273,7 @@ export const OPERATIONS = {
   },
   applyStepWeight: (ctx, event) => {
     const weight = currentStep(ctx)?.setWeight ?? 0;
-    return merge(advance(ctx, event.now, [effect('setWeight', { weight })]), { patch: { weight } });
+    return merge(advance(ctx, event.now), { patch: { weight } });
   },
   advanceStep: (ctx, event) => advance(ctx, event.now),
   skipPause: (ctx, event) =>
@@ -468,12 +423,8 @@ export const OPERATIONS = {
   previewReady: (_ctx, event) => ({ patch: { previewReadyAt: event.now, lastProgressAt: event.now } }),
   switchToPreview: (ctx, event) => ({
     patch: { activeRevision: ctx.currentRevision, promotedAt: event.now },
-    effects: [effect('switchActive', { revision: ctx.currentRevision ?? '' })],
   }),
-  flushScaleDown: (ctx, event) => {
-    const { plan, effects } = flushScaleDown(ctx.scaleDown, event.now);
-    return { patch: { scaleDown: plan }, effects };
-  },
+  flushScaleDown: (ctx, event) => ({ patch: { scaleDown: flushScaleDown(ctx.scaleDown, event.now) } }),
 } satisfies Record<string, Operation>;
 
 type OperationName = keyof typeof OPERATIONS;

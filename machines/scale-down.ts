@@ -1,4 +1,3 @@
-import { type Effect, effect } from './actions.ts';
 import type { ScaleDownEntry } from './context.ts';
 import type { Millis } from './events.ts';
 
@@ -14,12 +13,6 @@ export const cancelScaleDown = (plan: ScaleDownEntry[], revision: string | undef
 
 export const scaleDownDue = (plan: ScaleDownEntry[], now: Millis): boolean => plan.some((e) => e.at <= now);
 
-export function flushScaleDown(
-  plan: ScaleDownEntry[],
-  now: Millis,
-): { plan: ScaleDownEntry[]; effects: Effect[] } {
-  return {
-    plan: plan.filter((e) => e.at > now),
-    effects: plan.filter((e) => e.at <= now).map((e) => effect('scaleDownOld', { revision: e.revision })),
-  };
-}
+/** The plan without the scale-downs that came due (the desired world no longer keeps them up). */
+export const flushScaleDown = (plan: ScaleDownEntry[], now: Millis): ScaleDownEntry[] =>
+  plan.filter((e) => e.at > now);

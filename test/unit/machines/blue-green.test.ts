@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { blueGreenSpec, Driver, established, find, gate, MIN, observe, T0, types } from './fixtures.ts';
+import {
+  blueGreenSpec,
+  Driver,
+  established,
+  find,
+  gate,
+  MIN,
+  observe,
+  T0,
+  trafficOf,
+  types,
+} from './fixtures.ts';
 
 const spec = blueGreenSpec({
   prePromotionAnalysis: gate,
@@ -28,16 +39,23 @@ function atPostAnalysis(): Driver {
 describe('blue-green', () => {
   it('makes the first revision active at once', () => {
     const d = new Driver(spec);
-    const actions = d.send(observe(T0, 'r1'));
-    expect(actions[0]).toEqual({ type: 'switchActive', params: { revision: 'r1' } });
+    d.send(observe(T0, 'r1'));
+    expect(d.writes).toEqual([
+      { type: 'createReplicaSet', revision: 'r1', replicas: 4 },
+      { type: 'pointService', service: 'active', revision: 'r1' },
+      { type: 'pointService', service: 'preview', revision: 'r1' },
+    ]);
     expect(d.status).toMatchObject({ phase: 'Healthy', blueGreen: { activeRevision: 'r1' } });
   });
 
   it('brings the preview up behind the preview Service and waits for it', () => {
     const d = established(spec);
     const actions = d.send(observe(T0 + 1000, 'r2'));
-    expect(types(actions)).toEqual(['scaleRevision', 'setPreview', 'emitEvent']);
-    expect(actions[0]?.params).toEqual({ revision: 'r2', replicas: 2 });
+    expect(types(actions)).toEqual(['emitEvent']);
+    expect(d.writes).toEqual([
+      { type: 'createReplicaSet', revision: 'r2', replicas: 2 },
+      { type: 'pointService', service: 'preview', revision: 'r2' },
+    ]);
     expect(d.status).toMatchObject({
       phase: 'Progressing',
       blueGreen: { activeRevision: 'r1', previewRevision: 'r2' },
@@ -62,7 +80,12 @@ describe('blue-green', () => {
     expect(d.last.wakeAt).toBe(T0 + 2000 + 2 * MIN);
     expect(d.send(observe(T0 + 2000 + 2 * MIN - 1, 'r2'))).toEqual([]);
     const actions = d.send(observe(T0 + 2000 + 2 * MIN, 'r2'));
-    expect(types(actions)).toEqual(['switchActive', 'startAnalysis']);
+    expect(types(actions)).toEqual(['startAnalysis']);
+    // Full size before the switch: the active Service never selects a preview-sized revision.
+    expect(d.writes).toEqual([
+      { type: 'scaleReplicaSet', revision: 'r2', from: 2, to: 4 },
+      { type: 'pointService', service: 'active', revision: 'r2' },
+    ]);
     expect(d.status?.blueGreen?.activeRevision).toBe('r2');
     expect(d.status?.stableRevision).toBe('r1');
   });
@@ -72,12 +95,12 @@ describe('blue-green', () => {
     const actions = d.send(
       observe(T0 + 5 * MIN, 'r2', { gates: { postPromotion: { name: d.analysis, phase: 'Successful' } } }),
     );
-    expect(types(actions)).toEqual(['markPromoted', 'stopAnalysis', 'emitEvent']);
+    expect(types(actions)).toEqual(['stopAnalysis', 'emitEvent']);
     expect(d.status).toMatchObject({ phase: 'Healthy', stableRevision: 'r2' });
+    expect(d.writes).toEqual([]);
     expect(d.last.wakeAt).toBe(T0 + 5 * MIN + 30_000);
-    expect(d.send(observe(T0 + 5 * MIN + 30_000, 'r2'))).toEqual([
-      { type: 'scaleDownOld', params: { revision: 'r1' } },
-    ]);
+    d.send(observe(T0 + 5 * MIN + 30_000, 'r2'));
+    expect(d.writes).toEqual([{ type: 'scaleReplicaSet', revision: 'r1', from: 4, to: 0 }]);
   });
 
   it('a failed post-promotion analysis switches back to the old revision first', () => {
@@ -85,8 +108,9 @@ describe('blue-green', () => {
     const actions = d.send(
       observe(T0 + 5 * MIN, 'r2', { gates: { postPromotion: { name: d.analysis, phase: 'Failed' } } }),
     );
-    expect(actions[0]).toEqual({ type: 'switchActive', params: { revision: 'r1' } });
-    expect(find(actions, 'scaleDownOld')).toEqual([]);
+    expect(find(actions, 'markAborted')).toHaveLength(1);
+    expect(trafficOf(d.writes)[0]).toEqual({ type: 'pointService', service: 'active', revision: 'r1' });
+    expect(d.writes.filter((w) => w.type === 'scaleReplicaSet')).toEqual([]);
     expect(d.status).toMatchObject({ phase: 'Degraded', blueGreen: { activeRevision: 'r1' } });
   });
 
@@ -95,9 +119,13 @@ describe('blue-green', () => {
     const actions = d.send(
       observe(T0 + 3000, 'r2', { gates: { prePromotion: { name: d.analysis, phase: 'Failed' } } }),
     );
-    expect(actions[0]).toEqual({ type: 'switchActive', params: { revision: 'r1' } });
-    expect(find(actions, 'markPromoted')).toEqual([]);
-    expect(d.status?.phase).toBe('Degraded');
+    expect(find(actions, 'markAborted')).toHaveLength(1);
+    expect(trafficOf(d.writes)).toEqual([]); // the active Service never left r1
+    expect(d.status).toMatchObject({
+      phase: 'Degraded',
+      stableRevision: 'r1',
+      blueGreen: { activeRevision: 'r1' },
+    });
   });
 
   it('without auto-promotion waits for PROMOTE, paused AwaitingPromotion', () => {
@@ -109,15 +137,17 @@ describe('blue-green', () => {
     expect(d.last.wakeAt).toBeUndefined();
     expect(d.send(observe(T0 + 60 * MIN, 'r2', { ready: true }))).toEqual([]);
     const actions = d.send({ type: 'PROMOTE', now: T0 + 61 * MIN });
-    expect(types(actions)).toEqual(['emitEvent', 'switchActive', 'markPromoted', 'emitEvent']);
+    expect(types(actions)).toEqual(['emitEvent', 'emitEvent']);
+    expect(d.writes).toEqual([{ type: 'pointService', service: 'active', revision: 'r2' }]);
+    expect(d.status).toMatchObject({ phase: 'Healthy', stableRevision: 'r2' });
   });
 
   it('PROMOTE full skips both gates and is recorded', () => {
     const d = atPreAnalysis();
     d.send({ type: 'PROMOTE', now: T0 + 3000, full: true });
-    const actions = d.send(observe(T0 + 4000, 'r2', { ready: true }));
-    expect(find(actions, 'markPromoted')[0]?.params).toEqual({ revision: 'r2', full: true });
-    expect(d.status).toMatchObject({ phase: 'Healthy', promoteFull: true });
+    d.send(observe(T0 + 4000, 'r2', { ready: true }));
+    expect(trafficOf(d.writes)).toEqual([{ type: 'pointService', service: 'active', revision: 'r2' }]);
+    expect(d.status).toMatchObject({ phase: 'Healthy', stableRevision: 'r2', promoteFull: true });
   });
 
   it('an inconclusive post-promotion analysis pauses; RESUME re-runs it without leaving the new revision', () => {
@@ -133,8 +163,8 @@ describe('blue-green', () => {
 
   it('a new revision during post-promotion switches back before starting over', () => {
     const d = atPostAnalysis();
-    const actions = d.send(observe(T0 + 5 * MIN, 'r3'));
-    expect(actions[0]).toEqual({ type: 'switchActive', params: { revision: 'r1' } });
+    d.send(observe(T0 + 5 * MIN, 'r3'));
+    expect(trafficOf(d.writes)[0]).toEqual({ type: 'pointService', service: 'active', revision: 'r1' });
     expect(d.status).toMatchObject({ currentRevision: 'r3', blueGreen: { activeRevision: 'r1' } });
   });
 
@@ -142,7 +172,8 @@ describe('blue-green', () => {
     const d = established(spec);
     d.send(observe(T0, 'r2'));
     const actions = d.send(observe(T0 + 600_000, 'r2'));
-    expect(actions[0]).toEqual({ type: 'switchActive', params: { revision: 'r1' } });
-    expect(d.status?.phase).toBe('Degraded');
+    expect(find(actions, 'markAborted')[0]?.params.kind).toBe('ProgressDeadline');
+    expect(trafficOf(d.writes)).toEqual([]); // the active Service never left r1
+    expect(d.status).toMatchObject({ phase: 'Degraded', blueGreen: { activeRevision: 'r1' } });
   });
 });

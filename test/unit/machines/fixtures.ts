@@ -1,8 +1,10 @@
 import { type AnyStateMachine, createActor, type InspectionEvent } from 'xstate';
-import type { RolloutSpec, RolloutStatus, Step } from '../../../crds/index.ts';
+import { type RolloutSpec, type RolloutStatus, replicasOf, type Step } from '../../../crds/index.ts';
 import type { Effect } from '../../../machines/actions.ts';
 import { type Decision, decide } from '../../../machines/decide.ts';
+import { desiredWorld } from '../../../machines/desired.ts';
 import type { GateKind, GateObservation, ReleaseEvent } from '../../../machines/events.ts';
+import { addsCapacity, type ObservedWorld, planWrites, type Write } from '../../../machines/write-plan.ts';
 
 export const ROLLOUT = 'checkout';
 export const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -23,7 +25,18 @@ export function canarySpec(
   steps: Step[] = [],
   extra: Partial<NonNullable<RolloutSpec['strategy']['canary']>> = {},
 ): RolloutSpec {
-  return { ...base, strategy: { canary: { stableService: 's', canaryService: 'c', steps, ...extra } } };
+  return {
+    ...base,
+    strategy: {
+      canary: {
+        stableService: 's',
+        canaryService: 'c',
+        trafficRouting: { istio: { virtualService: { name: 'vs' } } },
+        steps,
+        ...extra,
+      },
+    },
+  };
 }
 
 export function blueGreenSpec(
@@ -50,10 +63,47 @@ export const observe = (
   ...(extra.gates ? { gates: extra.gates } : {}),
 });
 
+/** The world as the pass that wrote `status` left it: its desired world, carried out. */
+export function worldOf(spec: RolloutSpec, status: RolloutStatus | undefined, now: number): ObservedWorld {
+  const desired = desiredWorld(spec, status, now);
+  // A revision with a scale-down planned still runs: only a later pass scales it down.
+  const kept = Object.fromEntries((status?.scaleDown ?? []).map((e) => [e.revision, replicasOf(spec)]));
+  return {
+    templateRevision: status?.currentRevision ?? '',
+    replicas: { ...kept, ...desired.replicas },
+    services: { ...desired.services },
+    ...(desired.weight === undefined ? {} : { route: { weight: desired.weight, matchesDesired: false } }),
+    ...(spec.strategy.canary?.stableService ? { stableService: spec.strategy.canary.stableService } : {}),
+  };
+}
+
+/** What a decision changes in the world, in the order the controller writes it (write-plan.ts). */
+export function writesOf(
+  spec: RolloutSpec,
+  before: RolloutStatus | undefined,
+  after: RolloutStatus,
+  now: number,
+): Write[] {
+  const observed = worldOf(spec, before, now);
+  const desired = desiredWorld(spec, after, now);
+  const route = observed.route && {
+    ...observed.route,
+    matchesDesired: observed.route.weight === desired.weight,
+  };
+  const templateRevision = after.currentRevision ?? observed.templateRevision;
+  return planWrites({ ...observed, templateRevision, ...(route ? { route } : {}) }, desired);
+}
+
+/** Traffic writes only (weights and Services), in order. */
+export const trafficOf = (writes: Write[]) =>
+  writes.filter((w) => !addsCapacity(w) && w.type !== 'scaleReplicaSet');
+
 /** Drives decide() the way the controller will: status in, status out, actions collected per call. */
 export class Driver {
   status: RolloutStatus | undefined;
   last: Decision = { status: {}, actions: [], wakeAt: undefined, wakeIsHousekeeping: false };
+  /** The writes the last decision makes, from the world the status before it stood for. */
+  writes: Write[] = [];
   readonly log: Effect[][] = [];
   constructor(
     readonly spec: RolloutSpec,
@@ -62,8 +112,10 @@ export class Driver {
     this.status = status;
   }
   send(...events: ReleaseEvent[]): Effect[] {
+    const before = this.status;
     this.last = decide({ name: ROLLOUT, spec: this.spec }, this.status, events);
     this.status = this.last.status;
+    this.writes = writesOf(this.spec, before, this.status, events.at(-1)?.now ?? 0);
     this.log.push(this.last.actions);
     return this.last.actions;
   }

@@ -14,6 +14,7 @@ import {
   observe,
   ROLLOUT,
   T0,
+  trafficOf,
 } from './fixtures.ts';
 
 const INCIDENT = 'metric success-rate: shared incident: canary 91.9% and stable 92.1% both past min 95%';
@@ -40,7 +41,7 @@ describe('canary: a shared incident holds the release, then it resumes by itself
     const d = measuring();
     const run = d.background;
     const actions = d.send(observe(T0 + 4000, 'r2', { gates: background(d, 'Running', INCIDENT) }));
-    expect(find(actions, 'setWeight')).toEqual([]);
+    expect(d.writes).toEqual([]);
     expect(find(actions, 'stopAnalysis')).toEqual([]);
     expect(find(actions, 'startAnalysis')).toEqual([]);
     expect(find(actions, 'emitEvent').map((e) => [e.params.reason, e.params.type])).toEqual([
@@ -83,7 +84,8 @@ describe('canary: a shared incident holds the release, then it resumes by itself
     d.send(observe(T0 + 3000 + 2 * MIN, 'r2', { gates: background(d, 'Running', INCIDENT) }));
     expect(d.status).toMatchObject({ phase: 'Paused', stableRevision: 'r1' });
     const actions = d.send(observe(T0 + 3000 + 3 * MIN, 'r2', { gates: background(d, 'Failed') }));
-    expect(actions[0]).toEqual({ type: 'setWeight', params: { weight: 0 } });
+    expect(find(actions, 'markAborted')).toHaveLength(1);
+    expect(trafficOf(d.writes)[0]).toEqual({ type: 'setWeight', weight: 0 });
     expect(d.status?.phase).toBe('Degraded');
   });
 
@@ -118,8 +120,13 @@ describe('canary: a shared incident holds the release, then it resumes by itself
     const after = d.send(
       observe(T0 + 5000, 'r2', { ready: true, gates: { step: { name: run, phase: 'Successful' } } }),
     );
-    expect(find(after, 'setWeight').map((a) => a.params.weight)).toEqual([60, 100, 0]);
+    expect(find(after, 'stopAnalysis')).toHaveLength(1);
     expect(d.status).toMatchObject({ phase: 'Healthy', stableRevision: 'r2' });
+    // Through the 60% step to promotion in one pass: the stable Service moves before the weight falls.
+    expect(trafficOf(d.writes)).toEqual([
+      { type: 'pointService', service: 's', revision: 'r2' },
+      { type: 'setWeight', weight: 0 },
+    ]);
   });
 
   it('is restored from status as the same hold (restart-safe)', () => {
@@ -150,7 +157,8 @@ describe('blue-green: a post-promotion incident resumes at the post-promotion ga
     const actions = d.send(
       observe(T0 + 4000, 'r2', { gates: { postPromotion: { name: run, phase: 'Running' } } }),
     );
-    expect(find(actions, 'switchActive')).toEqual([]);
+    expect(find(actions, 'emitEvent').map((e) => e.params.reason)).toEqual(['IncidentEnded']);
+    expect(d.writes).toEqual([]); // the new revision stays active
     expect(d.status?.machineState).toBe('release.running.postAnalysis');
     d.send(observe(T0 + 5000, 'r2', { gates: { postPromotion: { name: run, phase: 'Successful' } } }));
     expect(d.status).toMatchObject({ phase: 'Healthy', stableRevision: 'r2' });
