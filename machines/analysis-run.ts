@@ -90,8 +90,9 @@ const isUndecided = (m: MetricResult['measurements'][number] | undefined) =>
   m?.absolute?.verdict === 'undecided';
 
 /**
- * An absolute builtin's look whose window held no canary request: recorded Error (it measured
- * nothing, as a query error did), so one late scrape is tolerated within consecutiveErrorLimit.
+ * An absolute builtin's look whose window held fewer canary requests than minRequests: recorded
+ * Error (it measured too little, as a query error measures nothing), so a late scrape or a quiet
+ * window is tolerated within consecutiveErrorLimit.
  */
 export const isNoData = (m: MetricResult['measurements'][number] | undefined) =>
   m?.phase === 'Error' && m.absolute?.verdict === 'tooFewRequests';

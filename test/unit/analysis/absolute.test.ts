@@ -160,11 +160,11 @@ describe('a look says the value and why', () => {
     });
   });
 
-  it('too few requests is Inconclusive and says how many were needed', () => {
+  it('too few requests is a look that measured too little (Error, as no data), and says how many were needed', () => {
     const [m] = metricFor({ successRate: { min: 95, minRequests: 50 } });
     const look = judgeAbsoluteSamples(m as never, requestSamples('web-canary', 20, 0));
     expect(look).toMatchObject({
-      phase: 'Inconclusive',
+      phase: 'Error',
       message: 'too few requests to judge: 20 in the window, need 50',
     });
     expect(look.sharedIncident).toBeUndefined();
