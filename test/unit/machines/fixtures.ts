@@ -4,7 +4,7 @@ import type { Effect } from '../../../machines/actions.ts';
 import { type Decision, decide } from '../../../machines/decide.ts';
 import { desiredWorld } from '../../../machines/desired.ts';
 import type { GateKind, GateObservation, ReleaseEvent } from '../../../machines/events.ts';
-import { addsCapacity, type ObservedWorld, planWrites, type Write } from '../../../machines/write-plan.ts';
+import { type ObservedWorld, planWrites, type Write } from '../../../machines/write-plan.ts';
 
 export const ROLLOUT = 'checkout';
 export const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -96,7 +96,7 @@ export function writesOf(
 
 /** Traffic writes only (weights and Services), in order. */
 export const trafficOf = (writes: Write[]) =>
-  writes.filter((w) => !addsCapacity(w) && w.type !== 'scaleReplicaSet');
+  writes.filter((w) => w.type === 'setWeight' || w.type === 'pointService');
 
 /** Drives decide() the way the controller will: status in, status out, actions collected per call. */
 export class Driver {

@@ -11,8 +11,8 @@ import { decide, step } from '../../../machines/decide.ts';
 import { desiredWorld } from '../../../machines/desired.ts';
 import type { GateKind, ReleaseEvent } from '../../../machines/events.ts';
 import { fromStatus, toStatus } from '../../../machines/status.ts';
-import { addsCapacity, planWrites } from '../../../machines/write-plan.ts';
-import { blueGreenSpec, canarySpec, gate, ROLLOUT, T0, worldOf } from './fixtures.ts';
+import { planWrites } from '../../../machines/write-plan.ts';
+import { blueGreenSpec, canarySpec, gate, ROLLOUT, T0, trafficOf, worldOf } from './fixtures.ts';
 
 const phase = fc.constantFrom<AnalysisPhase>(
   'Pending',
@@ -236,7 +236,7 @@ function checkRun(spec: RolloutSpec, moves: Move[], probe?: Probe) {
     if (actions.some((a) => a.type === 'markAborted')) {
       seen.aborted++;
       const writes = planWrites(worldOf(spec, before, now), desired);
-      const first = writes.find((w) => !addsCapacity(w));
+      const first = trafficOf(writes)[0];
       const stable = before?.stableRevision ?? '';
       const { canary, blueGreen } = spec.strategy;
       if (canary && (before?.canary?.weight ?? 0) > 0)
@@ -277,7 +277,7 @@ const failingBackgroundAborts: Probe = (spec, status, now) => {
   ]);
   const writes = planWrites(worldOf(spec, status, now + 1), desiredWorld(spec, failed.status, now + 1));
   if ((status.canary?.weight ?? 0) > 0)
-    expect(writes.find((w) => !addsCapacity(w))).toEqual({ type: 'setWeight', weight: 0 });
+    expect(trafficOf(writes)[0]).toEqual({ type: 'setWeight', weight: 0 });
   expect(failed.actions.map((a) => a.type)).toContain('markAborted');
   expect(failed.status).toMatchObject({ phase: 'Degraded', abort: true, canary: { weight: 0 } });
   const warnings = failed.actions.filter((a) => a.type === 'emitEvent' && a.params.type === 'Warning');

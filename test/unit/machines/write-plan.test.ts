@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DesiredWorld } from '../../../machines/desired.ts';
-import { addsCapacity, type ObservedWorld, planWrites, type Write } from '../../../machines/write-plan.ts';
+import { addsCapacity, type ObservedWorld, planWrites } from '../../../machines/write-plan.ts';
+import { trafficOf } from './fixtures.ts';
 
 /** A canary mid-release: stable r1 and canary r2 at full size, 30% on the canary. */
 const midRelease: ObservedWorld = {
@@ -11,9 +12,6 @@ const midRelease: ObservedWorld = {
   route: { weight: 30, matchesDesired: false },
   stableService: 'stable',
 };
-
-const traffic = (writes: Write[]) =>
-  writes.filter((w) => w.type === 'setWeight' || w.type === 'pointService');
 
 describe('the order of writes', () => {
   it('an abort takes the weight off the canary before any Service moves, and shrinks last', () => {
@@ -156,7 +154,7 @@ describe('the order of writes, for any world', () => {
         expect(kinds.join(' ')).toMatch(/^(grow ?)*(move ?)*(shrink ?)*$/);
 
         // The safety order of traffic.
-        const moves = traffic(writes);
+        const moves = trafficOf(writes);
         const falls = w.weightNow === undefined || w.weight < w.weightNow;
         const stableMoves = w.selected.stable !== w.selects.stable;
         const setAt = moves.findIndex((x) => x.type === 'setWeight');
