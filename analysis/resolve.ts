@@ -1,7 +1,7 @@
 // From a gate (builtins + template references + args) to the metrics an AnalysisRun measures.
 // Pure: templates come in as data, so every failure here is a message, not a network call.
 import type { AnalysisTemplateSpec, GateKind, Gates, Metric, RunMetric } from '../crds/index.ts';
-import { DEFAULTS, parseDuration } from '../crds/index.ts';
+import { DEFAULTS, ERRORS_NEEDS_AN_EFFECT, hasErrorsEffect, parseDuration } from '../crds/index.ts';
 import { DEFAULT_ABSOLUTE_CONFIDENCE, DEFAULT_ABSOLUTE_MIN_REQUESTS } from './absolute.ts';
 import { hasCredentials } from './address.ts';
 import { compileCondition } from './cel-conditions.ts';
@@ -252,12 +252,8 @@ function compareMetrics(
         : 'compareToStable needs a Service under test and a stable Service to compare with',
     );
   }
-  if (
-    cmp.errors &&
-    cmp.errors.maxIncreasePoints === undefined &&
-    cmp.errors.maxIncreasePercent === undefined
-  ) {
-    throw new InvalidAnalysis('compareToStable.errors needs maxIncreasePoints or maxIncreasePercent');
+  if (cmp.errors && !hasErrorsEffect(cmp.errors)) {
+    throw new InvalidAnalysis(`compareToStable.${ERRORS_NEEDS_AN_EFFECT.message}`);
   }
   const canary: Destination = { service: input.service, namespace: input.namespace };
   const stable: Destination = { service: input.stableService, namespace: input.namespace };

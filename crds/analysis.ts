@@ -121,6 +121,18 @@ export const TemplateRef = z.object({
 });
 
 /**
+ * An errors check judges nothing without an allowed increase. The schema's rule (the API server
+ * refuses such a Rollout) and `hasErrorsEffect` (the resolver and the judge, for objects the
+ * schema never saw) say the same thing in the same words.
+ */
+export const ERRORS_NEEDS_AN_EFFECT = {
+  rule: 'has(self.maxIncreasePoints) || has(self.maxIncreasePercent)',
+  message: 'errors needs maxIncreasePoints or maxIncreasePercent',
+};
+export const hasErrorsEffect = (e: { maxIncreasePoints?: number; maxIncreasePercent?: number }): boolean =>
+  e.maxIncreasePoints !== undefined || e.maxIncreasePercent !== undefined;
+
+/**
  * Canary versus stable over the same window, judged statistically (analysis/compare/). Each
  * check states an allowed increase. Rolled back: the canary is worse by more than it, with the
  * given confidence over every look together (a canary within it is rolled back at most
@@ -145,12 +157,7 @@ export const CompareToStable = z
       .meta({
         description:
           'With both set, the canary fails only when worse by both, and the regression caught with the power is the larger of the two doubled.',
-        'x-kubernetes-validations': [
-          {
-            rule: 'has(self.maxIncreasePoints) || has(self.maxIncreasePercent)',
-            message: 'errors needs maxIncreasePoints or maxIncreasePercent',
-          },
-        ],
+        'x-kubernetes-validations': [ERRORS_NEEDS_AN_EFFECT],
       }),
     latencyP99: z
       .object({
@@ -263,7 +270,7 @@ export const ANALYSIS_PHASES = [
 export const AnalysisPhase = z.enum(ANALYSIS_PHASES);
 export type AnalysisPhase = z.infer<typeof AnalysisPhase>;
 
-const ComparedArm = z.object({
+export const ComparedArm = z.object({
   requests: z.number(),
   value: z
     .number()
@@ -298,6 +305,7 @@ export const ComparisonDetails = z.object({
   atMs: z.number().optional().meta({ description: 'Latency tests: the latency compared at, ms.' }),
 });
 export type ComparisonDetails = z.infer<typeof ComparisonDetails>;
+export type ComparedArm = z.infer<typeof ComparedArm>;
 
 const AbsoluteSide = z.object({
   requests: z.number(),

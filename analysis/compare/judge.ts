@@ -1,6 +1,13 @@
 // Canary versus stable over the same window: is the canary worse by at least the practical
 // effect, with the configured confidence? Each judgement returns the numbers behind it so a
 // person can check the verdict. Pure: counts in, a Comparison out.
+
+import {
+  type ComparedArm,
+  type CompareToStable,
+  type ComparisonDetails,
+  ERRORS_NEEDS_AN_EFFECT,
+} from '../../crds/index.ts';
 import {
   confidenceAgainst,
   type Interval,
@@ -13,8 +20,8 @@ import {
 } from './confidence.ts';
 import { type Bucket, countAbove, quantile, totalOf } from './histogram.ts';
 
-export type CompareTest = 'errors' | 'latencyP99' | 'latencyDistribution';
-
+/** What a check is (errors, latencyP99, latencyDistribution) and its verdicts, as the AnalysisRun records them. */
+export type CompareTest = ComparisonDetails['test'];
 /**
  * worse: the canary is worse by more than the allowed increase, with the required confidence (fail).
  * notWorse: passes: either a regression of the configured size (REGRESSION × the allowed
@@ -22,38 +29,11 @@ export type CompareTest = 'errors' | 'latencyP99' | 'latencyDistribution';
  * is confidently within the allowed increase.
  * undecided: not enough evidence either way yet. tooFewRequests: below minRequests.
  */
-export type Verdict = 'worse' | 'notWorse' | 'undecided' | 'tooFewRequests';
-
-export interface Arm {
-  requests: number;
-  /** errors: error percent; latency: p99 in ms. */
-  value?: number;
-}
-
-export interface Comparison {
-  test: CompareTest;
-  verdict: Verdict;
-  canary: Arm;
-  stable: Arm;
-  /** The compared quantity in percent points, its always-valid interval, and the allowed effect. */
-  estimate: number;
-  lower: number;
-  upper: number;
-  margin: number;
-  /** (estimate − margin) / standard error. */
-  statistic: number;
-  /** Confidence reached against the margin, in the estimate's direction (0–1). */
-  confidence: number;
-  required: number;
-  /** Chance that a regression of the configured size would have been caught by this look (0–1). */
-  power: number;
-  /** The power a pass needs (0–1). */
-  powerRequired: number;
-  /** The configured regression in the compared quantity's terms, percent points above the stable. */
-  regression: number;
-  /** Latency tests: the latency (ms) at which canary and stable were compared. */
-  atMs?: number;
-}
+export type Verdict = ComparisonDetails['verdict'];
+export type Arm = ComparedArm;
+/** A judgement always states its power; the record's fields are optional for runs written before it did. */
+export type Comparison = ComparisonDetails &
+  Required<Pick<ComparisonDetails, 'power' | 'powerRequired' | 'regression'>>;
 
 /**
  * The regression a check must catch with the stated power before it passes, as a multiple of
@@ -140,12 +120,7 @@ function comparison(
 
 const tooFew = (c: number, s: number, common: Common) => c < common.minRequests || s < common.minRequests;
 
-export interface ErrorEffect {
-  /** Worse when the canary's error percent exceeds the stable's by this many points. */
-  maxIncreasePoints?: number;
-  /** Worse when the canary's error ratio exceeds the stable's by this many percent of it. */
-  maxIncreasePercent?: number;
-}
+export type ErrorEffect = NonNullable<CompareToStable['errors']>;
 
 /**
  * Power of the errors check against its configured regression: the canary's error ratio at
@@ -215,8 +190,7 @@ export function compareErrors(
       margin: 0,
     });
   }
-  if (parts.length === 0)
-    throw new Error('compareToStable.errors needs maxIncreasePoints or maxIncreasePercent');
+  if (parts.length === 0) throw new Error(`compareToStable.${ERRORS_NEEDS_AN_EFFECT.message}`);
   const verdicts = parts.map((p) => verdictOf(p.iv, p.margin));
   let bounds: Verdict = 'undecided';
   if (verdicts.every((v) => v === 'worse')) bounds = 'worse';
