@@ -1,6 +1,8 @@
 // Subset-level canaries: the VirtualService splits between two subsets of one host, and the
 // DestinationRule says which pods each subset is. Sluice owns one label of each of those two
 // subsets, `sluice.dev/revision`, and leaves every other subset and field as written.
+// Not wired into the reconcile yet: the schema refuses istio.destinationRule until it is (the
+// patch, an informer, RBAC on destinationrules and its place in write-plan.ts's order).
 import { REVISION_LABEL } from '../../crds/labels.ts';
 import { RoutingError } from './virtual-service.ts';
 

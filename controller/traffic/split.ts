@@ -6,19 +6,16 @@ export interface Split extends RouteSplit {
 }
 
 /**
- * Which two backends a Rollout splits traffic between. Canary: stable vs canary Service (or
- * DestinationRule subsets). Blue-green: active vs preview Service, at 0 or 100.
+ * Which two backends a Rollout splits traffic between. Canary: stable vs canary Service.
+ * Blue-green: active vs preview Service, at 0 or 100.
  */
 export function splitFor(spec: RolloutSpec): Split | undefined {
   const { canary, blueGreen } = spec.strategy;
   const istio = canary?.trafficRouting?.istio ?? blueGreen?.trafficRouting?.istio;
   if (!istio) return undefined;
   const base = { virtualService: istio.virtualService.name, routes: istio.virtualService.routes };
-  if (canary) {
-    const dr = istio.destinationRule;
-    if (dr)
-      return { ...base, stable: { subset: dr.stableSubsetName }, canary: { subset: dr.canarySubsetName } };
+  // Subset routing (istio.destinationRule) is refused by the schema until the subsets are labelled.
+  if (canary)
     return { ...base, stable: { host: canary.stableService }, canary: { host: canary.canaryService } };
-  }
   return { ...base, stable: { host: blueGreen?.activeService }, canary: { host: blueGreen?.previewService } };
 }
