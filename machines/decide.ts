@@ -2,6 +2,7 @@ import { transition } from 'xstate';
 import type { RolloutSpec, RolloutStatus } from '../crds/index.ts';
 import { type Effect, isEffect } from './actions.ts';
 import type { Millis, ReleaseEvent } from './events.ts';
+import { progressEvents } from './progress-events.ts';
 import { autoPromotionAt, pauseEndsAt, pauseMayEnd, pauseOverdueAt, progressDeadlineAt } from './release.ts';
 import { fromStatus, machineFor, type ReleaseSnapshot, statePath, toStatus } from './status.ts';
 
@@ -80,9 +81,10 @@ export function decide(
   const { snapshot, actions } = step(fromStatus(rollout.name, rollout.spec, status), events);
   const release = releaseWakeAt(snapshot);
   const wakeAt = nextWakeAt(snapshot);
+  const next = toStatus(snapshot);
   return {
-    status: toStatus(snapshot),
-    actions,
+    status: next,
+    actions: [...actions, ...progressEvents(rollout.spec, status, next, actions)],
     wakeAt,
     wakeIsHousekeeping: wakeAt !== undefined && (release === undefined || wakeAt < release),
   };

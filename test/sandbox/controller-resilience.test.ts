@@ -143,6 +143,15 @@ describe('the controller survives crashes and runs as several replicas', () => {
     // Every Event came from the leader; the follower reconciled nothing and never led.
     const fromRollout = (await events(ns)).filter((e) => e.regarding?.kind === 'Rollout');
     expect(fromRollout.length).toBeGreaterThan(0);
+    // The release's progress is told as it happens: the step done and the weight it set.
+    const told = async () =>
+      (await events(ns)).filter((e) => e.regarding?.kind === 'Rollout').map((e) => `${e.reason}: ${e.note}`);
+    await waitFor(
+      async () =>
+        (await told()).includes('WeightChanged: Canary weight 0% → 20% after step 1 of 2.') &&
+        (await told()).includes(`StepCompleted: Step 1 of 2 (setWeight 20) completed for ${canary}.`),
+      { description: 'WeightChanged and StepCompleted Events for the first step', timeout: 30_000 },
+    );
     expect(new Set(fromRollout.map((e) => e.reportingInstance))).toEqual(new Set([leaderId]));
     expect(reconcileLines(leader).length).toBeGreaterThan(0);
     expect(reconcileLines(follower)).toEqual([]);

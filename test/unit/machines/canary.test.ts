@@ -8,6 +8,7 @@ import {
   gate,
   MIN,
   observe,
+  reasons,
   T0,
   trafficOf,
   types,
@@ -69,7 +70,12 @@ describe('canary: starting out', () => {
     d.send(observe(T0 + 1500, 'r2', { ready: false }));
     expect(d.writes).toEqual([]);
     const ready = d.send(observe(T0 + 2000, 'r2', { ready: true }));
-    expect(types(ready)).toEqual(['startAnalysis']);
+    expect(types(ready)).toEqual(['startAnalysis', 'emitEvent', 'emitEvent']);
+    // The first step (setWeight 10) is done the moment its weight is; people see both.
+    expect(find(ready, 'emitEvent').map((a) => a.params.message)).toEqual([
+      'Step 1 of 5 (setWeight 10) completed for r2.',
+      'Canary weight 0% → 10% after step 1 of 5.',
+    ]);
     expect(find(ready, 'startAnalysis')[0]?.params).toEqual({
       gate: 'background',
       name: 'checkout-r2-bg-a0',
@@ -89,7 +95,8 @@ describe('canary: steps', () => {
     expect(d.last.wakeAt).toBe(T0 + 2000 + MIN);
     expect(d.send(observe(T0 + 2000 + MIN - 1, 'r2'))).toEqual([]);
     const after = d.send(observe(T0 + 2000 + MIN, 'r2'));
-    expect(types(after)).toEqual(['startAnalysis']);
+    expect(types(after)).toEqual(['startAnalysis', 'emitEvent', 'emitEvent', 'emitEvent']);
+    expect(reasons(after)).toEqual(['StepCompleted', 'StepCompleted', 'WeightChanged']);
     expect(d.writes).toEqual([{ type: 'setWeight', weight: 50 }]);
     expect(find(after, 'startAnalysis')[0]?.params).toMatchObject({
       gate: 'step',
@@ -154,7 +161,17 @@ describe('canary: steps', () => {
     const passed = d.send(
       observe(T0 + 4 * MIN, 'r2', { gates: { step: { name: d.analysis, phase: 'Successful' } } }),
     );
-    expect(passed).toEqual([{ type: 'stopAnalysis', params: { name: 'checkout-r2-step-3-a0' } }]);
+    expect(passed).toEqual([
+      { type: 'stopAnalysis', params: { name: 'checkout-r2-step-3-a0' } },
+      {
+        type: 'emitEvent',
+        params: {
+          reason: 'StepCompleted',
+          message: 'Step 4 of 5 (analysis) completed for r2.',
+          type: 'Normal',
+        },
+      },
+    ]);
     expect(d.status).toMatchObject({ phase: 'Paused', pause: { reason: 'Step' }, currentStepIndex: 4 });
     expect(d.status?.pause?.resumeAt).toBeUndefined();
     expect(d.last.wakeAt).toBeUndefined();
@@ -278,7 +295,8 @@ describe('canary: signals', () => {
       { type: 'setWeight', weight: 0 },
       { type: 'pointService', service: 'c', revision: 'r1' },
     ]);
-    expect(types(actions)).toEqual(['stopAnalysis', 'stopAnalysis', 'markAborted', 'emitEvent']);
+    expect(types(actions)).toEqual(['stopAnalysis', 'stopAnalysis', 'markAborted', 'emitEvent', 'emitEvent']);
+    expect(find(actions, 'emitEvent')[1]?.params.message).toBe('Canary weight 50% → 0% (aborted).');
     expect(find(actions, 'markAborted')[0]?.params).toEqual({ reason: 'bad smell', kind: 'Requested' });
     expect(d.status).toMatchObject({ phase: 'Degraded', abort: true, canary: { weight: 0 } });
     expect(d.status?.message).toMatch(/bad smell/);
@@ -566,7 +584,8 @@ describe('canary: the template changes mid-release', () => {
   it('a newer revision supersedes the canary and restarts with it', () => {
     const d = atAnalysisStep();
     const actions = d.send(observe(T0 + 3 * MIN, 'r3'));
-    expect(types(actions)).toEqual(['stopAnalysis', 'stopAnalysis', 'emitEvent']);
+    expect(types(actions)).toEqual(['stopAnalysis', 'stopAnalysis', 'emitEvent', 'emitEvent']);
+    expect(reasons(actions)).toEqual(['ReleaseStarted', 'WeightChanged']);
     // The new canary is created, the old one's traffic goes back to stable, then it goes down.
     expect(d.writes).toEqual([
       { type: 'createReplicaSet', revision: 'r3', replicas: 4 },
@@ -663,5 +682,40 @@ describe('promote --full after a background watch ended', () => {
     const paused = send({ type: 'PAUSE', now: T0 + 5 });
     expect(paused.phase).toBe('Paused');
     expect(paused.backgroundAnalysis).toBeUndefined();
+  });
+});
+
+describe('canary: progress Events', () => {
+  it('tells each completed step and weight change once, and nothing while the release waits', () => {
+    const d = atTimedPause();
+    expect(d.send(observe(T0 + 30_000, 'r2'))).toEqual([]);
+    const resumed = d.send(observe(T0 + 2000 + MIN, 'r2'));
+    expect(find(resumed, 'emitEvent').map((a) => a.params.message)).toEqual([
+      'Step 2 of 5 (pause 1m) completed for r2.',
+      'Step 3 of 5 (setWeight 50) completed for r2.',
+      'Canary weight 10% → 50% after step 3 of 5.',
+    ]);
+    expect(reasons(d.send(observe(T0 + 2001 + MIN, 'r2')))).toEqual([]);
+  });
+
+  it('says nothing of steps a full promotion skipped, nor of the weight a promotion takes back', () => {
+    const d = atTimedPause();
+    const all = [
+      ...d.send({ type: 'PROMOTE', now: T0 + 10_000, full: true }),
+      ...d.send(observe(T0 + 11_000, 'r2', { ready: true })),
+      ...d.send(observe(T0 + 12_000, 'r2', { ready: true })),
+    ];
+    expect(reasons(all)).toContain('ReleasePromoted');
+    expect(reasons(all)).not.toContain('StepCompleted');
+    expect(reasons(all)).not.toContain('WeightChanged');
+    expect(d.status).toMatchObject({ stableRevision: 'r2' });
+  });
+
+  it('tells a restart with a newer revision as such', () => {
+    const d = atAnalysisStep();
+    const actions = d.send(observe(T0 + 3 * MIN, 'r3'));
+    expect(find(actions, 'emitEvent').at(-1)?.params.message).toBe(
+      'Canary weight 50% → 0% (the release restarts with r3).',
+    );
   });
 });

@@ -128,6 +128,8 @@ export class Driver {
 }
 
 export const types = (actions: Effect[]) => actions.map((a) => a.type);
+/** The reason of each Event a decision emits, in order. */
+export const reasons = (actions: Effect[]) => find(actions, 'emitEvent').map((a) => a.params.reason);
 export const find = <K extends Effect['type']>(actions: Effect[], type: K) =>
   actions.filter((a): a is Extract<Effect, { type: K }> => a.type === type);
 

@@ -10,6 +10,7 @@ import type { Effect } from '../../../machines/actions.ts';
 import { decide, step } from '../../../machines/decide.ts';
 import { desiredWorld } from '../../../machines/desired.ts';
 import type { GateKind, ReleaseEvent } from '../../../machines/events.ts';
+import { progressEvents } from '../../../machines/progress-events.ts';
 import { fromStatus, toStatus } from '../../../machines/status.ts';
 import { planWrites } from '../../../machines/write-plan.ts';
 import { blueGreenSpec, canarySpec, gate, ROLLOUT, T0, trafficOf, worldOf } from './fixtures.ts';
@@ -209,8 +210,12 @@ function checkRun(spec: RolloutSpec, moves: Move[], probe?: Probe) {
     const decision = decide({ name: ROLLOUT, spec }, status, [event]);
     const uninterrupted = step(live, [event]);
     live = uninterrupted.snapshot;
-    // (4) a controller restarted from status decides exactly like one that never stopped
-    expect(decision.actions).toEqual(uninterrupted.actions);
+    // (4) a controller restarted from status decides exactly like one that never stopped (the
+    // progress Events are read off the two statuses, so they come out the same too)
+    expect(decision.actions).toEqual([
+      ...uninterrupted.actions,
+      ...progressEvents(spec, before, toStatus(live), uninterrupted.actions),
+    ]);
     expect(decision.status).toEqual(toStatus(live));
     expect(StatusSchema.safeParse(decision.status).success).toBe(true);
     const actions = decision.actions;
