@@ -1,5 +1,5 @@
 # Multi-stage: built in a full image; the runtime holds Node and one file.
-FROM node:20-bookworm AS build
+FROM node:24-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
@@ -15,7 +15,7 @@ COPY tsconfig.json ./
 # (test/sandbox/bundle.test.ts runs it alone in an empty directory).
 RUN npm run build
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 # Write-back runs git (confined: controller/write-back/git-run.ts); https needs the CA bundle.
 RUN apt-get update \
