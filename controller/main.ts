@@ -175,7 +175,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       analysisMetrics,
       log,
     }),
-    { workers: opts.workers ?? DEFAULT_WORKERS, onDepth: (d) => metrics.workqueueDepth.set(d) },
+    { workers: opts.workers ?? DEFAULT_WORKERS, observer: metrics.queueObserver('rollouts') },
   );
 
   const enqueueRollout = (
@@ -186,6 +186,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     if (namespace && name) queue.add(`${namespace}/${name}`, priority);
   };
   const runner = new AnalysisRunner({
+    queueObserver: metrics.queueObserver('analysisruns'),
     store: {
       run: (namespace, name) => world.analysisRun(namespace, name),
       runs: (namespace, rollout) => world.analysisRuns(namespace, rollout),
@@ -211,6 +212,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       enqueueRollout(namespace, name, phase === 'Failed' ? 'critical' : 'due'),
   });
   const writeBack = new WriteBackWorker({
+    queueObserver: metrics.queueObserver('writeback'),
     kc,
     store: {
       rollout: (namespace, name) => world.rollout(namespace, name),

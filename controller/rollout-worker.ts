@@ -39,6 +39,15 @@ export function rolloutHandler(deps: RolloutWorkerDeps): QueueHandler {
       const status = world.rollout(namespace, name)?.status;
       if (status?.phase) metrics.setRolloutPhase(namespace, name, status.phase);
       if (status?.canary) metrics.setCanaryWeight(namespace, name, status.canary.weight);
+      metrics.setReplicas(namespace, name, {
+        desired: rollout.spec?.replicas ?? 1,
+        current: status?.replicas,
+        updated: status?.updatedReplicas,
+        ready: status?.readyReplicas,
+        available: status?.availableReplicas,
+      });
+      metrics.setAnalysisPhase(namespace, name, 'current', status?.analysis?.phase);
+      metrics.setAnalysisPhase(namespace, name, 'background', status?.backgroundAnalysis?.phase);
       metrics.setRolloutInfo(
         namespace,
         name,
@@ -58,7 +67,8 @@ export function rolloutHandler(deps: RolloutWorkerDeps): QueueHandler {
         );
       }
       for (const a of outcome.actions)
-        if (a.type === 'markAborted') deps.analysisMetrics.rollbacks.inc({ reason: a.params.kind });
+        if (a.type === 'markAborted')
+          deps.analysisMetrics.rollbacks.inc({ namespace, name, reason: a.params.kind });
       if (outcome.problem) rlog.warn({ reason: outcome.problem.reason }, outcome.problem.message);
       if (outcome.requeueAfterMs === undefined) return undefined;
       return {
@@ -67,7 +77,7 @@ export function rolloutHandler(deps: RolloutWorkerDeps): QueueHandler {
       };
     } catch (err) {
       if (err instanceof NotLeaderError) return undefined;
-      metrics.reconcileErrors.inc();
+      metrics.reconcileErrors.inc({ namespace, name });
       if (!(err instanceof StaleWrite)) rlog.warn({ err }, 'reconcile failed; will retry');
       throw err;
     } finally {

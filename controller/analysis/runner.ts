@@ -29,7 +29,7 @@ import {
 } from '../../analysis/traffic-start.ts';
 import type { AnalysisRun, AnalysisRunStatus, Rollout } from '../../crds/index.ts';
 import type { AnalysisRunEvent } from '../../machines/analysis-run.ts';
-import { type ReconcileResult, WorkQueue } from '../kube/workqueue.ts';
+import { type QueueObserver, type ReconcileResult, WorkQueue } from '../kube/workqueue.ts';
 import { sameJson } from '../revision.ts';
 import { NotLeaderError, StaleWrite } from '../writer.ts';
 import { assessRun, type DetectabilityDeps, warnIfBlind } from './detectability.ts';
@@ -51,6 +51,8 @@ export interface RunStore {
 }
 
 export interface RunnerOptions {
+  /** client-go's workqueue metrics for this worker's queue. */
+  queueObserver?: QueueObserver;
   store: RunStore;
   writer: AnalysisWriter;
   providers: ProviderPool;
@@ -99,6 +101,7 @@ export class AnalysisRunner {
     };
     const workers = opts.workers ?? 4;
     this.queue = new WorkQueue((key) => this.process(key), {
+      observer: opts.queueObserver,
       workers,
       perGroup: { groupOf: (key) => key.slice(0, key.indexOf('/')), max: perNamespace(workers) },
       backoff: { baseMs: 50, capMs: 30_000 },
@@ -329,14 +332,10 @@ export class AnalysisRunner {
   private count(run: AnalysisRun, taken: Taken[]): void {
     const m = this.opts.metrics;
     if (!m) return;
+    const rollout = { namespace: run.metadata.namespace ?? '', name: run.spec.rollout };
     for (const t of taken) {
-      m.measurements.inc({ metric: t.metric, phase: t.phase });
-      if (t.number !== undefined) {
-        m.lastValue.set(
-          { namespace: run.metadata.namespace ?? '', rollout: run.spec.rollout, metric: t.metric },
-          t.number,
-        );
-      }
+      m.measurements.inc({ ...rollout, metric: t.metric, phase: t.phase });
+      if (t.number !== undefined) m.lastValue.set({ ...rollout, metric: t.metric }, t.number);
     }
   }
 

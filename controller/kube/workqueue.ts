@@ -16,13 +16,29 @@ export interface WorkQueueOptions {
   backoff?: BackoffOptions;
   /** Told about every failure; `retryInMs` is undefined for terminal errors. */
   onError?: (key: string, err: unknown, retryInMs: number) => void;
-  /** Told whenever the number of keys waiting to be processed changes (for a gauge). */
-  onDepth?: (depth: number) => void;
+  /** Told what the queue does, for client-go's workqueue metrics. */
+  observer?: QueueObserver;
   /**
    * At most `max` keys of one group (e.g. one namespace) processed at once; the others wait in
    * line while keys of other groups are served. Off when absent.
    */
   perGroup?: { groupOf: (key: string) => string; max: number };
+}
+
+/**
+ * What client-go's workqueue metrics count, so a dashboard built for a client-go controller
+ * reads this one: adds, depth, time waiting in line, time in the handler, retries.
+ */
+export interface QueueObserver {
+  added(): void;
+  /** Keys waiting for a worker, whenever it changes. */
+  depth(n: number): void;
+  /** A key left its line for a worker after waiting this long. */
+  waited(seconds: number): void;
+  /** A handler finished (or threw) after this long. */
+  worked(seconds: number): void;
+  /** A failed key was put back for another try. */
+  retried(): void;
 }
 
 const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 5, capMs: 5 * 60_000 };
@@ -59,6 +75,8 @@ export class WorkQueue {
   private readonly workers: number;
   private stopping = false;
   private lastDepth = 0;
+  /** When each waiting key entered its line (for `waited`). */
+  private readonly since = new Map<string, number>();
 
   constructor(
     private readonly handler: QueueHandler,
@@ -81,9 +99,10 @@ export class WorkQueue {
       return;
     }
     this.dirty.set(key, priority);
+    this.opts.observer?.added();
     // The worker holding it will put it back, in this line, when it finishes.
     if (this.processing.has(key)) return;
-    this.lines[priority].push(key);
+    this.enter(key, priority);
     this.depthChanged();
     this.pump();
   }
@@ -94,6 +113,11 @@ export class WorkQueue {
     const line = this.lines[from];
     line.splice(line.indexOf(key), 1);
     this.lines[to].push(key);
+  }
+
+  private enter(key: string, line: Priority): void {
+    this.lines[line].push(key);
+    if (this.opts.observer) this.since.set(key, performance.now());
   }
 
   /** Deadline-driven: the key is `due` when its time comes, unless told otherwise (retries are routine). */
@@ -135,6 +159,7 @@ export class WorkQueue {
     this.delayed.clear();
     for (const line of Object.values(this.lines)) line.length = 0;
     this.dirty.clear();
+    this.since.clear();
     this.depthChanged();
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
@@ -144,6 +169,11 @@ export class WorkQueue {
       const key = this.next();
       if (key === undefined) return;
       this.dirty.delete(key);
+      const since = this.since.get(key);
+      if (since !== undefined) {
+        this.since.delete(key);
+        this.opts.observer?.waited((performance.now() - since) / 1000);
+      }
       this.processing.add(key);
       this.hold(key, 1);
       this.depthChanged();
@@ -157,11 +187,13 @@ export class WorkQueue {
     try {
       let result: ReconcileResult | undefined;
       let failure: { err: unknown } | undefined;
+      const started = performance.now();
       try {
         result = (await this.handler(key)) ?? undefined;
       } catch (err) {
         failure = { err };
       }
+      this.opts.observer?.worked((performance.now() - started) / 1000);
       if (this.stopping) return;
       if (!failure) {
         this.backoff.forget(key);
@@ -170,6 +202,7 @@ export class WorkQueue {
       } else {
         const delay = this.backoff.next(key);
         this.report(key, failure.err, delay);
+        this.opts.observer?.retried();
         this.addAfter(key, delay, 'routine');
       }
     } finally {
@@ -177,7 +210,7 @@ export class WorkQueue {
       this.hold(key, -1);
       const again = this.dirty.get(key);
       if (!this.stopping && again !== undefined) {
-        this.lines[again].push(key);
+        this.enter(key, again);
         this.depthChanged();
       }
       this.pump();
@@ -224,6 +257,6 @@ export class WorkQueue {
     const d = this.depth();
     if (d === this.lastDepth) return;
     this.lastDepth = d;
-    this.opts.onDepth?.(d);
+    this.opts.observer?.depth(d);
   }
 }

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { POD_TEMPLATE_ANNOTATION, type Rollout, type RolloutStatus } from '../../crds/index.ts';
 import { type WriteBackDue, writeBackDue } from '../../machines/write-back.ts';
 import type { EventRecorder } from '../kube/events.ts';
-import { WorkQueue } from '../kube/workqueue.ts';
+import { type QueueObserver, WorkQueue } from '../kube/workqueue.ts';
 import { REVISION_LABEL, revisionOf } from '../revision.ts';
 import { NotLeaderError } from '../writer.ts';
 import { CredentialsError, readCredentials } from './credentials.ts';
@@ -24,6 +24,8 @@ import { type FieldChange, templateDiff } from './template-diff.ts';
 export type WriteBackStatus = NonNullable<RolloutStatus['writeBack']>;
 
 export interface WriteBackOptions {
+  /** client-go's workqueue metrics for this worker's queue. */
+  queueObserver?: QueueObserver;
   kc: KubeConfig;
   store: {
     rollout(namespace: string, name: string): Rollout | undefined;
@@ -53,6 +55,7 @@ export class WriteBackWorker {
 
   constructor(private readonly opts: WriteBackOptions) {
     this.queue = new WorkQueue((key) => this.process(key), {
+      observer: opts.queueObserver,
       workers: 1,
       backoff: { baseMs: 1_000, capMs: 60_000 },
       onError: (key, err) => {

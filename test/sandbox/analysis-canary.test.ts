@@ -86,10 +86,15 @@ describe('canary analysis against the real Prometheus', () => {
     const bg = (await analysisRuns(ns)).find((r) => r.spec.gate === 'background');
     expect(bg?.status?.phase).toBe('Failed');
     const exported = await (await fetch(`http://127.0.0.1:${await controller.metricsPort()}/metrics`)).text();
-    expect(exported).toMatch(/sluice_rollbacks_total\{reason="AnalysisFailed"\} 1/);
-    expect(exported).toMatch(/sluice_analysis_measurements_total\{metric="success-rate",phase="Failed"\} 1/);
+    // Each series names its Rollout, so an alert says which release rolled back.
+    expect(exported).toContain(
+      `sluice_rollbacks_total{namespace="${ns}",name="web",reason="AnalysisFailed"} 1`,
+    );
+    expect(exported).toContain(
+      `sluice_analysis_measurements_total{namespace="${ns}",name="web",metric="success-rate",phase="Failed"} 1`,
+    );
     expect(exported).toMatch(
-      /sluice_analysis_metric_value\{namespace="[^"]+",rollout="web",metric="success-rate"\} \d/,
+      new RegExp(`sluice_analysis_metric_value\\{namespace="${ns}",name="web",metric="success-rate"\\} \\d`),
     );
     expect(bg?.status?.message).toMatch(
       /success-rate failed: success rate \d+(\.\d+)?% \(between [\d.]+% and [\d.]+% over \d+ requests\): past min 95% at confidence 0\.99; stable success rate 100%/,

@@ -49,7 +49,8 @@ describe('metrics', () => {
       'sluice_rollout_canary_weight',
       'sluice_reconcile_duration_seconds',
       'sluice_reconcile_errors_total',
-      'sluice_workqueue_depth',
+      'sluice_rollout_replicas',
+      'sluice_rollout_analysis_phase',
       'process_cpu_seconds_total',
       'nodejs_eventloop_lag_seconds',
     ]) {
@@ -65,7 +66,19 @@ describe('metrics', () => {
     m.setRolloutPhase('shop', 'checkout', 'Progressing');
     m.setRolloutPhase('shop', 'checkout', 'Paused');
     m.setCanaryWeight('shop', 'checkout', 30);
+    m.setReplicas('shop', 'checkout', { desired: 4, current: 8, updated: 4, ready: 7, available: undefined });
+    m.setAnalysisPhase('shop', 'checkout', 'background', 'Running');
+    m.reconcileErrors.inc({ namespace: 'shop', name: 'checkout' });
     const text = await m.registry.metrics();
+    expect(text).toContain('sluice_rollout_replicas{namespace="shop",name="checkout",state="ready"} 7');
+    expect(text).toContain('sluice_rollout_replicas{namespace="shop",name="checkout",state="available"} 0');
+    expect(text).toContain(
+      'sluice_rollout_analysis_phase{namespace="shop",name="checkout",gate="background",phase="Running"} 1',
+    );
+    expect(text).toContain(
+      'sluice_rollout_analysis_phase{namespace="shop",name="checkout",gate="background",phase="Failed"} 0',
+    );
+    expect(text).toContain('sluice_reconcile_errors_total{namespace="shop",name="checkout"} 1');
     expect(text).not.toContain('revision="abc"');
     expect(text).toContain(
       'sluice_rollout_info{namespace="shop",name="checkout",strategy="canary",revision="def"} 1',
@@ -81,8 +94,13 @@ describe('metrics', () => {
 describe('startServer', () => {
   it('serves /metrics on an ephemeral port', async () => {
     const m = createMetrics(new Registry());
-    m.reconcileErrors.inc();
-    m.workqueueDepth.set(3);
+    m.reconcileErrors.inc({ namespace: 'shop', name: 'checkout' });
+    const queue = m.queueObserver('rollouts');
+    queue.added();
+    queue.depth(3);
+    queue.waited(0.2);
+    queue.worked(0.03);
+    queue.retried();
     m.reconcileDuration.observe({ changed: 'false' }, 0.02);
     const s = await serve({ addr: '127.0.0.1:0', registry: m.registry });
     expect(s.port).toBeGreaterThan(0);
@@ -90,8 +108,13 @@ describe('startServer', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/plain');
     const body = await res.text();
-    expect(body).toContain('sluice_reconcile_errors_total 1');
-    expect(body).toContain('sluice_workqueue_depth 3');
+    expect(body).toContain('sluice_reconcile_errors_total{namespace="shop",name="checkout"} 1');
+    // client-go's names, so dashboards for client-go controllers read Sluice's queues
+    expect(body).toContain('workqueue_adds_total{name="rollouts"} 1');
+    expect(body).toContain('workqueue_depth{name="rollouts"} 3');
+    expect(body).toContain('workqueue_queue_duration_seconds_count{name="rollouts"} 1');
+    expect(body).toContain('workqueue_work_duration_seconds_sum{name="rollouts"} 0.03');
+    expect(body).toContain('workqueue_retries_total{name="rollouts"} 1');
     expect(body).toContain('sluice_reconcile_duration_seconds_count{changed="false"} 1');
     // Health endpoints live on their own server unless asked for.
     expect((await get(s, '/readyz')).status).toBe(404);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backoffDelay, KeyedBackoff } from '../../../controller/kube/backoff.ts';
-import { type ReconcileResult, WorkQueue } from '../../../controller/kube/workqueue.ts';
+import { type QueueObserver, type ReconcileResult, WorkQueue } from '../../../controller/kube/workqueue.ts';
 
 interface Deferred {
   promise: Promise<ReconcileResult | undefined>;
@@ -191,10 +191,53 @@ describe('WorkQueue', () => {
     await q.shutdown();
   });
 
+  /** Records what the queue tells its observer (client-go's workqueue metrics). */
+  function recorder() {
+    const seen = {
+      depths: [] as number[],
+      adds: 0,
+      waited: [] as number[],
+      worked: [] as number[],
+      retries: 0,
+    };
+    const observer: QueueObserver = {
+      added: () => seen.adds++,
+      depth: (n) => seen.depths.push(n),
+      waited: (s) => seen.waited.push(s),
+      worked: (s) => seen.worked.push(s),
+      retried: () => seen.retries++,
+    };
+    return { seen, observer };
+  }
+
+  it('counts adds, waits, work and retries as client-go does', async () => {
+    const { seen, observer } = recorder();
+    let fail = true;
+    const q = new WorkQueue(
+      async () => {
+        if (fail) {
+          fail = false;
+          throw new Error('once');
+        }
+      },
+      { workers: 1, observer, backoff: { baseMs: 1, capMs: 1 } },
+    );
+    q.add('a');
+    q.add('b');
+    await vi.waitFor(() => expect(seen.worked.length).toBe(3));
+    // a (failed), b, a again after its backoff: the retry is an add, as in client-go
+    expect(seen.adds).toBe(3);
+    expect(seen.retries).toBe(1);
+    expect(seen.waited.length).toBe(3);
+    for (const s of [...seen.waited, ...seen.worked]) expect(s).toBeGreaterThanOrEqual(0);
+    await q.shutdown();
+  });
+
   it('reports depth changes', async () => {
-    const depths: number[] = [];
+    const { seen, observer } = recorder();
+    const depths = seen.depths;
     const { calls, handler } = controllable();
-    const q = new WorkQueue(handler, { workers: 1, onDepth: (d) => depths.push(d) });
+    const q = new WorkQueue(handler, { workers: 1, observer });
     q.add('a');
     q.add('b');
     q.add('c');
