@@ -400,6 +400,102 @@ describe('kubectl sluice signals', () => {
   });
 });
 
+/** A kubeconfig that signs in as ServiceAccount `name` of `ns`, as a person with a token would. */
+async function kubeconfigOf(ns: string, name: string): Promise<string> {
+  const token = await kube().core.createNamespacedServiceAccountToken({
+    namespace: ns,
+    name,
+    body: { spec: { audiences: [], expirationSeconds: 600 } },
+  });
+  const cluster = kube().kc.getCurrentCluster()!;
+  const kubeconfig = join(mkdtempSync(join(tmpdir(), 'sluice-rbac-')), 'config');
+  writeFileSync(
+    kubeconfig,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        {
+          name: 'sandbox',
+          cluster: {
+            server: cluster.server,
+            ...(cluster.caData ? { 'certificate-authority-data': cluster.caData } : {}),
+            ...(cluster.caFile ? { 'certificate-authority': cluster.caFile } : {}),
+          },
+        },
+      ],
+      users: [{ name, user: { token: token.status?.token } }],
+      contexts: [{ name, context: { cluster: 'sandbox', user: name, namespace: ns } }],
+      'current-context': name,
+    }),
+  );
+  return kubeconfig;
+}
+
+/** ServiceAccount `name` in `ns`, bound there (a RoleBinding) to the built-in ClusterRole `role`. */
+async function personWith(role: 'view' | 'edit', ns: string, name: string): Promise<string> {
+  await kube().core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name } } });
+  await kube()
+    .kc.makeApiClient(RbacAuthorizationV1Api)
+    .createNamespacedRoleBinding({
+      namespace: ns,
+      body: {
+        metadata: { name: `${name}-${role}` },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+        subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
+      },
+    });
+  return kubeconfigOf(ns, name);
+}
+
+describe('roles for people (deploy/rbac-people.yaml, aggregated into view, edit and admin)', () => {
+  it('lets an editor steer releases in its namespace only, and a viewer read but not steer', async () => {
+    await applyYaml(readFileSync(join(ROOT, 'deploy/rbac-people.yaml'), 'utf8'));
+    const rbac = kube().kc.makeApiClient(RbacAuthorizationV1Api);
+    // kube-controller-manager's aggregation copies the rules into the built-in roles.
+    const aggregated = async (role: string, resource: string, verb: string) =>
+      ((await rbac.readClusterRole({ name: role })).rules ?? []).some(
+        (r) =>
+          r.apiGroups?.includes('sluice.dev') && r.resources?.includes(resource) && r.verbs.includes(verb),
+      );
+    await waitFor(
+      async () =>
+        (await aggregated('edit', 'rollouts/status', 'patch')) &&
+        (await aggregated('admin', 'rollouts/status', 'patch')) &&
+        (await aggregated('view', 'rollouts', 'watch')),
+      { description: 'the Sluice rules aggregated into view, edit and admin', timeout: 60_000 },
+    );
+    const [mine, theirs] = [await freshNamespace('people'), await freshNamespace('people')];
+    await createRollout(mine, 'checkout', PAUSED);
+    await createRollout(theirs, 'checkout', PAUSED);
+    const editor = await personWith('edit', mine, 'dev');
+    const viewer = await personWith('view', mine, 'watcher');
+
+    expect(await sluice(['promote', 'checkout'], editor)).toMatchObject({ code: 0 });
+    expect((await getRollout(mine, 'checkout')).status?.signals?.promote).toBeDefined();
+    expect(await sluice(['abort', 'checkout'], editor)).toMatchObject({ code: 0 });
+    expect(await sluice(['set', 'image', 'checkout', 'app=x:2'], editor)).toMatchObject({ code: 0 });
+    const elsewhere = await sluice(['promote', 'checkout', '-n', theirs], editor);
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.err).toContain(
+      `forbidden: user "system:serviceaccount:${mine}:dev" cannot get rollouts in namespace "${theirs}"`,
+    );
+    expect((await getRollout(theirs, 'checkout')).status?.signals).toBeUndefined();
+
+    const listed = await sluice(['list'], viewer);
+    expect(listed).toMatchObject({ code: 0 });
+    expect(listed.out).toMatch(/^checkout\s+Paused/m);
+    expect(await sluice(['status', 'checkout'], viewer)).toMatchObject({ code: 0 });
+    expect(await sluice(['promote', 'checkout'], viewer)).toEqual({
+      code: 1,
+      out: '',
+      err:
+        `error: forbidden: user "system:serviceaccount:${mine}:watcher" cannot patch rollouts/status in namespace "${mine}" ` +
+        '(kubectl sluice promote needs: get rollouts, patch rollouts/status)',
+    });
+  });
+});
+
 describe('kubectl sluice RBAC', () => {
   it('tells a read-only user which verb on which resource is denied and what the command needs', async () => {
     const ns = await freshNamespace('cli');
@@ -424,33 +520,7 @@ describe('kubectl sluice RBAC', () => {
         subjects: [{ kind: 'ServiceAccount', name: 'viewer', namespace: ns }],
       },
     });
-    const token = await kube().core.createNamespacedServiceAccountToken({
-      namespace: ns,
-      name: 'viewer',
-      body: { spec: { audiences: [], expirationSeconds: 600 } },
-    });
-    const cluster = kube().kc.getCurrentCluster()!;
-    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'sluice-rbac-')), 'config');
-    writeFileSync(
-      kubeconfig,
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [
-          {
-            name: 'sandbox',
-            cluster: {
-              server: cluster.server,
-              ...(cluster.caData ? { 'certificate-authority-data': cluster.caData } : {}),
-              ...(cluster.caFile ? { 'certificate-authority': cluster.caFile } : {}),
-            },
-          },
-        ],
-        users: [{ name: 'viewer', user: { token: token.status?.token } }],
-        contexts: [{ name: 'viewer', context: { cluster: 'sandbox', user: 'viewer', namespace: ns } }],
-        'current-context': 'viewer',
-      }),
-    );
+    const kubeconfig = await kubeconfigOf(ns, 'viewer');
 
     // Reading is allowed (the namespace comes from the context)…
     const listed = await sluice(['list'], kubeconfig);
