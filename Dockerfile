@@ -13,6 +13,9 @@ COPY tsconfig.json ./
 # One plain-JavaScript file with every dependency inside: tsx at run time would cost the
 # controller ~150 MB of memory, and node_modules is not needed beside the bundle
 # (test/sandbox/bundle.test.ts runs it alone in an empty directory).
+# Stamped into the bundle (`sluice --version`, sluice_build_info); `npm run release` writes them.
+ARG SLUICE_VERSION
+ARG SLUICE_REVISION
 RUN npm run build
 
 FROM node:24-bookworm-slim

@@ -22,9 +22,13 @@ export type Invocation =
   | { command: Exclude<SignalCommand, 'promote'>; kube: KubeFlags; name: string }
   | { command: 'undo'; kube: KubeFlags; name: string; toRevision?: number }
   | { command: 'set image'; kube: KubeFlags; name: string; images: ImageChange[] }
-  | { command: 'lint'; kube: KubeFlags; file: string; prometheus?: string };
+  | { command: 'lint'; kube: KubeFlags; file: string; prometheus?: string }
+  | { command: 'version'; kube: KubeFlags; controllerNamespace: string };
 
 export type CommandName = Exclude<Invocation['command'], 'help'>;
+
+/** Where `deploy/` and the release manifests install the controller. */
+export const DEFAULT_CONTROLLER_NAMESPACE = 'sluice-system';
 
 /** A mistake in how the plugin was called: exit code 2, as kubectl does, with a pointer to the usage. */
 export class UsageError extends Error {
@@ -45,6 +49,9 @@ Commands:
   set image NAME CONTAINER=IMAGE…  change container images in the Rollout's pod template
   lint -f FILE [--prometheus URL]  what the API server would refuse in a Rollout file, and (with a
                                    Prometheus) what its compareToStable gates can see
+  version [--controller-namespace NS]
+                                   this plugin's version and the controller's (its Deployment
+                                   in NS, default sluice-system)
 
 Flags (every command, as kubectl):
   -n, --namespace NAME   namespace (default: the context's namespace, else "default")
@@ -63,6 +70,7 @@ const OPTIONS = {
   'to-revision': { type: 'string' },
   filename: { type: 'string', short: 'f' },
   prometheus: { type: 'string' },
+  'controller-namespace': { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -81,6 +89,7 @@ const EXTRA: Record<CommandName, readonly OptionName[]> = {
   undo: ['to-revision'],
   'set image': [],
   lint: ['filename', 'prometheus'],
+  version: ['controller-namespace'],
 };
 
 function flagName(option: OptionName): string {
@@ -149,6 +158,14 @@ export function parseInvocation(argv: string[]): Invocation {
     if (!/^https?:\/\/[^/?#]+/.test(prometheus))
       throw new UsageError(`--prometheus must be an http:// or https:// URL, got "${prometheus}"`);
     return { command, kube, file, prometheus };
+  }
+
+  if (command === 'version') {
+    if (args.length > 0) throw new UsageError(`"version" takes no arguments, got "${args.join(' ')}"`);
+    const raw = values['controller-namespace'];
+    const controllerNamespace =
+      raw === undefined ? DEFAULT_CONTROLLER_NAMESPACE : nonEmpty(raw, '--controller-namespace');
+    return { command, kube, controllerNamespace };
   }
 
   const [name, ...more] = args;

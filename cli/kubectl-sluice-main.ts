@@ -4,6 +4,7 @@ import { runList } from './commands/list.ts';
 import { runSignal } from './commands/signal.ts';
 import { runStatus } from './commands/status.ts';
 import { runSetImage, runUndo } from './commands/template.ts';
+import { runVersion } from './commands/version.ts';
 import { CliError } from './errors.ts';
 import { type Io, processIo } from './io.ts';
 import { connect } from './kube.ts';
@@ -12,6 +13,8 @@ async function run(invocation: Exclude<Invocation, { command: 'help' }>, io: Io)
   // lint reads a file and the Prometheus given: no cluster, no kubeconfig needed.
   if (invocation.command === 'lint')
     return runLint(io, invocation.file, invocation.prometheus, invocation.kube.namespace ?? 'default');
+  if (invocation.command === 'version')
+    return runVersion(io, invocation.controllerNamespace, () => connect(invocation.kube, 'version').apps);
   const kube = connect(invocation.kube, invocation.command);
   switch (invocation.command) {
     case 'list':

@@ -5,6 +5,8 @@ export interface Permission {
   verb: 'get' | 'list' | 'watch' | 'patch';
   resource: string;
   group: string;
+  /** Where the grant is needed when it is not the Rollout's namespace. */
+  where?: string;
 }
 
 const rollouts = (verb: Permission['verb']): Permission => ({
@@ -45,6 +47,8 @@ export const PERMISSIONS: Record<CommandName, readonly Permission[]> = {
   'set image': [rollouts('get'), rollouts('patch')],
   // Reads a file and asks only the Prometheus given on the command line.
   lint: [],
+  // Best effort: without it the plugin still prints its own version and says why it has no other.
+  version: [{ verb: 'get', resource: 'deployments', group: 'apps', where: "the controller's namespace" }],
 };
 
 /** `get rollouts, patch rollouts/status`: the short form error messages use. */
@@ -57,7 +61,7 @@ export function permissionsTable(): string {
   const rows = (Object.keys(PERMISSIONS) as CommandName[]).map((command) => {
     const byResource = new Map<string, string[]>();
     for (const p of PERMISSIONS[command]) {
-      const key = `${p.resource} (${p.group === '' ? 'core' : p.group})`;
+      const key = `${p.resource} (${p.group === '' ? 'core' : p.group})${p.where ? ` in ${p.where}` : ''}`;
       byResource.set(key, [...(byResource.get(key) ?? []), p.verb]);
     }
     const needs =

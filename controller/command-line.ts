@@ -1,11 +1,13 @@
 import { parseArgs } from 'node:util';
 import { parseAllowedPrefixes, parseMaxTimeout } from '../analysis/policy.ts';
 import { booleanFlag, parseOptions, stringFlag, usageLines } from './flags.ts';
+import { VERSION } from './version.ts';
 
 const USAGE = `Usage: sluice <command> [flags]
 
 Commands:
   controller   run the Sluice controller
+  version      print the version (also --version)
   help         show this help
 
 Controller flags (each also read from the environment variable shown):
@@ -16,6 +18,10 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     console.log(USAGE);
+    return 0;
+  }
+  if (command === 'version' || command === '--version') {
+    console.log(`sluice ${VERSION}`);
     return 0;
   }
   if (command !== 'controller') {

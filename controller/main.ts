@@ -113,15 +113,22 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   };
   const world = new CachedWorld(informers);
   // Analysis templates are only read when a gate starts; a cache miss falls back to a GET.
+  // ClusterAnalysisTemplates are cluster-wide, which a controller confined to one namespace may
+  // not be allowed to list (its Role cannot grant them: release/namespaced.ts), and an informer
+  // that cannot list never syncs. There, a gate naming one is read by that GET alone.
   const templateInformers = {
     analysisTemplates: informer<AnalysisTemplate & KubernetesObject>(
       'analysistemplates',
       path(GROUP, VERSION, 'analysistemplates', ns),
     ),
-    clusterAnalysisTemplates: informer<ClusterAnalysisTemplate & KubernetesObject>(
-      'clusteranalysistemplates',
-      path(GROUP, VERSION, 'clusteranalysistemplates'),
-    ),
+    ...(ns
+      ? {}
+      : {
+          clusterAnalysisTemplates: informer<ClusterAnalysisTemplate & KubernetesObject>(
+            'clusteranalysistemplates',
+            path(GROUP, VERSION, 'clusteranalysistemplates'),
+          ),
+        }),
   };
 
   let leader: LeaderElector | undefined;
@@ -155,7 +162,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     events: recorder,
     templates: templateSource(kc, {
       namespaced: templateInformers.analysisTemplates,
-      cluster: templateInformers.clusterAnalysisTemplates,
+      cluster: templateInformers.clusterAnalysisTemplates ?? { get: () => undefined },
     }),
   };
 

@@ -1,10 +1,12 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { ANALYSIS_PHASES, type AnalysisPhase, ROLLOUT_PHASES, type RolloutPhase } from '../crds/index.ts';
+import { registerBuildInfo } from './build-info.ts';
 import type { QueueObserver } from './kube/workqueue.ts';
 
 /** Everything Sluice exports, in one registry of its own (not prom-client's global one). */
 export function createMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry });
+  registerBuildInfo(registry);
   const rolloutInfo = new Gauge({
     name: 'sluice_rollout_info',
     help: 'Always 1; labels carry the Rollout strategy and current revision',
