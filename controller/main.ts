@@ -294,7 +294,10 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
           log.info({ identity }, 'became leader');
           enqueueAll();
         },
-        onStoppedLeading: () => log.warn({ identity }, 'lost leadership; writes stopped'),
+        onStoppedLeading: () => {
+          log.warn({ identity }, 'lost leadership; writes stopped');
+          metrics.forgetRolloutState();
+        },
       },
     );
     leader.start();

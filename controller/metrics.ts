@@ -91,6 +91,14 @@ export function createMetrics(registry = new Registry()) {
         else analysisPhase.set({ namespace, name, gate, phase: p }, p === phase ? 1 : 0);
       }
     },
+    /**
+     * A replica that stops leading stops knowing: its gauges of each Rollout's state would go
+     * on saying what it last saw, beside the new leader's. Counters stay: they are history.
+     */
+    forgetRolloutState(): void {
+      for (const g of [rolloutInfo, rolloutPhase, canaryWeight, replicas, analysisPhase]) g.reset();
+      infoLabels.clear();
+    },
     /** Drops every series of a deleted Rollout. */
     forgetRollout(namespace: string, name: string): void {
       const prev = infoLabels.get(key(namespace, name));

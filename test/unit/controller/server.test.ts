@@ -89,6 +89,20 @@ describe('metrics', () => {
     m.forgetRollout('shop', 'checkout');
     expect(await m.registry.metrics()).not.toContain('name="checkout"');
   });
+
+  it('forgets what it knew of every Rollout when it stops leading, and keeps its counters', async () => {
+    const m = createMetrics(new Registry());
+    m.setRolloutInfo('shop', 'checkout', 'canary', 'abc');
+    m.setRolloutPhase('shop', 'checkout', 'Paused');
+    m.setCanaryWeight('shop', 'cart', 20);
+    m.reconcileErrors.inc({ namespace: 'shop', name: 'cart' });
+    m.forgetRolloutState();
+    const text = await m.registry.metrics();
+    expect(text).not.toContain('sluice_rollout_phase{');
+    expect(text).not.toContain('sluice_rollout_canary_weight{');
+    expect(text).not.toContain('sluice_rollout_info{');
+    expect(text).toContain('sluice_reconcile_errors_total{namespace="shop",name="cart"} 1');
+  });
 });
 
 describe('startServer', () => {
