@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scrapeIntervalFromResponse } from '../analysis/scrape-interval.ts';
+import { ensureDebianPackages } from './apt.ts';
 import { HOST, PATHS, PORTS } from './config.ts';
-import { SandboxError, say } from './log.ts';
+import { say } from './log.ts';
 import { assertPortFree, daemonPid, httpOk, run, startDaemon, stopDaemon, waitHealthy } from './proc.ts';
 import { DEFAULT_SCRAPE_INTERVAL, differences, prometheusConfig, type Wanted } from './wanted.ts';
 
@@ -12,23 +13,8 @@ export const prometheusLog = () => join(PATHS.logs, 'prometheus.log');
 const dataDir = () => join(PATHS.prometheusDir, 'data');
 
 /** Debian's package: a real Prometheus, installed once; its system service is never used. */
-export async function ensurePrometheusInstalled(): Promise<void> {
-  if (existsSync(BINARY)) return;
-  if (process.getuid?.() !== 0) {
-    throw new SandboxError('Prometheus is not installed; run `sudo apt-get install prometheus` and retry.');
-  }
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  say('installing Debian package prometheus (apt-get update, then install)');
-  for (const args of [['update'], ['install', '-y', '--no-install-recommends', 'prometheus']]) {
-    const r = await run('apt-get', args, { env, stream: true });
-    if (r.code !== 0) {
-      throw new SandboxError(
-        `apt-get ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr.trim().split('\n').slice(-10).join('\n')}`,
-      );
-    }
-  }
-  if (!existsSync(BINARY)) throw new SandboxError(`apt-get installed prometheus but ${BINARY} is missing`);
-}
+export const ensurePrometheusInstalled = () =>
+  ensureDebianPackages([{ name: 'prometheus', program: BINARY }]);
 
 function writeConfig(wanted: Wanted): string {
   mkdirSync(dataDir(), { recursive: true });

@@ -28,28 +28,37 @@ export async function controllerKubeconfig(server?: string): Promise<string> {
       },
     );
   }
+  kubeconfigPath = await serviceAccountKubeconfig(CONTROLLER_NAMESPACE, 'sluice', 24 * 3600);
+  return kubeconfigPath;
+}
+
+/**
+ * A kubeconfig that signs in with a token of ServiceAccount `name` in `namespace`, as a pod of
+ * it or a person holding its token would: whatever runs with it has exactly that account's rights.
+ */
+export async function serviceAccountKubeconfig(
+  namespace: string,
+  name: string,
+  seconds = 600,
+): Promise<string> {
   const token = await kube().core.createNamespacedServiceAccountToken({
-    name: 'sluice',
-    namespace: CONTROLLER_NAMESPACE,
-    body: { spec: { expirationSeconds: 24 * 3600, audiences: [] } },
+    name,
+    namespace,
+    body: { spec: { expirationSeconds: seconds, audiences: [] } },
   });
-  const kc = kube().kc;
-  const cluster = kc.getCurrentCluster();
+  const cluster = kube().kc.getCurrentCluster();
   if (!cluster) throw new Error('sandbox kubeconfig has no cluster');
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'sandbox', cluster: { server: cluster.server, 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'sluice', user: { token: token.status?.token } }],
-    contexts: [
-      { name: 'sluice', context: { cluster: 'sandbox', user: 'sluice', namespace: CONTROLLER_NAMESPACE } },
-    ],
-    'current-context': 'sluice',
+    users: [{ name, user: { token: token.status?.token } }],
+    contexts: [{ name, context: { cluster: 'sandbox', user: name, namespace } }],
+    'current-context': name,
   };
-  const dir = join(env.SANDBOX_LOGS, '..');
-  kubeconfigPath = join(dir, 'controller-kubeconfig.json');
-  writeFileSync(kubeconfigPath, JSON.stringify(config));
-  return kubeconfigPath;
+  const file = join(sandbox().SANDBOX_LOGS, '..', `kubeconfig-${namespace}-${name}.json`);
+  writeFileSync(file, JSON.stringify(config));
+  return file;
 }
 
 /** The same credentials pointed at another address (a proxy in front of the API server). */
@@ -61,8 +70,47 @@ function viaServer(kubeconfig: string, server: string): string {
   return file;
 }
 
+/** A started `sluice`: its process, and how to signal the controller itself. */
+export interface Launched {
+  proc: ChildProcess;
+  /** The controller's pid as this host sees it (a wrapper's child, when something wraps it). */
+  pid(): Promise<number>;
+  signal(signal: NodeJS.Signals): void;
+}
+
+/**
+ * How `sluice` is started: `args` are its arguments ('controller' first) once told where the
+ * kubeconfig is as the program sees it; `env` is what the test adds to the program's environment.
+ * startController owns everything else (log, ports, clean-up), whichever way the program runs.
+ */
+export type Launcher = (run: {
+  args: (kubeconfig: string) => string[];
+  kubeconfig: string;
+  env: Record<string, string>;
+}) => Launched;
+
+/** The host's Node running `entry` (the sources through tsx by default, or a bundle), with this process's environment. */
+export const onHost =
+  (entry = join(ROOT, 'bin/sluice.js')): Launcher =>
+  ({ args, kubeconfig, env }) => {
+    const proc = spawn(process.execPath, [entry, ...args(kubeconfig)], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return {
+      proc,
+      async pid() {
+        if (proc.pid === undefined) throw new Error(`${process.execPath} ${entry} did not start`);
+        return proc.pid;
+      },
+      signal: (signal) => proc.kill(signal),
+    };
+  };
+
 export interface ControllerProcess {
   proc: ChildProcess;
+  /** The controller's own pid on this host. */
+  pid(): Promise<number>;
   logFile: string;
   /** Lines the controller logged so far, parsed. */
   lines(): Record<string, unknown>[];
@@ -86,20 +134,25 @@ export async function startController(
     server?: string;
     /** The program to run instead of bin/sluice.js (the bundle, as the image runs it). */
     entry?: string;
+    /** Start it some other way than the host's Node (inside the image's filesystem: image.ts). */
+    launcher?: Launcher;
+    /** Sign in with these credentials instead of deploy/'s ServiceAccount (a chart's, say). */
+    kubeconfig?: string;
   } = {},
 ): Promise<ControllerProcess> {
-  const kubeconfig = await controllerKubeconfig(opts.server);
+  const kubeconfig = opts.kubeconfig ?? (await controllerKubeconfig(opts.server));
   const env = sandbox();
   mkdirSync(env.SANDBOX_LOGS, { recursive: true });
   const logFile = join(env.SANDBOX_LOGS, `controller-${namespace}-${opts.name ?? ++started}.log`);
   const out = createWriteStream(logFile);
-  const proc = spawn(
-    process.execPath,
-    [
-      opts.entry ?? join(ROOT, 'bin/sluice.js'),
+  const launch = opts.launcher ?? onHost(opts.entry);
+  const launched = launch({
+    kubeconfig,
+    env: opts.env ?? {},
+    args: (seenAt) => [
       'controller',
       '--kubeconfig',
-      kubeconfig,
+      seenAt,
       '--namespace',
       namespace,
       '--metrics-addr',
@@ -111,8 +164,8 @@ export async function startController(
       ...(opts.identity ? ['--identity', opts.identity] : []),
       ...(opts.args ?? []),
     ],
-    { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  });
+  const { proc } = launched;
   proc.stdout?.pipe(out);
   proc.stderr?.pipe(out);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
@@ -131,8 +184,9 @@ export async function startController(
     proc,
     logFile,
     lines,
+    pid: () => launched.pid(),
     async kill(signal = 'SIGTERM') {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      if (proc.exitCode === null && proc.signalCode === null) launched.signal(signal);
       return exited;
     },
     metricsPort: () => port('metricsPort'),

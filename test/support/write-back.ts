@@ -1,10 +1,23 @@
 // Helpers for the write-back suites: a release that fails its success-rate gate, the YAML a
 // team would keep in git for it, and the one-Secret Role docs/gitops.md asks users to write.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
 import type { Rollout } from '../../crds/index.ts';
 import { canaryApp } from '../../sandbox/apps.ts';
+import { commitFiles, createBareRepo } from '../../sandbox/git/repo.ts';
+import { startGitServer } from '../../sandbox/git/server.ts';
 import { applyYaml } from '../harness/apply.ts';
+import { type Launcher, startController } from '../harness/controller.ts';
+import { freshNamespace } from '../harness/namespace.ts';
+import { setLoad, setProfile } from '../harness/traffic.ts';
+import { hostOf } from './analysis.ts';
+import { apply, setImage, waitForRollout } from './apps.ts';
+import { basicAuthPrometheus } from './secrets.ts';
 
 /** Background gates on short windows, and a pause long enough for them to judge the canary. */
 export function failingCanary(
@@ -78,4 +91,80 @@ export async function gitCredentials(
       .map((o) => stringify(o))
       .join('---\n'),
   );
+}
+
+// The git server runs in this process with basic auth: the controller (a child process under
+// deploy/'s ServiceAccount) reaches it on loopback and may only read the one Secret it is granted.
+export const WRITE_BACK_AUTH = { username: 'sluice-bot', password: 'wb-token-5e1f0c2d9a' };
+
+/**
+ * The write-back suite's main case, up to its outcome: two canaries whose Rollouts name a git
+ * repository (`web` in deploy/, `api` in nowhere/, which holds no Rollout) are released bad and
+ * rolled back, and the controller — started by `launcher`, the host's Node unless told — writes
+ * back. Returns what the assertions read; the tests say what must be true of it.
+ */
+export async function rollBackWithWriteBack(opts: { launcher?: Launcher; args?: string[] } = {}) {
+  const AUTH = WRITE_BACK_AUTH;
+  const ns = await freshNamespace('wb');
+  const root = mkdtempSync(join(tmpdir(), 'sluice-wb-'));
+  const git = await startGitServer({ root, auth: AUTH });
+  onTestFinished(async () => {
+    await git.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const bare = createBareRepo(root, 'shop');
+  const pushUrl = git.repoUrl('shop').replace('http://', `http://${AUTH.username}:${AUTH.password}@`);
+  const image = (app: string, v: number) => `shop/${ns}-${app}:${v}`;
+  const repository = (path: string) => ({
+    url: git.repoUrl('shop'),
+    branch: 'main',
+    path,
+    secretRef: { name: 'git-auth' },
+  });
+  const web = failingCanary(ns, image('web', 1), 'web', {
+    enabled: true,
+    repository: repository('deploy'),
+  });
+  const api = failingCanary(ns, image('api', 1), 'api', {
+    enabled: true,
+    repository: repository('nowhere'),
+  });
+  const v1 = asYaml(web);
+  await commitFiles(pushUrl, { 'deploy/web.yaml': v1, 'nowhere/README.yaml': 'note: nothing here\n' }, 'v1');
+  await gitCredentials(ns, 'git-auth', AUTH);
+  await apply([...web, ...api]);
+  await setLoad(hostOf('web', ns), 60);
+  await setLoad(hostOf('api', ns), 60);
+  // Prometheus behind basic auth too: one run holding both kinds of credential.
+  const promPassword = `prom-${randomBytes(12).toString('hex')}`;
+  const prom = await basicAuthPrometheus('sluice', promPassword);
+  // The Rollouts name their own repository, which the admin must allow; the sandbox's git
+  // server speaks plain http.
+  const controller = await startController(ns, {
+    env: { SLUICE_PROMETHEUS_URL: prom.url(promPassword) },
+    args: ['--write-back-tenant-repositories', '--git-allow-http', ...(opts.args ?? [])],
+    ...(opts.launcher ? { launcher: opts.launcher } : {}),
+  });
+  const healthy = (name: string) =>
+    waitForRollout(ns, (r) => r.status?.phase === 'Healthy', `${name} to be stable`, { name });
+  const [webStable, apiStable] = await Promise.all([healthy('web'), healthy('api')]);
+
+  // The bad version: committed to git and applied (as a GitOps tool would), then rolled back.
+  await setProfile(image('web', 2), { errorRate: 0.3 });
+  await setProfile(image('api', 2), { errorRate: 0.3 });
+  const v2 = asYaml(withImage(web, image('web', 2)));
+  const badCommit = await commitFiles(pushUrl, { 'deploy/web.yaml': v2 }, 'web v2');
+  await setImage(ns, image('web', 2), 'web');
+  await setImage(ns, image('api', 2), 'api');
+
+  const done = (r: Rollout) => r.status?.writeBack !== undefined;
+  const webDone = await waitForRollout(ns, done, 'web to be written back', {
+    name: 'web',
+    timeout: 120_000,
+  });
+  const apiDone = await waitForRollout(ns, done, 'api to be written back', {
+    name: 'api',
+    timeout: 60_000,
+  });
+  return { ns, bare, v1, badCommit, webStable, apiStable, webDone, apiDone, controller, prom, promPassword };
 }
