@@ -4,12 +4,13 @@
  * into the bundles, the image tag, the manifests' labels and the chart, so they cannot disagree.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bundle } from '../bin/bundle.mjs';
 import { packageVersion } from '../controller/version.ts';
+import { ensureHelm } from '../sandbox/build.ts';
 import { packageChart } from './chart.ts';
 import { sha256sums } from './checksums.ts';
 import {
@@ -35,6 +36,11 @@ export interface ReleaseOptions {
   namespace?: string;
   /** The checkout to build from; tests point it elsewhere only for the chart. */
   root?: string;
+  /**
+   * Where a `helm` is, to package the chart as `sluice-<version>.tgz`; the command line builds
+   * one (sandbox/build.sh helm, cached). Absent: the chart is released as a directory only.
+   */
+  helm?: () => Promise<string>;
 }
 
 export interface Release {
@@ -141,6 +147,11 @@ export async function buildRelease(options: ReleaseOptions): Promise<Release> {
   } catch {
     // no chart, no charts/ in the release
   }
+  if (options.helm && existsSync(join(out, 'charts', 'sluice'))) {
+    const helm = await options.helm();
+    execFileSync(helm, ['package', join(out, 'charts', 'sluice'), '-d', out], { stdio: 'pipe' });
+    files.push(`sluice-${version}.tgz`);
+  }
   write('SHA256SUMS', sha256sums(out, files));
   return { out, files: [...files, 'SHA256SUMS'], notes };
 }
@@ -175,6 +186,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const release = await buildRelease({
+      helm: ensureHelm,
       version: values.version ?? packageVersion(),
       ...(values.out ? { out: values.out } : {}),
       ...(values.namespace ? { namespace: values.namespace } : {}),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the sandbox's upstream binaries from the Go module proxy into a cache outside
 # the checkout, keyed by version, so a fresh clone (what CI uses) reuses them.
-#   sandbox/build.sh [kubernetes|etcd|kwok|flux|argo-rollouts|all]
+#   sandbox/build.sh [kubernetes|etcd|kwok|flux|argo-rollouts|helm|all]
 # Each target is skipped when its binaries are already in the cache.
 set -euo pipefail
 
@@ -16,6 +16,8 @@ FLUX_KUSTOMIZE_VERSION=${FLUX_KUSTOMIZE_VERSION:-v1.9.6}
 FLUX_SOURCE_PINS=${FLUX_SOURCE_PINS:-github.com/fluxcd/pkg/artifact=v0.18.0}
 # Argo Rollouts, built only for bench/scale's side-by-side comparison (not for tests).
 ARGO_ROLLOUTS_VERSION=${ARGO_ROLLOUTS_VERSION:-v1.9.3}
+# Helm, for the chart's tests (lint, template, install into the sandbox): v4 is served here.
+HELM_VERSION=${HELM_VERSION:-v4.3.2}
 CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 
 say() { printf '[sandbox build] %s\n' "$*" >&2; }
@@ -185,6 +187,20 @@ build_argo_rollouts() {
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 
+build_helm() {
+  local out=$CACHE/helm-$HELM_VERSION
+  if [ -x "$out/helm" ]; then say "helm $HELM_VERSION: cached in $out"; return; fi
+  need_go
+  local src=$CACHE/src/helm-$HELM_VERSION
+  make_wrapper "$src" helm.sh/helm/v4 "$HELM_VERSION" required_version
+  mkdir -p "$out.tmp"
+  local pkg=helm.sh/helm/v4
+  with_progress "helm-$HELM_VERSION" bash -c "cd '$src' && export CGO_ENABLED=0 GOFLAGS=-mod=mod && \
+    go get $pkg@$HELM_VERSION && \
+    go build -trimpath -ldflags '-s -w -X $pkg/internal/version.version=$HELM_VERSION' -o '$out.tmp/helm' $pkg/cmd/helm"
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
 target=${1:-all}
 lock
 case "$target" in
@@ -193,6 +209,7 @@ case "$target" in
   kwok) build_kwok ;;
   flux) build_flux ;;
   argo-rollouts) build_argo_rollouts ;;
+  helm) build_helm ;;
   all) build_etcd; build_kwok; build_kubernetes ;;
-  *) die "unknown target '$target' (kubernetes, etcd, kwok, flux, argo-rollouts or all)" ;;
+  *) die "unknown target '$target' (kubernetes, etcd, kwok, flux, argo-rollouts, helm or all)" ;;
 esac

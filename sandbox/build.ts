@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { kubectlPath, kwokctlPath, PATHS } from './config.ts';
+import { kubectlPath, kwokctlPath, PATHS, VERSIONS } from './config.ts';
 import { SandboxError, say } from './log.ts';
 import { run } from './proc.ts';
 
@@ -33,4 +33,19 @@ export async function ensureBuilt(): Promise<void> {
   if (still.length > 0) {
     throw new SandboxError(`sandbox build finished but ${still.map(([, p]) => p).join(', ')} is missing`);
   }
+}
+
+export const helmPath = (): string => join(PATHS.cache, `helm-${VERSIONS.helm}`, 'helm');
+
+/** Helm, for the chart's tests: built from its Go module once (about 2 minutes), then cached. */
+export async function ensureHelm(): Promise<string> {
+  if (existsSync(helmPath())) return helmPath();
+  say(`building helm ${VERSIONS.helm} from the Go module proxy into ${PATHS.cache}`);
+  const r = await run('bash', [PATHS.buildScript, 'helm'], {
+    stream: true,
+    env: { ...process.env, HELM_VERSION: VERSIONS.helm },
+  });
+  if (r.code !== 0 || !existsSync(helmPath()))
+    throw new SandboxError(`helm build failed (exit ${r.code}); logs in ${PATHS.buildLogs}`);
+  return helmPath();
 }

@@ -10,6 +10,7 @@ export const VERSIONS = {
   istioApi: process.env.ISTIO_API_VERSION ?? 'v1.32.0',
   fluxSource: process.env.FLUX_SOURCE_VERSION ?? 'v1.9.6',
   fluxKustomize: process.env.FLUX_KUSTOMIZE_VERSION ?? 'v1.9.6',
+  helm: process.env.HELM_VERSION ?? 'v4.3.2',
 } as const;
 
 function port(name: string, fallback: number): number {

@@ -1,14 +1,13 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiextensionsV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import type { Io } from '../../cli/io.ts';
 import { MERGE_PATCH } from '../../cli/kube.ts';
 import { main } from '../../cli/kubectl-sluice-main.ts';
 import type { Rollout } from '../../cli/model.ts';
 import { applyYaml } from '../harness/apply.ts';
+import { serviceAccountKubeconfig } from '../harness/controller.ts';
 import { sandbox } from '../harness/env.ts';
 import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
@@ -400,38 +399,6 @@ describe('kubectl sluice signals', () => {
   });
 });
 
-/** A kubeconfig that signs in as ServiceAccount `name` of `ns`, as a person with a token would. */
-async function kubeconfigOf(ns: string, name: string): Promise<string> {
-  const token = await kube().core.createNamespacedServiceAccountToken({
-    namespace: ns,
-    name,
-    body: { spec: { audiences: [], expirationSeconds: 600 } },
-  });
-  const cluster = kube().kc.getCurrentCluster()!;
-  const kubeconfig = join(mkdtempSync(join(tmpdir(), 'sluice-rbac-')), 'config');
-  writeFileSync(
-    kubeconfig,
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [
-        {
-          name: 'sandbox',
-          cluster: {
-            server: cluster.server,
-            ...(cluster.caData ? { 'certificate-authority-data': cluster.caData } : {}),
-            ...(cluster.caFile ? { 'certificate-authority': cluster.caFile } : {}),
-          },
-        },
-      ],
-      users: [{ name, user: { token: token.status?.token } }],
-      contexts: [{ name, context: { cluster: 'sandbox', user: name, namespace: ns } }],
-      'current-context': name,
-    }),
-  );
-  return kubeconfig;
-}
-
 /** ServiceAccount `name` in `ns`, bound there (a RoleBinding) to the built-in ClusterRole `role`. */
 async function personWith(role: 'view' | 'edit', ns: string, name: string): Promise<string> {
   await kube().core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name } } });
@@ -445,7 +412,7 @@ async function personWith(role: 'view' | 'edit', ns: string, name: string): Prom
         subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
       },
     });
-  return kubeconfigOf(ns, name);
+  return serviceAccountKubeconfig(ns, name);
 }
 
 describe('roles for people (deploy/rbac-people.yaml, aggregated into view, edit and admin)', () => {
@@ -520,7 +487,7 @@ describe('kubectl sluice RBAC', () => {
         subjects: [{ kind: 'ServiceAccount', name: 'viewer', namespace: ns }],
       },
     });
-    const kubeconfig = await kubeconfigOf(ns, 'viewer');
+    const kubeconfig = await serviceAccountKubeconfig(ns, 'viewer');
 
     // Reading is allowed (the namespace comes from the context)…
     const listed = await sluice(['list'], kubeconfig);
