@@ -58,6 +58,9 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('npm run release', () => {
   it('writes every file, and nothing it does not list', () => {
+    const chart = release.files.filter((f) => f.startsWith('charts/sluice/'));
+    expect(chart).toContain('charts/sluice/Chart.yaml');
+    expect(chart).toContain('charts/sluice/templates/deployment.yaml');
     expect(release.files).toEqual([
       'crds.yaml',
       'install.yaml',
@@ -65,11 +68,19 @@ describe('npm run release', () => {
       'sluice.mjs',
       'kubectl-sluice.mjs',
       'image.env',
+      ...chart,
       'SHA256SUMS',
     ]);
-    expect(readdirSync(out).sort()).toEqual([...release.files].sort());
-    // This checkout has no chart yet; the release says it skipped one rather than failing.
-    expect(release.notes).toContain(`no chart at ${join(ROOT, 'charts', 'sluice')}: skipped`);
+    const top = new Set(release.files.map((f) => f.split('/')[0]));
+    expect(readdirSync(out).sort()).toEqual([...top].sort());
+    // Packaging with helm is the command line's (helm is built on demand); here, the directory.
+    expect(release.notes).toContain(
+      `chart ${join(ROOT, 'charts', 'sluice')} → ${join(out, 'charts', 'sluice')} (version ${VERSION})`,
+    );
+    expect(parse(readFileSync(join(out, 'charts/sluice/Chart.yaml'), 'utf8'))).toMatchObject({
+      version: VERSION,
+      appVersion: VERSION,
+    });
   });
 
   it('crds.yaml holds exactly the generated CRDs, unchanged but for the version label', () => {
