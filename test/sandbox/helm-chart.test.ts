@@ -7,12 +7,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
 import { buildRelease } from '../../release/build.ts';
 import { ensureHelm } from '../../sandbox/build.ts';
-import { serviceAccountKubeconfig, startController } from '../harness/controller.ts';
+import { type ControllerProcess, serviceAccountKubeconfig, startController } from '../harness/controller.ts';
 import { sandbox } from '../harness/env.ts';
 import { freshNamespace } from '../harness/namespace.ts';
-import { setLoad } from '../harness/traffic.ts';
-import { analysisRuns, hostOf } from '../support/analysis.ts';
-import { apply, canaryApp, canaryWeight, setImage, waitForRollout } from '../support/apps.ts';
+import { promoteGatedCanary } from '../support/analysis.ts';
 import { ROOT } from '../support/fixtures.ts';
 
 // The Helm chart (charts/sluice), with a real helm (built from its Go module) against the
@@ -199,32 +197,20 @@ describe('the Helm chart', () => {
       SLUICE_PROMETHEUS_URL: sandbox().PROMETHEUS_URL,
     });
 
-    await apply(
-      canaryApp(ns, {
-        steps: [{ setWeight: 50 }, { pause: { duration: '15s' } }],
-        canary: { analysis: { interval: '3s', initialDelay: '5s', successRate: { min: 90 } } },
-      }),
-    );
-    await setLoad(hostOf('web', ns), 60);
-    const controller = await startController(ns, {
-      kubeconfig: await serviceAccountKubeconfig(home, pod.serviceAccountName ?? '', 3600),
-      args,
-      env,
-    });
-    const first = await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
-    await setImage(ns, `shop/${ns}:2`);
-    const promoted = await waitForRollout(
+    let controller: ControllerProcess | undefined;
+    await promoteGatedCanary(
       ns,
-      (r) => r.status?.phase === 'Healthy' && r.status.stableRevision !== first.status?.stableRevision,
-      'the chart-installed controller to promote the second revision',
-      { timeout: 120_000 },
+      async () => {
+        controller = await startController(ns, {
+          kubeconfig: await serviceAccountKubeconfig(home, pod.serviceAccountName ?? '', 3600),
+          args,
+          env,
+        });
+      },
+      'the chart-installed controller',
     );
-    expect(promoted.status?.history?.at(-1)?.outcome).toBe('Promoted');
-    expect(await canaryWeight(ns)).toBe(0);
-    const bg = (await analysisRuns(ns)).find((r) => r.spec.gate === 'background');
-    expect(bg?.status?.metricResults?.find((m) => m.name === 'success-rate')?.successful).toBeGreaterThan(0);
     // It led through the chart's leader-election Role, in the chart's namespace.
-    expect(controller.lines().some((l) => l.msg === 'became leader')).toBe(true);
+    expect(controller?.lines().some((l) => l.msg === 'became leader')).toBe(true);
     expect(parseYaml(kubectl(['get', 'leases', '-n', home, '-o', 'yaml'])).items.length).toBe(1);
   }, 300_000);
 });

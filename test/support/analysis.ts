@@ -1,4 +1,4 @@
-import { onTestFinished } from 'vitest';
+import { expect, onTestFinished } from 'vitest';
 import { requestJson } from '../../controller/kube/client.ts';
 import type { AnalysisRun, Rollout } from '../../crds/index.ts';
 import { stopDaemon } from '../../sandbox/proc.ts';
@@ -7,8 +7,9 @@ import { startController } from '../harness/controller.ts';
 import { sandbox } from '../harness/env.ts';
 import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
+import { setLoad } from '../harness/traffic.ts';
 import { waitFor } from '../harness/wait.ts';
-import { apply, canaryApp, setImage, waitForRollout } from './apps.ts';
+import { apply, canaryApp, canaryWeight, setImage, waitForRollout } from './apps.ts';
 
 /** The controller under test, pointed at the sandbox's real Prometheus. */
 export function startAnalysisController(namespace: string) {
@@ -100,4 +101,39 @@ export async function stepAnalysisRelease(
   await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision to be stable');
   await setImage(ns, `shop/${ns}:2`);
   return { ns, controller };
+}
+
+/**
+ * A canary with a background success-rate gate, released to its second revision by whatever
+ * `start` runs (the sources, the bundle, the chart's Deployment): returns once that revision is
+ * promoted, after checking the gate really measured through Prometheus.
+ */
+export async function promoteGatedCanary(
+  ns: string,
+  start: () => Promise<unknown>,
+  who: string,
+): Promise<Rollout> {
+  await apply(
+    canaryApp(ns, {
+      // Long enough for measurements with canary data: the simulator routes by a new weight
+      // within seconds, and a run that ends with no data holds the release (rightly).
+      steps: [{ setWeight: 50 }, { pause: { duration: '15s' } }],
+      canary: { analysis: { interval: '3s', initialDelay: '5s', successRate: { min: 90 } } },
+    }),
+  );
+  await setLoad(hostOf('web', ns), 60);
+  await start();
+  const first = await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+  await setImage(ns, `shop/${ns}:2`);
+  const promoted = await waitForRollout(
+    ns,
+    (r) => r.status?.phase === 'Healthy' && r.status.stableRevision !== first.status?.stableRevision,
+    `${who} to promote the second revision`,
+    { timeout: 120_000 },
+  );
+  expect(promoted.status?.history?.at(-1)?.outcome).toBe('Promoted');
+  expect(await canaryWeight(ns)).toBe(0);
+  const bg = (await analysisRuns(ns)).find((r) => r.spec.gate === 'background');
+  expect(bg?.status?.metricResults?.find((m) => m.name === 'success-rate')?.successful).toBeGreaterThan(0);
+  return promoted;
 }
