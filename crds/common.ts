@@ -6,6 +6,8 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 
 /** `30s`, `5m`, `1h`, `1m30s`, `250ms`: the duration syntax every Sluice field shares. */
 export const DURATION_PATTERN = '^([0-9]+(ms|s|m|h))+$';
+/** A year: the longest pause anyone means, and a bound for CEL's cost estimate. */
+const MAX_SECONDS = 31_536_000;
 
 export const Duration = z
   .string()
@@ -13,6 +15,25 @@ export const Duration = z
   .max(32)
   .meta({
     description: 'A duration: one or more of <integer><unit>, unit one of ms, s, m, h (e.g. 30s, 1m30s).',
+  });
+
+/**
+ * A duration as a string, or as whole seconds as Argo Rollouts writes pauses (`duration: 10`).
+ * Read as the string form, so everything past the schema sees one syntax. In the CRD it is an
+ * int-or-string whose two forms a CEL rule checks (structural schemas allow no other union).
+ */
+export const SecondsOrDuration = z
+  .union([z.int().min(0).max(MAX_SECONDS), Duration])
+  .transform((d) => (typeof d === 'number' ? `${d}s` : d))
+  .meta({
+    description: 'A duration (30s, 5m, 1m30s) or whole seconds (30), as Argo Rollouts writes it.',
+    'x-kubernetes-int-or-string': true,
+    'x-kubernetes-validations': [
+      {
+        rule: `type(self) == int ? self >= 0 && self <= ${MAX_SECONDS} : self.size() <= 32 && self.matches('${DURATION_PATTERN}')`,
+        message: 'a duration such as 30s, 5m, 1h or 1m30s, or whole seconds',
+      },
+    ],
   });
 
 /** DNS-1123 label: what Service names and most Kubernetes names must be. */

@@ -10,6 +10,7 @@ import {
   NonNegativeInt,
   Percent,
   resource,
+  SecondsOrDuration,
   StringMap,
 } from './common.ts';
 
@@ -63,7 +64,10 @@ export const Step = z
     setWeight: Percent.optional(),
     pause: z
       .object({
-        duration: Duration.optional().meta({ description: 'Absent: wait for `kubectl sluice promote`.' }),
+        duration: SecondsOrDuration.optional().meta({
+          description:
+            'A duration (30s, 1m30s) or whole seconds (30, as Argo Rollouts writes it). Absent: wait for `kubectl sluice promote`.',
+        }),
       })
       .optional(),
     analysis: Gates.optional(),

@@ -23,6 +23,12 @@ export function toStructuralSchema(schema: z.ZodType): JsonSchema {
 }
 
 function clean(node: JsonSchema): JsonSchema {
+  // An int-or-string (its meta says so): the one union a structural schema allows, in exactly
+  // this shape; the two forms' own bounds move to the CEL rule the meta carries.
+  if (node['x-kubernetes-int-or-string'] === true && Array.isArray(node.anyOf)) {
+    const { anyOf: _forms, ...rest } = node;
+    return { ...rest, anyOf: [{ type: 'integer' }, { type: 'string' }] };
+  }
   const out: JsonSchema = {};
   for (const [key, value] of Object.entries(node)) {
     if (key === '$schema' || key === 'id') continue;
@@ -57,7 +63,9 @@ function isEmptySchema(value: unknown): boolean {
 
 /** Fails generation, not the API server, when a schema would not be structural. */
 function assertStructural(node: JsonSchema, path: string): void {
+  const intOrString = node['x-kubernetes-int-or-string'] === true;
   for (const forbidden of ['$ref', 'anyOf', 'oneOf', 'allOf', 'not', 'const']) {
+    if (forbidden === 'anyOf' && intOrString) continue;
     if (forbidden in node)
       throw new Error(`${path || '<root>'}: '${forbidden}' cannot appear in a structural CRD schema`);
   }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { requestJson } from '../../controller/kube/client.ts';
+import { parseResource } from '../../crds/validate.ts';
 import { createYaml } from '../harness/apply.ts';
 import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
@@ -50,6 +51,28 @@ describe('Sluice CRDs on the real API server', () => {
       if (object.kind === 'ClusterAnalysisTemplate') object.metadata = { name: `${namespace}-cat` } as never;
       await expect(createYaml(stringify(object), namespace), doc.file).resolves.toHaveLength(1);
     }
+  });
+
+  it('takes a pause in whole seconds, as Argo Rollouts writes it, and the controller reads it as a duration', async () => {
+    const namespace = await freshNamespace('crd');
+    const rollout = parse(
+      readFileSync(join(ROOT, 'test/fixtures/invalid/pause-negative-seconds.yaml'), 'utf8'),
+    );
+    rollout.metadata.name = 'argo-pause';
+    rollout.spec.strategy.canary.steps = [
+      { setWeight: 10 },
+      { pause: { duration: 10 } },
+      { pause: { duration: '1m' } },
+    ];
+    const [created] = await createYaml(stringify(rollout), namespace);
+    const stored = created as unknown as { spec: { strategy: { canary: { steps: { pause?: unknown }[] } } } };
+    expect(stored.spec.strategy.canary.steps[1]?.pause).toEqual({ duration: 10 });
+    const read = parseResource('Rollout', created);
+    expect(read.ok && read.value.spec.strategy.canary?.steps?.map((s) => s.pause?.duration)).toEqual([
+      undefined,
+      '10s',
+      '1m',
+    ]);
   });
 
   it('serves exactly what crds/ holds', async () => {

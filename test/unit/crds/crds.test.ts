@@ -32,9 +32,11 @@ describe('generated CRDs', () => {
     expect(spec.template['x-kubernetes-preserve-unknown-fields']).toBe(true);
     expect(spec.template.properties.spec['x-kubernetes-preserve-unknown-fields']).toBe(true);
     expect(status.observedGeneration.type).toBe('integer');
-    expect(
-      spec.strategy.properties.canary.properties.steps.items.properties.pause.properties.duration.pattern,
-    ).toBe('^([0-9]+(ms|s|m|h))+$');
+    // An int-or-string (Argo's whole seconds, or a duration), both forms checked by one CEL rule.
+    const pause = spec.strategy.properties.canary.properties.steps.items.properties.pause.properties.duration;
+    expect(pause['x-kubernetes-int-or-string']).toBe(true);
+    expect(pause.anyOf).toEqual([{ type: 'integer' }, { type: 'string' }]);
+    expect(pause['x-kubernetes-validations'][0].rule).toContain("self.matches('^([0-9]+(ms|s|m|h))+$')");
     expect(version.subresources.scale).toEqual({
       specReplicasPath: '.spec.replicas',
       statusReplicasPath: '.status.replicas',
