@@ -30,7 +30,7 @@ export const SecondsOrDuration = z
     'x-kubernetes-int-or-string': true,
     'x-kubernetes-validations': [
       {
-        rule: `type(self) == int ? self >= 0 && self <= ${MAX_SECONDS} : self.size() <= 32 && self.matches('${DURATION_PATTERN}')`,
+        rule: `type(self) == int ? self >= 0 && self <= ${MAX_SECONDS} : self.matches('${DURATION_PATTERN}')`,
         message: 'a duration such as 30s, 5m, 1h or 1m30s, or whole seconds',
       },
     ],

@@ -26,8 +26,15 @@ function clean(node: JsonSchema): JsonSchema {
   // An int-or-string (its meta says so): the one union a structural schema allows, in exactly
   // this shape; the two forms' own bounds move to the CEL rule the meta carries.
   if (node['x-kubernetes-int-or-string'] === true && Array.isArray(node.anyOf)) {
-    const { anyOf: _forms, ...rest } = node;
-    return { ...rest, anyOf: [{ type: 'integer' }, { type: 'string' }] };
+    const { anyOf: forms, ...rest } = node;
+    // The string form's length bound stays: without it CEL's cost estimate of the rule runs
+    // past the API server's budget (a regex over an unbounded string, in each of 200 steps).
+    const maxLength = (forms as JsonSchema[]).find((f) => f.type === 'string')?.maxLength;
+    return {
+      ...rest,
+      ...(maxLength === undefined ? {} : { maxLength }),
+      anyOf: [{ type: 'integer' }, { type: 'string' }],
+    };
   }
   const out: JsonSchema = {};
   for (const [key, value] of Object.entries(node)) {

@@ -64,10 +64,14 @@ describe('Sluice CRDs on the real API server', () => {
       { pause: { duration: 10 } },
       { pause: { duration: '1m' } },
     ];
-    const [created] = await createYaml(stringify(rollout), namespace);
-    const stored = created as unknown as { spec: { strategy: { canary: { steps: { pause?: unknown }[] } } } };
+    await createYaml(stringify(rollout), namespace);
+    // Read as the controller reads it: plain JSON, as watch events carry it.
+    const stored = await requestJson<{ spec: { strategy: { canary: { steps: { pause?: unknown }[] } } } }>(
+      kube().kc,
+      { method: 'GET', path: `/apis/sluice.dev/v1alpha1/namespaces/${namespace}/rollouts/argo-pause` },
+    );
     expect(stored.spec.strategy.canary.steps[1]?.pause).toEqual({ duration: 10 });
-    const read = parseResource('Rollout', created);
+    const read = parseResource('Rollout', stored);
     expect(read.ok && read.value.spec.strategy.canary?.steps?.map((s) => s.pause?.duration)).toEqual([
       undefined,
       '10s',

@@ -131,6 +131,10 @@ describe('the Helm chart', () => {
     expect(pod.containers[0]?.securityContext?.readOnlyRootFilesystem).toBe(true);
     expect(pod.volumes).toEqual([{ name: 'tmp', emptyDir: { sizeLimit: '256Mi' } }]);
     expect(find(docs, 'ServiceMonitor')).toEqual([]);
+    kubectl(
+      ['apply', '-f', '-'],
+      toYaml([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'sluice-system' } }]),
+    );
     kubectl(['apply', '--dry-run=server', '-f', '-'], toYaml(docs));
   });
 
