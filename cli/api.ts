@@ -47,11 +47,7 @@ const NOT_INSTALLED = `the Rollout API (${GROUP}/${VERSION}) is not installed in
 export async function listRollouts(kube: Kube, allNamespaces: boolean): Promise<Rollout[]> {
   const list = await request(kube, 'list', PLURAL, allNamespaces ? undefined : kube.namespace, () =>
     (allNamespaces
-      ? kube.custom.listCustomObjectForAllNamespaces({
-          group: GROUP,
-          version: VERSION,
-          resourcePlural: PLURAL,
-        })
+      ? kube.custom.listCustomObjectForAllNamespaces(rolloutPath)
       : kube.custom.listNamespacedCustomObject({ ...rolloutPath, namespace: kube.namespace })
     ).catch((err: unknown) => {
       // A list is never 404 for an empty namespace, only when the resource type is unknown.
