@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { parseDuration } from '../crds/duration.ts';
 
 /** kubectl's connection flags, accepted by every command. */
 export interface KubeFlags {
@@ -17,7 +18,8 @@ export type SignalCommand = 'promote' | 'abort' | 'retry' | 'pause' | 'resume';
 export type Invocation =
   | { command: 'help' }
   | { command: 'list'; kube: KubeFlags; allNamespaces: boolean }
-  | { command: 'status'; kube: KubeFlags; name: string; watch: boolean }
+  | { command: 'get rollout'; kube: KubeFlags; name: string; watch: boolean }
+  | { command: 'status'; kube: KubeFlags; name: string; watch: boolean; timeoutMs?: number }
   | { command: 'promote'; kube: KubeFlags; name: string; full: boolean }
   | { command: Exclude<SignalCommand, 'promote'>; kube: KubeFlags; name: string }
   | { command: 'undo'; kube: KubeFlags; name: string; toRevision?: number }
@@ -39,7 +41,10 @@ export const USAGE = `Usage: kubectl sluice <command> [NAME] [flags]
 
 Commands:
   list [-A]                        Rollouts with their phase, strategy, weight, step and revisions
-  status NAME [-w|--watch]         a tree of revisions, pods, weight, step, pause, analysis and events
+  get rollout NAME [-w|--watch]    a tree of revisions, pods, weight, step, pause, analysis and events
+  status NAME [--timeout D] [--watch=false]
+                                   wait for the release to end, printing where it stands: exit 0
+                                   Healthy, 1 Degraded, Stalled or timed out (as argo rollouts status)
   promote NAME [--full]            continue past a pause, or (--full) skip every remaining step
   abort NAME                       stop the release: traffic back to the stable revision
   retry NAME                       start an aborted release again
@@ -66,6 +71,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   'all-namespaces': { type: 'boolean', short: 'A' },
   watch: { type: 'boolean', short: 'w' },
+  timeout: { type: 'string' },
   full: { type: 'boolean' },
   'to-revision': { type: 'string' },
   filename: { type: 'string', short: 'f' },
@@ -80,7 +86,8 @@ const COMMON: readonly OptionName[] = ['namespace', 'context', 'kubeconfig', 'he
 /** Flags beyond the common ones that each command understands; anything else is a usage error. */
 const EXTRA: Record<CommandName, readonly OptionName[]> = {
   list: ['all-namespaces'],
-  status: ['watch'],
+  'get rollout': ['watch'],
+  status: ['watch', 'timeout'],
   promote: ['full'],
   abort: [],
   retry: [],
@@ -100,8 +107,14 @@ function flagName(option: OptionName): string {
 /** Turns argv (what follows `kubectl sluice`) into a command; throws UsageError on anything malformed. */
 export function parseInvocation(argv: string[]): Invocation {
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+  // `--watch=false`, as kubectl and argo rollouts write a boolean off; parseArgs knows no value for one.
+  let watchOff = false;
+  const args = argv.filter((a) => {
+    if (a === '--watch=false') watchOff = true;
+    return a !== '--watch=false' && a !== '--watch=true';
+  });
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
     // parseArgs' messages are precise but long ("Unknown option '--x'. To specify a positional…"); keep the first sentence.
     const message = err instanceof Error ? err.message.split('. ')[0]! : String(err);
@@ -112,8 +125,17 @@ export function parseInvocation(argv: string[]): Invocation {
   if (verb === undefined || verb === 'help' || values.help) return { command: 'help' };
 
   let command: CommandName;
-  let args: string[];
-  if (verb === 'set') {
+  let operands: string[];
+  if (verb === 'get') {
+    const [what, ...after] = rest;
+    if (what !== 'rollout' && what !== 'rollouts' && what !== 'ro') {
+      throw new UsageError(
+        what === undefined ? '"get" needs a subcommand: get rollout' : `unknown "get" subcommand "${what}"`,
+      );
+    }
+    command = 'get rollout';
+    operands = after;
+  } else if (verb === 'set') {
     const [what, ...after] = rest;
     if (what !== 'image') {
       throw new UsageError(
@@ -121,10 +143,10 @@ export function parseInvocation(argv: string[]): Invocation {
       );
     }
     command = 'set image';
-    args = after;
-  } else if (Object.hasOwn(EXTRA, verb) && verb !== 'set image') {
+    operands = after;
+  } else if (Object.hasOwn(EXTRA, verb) && !verb.includes(' ')) {
     command = verb as CommandName;
-    args = rest;
+    operands = rest;
   } else {
     throw new UsageError(`unknown command "${verb}"`);
   }
@@ -134,6 +156,7 @@ export function parseInvocation(argv: string[]): Invocation {
       throw new UsageError(`${flagName(option)} is not a flag of "${command}"`);
     }
   }
+  if (watchOff && command !== 'status') throw new UsageError(`--watch=false is not a flag of "${command}"`);
 
   const kube: KubeFlags = {};
   if (values.namespace !== undefined) kube.namespace = nonEmpty(values.namespace, '--namespace');
@@ -141,7 +164,7 @@ export function parseInvocation(argv: string[]): Invocation {
   if (values.kubeconfig !== undefined) kube.kubeconfig = nonEmpty(values.kubeconfig, '--kubeconfig');
 
   if (command === 'list') {
-    if (args.length > 0) throw new UsageError(`"list" takes no arguments, got "${args.join(' ')}"`);
+    if (operands.length > 0) throw new UsageError(`"list" takes no arguments, got "${operands.join(' ')}"`);
     if (values['all-namespaces'] && kube.namespace !== undefined) {
       throw new UsageError('-A/--all-namespaces and -n/--namespace exclude each other');
     }
@@ -149,8 +172,8 @@ export function parseInvocation(argv: string[]): Invocation {
   }
 
   if (command === 'lint') {
-    if (args.length > 0)
-      throw new UsageError(`"lint" takes no arguments, got "${args.join(' ')}" (give the file with -f)`);
+    if (operands.length > 0)
+      throw new UsageError(`"lint" takes no arguments, got "${operands.join(' ')}" (give the file with -f)`);
     if (values.filename === undefined) throw new UsageError('"lint" needs a Rollout file: -f FILE');
     const file = nonEmpty(values.filename, '--filename');
     if (values.prometheus === undefined) return { command, kube, file };
@@ -161,14 +184,15 @@ export function parseInvocation(argv: string[]): Invocation {
   }
 
   if (command === 'version') {
-    if (args.length > 0) throw new UsageError(`"version" takes no arguments, got "${args.join(' ')}"`);
+    if (operands.length > 0)
+      throw new UsageError(`"version" takes no arguments, got "${operands.join(' ')}"`);
     const raw = values['controller-namespace'];
     const controllerNamespace =
       raw === undefined ? DEFAULT_CONTROLLER_NAMESPACE : nonEmpty(raw, '--controller-namespace');
     return { command, kube, controllerNamespace };
   }
 
-  const [name, ...more] = args;
+  const [name, ...more] = operands;
   if (name === undefined) throw new UsageError(`"${command}" needs the name of a Rollout`);
 
   switch (command) {
@@ -185,9 +209,17 @@ export function parseInvocation(argv: string[]): Invocation {
       }
       return { command, kube, name, toRevision: Number(raw) };
     }
-    case 'status':
+    case 'get rollout':
       noMore(command, more);
       return { command, kube, name, watch: values.watch ?? false };
+    case 'status': {
+      noMore(command, more);
+      const watch = !watchOff;
+      const timeoutMs = values.timeout === undefined ? undefined : parseTimeout(values.timeout);
+      return timeoutMs === undefined
+        ? { command, kube, name, watch }
+        : { command, kube, name, watch, timeoutMs };
+    }
     case 'promote':
       noMore(command, more);
       return { command, kube, name, full: values.full ?? false };
@@ -198,6 +230,15 @@ export function parseInvocation(argv: string[]): Invocation {
       noMore(command, more);
       return { command, kube, name };
   }
+}
+
+/** `--timeout 5m` (or whole seconds, `300`): how long `status` waits; 0 waits for ever, as unset. */
+function parseTimeout(raw: string): number | undefined {
+  if (/^[0-9]+$/.test(raw)) return Number(raw) === 0 ? undefined : Number(raw) * 1000;
+  if (!/^([0-9]+(ms|s|m|h))+$/.test(raw))
+    throw new UsageError(`--timeout must be a duration (30s, 5m, 1h) or whole seconds, got "${raw}"`);
+  const ms = parseDuration(raw);
+  return ms === 0 ? undefined : ms;
 }
 
 function nonEmpty(value: string, flag: string): string {

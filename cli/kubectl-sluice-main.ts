@@ -2,7 +2,7 @@ import { type Invocation, parseInvocation, USAGE, UsageError } from './args.ts';
 import { runLint } from './commands/lint.ts';
 import { runList } from './commands/list.ts';
 import { runSignal } from './commands/signal.ts';
-import { runStatus } from './commands/status.ts';
+import { runGetRollout, runStatus } from './commands/status.ts';
 import { runSetImage, runUndo } from './commands/template.ts';
 import { runVersion } from './commands/version.ts';
 import { CliError } from './errors.ts';
@@ -19,8 +19,13 @@ async function run(invocation: Exclude<Invocation, { command: 'help' }>, io: Io)
   switch (invocation.command) {
     case 'list':
       return runList(kube, io, invocation.allNamespaces);
+    case 'get rollout':
+      return runGetRollout(kube, io, invocation.name, invocation.watch);
     case 'status':
-      return runStatus(kube, io, invocation.name, invocation.watch);
+      return runStatus(kube, io, invocation.name, {
+        watch: invocation.watch,
+        ...(invocation.timeoutMs === undefined ? {} : { timeoutMs: invocation.timeoutMs }),
+      });
     case 'promote':
       return runSignal(kube, io, 'promote', invocation.name, invocation.full);
     case 'abort':

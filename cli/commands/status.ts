@@ -1,18 +1,67 @@
 import { Watch } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../crds/common.ts';
-import { gatherStatus } from '../api.ts';
+import { gatherStatus, getRollout } from '../api.ts';
 import { CliError, explainFailure, RolloutNotFound } from '../errors.ts';
 import type { Io } from '../io.ts';
 import type { Kube } from '../kube.ts';
 import { ROLLOUT_LABEL, type StatusView } from '../model.ts';
 import { renderStatus } from '../render/status.ts';
+import { settled } from '../settled.ts';
 
-export async function runStatus(kube: Kube, io: Io, name: string, watch: boolean): Promise<number> {
+/** `get rollout NAME [-w]`: the tree, once or redrawn on every change. */
+export async function runGetRollout(kube: Kube, io: Io, name: string, watch: boolean): Promise<number> {
   if (!watch) {
     io.out(renderStatus(await gatherStatus(kube, name), io.now()));
     return 0;
   }
   return watchStatus(kube, io, name);
+}
+
+/** How often `status` reads the Rollout while it waits: one GET a second costs the server nothing. */
+const POLL_MS = 1_000;
+
+/**
+ * `status NAME`: waits for the release to end, as a pipeline waits on `kubectl argo rollouts
+ * status`, printing a line whenever where it stands changes. 0 Healthy; 1 Degraded, Stalled or
+ * timed out; with `watch` false, the line once and 1 only for Degraded or Stalled.
+ */
+export async function runStatus(
+  kube: Kube,
+  io: Io,
+  name: string,
+  opts: { watch: boolean; timeoutMs?: number },
+): Promise<number> {
+  const deadline = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
+  let shown = '';
+  for (;;) {
+    const state = settled(await getRollout(kube, name));
+    if (state.line !== shown) io.out(state.line);
+    shown = state.line;
+    if (state.done) return state.code;
+    if (!opts.watch) return 0;
+    const left = deadline === undefined ? POLL_MS : deadline - Date.now();
+    if (left <= 0) {
+      io.err(`error: timed out waiting for rollout "${name}" to finish: ${state.line}`);
+      return 1;
+    }
+    if (await stopped(Math.min(POLL_MS, left), io.signal)) return 130;
+  }
+}
+
+/** Waits `ms`; true when `signal` (a person's Ctrl-C, a test) ended the wait first. */
+function stopped(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve(true);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(false);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** Home the cursor and clear the screen: a full redraw that stays correct when the tree grows or shrinks. */

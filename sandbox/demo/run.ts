@@ -239,7 +239,7 @@ async function main(): Promise<number> {
     );
   console.log(`\nreport: ${reportPath}`);
   console.log(
-    `the sandbox is still running: try \`KUBECONFIG=${env.KUBECONFIG} npx kubectl-sluice status ${APP} -n ${NS}\`; \`npm run sandbox:down\` stops it`,
+    `the sandbox is still running: try \`KUBECONFIG=${env.KUBECONFIG} npx kubectl-sluice get rollout ${APP} -n ${NS}\`; \`npm run sandbox:down\` stops it`,
   );
   for (const f of failures) console.error(`demo: FAILED: ${f}`);
   return failures.length ? 1 : 0;

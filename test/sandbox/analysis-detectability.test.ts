@@ -93,7 +93,7 @@ describe('what a compareToStable gate can see', () => {
     expect(run?.status?.detectability?.requestsPerSecond).toBeLessThan(2);
     expect(run?.status?.detectability?.detectablePercent).toBeUndefined();
 
-    const status = await kubectlSluice(ns, 'status', 'web');
+    const status = await kubectlSluice(ns, 'get', 'rollout', 'web');
     expect(status.code).toBe(0);
     expect(status.out).toMatch(/What it can see: cannot see the configured effect: /);
   });

@@ -225,7 +225,7 @@ describe('kubectl sluice list and status', () => {
 
     const shown = await waitFor(
       async () => {
-        const run = await sluice(['status', 'checkout', '-n', ns]);
+        const run = await sluice(['get', 'rollout', 'checkout', '-n', ns]);
         return (run.out.match(/✔ pod checkout-/g) ?? []).length === 2 ? run : false;
       },
       { description: 'status to show both revisions with one ready pod each', timeout: 60_000 },
@@ -259,7 +259,10 @@ describe('kubectl sluice list and status', () => {
     await createRollout(ns, 'checkout', { ...PAUSED, phase: 'Progressing', pause: undefined });
     const stop = new AbortController();
     const { io, out } = captureIo(stop.signal);
-    const done = main(['status', 'checkout', '--watch', '-n', ns, '--kubeconfig', sandbox().KUBECONFIG], io);
+    const done = main(
+      ['get', 'rollout', 'checkout', '--watch', '-n', ns, '--kubeconfig', sandbox().KUBECONFIG],
+      io,
+    );
     const last = () => out.at(-1) ?? '';
 
     await waitFor(() => last().includes('Phase: Progressing'), { description: 'the first drawing' });
@@ -280,11 +283,59 @@ describe('kubectl sluice list and status', () => {
     const ns = await freshNamespace('cli');
     await createRollout(ns, 'checkout', PAUSED);
     const { io, out, err } = captureIo(new AbortController().signal);
-    const done = main(['status', 'checkout', '-w', '-n', ns, '--kubeconfig', sandbox().KUBECONFIG], io);
+    const done = main(
+      ['get', 'rollout', 'checkout', '-w', '-n', ns, '--kubeconfig', sandbox().KUBECONFIG],
+      io,
+    );
     await waitFor(() => out.length > 0, { description: 'the first drawing' });
     await kube().custom.deleteNamespacedCustomObject({ ...GROUP, namespace: ns, name: 'checkout' });
     await expect(done).resolves.toBe(1);
     expect(err).toEqual([`error: rollout "checkout" was deleted from namespace "${ns}"`]);
+  });
+});
+
+describe('kubectl sluice status, as a pipeline waits on it', () => {
+  const waitOn = (ns: string, ...flags: string[]) => {
+    const { io, out, err } = captureIo(new AbortController().signal);
+    const done = main(['status', 'checkout', '-n', ns, '--kubeconfig', sandbox().KUBECONFIG, ...flags], io);
+    return { done, out, err };
+  };
+
+  it('waits for the release to end: exit 0 when Healthy, 1 when Degraded, a line at each change', async () => {
+    const good = await freshNamespace('cli');
+    await createRollout(good, 'checkout', { ...PAUSED, observedGeneration: 1 });
+    const promoted = waitOn(good);
+    await waitFor(() => promoted.out.includes('Paused - waiting for promotion'), {
+      description: 'the first line',
+    });
+    await setStatus(good, 'checkout', { ...HEALTHY, observedGeneration: 1 });
+    await expect(promoted.done).resolves.toBe(0);
+    expect(promoted.out).toEqual(['Paused - waiting for promotion', 'Healthy']);
+
+    const bad = await freshNamespace('cli');
+    await createRollout(bad, 'checkout', { ...PAUSED, observedGeneration: 1 });
+    const rolledBack = waitOn(bad);
+    await waitFor(() => rolledBack.out.length > 0, { description: 'the first line' });
+    await setStatus(bad, 'checkout', { phase: 'Degraded', message: 'rolled back: success rate 71% < 95%' });
+    await expect(rolledBack.done).resolves.toBe(1);
+    expect(rolledBack.out.at(-1)).toBe('Degraded - rolled back: success rate 71% < 95%');
+  });
+
+  it('never ends on a status older than the spec, and says when it timed out', async () => {
+    const ns = await freshNamespace('cli');
+    // Healthy, but observed at generation 0: the controller has not read this spec yet.
+    await createRollout(ns, 'checkout', { ...HEALTHY, observedGeneration: 0 });
+    const run = waitOn(ns, '--timeout', '3s');
+    await expect(run.done).resolves.toBe(1);
+    expect(run.out).toEqual(['Progressing - waiting for the controller to observe generation 1']);
+    expect(run.err).toEqual([
+      'error: timed out waiting for rollout "checkout" to finish: Progressing - waiting for the controller to observe generation 1',
+    ]);
+    expect(await sluice(['status', 'checkout', '--watch=false', '-n', ns])).toEqual({
+      code: 0,
+      out: 'Progressing - waiting for the controller to observe generation 1',
+      err: '',
+    });
   });
 });
 
@@ -387,6 +438,7 @@ describe('kubectl sluice signals', () => {
     for (const argv of [
       ['promote', 'nope'],
       ['status', 'nope'],
+      ['get', 'rollout', 'nope'],
       ['undo', 'nope'],
       ['set', 'image', 'nope', 'a=b'],
     ]) {
@@ -452,7 +504,8 @@ describe('roles for people (deploy/rbac-people.yaml, aggregated into view, edit 
     const listed = await sluice(['list'], viewer);
     expect(listed).toMatchObject({ code: 0 });
     expect(listed.out).toMatch(/^checkout\s+Paused/m);
-    expect(await sluice(['status', 'checkout'], viewer)).toMatchObject({ code: 0 });
+    expect(await sluice(['get', 'rollout', 'checkout'], viewer)).toMatchObject({ code: 0 });
+    expect(await sluice(['status', 'checkout', '--watch=false'], viewer)).toMatchObject({ code: 0, err: '' });
     expect(await sluice(['promote', 'checkout'], viewer)).toEqual({
       code: 1,
       out: '',
@@ -507,9 +560,9 @@ describe('kubectl sluice RBAC', () => {
       code: 1,
       err: `error: forbidden: user "${user}" cannot patch rollouts in namespace "${ns}" (kubectl sluice set image needs: get rollouts, patch rollouts)`,
     });
-    expect((await sluice(['status', 'checkout'], kubeconfig)).err).toBe(
+    expect((await sluice(['get', 'rollout', 'checkout'], kubeconfig)).err).toBe(
       `error: forbidden: user "${user}" cannot list replicasets in namespace "${ns}" ` +
-        '(kubectl sluice status needs: get rollouts, list rollouts, watch rollouts, list replicasets, watch replicasets, list pods, list events, get analysisruns)',
+        '(kubectl sluice get rollout needs: get rollouts, list rollouts, watch rollouts, list replicasets, watch replicasets, list pods, list events, get analysisruns)',
     );
     expect((await getRollout(ns, 'checkout')).status?.signals).toBeUndefined();
   });

@@ -3,8 +3,8 @@ import { parseInvocation, UsageError } from '../../../cli/args.ts';
 
 describe('parseInvocation', () => {
   it('reads kubectl connection flags wherever they appear', () => {
-    expect(parseInvocation(['-n', 'shop', 'status', 'checkout', '--context', 'prod'])).toEqual({
-      command: 'status',
+    expect(parseInvocation(['-n', 'shop', 'get', 'rollout', 'checkout', '--context', 'prod'])).toEqual({
+      command: 'get rollout',
       kube: { namespace: 'shop', context: 'prod' },
       name: 'checkout',
       watch: false,
@@ -19,7 +19,14 @@ describe('parseInvocation', () => {
 
   it('parses each command with its own flags', () => {
     expect(parseInvocation(['list', '-A'])).toEqual({ command: 'list', kube: {}, allNamespaces: true });
-    expect(parseInvocation(['status', 'x', '-w'])).toMatchObject({ command: 'status', watch: true });
+    expect(parseInvocation(['get', 'rollout', 'x', '-w'])).toMatchObject({ command: 'get rollout', watch: true });
+    expect(parseInvocation(['get', 'ro', 'x'])).toMatchObject({ command: 'get rollout', watch: false });
+    // status waits unless told not to, as argo rollouts status does
+    expect(parseInvocation(['status', 'x'])).toEqual({ command: 'status', kube: {}, name: 'x', watch: true });
+    expect(parseInvocation(['status', 'x', '--watch=false'])).toMatchObject({ watch: false });
+    expect(parseInvocation(['status', 'x', '--timeout', '5m'])).toMatchObject({ timeoutMs: 300_000 });
+    expect(parseInvocation(['status', 'x', '--timeout=90'])).toMatchObject({ timeoutMs: 90_000 });
+    expect(parseInvocation(['status', 'x', '--timeout', '0'])).not.toHaveProperty('timeoutMs');
     expect(parseInvocation(['promote', 'x', '--full'])).toMatchObject({ command: 'promote', full: true });
     for (const command of ['abort', 'retry', 'pause', 'resume'] as const) {
       expect(parseInvocation([command, 'x'])).toEqual({ command, kube: {}, name: 'x' });
@@ -60,6 +67,10 @@ describe('parseInvocation', () => {
     [['set', 'image', 'x', '=img'], 'expected CONTAINER=IMAGE'],
     [['set', 'image', 'x', 'app='], 'expected CONTAINER=IMAGE'],
     [['status', 'x', '--bogus'], "Unknown option '--bogus'"],
+    [['status', 'x', '--timeout', 'soon'], '--timeout must be a duration'],
+    [['get', 'rollout', 'x', '--watch=false'], '--watch=false is not a flag of "get rollout"'],
+    [['get', 'pods', 'x'], 'unknown "get" subcommand "pods"'],
+    [['get'], '"get" needs a subcommand'],
     [['status', 'x', '-n'], "Option '-n, --namespace <value>' argument missing"],
     [['toString', 'x'], 'unknown command "toString"'],
   ])('rejects %j: %s', (argv, message) => {

@@ -74,10 +74,11 @@ describe('permissions', () => {
     expect(describeNeeds('promote')).toBe('get rollouts, patch rollouts/status');
     expect(describeNeeds('undo')).toBe('get rollouts, list replicasets, patch rollouts');
     expect(describeNeeds('set image')).toBe('get rollouts, patch rollouts');
-    expect(describeNeeds('status')).toBe(
+    expect(describeNeeds('get rollout')).toBe(
       'get rollouts, list rollouts, watch rollouts, list replicasets, watch replicasets, list pods, list events, get analysisruns',
     );
-    expect(PERMISSIONS.list).toBe(PERMISSIONS.status);
+    expect(describeNeeds('status')).toBe('get rollouts');
+    expect(PERMISSIONS.list).toBe(PERMISSIONS['get rollout']);
   });
 
   it('never lets a signal write anything but rollouts/status', () => {
@@ -94,7 +95,7 @@ describe('permissions', () => {
       '| `kubectl sluice promote` | get rollouts (sluice.dev); patch rollouts/status (sluice.dev) |',
     );
     expect(table).toContain(
-      '| `kubectl sluice status` | get, list, watch rollouts (sluice.dev); list, watch replicasets (apps); list pods (core); list events (events.k8s.io); get analysisruns (sluice.dev) |',
+      '| `kubectl sluice get rollout` | get, list, watch rollouts (sluice.dev); list, watch replicasets (apps); list pods (core); list events (events.k8s.io); get analysisruns (sluice.dev) |',
     );
     expect(table).toHaveLength(2 + Object.keys(PERMISSIONS).length);
   });

@@ -144,7 +144,7 @@ describe('kubectl sluice lint', () => {
   });
 });
 
-describe('kubectl sluice status', () => {
+describe('kubectl sluice get rollout', () => {
   it('shows what the background gate can see under its run', () => {
     const view = statusView();
     const name = view.rollout.status?.backgroundAnalysis?.name ?? '';
