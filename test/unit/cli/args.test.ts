@@ -19,7 +19,10 @@ describe('parseInvocation', () => {
 
   it('parses each command with its own flags', () => {
     expect(parseInvocation(['list', '-A'])).toEqual({ command: 'list', kube: {}, allNamespaces: true });
-    expect(parseInvocation(['get', 'rollout', 'x', '-w'])).toMatchObject({ command: 'get rollout', watch: true });
+    expect(parseInvocation(['get', 'rollout', 'x', '-w'])).toMatchObject({
+      command: 'get rollout',
+      watch: true,
+    });
     expect(parseInvocation(['get', 'ro', 'x'])).toMatchObject({ command: 'get rollout', watch: false });
     // status waits unless told not to, as argo rollouts status does
     expect(parseInvocation(['status', 'x'])).toEqual({ command: 'status', kube: {}, name: 'x', watch: true });
