@@ -4,7 +4,6 @@ import {
   Condition,
   DnsLabel,
   DnsSubdomain,
-  Duration,
   LabelMap,
   LabelSelector,
   NonNegativeInt,
