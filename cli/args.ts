@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { DURATION_PATTERN } from '../crds/common.ts';
 import { parseDuration } from '../crds/duration.ts';
 
 /** kubectl's connection flags, accepted by every command. */
@@ -235,7 +236,7 @@ export function parseInvocation(argv: string[]): Invocation {
 /** `--timeout 5m` (or whole seconds, `300`): how long `status` waits; 0 waits for ever, as unset. */
 function parseTimeout(raw: string): number | undefined {
   if (/^[0-9]+$/.test(raw)) return Number(raw) === 0 ? undefined : Number(raw) * 1000;
-  if (!/^([0-9]+(ms|s|m|h))+$/.test(raw))
+  if (!new RegExp(DURATION_PATTERN).test(raw))
     throw new UsageError(`--timeout must be a duration (30s, 5m, 1h) or whole seconds, got "${raw}"`);
   const ms = parseDuration(raw);
   return ms === 0 ? undefined : ms;

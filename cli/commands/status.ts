@@ -1,3 +1,4 @@
+import { setTimeout as wait } from 'node:timers/promises';
 import { Watch } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../crds/common.ts';
 import { gatherStatus, getRollout } from '../api.ts';
@@ -49,20 +50,11 @@ export async function runStatus(
 }
 
 /** Waits `ms`; true when `signal` (a person's Ctrl-C, a test) ended the wait first. */
-function stopped(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve(true);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(false);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+const stopped = (ms: number, signal: AbortSignal | undefined): Promise<boolean> =>
+  wait(ms, undefined, signal ? { signal } : {}).then(
+    () => false,
+    () => true,
+  );
 
 /** Home the cursor and clear the screen: a full redraw that stays correct when the tree grows or shrinks. */
 const REDRAW = '\x1b[H\x1b[2J';
