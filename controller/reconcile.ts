@@ -5,6 +5,7 @@
 import type { V1ReplicaSet } from '@kubernetes/client-node';
 import type { AnalysisRun, Rollout, RolloutSpec, RolloutStatus } from '../crds/index.ts';
 import type { Effect } from '../machines/actions.ts';
+import { canaryReplicas } from '../machines/canary-scale.ts';
 import { type Decision, decide } from '../machines/decide.ts';
 import { type DesiredWorld, desiredWorld } from '../machines/desired.ts';
 import type { GateKind, GateObservation, ReleaseEvent, SignalEvent } from '../machines/events.ts';
@@ -288,7 +289,11 @@ function observe(pass: Pass, status: RolloutStatus, foreign: Map<GateRefSeen, st
   const spec = pass.rollout.spec;
   const wanted = spec.strategy.blueGreen
     ? (spec.strategy.blueGreen.previewReplicaCount ?? spec.replicas ?? 1)
-    : (spec.replicas ?? 1);
+    : canaryReplicas(spec, {
+        stepIndex: status.currentStepIndex ?? 0,
+        weight: status.canary?.weight ?? 0,
+        promoteFull: status.promoteFull === true,
+      });
   const ready = replicaSetReady(current, wanted);
   const gates: Partial<Record<GateKind, GateObservation>> = {};
   for (const [ref, message] of foreign) {
@@ -315,6 +320,7 @@ function observe(pass: Pass, status: RolloutStatus, foreign: Map<GateRefSeen, st
     now: pass.now,
     revision: pass.revision,
     ready: { canary: ready, preview: ready },
+    canaryAvailable: current?.status?.availableReplicas ?? 0,
     gates,
   };
 }
@@ -381,7 +387,12 @@ function observedWorld(world: World, pass: Pass, desired: DesiredWorld): Observe
   const services: Record<string, string | undefined> = {};
   for (const service of Object.keys(desired.services))
     services[service] = world.service(pass.namespace, service)?.spec?.selector?.[REVISION_LABEL];
-  const observed: ObservedWorld = { templateRevision: pass.revision, replicas, services };
+  const numbers: Record<string, number> = {};
+  for (const [revision, rs] of byRevision(pass)) {
+    const number = Number(rs.metadata?.annotations?.[REVISION_NUMBER_ANNOTATION]);
+    if (controlledBy(rs, pass.rollout.metadata.uid) && Number.isFinite(number)) numbers[revision] = number;
+  }
+  const observed: ObservedWorld = { templateRevision: pass.revision, replicas, services, numbers };
   const stableService = pass.rollout.spec.strategy.canary?.stableService;
   if (stableService !== undefined) observed.stableService = stableService;
   const vs = pass.split && world.virtualService(pass.namespace, pass.split.virtualService);
@@ -421,6 +432,12 @@ async function carryOut(deps: ReconcileDeps, pass: Pass, write: Write): Promise<
     case 'pointService':
       await deps.writer.pointService(pass.namespace, write.service, write.revision);
       return;
+    case 'deleteReplicaSet': {
+      const rs = byRevision(pass).get(write.revision);
+      if (rs?.metadata?.name && rs.metadata.uid)
+        await deps.writer.deleteReplicaSet(pass.namespace, rs.metadata.name, rs.metadata.uid);
+      return;
+    }
     case 'setWeight': {
       const vs = pass.split && deps.world.virtualService(pass.namespace, pass.split.virtualService);
       if (!vs || !pass.split) return;

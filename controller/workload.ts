@@ -51,6 +51,7 @@ export function replicaSetFor(
     },
     spec: {
       replicas,
+      ...(rollout.spec.minReadySeconds !== undefined && { minReadySeconds: rollout.spec.minReadySeconds }),
       selector: {
         matchLabels: { ...(rollout.spec.selector.matchLabels ?? {}), [REVISION_LABEL]: revision },
         matchExpressions: rollout.spec.selector.matchExpressions as V1LabelSelector['matchExpressions'],

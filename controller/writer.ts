@@ -17,6 +17,9 @@ export function fieldManagerFor(identity?: string): string {
 }
 const MAX_FIELD_MANAGER = 128;
 const ALREADY_EXISTS = 409;
+const NOT_FOUND = 404;
+// A precondition that no longer holds (the name now belongs to another object) answers 409.
+const PRECONDITION_FAILED = 409;
 
 export const sluicePath = (plural: string, namespace: string, name?: string, subresource?: string) =>
   resourcePath({ group: GROUP, version: VERSION, plural, namespace, name, subresource });
@@ -75,6 +78,29 @@ export class Writer extends GuardedWriter {
       { spec: { replicas } },
       { fieldManager: this.fieldManager },
     );
+  }
+
+  /**
+   * Deletes an old revision's ReplicaSet (beyond revisionHistoryLimit), only the very object
+   * that was read: a precondition on its uid, so one recreated under the name since is kept.
+   */
+  async deleteReplicaSet(namespace: string, name: string, uid: string): Promise<void> {
+    this.guard();
+    try {
+      await requestJson(this.kc, {
+        method: 'DELETE',
+        path: resourcePath({ group: 'apps', version: 'v1', plural: 'replicasets', namespace, name }),
+        body: {
+          apiVersion: 'v1',
+          kind: 'DeleteOptions',
+          preconditions: { uid },
+          propagationPolicy: 'Background',
+        },
+      });
+    } catch (err) {
+      const code = statusCode(err);
+      if (code !== NOT_FOUND && code !== PRECONDITION_FAILED) throw err;
+    }
   }
 
   async pointService(namespace: string, name: string, revision: string): Promise<void> {

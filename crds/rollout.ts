@@ -58,9 +58,43 @@ export const IstioRouting = z
 
 export const TrafficRouting = z.object({ istio: IstioRouting });
 
+/** Argo Rollouts' setCanaryScale: the canary's size, apart from its share of traffic. */
+export const SetCanaryScale = z
+  .object({
+    replicas: NonNegativeInt.optional().meta({ description: 'Run the canary at this many pods.' }),
+    weight: Percent.optional().meta({
+      description: 'Run the canary at this percent of spec.replicas, rounded up.',
+    }),
+    matchTrafficWeight: z.boolean().optional().meta({
+      description:
+        'Size the canary to its traffic weight (the percent of spec.replicas, rounded up) from here on.',
+    }),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: '[has(self.replicas), has(self.weight), has(self.matchTrafficWeight) && self.matchTrafficWeight].filter(x, x).size() == 1',
+        message: 'setCanaryScale sets exactly one of replicas, weight or matchTrafficWeight: true',
+      },
+    ],
+  })
+  .refine(
+    (s) =>
+      [s.replicas !== undefined, s.weight !== undefined, s.matchTrafficWeight === true].filter(Boolean)
+        .length === 1,
+    { message: 'setCanaryScale sets exactly one of replicas, weight or matchTrafficWeight: true' },
+  );
+export type SetCanaryScale = z.infer<typeof SetCanaryScale>;
+
+const ONE_ACTION = 'each step sets exactly one of setWeight, setCanaryScale, pause or analysis';
+
 export const Step = z
   .object({
     setWeight: Percent.optional(),
+    setCanaryScale: SetCanaryScale.optional().meta({
+      description:
+        'Resize the canary (it runs at full size until a step says otherwise); the next weight waits until it has the pods that weight needs.',
+    }),
     pause: z
       .object({
         duration: SecondsOrDuration.optional().meta({
@@ -74,16 +108,19 @@ export const Step = z
   .meta({
     'x-kubernetes-validations': [
       {
-        rule: '[has(self.setWeight), has(self.pause), has(self.analysis)].filter(x, x).size() == 1',
-        message: 'each step sets exactly one of setWeight, pause or analysis',
+        rule: '[has(self.setWeight), has(self.setCanaryScale), has(self.pause), has(self.analysis)].filter(x, x).size() == 1',
+        message: ONE_ACTION,
       },
     ],
   })
   // Mirrors the CEL rule above, so the controller refuses such a step even where the API
   // server did not check it (an object stored before the rule existed).
-  .refine((step) => [step.setWeight, step.pause, step.analysis].filter((x) => x !== undefined).length === 1, {
-    message: 'each step sets exactly one of setWeight, pause or analysis',
-  });
+  .refine(
+    (step) =>
+      [step.setWeight, step.setCanaryScale, step.pause, step.analysis].filter((x) => x !== undefined)
+        .length === 1,
+    { message: ONE_ACTION },
+  );
 export type Step = z.infer<typeof Step>;
 
 const delays = {
@@ -199,7 +236,14 @@ export const RolloutSpec = z
     replicas: NonNegativeInt.optional().meta({ description: 'Desired pods (default 1).' }),
     selector: LabelSelector,
     template: PodTemplate,
-    revisionHistoryLimit: NonNegativeInt.optional(),
+    revisionHistoryLimit: NonNegativeInt.optional().meta({
+      description:
+        'Old revisions, already scaled to zero, whose ReplicaSets are kept for undo (default 10); older ones are deleted.',
+    }),
+    minReadySeconds: NonNegativeInt.optional().meta({
+      description:
+        'Seconds a new pod must be ready before it counts as available (default 0): no weight, promotion or step waits on pods younger than that.',
+    }),
     progressDeadlineSeconds: z.int().min(1).optional().meta({ description: 'Default 600.' }),
     strategy: Strategy,
     writeBack: WriteBack.optional(),

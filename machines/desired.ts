@@ -1,4 +1,5 @@
 import { type RolloutSpec, type RolloutStatus, replicasOf } from '../crds/index.ts';
+import { canaryReplicas } from './canary-scale.ts';
 import type { Millis } from './events.ts';
 
 /**
@@ -16,7 +17,12 @@ export interface DesiredWorld {
   services: Record<string, string>;
   /** Percent of traffic the VirtualService gives the new revision, when traffic is routed. */
   weight?: number;
+  /** How many old revisions, already at zero, keep their ReplicaSet (spec.revisionHistoryLimit). */
+  historyLimit?: number;
 }
+
+/** Argo Rollouts' default for revisionHistoryLimit. */
+export const DEFAULT_HISTORY_LIMIT = 10;
 
 export function desiredWorld(
   spec: RolloutSpec,
@@ -28,15 +34,24 @@ export function desiredWorld(
   const replicas = replicasOf(spec);
   const keep = (status?.scaleDown ?? []).filter((e) => Date.parse(e.at) > now).map((e) => e.revision);
   const releasing = current !== undefined && current !== stable;
-  const world: DesiredWorld = { replicas: {}, keep, services: {} };
+  const world: DesiredWorld = {
+    replicas: {},
+    keep,
+    services: {},
+    historyLimit: spec.revisionHistoryLimit ?? DEFAULT_HISTORY_LIMIT,
+  };
   if (stable === undefined || current === undefined) return world;
 
   const { canary, blueGreen } = spec.strategy;
   if (canary) {
     world.replicas[stable] = replicas;
-    // The canary runs at full size (as Flagger does): it is ready for any weight at once, and
-    // the weight alone decides how much traffic it sees.
-    if (releasing && !status?.abort) world.replicas[current] = replicas;
+    // The canary runs at full size (as Flagger does) unless a setCanaryScale step resizes it.
+    if (releasing && !status?.abort)
+      world.replicas[current] = canaryReplicas(spec, {
+        stepIndex: status?.currentStepIndex ?? 0,
+        weight: status?.canary?.weight ?? 0,
+        promoteFull: status?.promoteFull === true,
+      });
     if (canary.stableService) world.services[canary.stableService] = stable;
     if (canary.canaryService)
       world.services[canary.canaryService] = releasing && !status?.abort ? current : stable;

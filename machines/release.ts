@@ -8,6 +8,7 @@ import {
   stepsOf,
 } from '../crds/index.ts';
 import { type AbortKind, EFFECT_IMPLEMENTATIONS, type Effect, effect } from './actions.ts';
+import { hasCanaryPods, resizesCanary } from './canary-scale.ts';
 import {
   emptyContext,
   type HeldPauseReason,
@@ -536,6 +537,23 @@ export const GUARDS = {
   notHeld: ({ context }) => context.pause === undefined,
   stepsDone: ({ context }) => context.stepIndex >= stepsOf(context.spec).length,
   stepIsSetWeight: ({ context }) => currentStep(context)?.setWeight !== undefined,
+  stepIsSetCanaryScale: ({ context }) => currentStep(context)?.setCanaryScale !== undefined,
+  /**
+   * A Rollout that resizes its canary moves no weight, and is not promoted, until the canary has
+   * the pods that step needs; one that never does keeps Sluice's full-size canary, whose
+   * readiness awaitingCanary already waited for.
+   */
+  stepNeedsPods: ({ context, event }) => {
+    if (!resizesCanary(context.spec)) return false;
+    const step = currentStep(context);
+    const movesTraffic =
+      context.promoteFull ||
+      step === undefined ||
+      step.setWeight !== undefined ||
+      step.setCanaryScale !== undefined;
+    return movesTraffic && !hasCanaryPods(context, event);
+  },
+  canaryScaled: ({ context, event }) => hasCanaryPods(context, event),
   stepIsPause: ({ context }) => currentStep(context)?.pause !== undefined,
   stepIsAnalysis: ({ context }) => currentStep(context)?.analysis !== undefined,
   pauseElapsed: ({ context, event }) => {

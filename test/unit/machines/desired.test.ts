@@ -8,7 +8,12 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 describe('desiredWorld', () => {
   it('is empty before any revision is known', () => {
-    expect(desiredWorld(canarySpec(), undefined, T0)).toEqual({ replicas: {}, keep: [], services: {} });
+    expect(desiredWorld(canarySpec(), undefined, T0)).toEqual({
+      replicas: {},
+      keep: [],
+      services: {},
+      historyLimit: 10,
+    });
   });
 
   it('canary: stable and canary at full size, services and weight from status', () => {
@@ -21,6 +26,7 @@ describe('desiredWorld', () => {
     expect(world).toEqual({
       replicas: { r1: 4, r2: 4 },
       keep: [],
+      historyLimit: 10,
       services: { s: 'r1', c: 'r2' },
       weight: 20,
     });
@@ -44,6 +50,7 @@ describe('desiredWorld', () => {
     expect(desiredWorld(spec, status, T0)).toEqual({
       replicas: { r1: 4, r2: 2 },
       keep: [],
+      historyLimit: 10,
       services: { active: 'r1', preview: 'r2' },
     });
   });

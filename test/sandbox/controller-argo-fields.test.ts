@@ -1,0 +1,117 @@
+// Argo Rollouts' Rollout fields with the meaning its specification gives them, on the real API
+// server and kube-controller-manager (whose ReplicaSet controller computes availability).
+import { describe, expect, it } from 'vitest';
+import { startController } from '../harness/controller.ts';
+import { freshNamespace } from '../harness/namespace.ts';
+import { waitFor } from '../harness/wait.ts';
+import {
+  apply,
+  canaryApp,
+  canaryWeight,
+  kubectlSluice,
+  recordWeights,
+  replicaSets,
+  setImage,
+  waitForRollout,
+} from '../support/apps.ts';
+
+describe('Argo Rollouts fields on the real API server', () => {
+  it('revisionHistoryLimit deletes the oldest scaled-down ReplicaSets, never the stable one', async () => {
+    const ns = await freshNamespace('history');
+    await apply(
+      canaryApp(ns, {
+        steps: [{ setWeight: 50 }],
+        canary: { scaleDownDelaySeconds: 0 },
+        spec: { revisionHistoryLimit: 1 },
+      }),
+    );
+    await startController(ns);
+    const stables: string[] = [];
+    let previous: string | undefined;
+    for (const image of ['web:1', 'web:2', 'web:3', 'web:4']) {
+      if (image !== 'web:1') await setImage(ns, image);
+      const healthy = await waitForRollout(
+        ns,
+        (r) => r.status?.phase === 'Healthy' && r.status.stableRevision !== previous,
+        `${image} to be promoted`,
+      );
+      previous = healthy.status?.stableRevision;
+      stables.push(previous as string);
+    }
+    // Kept: the stable (web:4) and one old revision (web:3); web:1 and web:2 deleted.
+    const kept = await waitFor(
+      async () => {
+        const revisions = [...(await replicaSets(ns)).keys()].sort();
+        return revisions.length === 2 && revisions;
+      },
+      { description: 'the ReplicaSets beyond revisionHistoryLimit to be deleted', timeout: 60_000 },
+    );
+    expect(kept).toEqual([stables[2], stables[3]].sort());
+  });
+
+  it('minReadySeconds: pods ready for less than it get no weight', async () => {
+    const ns = await freshNamespace('minready');
+    await apply(canaryApp(ns, { steps: [{ setWeight: 20 }, { pause: {} }], spec: { minReadySeconds: 15 } }));
+    await startController(ns);
+    const first = await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+    await setImage(ns, 'web:2');
+    const canary = await waitForRollout(
+      ns,
+      (r) =>
+        r.status?.currentRevision !== undefined && r.status.currentRevision !== first.status?.stableRevision,
+      'the release of web:2 to begin',
+    );
+    const revision = canary.status?.currentRevision as string;
+    // Ready but not yet available (15 s have not passed): the canary is still at weight 0.
+    const rs = await waitFor(
+      async () => {
+        const found = (await replicaSets(ns)).get(revision);
+        return found?.status?.readyReplicas === 2 && found;
+      },
+      { description: 'the canary pods to be ready', timeout: 60_000 },
+    );
+    expect(rs.spec?.minReadySeconds).toBe(15);
+    expect(rs.status?.availableReplicas ?? 0).toBeLessThan(2);
+    expect(await canaryWeight(ns)).toBe(0);
+    // Once they have been ready long enough, the first step's weight follows.
+    await waitForRollout(ns, (r) => r.status?.canary?.weight === 20, 'weight 20 once pods are available', {
+      timeout: 60_000,
+    });
+    const available = (await replicaSets(ns)).get(revision);
+    expect(available?.status?.availableReplicas).toBe(2);
+  });
+
+  it('setCanaryScale runs the canary at the asked size; the stable stays at full size until promotion', async () => {
+    const ns = await freshNamespace('canaryscale');
+    await apply(
+      canaryApp(ns, {
+        replicas: 4,
+        steps: [{ setCanaryScale: { replicas: 1 } }, { setWeight: 25 }, { pause: {} }],
+      }),
+    );
+    await startController(ns);
+    const first = await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+    const stable = first.status?.stableRevision as string;
+    const weights = await recordWeights(ns);
+    await setImage(ns, 'web:2');
+    const paused = await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Paused' && r.status.canary?.weight === 25,
+      'the canary at 25% on its one pod',
+    );
+    const canary = paused.status?.currentRevision as string;
+    const sets = await replicaSets(ns);
+    expect(sets.get(canary)?.spec?.replicas).toBe(1);
+    expect(sets.get(canary)?.status?.availableReplicas).toBe(1);
+    expect(sets.get(stable)?.spec?.replicas).toBe(4);
+
+    expect((await kubectlSluice(ns, 'promote', 'web')).code).toBe(0);
+    await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Healthy' && r.status.stableRevision === canary,
+      'the promotion, once the canary runs at full size',
+    );
+    expect((await replicaSets(ns)).get(canary)?.status?.availableReplicas).toBe(4);
+    expect(weights()).toEqual([0, 25, 0]);
+  });
+});
