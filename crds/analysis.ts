@@ -216,6 +216,12 @@ const absoluteOptions = {
  * The gates one analysis point runs: the zero-PromQL builtins and/or templates. The same
  * shape serves background analysis, `analysis` steps and blue-green pre/post promotion.
  */
+/** Shared by every gate block, the background one (which adds startingStep) included. */
+export const GATES_NEED_ONE = {
+  rule: 'has(self.successRate) || has(self.latencyP99) || has(self.compareToStable) || (has(self.templates) && size(self.templates) > 0)',
+  message: 'an analysis needs at least one gate: successRate, latencyP99, compareToStable or templates',
+};
+
 export const Gates = z
   .object({
     interval: Interval.optional().meta({
@@ -249,14 +255,7 @@ export const Gates = z
     templates: z.array(TemplateRef).max(10).optional(),
     args: Args.optional(),
   })
-  .meta({
-    'x-kubernetes-validations': [
-      {
-        rule: 'has(self.successRate) || has(self.latencyP99) || has(self.compareToStable) || (has(self.templates) && size(self.templates) > 0)',
-        message: 'an analysis needs at least one gate: successRate, latencyP99, compareToStable or templates',
-      },
-    ],
-  });
+  .meta({ 'x-kubernetes-validations': [GATES_NEED_ONE] });
 export type Gates = z.infer<typeof Gates>;
 
 export const ANALYSIS_PHASES = [

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AnalysisPhase, Gates } from './analysis.ts';
+import { AnalysisPhase, GATES_NEED_ONE, Gates } from './analysis.ts';
 import {
   Condition,
   DnsLabel,
@@ -57,6 +57,14 @@ export const IstioRouting = z
   });
 
 export const TrafficRouting = z.object({ istio: IstioRouting });
+
+/** The canary's background gates: Argo Rollouts' `analysis`, with its startingStep. */
+export const BackgroundGates = Gates.extend({
+  startingStep: NonNegativeInt.optional().meta({
+    description:
+      'Index (from 0) of the step at which background analysis starts (default 0: from the first step); past the last step, it starts once the steps are done.',
+  }),
+}).meta({ 'x-kubernetes-validations': [GATES_NEED_ONE] });
 
 /** Argo Rollouts' setCanaryScale: the canary's size, apart from its share of traffic. */
 export const SetCanaryScale = z
@@ -137,8 +145,8 @@ export const CanaryStrategy = z
     stableService: DnsLabel.optional(),
     canaryService: DnsLabel.optional(),
     trafficRouting: TrafficRouting.optional(),
-    analysis: Gates.optional().meta({
-      description: 'Background gates, from the first step until promotion.',
+    analysis: BackgroundGates.optional().meta({
+      description: 'Background gates, from the first step (or startingStep) until promotion.',
     }),
     steps: z.array(Step).max(200).optional(),
     ...delays,

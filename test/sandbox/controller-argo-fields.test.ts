@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { startController } from '../harness/controller.ts';
 import { freshNamespace } from '../harness/namespace.ts';
 import { waitFor } from '../harness/wait.ts';
+import { analysisRuns, startAnalysisController } from '../support/analysis.ts';
 import {
   apply,
   canaryApp,
@@ -113,5 +114,36 @@ describe('Argo Rollouts fields on the real API server', () => {
     );
     expect((await replicaSets(ns)).get(canary)?.status?.availableReplicas).toBe(4);
     expect(weights()).toEqual([0, 25, 0]);
+  });
+
+  it('analysis.startingStep: background analysis starts only when the release reaches that step', async () => {
+    const ns = await freshNamespace('startingstep');
+    await apply(
+      canaryApp(ns, {
+        steps: [{ setWeight: 20 }, { pause: {} }, { setWeight: 40 }, { pause: {} }],
+        canary: { analysis: { successRate: { min: 0 }, startingStep: 2 } },
+      }),
+    );
+    startAnalysisController(ns);
+    const first = await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+    await setImage(ns, 'web:2');
+    await waitForRollout(
+      ns,
+      (r) =>
+        r.status?.phase === 'Paused' &&
+        r.status.currentStepIndex === 1 &&
+        r.status.currentRevision !== first.status?.stableRevision,
+      'the first pause, at 20%',
+    );
+    expect((await analysisRuns(ns)).filter((run) => run.spec.gate === 'background')).toEqual([]);
+    expect((await kubectlSluice(ns, 'promote', 'web')).code).toBe(0);
+    const at40 = await waitForRollout(
+      ns,
+      (r) => r.status?.currentStepIndex === 3 && r.status.backgroundAnalysis !== undefined,
+      'the second pause, at 40%, with background analysis running',
+    );
+    expect(at40.status?.canary?.weight).toBe(40);
+    const runs = await analysisRuns(ns);
+    expect(runs.map((run) => run.metadata.name)).toContain(at40.status?.backgroundAnalysis?.name);
   });
 });
