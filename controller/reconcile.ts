@@ -3,7 +3,14 @@
 // changed. Modelled on Argo Rollouts' canary.go: one context per pass, steps that may stop early.
 
 import type { V1ReplicaSet } from '@kubernetes/client-node';
-import type { AnalysisRun, Rollout, RolloutSpec, RolloutStatus } from '../crds/index.ts';
+import {
+  type AnalysisRun,
+  ROLE_METADATA_ANNOTATION,
+  RoleMetadata,
+  type Rollout,
+  type RolloutSpec,
+  type RolloutStatus,
+} from '../crds/index.ts';
 import type { Effect } from '../machines/actions.ts';
 import { canaryReplicas } from '../machines/canary-scale.ts';
 import { type Decision, decide } from '../machines/decide.ts';
@@ -19,7 +26,13 @@ import { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, revisionOf, sameJson } from
 import { desiredConditions, mergeConditions, type Problem } from './rollout-conditions.ts';
 import { type Split, splitFor } from './traffic/split.ts';
 import { currentWeight, RoutingError, weightPatch } from './traffic/virtual-service.ts';
-import { refusedReplicaSet, replicaSetFor, replicaSetReady } from './workload.ts';
+import {
+  refusedReplicaSet,
+  replicaSetFor,
+  replicaSetName,
+  replicaSetReady,
+  roleMetadataPatch,
+} from './workload.ts';
 import type { World } from './world.ts';
 import { StaleWrite, type Writer } from './writer.ts';
 
@@ -392,7 +405,15 @@ function observedWorld(world: World, pass: Pass, desired: DesiredWorld): Observe
     const number = Number(rs.metadata?.annotations?.[REVISION_NUMBER_ANNOTATION]);
     if (controlledBy(rs, pass.rollout.metadata.uid) && Number.isFinite(number)) numbers[revision] = number;
   }
-  const observed: ObservedWorld = { templateRevision: pass.revision, replicas, services, numbers };
+  const podMetadata: Record<string, RoleMetadata> = {};
+  for (const [revision, rs] of byRevision(pass)) podMetadata[revision] = recordedRoleMetadata(rs);
+  const observed: ObservedWorld = {
+    templateRevision: pass.revision,
+    replicas,
+    services,
+    numbers,
+    podMetadata,
+  };
   const stableService = pass.rollout.spec.strategy.canary?.stableService;
   if (stableService !== undefined) observed.stableService = stableService;
   const vs = pass.split && world.virtualService(pass.namespace, pass.split.virtualService);
@@ -432,6 +453,13 @@ async function carryOut(deps: ReconcileDeps, pass: Pass, write: Write): Promise<
     case 'pointService':
       await deps.writer.pointService(pass.namespace, write.service, write.revision);
       return;
+    case 'setPodMetadata': {
+      const name =
+        byRevision(pass).get(write.revision)?.metadata?.name ?? replicaSetName(pass.name, write.revision);
+      const patch = roleMetadataPatch(write.metadata, write.previous, pass.rollout.spec.template.metadata);
+      await deps.writer.setPodMetadata(pass.namespace, name, patch, write.metadata);
+      return;
+    }
     case 'deleteReplicaSet': {
       const rs = byRevision(pass).get(write.revision);
       if (rs?.metadata?.name && rs.metadata.uid)
@@ -445,6 +473,18 @@ async function carryOut(deps: ReconcileDeps, pass: Pass, write: Write): Promise<
       if (ops.length) await deps.writer.patchVirtualService(pass.namespace, pass.split.virtualService, ops);
       return;
     }
+  }
+}
+
+/** The role metadata Sluice recorded on a ReplicaSet; anything unreadable counts as none, and is rewritten. */
+function recordedRoleMetadata(rs: V1ReplicaSet): RoleMetadata {
+  const raw = rs.metadata?.annotations?.[ROLE_METADATA_ANNOTATION];
+  if (raw === undefined) return {};
+  try {
+    const parsed = RoleMetadata.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : {};
+  } catch {
+    return {};
   }
 }
 

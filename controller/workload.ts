@@ -1,7 +1,7 @@
 // Pure builders for the objects a Rollout owns: one ReplicaSet per revision, and the
 // single selector key Sluice sets on the user's Services.
 import type { V1LabelSelector, V1OwnerReference, V1ReplicaSet } from '@kubernetes/client-node';
-import { API_VERSION, type Rollout } from '../crds/index.ts';
+import { API_VERSION, type RoleMetadata, type Rollout } from '../crds/index.ts';
 import { POD_TEMPLATE_ANNOTATION } from '../crds/labels.ts';
 import { statusCode } from './kube/client.ts';
 import { canonicalJson, REVISION_LABEL, REVISION_NUMBER_ANNOTATION, ROLLOUT_LABEL } from './revision.ts';
@@ -118,4 +118,28 @@ export function refusedReplicaSet(err: unknown, rollout: string): Problem | unde
         1000,
       ),
   };
+}
+
+/** A merge patch's labels and annotations: a key set to null is removed. */
+export interface MetadataPatch {
+  labels: Record<string, string | null>;
+  annotations: Record<string, string | null>;
+}
+
+/**
+ * What moves a revision's pods from one role's metadata to the next: the new keys set, the
+ * keys only the old role had removed, except where the pod template itself carries the key
+ * (that value comes back rather than being dropped).
+ */
+export function roleMetadataPatch(
+  next: RoleMetadata,
+  previous: RoleMetadata,
+  template: { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined,
+): MetadataPatch {
+  const side = (key: 'labels' | 'annotations') => {
+    const out: Record<string, string | null> = {};
+    for (const k of Object.keys(previous[key] ?? {})) out[k] = template?.[key]?.[k] ?? null;
+    return Object.assign(out, next[key] ?? {});
+  };
+  return { labels: side('labels'), annotations: side('annotations') };
 }

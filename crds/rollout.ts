@@ -66,6 +66,40 @@ export const BackgroundGates = Gates.extend({
   }),
 }).meta({ 'x-kubernetes-validations': [GATES_NEED_ONE] });
 
+/**
+ * Labels and annotations the pods of one role carry while they have it (Argo Rollouts'
+ * canaryMetadata / stableMetadata): for dashboards and queries that tell canary from stable.
+ */
+export const RoleMetadata = z.object({
+  labels: LabelMap.optional(),
+  annotations: z.record(z.string(), z.string().max(4096)).meta({ maxProperties: 64 }).optional(),
+});
+export type RoleMetadata = z.infer<typeof RoleMetadata>;
+
+const RESERVED_PREFIX = 'sluice.dev/';
+const ROLE_LABELS_REFUSED =
+  'labels may not set a key of spec.selector.matchLabels or one under sluice.dev/: the pods would leave their ReplicaSet or lose their revision';
+const ROLES = ['canaryMetadata', 'stableMetadata'] as const;
+
+/** The API server's check of one role's labels, written once for both roles. */
+const roleLabelsRule = (role: (typeof ROLES)[number]) => ({
+  rule: `!has(self.strategy.canary) || !has(self.strategy.canary.${role}) || !has(self.strategy.canary.${role}.labels) || self.strategy.canary.${role}.labels.all(k, !k.startsWith('${RESERVED_PREFIX}') && (!has(self.selector.matchLabels) || !(k in self.selector.matchLabels)))`,
+  message: `${role}: ${ROLE_LABELS_REFUSED}`,
+  fieldPath: `.strategy.canary.${role}.labels`,
+});
+
+/** The same check for the controller, for objects the API server stored before the rule. */
+function roleLabelsRefused(spec: {
+  selector: { matchLabels?: Record<string, string> };
+  strategy: { canary?: Partial<Record<(typeof ROLES)[number], RoleMetadata>> };
+}): (typeof ROLES)[number] | undefined {
+  return ROLES.find((role) =>
+    Object.keys(spec.strategy.canary?.[role]?.labels ?? {}).some(
+      (k) => k.startsWith(RESERVED_PREFIX) || k in (spec.selector.matchLabels ?? {}),
+    ),
+  );
+}
+
 /** Argo Rollouts' setCanaryScale: the canary's size, apart from its share of traffic. */
 export const SetCanaryScale = z
   .object({
@@ -149,6 +183,12 @@ export const CanaryStrategy = z
       description: 'Background gates, from the first step (or startingStep) until promotion.',
     }),
     steps: z.array(Step).max(200).optional(),
+    canaryMetadata: RoleMetadata.optional().meta({
+      description: 'Labels and annotations on the canary pods while they are the canary.',
+    }),
+    stableMetadata: RoleMetadata.optional().meta({
+      description: 'Labels and annotations on the stable pods while they are the stable.',
+    }),
     ...delays,
   })
   .meta({
@@ -263,7 +303,17 @@ export const RolloutSpec = z
         message: 'selector.matchLabels must match template.metadata.labels',
         fieldPath: '.selector',
       },
+      ...ROLES.map(roleLabelsRule),
     ],
+  })
+  .superRefine((spec, ctx) => {
+    const role = roleLabelsRefused(spec);
+    if (role)
+      ctx.addIssue({
+        code: 'custom',
+        message: `${role}: ${ROLE_LABELS_REFUSED}`,
+        path: ['strategy', 'canary', role, 'labels'],
+      });
   });
 export type RolloutSpec = z.infer<typeof RolloutSpec>;
 

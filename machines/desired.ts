@@ -1,4 +1,4 @@
-import { type RolloutSpec, type RolloutStatus, replicasOf } from '../crds/index.ts';
+import { type RoleMetadata, type RolloutSpec, type RolloutStatus, replicasOf } from '../crds/index.ts';
 import { canaryReplicas } from './canary-scale.ts';
 import type { Millis } from './events.ts';
 
@@ -19,6 +19,8 @@ export interface DesiredWorld {
   weight?: number;
   /** How many old revisions, already at zero, keep their ReplicaSet (spec.revisionHistoryLimit). */
   historyLimit?: number;
+  /** Revision → the labels and annotations its pods carry for their role (canary/stableMetadata). */
+  podMetadata?: Record<string, RoleMetadata>;
 }
 
 /** Argo Rollouts' default for revisionHistoryLimit. */
@@ -56,6 +58,9 @@ export function desiredWorld(
     if (canary.canaryService)
       world.services[canary.canaryService] = releasing && !status?.abort ? current : stable;
     if (canary.trafficRouting) world.weight = status?.canary?.weight ?? 0;
+    // A role's metadata goes with the role: the canary's pods lose it when they become stable.
+    world.podMetadata = { [stable]: canary.stableMetadata ?? {} };
+    if (releasing && !status?.abort) world.podMetadata[current] = canary.canaryMetadata ?? {};
     return world;
   }
   if (blueGreen) {

@@ -487,7 +487,9 @@ export const progressDeadlineAt = (ctx: ReleaseContext): Millis =>
  * Nothing raises a canary's share or promotes it on an older lucky look, or on none.
  */
 export const backgroundPassing = (ctx: ReleaseContext): boolean =>
-  !gatesFor(ctx.spec, 'background') || !backgroundDue(ctx) || isPhase(ctx.background, 'Running', 'Successful');
+  !gatesFor(ctx.spec, 'background') ||
+  !backgroundDue(ctx) ||
+  isPhase(ctx.background, 'Running', 'Successful');
 /**
  * Whether a timed pause whose time is up may end: the background gate passes now, or the canary
  * has no traffic yet (a gate waits for the canary's first traffic, so it can pass no look before

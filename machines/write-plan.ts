@@ -1,3 +1,4 @@
+import type { RoleMetadata } from '../crds/index.ts';
 import type { DesiredWorld } from './desired.ts';
 
 /**
@@ -23,6 +24,8 @@ export interface ObservedWorld {
    * controls: only those are history it may delete.
    */
   numbers?: Record<string, number>;
+  /** Revision → the role metadata last put on its pods (absent: none). */
+  podMetadata?: Record<string, RoleMetadata>;
 }
 
 export type Write =
@@ -30,7 +33,8 @@ export type Write =
   | { type: 'scaleReplicaSet'; revision: string; from: number; to: number }
   | { type: 'pointService'; service: string; revision: string }
   | { type: 'setWeight'; weight: number }
-  | { type: 'deleteReplicaSet'; revision: string };
+  | { type: 'deleteReplicaSet'; revision: string }
+  | { type: 'setPodMetadata'; revision: string; metadata: RoleMetadata; previous: RoleMetadata };
 
 /** A write that adds capacity: done before any traffic moves, so traffic finds ready pods. */
 export const addsCapacity = (w: Write): boolean =>
@@ -90,9 +94,24 @@ export function planWrites(observed: ObservedWorld, desired: DesiredWorld): Writ
     ...scales.filter((w) => w.to > w.from),
     ...traffic,
     ...scales.filter((w) => w.to < w.from),
+    ...roleMetadata(observed, desired),
     ...pastHistory(observed, desired),
   ];
 }
+
+/** The revisions whose pods' role metadata is not what their role now asks. */
+function roleMetadata(observed: ObservedWorld, desired: DesiredWorld): Write[] {
+  return Object.entries(desired.podMetadata ?? {}).flatMap(([revision, metadata]) => {
+    const previous = observed.podMetadata?.[revision] ?? {};
+    return sameMetadata(previous, metadata)
+      ? []
+      : [{ type: 'setPodMetadata' as const, revision, metadata, previous }];
+  });
+}
+
+const sorted = (m: Record<string, string> | undefined) => JSON.stringify(Object.entries(m ?? {}).sort());
+const sameMetadata = (a: RoleMetadata, b: RoleMetadata): boolean =>
+  sorted(a.labels) === sorted(b.labels) && sorted(a.annotations) === sorted(b.annotations);
 
 /**
  * The old revisions beyond the history limit, as Argo Rollouts' revisionHistoryLimit means it:

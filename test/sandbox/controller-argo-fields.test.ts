@@ -1,7 +1,9 @@
 // Argo Rollouts' Rollout fields with the meaning its specification gives them, on the real API
 // server and kube-controller-manager (whose ReplicaSet controller computes availability).
 import { describe, expect, it } from 'vitest';
+import { REVISION_LABEL } from '../../controller/revision.ts';
 import { startController } from '../harness/controller.ts';
+import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
 import { waitFor } from '../harness/wait.ts';
 import { analysisRuns, startAnalysisController } from '../support/analysis.ts';
@@ -145,5 +147,65 @@ describe('Argo Rollouts fields on the real API server', () => {
     expect(at40.status?.canary?.weight).toBe(40);
     const runs = await analysisRuns(ns);
     expect(runs.map((run) => run.metadata.name)).toContain(at40.status?.backgroundAnalysis?.name);
+  });
+
+  it('canaryMetadata and stableMetadata label the pods of each role, and follow the promotion', async () => {
+    const ns = await freshNamespace('rolemeta');
+    await apply(
+      canaryApp(ns, {
+        steps: [{ setWeight: 20 }, { pause: {} }],
+        canary: {
+          canaryMetadata: { labels: { role: 'canary' }, annotations: { 'dashboards/track': 'canary' } },
+          stableMetadata: { labels: { role: 'stable' } },
+        },
+      }),
+    );
+    await startController(ns);
+    const first = await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+    const stable = first.status?.stableRevision as string;
+    const roles = async () => {
+      const pods = await kube().core.listNamespacedPod({ namespace: ns });
+      const byRevision = new Map<string, string[]>();
+      for (const pod of pods.items) {
+        const revision = pod.metadata?.labels?.[REVISION_LABEL] ?? '';
+        byRevision.set(revision, [...(byRevision.get(revision) ?? []), pod.metadata?.labels?.role ?? '-']);
+      }
+      return byRevision;
+    };
+    await waitFor(async () => (await roles()).get(stable)?.join() === 'stable,stable', {
+      description: 'the stable pods labelled role=stable',
+    });
+    await setImage(ns, 'web:2');
+    const paused = await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Paused' && r.status.currentRevision !== stable,
+      'the canary at its pause',
+    );
+    const canary = paused.status?.currentRevision as string;
+    await waitFor(async () => (await roles()).get(canary)?.join() === 'canary,canary', {
+      description: 'the canary pods labelled role=canary',
+    });
+    const pods = await kube().core.listNamespacedPod({
+      namespace: ns,
+      labelSelector: `${REVISION_LABEL}=${canary}`,
+    });
+    expect(pods.items.map((p) => p.metadata?.annotations?.['dashboards/track'])).toEqual([
+      'canary',
+      'canary',
+    ]);
+    expect((await replicaSets(ns)).get(canary)?.spec?.template?.metadata?.labels?.role).toBe('canary');
+
+    expect((await kubectlSluice(ns, 'promote', 'web')).code).toBe(0);
+    await waitFor(async () => (await roles()).get(canary)?.join() === 'stable,stable', {
+      description: 'the promoted pods relabelled role=stable',
+    });
+    const promoted = await kube().core.listNamespacedPod({
+      namespace: ns,
+      labelSelector: `${REVISION_LABEL}=${canary}`,
+    });
+    expect(promoted.items.map((p) => p.metadata?.annotations?.['dashboards/track'])).toEqual([
+      undefined,
+      undefined,
+    ]);
   });
 });

@@ -6,6 +6,7 @@ import {
   replicaSetFor,
   replicaSetName,
   replicaSetReady,
+  roleMetadataPatch,
   serviceSelectorPatch,
 } from '../../../controller/workload.ts';
 import { POD_TEMPLATE_ANNOTATION, type Rollout } from '../../../crds/index.ts';
@@ -72,5 +73,19 @@ describe('ReplicaSets a Rollout owns', () => {
 
   it('point Services with a patch touching only Sluice’s selector key', () => {
     expect(serviceSelectorPatch('abc')).toEqual({ spec: { selector: { [REVISION_LABEL]: 'abc' } } });
+  });
+});
+
+describe('roleMetadataPatch', () => {
+  it('sets the new role keys, removes the old role-only ones, and gives back what the template had', () => {
+    const patch = roleMetadataPatch(
+      { labels: { role: 'stable' } },
+      { labels: { role: 'canary', track: 'new', team: 'x' }, annotations: { dash: 'canary' } },
+      { labels: { app: 'web', team: 'payments' } },
+    );
+    expect(patch).toEqual({
+      labels: { role: 'stable', track: null, team: 'payments' },
+      annotations: { dash: null },
+    });
   });
 });

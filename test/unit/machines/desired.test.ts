@@ -29,6 +29,23 @@ describe('desiredWorld', () => {
       historyLimit: 10,
       services: { s: 'r1', c: 'r2' },
       weight: 20,
+      podMetadata: { r1: {}, r2: {} },
+    });
+  });
+
+  it("canary: each role's metadata on its revision, the canary's dropped when it is aborted", () => {
+    const spec = canarySpec([], {
+      trafficRouting: routing,
+      canaryMetadata: { labels: { role: 'canary' } },
+      stableMetadata: { labels: { role: 'stable' }, annotations: { dash: 'on' } },
+    });
+    const releasing = { stableRevision: 'r1', currentRevision: 'r2' };
+    expect(desiredWorld(spec, releasing, T0).podMetadata).toEqual({
+      r1: { labels: { role: 'stable' }, annotations: { dash: 'on' } },
+      r2: { labels: { role: 'canary' } },
+    });
+    expect(desiredWorld(spec, { ...releasing, abort: true }, T0).podMetadata).toEqual({
+      r1: { labels: { role: 'stable' }, annotations: { dash: 'on' } },
     });
   });
 

@@ -226,3 +226,35 @@ describe('revision history (revisionHistoryLimit)', () => {
     ]);
   });
 });
+
+describe('role metadata (canaryMetadata / stableMetadata)', () => {
+  const observed: ObservedWorld = {
+    templateRevision: 'r2',
+    replicas: { r1: 4, r2: 4 },
+    services: {},
+    podMetadata: { r1: { labels: { role: 'stable' } }, r2: { labels: { role: 'canary' } } },
+  };
+  it('writes a revision only when its role metadata changes, after the traffic', () => {
+    const same: DesiredWorld = {
+      replicas: { r1: 4, r2: 4 },
+      keep: [],
+      services: {},
+      podMetadata: observed.podMetadata,
+    };
+    expect(planWrites(observed, same)).toEqual([]);
+    const promoted: DesiredWorld = {
+      replicas: { r2: 4 },
+      keep: ['r1'],
+      services: {},
+      podMetadata: { r2: { labels: { role: 'stable' } } },
+    };
+    expect(planWrites(observed, promoted)).toEqual([
+      {
+        type: 'setPodMetadata',
+        revision: 'r2',
+        metadata: { labels: { role: 'stable' } },
+        previous: { labels: { role: 'canary' } },
+      },
+    ]);
+  });
+});
