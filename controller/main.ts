@@ -29,7 +29,7 @@ import { createLogger, type Logger } from './log.ts';
 import { ROLLOUT_LABEL } from './revision.ts';
 import { rolloutHandler } from './rollout-worker.ts';
 import { informersReady, type RunningServer, sluiceMetrics, startServer } from './server.ts';
-import { splitFor } from './traffic/split.ts';
+import { splitsFor } from './traffic/split.ts';
 import { CachedWorld, type Informers } from './world-cache.ts';
 import type { WriteBackPolicy } from './write-back/policy.ts';
 import { WriteBackWorker } from './write-back/worker.ts';
@@ -333,10 +333,10 @@ function references(rollout: { spec: unknown }, obj: KubernetesObject): boolean 
 }
 
 function namesObject(rollout: { spec: unknown }, obj: KubernetesObject): boolean {
-  const spec = rollout.spec as Parameters<typeof splitFor>[0];
+  const spec = rollout.spec as Parameters<typeof splitsFor>[0];
   const name = obj.metadata?.name;
   if (obj.kind === 'VirtualService' || obj.apiVersion?.startsWith('networking.istio.io')) {
-    return splitFor(spec)?.virtualService === name;
+    return splitsFor(spec).some((split) => split.virtualService === name);
   }
   const { canary, blueGreen } = spec.strategy ?? {};
   return [

@@ -24,7 +24,7 @@ import type { EventRecorder } from './kube/events.ts';
 import { parseRollout } from './parse-cache.ts';
 import { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, revisionOf, sameJson } from './revision.ts';
 import { desiredConditions, mergeConditions, type Problem } from './rollout-conditions.ts';
-import { type Split, splitFor } from './traffic/split.ts';
+import { type Split, splitsFor } from './traffic/split.ts';
 import { currentWeight, RoutingError, weightPatch } from './traffic/virtual-service.ts';
 import {
   refusedReplicaSet,
@@ -68,7 +68,8 @@ interface Pass {
   replicaSets: V1ReplicaSet[];
   /** Only the runs this Rollout controls: a run under one of its names made by anyone else is no verdict. */
   runs: AnalysisRun[];
-  split?: Split;
+  /** One per VirtualService the Rollout names, each checked to exist with its routes. */
+  splits: Split[];
 }
 
 /** The world holds an object under a name of ours that is not ours: stop, and say which. */
@@ -152,6 +153,7 @@ function readPass(deps: ReconcileDeps, rollout: Rollout): Pass {
     revision: revisionOf(rollout.spec.template),
     replicaSets: deps.world.replicaSets(namespace, name),
     runs: deps.world.analysisRuns(namespace, name).filter((r) => controlledBy(r, rollout.metadata.uid)),
+    splits: [],
   };
 }
 
@@ -225,7 +227,7 @@ function tellPeople(deps: ReconcileDeps, pass: Pass, decided: Decided): void {
       type: 'Warning',
       reason: 'WeightDriftRestored',
       action: 'SetWeight',
-      note: `VirtualService ${pass.split?.virtualService} had canary weight ${drift}; restored to ${decided.desired.weight} (something other than Sluice changed it).`,
+      note: `VirtualService ${pass.splits.map((s) => s.virtualService).join(', ')} had canary weight ${drift}; restored to ${decided.desired.weight} (something other than Sluice changed it).`,
     });
   }
 }
@@ -370,23 +372,32 @@ function checkReferences(world: World, pass: Pass): Problem | undefined {
     const refused = refusedService(world, pass.rollout, namespace, field, service);
     if (refused) return { reason: 'ServiceNotOwned', message: refused };
   }
-  const split = splitFor(spec);
-  if (!split) return undefined;
-  const vs = world.virtualService(namespace, split.virtualService);
-  if (!vs) {
-    return {
-      reason: 'VirtualServiceNotFound',
-      message: `VirtualService ${namespace}/${split.virtualService} (spec.strategy.*.trafficRouting.istio.virtualService.name) not found`,
-    };
+  const splits = splitsFor(spec);
+  for (const split of splits) {
+    const vs = world.virtualService(namespace, split.virtualService);
+    if (!vs) {
+      return {
+        reason: 'VirtualServiceNotFound',
+        message: `VirtualService ${namespace}/${split.virtualService} (spec.strategy.*.trafficRouting.istio.virtualService${splits.length > 1 ? 's' : ''}) not found`,
+      };
+    }
+    try {
+      currentWeight(vs, split);
+    } catch (err) {
+      if (err instanceof RoutingError) return { reason: 'RouteNotFound', message: err.message };
+      throw err;
+    }
   }
-  try {
-    currentWeight(vs, split);
-  } catch (err) {
-    if (err instanceof RoutingError) return { reason: 'RouteNotFound', message: err.message };
-    throw err;
-  }
-  pass.split = split;
+  pass.splits = splits;
   return undefined;
+}
+
+/** Each VirtualService of the pass with the split it carries; those missing since the check are left out. */
+function routedServices(world: World, namespace: string, splits: Split[]) {
+  return splits.flatMap((split) => {
+    const vs = world.virtualService(namespace, split.virtualService);
+    return vs ? [{ vs, split }] : [];
+  });
 }
 
 /** The ReplicaSet of each revision, as the pass found them. */
@@ -416,11 +427,15 @@ function observedWorld(world: World, pass: Pass, desired: DesiredWorld): Observe
   };
   const stableService = pass.rollout.spec.strategy.canary?.stableService;
   if (stableService !== undefined) observed.stableService = stableService;
-  const vs = pass.split && world.virtualService(pass.namespace, pass.split.virtualService);
-  if (vs && pass.split && desired.weight !== undefined) {
+  const routed = routedServices(world, pass.namespace, pass.splits);
+  const wanted = desired.weight;
+  if (routed.length > 0 && wanted !== undefined) {
+    // Several VirtualServices are one route to the plan: its weight the highest any gives the
+    // canary (so a fall is seen as one), matched only when every one gives the desired weight.
+    const weights = routed.map(({ vs, split }) => currentWeight(vs, split));
     observed.route = {
-      weight: currentWeight(vs, pass.split),
-      matchesDesired: weightPatch(vs, pass.split, desired.weight).length === 0,
+      weight: weights.includes(undefined) ? undefined : Math.max(...(weights as number[])),
+      matchesDesired: routed.every(({ vs, split }) => weightPatch(vs, split, wanted).length === 0),
     };
   }
   return observed;
@@ -467,10 +482,10 @@ async function carryOut(deps: ReconcileDeps, pass: Pass, write: Write): Promise<
       return;
     }
     case 'setWeight': {
-      const vs = pass.split && deps.world.virtualService(pass.namespace, pass.split.virtualService);
-      if (!vs || !pass.split) return;
-      const ops = weightPatch(vs, pass.split, write.weight);
-      if (ops.length) await deps.writer.patchVirtualService(pass.namespace, pass.split.virtualService, ops);
+      for (const { vs, split } of routedServices(deps.world, pass.namespace, pass.splits)) {
+        const ops = weightPatch(vs, split, write.weight);
+        if (ops.length) await deps.writer.patchVirtualService(pass.namespace, split.virtualService, ops);
+      }
       return;
     }
   }
@@ -623,9 +638,7 @@ function finishStatusForProblem(
 async function finalize(deps: ReconcileDeps, rollout: Rollout): Promise<ReconcileOutcome> {
   const namespace = rollout.metadata.namespace ?? 'default';
   if (!(rollout.metadata.finalizers ?? []).includes(FINALIZER)) return { wroteStatus: false, actions: [] };
-  const split = splitFor(rollout.spec);
-  const vs = split ? deps.world.virtualService(namespace, split.virtualService) : undefined;
-  if (split && vs) {
+  for (const { vs, split } of routedServices(deps.world, namespace, splitsFor(rollout.spec))) {
     try {
       const ops = weightPatch(vs, split, 0);
       if (ops.length) await deps.writer.patchVirtualService(namespace, split.virtualService, ops);

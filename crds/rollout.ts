@@ -28,13 +28,21 @@ const SUBSET_ROUTING_REFUSED = {
   fieldPath: '.destinationRule',
 };
 
+const VirtualServiceRef = z.object({
+  name: DnsSubdomain,
+  routes: z.array(z.string().min(1).max(253)).max(50).optional().meta({
+    description: 'Names of the http routes whose weights Sluice sets; all http routes when absent.',
+  }),
+});
+
+const ONE_WAY_TO_NAME_VS = 'istio routing names either virtualService or virtualServices, not both and not neither';
+
 export const IstioRouting = z
   .object({
-    virtualService: z.object({
-      name: DnsSubdomain,
-      routes: z.array(z.string().min(1).max(253)).max(50).optional().meta({
-        description: 'Names of the http routes whose weights Sluice sets; all http routes when absent.',
-      }),
+    virtualService: VirtualServiceRef.optional(),
+    virtualServices: z.array(VirtualServiceRef).min(1).max(10).optional().meta({
+      description:
+        'Several VirtualServices (e.g. one for the mesh, one for the ingress gateway), each given the same weight.',
     }),
     destinationRule: z
       .object({
@@ -50,10 +58,27 @@ export const IstioRouting = z
   })
   // Subsets whose labels nobody moves to the new revision would make every weight a fiction:
   // refused by the API server (CEL) and, for objects stored before the rule, by the controller.
-  .meta({ 'x-kubernetes-validations': [{ rule: '!has(self.destinationRule)', ...SUBSET_ROUTING_REFUSED }] })
+  .meta({
+    'x-kubernetes-validations': [
+      { rule: '!has(self.destinationRule)', ...SUBSET_ROUTING_REFUSED },
+      { rule: 'has(self.virtualService) != has(self.virtualServices)', message: ONE_WAY_TO_NAME_VS },
+      {
+        rule: '!has(self.virtualServices) || self.virtualServices.all(a, self.virtualServices.exists_one(b, b.name == a.name))',
+        message: 'virtualServices names each VirtualService once',
+        fieldPath: '.virtualServices',
+      },
+    ],
+  })
   .refine((r) => r.destinationRule === undefined, {
     message: SUBSET_ROUTING_REFUSED.message,
     path: ['destinationRule'],
+  })
+  .refine((r) => (r.virtualService === undefined) !== (r.virtualServices === undefined), {
+    message: ONE_WAY_TO_NAME_VS,
+  })
+  .refine((r) => new Set(r.virtualServices?.map((v) => v.name)).size === (r.virtualServices?.length ?? 0), {
+    message: 'virtualServices names each VirtualService once',
+    path: ['virtualServices'],
   });
 
 export const TrafficRouting = z.object({ istio: IstioRouting });

@@ -208,4 +208,58 @@ describe('Argo Rollouts fields on the real API server', () => {
       undefined,
     ]);
   });
+
+  it('virtualServices: every VirtualService named gets the same weight, and all go back on promotion', async () => {
+    const ns = await freshNamespace('multivs');
+    const gateway = {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'web-gateway', namespace: ns },
+      spec: {
+        hosts: ['web.example.com'],
+        gateways: ['ingress'],
+        http: [
+          {
+            route: [
+              { destination: { host: 'web-stable' }, weight: 100 },
+              { destination: { host: 'web-canary' }, weight: 0 },
+            ],
+          },
+        ],
+      },
+    };
+    await apply([
+      gateway,
+      ...canaryApp(ns, {
+        steps: [{ setWeight: 30 }, { pause: {} }],
+        canary: {
+          trafficRouting: {
+            istio: { virtualServices: [{ name: 'web', routes: ['primary'] }, { name: 'web-gateway' }] },
+          },
+        },
+      }),
+    ]);
+    await startController(ns);
+    const first = await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+    await setImage(ns, 'web:2');
+    await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Paused' && r.status.currentRevision !== first.status?.stableRevision,
+      'the canary at its pause',
+    );
+    expect(await canaryWeight(ns)).toBe(30);
+    expect(await canaryWeight(ns, 'web-gateway')).toBe(30);
+    expect((await kubectlSluice(ns, 'promote', 'web')).code).toBe(0);
+    await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Healthy' && r.status.stableRevision !== first.status?.stableRevision,
+      'the promotion',
+    );
+    await waitFor(
+      async () => (await canaryWeight(ns, 'web-gateway')) === 0 && (await canaryWeight(ns)) === 0,
+      {
+        description: 'both VirtualServices back to 0 on the canary Service',
+      },
+    );
+  });
 });
