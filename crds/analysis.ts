@@ -24,6 +24,48 @@ const keyedByName = { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-ke
 
 export const Args = z.array(Arg).max(20).meta(keyedByName);
 
+/** Argo Rollouts' two sources for a gate's arg, resolved once when the run is created (analysis/arg-values.ts). */
+export const POD_TEMPLATE_HASH_VALUES = ['Stable', 'Latest'] as const;
+
+export const ArgValueFrom = z
+  .object({
+    podTemplateHashValue: z.enum(POD_TEMPLATE_HASH_VALUES).optional().meta({
+      description:
+        "Stable: the stable revision's pod-template hash (the value of the sluice.dev/revision label); Latest: the hash of the revision under test.",
+    }),
+    fieldRef: z
+      .object({
+        fieldPath: z.string().min(1).max(512).meta({
+          description:
+            "A field of the Rollout: metadata.name, metadata.namespace, metadata.uid, metadata.labels['k'], metadata.annotations['k'], or a dotted path to a string, number or boolean under spec. or status.",
+        }),
+      })
+      .optional(),
+  })
+  .refine((v) => (v.podTemplateHashValue === undefined) !== (v.fieldRef === undefined), {
+    message: 'valueFrom needs exactly one of podTemplateHashValue or fieldRef',
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: 'has(self.podTemplateHashValue) != has(self.fieldRef)',
+        message: 'valueFrom needs exactly one of podTemplateHashValue or fieldRef',
+      },
+    ],
+  });
+
+/** A gate's arg: a value, or (as in Argo Rollouts) where to read it from. */
+export const GateArg = Arg.extend({ valueFrom: ArgValueFrom.optional() })
+  .refine((a) => a.value === undefined || a.valueFrom === undefined, {
+    message: 'value and valueFrom are exclusive',
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      { rule: '!(has(self.value) && has(self.valueFrom))', message: 'value and valueFrom are exclusive' },
+    ],
+  });
+export type GateArg = z.infer<typeof GateArg>;
+
 /**
  * Time between measurements, at least 1s: `interval: 0s` would measure, and write the run's
  * status, in a hot loop. The API server checks it with CEL; the controller checks it again for
@@ -247,7 +289,7 @@ export const Gates = z
       .optional(),
     compareToStable: CompareToStable.optional(),
     templates: z.array(TemplateRef).max(10).optional(),
-    args: Args.optional(),
+    args: z.array(GateArg).max(20).meta(keyedByName).optional(),
   })
   .meta({
     'x-kubernetes-validations': [
