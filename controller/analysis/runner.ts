@@ -374,7 +374,7 @@ export class AnalysisRunner {
     const windows = 2 * Math.max(...run.spec.metrics.map(intervalMs));
     if (!allData && now - since < windows) return { requeueAfterMs: probeEvery };
     this.answeringSince.delete(key);
-    const address = run.spec.metrics[0]?.provider.prometheus.address ?? this.opts.prometheusUrl;
+    const address = run.spec.metrics[0]?.provider.prometheus?.address ?? this.opts.prometheusUrl;
     await this.opts.writer.signalResume(
       namespace,
       run.spec.rollout,

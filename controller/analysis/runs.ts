@@ -169,7 +169,9 @@ export async function learnScrapeIntervals(
   const queried =
     usesDefault ||
     [...templates.values()].some((spec) =>
-      (spec?.metrics ?? []).some((m) => m.provider.prometheus.address === undefined),
+      (spec?.metrics ?? []).some(
+        (m) => m.provider.prometheus !== undefined && m.provider.prometheus.address === undefined,
+      ),
     );
   if (!address || !queried) return out;
   const ms = await source.get(address);
