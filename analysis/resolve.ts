@@ -7,6 +7,7 @@ import { hasCredentials } from './address.ts';
 import { compileCondition } from './cel-conditions.ts';
 import { DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_POWER } from './compare/measure.ts';
 import { latencyBucketsQuery, requestCountsQuery, withWindow } from './compare/queries.ts';
+import { jobProblem } from './job.ts';
 import { parseJsonPath } from './jsonpath.ts';
 import { type AnalysisPolicy, MIN_INTERVAL_MS, policyProblem } from './policy.ts';
 import { type Destination, promDuration, substituteArgs, substituteDeep } from './queries.ts';
@@ -323,6 +324,8 @@ function resolveTemplateMetric(
       throw new InvalidAnalysis(`${where}: provider.web.${(err as Error).message}`);
     }
   }
+  const jobTrouble = provider.job && jobProblem(provider.job);
+  if (jobTrouble) throw new InvalidAnalysis(`${where}: ${jobTrouble}`);
   // Checked with the args in place: an arg may make up part of a web URL.
   const resolved = { ...metric, provider };
   const problem = policy

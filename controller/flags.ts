@@ -83,6 +83,13 @@ export const FLAGS: readonly Flag[] = [
     doc: 'the longest `provider.prometheus.timeout` or `provider.web.timeoutSeconds` a metric may set; a longer one fails the run at start, and a run written before the cap is clamped to it',
   },
   {
+    name: 'analysis-job-provider',
+    type: 'boolean',
+    env: 'SLUICE_ANALYSIS_JOB_PROVIDER',
+    usage: 'let templates run Jobs as metrics (provider.job)',
+    doc: "let templates' `provider.job` metrics create Jobs in their Rollout's namespace; off by default. Each namespace must also grant the controller `get`, `create` and `delete` on jobs (see [Security](security.md#job-metrics))",
+  },
+  {
     name: 'metrics-addr',
     type: 'string',
     value: 'ADDR',
