@@ -9,8 +9,9 @@ import { requestJson } from '../../controller/kube/client.ts';
 import { startController } from '../harness/controller.ts';
 import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
+import { waitFor } from '../harness/wait.ts';
 import { analysisRuns, createObject } from '../support/analysis.ts';
-import { apply, canaryApp, canaryWeight, setImage, waitForRollout } from '../support/apps.ts';
+import { apply, canaryApp, canaryWeight, kubectlSluice, setImage, waitForRollout } from '../support/apps.ts';
 
 const templates = (ns: string) => `/apis/sluice.dev/v1alpha1/namespaces/${ns}/analysistemplates`;
 
@@ -155,6 +156,32 @@ describe('job metrics on the sandbox', () => {
     expect(aborted.status?.stableRevision).toBe(promoted.status?.stableRevision);
     expect(aborted.status?.message).toMatch(/smoke failed: .*Job \S+-smoke-1 failed: DeadlineExceeded/);
     expect(await canaryWeight(ns)).toBe(0);
+  });
+
+  it('a Job still running when its run is stopped (the release aborted) is deleted', async () => {
+    const ns = await freshNamespace('an-job-stop');
+    await grantJobs(ns);
+    await createObject(
+      templates(ns),
+      jobTemplate(
+        'smoke',
+        { nodeSelector: { 'sluice.dev/no-such-node': 'x' } },
+        { activeDeadlineSeconds: 600 },
+      ),
+    );
+    await apply(release(ns, 'smoke'));
+    await startController(ns, { env: { SLUICE_ANALYSIS_JOB_PROVIDER: 'true' } });
+    await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+    await setImage(ns, `shop/${ns}:2`);
+    await waitFor(async () => (await jobs(ns)).length === 1, { description: "the step's Job to be created" });
+    expect((await kubectlSluice(ns, 'abort', 'web')).code).toBe(0);
+    await waitFor(async () => (await jobs(ns)).length === 0, {
+      description: 'the running Job to be deleted once its run is stopped',
+      timeout: 30_000,
+    });
+    const run = (await analysisRuns(ns)).find((r) => r.spec.gate === 'step');
+    expect(run?.spec.terminate).toBe(true);
+    expect(['Inconclusive', 'Successful', 'Failed', 'Error']).toContain(run?.status?.phase);
   });
 
   it('a namespace the admin did not grant Jobs: the gate errors saying so, and no Job exists', async () => {
