@@ -67,6 +67,14 @@ const jobTemplate = (
   },
 });
 
+/** A Job whose pod no node can take: the Job controller fails it at its deadline. */
+const unschedulableJob = (deadlineSeconds: number) =>
+  jobTemplate(
+    'smoke',
+    { nodeSelector: { 'sluice.dev/no-such-node': 'x' } },
+    { activeDeadlineSeconds: deadlineSeconds },
+  );
+
 async function jobs(ns: string) {
   const list = await requestJson<{ items: unknown[] }>(kube().kc, {
     method: 'GET',
@@ -138,14 +146,7 @@ describe('job metrics on the sandbox', () => {
 
     // A template is read when a run starts: the next release's run gets the failing Job.
     await requestJson(kube().kc, { method: 'DELETE', path: `${templates(ns)}/smoke` });
-    await createObject(
-      templates(ns),
-      jobTemplate(
-        'smoke',
-        { nodeSelector: { 'sluice.dev/no-such-node': 'x' } },
-        { activeDeadlineSeconds: 2 },
-      ),
-    );
+    await createObject(templates(ns), unschedulableJob(2));
     await setImage(ns, `shop/${ns}:3`);
     const aborted = await waitForRollout(
       ns,
@@ -161,14 +162,7 @@ describe('job metrics on the sandbox', () => {
   it('a Job still running when its run is stopped (the release aborted) is deleted', async () => {
     const ns = await freshNamespace('an-job-stop');
     await grantJobs(ns);
-    await createObject(
-      templates(ns),
-      jobTemplate(
-        'smoke',
-        { nodeSelector: { 'sluice.dev/no-such-node': 'x' } },
-        { activeDeadlineSeconds: 600 },
-      ),
-    );
+    await createObject(templates(ns), unschedulableJob(600));
     await apply(release(ns, 'smoke'));
     await startController(ns, { env: { SLUICE_ANALYSIS_JOB_PROVIDER: 'true' } });
     await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');

@@ -37,33 +37,37 @@ async function endpoint() {
 
 const templates = (ns: string) => `/apis/sluice.dev/v1alpha1/namespaces/${ns}/analysistemplates`;
 
+/** The AnalysisTemplate `web-check` with these args and metrics. */
+const webCheck = (ns: string, spec: Record<string, unknown>) =>
+  createObject(templates(ns), {
+    apiVersion: 'sluice.dev/v1alpha1',
+    kind: 'AnalysisTemplate',
+    metadata: { name: 'web-check' },
+    spec,
+  });
+
 describe('web metrics on the sandbox', () => {
   it('an analysis step gates on a web metric: promoted on good answers, rolled back on bad; args come from valueFrom', async () => {
     const ns = await freshNamespace('an-web');
     const web = await endpoint();
-    await createObject(templates(ns), {
-      apiVersion: 'sluice.dev/v1alpha1',
-      kind: 'AnalysisTemplate',
-      metadata: { name: 'web-check' },
-      spec: {
-        args: [{ name: 'hash' }, { name: 'stable' }, { name: 'env' }],
-        metrics: [
-          {
-            name: 'success-rate',
-            interval: '1s',
-            count: 2,
-            successCondition: 'result >= 0.95',
-            failureCondition: 'result < 0.95',
-            provider: {
-              web: {
-                url: `${web.url}/check?hash={{args.hash}}&stable={{args.stable}}&env={{args.env}}`,
-                jsonPath: '{$.data.rate}',
-                timeoutSeconds: 5,
-              },
+    await webCheck(ns, {
+      args: [{ name: 'hash' }, { name: 'stable' }, { name: 'env' }],
+      metrics: [
+        {
+          name: 'success-rate',
+          interval: '1s',
+          count: 2,
+          successCondition: 'result >= 0.95',
+          failureCondition: 'result < 0.95',
+          provider: {
+            web: {
+              url: `${web.url}/check?hash={{args.hash}}&stable={{args.stable}}&env={{args.env}}`,
+              jsonPath: '{$.data.rate}',
+              timeoutSeconds: 5,
             },
           },
-        ],
-      },
+        },
+      ],
     });
     const objects = canaryApp(ns, {
       image: `shop/${ns}:1`,
@@ -129,15 +133,10 @@ describe('web metrics on the sandbox', () => {
   it('a web URL the admin did not allow: the run is invalid at once, naming the field and the flag; nothing is sent', async () => {
     const ns = await freshNamespace('an-web-deny');
     const web = await endpoint();
-    await createObject(templates(ns), {
-      apiVersion: 'sluice.dev/v1alpha1',
-      kind: 'AnalysisTemplate',
-      metadata: { name: 'web-check' },
-      spec: {
-        metrics: [
-          { name: 'probe', provider: { web: { url: `${web.url}/internal`, jsonPath: '$.data.rate' } } },
-        ],
-      },
+    await webCheck(ns, {
+      metrics: [
+        { name: 'probe', provider: { web: { url: `${web.url}/internal`, jsonPath: '$.data.rate' } } },
+      ],
     });
     await apply(
       canaryApp(ns, {
