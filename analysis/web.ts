@@ -130,7 +130,14 @@ function send(web: WebProvider, timeoutMs: number): Promise<{ status: number; bo
     );
     req.on('error', (err: Error & { code?: string }) => {
       if (signal.aborted) fail(`${where(web.url)} did not answer in time (${timeoutMs} ms)`, true);
-      else fail(`${where(web.url)} cannot be reached`, true, `${err.code ?? ''} ${err.message}`);
+      else if (/CERT|SIGNED|TLS|SSL/.test(err.code ?? '')) {
+        // The code only (a fixed name), so nothing the server sent reaches status.
+        fail(
+          `${where(web.url)} presented a TLS certificate that was not accepted (${err.code})`,
+          false,
+          err.message,
+        );
+      } else fail(`${where(web.url)} cannot be reached`, true, `${err.code ?? ''} ${err.message}`);
     });
     req.on('response', (res: IncomingMessage) => {
       const declared = Number(res.headers['content-length']);

@@ -1,6 +1,8 @@
 // The web metric against loopback HTTP servers the test starts: what it sends, how it reads the
 // answer, and the bounds a hostile address meets (redirects, size, time).
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { afterEach, describe, expect, it } from 'vitest';
 import { followJsonPath, parseJsonPath } from '../../../analysis/jsonpath.ts';
 import { takeMeasurement } from '../../../analysis/measure.ts';
@@ -211,6 +213,26 @@ describe('web metric against a real HTTP server', () => {
     });
     const message = await error(measureWeb({ url: broken.url, jsonPath: '$.x' }, 5000));
     expect(message).toBe(`${broken.url}/ answered HTTP 500`);
+  });
+});
+
+describe('web metric over TLS', () => {
+  it('verifies the certificate unless insecure: true', async () => {
+    const fixture = (f: string) => readFileSync(new URL(`../../fixtures/tls/${f}`, import.meta.url));
+    const server = createHttpsServer(
+      { cert: fixture('self-signed.crt'), key: fixture('self-signed.key') },
+      (_req, res) => res.end('{"ok": 1}'),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push({ close: () => server.closeAllConnections() }, { close: () => server.close() });
+    const url = `https://127.0.0.1:${(server.address() as { port: number }).port}/x`;
+    expect(await error(measureWeb({ url, jsonPath: '$.ok' }, 5000))).toBe(
+      `${url} presented a TLS certificate that was not accepted (DEPTH_ZERO_SELF_SIGNED_CERT)`,
+    );
+    expect(await measureWeb({ url, jsonPath: '$.ok', insecure: true }, 5000)).toEqual({
+      kind: 'value',
+      value: 1,
+    });
   });
 });
 
