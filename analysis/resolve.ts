@@ -1,7 +1,14 @@
 // From a gate (builtins + template references + args) to the metrics an AnalysisRun measures.
 // Pure: templates come in as data, so every failure here is a message, not a network call.
 import type { AnalysisTemplateSpec, GateKind, Gates, Metric, RunMetric } from '../crds/index.ts';
-import { DEFAULTS, ERRORS_NEEDS_AN_EFFECT, hasErrorsEffect, parseDuration } from '../crds/index.ts';
+import {
+  DEFAULTS,
+  ERRORS_NEEDS_AN_EFFECT,
+  fieldPath,
+  hasErrorsEffect,
+  MetricProvider,
+  parseDuration,
+} from '../crds/index.ts';
 import { DEFAULT_ABSOLUTE_CONFIDENCE, DEFAULT_ABSOLUTE_MIN_REQUESTS } from './absolute.ts';
 import { hasCredentials } from './address.ts';
 import { compileCondition } from './cel-conditions.ts';
@@ -323,6 +330,14 @@ function resolveTemplateMetric(
     } catch (err) {
       throw new InvalidAnalysis(`${where}: provider.web.${(err as Error).message}`);
     }
+  }
+  // The API server's CEL carries only part of these rules, and a template is read unparsed.
+  const checked = MetricProvider.safeParse(provider);
+  if (!checked.success) {
+    const [issue] = checked.error.issues;
+    throw new InvalidAnalysis(
+      `${where}: ${fieldPath(['provider', ...(issue?.path ?? [])])}: ${issue?.message}`,
+    );
   }
   const jobTrouble = provider.job && jobProblem(provider.job);
   if (jobTrouble) throw new InvalidAnalysis(`${where}: ${jobTrouble}`);

@@ -137,7 +137,14 @@ export const WebProvider = z
           key: HeaderName.refine(
             (k) => !FORBIDDEN_HEADERS.includes(k.toLowerCase()),
             'a header Sluice sets itself',
-          ),
+          ).meta({
+            'x-kubernetes-validations': [
+              {
+                rule: `!(self.lowerAscii() in [${FORBIDDEN_HEADERS.map((h) => `'${h}'`).join(', ')}])`,
+                message: 'a header Sluice sets itself',
+              },
+            ],
+          }),
           value: z.string().max(4096),
         }),
       )

@@ -183,6 +183,9 @@ describe('web metrics on the sandbox', () => {
     expect(
       await refused({ web: { url: 'http://a/x', method: 'POST', body: 'b', jsonBody: { k: 1 } } }),
     ).toContain('body and jsonBody are exclusive');
+    expect(await refused({ web: { url: 'http://a/x', headers: [{ key: 'Host', value: 'b' }] } })).toContain(
+      'a header Sluice sets itself',
+    );
     expect(await refused({ web: { url: 'http://a/x' }, prometheus: { query: 'up' } })).toContain(
       'exactly one of prometheus, web or job',
     );

@@ -311,6 +311,26 @@ describe('web metric under the address policy', () => {
     );
   });
 
+  it('a template the API server stored without every rule is still checked when the run starts', () => {
+    const resolve = (web: unknown) =>
+      resolveMetrics({
+        gates: { templates: [{ templateName: 't' }] },
+        gate: 'step',
+        namespace: 'shop',
+        // As read from the cache: not parsed, so only the CRD's own rules held.
+        templates: new Map([
+          [templateKey({ templateName: 't' }), { metrics: [{ name: 'w', provider: { web } }] } as never],
+        ]),
+        policy,
+      });
+    expect(() => resolve({ url: 'http://metrics.shop:8080/api/x', body: 'x' })).toThrow(
+      'metric w (template t): provider.web: a GET request has no body: set method POST or PUT',
+    );
+    expect(() =>
+      resolve({ url: 'http://metrics.shop:8080/api/x', headers: [{ key: 'HOST', value: 'a' }] }),
+    ).toThrow('metric w (template t): provider.web.headers[0].key: a header Sluice sets itself');
+  });
+
   it('the schema refuses a body on GET, two bodies, Host headers, two providers and undeclared args', () => {
     const parse = (provider: unknown, args: unknown[] = []) =>
       AnalysisTemplateSpec.safeParse({ args, metrics: [{ name: 'm', provider }] }).error?.message ?? 'ok';
