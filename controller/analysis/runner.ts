@@ -423,11 +423,15 @@ export class AnalysisRunner {
     const windows = 2 * Math.max(...run.spec.metrics.map(intervalMs));
     if (!allData && now - since < windows) return { requeueAfterMs: probeEvery };
     this.answeringSince.delete(key);
-    const address = run.spec.metrics[0]?.provider.prometheus?.address ?? this.opts.prometheusUrl;
+    const first = run.spec.metrics[0]?.provider;
+    const address = first?.prometheus?.address ?? (first?.web ? undefined : this.opts.prometheusUrl);
+    const what = first?.web
+      ? `the web address of metric ${run.spec.metrics[0]?.name}`
+      : `Prometheus at ${address === undefined ? 'its address' : redactAddress(address)}`;
     await this.opts.writer.signalResume(
       namespace,
       run.spec.rollout,
-      `sluice: Prometheus at ${address === undefined ? 'its address' : redactAddress(address)} is reachable again`,
+      `sluice: ${what} is reachable again`,
       new Date(this.now()),
     );
     this.opts.logger.info(

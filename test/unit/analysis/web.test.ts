@@ -178,6 +178,23 @@ describe('web metric against a real HTTP server', () => {
     expect(server.seen[1]?.headers['content-type']).toBe('text/plain');
   });
 
+  it("never sends --prometheus-url's credentials, even to an address under it", async () => {
+    const server = await serve(json({ ok: 1 }));
+    const policy: AnalysisPolicy = {
+      defaultAddress: server.url.replace('http://', 'http://admin:hunter2@'),
+      allowedPrefixes: [],
+      maxTimeoutMs: DEFAULT_MAX_TIMEOUT_MS,
+    };
+    const m = await takeMeasurement(
+      metric({ url: `${server.url}/api/v1/x`, jsonPath: '$.ok' }),
+      new ProviderPool(),
+      policy,
+      Date.now(),
+    );
+    expect(m.phase).toBe('Successful');
+    expect(server.seen[0]?.headers.authorization).toBeUndefined();
+  });
+
   it('does not follow a redirect, even to an allowed place', async () => {
     const target = await serve(json({ ok: 1 }));
     const redirector = await serve((_req, res) => {
