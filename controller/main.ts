@@ -15,6 +15,7 @@ import {
   VERSION,
 } from '../crds/index.ts';
 import { canaryTraffic } from './analysis/canary-traffic.ts';
+import { JobMeasurer } from './analysis/jobs.ts';
 import { createAnalysisMetrics } from './analysis/metrics.ts';
 import { AnalysisRunner } from './analysis/runner.ts';
 import { templateSource } from './analysis/runs.ts';
@@ -53,6 +54,8 @@ export interface ControllerOptions {
   prometheusAllowedUrls?: string[];
   /** --analysis-max-timeout: the longest a metric may wait on Prometheus. Default 30 s. */
   analysisMaxTimeoutMs?: number;
+  /** --analysis-job-provider: `job` metrics may create Jobs (off by default). */
+  analysisJobs?: boolean;
   /** Default `:8090`. */
   metricsAddr?: string;
   /** Default `:8080`. */
@@ -153,6 +156,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     ...(opts.prometheusUrl ? { defaultAddress: opts.prometheusUrl } : {}),
     allowedPrefixes: opts.prometheusAllowedUrls ?? [],
     maxTimeoutMs: opts.analysisMaxTimeoutMs ?? DEFAULT_MAX_TIMEOUT_MS,
+    jobs: opts.analysisJobs === true,
   };
   const analysis = {
     writer: analysisWriter,
@@ -209,6 +213,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     detectability: { traffic: new TrafficHistoryCache(), events: recorder },
     allowedPrometheusUrls: analysisPolicy.allowedPrefixes,
     maxTimeoutMs: analysisPolicy.maxTimeoutMs,
+    ...(analysisPolicy.jobs ? { jobs: new JobMeasurer(kc, mayWrite, fieldManager) } : {}),
     metrics: analysisMetrics,
     logger: log.child({ component: 'analysis' }),
     // Like the Rollout queue: nothing before the first lists are in (enqueueAll re-adds every run).
