@@ -35,7 +35,8 @@ const VirtualServiceRef = z.object({
   }),
 });
 
-const ONE_WAY_TO_NAME_VS = 'istio routing names either virtualService or virtualServices, not both and not neither';
+const ONE_WAY_TO_NAME_VS =
+  'istio routing names either virtualService or virtualServices, not both and not neither';
 
 export const IstioRouting = z
   .object({
