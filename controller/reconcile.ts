@@ -171,7 +171,13 @@ function decideRelease(deps: ReconcileDeps, pass: Pass): Decided {
   }
   const events: ReleaseEvent[] = [...signalEvents(status, pass.now), observe(pass, status, foreign)];
   const decision = decide({ name: pass.name, spec: pass.rollout.spec }, status, events);
-  const desired = desiredWorld(pass.rollout.spec, decision.status, pass.now);
+  const pods = Object.fromEntries(
+    [...byRevision(pass)].map(([revision, rs]) => [
+      revision,
+      { replicas: rs.spec?.replicas ?? 0, available: rs.status?.availableReplicas ?? 0 },
+    ]),
+  );
+  const desired = desiredWorld(pass.rollout.spec, decision.status, pass.now, pods);
   // The order of the writes is the plan's (machines/write-plan.ts); this pass carries it out.
   const observed = observedWorld(deps.world, pass, desired);
   return { decision, desired, observed, writes: planWrites(observed, desired) };

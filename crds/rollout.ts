@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AnalysisPhase, GATES_NEED_ONE, Gates } from './analysis.ts';
 import {
   Condition,
+  CountOrPercent,
   DnsLabel,
   DnsSubdomain,
   LabelMap,
@@ -209,6 +210,14 @@ export const CanaryStrategy = z
       description: 'Background gates, from the first step (or startingStep) until promotion.',
     }),
     steps: z.array(Step).max(200).optional(),
+    maxSurge: CountOrPercent.optional().meta({
+      description:
+        'Without trafficRouting: pods above spec.replicas while the canary grows (default 25%, rounded up).',
+    }),
+    maxUnavailable: CountOrPercent.optional().meta({
+      description:
+        'Without trafficRouting: pods below spec.replicas that may be unavailable while the stable shrinks (default 25%, rounded down).',
+    }),
     canaryMetadata: RoleMetadata.optional().meta({
       description: 'Labels and annotations on the canary pods while they are the canary.',
     }),
@@ -225,11 +234,9 @@ export const CanaryStrategy = z
         fieldPath: '.canaryService',
       },
       {
-        // A canary without a mesh would be a full-size ReplicaSet behind the user's Services,
-        // taking an uncontrolled share of traffic: refuse it rather than pretend to weigh it.
-        rule: 'has(self.trafficRouting)',
-        message: 'a canary needs trafficRouting.istio to control its share of traffic',
-        fieldPath: '.trafficRouting',
+        rule: "!has(self.maxSurge) || !has(self.maxUnavailable) || !((type(self.maxSurge) == int ? self.maxSurge == 0 : self.maxSurge == '0%') && (type(self.maxUnavailable) == int ? self.maxUnavailable == 0 : self.maxUnavailable == '0%'))",
+        message: 'maxSurge and maxUnavailable may not both be 0: the canary could never replace a stable pod',
+        fieldPath: '.maxUnavailable',
       },
       {
         rule: '!has(self.trafficRouting) || (has(self.stableService) && has(self.canaryService))',
@@ -237,8 +244,14 @@ export const CanaryStrategy = z
         fieldPath: '.trafficRouting',
       },
     ],
+  })
+  .refine((c) => !(isZero(c.maxSurge) && isZero(c.maxUnavailable)), {
+    message: 'maxSurge and maxUnavailable may not both be 0: the canary could never replace a stable pod',
+    path: ['maxUnavailable'],
   });
 export type CanaryStrategy = z.infer<typeof CanaryStrategy>;
+
+const isZero = (v: CountOrPercent | undefined) => v === 0 || v === '0%';
 
 export const BlueGreenStrategy = z
   .object({

@@ -1,5 +1,5 @@
 import { type RoleMetadata, type RolloutSpec, type RolloutStatus, replicasOf } from '../crds/index.ts';
-import { canaryReplicas } from './canary-scale.ts';
+import { canaryReplicas, type PodCount, podsByWeight, weighsByPods } from './canary-scale.ts';
 import type { Millis } from './events.ts';
 
 /**
@@ -26,10 +26,15 @@ export interface DesiredWorld {
 /** Argo Rollouts' default for revisionHistoryLimit. */
 export const DEFAULT_HISTORY_LIMIT = 10;
 
+/**
+ * `pods`, the ReplicaSets as observed (revision → pods asked for and available), paces a canary
+ * without traffic routing within maxSurge and maxUnavailable; without it the targets are given.
+ */
 export function desiredWorld(
   spec: RolloutSpec,
   status: RolloutStatus | undefined,
   now: Millis,
+  pods?: Record<string, PodCount>,
 ): DesiredWorld {
   const stable = status?.stableRevision ?? status?.currentRevision;
   const current = status?.currentRevision ?? stable;
@@ -47,13 +52,20 @@ export function desiredWorld(
   const { canary, blueGreen } = spec.strategy;
   if (canary) {
     world.replicas[stable] = replicas;
-    // The canary runs at full size (as Flagger does) unless a setCanaryScale step resizes it.
-    if (releasing && !status?.abort)
-      world.replicas[current] = canaryReplicas(spec, {
-        stepIndex: status?.currentStepIndex ?? 0,
-        weight: status?.canary?.weight ?? 0,
-        promoteFull: status?.promoteFull === true,
-      });
+    const at = {
+      stepIndex: status?.currentStepIndex ?? 0,
+      weight: status?.canary?.weight ?? 0,
+      promoteFull: status?.promoteFull === true,
+    };
+    if (releasing && !status?.abort && weighsByPods(spec)) {
+      const seen = (revision: string) => pods?.[revision] ?? { replicas: 0, available: 0 };
+      const byWeight = podsByWeight(spec, at, pods && { canary: seen(current), stable: seen(stable) });
+      world.replicas[stable] = byWeight.stable;
+      world.replicas[current] = byWeight.canary;
+    } else if (releasing && !status?.abort) {
+      // The canary runs at full size (as Flagger does) unless a setCanaryScale step resizes it.
+      world.replicas[current] = canaryReplicas(spec, at);
+    }
     if (canary.stableService) world.services[canary.stableService] = stable;
     if (canary.canaryService)
       world.services[canary.canaryService] = releasing && !status?.abort ? current : stable;

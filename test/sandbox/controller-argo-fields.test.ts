@@ -262,4 +262,59 @@ describe('Argo Rollouts fields on the real API server', () => {
       },
     );
   });
+
+  it('a canary without trafficRouting weighs by pods, within maxSurge and maxUnavailable', async () => {
+    const ns = await freshNamespace('basic');
+    await apply(
+      canaryApp(ns, {
+        replicas: 4,
+        virtualService: false,
+        steps: [{ setWeight: 25 }, { pause: {} }, { setWeight: 50 }, { pause: {} }],
+        canary: { trafficRouting: undefined, maxSurge: 1, maxUnavailable: 0 },
+      }),
+    );
+    await startController(ns);
+    const first = await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+    const stable = first.status?.stableRevision as string;
+    // Every ReplicaSet the API server holds, as often as we can read them: never more than 5 pods asked.
+    let most = 0;
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        const sets = await replicaSets(ns);
+        most = Math.max(
+          most,
+          [...sets.values()].reduce((n, rs) => n + (rs.spec?.replicas ?? 0), 0),
+        );
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    await setImage(ns, 'web:2');
+    const at25 = await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Paused' && r.status.canary?.weight === 25,
+      'the first pause: one canary pod of four',
+    );
+    const canary = at25.status?.currentRevision as string;
+    let sets = await replicaSets(ns);
+    expect([sets.get(canary)?.spec?.replicas, sets.get(stable)?.spec?.replicas]).toEqual([1, 3]);
+    expect((await kubectlSluice(ns, 'promote', 'web')).code).toBe(0);
+    await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Paused' && r.status.canary?.weight === 50,
+      'two of four',
+    );
+    sets = await replicaSets(ns);
+    expect([sets.get(canary)?.spec?.replicas, sets.get(stable)?.spec?.replicas]).toEqual([2, 2]);
+    expect((await kubectlSluice(ns, 'promote', 'web')).code).toBe(0);
+    await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Healthy' && r.status.stableRevision === canary,
+      'the promotion with all four pods on the new revision',
+    );
+    watching = false;
+    await watch;
+    expect((await replicaSets(ns)).get(canary)?.status?.availableReplicas).toBe(4);
+    expect(most).toBeLessThanOrEqual(5);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canaryReplicas } from '../../../machines/canary-scale.ts';
+import { canaryReplicas, podsByWeight, resolveCountOrPercent } from '../../../machines/canary-scale.ts';
 import { desiredWorld } from '../../../machines/desired.ts';
 import type { ReleaseEvent } from '../../../machines/events.ts';
 import { canarySpec, established, T0 } from './fixtures.ts';
@@ -90,5 +90,69 @@ describe('a release that resizes its canary', () => {
     d.send(observe(T0 + 1, 0));
     d.send(observe(T0 + 1 + 600_000, 0));
     expect(d.status).toMatchObject({ phase: 'Degraded', abort: true });
+  });
+});
+
+describe('a canary without traffic routing (weights by pods, as Argo Rollouts does)', () => {
+  const basic = (steps: Parameters<typeof canarySpec>[0], extra = {}) => {
+    const spec = canarySpec(steps, extra);
+    delete (spec.strategy.canary as { trafficRouting?: unknown }).trafficRouting;
+    return spec;
+  };
+  const pods = (replicas: number, available = replicas) => ({ replicas, available });
+
+  it('gives the canary its share of the pods, rounded up, and the stable the rest', () => {
+    const spec = basic([{ setWeight: 25 }, { pause: {} }, { setWeight: 60 }]);
+    expect(podsByWeight(spec, at(0))).toEqual({ canary: 1, stable: 3 });
+    expect(podsByWeight(spec, at(2, 25))).toEqual({ canary: 3, stable: 1 });
+    expect(podsByWeight(spec, at(3, 60))).toEqual({ canary: 4, stable: 0 });
+    expect(canaryReplicas(spec, at(2, 25))).toBe(3);
+  });
+
+  it('never runs more than maxSurge above, nor has more than maxUnavailable missing below, spec.replicas', () => {
+    // 4 replicas, defaults 25%: one pod of surge, one unavailable.
+    const spec = basic([{ setWeight: 50 }]);
+    const first = podsByWeight(spec, at(0), { canary: pods(0), stable: pods(4) });
+    expect(first).toEqual({ canary: 1, stable: 3 });
+    const notReady = podsByWeight(spec, at(0), { canary: pods(1, 0), stable: pods(3) });
+    expect(notReady).toEqual({ canary: 2, stable: 3 });
+    const second = podsByWeight(spec, at(0), { canary: pods(2, 1), stable: pods(3) });
+    expect(second).toEqual({ canary: 2, stable: 2 });
+    // maxSurge 0: the stable must make room first, within maxUnavailable.
+    const noSurge = basic([{ setWeight: 50 }], { maxSurge: 0, maxUnavailable: 1 });
+    expect(podsByWeight(noSurge, at(0), { canary: pods(0), stable: pods(4) })).toEqual({
+      canary: 0,
+      stable: 3,
+    });
+    expect(podsByWeight(noSurge, at(0), { canary: pods(0), stable: pods(3) })).toEqual({
+      canary: 1,
+      stable: 3,
+    });
+  });
+
+  it('pacing converges on the targets for any replicas, surge and unavailability', () => {
+    for (const replicas of [1, 2, 3, 5, 10]) {
+      for (const [maxSurge, maxUnavailable] of [
+        ['25%', '25%'],
+        [0, 1],
+        [1, 0],
+        ['100%', 0],
+        [0, '50%'],
+      ] as const) {
+        const spec = { ...basic([{ setWeight: 40 }], { maxSurge, maxUnavailable }), replicas };
+        let now = { canary: pods(0), stable: pods(replicas) };
+        for (let pass = 0; pass < 4 * replicas + 4; pass++) {
+          const next = podsByWeight(spec, at(0), now);
+          expect(next.canary + next.stable).toBeLessThanOrEqual(
+            replicas + resolveCountOrPercent(maxSurge, replicas, 'up'),
+          );
+          now = { canary: pods(next.canary), stable: pods(next.stable) };
+        }
+        expect(now).toEqual({
+          canary: pods(Math.ceil(replicas * 0.4)),
+          stable: pods(replicas - Math.ceil(replicas * 0.4)),
+        });
+      }
+    }
   });
 });
