@@ -177,7 +177,10 @@ function decideRelease(deps: ReconcileDeps, pass: Pass): Decided {
       { replicas: rs.spec?.replicas ?? 0, available: rs.status?.availableReplicas ?? 0 },
     ]),
   );
-  const desired = desiredWorld(pass.rollout.spec, decision.status, pass.now, pods);
+  const desired = desiredWorld(pass.rollout.spec, decision.status, pass.now, {
+    pods,
+    canaryWeight: routedWeight(deps.world, pass),
+  });
   // The order of the writes is the plan's (machines/write-plan.ts); this pass carries it out.
   const observed = observedWorld(deps.world, pass, desired);
   return { decision, desired, observed, writes: planWrites(observed, desired) };
@@ -398,6 +401,14 @@ function checkReferences(world: World, pass: Pass): Problem | undefined {
   return undefined;
 }
 
+/** The highest canary weight any of the pass's VirtualServices gives now (undefined: none readable). */
+function routedWeight(world: World, pass: Pass): number | undefined {
+  const weights = routedServices(world, pass.namespace, pass.splits).map(({ vs, split }) =>
+    currentWeight(vs, split),
+  );
+  return weights.length === 0 || weights.includes(undefined) ? undefined : Math.max(...(weights as number[]));
+}
+
 /** Each VirtualService of the pass with the split it carries; those missing since the check are left out. */
 function routedServices(world: World, namespace: string, splits: Split[]) {
   return splits.flatMap((split) => {
@@ -438,9 +449,8 @@ function observedWorld(world: World, pass: Pass, desired: DesiredWorld): Observe
   if (routed.length > 0 && wanted !== undefined) {
     // Several VirtualServices are one route to the plan: its weight the highest any gives the
     // canary (so a fall is seen as one), matched only when every one gives the desired weight.
-    const weights = routed.map(({ vs, split }) => currentWeight(vs, split));
     observed.route = {
-      weight: weights.includes(undefined) ? undefined : Math.max(...(weights as number[])),
+      weight: routedWeight(world, pass),
       matchesDesired: routed.every(({ vs, split }) => weightPatch(vs, split, wanted).length === 0),
     };
   }

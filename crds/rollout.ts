@@ -210,6 +210,10 @@ export const CanaryStrategy = z
       description: 'Background gates, from the first step (or startingStep) until promotion.',
     }),
     steps: z.array(Step).max(200).optional(),
+    dynamicStableScale: z.boolean().optional().meta({
+      description:
+        'With trafficRouting: the stable shrinks to the share of pods its weight needs, and after an abort traffic returns only as fast as its pods do (default false).',
+    }),
     maxSurge: CountOrPercent.optional().meta({
       description:
         'Without trafficRouting: pods above spec.replicas while the canary grows (default 25%, rounded up).',

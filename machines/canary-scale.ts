@@ -1,4 +1,10 @@
-import { type CountOrPercent, type RolloutSpec, replicasOf, type SetCanaryScale, stepsOf } from '../crds/index.ts';
+import {
+  type CountOrPercent,
+  type RolloutSpec,
+  replicasOf,
+  type SetCanaryScale,
+  stepsOf,
+} from '../crds/index.ts';
 
 /** Percent of the Rollout's replicas, rounded up: a canary with any share has at least one pod. */
 const share = (replicas: number, percent: number): number => Math.ceil((replicas * percent) / 100);
@@ -87,10 +93,22 @@ export function podsByWeight(
   );
   const floor = replicas - unavailable;
   const toward = (target: number, current: number, ceiling: number, keep: number) =>
-    target >= current ? Math.max(current, Math.min(target, ceiling)) : Math.max(target, Math.min(current, keep));
+    target >= current
+      ? Math.max(current, Math.min(target, ceiling))
+      : Math.max(target, Math.min(current, keep));
   return {
-    canary: toward(canaryTarget, now.canary.replicas, replicas + surge - now.stable.replicas, floor - now.stable.available),
-    stable: toward(stableTarget, now.stable.replicas, replicas + surge - now.canary.replicas, floor - now.canary.available),
+    canary: toward(
+      canaryTarget,
+      now.canary.replicas,
+      replicas + surge - now.stable.replicas,
+      floor - now.stable.available,
+    ),
+    stable: toward(
+      stableTarget,
+      now.stable.replicas,
+      replicas + surge - now.canary.replicas,
+      floor - now.canary.available,
+    ),
   };
 }
 

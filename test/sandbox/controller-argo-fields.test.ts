@@ -317,4 +317,38 @@ describe('Argo Rollouts fields on the real API server', () => {
     expect((await replicaSets(ns)).get(canary)?.status?.availableReplicas).toBe(4);
     expect(most).toBeLessThanOrEqual(5);
   });
+
+  it('dynamicStableScale shrinks the stable with its share, and an abort waits for its pods', async () => {
+    const ns = await freshNamespace('dynamic');
+    await apply(
+      canaryApp(ns, {
+        replicas: 4,
+        steps: [{ setWeight: 60 }, { pause: {} }],
+        canary: { dynamicStableScale: true },
+      }),
+    );
+    await startController(ns);
+    const first = await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+    const stable = first.status?.stableRevision as string;
+    const weights = await recordWeights(ns);
+    await setImage(ns, 'web:2');
+    await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Paused' && r.status.canary?.weight === 60,
+      'weight 60',
+    );
+    await waitFor(async () => (await replicaSets(ns)).get(stable)?.spec?.replicas === 2, {
+      description: 'the stable down to the 2 pods of its 40%',
+    });
+    expect((await kubectlSluice(ns, 'abort', 'web')).code).toBe(0);
+    await waitForRollout(ns, (r) => r.status?.phase === 'Degraded', 'the abort');
+    await waitFor(async () => (await canaryWeight(ns)) === 0, {
+      description: 'all traffic back on the stable',
+    });
+    expect((await replicaSets(ns)).get(stable)?.status?.availableReplicas).toBe(4);
+    // From 60 down to 0 without ever rising on the way.
+    const back = weights().slice(weights().indexOf(60));
+    expect(back.at(-1)).toBe(0);
+    expect(back).toEqual([...back].sort((a, b) => b - a));
+  });
 });

@@ -88,3 +88,34 @@ describe('desiredWorld', () => {
     expect(desiredWorld(spec, after, T0).weight).toBe(100);
   });
 });
+
+describe('dynamicStableScale', () => {
+  const spec = canarySpec([{ setWeight: 60 }, { pause: {} }], { dynamicStableScale: true });
+  const releasing = {
+    stableRevision: 'r1',
+    currentRevision: 'r2',
+    currentStepIndex: 1,
+    canary: { weight: 60 },
+  };
+
+  it('the stable keeps only the pods its share needs', () => {
+    expect(desiredWorld(spec, releasing, T0).replicas).toEqual({ r1: 2, r2: 4 });
+  });
+
+  it('after an abort traffic returns only as fast as the stable pods do, never rising', () => {
+    const aborted = { ...releasing, abort: true, canary: { weight: 0 } };
+    const seen = (available: number, canaryWeight = 60) => ({
+      pods: { r1: { replicas: 4, available }, r2: { replicas: 4, available: 4 } },
+      canaryWeight,
+    });
+    const one = desiredWorld(spec, aborted, T0, seen(1));
+    expect(one).toMatchObject({ weight: 60, replicas: { r1: 4 } });
+    expect(one.keep).toContain('r2');
+    expect(desiredWorld(spec, aborted, T0, seen(3)).weight).toBe(25);
+    // A stable pod lost on the way back does not send the canary more than it had.
+    expect(desiredWorld(spec, aborted, T0, seen(2, 25)).weight).toBe(25);
+    const back = desiredWorld(spec, aborted, T0, seen(4, 25));
+    expect(back.weight).toBe(0);
+    expect(back.keep).not.toContain('r2');
+  });
+});
