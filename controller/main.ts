@@ -113,6 +113,8 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     virtualServices: informer('virtualservices', path('networking.istio.io', 'v1', 'virtualservices', ns)),
     // Runs carry their Rollout's instance label (analysis/runs.ts): each instance measures its own.
     analysisRuns: informer('analysisruns', path(GROUP, VERSION, 'analysisruns', ns), instanceSelector),
+    // Deployments a Rollout names in workloadRef: the tenant's own, so watched whole like Services.
+    deployments: informer('deployments', path('apps', 'v1', 'deployments', ns)),
   };
   const world = new CachedWorld(informers);
   // Analysis templates are only read when a gate starts; a cache miss falls back to a GET.
@@ -260,13 +262,15 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     runner.enqueue(run);
   });
   // Services and VirtualServices are the user's: find the Rollouts in the namespace naming them.
-  const byReference = (o: KubernetesObject) => {
+  // A listed object need not carry its kind: each informer says which kind it holds.
+  const byReference = (kind: ReferencedKind) => (o: KubernetesObject) => {
     for (const r of informers.rollouts.list(o.metadata?.namespace)) {
-      if (r.spec && references(r, o)) enqueueRollout(r.metadata?.namespace, r.metadata?.name);
+      if (r.spec && references(r, kind, o)) enqueueRollout(r.metadata?.namespace, r.metadata?.name);
     }
   };
-  informers.services.onChange(byReference);
-  informers.virtualServices.onChange(byReference);
+  informers.services.onChange(byReference('Service'));
+  informers.virtualServices.onChange(byReference('VirtualService'));
+  informers.deployments.onChange(byReference('Deployment'));
 
   const all = [...Object.entries(informers), ...Object.entries(templateInformers)].map(([name, inf]) => ({
     name,
@@ -329,20 +333,21 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   };
 }
 
-function references(rollout: { spec: unknown }, obj: KubernetesObject): boolean {
+type ReferencedKind = 'Service' | 'VirtualService' | 'Deployment';
+
+function references(rollout: { spec: unknown }, kind: ReferencedKind, obj: KubernetesObject): boolean {
   try {
-    return namesObject(rollout, obj);
+    return namesObject(rollout, kind, obj);
   } catch {
     return true; // a malformed spec: let the reconcile say what is wrong with it
   }
 }
 
-function namesObject(rollout: { spec: unknown }, obj: KubernetesObject): boolean {
+function namesObject(rollout: { spec: unknown }, kind: ReferencedKind, obj: KubernetesObject): boolean {
   const spec = rollout.spec as Parameters<typeof splitsFor>[0];
   const name = obj.metadata?.name;
-  if (obj.kind === 'VirtualService' || obj.apiVersion?.startsWith('networking.istio.io')) {
-    return splitsFor(spec).some((split) => split.virtualService === name);
-  }
+  if (kind === 'VirtualService') return splitsFor(spec).some((split) => split.virtualService === name);
+  if (kind === 'Deployment') return spec.workloadRef?.name === name;
   const { canary, blueGreen } = spec.strategy ?? {};
   return [
     canary?.stableService,

@@ -5,6 +5,7 @@
 import type { V1ReplicaSet } from '@kubernetes/client-node';
 import {
   type AnalysisRun,
+  PodTemplate,
   ROLE_METADATA_ANNOTATION,
   RoleMetadata,
   type Rollout,
@@ -17,6 +18,7 @@ import { type Decision, decide } from '../machines/decide.ts';
 import { type DesiredWorld, desiredWorld } from '../machines/desired.ts';
 import type { GateKind, GateObservation, ReleaseEvent, SignalEvent } from '../machines/events.ts';
 import { controlledBy, notOwnedMessage, serviceRefusal } from '../machines/ownership.ts';
+import { deploymentReplicas } from '../machines/workload-ref.ts';
 import { addsCapacity, type ObservedWorld, planWrites, type Write } from '../machines/write-plan.ts';
 import { allSettledOrThrow } from './all-settled.ts';
 import { type AnalysisDeps, analysisProblem, startAnalysisRun } from './analysis/runs.ts';
@@ -27,6 +29,7 @@ import { desiredConditions, mergeConditions, type Problem } from './rollout-cond
 import { type Split, splitsFor } from './traffic/split.ts';
 import { currentWeight, RoutingError, weightPatch } from './traffic/virtual-service.ts';
 import {
+  type ResolvedRollout,
   refusedReplicaSet,
   replicaSetFor,
   replicaSetName,
@@ -59,8 +62,10 @@ export interface ReconcileOutcome {
   actions: Effect[];
 }
 
+type Resolved = ResolvedRollout;
+
 interface Pass {
-  rollout: Rollout;
+  rollout: Resolved;
   namespace: string;
   name: string;
   now: number;
@@ -104,8 +109,11 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
       { reason: 'InvalidSpec', message: `invalid Rollout: ${parsed.message}` },
       deps.now(),
     );
-  const rollout = parsed.value;
-  if (!(rollout.metadata.finalizers ?? []).includes(FINALIZER)) return addFinalizer(deps, rollout);
+  if (!(parsed.value.metadata.finalizers ?? []).includes(FINALIZER)) return addFinalizer(deps, parsed.value);
+  // workloadRef: the pod template is the named Deployment's, read before anything else.
+  const resolved = withWorkload(deps.world, parsed.value);
+  if ('problem' in resolved) return stall(deps, parsed.value, resolved.problem, deps.now());
+  const rollout = resolved.rollout;
 
   const pass = readPass(deps, rollout);
   // References are checked before anything is touched: a Rollout pointing at a VirtualService,
@@ -117,6 +125,7 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
   const refused = await addCapacity(deps, pass, decided.writes);
   if (refused) return refused;
   await moveTrafficAndGates(deps, pass, decided);
+  await scaleReferencedDeployment(deps, pass, decided.decision.status);
   tellPeople(deps, pass, decided);
   return writeStatus(deps, pass, decided);
 }
@@ -142,7 +151,60 @@ async function addFinalizer(deps: ReconcileDeps, rollout: Rollout): Promise<Reco
   return { wroteStatus: false, actions: [] };
 }
 
-function readPass(deps: ReconcileDeps, rollout: Rollout): Pass {
+/**
+ * The Rollout with the pod template of the Deployment its workloadRef names. Only a Deployment
+ * in the Rollout's namespace that runs this Rollout's pods (its template carries every label of
+ * spec.selector.matchLabels) is adopted: naming another team's Deployment takes nothing from it.
+ */
+function withWorkload(world: World, rollout: Rollout): { rollout: Resolved } | { problem: Problem } {
+  const own = rollout.spec.template;
+  if (own) return { rollout: { ...rollout, spec: { ...rollout.spec, template: own } } };
+  const namespace = rollout.metadata.namespace ?? 'default';
+  const name = rollout.spec.workloadRef?.name ?? '';
+  const deployment = world.deployment(namespace, name);
+  if (!deployment)
+    return {
+      problem: {
+        reason: 'DeploymentNotFound',
+        message: `Deployment ${namespace}/${name} (spec.workloadRef.name) not found`,
+      },
+    };
+  const template = PodTemplate.safeParse(deployment.spec?.template);
+  if (!template.success)
+    return {
+      problem: {
+        reason: 'InvalidSpec',
+        message: `Deployment ${namespace}/${name} (spec.workloadRef) has no usable pod template: ${template.error.issues[0]?.message}`,
+      },
+    };
+  const labels = template.data.metadata?.labels ?? {};
+  const missing = Object.entries(rollout.spec.selector.matchLabels ?? {}).filter(([k, v]) => labels[k] !== v);
+  if (missing.length > 0 || Object.keys(rollout.spec.selector.matchLabels ?? {}).length === 0)
+    return {
+      problem: {
+        reason: 'DeploymentNotOwned',
+        message: `Deployment ${namespace}/${name} (spec.workloadRef.name) does not run this Rollout's pods: its pod template lacks ${missing.map(([k, v]) => `${k}=${v}`).join(', ') || 'a spec.selector.matchLabels'}; Sluice adopts only a Deployment whose pods spec.selector selects`,
+      },
+    };
+  return { rollout: { ...rollout, spec: { ...rollout.spec, template: template.data } } };
+}
+
+/** workloadRef's scaleDown: the Deployment gives up its pods as the Rollout's stable takes over. */
+async function scaleReferencedDeployment(
+  deps: ReconcileDeps,
+  pass: Pass,
+  status: RolloutStatus,
+): Promise<void> {
+  const ref = pass.rollout.spec.workloadRef;
+  if (!ref || pass.rollout.spec.template === undefined) return;
+  const deployment = deps.world.deployment(pass.namespace, ref.name);
+  const stable = byRevision(pass).get(status.stableRevision ?? '');
+  const wanted = deploymentReplicas(pass.rollout.spec, status, stable?.status?.availableReplicas ?? 0);
+  if (!deployment || wanted === undefined || deployment.spec?.replicas === wanted) return;
+  await deps.writer.scaleDeployment(pass.namespace, ref.name, wanted);
+}
+
+function readPass(deps: ReconcileDeps, rollout: Resolved): Pass {
   const namespace = rollout.metadata.namespace ?? 'default';
   const name = rollout.metadata.name ?? '';
   return {
@@ -366,7 +428,7 @@ function refusedService(world: World, rollout: Rollout, namespace: string, field
     { namespace, name, field, selector: world.service(namespace, name)?.spec?.selector },
     {
       matchLabels: rollout.spec.selector.matchLabels ?? {},
-      podLabels: (rollout.spec.template.metadata?.labels ?? {}) as Record<string, string>,
+      podLabels: (rollout.spec.template?.metadata?.labels ?? {}) as Record<string, string>,
     },
   );
 }
@@ -651,7 +713,10 @@ function finishStatusForProblem(
 }
 
 /** Deletion: send every request to the stable (or active) revision, then let the object go. */
-async function finalize(deps: ReconcileDeps, rollout: Rollout): Promise<ReconcileOutcome> {
+async function finalize(deps: ReconcileDeps, parsed: Rollout): Promise<ReconcileOutcome> {
+  // The pod labels a Service is checked against: the Deployment's, for a workloadRef still there.
+  const resolved = withWorkload(deps.world, parsed);
+  const rollout = 'rollout' in resolved ? resolved.rollout : parsed;
   const namespace = rollout.metadata.namespace ?? 'default';
   if (!(rollout.metadata.finalizers ?? []).includes(FINALIZER)) return { wroteStatus: false, actions: [] };
   for (const { vs, split } of routedServices(deps.world, namespace, splitsFor(rollout.spec))) {

@@ -1,7 +1,7 @@
 // Pure builders for the objects a Rollout owns: one ReplicaSet per revision, and the
 // single selector key Sluice sets on the user's Services.
 import type { V1LabelSelector, V1OwnerReference, V1ReplicaSet } from '@kubernetes/client-node';
-import { API_VERSION, type RoleMetadata, type Rollout } from '../crds/index.ts';
+import { API_VERSION, type PodTemplate, type RoleMetadata, type Rollout } from '../crds/index.ts';
 import { POD_TEMPLATE_ANNOTATION } from '../crds/labels.ts';
 import { statusCode } from './kube/client.ts';
 import { canonicalJson, REVISION_LABEL, REVISION_NUMBER_ANNOTATION, ROLLOUT_LABEL } from './revision.ts';
@@ -27,8 +27,11 @@ export function ownerReference(rollout: Rollout): V1OwnerReference {
   };
 }
 
+/** A Rollout with its pod template in hand: its own, or the workloadRef Deployment's. */
+export type ResolvedRollout = Rollout & { spec: { template: PodTemplate } };
+
 export function replicaSetFor(
-  rollout: Rollout,
+  rollout: ResolvedRollout,
   revision: string,
   revisionNumber: number,
   replicas: number,

@@ -90,6 +90,17 @@ export class Writer extends GuardedWriter {
     );
   }
 
+  /** A workloadRef Deployment's replicas, as the Rollout's scaleDown says. */
+  async scaleDeployment(namespace: string, name: string, replicas: number): Promise<void> {
+    this.guard();
+    await mergePatch(
+      this.kc,
+      resourcePath({ group: 'apps', version: 'v1', plural: 'deployments', namespace, name }),
+      { spec: { replicas } },
+      { fieldManager: this.fieldManager },
+    );
+  }
+
   /**
    * Deletes an old revision's ReplicaSet (beyond revisionHistoryLimit), only the very object
    * that was read: a precondition on its uid, so one recreated under the name since is kept.

@@ -41,7 +41,13 @@ export const SecondsOrDuration = z
  * Rollouts write maxSurge and maxUnavailable.
  */
 export const CountOrPercent = z
-  .union([z.int().min(0).max(100_000), z.string().max(4).regex(/^(100|[1-9]?[0-9])%$/, 'a percent such as 25%')])
+  .union([
+    z.int().min(0).max(100_000),
+    z
+      .string()
+      .max(4)
+      .regex(/^(100|[1-9]?[0-9])%$/, 'a percent such as 25%'),
+  ])
   .meta({
     description: 'A number of pods (1) or a percent of spec.replicas (25%).',
     'x-kubernetes-int-or-string': true,

@@ -322,11 +322,28 @@ export const WriteBack = z.object({
 });
 export type WriteBack = z.infer<typeof WriteBack>;
 
+/** Argo Rollouts' workloadRef: the pod template is an existing Deployment's, which Sluice scales down as told. */
+export const WorkloadRef = z.object({
+  apiVersion: z.literal('apps/v1'),
+  kind: z.literal('Deployment'),
+  name: DnsSubdomain,
+  scaleDown: z.enum(['never', 'onsuccess', 'progressively']).optional().meta({
+    description:
+      "What happens to the Deployment's pods: never scaled (default), scaled to zero once the Rollout is healthy (onsuccess), or scaled down as the Rollout's pods become available (progressively); scaled back up if a release aborts.",
+  }),
+});
+export type WorkloadRef = z.infer<typeof WorkloadRef>;
+
+const TEMPLATE_OR_WORKLOAD = 'set exactly one of spec.template or spec.workloadRef';
+
 export const RolloutSpec = z
   .object({
     replicas: NonNegativeInt.optional().meta({ description: 'Desired pods (default 1).' }),
     selector: LabelSelector,
-    template: PodTemplate,
+    template: PodTemplate.optional().meta({
+      description: 'The pod template; or name a Deployment in workloadRef.',
+    }),
+    workloadRef: WorkloadRef.optional(),
     revisionHistoryLimit: NonNegativeInt.optional().meta({
       description:
         'Old revisions, already scaled to zero, whose ReplicaSets are kept for undo (default 10); older ones are deleted.',
@@ -342,7 +359,11 @@ export const RolloutSpec = z
   .meta({
     'x-kubernetes-validations': [
       {
-        rule: '!has(self.selector.matchLabels) || self.selector.matchLabels.all(k, has(self.template.metadata) && has(self.template.metadata.labels) && k in self.template.metadata.labels && self.template.metadata.labels[k] == self.selector.matchLabels[k])',
+        rule: 'has(self.template) != has(self.workloadRef)',
+        message: TEMPLATE_OR_WORKLOAD,
+      },
+      {
+        rule: '!has(self.template) || !has(self.selector.matchLabels) || self.selector.matchLabels.all(k, has(self.template.metadata) && has(self.template.metadata.labels) && k in self.template.metadata.labels && self.template.metadata.labels[k] == self.selector.matchLabels[k])',
         message: 'selector.matchLabels must match template.metadata.labels',
         fieldPath: '.selector',
       },
@@ -350,6 +371,8 @@ export const RolloutSpec = z
     ],
   })
   .superRefine((spec, ctx) => {
+    if ((spec.template === undefined) === (spec.workloadRef === undefined))
+      ctx.addIssue({ code: 'custom', message: TEMPLATE_OR_WORKLOAD, path: ['template'] });
     const role = roleLabelsRefused(spec);
     if (role)
       ctx.addIssue({

@@ -1,6 +1,7 @@
 // Argo Rollouts' Rollout fields with the meaning its specification gives them, on the real API
 // server and kube-controller-manager (whose ReplicaSet controller computes availability).
 import { describe, expect, it } from 'vitest';
+import { requestJson } from '../../controller/kube/client.ts';
 import { REVISION_LABEL } from '../../controller/revision.ts';
 import { startController } from '../harness/controller.ts';
 import { kube } from '../harness/kube.ts';
@@ -351,4 +352,115 @@ describe('Argo Rollouts fields on the real API server', () => {
     expect(back.at(-1)).toBe(0);
     expect(back).toEqual([...back].sort((a, b) => b - a));
   });
+
+  it('workloadRef adopts a Deployment: its template is released, and it is scaled down progressively', async () => {
+    const ns = await freshNamespace('workloadref');
+    const deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: ns },
+      spec: {
+        replicas: 4,
+        selector: { matchLabels: { app: 'web' } },
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: { containers: [{ name: 'app', image: 'web:1' }] },
+        },
+      },
+    };
+    const objects = canaryApp(ns, { replicas: 4, steps: [{ setWeight: 20 }, { pause: {} }] });
+    const rollout = objects.find((o) => o.kind === 'Rollout') as { spec: Record<string, unknown> };
+    delete rollout.spec.template;
+    rollout.spec.workloadRef = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: 'web',
+      scaleDown: 'progressively',
+    };
+    await apply([deployment, ...objects]);
+    const deploymentReplicas = async () =>
+      (await kube().apps.readNamespacedDeployment({ namespace: ns, name: 'web' })).spec?.replicas;
+    await waitFor(
+      async () =>
+        (await kube().apps.readNamespacedDeployment({ namespace: ns, name: 'web' })).status
+          ?.availableReplicas === 4,
+      {
+        description: "the Deployment's own 4 pods",
+      },
+    );
+    await startController(ns);
+    const first = await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Healthy',
+      "the Deployment's template, stable",
+    );
+    const stable = first.status?.stableRevision as string;
+    await waitFor(async () => (await deploymentReplicas()) === 0, {
+      description: 'the Deployment scaled to 0 as the Rollout took over',
+    });
+    expect((await replicaSets(ns)).get(stable)?.status?.availableReplicas).toBe(4);
+
+    // A new image in the Deployment is a release of the Rollout; the Deployment stays at 0.
+    await requestJsonPatch(ns, [
+      { op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'web:2' },
+    ]);
+    const paused = await waitForRollout(
+      ns,
+      (r) =>
+        r.status?.phase === 'Paused' && r.status.canary?.weight === 20 && r.status.currentRevision !== stable,
+      "the Deployment's new template at 20%",
+    );
+    const canaryPods = (await replicaSets(ns)).get(paused.status?.currentRevision as string);
+    expect(canaryPods?.spec?.template?.spec?.containers?.[0]?.image).toBe('web:2');
+    expect(await deploymentReplicas()).toBe(0);
+  });
+
+  it("workloadRef refuses a Deployment that does not run the Rollout's pods, touching nothing", async () => {
+    const ns = await freshNamespace('workloadref-foreign');
+    const other = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'payments', namespace: ns },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: 'payments' } },
+        template: {
+          metadata: { labels: { app: 'payments' } },
+          spec: { containers: [{ name: 'p', image: 'p:1' }] },
+        },
+      },
+    };
+    const objects = canaryApp(ns, { steps: [{ setWeight: 20 }] });
+    const rollout = objects.find((o) => o.kind === 'Rollout') as { spec: Record<string, unknown> };
+    delete rollout.spec.template;
+    rollout.spec.workloadRef = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: 'payments',
+      scaleDown: 'onsuccess',
+    };
+    await apply([other, ...objects]);
+    await startController(ns);
+    const stalled = await waitForRollout(
+      ns,
+      (r) => (r.status?.conditions ?? []).some((c) => c.type === 'Stalled' && c.status === 'True'),
+      'the Rollout stalled on a Deployment that is not its own',
+    );
+    expect(stalled.status?.message).toMatch(
+      /Deployment .*\/payments .*does not run this Rollout's pods.*app=web/,
+    );
+    expect(
+      (await kube().apps.readNamespacedDeployment({ namespace: ns, name: 'payments' })).spec?.replicas,
+    ).toBe(2);
+    expect((await replicaSets(ns)).size).toBe(0);
+  });
 });
+
+async function requestJsonPatch(ns: string, body: unknown[]): Promise<void> {
+  await requestJson(kube().kc, {
+    method: 'PATCH',
+    path: `/apis/apps/v1/namespaces/${ns}/deployments/web`,
+    contentType: 'application/json-patch+json',
+    body,
+  });
+}

@@ -9,6 +9,7 @@ import { requestJson } from '../../controller/kube/client.ts';
 import { REVISION_LABEL, ROLLOUT_LABEL, revisionOf } from '../../controller/revision.ts';
 import { replicaSetName } from '../../controller/workload.ts';
 import type { AnalysisRun, Rollout } from '../../crds/index.ts';
+import { templateOf } from '../../crds/spec.ts';
 import { runName } from '../../machines/gates.ts';
 import { controllerKubeconfig, startController } from '../harness/controller.ts';
 import { sandbox } from '../harness/env.ts';
@@ -37,7 +38,7 @@ const runsPath = (ns: string) => `/apis/sluice.dev/v1alpha1/namespaces/${ns}/ana
 
 /** The revision `image` will have: the stored template with only the image changed. */
 async function nextRevision(ns: string, image: string): Promise<string> {
-  const template = structuredClone((await getRollout(ns)).spec.template);
+  const template = structuredClone(templateOf((await getRollout(ns)).spec));
   (template.spec.containers[0] as { image?: string }).image = image;
   return revisionOf(template);
 }
