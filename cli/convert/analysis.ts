@@ -48,6 +48,6 @@ function convertMetric(edit: Edit, i: number): void {
 
 export function convertTemplate(edit: Edit, kind: Exclude<ConvertedKind, 'Rollout'>): Converted {
   const metrics = edit.get(['spec', 'metrics']);
-  if (Array.isArray(metrics)) metrics.forEach((_, i) => convertMetric(edit, i));
+  if (Array.isArray(metrics)) for (let i = 0; i < metrics.length; i++) convertMetric(edit, i);
   return edit.finish(kind);
 }

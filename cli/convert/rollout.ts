@@ -41,7 +41,7 @@ function dropRouters(edit: Edit, routing: Path): void {
 /** An Argo workloadRef names a Deployment; Sluice keeps the pod template in the Rollout, so it is copied in. */
 function inlineWorkload(edit: Edit, workloads: Workloads): void {
   const ref = edit.get(['spec', 'workloadRef']) as { kind?: string; name?: string } | undefined;
-  if (!ref || ref.kind !== 'Deployment') return;
+  if (ref?.kind !== 'Deployment') return;
   const metadata = edit.object.metadata as { namespace?: string } | undefined;
   const deployment = workloads.get(workloadKey(metadata?.namespace, ref.name));
   if (!deployment?.template) {

@@ -50,7 +50,7 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 /** Paths of keys under `value` that the schema does not know, deepest last. */
 function unknownKeys(schema: Schema, value: unknown, path: Path, out: Path[]): void {
   if (Array.isArray(value)) {
-    if (schema.items) value.forEach((v, i) => unknownKeys(schema.items as Schema, v, [...path, i], out));
+    if (schema.items) for (const [i, v] of value.entries()) unknownKeys(schema.items, v, [...path, i], out);
     return;
   }
   if (!isObject(value)) return;
@@ -91,7 +91,7 @@ function brokenRules(schema: Schema, value: unknown, path: Path, out: Problem[])
     }
   }
   if (Array.isArray(value) && schema.items) {
-    value.forEach((v, i) => brokenRules(schema.items as Schema, v, [...path, i], out));
+    for (const [i, v] of value.entries()) brokenRules(schema.items, v, [...path, i], out);
   } else if (isObject(value)) {
     for (const [key, child] of Object.entries(value)) {
       const s =
