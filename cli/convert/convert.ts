@@ -1,6 +1,6 @@
 // A file of Argo Rollouts (or Flagger) objects, multi-document, in; the same file for Sluice out.
 // Documents of other kinds (Services, VirtualServices, Deployments) pass through untouched.
-import { type Document, parseAllDocuments } from 'yaml';
+import { Document, parseAllDocuments, visit } from 'yaml';
 import { CliError } from '../errors.ts';
 import { convertTemplate } from './analysis.ts';
 import { type Converted, Edit } from './edit.ts';
@@ -46,6 +46,24 @@ function render(docs: Document[]): string {
     .join('---\n');
 }
 
+/**
+ * Fields under an alias cannot be changed in place (the node is shared): such a document is
+ * rebuilt from its values, keeping only the comment above it.
+ */
+function withoutAliases(doc: Document, value: unknown): Document {
+  let aliased = false;
+  visit(doc, {
+    Alias: () => {
+      aliased = true;
+      return visit.BREAK;
+    },
+  });
+  if (!aliased) return doc;
+  const plain = new Document(value);
+  plain.commentBefore = doc.commentBefore;
+  return plain;
+}
+
 export function convertYaml(text: string): Conversion {
   const docs = parseAllDocuments(text);
   const list = Array.isArray(docs) ? docs : [docs];
@@ -79,7 +97,7 @@ export function convertYaml(text: string): Conversion {
         skipped.push({ kind, name: nameOf(o), reason: ARGO_NEVER[kind] as string });
         return;
       }
-      const edit = new Edit(doc, structuredClone(o) as Record<string, unknown>);
+      const edit = new Edit(withoutAliases(doc, o), structuredClone(o) as Record<string, unknown>);
       let result: Converted;
       if (kind === 'Rollout') result = convertRollout(edit, workloads);
       else if (kind === 'AnalysisTemplate' || kind === 'ClusterAnalysisTemplate')

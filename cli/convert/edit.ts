@@ -54,10 +54,15 @@ export class Edit {
     return at;
   }
 
+  /** Sets a field in both copies; callers set only under objects that exist (spec, a metric). */
   set(path: Path, value: unknown): void {
+    if (value === undefined) return;
     this.doc.setIn(path, value);
     let at = this.object as Record<string | number, unknown>;
-    for (const part of path.slice(0, -1)) at = at[part] as Record<string | number, unknown>;
+    for (const part of path.slice(0, -1)) {
+      if (typeof at[part] !== 'object' || at[part] === null) at[part] = {};
+      at = at[part] as Record<string | number, unknown>;
+    }
     at[path[path.length - 1] as string | number] = value;
   }
 

@@ -80,6 +80,54 @@ interface Canary {
   };
 }
 
+const obj = (v: unknown): Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/**
+ * The Canary as the conversion reads it, every field of the type it must have or absent: the
+ * file is anybody's, and a mistyped field is for the output's schema check to name, never a crash.
+ */
+function readCanary(raw: Record<string, unknown>): Canary {
+  const metadata = obj(raw.metadata);
+  const spec = obj(raw.spec);
+  const analysis = obj(spec.analysis);
+  const readMetric = (m: unknown): FlaggerMetric => {
+    const metric = obj(m);
+    const range = obj(metric.thresholdRange);
+    const ref = metric.templateRef === undefined ? undefined : obj(metric.templateRef);
+    return {
+      name: str(metric.name),
+      interval: str(metric.interval),
+      thresholdRange: { min: num(range.min), max: num(range.max) },
+      templateRef: ref && { name: str(ref.name), namespace: str(ref.namespace) },
+      templateVariables: Object.fromEntries(
+        Object.entries(obj(metric.templateVariables)).map(([k, v]) => [k, String(v)]),
+      ),
+    };
+  };
+  return {
+    metadata: { name: str(metadata.name), namespace: str(metadata.namespace) },
+    spec: {
+      provider: spec.provider === undefined ? undefined : String(spec.provider),
+      targetRef: { kind: str(obj(spec.targetRef).kind), name: str(obj(spec.targetRef).name) },
+      service: { name: str(obj(spec.service).name) },
+      progressDeadlineSeconds: num(spec.progressDeadlineSeconds),
+      analysis: {
+        interval: str(analysis.interval),
+        threshold: num(analysis.threshold),
+        maxWeight: num(analysis.maxWeight),
+        stepWeight: num(analysis.stepWeight),
+        stepWeights: Array.isArray(analysis.stepWeights)
+          ? analysis.stepWeights.filter((w): w is number => num(w) !== undefined)
+          : undefined,
+        metrics: Array.isArray(analysis.metrics) ? analysis.metrics.slice(0, 20).map(readMetric) : [],
+      },
+    },
+  };
+}
+
 /** The weights Flagger walks through: stepWeights as given, else stepWeight up to maxWeight. Bounded to 100 steps. */
 export function weightLadder(analysis: NonNullable<Canary['spec']>['analysis']): number[] {
   if (Array.isArray(analysis?.stepWeights)) return analysis.stepWeights.slice(0, 100);
@@ -125,7 +173,7 @@ export function convertCanary(
   workloads: Workloads,
   templates: MetricTemplates,
 ): Converted[] {
-  const c = canary as Canary;
+  const c = readCanary(canary);
   const name = c.metadata?.name ?? 'canary';
   const namespace = c.metadata?.namespace;
   const spec = c.spec ?? {};
@@ -147,7 +195,7 @@ export function convertCanary(
   const out: Converted[] = [];
 
   const paths: string[] = [];
-  unhandled(spec, 'spec', paths);
+  unhandled(obj(canary.spec), 'spec', paths);
   for (const path of paths) report(path, NOT_SLUICE[path] ?? 'a Flagger field with no Sluice counterpart');
   if (spec.provider !== undefined && spec.provider !== 'istio')
     report(
@@ -251,7 +299,12 @@ function convertMetricTemplate(
   use: FlaggerMetric,
   opts: { name: string; namespace?: string; values: Record<string, string>; failureLimit?: number },
 ): Converted {
-  const spec = (t.object.spec ?? {}) as { provider?: { type?: string; address?: string }; query?: string };
+  const raw = obj(t.object.spec);
+  const provider = obj(raw.provider);
+  const spec = {
+    provider: { ...provider, type: str(provider.type), address: str(provider.address) },
+    query: str(raw.query),
+  };
   const template: Record<string, unknown> = {
     apiVersion: API_VERSION,
     kind: 'AnalysisTemplate',

@@ -12,8 +12,8 @@ const fixture = (name: string) => readFileSync(new URL(name, FIXTURES), 'utf8');
 
 function convert(name: string) {
   const result = convertYaml(fixture(name));
-  const docs = parseAllDocuments(result.output) as ReturnType<typeof parseAllDocuments> & unknown[];
-  const objects = (Array.isArray(docs) ? docs : [docs]).map((d) => d.toJS());
+  const docs = parseAllDocuments(result.output);
+  const objects = (Array.isArray(docs) ? docs : []).map((d) => d.toJS());
   const listed = result.converted.flatMap((c) => c.notCarried.map((n) => `${c.kind} ${c.name}: ${n.path}`));
   return { ...result, objects, listed };
 }
