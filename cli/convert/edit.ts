@@ -57,7 +57,8 @@ export class Edit {
   /** Sets a field in both copies; callers set only under objects that exist (spec, a metric). */
   set(path: Path, value: unknown): void {
     if (value === undefined) return;
-    this.doc.setIn(path, value);
+    // As a node, so later removals can walk into it.
+    this.doc.setIn(path, this.doc.createNode(value));
     let at = this.object as Record<string | number, unknown>;
     for (const part of path.slice(0, -1)) {
       if (typeof at[part] !== 'object' || at[part] === null) at[part] = {};

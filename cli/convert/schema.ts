@@ -53,7 +53,8 @@ function unknownKeys(schema: Schema, value: unknown, path: Path, out: Path[]): v
     if (schema.items) for (const [i, v] of value.entries()) unknownKeys(schema.items, v, [...path, i], out);
     return;
   }
-  if (!isObject(value)) return;
+  // A map where the schema wants a scalar is a type error for the schema check to name, not keys.
+  if (!isObject(value) || schema.type !== 'object') return;
   const preserve = schema['x-kubernetes-preserve-unknown-fields'] === true;
   for (const [key, child] of Object.entries(value)) {
     const known = schema.properties?.[key];

@@ -72,7 +72,7 @@ describe('convert on mutated Argo files', () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
-  });
+  }, 60_000);
 });
