@@ -34,6 +34,12 @@ const SERVER_METADATA = [
   'selfLink',
 ];
 
+/**
+ * Annotations Argo's controller or `kubectl apply` wrote: the old object's bookkeeping (the last
+ * applied configuration is the Argo object itself, which a later apply would diff against).
+ */
+const WRITTEN_ANNOTATION = /^(rollout\.argoproj\.io\/|kubectl\.kubernetes\.io\/last-applied-configuration$)/;
+
 const key = (path: Path) => fieldPath(path);
 
 export class Edit {
@@ -125,6 +131,8 @@ export class Edit {
   finish(kind: ConvertedKind, from?: string): Converted {
     this.set(['apiVersion'], API_VERSION);
     for (const field of SERVER_METADATA) this.remove(['metadata', field]);
+    for (const annotation of Object.keys((this.get(['metadata', 'annotations']) as object | null) ?? {}))
+      if (WRITTEN_ANNOTATION.test(annotation)) this.remove(['metadata', 'annotations', annotation]);
     this.remove(['status']);
     this.commit();
     const { unknown } = judgeObject(kind, this.object);

@@ -129,6 +129,33 @@ describe('convert: Argo Rollouts', () => {
     // Input paths even after earlier steps went: the pause that stays was steps[3].
     expect(objects[0].spec.strategy.canary.steps).toEqual([{ setWeight: 10 }, { pause: { duration: '5m' } }]);
   });
+
+  it('leaves behind what the API server and Argo wrote: status, uid, Argo annotations', () => {
+    const exported = `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: exported
+  uid: 0f0e
+  resourceVersion: "812"
+  annotations:
+    rollout.argoproj.io/revision: "4"
+    kubectl.kubernetes.io/last-applied-configuration: "{}"
+    owner: payments
+spec:
+  selector: {matchLabels: {app: x}}
+  template: {metadata: {labels: {app: x}}, spec: {containers: [{name: x, image: x}]}}
+  strategy: {blueGreen: {activeService: x}}
+status:
+  phase: Healthy
+`;
+    const { converted } = convertYaml(exported);
+    expect(converted[0]?.notCarried).toEqual([]);
+    expect(converted[0]?.doc.toJS().metadata).toEqual({
+      name: 'exported',
+      annotations: { owner: 'payments' },
+    });
+    expect(converted[0]?.doc.toJS().status).toBeUndefined();
+  });
 });
 
 describe('convert: analysis templates', () => {
