@@ -20,6 +20,9 @@ const OTHER_PROVIDERS = [
 
 const CONDITIONS = ['successCondition', 'failureCondition'] as const;
 
+/** A condition as quoted in a message: the file is anybody's, the message a line on a terminal. */
+const shown = (expr: string) => (expr.length > 120 ? `${expr.slice(0, 120)}…` : expr).replace(/\s+/g, ' ');
+
 function convertMetric(edit: Edit, i: number): void {
   const at = ['spec', 'metrics', i];
   const provider = (edit.get([...at, 'provider']) ?? {}) as Record<string, unknown>;
@@ -39,9 +42,9 @@ function convertMetric(edit: Edit, i: number): void {
     if (t.ok) {
       edit.set([...at, condition], t.cel);
       for (const note of t.notes)
-        edit.note(`spec.metrics[${i}].${condition} "${expr}" → "${t.cel}": ${note}`);
+        edit.note(`spec.metrics[${i}].${condition} "${shown(expr)}" → "${t.cel}": ${note}`);
     } else {
-      edit.drop([...at, condition], `"${expr}" cannot be written in CEL: ${t.reason}`);
+      edit.drop([...at, condition], `"${shown(expr)}" cannot be written in CEL: ${t.reason}`);
     }
   }
 }

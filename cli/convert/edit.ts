@@ -45,7 +45,7 @@ const key = (path: Path) => fieldPath(path);
 export class Edit {
   readonly notCarried: NotCarried[] = [];
   readonly notes: string[] = [];
-  private pending: { path: Path; reason?: string }[] = [];
+  private pending: { path: Path }[] = [];
   /** Array elements removed so far, by the array's path: to give later findings input paths. */
   private removed = new Map<string, number[]>();
 

@@ -332,7 +332,7 @@ function convertMetricTemplate(
   if (!condition)
     edit.refuse(
       ['spec', 'analysis', 'metrics', 'thresholdRange'],
-      'no thresholdRange: the metric would judge nothing',
+      `the Canary's metric "${use.name}" has no thresholdRange: it would judge nothing`,
     );
   if (/\{\{\s*target\s*\}\}/.test(spec.query ?? ''))
     edit.note(
