@@ -349,7 +349,29 @@ function usesListForm(n: Node): boolean {
   }
 }
 
+function indexesPastFirst(n: Node): boolean {
+  switch (n.t) {
+    case 'index':
+      return !(n.at.t === 'num' && n.at.value === 0) || indexesPastFirst(n.of) || indexesPastFirst(n.at);
+    case 'call':
+      return n.args.some(indexesPastFirst);
+    case 'closure':
+      return indexesPastFirst(n.body);
+    case 'unary':
+      return indexesPastFirst(n.x);
+    case 'binary':
+      return indexesPastFirst(n.l) || indexesPastFirst(n.r);
+    case 'cond':
+      return indexesPastFirst(n.c) || indexesPastFirst(n.a) || indexesPastFirst(n.b);
+    default:
+      return false;
+  }
+}
+
 const CEL_PREC: Record<string, number> = { ...BINARY };
+
+/** len(result) and count(...): ints in CEL. */
+const isCount = (n: Node) => n.t === 'call' && (n.name === 'len' || n.name === 'count');
 
 function num(n: { value: number; int: boolean }, asIndex: boolean): string {
   if (!Number.isFinite(n.value)) throw new Refused('a number too large for a condition');
@@ -391,12 +413,17 @@ function print(n: Node, scalar: boolean, item: string): string {
       if (n.op === '%') throw new Refused('% has no counterpart over CEL doubles');
       if (n.op === '**') throw new Refused('** has no counterpart in CEL');
       const prec = CEL_PREC[n.op] as number;
-      return `${p(n.l, prec)} ${n.op} ${p(n.r, prec + 1)}`;
+      // A count compared stays an int (CEL compares int with double); anywhere else it is a double.
+      const compared = prec === CEL_PREC['<'];
+      const side = (x: Node, min: number) =>
+        compared && x.t === 'call' && isCount(x) ? printCall(x, scalar, item) : p(x, min);
+      return `${side(n.l, prec)} ${n.op} ${side(n.r, prec + 1)}`;
     }
     case 'closure':
       throw new Refused('a closure outside all/any/none/one/count');
     case 'call':
-      return printCall(n, scalar, item);
+      // size() is an int, and CEL adds no int to a double.
+      return isCount(n) ? `double(${printCall(n, scalar, item)})` : printCall(n, scalar, item);
   }
 }
 
@@ -431,13 +458,15 @@ export function translateCondition(expr: string): Translation {
   let cel: string;
   const notes = new Set<string>();
   try {
-    const tree = fold(new Parser(tokenize(expr)).parse(), notes);
+    const parsed = new Parser(tokenize(expr)).parse();
+    const tree = fold(parsed, notes);
     if (tree.t === 'bool')
       return {
         ok: false,
         reason: `it is always ${tree.value} on the results Sluice judges (${NO_DATA_NOTE})`,
       };
-    const scalar = !usesListForm(tree);
+    // result[1] anywhere, even inside an isNaN that folded away, says the query returns several series.
+    const scalar = !usesListForm(tree) && !indexesPastFirst(parsed);
     if (!scalar) notes.add(LIST_NOTE);
     cel = print(tree, scalar, '');
   } catch (err) {
