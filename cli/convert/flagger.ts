@@ -226,10 +226,16 @@ export function convertCanary(
 
   const gates: Record<string, unknown> = { interval };
   // Flagger rolls back once failed checks reach the threshold; Sluice once they pass failureLimit.
-  if (typeof analysis.threshold === 'number') gates.failureLimit = Math.max(analysis.threshold - 1, 0);
+  if (typeof analysis.threshold === 'number') {
+    gates.failureLimit = Math.max(analysis.threshold - 1, 0);
+    edit.note(
+      `spec.analysis.threshold ${analysis.threshold} → failureLimit ${gates.failureLimit}: Flagger counts failed checks of all metrics together, Sluice each metric's own`,
+    );
+  }
   const templateRefs: { templateName: string }[] = [];
   (analysis.metrics ?? []).forEach((m, i) => {
     const at = `spec.analysis.metrics[${i}]`;
+    const metricName = m.name ?? `metric-${i}`;
     if (m.interval && m.interval !== interval && !m.templateRef)
       edit.note(
         `${at}: Sluice measures its builtins every ${interval} (the analysis interval), not every ${m.interval}`,
@@ -261,22 +267,26 @@ export function convertCanary(
       return;
     }
     t.used = true;
-    const converted = convertMetricTemplate(t, m, {
-      name: `${name}-${m.name}`,
-      namespace,
-      values: {
-        namespace: namespace ?? 'default',
-        target,
-        service,
-        interval: m.interval ?? interval,
-        ...Object.fromEntries(
-          Object.entries(m.templateVariables ?? {}).map(([k, v]) => [`variables.${k}`, String(v)]),
-        ),
+    const converted = convertMetricTemplate(
+      t,
+      { ...m, name: metricName },
+      {
+        name: `${name}-${metricName}`,
+        namespace,
+        values: {
+          namespace: namespace ?? 'default',
+          target,
+          service,
+          interval: m.interval ?? interval,
+          ...Object.fromEntries(
+            Object.entries(m.templateVariables ?? {}).map(([k, v]) => [`variables.${k}`, String(v)]),
+          ),
+        },
+        failureLimit: gates.failureLimit as number | undefined,
       },
-      failureLimit: gates.failureLimit as number | undefined,
-    });
+    );
     out.push(converted);
-    templateRefs.push({ templateName: `${name}-${m.name}` });
+    templateRefs.push({ templateName: `${name}-${metricName}` });
   });
   if (templateRefs.length) gates.templates = templateRefs;
 
