@@ -1,5 +1,4 @@
 import { type Invocation, parseInvocation, USAGE, UsageError } from './args.ts';
-import { runConvert } from './commands/convert.ts';
 import { runLint } from './commands/lint.ts';
 import { runList } from './commands/list.ts';
 import { runSignal } from './commands/signal.ts';
@@ -14,7 +13,12 @@ async function run(invocation: Exclude<Invocation, { command: 'help' }>, io: Io)
   // lint reads a file and the Prometheus given: no cluster, no kubeconfig needed.
   if (invocation.command === 'lint')
     return runLint(io, invocation.file, invocation.prometheus, invocation.kube.namespace ?? 'default');
-  if (invocation.command === 'convert') return runConvert(io, invocation.file, invocation.allowPartial);
+  // Loaded only when asked for: no other command needs the CEL evaluator or the CRD schema
+  // builder, and every command's start would pay for them (bench:plugin).
+  if (invocation.command === 'convert') {
+    const { runConvert } = await import('./commands/convert.ts');
+    return runConvert(io, invocation.file, invocation.allowPartial);
+  }
   if (invocation.command === 'version')
     return runVersion(io, invocation.controllerNamespace, () => connect(invocation.kube, 'version').apps);
   const kube = connect(invocation.kube, invocation.command);
