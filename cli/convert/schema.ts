@@ -6,13 +6,11 @@
 // The API server prunes unknown keys without a word, and z.object strips them: both would lose
 // an Argo field silently, so unknown keys are looked for here, explicitly, before either runs.
 import { isCelError, run } from '@bufbuild/cel';
-import { AnalysisTemplate, ClusterAnalysisTemplate } from '../../crds/analysis.ts';
 import { crdFor, DEFINITIONS } from '../../crds/definitions.ts';
-import { Rollout } from '../../crds/rollout.ts';
+import { resourceIssues } from '../../crds/validate.ts';
 
 /** The kinds a conversion produces. */
 export type ConvertedKind = 'Rollout' | 'AnalysisTemplate' | 'ClusterAnalysisTemplate';
-const ZOD = { Rollout, AnalysisTemplate, ClusterAnalysisTemplate } as const;
 
 export type Path = (string | number)[];
 
@@ -117,8 +115,7 @@ export function judgeObject(kind: ConvertedKind, object: Record<string, unknown>
   unknownKeys(schema, object.spec, ['spec'], unknown);
   const refused: Problem[] = [];
   brokenRules(schema, object.spec, ['spec'], refused);
-  const parsed = ZOD[kind].safeParse(object);
-  for (const issue of parsed.success ? [] : parsed.error.issues) {
+  for (const issue of resourceIssues(kind, object)) {
     const path = issue.path as Path;
     // CEL rules and zod refinements often say the same thing in the same words: once is enough.
     if (refused.some((p) => p.reason === issue.message && p.path.join('.') === path.join('.'))) continue;

@@ -52,6 +52,8 @@ describe('convert: Argo Rollouts', () => {
       'Rollout storefront: spec.strategy.canary.trafficRouting.istio.virtualService',
     ]);
     expect(converted[0]?.accepted).toBe(false);
+    // What Sluice's schema has is carried without the converter naming it.
+    expect(objects[0].spec.revisionHistoryLimit).toBe(3);
     // The Service in the same file passes through untouched.
     expect(objects[1]).toMatchObject({
       apiVersion: 'v1',
