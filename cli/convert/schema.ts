@@ -119,7 +119,9 @@ export function judgeObject(kind: ConvertedKind, object: Record<string, unknown>
     const path = issue.path as Path;
     // CEL rules and zod refinements often say the same thing in the same words: once is enough.
     if (refused.some((p) => p.reason === issue.message && p.path.join('.') === path.join('.'))) continue;
-    refused.push({ path, reason: issue.message });
+    // zod says a missing field is of the wrong type ("expected object, received undefined").
+    const reason = /received undefined$/.test(issue.message) ? 'required, and missing' : issue.message;
+    refused.push({ path, reason });
   }
   return { unknown, refused };
 }
