@@ -109,7 +109,10 @@ describe('convert: Argo Rollouts', () => {
   it('workloadRef without its Deployment: the missing template is what Sluice refuses', () => {
     const text = fixture('workload-ref.yaml').split('---\n')[1] as string;
     const { converted } = convertYaml(text);
-    expect(converted[0]?.notCarried.map((n) => n.path)).toEqual(['spec.workloadRef', 'spec.template']);
+    expect(converted[0]?.notCarried.map((n) => `${n.path}: ${n.reason}`)).toEqual([
+      `spec.workloadRef: Sluice's Rollout has no field "workloadRef" here`,
+      'spec.template: Sluice refuses it: required, and missing',
+    ]);
   });
 
   it('a canary without traffic routing: what Sluice has is carried, each field it lacks listed by path', () => {
