@@ -329,44 +329,37 @@ export const LIST_NOTE =
 
 // ---- printing ----
 
-/** Does the expression read `result` only as result[0] (a single value) and bare? */
-function usesListForm(n: Node): boolean {
+/** The nodes directly under a node. */
+function children(n: Node): Node[] {
   switch (n.t) {
     case 'index':
-      return !(n.of.t === 'result' && n.at.t === 'num' && n.at.value === 0) || usesListForm(n.at);
+      return [n.of, n.at];
     case 'call':
-      return true;
+      return n.args;
     case 'closure':
-      return true;
+      return [n.body];
     case 'unary':
-      return usesListForm(n.x);
+      return [n.x];
     case 'binary':
-      return usesListForm(n.l) || usesListForm(n.r);
+      return [n.l, n.r];
     case 'cond':
-      return usesListForm(n.c) || usesListForm(n.a) || usesListForm(n.b);
+      return [n.c, n.a, n.b];
     default:
-      return false;
+      return [];
   }
 }
 
-function indexesPastFirst(n: Node): boolean {
-  switch (n.t) {
-    case 'index':
-      return !(n.at.t === 'num' && n.at.value === 0) || indexesPastFirst(n.of) || indexesPastFirst(n.at);
-    case 'call':
-      return n.args.some(indexesPastFirst);
-    case 'closure':
-      return indexesPastFirst(n.body);
-    case 'unary':
-      return indexesPastFirst(n.x);
-    case 'binary':
-      return indexesPastFirst(n.l) || indexesPastFirst(n.r);
-    case 'cond':
-      return indexesPastFirst(n.c) || indexesPastFirst(n.a) || indexesPastFirst(n.b);
-    default:
-      return false;
-  }
-}
+/** Whether `test` holds at some node of the tree. */
+const anywhere = (n: Node, test: (n: Node) => boolean): boolean =>
+  test(n) || children(n).some((c) => anywhere(c, test));
+
+const isFirst = (n: Node) => n.t === 'index' && n.at.t === 'num' && n.at.value === 0;
+
+/** Reads `result` as a list: an index past the first, a length, a closure (result[0] alone is one value). */
+const usesListForm = (tree: Node) =>
+  anywhere(tree, (n) => (n.t === 'index' && !isFirst(n)) || n.t === 'call' || n.t === 'closure');
+
+const indexesPastFirst = (tree: Node) => anywhere(tree, (n) => n.t === 'index' && !isFirst(n));
 
 const CEL_PREC: Record<string, number> = { ...BINARY };
 
