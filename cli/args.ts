@@ -26,6 +26,7 @@ export type Invocation =
   | { command: 'undo'; kube: KubeFlags; name: string; toRevision?: number }
   | { command: 'set image'; kube: KubeFlags; name: string; images: ImageChange[] }
   | { command: 'lint'; kube: KubeFlags; file: string; prometheus?: string }
+  | { command: 'convert'; kube: KubeFlags; file: string; allowPartial: boolean }
   | { command: 'version'; kube: KubeFlags; controllerNamespace: string };
 
 export type CommandName = Exclude<Invocation['command'], 'help'>;
@@ -55,6 +56,11 @@ Commands:
   set image NAME CONTAINER=IMAGE…  change container images in the Rollout's pod template
   lint -f FILE [--prometheus URL]  what the API server would refuse in a Rollout file, and (with a
                                    Prometheus) what its compareToStable gates can see
+  convert -f FILE|- [--allow-partial]
+                                   Argo Rollouts' Rollout, AnalysisTemplate, ClusterAnalysisTemplate
+                                   (and Flagger's Canary with its MetricTemplates) as Sluice's, on
+                                   stdout; what cannot be carried over, by field path, on stderr:
+                                   exit 1 and nothing written unless --allow-partial
   version [--controller-namespace NS]
                                    this plugin's version and the controller's (its Deployment
                                    in NS, default sluice-system)
@@ -77,6 +83,7 @@ const OPTIONS = {
   'to-revision': { type: 'string' },
   filename: { type: 'string', short: 'f' },
   prometheus: { type: 'string' },
+  'allow-partial': { type: 'boolean' },
   'controller-namespace': { type: 'string' },
 } as const;
 
@@ -97,6 +104,7 @@ const EXTRA: Record<CommandName, readonly OptionName[]> = {
   undo: ['to-revision'],
   'set image': [],
   lint: ['filename', 'prometheus'],
+  convert: ['filename', 'allow-partial'],
   version: ['controller-namespace'],
 };
 
@@ -182,6 +190,21 @@ export function parseInvocation(argv: string[]): Invocation {
     if (!/^https?:\/\/[^/?#]+/.test(prometheus))
       throw new UsageError(`--prometheus must be an http:// or https:// URL, got "${prometheus}"`);
     return { command, kube, file, prometheus };
+  }
+
+  if (command === 'convert') {
+    if (operands.length > 0)
+      throw new UsageError(
+        `"convert" takes no arguments, got "${operands.join(' ')}" (give the file with -f)`,
+      );
+    if (values.filename === undefined)
+      throw new UsageError('"convert" needs a file: -f FILE (or -f - for stdin)');
+    return {
+      command,
+      kube,
+      file: nonEmpty(values.filename, '--filename'),
+      allowPartial: values['allow-partial'] ?? false,
+    };
   }
 
   if (command === 'version') {

@@ -7,6 +7,8 @@ export interface Io {
   signal?: AbortSignal;
   /** Whether stdout is a terminal: `--watch` redraws in place only there. */
   isTTY: boolean;
+  /** What `-f -` reads (the process's stdin when not given). */
+  stdin?: AsyncIterable<Buffer | string>;
 }
 
 export const processIo: Io = {

@@ -1,40 +1,18 @@
 // `kubectl sluice lint -f FILE [--prometheus URL]`: what the API server's schema would refuse in a
 // file of Rollouts and templates, and, against a live Prometheus, what each compareToStable gate
 // can see in the time its steps allow (the same numbers the controller puts on a run at its start).
-import { open } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import { assessGate } from '../../analysis/detectability.ts';
 import { PrometheusProvider } from '../../analysis/provider.ts';
 import { readTraffic } from '../../analysis/traffic-history.ts';
 import type { GateKind, Rollout } from '../../crds/index.ts';
 import { isSluiceKind, parseResource } from '../../crds/validate.ts';
-import { CliError } from '../errors.ts';
 import type { Io } from '../io.ts';
+import { readBounded } from '../read-input.ts';
 import { type LintDocument, type LintGate, type LintReport, lintFailed, renderLint } from '../render/lint.ts';
 
-/** A Rollout file is a few KiB; a larger one is not what was meant. */
-const MAX_FILE_BYTES = 1024 * 1024;
 /** The whole Prometheus question per Rollout: lint must not hang on an address that does not answer. */
 const PROMETHEUS_TIMEOUT_MS = 5000;
-
-async function readBounded(file: string): Promise<string> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(file, 'r');
-  } catch (err) {
-    throw new CliError(
-      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-  }
-  try {
-    const buf = Buffer.alloc(MAX_FILE_BYTES + 1);
-    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-    if (bytesRead > MAX_FILE_BYTES) throw new CliError(`${file} is larger than ${MAX_FILE_BYTES / 1024} KiB`);
-    return buf.subarray(0, bytesRead).toString('utf8');
-  } finally {
-    await handle.close();
-  }
-}
 
 /** The compareToStable errors gates of a Rollout, each with where it sits. */
 export function compareGates(rollout: Rollout): { label: string; gate: GateKind; stepIndex?: number }[] {
