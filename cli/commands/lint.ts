@@ -6,8 +6,9 @@ import { assessGate } from '../../analysis/detectability.ts';
 import { PrometheusProvider } from '../../analysis/provider.ts';
 import { readTraffic } from '../../analysis/traffic-history.ts';
 import type { GateKind, Rollout } from '../../crds/index.ts';
-import { isSluiceKind, parseResource } from '../../crds/validate.ts';
+import { fieldPath, isSluiceKind, parseResource, type SluiceKind } from '../../crds/validate.ts';
 import type { Io } from '../io.ts';
+import { judgeObject } from '../judge.ts';
 import { readBounded } from '../read-input.ts';
 import { type LintDocument, type LintGate, type LintReport, lintFailed, renderLint } from '../render/lint.ts';
 
@@ -27,6 +28,22 @@ export function compareGates(rollout: Rollout): { label: string; gate: GateKind;
   if (blueGreen?.prePromotionAnalysis?.compareToStable?.errors)
     out.push({ label: 'prePromotionAnalysis', gate: 'prePromotion' });
   return out;
+}
+
+/**
+ * Everything the API server would do to the document, offline: the CRD's CEL rules and the
+ * controller's zod schema, each naming its field, and the keys Sluice has no field for, which
+ * the API server would drop without a word (a field from another tool, a misspelt one).
+ */
+function offlineProblems(kind: SluiceKind, object: Record<string, unknown>): string[] {
+  if (kind === 'AnalysisRun') return [];
+  const verdict = judgeObject(kind, object);
+  return [
+    ...verdict.refused.map((p) => `${fieldPath(p.path)}: ${p.reason}`),
+    ...verdict.unknown.map(
+      (p) => `${fieldPath(p)}: Sluice's ${kind} has no such field (the API server would drop it silently)`,
+    ),
+  ];
 }
 
 /** The Services a Rollout's comparison measures: canary and stable (preview and active for blue-green). */
@@ -71,8 +88,9 @@ export async function lintFile(
     const parsed = parseResource(object.kind, object);
     const entry: LintDocument = { index, kind: object.kind, name, gates: [] };
     report.documents.push(entry);
-    if (!parsed.ok) {
-      entry.refused = parsed.message;
+    const problems = offlineProblems(object.kind, object as Record<string, unknown>);
+    if (!parsed.ok || problems.length > 0) {
+      entry.refused = problems.join('; ') || (parsed.ok ? '' : parsed.message);
       continue;
     }
     if (object.kind !== 'Rollout') continue;

@@ -2,9 +2,10 @@
 // names, with conditions translated from expr-lang into CEL (expr.ts) and Argo's whole-second
 // Prometheus timeout written as a duration. Providers Sluice will never have are named here;
 // whether it has web or job yet is for its schema to say.
+
+import type { ConvertedKind } from '../judge.ts';
 import type { Converted, Edit } from './edit.ts';
 import { translateCondition } from './expr.ts';
-import type { ConvertedKind } from './schema.ts';
 
 const OTHER_PROVIDERS = [
   'datadog',

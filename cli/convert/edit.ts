@@ -4,7 +4,7 @@
 import type { Document } from 'yaml';
 import { API_VERSION } from '../../crds/common.ts';
 import { fieldPath } from '../../crds/validate.ts';
-import { type ConvertedKind, judgeObject, type Path } from './schema.ts';
+import { type ConvertedKind, judgeObject, type Path } from '../judge.ts';
 
 export interface NotCarried {
   /** Where in the input file, e.g. spec.strategy.canary.steps[2].experiment. */

@@ -1,8 +1,9 @@
 // An Argo Rollout becomes a Sluice Rollout field by field under the same names. Only ideas Sluice
 // does not have at all are named here (another router, experiments, header and mirror routes, a
 // paused spec); which other fields Sluice knows is for its schema to say (edit.ts).
+
+import type { Path } from '../judge.ts';
 import type { Converted, Edit } from './edit.ts';
-import type { Path } from './schema.ts';
 
 /** Traffic routers other than Istio, by Argo's field name. */
 const OTHER_ROUTERS = ['nginx', 'alb', 'smi', 'ambassador', 'appMesh', 'traefik', 'apisix', 'plugins'];

@@ -6,8 +6,8 @@
 // The API server prunes unknown keys without a word, and z.object strips them: both would lose
 // an Argo field silently, so unknown keys are looked for here, explicitly, before either runs.
 import { isCelError, run } from '@bufbuild/cel';
-import { crdFor, DEFINITIONS } from '../../crds/definitions.ts';
-import { resourceIssues } from '../../crds/validate.ts';
+import { crdFor, DEFINITIONS } from '../crds/definitions.ts';
+import { resourceIssues } from '../crds/validate.ts';
 
 /** The kinds a conversion produces. */
 export type ConvertedKind = 'Rollout' | 'AnalysisTemplate' | 'ClusterAnalysisTemplate';
