@@ -126,8 +126,9 @@ export class Writer extends GuardedWriter {
 
   /**
    * Puts a role's labels and annotations on a revision's pods: first on its ReplicaSet's pod
-   * template (so pods created from now on carry them), then on each pod it owns, and only then
-   * records them on the ReplicaSet, so a pass cut short is carried on by the next.
+   * template (so pods created from now on carry them), then, once the ReplicaSet controller has
+   * seen that template, on each pod it owns, and only then records them on the ReplicaSet, so a
+   * pass cut short is carried on by the next.
    */
   async setPodMetadata(
     namespace: string,
@@ -151,6 +152,11 @@ export class Writer extends GuardedWriter {
       if (statusCode(err) === NOT_FOUND) return;
       throw err;
     }
+    // Pods the ReplicaSet controller creates before it has seen the new template lack it: only
+    // once it has (observedGeneration) are the pods listed and the record written; until then the
+    // next pass, which its status change brings, tries again.
+    const seen = await requestJson<V1ReplicaSet>(this.kc, { method: 'GET', path });
+    if ((seen.status?.observedGeneration ?? 0) < (rs.metadata?.generation ?? 0)) return;
     const selector = Object.entries(rs.spec?.selector?.matchLabels ?? {})
       .map(([k, v]) => `${k}=${v}`)
       .join(',');

@@ -173,9 +173,16 @@ describe('job metrics on the sandbox', () => {
       description: 'the running Job to be deleted once its run is stopped',
       timeout: 30_000,
     });
-    const run = (await analysisRuns(ns)).find((r) => r.spec.gate === 'step');
-    expect(run?.spec.terminate).toBe(true);
-    expect(['Inconclusive', 'Successful', 'Failed', 'Error']).toContain(run?.status?.phase);
+    // The Job goes first and the run's own status is written after: wait for the run to end.
+    const run = await waitFor(
+      async () => {
+        const found = (await analysisRuns(ns)).find((r) => r.spec.gate === 'step');
+        return found?.status?.phase !== 'Running' && found?.status?.phase !== 'Pending' && found;
+      },
+      { description: 'the stopped run to end' },
+    );
+    expect(run.spec.terminate).toBe(true);
+    expect(['Inconclusive', 'Successful', 'Failed', 'Error']).toContain(run.status?.phase);
   });
 
   it('a namespace the admin did not grant Jobs: the gate errors saying so, and no Job exists', async () => {
