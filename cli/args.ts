@@ -16,9 +16,12 @@ export interface ImageChange {
 
 export type SignalCommand = 'promote' | 'abort' | 'retry' | 'pause' | 'resume';
 
+/** What `list` lists: Rollouts (also `list` alone, as before) or AnalysisRuns. */
+export type Listed = 'rollouts' | 'analysisruns';
+
 export type Invocation =
   | { command: 'help' }
-  | { command: 'list'; kube: KubeFlags; allNamespaces: boolean }
+  | { command: `list ${Listed}`; kube: KubeFlags; allNamespaces: boolean; watch: boolean }
   | { command: 'get rollout'; kube: KubeFlags; name: string; watch: boolean }
   | { command: 'status'; kube: KubeFlags; name: string; watch: boolean; timeoutMs?: number }
   | { command: 'promote'; kube: KubeFlags; name: string; full: boolean }
@@ -41,7 +44,8 @@ export class UsageError extends Error {
 export const USAGE = `Usage: kubectl sluice <command> [NAME] [flags]
 
 Commands:
-  list [-A]                        Rollouts with their phase, strategy, weight, step and revisions
+  list [rollouts] [-A] [-w]        Rollouts with their phase, strategy, weight, step and revisions
+  list analysisruns [-A] [-w]      AnalysisRuns with their Rollout, gate, phase and each metric's verdict
   get rollout NAME [-w|--watch]    a tree of revisions, pods, weight, step, pause, analysis and events
   status NAME [--timeout D] [--watch=false]
                                    wait for the release to end, printing where it stands: exit 0
@@ -86,7 +90,8 @@ const COMMON: readonly OptionName[] = ['namespace', 'context', 'kubeconfig', 'he
 
 /** Flags beyond the common ones that each command understands; anything else is a usage error. */
 const EXTRA: Record<CommandName, readonly OptionName[]> = {
-  list: ['all-namespaces'],
+  'list rollouts': ['all-namespaces', 'watch'],
+  'list analysisruns': ['all-namespaces', 'watch'],
   'get rollout': ['watch'],
   status: ['watch', 'timeout'],
   promote: ['full'],
@@ -98,6 +103,16 @@ const EXTRA: Record<CommandName, readonly OptionName[]> = {
   'set image': [],
   lint: ['filename', 'prometheus'],
   version: ['controller-namespace'],
+};
+
+/** The names `list` takes for what it lists, kubectl's short names among them. */
+const LISTED: Readonly<Record<string, Listed>> = {
+  rollouts: 'rollouts',
+  rollout: 'rollouts',
+  ro: 'rollouts',
+  analysisruns: 'analysisruns',
+  analysisrun: 'analysisruns',
+  ar: 'analysisruns',
 };
 
 function flagName(option: OptionName): string {
@@ -136,6 +151,12 @@ export function parseInvocation(argv: string[]): Invocation {
     }
     command = 'get rollout';
     operands = after;
+  } else if (verb === 'list') {
+    const [what, ...after] = rest;
+    const listed = what === undefined ? 'rollouts' : Object.hasOwn(LISTED, what) ? LISTED[what] : undefined;
+    if (listed === undefined) throw new UsageError(`unknown "list" subcommand "${what}"`);
+    command = `list ${listed}`;
+    operands = after;
   } else if (verb === 'set') {
     const [what, ...after] = rest;
     if (what !== 'image') {
@@ -164,12 +185,13 @@ export function parseInvocation(argv: string[]): Invocation {
   if (values.context !== undefined) kube.context = nonEmpty(values.context, '--context');
   if (values.kubeconfig !== undefined) kube.kubeconfig = nonEmpty(values.kubeconfig, '--kubeconfig');
 
-  if (command === 'list') {
-    if (operands.length > 0) throw new UsageError(`"list" takes no arguments, got "${operands.join(' ')}"`);
+  if (command === 'list rollouts' || command === 'list analysisruns') {
+    if (operands.length > 0)
+      throw new UsageError(`"${command}" takes no arguments, got "${operands.join(' ')}"`);
     if (values['all-namespaces'] && kube.namespace !== undefined) {
       throw new UsageError('-A/--all-namespaces and -n/--namespace exclude each other');
     }
-    return { command, kube, allNamespaces: values['all-namespaces'] ?? false };
+    return { command, kube, allNamespaces: values['all-namespaces'] ?? false, watch: values.watch ?? false };
   }
 
   if (command === 'lint') {

@@ -17,8 +17,12 @@ async function run(invocation: Exclude<Invocation, { command: 'help' }>, io: Io)
     return runVersion(io, invocation.controllerNamespace, () => connect(invocation.kube, 'version').apps);
   const kube = connect(invocation.kube, invocation.command);
   switch (invocation.command) {
-    case 'list':
-      return runList(kube, io, invocation.allNamespaces);
+    case 'list rollouts':
+    case 'list analysisruns':
+      return runList(kube, io, invocation.command === 'list rollouts' ? 'rollouts' : 'analysisruns', {
+        allNamespaces: invocation.allNamespaces,
+        watch: invocation.watch,
+      });
     case 'get rollout':
       return runGetRollout(kube, io, invocation.name, invocation.watch);
     case 'status':

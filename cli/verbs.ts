@@ -31,12 +31,17 @@ const READ: readonly Permission[] = [
 const SIGNAL: readonly Permission[] = [rollouts('get'), rolloutStatus];
 
 /**
- * What each command needs in the Rollout's namespace (cluster-wide for `list -A`). `list` and
- * `get rollout` share one viewer set so a single read-only Role serves both. Signals only ever touch rollouts/status,
+ * What each command needs in the Rollout's namespace (cluster-wide for `list -A`). `list rollouts`
+ * and `get rollout` share one viewer set so a single read-only Role serves both. Signals only ever touch rollouts/status,
  * so a role that may steer releases need not be able to edit what git owns.
  */
 export const PERMISSIONS: Record<CommandName, readonly Permission[]> = {
-  list: READ,
+  'list rollouts': READ,
+  // -w watches them; without it a list is all it reads.
+  'list analysisruns': [
+    { verb: 'list', resource: 'analysisruns', group: 'sluice.dev' },
+    { verb: 'watch', resource: 'analysisruns', group: 'sluice.dev' },
+  ],
   'get rollout': READ,
   // Waits by reading the one Rollout: a pipeline's account needs nothing more.
   status: [rollouts('get')],

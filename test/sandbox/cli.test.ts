@@ -175,6 +175,103 @@ describe('kubectl sluice list and status', () => {
     expect(empty.err).toMatch(/^No resources found in cli-[0-9a-f]+ namespace\.$/);
   });
 
+  it("lists AnalysisRuns with their Rollout, gate, phase and each metric's verdict", async () => {
+    const ns = await freshNamespace('cli');
+    await createRollout(ns, 'checkout', PAUSED);
+    const runs = { group: 'sluice.dev', version: 'v1alpha1', plural: 'analysisruns' };
+    const metric = { provider: { prometheus: { query: 'vector(1)' } } };
+    for (const [name, gate, stepIndex] of [
+      ['checkout-rev2hash-bg', 'background', undefined],
+      ['checkout-rev2hash-step3', 'step', 2],
+    ] as const) {
+      await kube().custom.createNamespacedCustomObject({
+        ...runs,
+        namespace: ns,
+        body: {
+          apiVersion: 'sluice.dev/v1alpha1',
+          kind: 'AnalysisRun',
+          metadata: { name },
+          spec: {
+            rollout: 'checkout',
+            revision: 'rev2hash',
+            gate,
+            ...(stepIndex === undefined ? {} : { stepIndex }),
+            metrics: [
+              { name: 'successRate', ...metric },
+              { name: 'errorBudget', ...metric },
+            ],
+          },
+        },
+      });
+    }
+    const tally = { count: 3, consecutiveError: 0, inconclusive: 0, error: 0, measurements: [] };
+    await kube().custom.patchNamespacedCustomObjectStatus(
+      {
+        ...runs,
+        namespace: ns,
+        name: 'checkout-rev2hash-bg',
+        body: {
+          status: {
+            phase: 'Failed',
+            metricResults: [
+              { name: 'successRate', phase: 'Successful', successful: 3, failed: 0, ...tally },
+              { name: 'errorBudget', phase: 'Failed', successful: 1, failed: 2, ...tally },
+            ],
+          },
+        },
+      },
+      MERGE_PATCH,
+    );
+
+    const listed = await sluice(['list', 'analysisruns', '-n', ns]);
+    expect(listed).toMatchObject({ code: 0, err: '' });
+    const lines = listed.out.split('\n');
+    expect(lines[0]).toMatch(/^NAME\s+ROLLOUT\s+GATE\s+PHASE\s+METRICS\s+AGE$/);
+    expect(lines[1]).toMatch(
+      /^checkout-rev2hash-bg\s+checkout\s+background\s+Failed\s+successRate: Successful \(✔3\), errorBudget: Failed \(✔1 ✖2\)\s+\d+s$/,
+    );
+    expect(lines[2]).toMatch(
+      /^checkout-rev2hash-step3\s+checkout\s+step 3\s+-\s+successRate: Pending, errorBudget: Pending\s+\d+s$/,
+    );
+    const all = await sluice(['list', 'ar', '-A']);
+    expect(all.out).toMatch(new RegExp(`^${ns}\\s+checkout-rev2hash-bg\\s+checkout`, 'm'));
+  });
+
+  it('list -w prints the table, then a row for each change, until stopped', async () => {
+    const ns = await freshNamespace('cli');
+    await createRollout(ns, 'checkout', PAUSED);
+    const stop = new AbortController();
+    const { io, out, err } = captureIo(stop.signal);
+    const done = main(['list', '-w', '-n', ns, '--kubeconfig', sandbox().KUBECONFIG], io);
+    await waitFor(() => out.length > 0, { description: 'the table' });
+    expect(out[0]).toMatch(/^NAME\s+PHASE[^\n]*\ncheckout\s+Paused\s+Canary\s+20\s+2\/3/);
+
+    await setStatus(ns, 'checkout', { phase: 'Progressing', message: 'moving on', canary: { weight: 50 } });
+    await waitFor(() => out.some((l) => /^checkout\s+Progressing\s+Canary\s+50\s/.test(l)), {
+      description: 'a row for the changed Rollout',
+    });
+    await createRollout(ns, 'api', HEALTHY);
+    await waitFor(() => out.some((l) => /^api\s+Healthy/.test(l)), {
+      description: 'a row for the new Rollout',
+    });
+    // The table's columns hold for the rows after it.
+    const header = out[0]!.split('\n')[0]!;
+    expect(out.at(-1)!.indexOf('Healthy')).toBe(header.indexOf('PHASE'));
+    const rowsBefore = out.length;
+    // A write that changes nothing a row shows prints nothing.
+    await kube().custom.patchNamespacedCustomObject(
+      { ...GROUP, namespace: ns, name: 'api', body: { metadata: { labels: { touched: 'yes' } } } },
+      MERGE_PATCH,
+    );
+    await kube().custom.deleteNamespacedCustomObject({ ...GROUP, namespace: ns, name: 'checkout' });
+    await waitFor(() => out.length > rowsBefore, { description: 'a row for the deleted Rollout' });
+    expect(out.slice(rowsBefore)).toEqual([expect.stringMatching(/^checkout\s+Progressing/)]);
+
+    stop.abort();
+    await expect(done).resolves.toBe(0);
+    expect(err).toEqual([]);
+  });
+
   it('shows revisions, pods with readiness, the last five Events about the Rollout, and history', async () => {
     const ns = await freshNamespace('cli');
     const rollout = await createRollout(ns, 'checkout', {
@@ -505,6 +602,10 @@ describe('roles for people (deploy/rbac-people.yaml, aggregated into view, edit 
     expect(listed).toMatchObject({ code: 0 });
     expect(listed.out).toMatch(/^checkout\s+Paused/m);
     expect(await sluice(['get', 'rollout', 'checkout'], viewer)).toMatchObject({ code: 0 });
+    expect(await sluice(['list', 'analysisruns'], viewer)).toMatchObject({
+      code: 0,
+      err: `No resources found in ${mine} namespace.`,
+    });
     expect(await sluice(['status', 'checkout', '--watch=false'], viewer)).toMatchObject({ code: 0, err: '' });
     expect(await sluice(['promote', 'checkout'], viewer)).toEqual({
       code: 1,

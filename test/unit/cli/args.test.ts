@@ -18,7 +18,25 @@ describe('parseInvocation', () => {
   });
 
   it('parses each command with its own flags', () => {
-    expect(parseInvocation(['list', '-A'])).toEqual({ command: 'list', kube: {}, allNamespaces: true });
+    // `list` alone lists Rollouts, as it always did; `list analysisruns` (or `ar`) the runs.
+    expect(parseInvocation(['list', '-A'])).toEqual({
+      command: 'list rollouts',
+      kube: {},
+      allNamespaces: true,
+      watch: false,
+    });
+    expect(parseInvocation(['list', 'rollouts', '-w'])).toMatchObject({
+      command: 'list rollouts',
+      watch: true,
+    });
+    expect(parseInvocation(['list', 'ro'])).toMatchObject({ command: 'list rollouts' });
+    expect(parseInvocation(['list', 'analysisruns', '-A', '-w'])).toEqual({
+      command: 'list analysisruns',
+      kube: {},
+      allNamespaces: true,
+      watch: true,
+    });
+    expect(parseInvocation(['list', 'ar'])).toMatchObject({ command: 'list analysisruns', watch: false });
     expect(parseInvocation(['get', 'rollout', 'x', '-w'])).toMatchObject({
       command: 'get rollout',
       watch: true,
@@ -58,9 +76,11 @@ describe('parseInvocation', () => {
     [['status'], '"status" needs the name of a Rollout'],
     [['abort', 'a', 'b'], 'takes one Rollout name'],
     [['abort', 'x', '--full'], '--full is not a flag of "abort"'],
-    [['list', '-w'], '-w/--watch is not a flag of "list"'],
+    [['list', '--full'], '--full is not a flag of "list rollouts"'],
     [['list', '-A', '-n', 'x'], 'exclude each other'],
-    [['list', 'extra'], '"list" takes no arguments'],
+    [['list', 'rollouts', 'extra'], '"list rollouts" takes no arguments'],
+    [['list', 'pods'], 'unknown "list" subcommand "pods"'],
+    [['list', 'toString'], 'unknown "list" subcommand "toString"'],
     [['undo', 'x', '--to-revision', 'two'], '--to-revision must be a revision number'],
     [['undo', 'x', '--to-revision', '0'], '--to-revision must be a revision number'],
     [['set', 'x'], 'unknown "set" subcommand "x"'],

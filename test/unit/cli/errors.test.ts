@@ -78,7 +78,7 @@ describe('permissions', () => {
       'get rollouts, list rollouts, watch rollouts, list replicasets, watch replicasets, list pods, list events, get analysisruns',
     );
     expect(describeNeeds('status')).toBe('get rollouts');
-    expect(PERMISSIONS.list).toBe(PERMISSIONS['get rollout']);
+    expect(PERMISSIONS['list rollouts']).toBe(PERMISSIONS['get rollout']);
   });
 
   it('never lets a signal write anything but rollouts/status', () => {
@@ -128,9 +128,9 @@ contexts:
   );
 
   it('takes the namespace from the flag, else the context, else default', () => {
-    expect(connect({ kubeconfig: path }, 'list').namespace).toBe('team-a');
-    expect(connect({ kubeconfig: path, namespace: 'x' }, 'list').namespace).toBe('x');
-    expect(connect({ kubeconfig: path, context: 'prod' }, 'list').namespace).toBe('default');
+    expect(connect({ kubeconfig: path }, 'list rollouts').namespace).toBe('team-a');
+    expect(connect({ kubeconfig: path, namespace: 'x' }, 'list rollouts').namespace).toBe('x');
+    expect(connect({ kubeconfig: path, context: 'prod' }, 'list rollouts').namespace).toBe('default');
   });
 
   it('switches context and names the user for `by`', () => {

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import type { AnalysisRun } from '../../../cli/model.ts';
 import { age, describeStep, humanDuration, stepProgress } from '../../../cli/render/format.ts';
 import { renderStatus } from '../../../cli/render/status.ts';
-import { renderList, renderTable } from '../../../cli/render/table.ts';
+import {
+  ANALYSIS_RUNS_TABLE,
+  renderList,
+  renderObjects,
+  renderTable,
+  withNamespace,
+} from '../../../cli/render/table.ts';
 import { renderTree } from '../../../cli/render/tree.ts';
 import { ago, NOW, pausedCanary, statusView } from './fixtures.ts';
 
@@ -77,6 +84,63 @@ describe('renderTable / renderList', () => {
     const [header, row] = renderList([aborted], NOW, true).split('\n');
     expect(header).toMatch(/^NAMESPACE {3}NAME/);
     expect(row).toMatch(/^shop {8}checkout {3}Paused \(aborted\)/);
+  });
+});
+
+describe('list analysisruns', () => {
+  const metric = (name: string, phase: string, counts: Partial<Record<string, number | boolean>> = {}) => ({
+    name,
+    phase,
+    count: 0,
+    successful: 0,
+    failed: 0,
+    inconclusive: 0,
+    error: 0,
+    consecutiveError: 0,
+    measurements: [],
+    ...counts,
+  });
+  const run = (name: string, spec: object, status?: object) =>
+    ({
+      apiVersion: 'sluice.dev/v1alpha1',
+      kind: 'AnalysisRun',
+      metadata: { name, namespace: 'shop', creationTimestamp: ago(90) },
+      spec: { rollout: 'checkout', revision: 'abc123', metrics: [{ name: 'successRate' }], ...spec },
+      ...(status ? { status } : {}),
+    }) as unknown as AnalysisRun;
+
+  it('shows the Rollout, the gate, the phase and each metric with its looks so far', () => {
+    const runs = [
+      run(
+        'checkout-abc123-bg',
+        { gate: 'background' },
+        {
+          phase: 'Running',
+          metricResults: [
+            metric('successRate', 'Running', { successful: 4 }),
+            metric('errorBudget', 'Failed', { successful: 1, failed: 2, inconclusive: 1, error: 1 }),
+          ],
+        },
+      ),
+      run('checkout-abc123-step5', { gate: 'step', stepIndex: 4 }),
+      run(
+        'checkout-abc123-pre',
+        { gate: 'prePromotion' },
+        {
+          phase: 'Successful',
+          metricResults: [metric('p99', 'Successful', { successful: 3, dryRun: true })],
+        },
+      ),
+    ];
+    expect(renderObjects(ANALYSIS_RUNS_TABLE, runs, NOW).split('\n')).toEqual([
+      'NAME                    ROLLOUT    GATE           PHASE        METRICS                                                        AGE',
+      'checkout-abc123-bg      checkout   background     Running      successRate: Running (✔4), errorBudget: Failed (✔1 ✖2 ?1 ⚠1)   90s',
+      'checkout-abc123-step5   checkout   step 5         -            successRate: Pending                                           90s',
+      'checkout-abc123-pre     checkout   prePromotion   Successful   p99: Successful dry-run (✔3)                                   90s',
+    ]);
+    expect(renderObjects(withNamespace(ANALYSIS_RUNS_TABLE, true), runs.slice(0, 1), NOW)).toMatch(
+      /^NAMESPACE {3}NAME[^\n]*\nshop {8}checkout-abc123-bg/,
+    );
   });
 });
 
