@@ -1,4 +1,4 @@
-import { type Invocation, parseInvocation, USAGE, UsageError } from './args.ts';
+import { commandHelp, type Invocation, parseInvocation, USAGE, UsageError } from './args.ts';
 import { runLint } from './commands/lint.ts';
 import { runList } from './commands/list.ts';
 import { runSignal } from './commands/signal.ts';
@@ -6,7 +6,7 @@ import { runGetRollout, runStatus } from './commands/status.ts';
 import { runSetImage, runUndo } from './commands/template.ts';
 import { runVersion } from './commands/version.ts';
 import { CliError } from './errors.ts';
-import { type Io, processIo } from './io.ts';
+import { colorWanted, type Io, processIo } from './io.ts';
 import { connect } from './kube.ts';
 
 async function run(invocation: Exclude<Invocation, { command: 'help' }>, io: Io): Promise<number> {
@@ -14,7 +14,13 @@ async function run(invocation: Exclude<Invocation, { command: 'help' }>, io: Io)
   if (invocation.command === 'lint')
     return runLint(io, invocation.file, invocation.prometheus, invocation.kube.namespace ?? 'default');
   if (invocation.command === 'version')
-    return runVersion(io, invocation.controllerNamespace, () => connect(invocation.kube, 'version').apps);
+    return runVersion(
+      io,
+      invocation.controllerNamespace,
+      () => connect(invocation.kube, 'version').apps,
+      undefined,
+      invocation.output,
+    );
   const kube = connect(invocation.kube, invocation.command);
   switch (invocation.command) {
     case 'list rollouts':
@@ -22,13 +28,15 @@ async function run(invocation: Exclude<Invocation, { command: 'help' }>, io: Io)
       return runList(kube, io, invocation.command === 'list rollouts' ? 'rollouts' : 'analysisruns', {
         allNamespaces: invocation.allNamespaces,
         watch: invocation.watch,
+        ...(invocation.output ? { output: invocation.output } : {}),
       });
     case 'get rollout':
-      return runGetRollout(kube, io, invocation.name, invocation.watch);
+      return runGetRollout(kube, io, invocation.name, invocation.watch, invocation.output);
     case 'status':
       return runStatus(kube, io, invocation.name, {
         watch: invocation.watch,
         ...(invocation.timeoutMs === undefined ? {} : { timeoutMs: invocation.timeoutMs }),
+        ...(invocation.output ? { output: invocation.output } : {}),
       });
     case 'promote':
       return runSignal(kube, io, 'promote', invocation.name, invocation.full);
@@ -58,11 +66,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return 2;
   }
   if (invocation.command === 'help') {
-    io.out(USAGE);
+    io.out(invocation.topic === undefined ? USAGE : commandHelp(invocation.topic));
     return 0;
   }
+  const color = colorWanted(io.isTTY, invocation.noColor === true, process.env);
   try {
-    return await run(invocation, io);
+    return await run(invocation, { ...io, color });
   } catch (err) {
     if (err instanceof CliError) {
       io.err(`error: ${err.message}`);

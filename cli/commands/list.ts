@@ -1,11 +1,12 @@
 import { resourcePath } from '../../controller/kube/client.ts';
 import { GROUP, VERSION } from '../../crds/common.ts';
 import { type Listing, listAnalysisRuns, listRollouts } from '../api.ts';
-import type { Listed } from '../args.ts';
+import type { Listed, OutputFormat } from '../args.ts';
 import { CliError } from '../errors.ts';
-import type { Io } from '../io.ts';
+import { type Io, paintOf } from '../io.ts';
 import type { Kube } from '../kube.ts';
 import type { AnalysisRun, Rollout } from '../model.ts';
+import { formatObject, formatStreamed, listObject, withoutManagedFields } from '../render/output.ts';
 import {
   ANALYSIS_RUNS_TABLE,
   columnWidths,
@@ -32,6 +33,7 @@ const KINDS: { [K in Listed]: Kind<Listable> } = {
 export interface ListOptions {
   allNamespaces: boolean;
   watch: boolean;
+  output?: OutputFormat;
 }
 
 /** `list rollouts|analysisruns [-A] [-w]`: a table as `kubectl get` prints it, then (-w) a row per change. */
@@ -39,15 +41,19 @@ export async function runList(kube: Kube, io: Io, what: Listed, opts: ListOption
   const kind = KINDS[what];
   const table = withNamespace(kind.table, opts.allNamespaces);
   const listing = await kind.list(kube, opts.allNamespaces);
-  if (listing.items.length === 0) {
+  if (opts.output !== undefined) {
+    // -w streams each object, the first list's too, as kubectl get -w -o does.
+    if (!opts.watch) io.out(formatObject(opts.output, listObject(listing.items, listing.resourceVersion)));
+    else for (const o of listing.items) io.out(formatStreamed(opts.output, withoutManagedFields(o)));
+  } else if (listing.items.length === 0) {
     // kubectl's wording, on stderr, so scripts reading stdout see an empty table rather than prose.
     io.err(opts.allNamespaces ? 'No resources found' : `No resources found in ${kube.namespace} namespace.`);
     if (!opts.watch) return 0;
   } else {
-    io.out(renderObjects(table, listing.items, io.now()));
+    io.out(renderObjects(table, listing.items, io.now(), paintOf(io)));
   }
   if (!opts.watch) return 0;
-  return watchList(kube, io, what, opts.allNamespaces, listing);
+  return watchList(kube, io, what, opts, listing);
 }
 
 /** How often the list is read again while watching: a client-node 1.4 watch can go silent without ending. */
@@ -57,24 +63,25 @@ const keyOf = (o: Listable) => `${o.metadata.namespace ?? ''}/${o.metadata.name 
 
 /**
  * After the table, as `kubectl get -w`: a row each time an object is added, changes what its row
- * says (AGE aside), or is deleted, in the table's column widths. Ends with 0 when `io.signal` (or
- * Ctrl-C) fires; a watch or list the server refuses ends it with that error.
+ * says (AGE aside), or is deleted, in the table's column widths (with -o, the object). Ends with 0
+ * when `io.signal` (or Ctrl-C) fires; a watch or list the server refuses ends it with that error.
  */
 async function watchList(
   kube: Kube,
   io: Io,
   what: Listed,
-  allNamespaces: boolean,
+  { allNamespaces, output }: ListOptions,
   first: Listing<Listable>,
 ): Promise<number> {
   const kind = KINDS[what];
   const table = withNamespace(kind.table, allNamespaces);
+  const paint = paintOf(io);
   const now = io.now();
   const widths = columnWidths(
     table.header,
-    first.items.map((o) => table.row(o, now)),
+    first.items.map((o) => table.row(o, now, paint)),
   );
-  if (first.items.length === 0) io.out(tableLine(table.header, widths));
+  if (first.items.length === 0 && output === undefined) io.out(tableLine(table.header, widths));
   const { stop, release } = stopOn(io.signal);
   let failure: unknown;
   const fail = (err: unknown) => {
@@ -82,18 +89,25 @@ async function watchList(
     stop.abort();
   };
 
-  /** What each object's row said last, AGE left out: a row is printed again only when that changes. */
+  /**
+   * What was printed of each object last: its row, AGE left out, or with -o its resourceVersion.
+   * Printed again only when that changes.
+   */
   const shown = new Map<string, string>();
+  const said = (object: Listable, row: string[]) =>
+    output === undefined ? row.slice(0, -1).join('\t') : (object.metadata.resourceVersion ?? '');
   const show = (object: Listable, deleted = false) => {
     const key = keyOf(object);
-    const row = table.row(object, io.now());
-    const said = row.slice(0, -1).join('\t');
+    const row = table.row(object, io.now(), paint);
+    const saying = said(object, row);
     if (deleted) shown.delete(key);
-    else if (shown.get(key) === said) return;
-    else shown.set(key, said);
-    io.out(tableLine(row, widths));
+    else if (shown.get(key) === saying) return;
+    else shown.set(key, saying);
+    io.out(
+      output === undefined ? tableLine(row, widths) : formatStreamed(output, withoutManagedFields(object)),
+    );
   };
-  for (const o of first.items) shown.set(keyOf(o), table.row(o, now).slice(0, -1).join('\t'));
+  for (const o of first.items) shown.set(keyOf(o), said(o, table.row(o, now, paint)));
 
   let resourceVersion = first.resourceVersion;
   /** A fresh list: rows for what changed while no watch was open, and for what went away. */

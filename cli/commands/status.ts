@@ -2,21 +2,36 @@ import { setTimeout as wait } from 'node:timers/promises';
 import { resourcePath } from '../../controller/kube/client.ts';
 import { GROUP, VERSION } from '../../crds/common.ts';
 import { gatherStatus, getRollout } from '../api.ts';
+import type { OutputFormat } from '../args.ts';
 import { CliError, RolloutNotFound } from '../errors.ts';
-import type { Io } from '../io.ts';
+import { type Io, paintOf } from '../io.ts';
 import type { Kube } from '../kube.ts';
-import { ROLLOUT_LABEL, type StatusView } from '../model.ts';
+import { ROLLOUT_LABEL, type Rollout, type StatusView } from '../model.ts';
+import { formatObject, formatStreamed, withoutManagedFields } from '../render/output.ts';
+import { paintPhase } from '../render/paint.ts';
 import { renderStatus } from '../render/status.ts';
-import { settled } from '../settled.ts';
+import { type Settled, settled, settledLine } from '../settled.ts';
 import { aborted, keepWatching, stopOn } from '../watch.ts';
 
-/** `get rollout NAME [-w]`: the tree, once or redrawn on every change. */
-export async function runGetRollout(kube: Kube, io: Io, name: string, watch: boolean): Promise<number> {
+/** `get rollout NAME [-w] [-o json|yaml]`: the tree (or the object), once or on every change. */
+export async function runGetRollout(
+  kube: Kube,
+  io: Io,
+  name: string,
+  watch: boolean,
+  output?: OutputFormat,
+): Promise<number> {
   if (!watch) {
-    io.out(renderStatus(await gatherStatus(kube, name), io.now()));
+    const view = await gatherStatus(kube, name);
+    io.out(output ? formatObject(output, viewObject(view)) : renderStatus(view, io.now(), paintOf(io)));
     return 0;
   }
-  return watchStatus(kube, io, name);
+  return watchStatus(kube, io, name, output);
+}
+
+/** What `get rollout -o` prints: what the tree is drawn from, the Rollout without managedFields. */
+export function viewObject(view: StatusView): StatusView {
+  return { ...view, rollout: withoutManagedFields(view.rollout) };
 }
 
 /** How often `status` reads the Rollout while it waits: one GET a second costs the server nothing. */
@@ -31,23 +46,45 @@ export async function runStatus(
   kube: Kube,
   io: Io,
   name: string,
-  opts: { watch: boolean; timeoutMs?: number },
+  opts: { watch: boolean; timeoutMs?: number; output?: OutputFormat },
 ): Promise<number> {
   const deadline = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
+  const paint = paintOf(io);
+  // With -o the lines are for the person watching; stdout holds the one object scripts read.
+  const say = opts.output ? io.err : io.out;
+  const end = (rollout: Rollout, state: Settled, code: number, timedOut = false): number => {
+    if (opts.output) io.out(formatObject(opts.output, statusObject(rollout, state, timedOut)));
+    return code;
+  };
   let shown = '';
   for (;;) {
-    const state = settled(await getRollout(kube, name));
-    if (state.line !== shown) io.out(state.line);
-    shown = state.line;
-    if (state.done) return state.code;
-    if (!opts.watch) return 0;
+    const rollout = await getRollout(kube, name);
+    const state = settled(rollout);
+    const line = settledLine(state);
+    if (line !== shown) say(settledLine(state, (s) => paintPhase(paint, s)));
+    shown = line;
+    if (state.done) return end(rollout, state, state.code);
+    if (!opts.watch) return end(rollout, state, 0);
     const left = deadline === undefined ? POLL_MS : deadline - Date.now();
     if (left <= 0) {
-      io.err(`error: timed out waiting for rollout "${name}" to finish: ${state.line}`);
-      return 1;
+      io.err(`error: timed out waiting for rollout "${name}" to finish: ${line}`);
+      return end(rollout, state, 1, true);
     }
     if (await stopped(Math.min(POLL_MS, left), io.signal)) return 130;
   }
+}
+
+/** What `status -o` prints at the end: where the release stands, and the Rollout's status it read. */
+export function statusObject(rollout: Rollout, state: Settled, timedOut: boolean): object {
+  return {
+    name: rollout.metadata.name,
+    namespace: rollout.metadata.namespace,
+    state: state.state,
+    ...(state.message ? { message: state.message } : {}),
+    done: state.done,
+    ...(timedOut ? { timedOut } : {}),
+    status: rollout.status ?? {},
+  };
 }
 
 /** Waits `ms`; true when `signal` (a person's Ctrl-C, a test) ended the wait first. */
@@ -70,7 +107,7 @@ const REFRESH_MS = 10_000;
  * `get rollout -w`: watches the Rollout and its ReplicaSets, re-reads and redraws on every change, and
  * ends when `io.signal` (or Ctrl-C) fires. Returns 0 on a requested stop, 1 when the Rollout goes away.
  */
-export async function watchStatus(kube: Kube, io: Io, name: string): Promise<number> {
+export async function watchStatus(kube: Kube, io: Io, name: string, output?: OutputFormat): Promise<number> {
   const { stop, release } = stopOn(io.signal);
 
   let view: StatusView | undefined;
@@ -84,12 +121,14 @@ export async function watchStatus(kube: Kube, io: Io, name: string): Promise<num
     stop.abort();
   };
 
+  const paint = paintOf(io);
   const draw = () => {
     if (!view) return;
-    const text = renderStatus(view, io.now());
+    // With -o, each new state of the objects, never a redraw: the clock alone changes nothing.
+    const text = output ? formatStreamed(output, viewObject(view)) : renderStatus(view, io.now(), paint);
     if (text === shown) return;
     shown = text;
-    io.out(io.isTTY ? `${REDRAW}${text}` : `${text}\n`);
+    io.out(io.isTTY && !output ? `${REDRAW}${text}` : `${text}\n`);
   };
 
   // One read at a time; a change that arrives mid-read schedules exactly one more.

@@ -1,5 +1,6 @@
 import type { Step } from '../../crds/rollout.ts';
 import type { AnalysisRun, Rollout } from '../model.ts';
+import { type Paint, PLAIN, paintPhase } from './paint.ts';
 
 /** kubectl's compact duration (`45s`, `3m12s`, `2h5m`, `4d`), so ages read the same as in `kubectl get`. */
 export function humanDuration(ms: number): string {
@@ -73,11 +74,13 @@ export function gateOf(run: AnalysisRun): string {
  * Each metric's verdict and its looks so far, `successRate: Successful (✔4), errorBudget: Failed
  * (✔1 ✖2)`: ✔ successful, ✖ failed, ? inconclusive, ⚠ error, as Argo Rollouts marks them.
  */
-export function metricVerdicts(run: AnalysisRun): string {
+export function metricVerdicts(run: AnalysisRun, paint: Paint = PLAIN): string {
   const results = run.status?.metricResults ?? [];
   if (results.length === 0) {
     const metrics = run.spec?.metrics ?? [];
-    return metrics.length === 0 ? '-' : metrics.map((m) => `${m.name}: Pending`).join(', ');
+    return metrics.length === 0
+      ? '-'
+      : metrics.map((m) => `${m.name}: ${paintPhase(paint, 'Pending')}`).join(', ');
   }
   return results
     .map((r) => {
@@ -90,7 +93,7 @@ export function metricVerdicts(run: AnalysisRun): string {
         .filter(([, n]) => (n as number) > 0)
         .map(([mark, n]) => `${mark}${n}`);
       const dryRun = r.dryRun ? ' dry-run' : '';
-      return `${r.name}: ${r.phase}${dryRun}${counts.length ? ` (${counts.join(' ')})` : ''}`;
+      return `${r.name}: ${paintPhase(paint, r.phase)}${dryRun}${counts.length ? ` (${counts.join(' ')})` : ''}`;
     })
     .join(', ');
 }

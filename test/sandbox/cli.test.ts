@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiextensionsV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import type { Io } from '../../cli/io.ts';
 import { MERGE_PATCH } from '../../cli/kube.ts';
 import { main } from '../../cli/kubectl-sluice-main.ts';
@@ -270,6 +271,53 @@ describe('kubectl sluice list and status', () => {
     stop.abort();
     await expect(done).resolves.toBe(0);
     expect(err).toEqual([]);
+  });
+
+  it('prints objects with -o json|yaml, and colours only at a terminal without --no-color', async () => {
+    const ns = await freshNamespace('cli');
+    await createRollout(ns, 'checkout', PAUSED);
+    await createRollout(ns, 'api', { ...HEALTHY, observedGeneration: 1 });
+    await createRevision(ns, 'checkout', 1, 'rev1hash', 'shop/checkout:1.0.0');
+
+    const got = await sluice(['get', 'rollout', 'checkout', '-n', ns, '-o', 'json']);
+    expect(got).toMatchObject({ code: 0, err: '' });
+    const view = JSON.parse(got.out);
+    expect(view.rollout).toMatchObject({ kind: 'Rollout', metadata: { name: 'checkout', namespace: ns } });
+    expect(view.rollout.metadata.managedFields).toBeUndefined();
+    expect(view.rollout.status.phase).toBe('Paused');
+    expect(view.revisions).toEqual([
+      expect.objectContaining({ name: 'checkout-1', hash: 'rev1hash', number: 1 }),
+    ]);
+    expect(Array.isArray(view.pods) && Array.isArray(view.events)).toBe(true);
+
+    const listed = await sluice(['list', '-n', ns, '-o', 'yaml']);
+    const list = parseYaml(listed.out);
+    expect(list).toMatchObject({ apiVersion: 'v1', kind: 'List' });
+    expect(list.items.map((r: Rollout) => r.metadata.name)).toEqual(['api', 'checkout']);
+
+    // status -o: the lines for the person on stderr, one object on stdout.
+    const done = await sluice(['status', 'api', '-n', ns, '-o', 'json']);
+    expect(done).toMatchObject({ code: 0, err: 'Healthy' });
+    expect(JSON.parse(done.out)).toMatchObject({
+      name: 'api',
+      namespace: ns,
+      state: 'Healthy',
+      done: true,
+      status: { phase: 'Healthy' },
+    });
+    const once = await sluice(['status', 'checkout', '-n', ns, '--watch=false', '-o', 'yaml']);
+    expect(once.code).toBe(0);
+    expect(parseYaml(once.out)).toMatchObject({ state: 'Progressing', done: false });
+
+    const atTerminal = async (...flags: string[]) => {
+      const out: string[] = [];
+      const io: Io = { out: (t) => out.push(t), err: () => {}, now: () => new Date(), isTTY: true };
+      await main(['list', '-n', ns, '--kubeconfig', sandbox().KUBECONFIG, ...flags], io);
+      return out.join('\n');
+    };
+    expect(await atTerminal()).toContain('\x1b[32mHealthy\x1b[39m');
+    expect(await atTerminal('--no-color')).not.toContain('\x1b');
+    expect((await sluice(['list', '-n', ns])).out).not.toContain('\x1b');
   });
 
   it('shows revisions, pods with readiness, the last five Events about the Rollout, and history', async () => {

@@ -65,10 +65,43 @@ describe('parseInvocation', () => {
     });
   });
 
-  it('asks for help when there is no command or -h', () => {
+  it('asks for help when there is no command or -h, for the command named when there is one', () => {
     expect(parseInvocation([])).toEqual({ command: 'help' });
     expect(parseInvocation(['--help'])).toEqual({ command: 'help' });
-    expect(parseInvocation(['promote', '-h'])).toEqual({ command: 'help' });
+    expect(parseInvocation(['help'])).toEqual({ command: 'help' });
+    expect(parseInvocation(['promote', '-h'])).toEqual({ command: 'help', topic: 'promote' });
+    expect(parseInvocation(['status', 'checkout', '--help'])).toEqual({ command: 'help', topic: 'status' });
+    expect(parseInvocation(['help', 'status'])).toEqual({ command: 'help', topic: 'status' });
+    expect(parseInvocation(['help', 'get', 'ro'])).toEqual({ command: 'help', topic: 'get rollout' });
+    expect(parseInvocation(['help', 'list'])).toEqual({ command: 'help', topic: 'list rollouts' });
+    expect(parseInvocation(['list', 'ar', '-h'])).toEqual({ command: 'help', topic: 'list analysisruns' });
+    // Help asked of a half-named command is the overview, not a mistake.
+    expect(parseInvocation(['get', '--help'])).toEqual({ command: 'help' });
+    expect(() => parseInvocation(['help', 'frobnicate'])).toThrow('unknown command "frobnicate"');
+  });
+
+  it('takes -o json|yaml where a command prints an object, and --no-color everywhere', () => {
+    expect(parseInvocation(['get', 'rollout', 'x', '-o', 'json'])).toMatchObject({ output: 'json' });
+    expect(parseInvocation(['list', '-o=yaml'])).toMatchObject({ output: 'yaml' });
+    expect(parseInvocation(['list', 'ar', '--output', 'json', '-w'])).toMatchObject({
+      output: 'json',
+      watch: true,
+    });
+    expect(parseInvocation(['status', 'x', '-o', 'yaml'])).toMatchObject({ output: 'yaml' });
+    expect(parseInvocation(['version', '-o', 'json'])).toMatchObject({ output: 'json' });
+    expect(parseInvocation(['promote', 'x', '--no-color'])).toEqual({
+      command: 'promote',
+      kube: {},
+      name: 'x',
+      full: false,
+      noColor: true,
+    });
+    expect(() => parseInvocation(['list', '-o', 'wide'])).toThrow(
+      '-o/--output must be json or yaml, got "wide"',
+    );
+    expect(() => parseInvocation(['promote', 'x', '-o', 'json'])).toThrow(
+      '-o/--output is not a flag of "promote"',
+    );
   });
 
   it.each([

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { colorWanted } from '../../../cli/io.ts';
 import type { AnalysisRun } from '../../../cli/model.ts';
 import { age, describeStep, humanDuration, stepProgress } from '../../../cli/render/format.ts';
+import { COLOURS, PLAIN, stripColours } from '../../../cli/render/paint.ts';
 import { renderStatus } from '../../../cli/render/status.ts';
 import {
   ANALYSIS_RUNS_TABLE,
+  ROLLOUTS_TABLE,
   renderList,
   renderObjects,
   renderTable,
@@ -141,6 +144,31 @@ describe('list analysisruns', () => {
     expect(renderObjects(withNamespace(ANALYSIS_RUNS_TABLE, true), runs.slice(0, 1), NOW)).toMatch(
       /^NAMESPACE {3}NAME[^\n]*\nshop {8}checkout-abc123-bg/,
     );
+  });
+});
+
+describe('colours', () => {
+  it('are wanted at a terminal only, and not with --no-color or NO_COLOR', () => {
+    expect(colorWanted(true, false, {})).toBe(true);
+    expect(colorWanted(false, false, {})).toBe(false);
+    expect(colorWanted(true, true, {})).toBe(false);
+    expect(colorWanted(true, false, { NO_COLOR: '1' })).toBe(false);
+    expect(colorWanted(true, false, { NO_COLOR: '' })).toBe(true);
+  });
+
+  it('paint phases, verdicts and pod marks, and keep the columns where they were', () => {
+    const green = (t: string) => `\x1b[32m${t}\x1b[39m`;
+    const tree = renderStatus(statusView(), NOW, COLOURS);
+    expect(tree).toContain(`Phase: ${'\x1b[33mPaused\x1b[39m'} — waiting for promotion at step 4`);
+    expect(tree).toContain(`${green('✔')} pod checkout-3-`);
+    expect(tree).toContain(`def456 ${green('Promoted')}`);
+    expect(stripColours(tree)).toBe(renderStatus(statusView(), NOW));
+
+    const rows = [pausedCanary(), pausedCanary({ phase: 'Healthy' })];
+    const coloured = renderObjects(ROLLOUTS_TABLE, rows, NOW, COLOURS);
+    expect(coloured).toContain(green('Healthy'));
+    expect(stripColours(coloured)).toBe(renderObjects(ROLLOUTS_TABLE, rows, NOW));
+    expect(renderObjects(ROLLOUTS_TABLE, rows, NOW, PLAIN)).not.toContain('\x1b');
   });
 });
 
