@@ -7,6 +7,20 @@ export interface KubeFlags {
   namespace?: string;
   context?: string;
   kubeconfig?: string;
+  /** --as: the user to impersonate (Impersonate-User). */
+  as?: string;
+  /** --as-group, repeatable: the groups to impersonate (needs --as, as kubectl has it). */
+  asGroups?: string[];
+  /** --token: the bearer token to authenticate with, instead of the kubeconfig user's credentials. */
+  token?: string;
+  /** --server / -s: the API server's address, instead of the kubeconfig cluster's. */
+  server?: string;
+  /** --request-timeout: how long one request may take (watches excepted); absent or 0: no limit. */
+  requestTimeoutMs?: number;
+  /** --insecure-skip-tls-verify: do not check the server's certificate. */
+  insecureSkipTlsVerify?: true;
+  /** --certificate-authority: the CA file the server's certificate is checked against. */
+  certificateAuthority?: string;
 }
 
 export interface ImageChange {
@@ -61,6 +75,13 @@ const OPTIONS = {
   namespace: { type: 'string', short: 'n' },
   context: { type: 'string' },
   kubeconfig: { type: 'string' },
+  as: { type: 'string' },
+  'as-group': { type: 'string', multiple: true },
+  token: { type: 'string' },
+  server: { type: 'string', short: 's' },
+  'request-timeout': { type: 'string' },
+  'insecure-skip-tls-verify': { type: 'boolean' },
+  'certificate-authority': { type: 'string' },
   'no-color': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   output: { type: 'string', short: 'o' },
@@ -81,6 +102,13 @@ export const GLOBAL_FLAGS: Readonly<Partial<Record<OptionName, string>>> = {
   namespace: 'namespace (default: the context\'s namespace, else "default")',
   context: 'kubeconfig context to use',
   kubeconfig: 'kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)',
+  as: 'user to impersonate for the requests',
+  'as-group': 'group to impersonate (repeat for several; needs --as)',
+  token: "bearer token to authenticate with, instead of the kubeconfig user's credentials",
+  server: "the API server's address, instead of the kubeconfig cluster's",
+  'request-timeout': 'longest wait for one request (30s, 1m; watches excepted; 0: none)',
+  'insecure-skip-tls-verify': "do not check the server's certificate (insecure)",
+  'certificate-authority': "CA file to check the server's certificate against",
   'no-color': 'no colours (also off when stdout is not a terminal or NO_COLOR is set)',
   help: 'show help (for a command: kubectl sluice COMMAND --help)',
 };
@@ -90,6 +118,12 @@ const FLAG_VALUES: Readonly<Partial<Record<OptionName, string>>> = {
   namespace: 'NAME',
   context: 'NAME',
   kubeconfig: 'PATH',
+  as: 'USER',
+  'as-group': 'GROUP',
+  token: 'TOKEN',
+  server: 'URL',
+  'request-timeout': 'D',
+  'certificate-authority': 'PATH',
   output: 'json|yaml',
   timeout: 'D',
   'to-revision': 'N',
@@ -455,6 +489,7 @@ export function parseInvocation(argv: string[]): Invocation {
   if (values.namespace !== undefined) kube.namespace = nonEmpty(values.namespace, '--namespace');
   if (values.context !== undefined) kube.context = nonEmpty(values.context, '--context');
   if (values.kubeconfig !== undefined) kube.kubeconfig = nonEmpty(values.kubeconfig, '--kubeconfig');
+  Object.assign(kube, connectionFlags(values));
   const common: Common = { kube };
   if (values['no-color']) common.noColor = true;
   if (values.output !== undefined) {
@@ -538,11 +573,49 @@ export function parseInvocation(argv: string[]): Invocation {
   }
 }
 
-/** `--timeout 5m` (or whole seconds, `300`): how long `status` waits; 0 waits for ever, as unset. */
-function parseTimeout(raw: string): number | undefined {
+/** kubectl's flags for who asks and where: applied to the kubeconfig by cli/kube.ts. */
+function connectionFlags(values: {
+  as?: string;
+  'as-group'?: string[];
+  token?: string;
+  server?: string;
+  'request-timeout'?: string;
+  'insecure-skip-tls-verify'?: boolean;
+  'certificate-authority'?: string;
+}): Partial<KubeFlags> {
+  const flags: Partial<KubeFlags> = {};
+  if (values.as !== undefined) flags.as = nonEmpty(values.as, '--as');
+  if (values['as-group'] !== undefined) {
+    // kubectl's rule: groups are impersonated only together with a user.
+    if (flags.as === undefined) throw new UsageError('--as-group needs --as (the user to impersonate)');
+    flags.asGroups = values['as-group'].map((g) => nonEmpty(g, '--as-group'));
+  }
+  if (values.token !== undefined) flags.token = nonEmpty(values.token, '--token');
+  if (values.server !== undefined) {
+    const server = nonEmpty(values.server, '--server');
+    if (!/^https?:\/\/[^/?#]+/.test(server))
+      throw new UsageError(`--server must be an http:// or https:// URL, got "${server}"`);
+    flags.server = server;
+  }
+  if (values['request-timeout'] !== undefined) {
+    const ms = parseTimeout(values['request-timeout'], '--request-timeout');
+    if (ms !== undefined) flags.requestTimeoutMs = ms;
+  }
+  if (values['certificate-authority'] !== undefined)
+    flags.certificateAuthority = nonEmpty(values['certificate-authority'], '--certificate-authority');
+  if (values['insecure-skip-tls-verify']) {
+    if (flags.certificateAuthority !== undefined)
+      throw new UsageError('--insecure-skip-tls-verify and --certificate-authority exclude each other');
+    flags.insecureSkipTlsVerify = true;
+  }
+  return flags;
+}
+
+/** `--timeout 5m` (or whole seconds, `300`): how long to wait; 0 waits for ever, as unset. */
+function parseTimeout(raw: string, flag = '--timeout'): number | undefined {
   if (/^[0-9]+$/.test(raw)) return Number(raw) === 0 ? undefined : Number(raw) * 1000;
   if (!new RegExp(DURATION_PATTERN).test(raw))
-    throw new UsageError(`--timeout must be a duration (30s, 5m, 1h) or whole seconds, got "${raw}"`);
+    throw new UsageError(`${flag} must be a duration (30s, 5m, 1h) or whole seconds, got "${raw}"`);
   const ms = parseDuration(raw);
   return ms === 0 ? undefined : ms;
 }

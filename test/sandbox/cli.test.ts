@@ -717,6 +717,92 @@ describe('kubectl sluice RBAC', () => {
   });
 });
 
+describe("kubectl's connection flags on the real API server", () => {
+  it("--as impersonates: a user with no rights is told the verb it lacks; --as-group adds a group's", async () => {
+    const ns = await freshNamespace('cli');
+    await createRollout(ns, 'checkout', PAUSED);
+    expect(await sluice(['status', 'checkout', '-n', ns, '--watch=false', '--as', 'nobody'])).toEqual({
+      code: 1,
+      out: '',
+      err: `error: forbidden: user "nobody" cannot get rollouts in namespace "${ns}" (kubectl sluice status needs: get rollouts)`,
+    });
+    expect((await sluice(['promote', 'checkout', '-n', ns, '--as', 'nobody'])).err).toBe(
+      `error: forbidden: user "nobody" cannot get rollouts in namespace "${ns}" ` +
+        '(kubectl sluice promote needs: get rollouts, patch rollouts/status)',
+    );
+
+    // A group allowed to read Rollouts there: reading works, steering is still refused.
+    const rbac = kube().kc.makeApiClient(RbacAuthorizationV1Api);
+    await rbac.createNamespacedRole({
+      namespace: ns,
+      body: {
+        metadata: { name: 'rollout-reader' },
+        rules: [{ apiGroups: ['sluice.dev'], resources: ['rollouts'], verbs: ['get', 'list'] }],
+      },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace: ns,
+      body: {
+        metadata: { name: 'watchers-read-rollouts' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'rollout-reader' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'release-watchers' }],
+      },
+    });
+    const asWatcher = ['-n', ns, '--as', 'nobody', '--as-group', 'others', '--as-group', 'release-watchers'];
+    expect(await sluice(['status', 'checkout', '--watch=false', ...asWatcher])).toMatchObject({ code: 0 });
+    expect(await sluice(['list', ...asWatcher])).toMatchObject({ code: 0 });
+    expect((await sluice(['abort', 'checkout', ...asWatcher])).err).toBe(
+      `error: forbidden: user "nobody" cannot patch rollouts/status in namespace "${ns}" ` +
+        '(kubectl sluice abort needs: get rollouts, patch rollouts/status)',
+    );
+    expect((await getRollout(ns, 'checkout')).status?.signals).toBeUndefined();
+  });
+
+  it('--token and --server sign in as someone else against the address given', async () => {
+    const ns = await freshNamespace('cli');
+    await createRollout(ns, 'checkout', PAUSED);
+    await kube().core.createNamespacedServiceAccount({
+      namespace: ns,
+      body: { metadata: { name: 'pipeline' } },
+    });
+    const token = (
+      await kube().core.createNamespacedServiceAccountToken({
+        name: 'pipeline',
+        namespace: ns,
+        body: { spec: { expirationSeconds: 600, audiences: [] } },
+      })
+    ).status!.token;
+    const server = kube().kc.getCurrentCluster()!.server;
+    // The admin kubeconfig's client certificate is not sent along: the token is who asks.
+    expect((await sluice(['status', 'checkout', '-n', ns, '--token', token])).err).toBe(
+      `error: forbidden: user "system:serviceaccount:${ns}:pipeline" cannot get rollouts in namespace "${ns}" ` +
+        '(kubectl sluice status needs: get rollouts)',
+    );
+    // Refused the impersonation itself: said in the server's words (Kubernetes 1.36 names the
+    // constrained-impersonation verb, impersonate-on:user-info:get), not as the command's missing verb.
+    expect((await sluice(['status', 'checkout', '-n', ns, '--token', token, '--as', 'alice'])).err).toMatch(
+      new RegExp(`^error: forbidden: .* User "system:serviceaccount:${ns}:pipeline" cannot impersonate`),
+    );
+    // No kubeconfig at all: the flags are the whole connection, as with kubectl.
+    const bare = [
+      'status',
+      'checkout',
+      '-n',
+      ns,
+      '--token',
+      token,
+      '--server',
+      server,
+      '--insecure-skip-tls-verify',
+    ];
+    const run = await sluice(bare, '/dev/null');
+    expect(run.err).toContain(`user "system:serviceaccount:${ns}:pipeline" cannot get rollouts`);
+    expect((await sluice([...bare.slice(0, -1), '--request-timeout', '5s'], '/dev/null')).err).toMatch(
+      /^error: cannot reach the API server at https:\/\/127\.0\.0\.1:\d+: .*certificate/,
+    );
+  });
+});
+
 describe('kubectl sluice set image and undo', () => {
   it('sets a container image in spec.template and warns that git will revert it', async () => {
     const ns = await freshNamespace('cli');
