@@ -33,6 +33,10 @@ export type SignalCommand = 'promote' | 'abort' | 'retry' | 'pause' | 'resume';
 /** What `list` lists: Rollouts (also `list` alone, as before) or AnalysisRuns. */
 export type Listed = 'rollouts' | 'analysisruns';
 
+/** The shells `completion` writes a script for. */
+export type Shell = 'bash' | 'zsh' | 'fish';
+export const SHELLS: readonly Shell[] = ['bash', 'zsh', 'fish'];
+
 /** `-o json|yaml`: the object a command prints, for scripts, instead of the text for people. */
 export type OutputFormat = 'json' | 'yaml';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['json', 'yaml'];
@@ -59,6 +63,7 @@ export type Invocation =
         | { command: 'set image'; name: string; images: ImageChange[] }
         | { command: 'lint'; file: string; prometheus?: string }
         | { command: 'version'; controllerNamespace: string }
+        | { command: 'completion'; shell: Shell }
       ));
 
 export type CommandName = Exclude<Invocation['command'], 'help'>;
@@ -327,6 +332,22 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     },
     examples: ['kubectl sluice version', 'kubectl sluice version -o json'],
   },
+  completion: {
+    synopsis: 'completion bash|zsh|fish',
+    summary: 'a shell script that completes commands, flags and Rollout names',
+    description:
+      "Prints a script for the shell that completes kubectl-sluice's commands, flags, namespaces,\n" +
+      'contexts and the names of Rollouts (read from the cluster, 2 s at most). For `kubectl sluice`\n' +
+      'itself, kubectl (1.26+) completes a plugin through kubectl_complete-sluice on the PATH, which\n' +
+      'the npm package installs (krew: ln -s kubectl-sluice kubectl_complete-sluice). In bash, for\n' +
+      'this shell only: source <(kubectl sluice completion bash).',
+    flags: {},
+    examples: [
+      'kubectl sluice completion bash > /etc/bash_completion.d/kubectl-sluice',
+      'kubectl sluice completion zsh > ~/.zfunc/_kubectl-sluice   # a directory on $fpath',
+      'kubectl sluice completion fish > ~/.config/fish/completions/kubectl-sluice.fish',
+    ],
+  },
 };
 
 /** The commands whose output -o turns into an object. */
@@ -485,12 +506,8 @@ export function parseInvocation(argv: string[]): Invocation {
   }
   if (watchOff && command !== 'status') throw new UsageError(`--watch=false is not a flag of "${command}"`);
 
-  const kube: KubeFlags = {};
-  if (values.namespace !== undefined) kube.namespace = nonEmpty(values.namespace, '--namespace');
-  if (values.context !== undefined) kube.context = nonEmpty(values.context, '--context');
-  if (values.kubeconfig !== undefined) kube.kubeconfig = nonEmpty(values.kubeconfig, '--kubeconfig');
-  Object.assign(kube, connectionFlags(values));
-  const common: Common = { kube };
+  const common: Common = { kube: kubeFlagsOf(values) };
+  const { kube } = common;
   if (values['no-color']) common.noColor = true;
   if (values.output !== undefined) {
     if (!(OUTPUT_FORMATS as readonly string[]).includes(values.output))
@@ -522,6 +539,15 @@ export function parseInvocation(argv: string[]): Invocation {
     if (!/^https?:\/\/[^/?#]+/.test(prometheus))
       throw new UsageError(`--prometheus must be an http:// or https:// URL, got "${prometheus}"`);
     return { command, ...common, file, prometheus };
+  }
+
+  if (command === 'completion') {
+    const [shell, ...more] = operands;
+    if (shell === undefined || !(SHELLS as readonly string[]).includes(shell) || more.length > 0)
+      throw new UsageError(
+        `"completion" needs one shell: bash, zsh or fish${shell ? `, got "${operands.join(' ')}"` : ''}`,
+      );
+    return { command, ...common, shell: shell as Shell };
   }
 
   if (command === 'version') {
@@ -573,15 +599,73 @@ export function parseInvocation(argv: string[]): Invocation {
   }
 }
 
+/** The flags as parseArgs gives them (strings, booleans, or lists of strings). */
+export type FlagValues = { [K in OptionName]?: string | boolean | (string | boolean)[] };
+
+/**
+ * Lenient: what the words say, whatever else is wrong with them (unknown flags, a flag without its
+ * value), for completion, which reads a command line still being typed.
+ */
+export function parseLenient(words: string[]): { values: FlagValues; positionals: string[] } {
+  const { values, positionals } = parseArgs({
+    args: words.flatMap((a) => (/^-[a-zA-Z]=/.test(a) ? [a.slice(0, 2), a.slice(3)] : [a])),
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: false,
+  });
+  return { values: values as FlagValues, positionals };
+}
+
+/** Whether `word` (`-n`, `--namespace`) is a flag whose value is the next word. */
+export function takesValue(word: string): OptionName | undefined {
+  const long = word.startsWith('--')
+    ? word.slice(2)
+    : (Object.keys(OPTIONS) as OptionName[]).find(
+        (o) => `-${(OPTIONS[o] as { short?: string }).short}` === word,
+      );
+  if (long === undefined || !Object.hasOwn(OPTIONS, long)) return undefined;
+  return OPTIONS[long as OptionName].type === 'string' ? (long as OptionName) : undefined;
+}
+
+/** kubectl's connection flags: where to connect, as whom, how long to wait. Throws UsageError. */
+export function kubeFlagsOf(values: FlagValues): KubeFlags {
+  const text = (option: OptionName): string | undefined => {
+    const v = values[option];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const kube: KubeFlags = {};
+  for (const [option, key] of [
+    ['namespace', 'namespace'],
+    ['context', 'context'],
+    ['kubeconfig', 'kubeconfig'],
+  ] as const) {
+    const v = text(option);
+    if (v !== undefined) kube[key] = nonEmpty(v, `--${option}`);
+  }
+  const groups = values['as-group'];
+  return Object.assign(
+    kube,
+    connectionFlags({
+      as: text('as'),
+      'as-group': Array.isArray(groups) ? groups.filter((g) => typeof g === 'string') : undefined,
+      token: text('token'),
+      server: text('server'),
+      'request-timeout': text('request-timeout'),
+      'insecure-skip-tls-verify': values['insecure-skip-tls-verify'] === true,
+      'certificate-authority': text('certificate-authority'),
+    }),
+  );
+}
+
 /** kubectl's flags for who asks and where: applied to the kubeconfig by cli/kube.ts. */
 function connectionFlags(values: {
-  as?: string;
-  'as-group'?: string[];
-  token?: string;
-  server?: string;
-  'request-timeout'?: string;
+  as?: string | undefined;
+  'as-group'?: string[] | undefined;
+  token?: string | undefined;
+  server?: string | undefined;
+  'request-timeout'?: string | undefined;
   'insecure-skip-tls-verify'?: boolean;
-  'certificate-authority'?: string;
+  'certificate-authority'?: string | undefined;
 }): Partial<KubeFlags> {
   const flags: Partial<KubeFlags> = {};
   if (values.as !== undefined) flags.as = nonEmpty(values.as, '--as');

@@ -1,4 +1,6 @@
+import { basename } from 'node:path';
 import { commandHelp, type Invocation, parseInvocation, USAGE, UsageError } from './args.ts';
+import { runComplete, runCompletion } from './commands/completion.ts';
 import { runLint } from './commands/lint.ts';
 import { runList } from './commands/list.ts';
 import { runSignal } from './commands/signal.ts';
@@ -13,6 +15,7 @@ async function run(invocation: Exclude<Invocation, { command: 'help' }>, io: Io)
   // lint reads a file and the Prometheus given: no cluster, no kubeconfig needed.
   if (invocation.command === 'lint')
     return runLint(io, invocation.file, invocation.prometheus, invocation.kube.namespace ?? 'default');
+  if (invocation.command === 'completion') return runCompletion(io, invocation.shell);
   if (invocation.command === 'version')
     return runVersion(
       io,
@@ -57,6 +60,10 @@ async function run(invocation: Exclude<Invocation, { command: 'help' }>, io: Io)
  * stderr saying why), 2 called wrongly. `io` lets tests capture output and stop `--watch`.
  */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  // The hidden command the completion scripts call back, also reached as kubectl's plugin
+  // completer `kubectl_complete-sluice` (the same program under that name).
+  if (argv[0] === '__complete') return runComplete(argv.slice(1), io);
+  if (basename(process.argv[1] ?? '').startsWith('kubectl_complete-')) return runComplete(argv, io);
   let invocation: Invocation;
   try {
     invocation = parseInvocation(argv);

@@ -56,6 +56,12 @@ export const PERMISSIONS: Record<CommandName, readonly Permission[]> = {
   lint: [],
   // Best effort: without it the plugin still prints its own version and says why it has no other.
   version: [{ verb: 'get', resource: 'deployments', group: 'apps', where: "the controller's namespace" }],
+  // Prints a script; what the script completes reads the names it offers, best effort: without
+  // these, commands and flags still complete.
+  completion: [
+    rollouts('list'),
+    { verb: 'list', resource: 'namespaces', group: '', where: 'cluster scope (namespace names)' },
+  ],
 };
 
 /** `get rollouts, patch rollouts/status`: the short form error messages use. */
