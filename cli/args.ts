@@ -28,7 +28,7 @@ export interface ImageChange {
   image: string;
 }
 
-export type SignalCommand = 'promote' | 'abort' | 'retry' | 'pause' | 'resume';
+export type SignalCommand = 'promote' | 'abort' | 'retry' | 'pause' | 'resume' | 'restart';
 
 /** What `list` lists: Rollouts (also `list` alone, as before) or AnalysisRuns. */
 export type Listed = 'rollouts' | 'analysisruns';
@@ -274,6 +274,22 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     description: 'Lets a release held by `pause` continue.',
     flags: {},
     examples: ['kubectl sluice resume checkout -n shop'],
+    rolloutName: true,
+  },
+  restart: {
+    synopsis: 'restart NAME',
+    summary: "replace its pods one at a time (as Argo's restart, without writing spec)",
+    description:
+      "Asks the controller to replace the pods of the Rollout's stable and canary ReplicaSets created\n" +
+      'before now, one at a time, each only once every other pod is ready (evicted, so a\n' +
+      "PodDisruptionBudget is honoured). As Argo Rollouts' restart, but a request in status rather\n" +
+      'than spec.restartAt, which git owns (a restartAt written in git works too). status.restartedAt\n' +
+      'records when every pod is newer; get rollout shows where it stands.',
+    flags: {},
+    examples: [
+      'kubectl sluice restart checkout -n shop',
+      'kubectl sluice restart checkout && kubectl sluice get rollout checkout -w',
+    ],
     rolloutName: true,
   },
   undo: {
@@ -594,6 +610,7 @@ export function parseInvocation(argv: string[]): Invocation {
     case 'retry':
     case 'pause':
     case 'resume':
+    case 'restart':
       noMore(command, more);
       return { command, ...common, name };
   }

@@ -47,6 +47,7 @@ async function run(invocation: Exclude<Invocation, { command: 'help' }>, io: Io)
     case 'retry':
     case 'pause':
     case 'resume':
+    case 'restart':
       return runSignal(kube, io, invocation.command, invocation.name);
     case 'undo':
       return runUndo(kube, io, invocation.name, invocation.toRevision);

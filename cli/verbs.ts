@@ -50,6 +50,7 @@ export const PERMISSIONS: Record<CommandName, readonly Permission[]> = {
   retry: SIGNAL,
   pause: SIGNAL,
   resume: SIGNAL,
+  restart: SIGNAL,
   undo: [rollouts('get'), { verb: 'list', resource: 'replicasets', group: 'apps' }, rollouts('patch')],
   'set image': [rollouts('get'), rollouts('patch')],
   // Reads a file and asks only the Prometheus given on the command line.

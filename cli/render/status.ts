@@ -1,3 +1,4 @@
+import { restartOwed } from '../../machines/restart.ts';
 import type { PodView, RevisionView, Rollout, StatusView } from '../model.ts';
 import { age, describeStep, humanDuration, stepProgress, strategyOf } from './format.ts';
 import { type Paint, PLAIN, paintPhase } from './paint.ts';
@@ -6,7 +7,7 @@ import { renderTree, type TreeNode } from './tree.ts';
 type RolloutStatus = NonNullable<Rollout['status']>;
 type AnalysisRef = NonNullable<RolloutStatus['analysis']>;
 
-const SIGNAL_NAMES = ['promote', 'abort', 'retry', 'pause', 'resume'] as const;
+const SIGNAL_NAMES = ['promote', 'abort', 'retry', 'pause', 'resume', 'restart'] as const;
 
 /** The `get rollout` tree: a pure function of the gathered objects, the clock and the colours. */
 export function renderStatus(view: StatusView, now: Date, paint: Paint = PLAIN): string {
@@ -20,6 +21,8 @@ export function renderStatus(view: StatusView, now: Date, paint: Paint = PLAIN):
     children.push(analysisNode('Background analysis', status.backgroundAnalysis, view.detectability, paint));
   const signals = signalsNode(status, now);
   if (signals) children.push(signals);
+  const restart = restartNode(rollout, now);
+  if (restart) children.push(restart);
   children.push(revisionsNode(view, now, paint));
   children.push(eventsNode(view, now, paint));
   if (status?.history?.length) children.push(historyNode(status, now, paint));
@@ -101,6 +104,28 @@ function analysisNode(
   const children: TreeNode[] = [{ label: `What it can see: ${d.message}` }];
   if (d.basis) children.push({ label: `Assuming ${d.basis}` });
   return { label, children };
+}
+
+/** A restart owed (spec.restartAt or `kubectl sluice restart`), or the last one done. */
+function restartNode(rollout: Rollout, now: Date): TreeNode | undefined {
+  const status = rollout.status;
+  const owed = restartOwed({
+    restartAt: rollout.spec?.restartAt,
+    requestedAt: status?.restartRequestedAt,
+    restartedAt: status?.restartedAt,
+  });
+  if (owed !== undefined) {
+    const at = Date.parse(owed);
+    return {
+      label:
+        at > now.getTime()
+          ? `Restart: due in ${humanDuration(at - now.getTime())} (${owed})`
+          : `Restart: replacing the pods created before ${owed}, one at a time`,
+    };
+  }
+  return status?.restartedAt
+    ? { label: `Restarted: every pod created after ${status.restartedAt}` }
+    : undefined;
 }
 
 function signalsNode(status: RolloutStatus | undefined, now: Date): TreeNode | undefined {

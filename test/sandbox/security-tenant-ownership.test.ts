@@ -314,13 +314,17 @@ describe("deploy/'s trimmed grants", () => {
       ['patch', 'virtualservices.networking.istio.io'],
       ['delete', 'analysisruns.sluice.dev'],
       ['update', 'rollouts.sluice.dev/status'],
+      // A restart: the pods of the Rollout's ReplicaSets listed, and evicted one at a time.
+      ['list', 'pods'],
+      ['create', 'pods/eviction'],
     ];
     for (const [verb, resource] of granted) {
       expect(can(verb, resource), `${verb} ${resource}`).toBe('yes');
     }
     const refused: [string, string][] = [
-      ['list', 'pods'],
       ['get', 'pods'],
+      ['watch', 'pods'],
+      ['delete', 'pods'],
       ['patch', 'destinationrules.networking.istio.io'],
       ['list', 'destinationrules.networking.istio.io'],
       ['delete', 'replicasets.apps'],

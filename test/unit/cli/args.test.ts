@@ -49,7 +49,7 @@ describe('parseInvocation', () => {
     expect(parseInvocation(['status', 'x', '--timeout=90'])).toMatchObject({ timeoutMs: 90_000 });
     expect(parseInvocation(['status', 'x', '--timeout', '0'])).not.toHaveProperty('timeoutMs');
     expect(parseInvocation(['promote', 'x', '--full'])).toMatchObject({ command: 'promote', full: true });
-    for (const command of ['abort', 'retry', 'pause', 'resume'] as const) {
+    for (const command of ['abort', 'retry', 'pause', 'resume', 'restart'] as const) {
       expect(parseInvocation([command, 'x'])).toEqual({ command, kube: {}, name: 'x' });
     }
     expect(parseInvocation(['undo', 'x'])).toEqual({ command: 'undo', kube: {}, name: 'x' });

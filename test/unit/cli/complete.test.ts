@@ -32,6 +32,7 @@ describe('__complete', () => {
       'retry',
       'pause',
       'resume',
+      'restart',
       'undo',
       'set',
       'lint',
@@ -40,6 +41,7 @@ describe('__complete', () => {
       'help',
     ]);
     expect(await names(['p'])).toEqual(['promote', 'pause']);
+    expect(await names(['re'])).toEqual(['retry', 'resume', 'restart']);
     expect(await names(['get', ''])).toEqual(['rollout']);
     expect(await names(['list', ''])).toEqual(['rollouts', 'analysisruns']);
     expect(await names(['completion', ''])).toEqual(['bash', 'zsh', 'fish']);

@@ -88,7 +88,7 @@ describe('permissions', () => {
   });
 
   it('never lets a signal write anything but rollouts/status', () => {
-    for (const command of ['promote', 'abort', 'retry', 'pause', 'resume'] as const) {
+    for (const command of ['promote', 'abort', 'retry', 'pause', 'resume', 'restart'] as const) {
       const writes = PERMISSIONS[command].filter((p) => p.verb === 'patch').map((p) => p.resource);
       expect(writes).toEqual(['rollouts/status']);
     }

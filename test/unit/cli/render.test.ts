@@ -236,6 +236,25 @@ describe('renderStatus', () => {
     expect(text).toContain('abort: requested 1s ago');
   });
 
+  it('says where a restart stands: requested, due, under way, done', () => {
+    const requested = pausedCanary({
+      phase: 'Healthy',
+      signals: { restart: { requestedAt: ago(2), by: 'alice' } },
+    });
+    expect(renderStatus(statusView(requested), NOW)).toContain('restart: requested 2s ago by alice');
+    const underWay = pausedCanary({ phase: 'Healthy', restartRequestedAt: ago(20) });
+    expect(renderStatus(statusView(underWay), NOW)).toContain(
+      `Restart: replacing the pods created before ${ago(20).replace('.000Z', 'Z')}, one at a time`,
+    );
+    const due = pausedCanary({ phase: 'Healthy' });
+    due.spec.restartAt = new Date(NOW.getTime() + 300_000).toISOString();
+    expect(renderStatus(statusView(due), NOW)).toContain('Restart: due in 5m (');
+    const done = pausedCanary({ phase: 'Healthy', restartRequestedAt: ago(20), restartedAt: ago(20) });
+    const text = renderStatus(statusView(done), NOW);
+    expect(text).toContain(`Restarted: every pod created after ${ago(20)}`);
+    expect(text).not.toContain('Restart:');
+  });
+
   it('says a shared-incident hold ends by itself', () => {
     const rollout = pausedCanary({
       pause: {
