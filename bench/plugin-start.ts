@@ -4,13 +4,13 @@
 // and the sources through tsx. Each run is a fresh process printing its help and exiting; no
 // cluster is involved.
 //   npx tsx bench/plugin-start.ts [--runs 20]
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bundle } from '../bin/bundle.mjs';
-import { packNpm } from '../release/npm.ts';
+import { installGlobally, packNpm } from '../release/npm.ts';
 import { percentile } from './stats.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' } } });
@@ -22,20 +22,7 @@ for (const entry of ['kubectl-sluice', 'sluice'] as const) {
   chmodSync(join(dir, `${entry}.mjs`), 0o755);
 }
 const prefix = join(dir, 'global');
-execFileSync(
-  'npm',
-  [
-    'install',
-    '-g',
-    '--prefix',
-    prefix,
-    '--offline',
-    '--no-audit',
-    '--no-fund',
-    join(dir, packNpm(root, dir, '0.0.0-bench')),
-  ],
-  { stdio: 'pipe' },
-);
+installGlobally(join(dir, packNpm(root, dir, '0.0.0-bench')), prefix);
 // The Node a person has on the PATH is the one the installed bin's shebang finds.
 const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` };
 

@@ -75,3 +75,18 @@ export function packNpm(root: string, out: string, version: string): string {
     rmSync(stage, { recursive: true, force: true });
   }
 }
+
+/**
+ * `npm install -g --prefix PREFIX TARBALL`, offline (the package has no dependencies): how the
+ * tests and bench:plugin install the package, as a person would; PREFIX/bin then holds its bins.
+ */
+export function installGlobally(tarball: string, prefix: string): void {
+  execFileSync(
+    'npm',
+    ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', tarball],
+    {
+      stdio: 'pipe',
+      env: { ...process.env, npm_config_update_notifier: 'false' },
+    },
+  );
+}

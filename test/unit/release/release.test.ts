@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { buildRelease, main, type Release } from '../../../release/build.ts';
+import { installGlobally } from '../../../release/npm.ts';
 import { ReleaseError } from '../../../release/semver.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -269,20 +270,7 @@ describe('the plugin for krew and both programs for npm', () => {
 
   it('npm install -g of the packed package puts kubectl-sluice, its completer and sluice on the PATH, bundled', () => {
     const prefix = join(tmp, 'global');
-    execFileSync(
-      'npm',
-      [
-        'install',
-        '-g',
-        '--prefix',
-        prefix,
-        '--offline',
-        '--no-audit',
-        '--no-fund',
-        join(out, `sluice-dev-sluice-${VERSION}.tgz`),
-      ],
-      { stdio: 'pipe', env: { ...process.env, npm_config_update_notifier: 'false' } },
-    );
+    installGlobally(join(out, `sluice-dev-sluice-${VERSION}.tgz`), prefix);
     const installed = JSON.parse(
       readFileSync(join(prefix, 'lib/node_modules/@sluice-dev/sluice/package.json'), 'utf8'),
     );
