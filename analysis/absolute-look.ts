@@ -64,7 +64,7 @@ export async function lookAbsolute(
   provider: MetricProvider,
   now: number,
 ): Promise<AbsoluteLook> {
-  const samples = await provider.series(metric.provider.prometheus.query, { at: new Date(now) });
+  const samples = await provider.series(metric.provider.prometheus?.query ?? '', { at: new Date(now) });
   return judgeAbsoluteSamples(metric, samples);
 }
 

@@ -5,7 +5,10 @@ import type { MeasurementPhase } from '../machines/analysis-run.ts';
 import { CEL_COST_LIMIT, checkShape, estimateCost } from './cel-cost.ts';
 import type { QueryResult } from './provider.ts';
 
-type Program = ((bindings: { result: number | number[] }) => unknown) & {
+/** What `result` is bound to: a number, a list of numbers, or (web metrics) a boolean. */
+type Value = number | number[] | boolean;
+
+type Program = ((bindings: { result: Value }) => unknown) & {
   /** Steps it takes over a result of n values (analysis/cel-cost.ts). */
   cost: (n: number) => number;
 };
@@ -37,14 +40,14 @@ export function compileCondition(expr: string): Program {
       throw new ConditionError(`CEL "${expr}" is not allowed: ${(err as Error).message}`);
     }
     const planned = plan(celEnv(), parsed);
-    program = Object.assign((bindings: { result: number | number[] }) => planned(bindings as never), {
+    program = Object.assign((bindings: { result: Value }) => planned(bindings as never), {
       cost: (n: number) => estimateCost(parsed.expr, n),
     });
   } catch (err) {
     if (err instanceof ConditionError) throw err;
     throw new ConditionError(`invalid CEL "${expr}": ${(err as Error).message}`, { cause: err });
   }
-  const probes = [program({ result: 0 }), program({ result: [0] })];
+  const probes = [program({ result: 0 }), program({ result: [0] }), program({ result: false })];
   if (probes.every((p) => isCelError(p) && /unresolved|undeclared|no such/i.test(p.message))) {
     const first = probes[0] as Error;
     throw new ConditionError(`invalid CEL "${expr}": ${first.message} (only \`result\` is defined)`);
@@ -82,7 +85,8 @@ export interface Verdict {
   message?: string;
 }
 
-export const formatValue = (v: number | number[]): string => {
+export const formatValue = (v: Value): string => {
+  if (typeof v === 'boolean') return String(v);
   if (!Array.isArray(v)) return String(round(v));
   if (v.length <= SHOWN_VALUES) return JSON.stringify(v.map(round));
   // A query may return thousands of series; status holds a measurement in 4 KiB.
@@ -91,7 +95,7 @@ export const formatValue = (v: number | number[]): string => {
 const SHOWN_VALUES = 20;
 const round = (n: number) => Math.round(n * 1000) / 1000;
 
-function test(expr: string, result: number | number[]): boolean {
+function test(expr: string, result: Value): boolean {
   const program = compileCondition(expr);
   // Refused before it runs: evaluation cannot be interrupted once started.
   const cost = program.cost(Array.isArray(result) ? result.length : 1);
@@ -116,7 +120,7 @@ function test(expr: string, result: number | number[]): boolean {
  */
 export function judge(conditions: Conditions, result: QueryResult): Verdict {
   if (result.kind === 'none') return { phase: 'Inconclusive', message: `no data: ${result.reason}` };
-  const value = result.kind === 'value' ? result.value : result.values;
+  const value = result.kind === 'list' ? result.values : result.value;
   const shown = formatValue(value);
   const { successCondition, failureCondition } = conditions;
   try {

@@ -6,6 +6,7 @@ import type {
   ComparisonDetails,
   MetricResult,
   RunMetric,
+  WebProvider,
 } from '../crds/index.ts';
 import { DEFAULTS, parseDuration } from '../crds/index.ts';
 import { answered, type MeasurementPhase } from '../machines/analysis-run.ts';
@@ -20,6 +21,7 @@ import {
   tenantAddress,
 } from './policy.ts';
 import { DEFAULT_TIMEOUT_MS, ProviderError, type ProviderPool } from './provider.ts';
+import { DEFAULT_WEB_TIMEOUT_SECONDS, measureWeb } from './web.ts';
 
 export interface Taken {
   metric: string;
@@ -48,7 +50,12 @@ export async function takeMeasurement(
   /** When the run started: compareToStable looks at everything since its initialDelay ended. */
   since = now,
 ): Promise<Taken> {
+  if (metric.provider.web) return measureWebMetric(metric, metric.provider.web, policy);
   const prom = metric.provider.prometheus;
+  if (!prom) {
+    // A Job metric needs the API server: the runner measures it (controller/analysis/jobs.ts).
+    return { metric: metric.name, phase: 'Error', message: 'this metric is not measured by a query' };
+  }
   const address = prom.address ?? policy.defaultAddress;
   if (!address) {
     return {
@@ -82,15 +89,37 @@ export async function takeMeasurement(
       ...(result.kind === 'value' ? { number: result.value } : {}),
     };
   } catch (err) {
-    const e = err instanceof ProviderError ? err : new ProviderError(String(err), prom.query, false);
+    return errorTaken(metric.name, err, prom.query);
+  }
+}
+
+async function measureWebMetric(metric: RunMetric, web: WebProvider, policy: AnalysisPolicy): Promise<Taken> {
+  const problem = policyProblem(metric, policy);
+  if (problem) return { metric: metric.name, phase: 'Error', message: problem };
+  const seconds = web.timeoutSeconds ?? DEFAULT_WEB_TIMEOUT_SECONDS;
+  const timeoutMs = Math.min(seconds * 1000, policy.maxTimeoutMs);
+  try {
+    const result = await measureWeb(web, timeoutMs);
     return {
       metric: metric.name,
-      phase: 'Error',
-      message: e.message,
-      unreachable: e.unreachable,
-      ...(e.detail !== undefined && e.detail !== e.message ? { detail: e.detail } : {}),
+      ...judge(metric, result),
+      ...(result.kind === 'value' ? { number: result.value } : {}),
     };
+  } catch (err) {
+    return errorTaken(metric.name, err, web.url);
   }
+}
+
+/** A measurement that could not be taken, with the full text kept for the log only. */
+function errorTaken(metric: string, err: unknown, query: string): Taken {
+  const e = err instanceof ProviderError ? err : new ProviderError(String(err), query, false);
+  return {
+    metric,
+    phase: 'Error',
+    message: e.message,
+    unreachable: e.unreachable,
+    ...(e.detail !== undefined && e.detail !== e.message ? { detail: e.detail } : {}),
+  };
 }
 
 const ms = (iso: string | undefined): number | undefined => {

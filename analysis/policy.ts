@@ -12,8 +12,10 @@ export interface AnalysisPolicy {
   defaultAddress?: string;
   /** --prometheus-allowed-urls: URL prefixes a template's provider.prometheus.address may name. */
   allowedPrefixes: readonly string[];
-  /** --analysis-max-timeout: the longest a metric may wait on Prometheus. */
+  /** --analysis-max-timeout: the longest a metric may wait on Prometheus or a web address. */
   maxTimeoutMs: number;
+  /** --analysis-job-provider: whether `provider.job` may create Jobs at all (off by default). */
+  jobs?: boolean;
 }
 
 /**
@@ -27,6 +29,7 @@ export const MIN_INTERVAL_MS = 1000;
 
 export const ADDRESS_FLAG = '--prometheus-allowed-urls';
 export const TIMEOUT_FLAG = '--analysis-max-timeout';
+export const JOB_FLAG = '--analysis-job-provider';
 
 export const DEFAULT_POLICY: AnalysisPolicy = { allowedPrefixes: [], maxTimeoutMs: DEFAULT_MAX_TIMEOUT_MS };
 
@@ -91,23 +94,72 @@ type Bounded = Pick<Metric, 'interval' | 'provider'>;
  * knows what to change and whom to ask.
  */
 export function policyProblem(metric: Bounded, policy: AnalysisPolicy): string | undefined {
-  const { address, timeout } = metric.provider.prometheus;
-  if (address !== undefined && !sameAddress(address, policy.defaultAddress)) {
-    if (!allowedByPrefix(address, policy.allowedPrefixes)) {
-      return (
-        `provider.prometheus.address ${redactAddress(address)} is not allowed: the controller queries only its ` +
-        `--prometheus-url and the URL prefixes the cluster admin lists in ${ADDRESS_FLAG}` +
-        (policy.allowedPrefixes.length === 0 ? ' (none are listed)' : '')
-      );
-    }
-  }
-  if (timeout !== undefined && safeMs(timeout) > policy.maxTimeoutMs) {
-    return `provider.prometheus.timeout ${timeout} is over the cluster's limit of ${seconds(policy.maxTimeoutMs)} (${TIMEOUT_FLAG})`;
-  }
+  const problem = providerProblem(metric.provider, policy);
+  if (problem) return problem;
   if (metric.interval !== undefined && safeMs(metric.interval) < MIN_INTERVAL_MS) {
     return `interval ${metric.interval} is under the minimum of 1s`;
   }
   return undefined;
+}
+
+function providerProblem(provider: Metric['provider'], policy: AnalysisPolicy): string | undefined {
+  const { prometheus, web, job } = provider;
+  if (prometheus) {
+    const { address, timeout } = prometheus;
+    if (address !== undefined && !sameAddress(address, policy.defaultAddress)) {
+      if (!allowedByPrefix(address, policy.allowedPrefixes))
+        return notAllowed('provider.prometheus.address', address, policy);
+    }
+    if (timeout !== undefined && safeMs(timeout) > policy.maxTimeoutMs)
+      return overCap('provider.prometheus.timeout', timeout, policy);
+  }
+  if (web) {
+    if (!webUrlAllowed(web.url, policy)) return notAllowed('provider.web.url', web.url, policy);
+    const timeout = web.timeoutSeconds;
+    if (timeout !== undefined && timeout * 1000 > policy.maxTimeoutMs) {
+      return overCap('provider.web.timeoutSeconds', String(timeout), policy);
+    }
+  }
+  if (job && policy.jobs !== true) {
+    return `provider.job is not enabled: the controller creates Jobs for analysis only when the cluster admin starts it with ${JOB_FLAG} (see docs/security.md)`;
+  }
+  return undefined;
+}
+
+const notAllowed = (field: string, address: string, policy: AnalysisPolicy) =>
+  `${field} ${redactAddress(address)} is not allowed: the controller queries only its ` +
+  `--prometheus-url and the URL prefixes the cluster admin lists in ${ADDRESS_FLAG}` +
+  (policy.allowedPrefixes.length === 0 ? ' (none are listed)' : '');
+
+const overCap = (field: string, value: string, policy: AnalysisPolicy) =>
+  `${field} ${value} is over the cluster's limit of ${seconds(policy.maxTimeoutMs)} (${TIMEOUT_FLAG})`;
+
+/**
+ * A web metric's URL is held to the Prometheus addresses' policy: under `--prometheus-url` or
+ * an allowed prefix. Its query string is the request's (`?service=…`), not part of the address
+ * compared; a URL carrying credentials is never allowed (they would be copied into every run).
+ */
+export function webUrlAllowed(url: string, policy: AnalysisPolicy): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  if (parsed.username || parsed.password) return false;
+  parsed.search = '';
+  parsed.hash = '';
+  return allowedByPrefix(parsed.toString(), [...defaultPrefix(policy), ...policy.allowedPrefixes]);
+}
+
+/** --prometheus-url as a prefix, without its credentials (never sent to a web metric). */
+function defaultPrefix(policy: AnalysisPolicy): string[] {
+  if (policy.defaultAddress === undefined) return [];
+  try {
+    return parseAllowedPrefixes(redactAddress(policy.defaultAddress));
+  } catch {
+    return [];
+  }
 }
 
 /**

@@ -10,6 +10,8 @@ export { redactAddress, splitCredentials } from './address.ts';
 export type QueryResult =
   | { kind: 'value'; value: number }
   | { kind: 'list'; values: number[] }
+  /** A web metric's answer may be true or false (`successCondition: result == true`). */
+  | { kind: 'bool'; value: boolean }
   /** Empty, NaN or ±Inf: nothing to judge by (no traffic, no series yet). */
   | { kind: 'none'; reason: string };
 

@@ -71,7 +71,12 @@ const ARG = /\{\{\s*args\.([A-Za-z0-9_.-]+)\s*\}\}/g;
  * meant for label matchers (`{service="{{args.service}}"}`); numbers and durations pass
  * through unchanged because escaping only touches backslashes, quotes and control characters.
  */
-export function substituteArgs(query: string, args: Record<string, string | undefined>): string {
+export function substituteArgs(
+  query: string,
+  args: Record<string, string | undefined>,
+  /** PromQL by default; a web request or a Job takes the value as written. */
+  quote: (value: string) => string = escapeLabelValue,
+): string {
   return query.replace(ARG, (_, name: string) => {
     const value = args[name];
     if (value === undefined) {
@@ -82,6 +87,16 @@ export function substituteArgs(query: string, args: Record<string, string | unde
           : `argument "${name}" is not declared`,
       );
     }
-    return escapeLabelValue(value);
+    return quote(value);
   });
+}
+
+/** Every string inside a JSON value (a web metric's jsonBody, a Job) with its args substituted as written. */
+export function substituteDeep<T>(value: T, args: Record<string, string | undefined>): T {
+  if (typeof value === 'string') return substituteArgs(value, args, (v) => v) as T;
+  if (Array.isArray(value)) return value.map((v) => substituteDeep(v, args)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteDeep(v, args)])) as T;
+  }
+  return value;
 }

@@ -1,14 +1,23 @@
 // From a gate (builtins + template references + args) to the metrics an AnalysisRun measures.
 // Pure: templates come in as data, so every failure here is a message, not a network call.
 import type { AnalysisTemplateSpec, GateKind, Gates, Metric, RunMetric } from '../crds/index.ts';
-import { DEFAULTS, ERRORS_NEEDS_AN_EFFECT, hasErrorsEffect, parseDuration } from '../crds/index.ts';
+import {
+  DEFAULTS,
+  ERRORS_NEEDS_AN_EFFECT,
+  fieldPath,
+  hasErrorsEffect,
+  MetricProvider,
+  parseDuration,
+} from '../crds/index.ts';
 import { DEFAULT_ABSOLUTE_CONFIDENCE, DEFAULT_ABSOLUTE_MIN_REQUESTS } from './absolute.ts';
 import { hasCredentials } from './address.ts';
 import { compileCondition } from './cel-conditions.ts';
 import { DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_POWER } from './compare/measure.ts';
 import { latencyBucketsQuery, requestCountsQuery, withWindow } from './compare/queries.ts';
+import { jobProblem } from './job.ts';
+import { parseJsonPath } from './jsonpath.ts';
 import { type AnalysisPolicy, MIN_INTERVAL_MS, policyProblem } from './policy.ts';
-import { type Destination, promDuration, substituteArgs } from './queries.ts';
+import { type Destination, promDuration, substituteArgs, substituteDeep } from './queries.ts';
 import { parsePromDuration } from './scrape-interval.ts';
 
 export interface TemplateRef {
@@ -188,7 +197,8 @@ export function resolveGate(input: ResolveInput): ResolvedGate {
         input.policy,
       );
       metrics.push(resolved);
-      const scrapeMs = input.scrapeIntervals?.get(resolved.provider.prometheus.address ?? '');
+      const prometheus = resolved.provider.prometheus;
+      const scrapeMs = prometheus && input.scrapeIntervals?.get(prometheus.address ?? '');
       if (scrapeMs !== undefined) notes.push(...shortRanges(resolved, ref, scrapeMs));
     }
   }
@@ -222,7 +232,7 @@ const RANGE = /\[\s*([0-9][0-9a-z]*)\s*(?::[^\]]*)?\]/g;
 export function shortRanges(metric: RunMetric, ref: TemplateRef, scrapeMs: number): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
-  for (const [, text] of metric.provider.prometheus.query.matchAll(RANGE)) {
+  for (const [, text] of (metric.provider.prometheus?.query ?? '').matchAll(RANGE)) {
     const ms = text === undefined ? undefined : parsePromDuration(text);
     if (ms === undefined || ms >= SCRAPES_PER_WINDOW * scrapeMs || seen.has(text as string)) continue;
     seen.add(text as string);
@@ -299,15 +309,14 @@ function resolveTemplateMetric(
   initialDelay: string | undefined,
   policy: AnalysisPolicy | undefined,
 ): RunMetric {
-  let query: string;
+  const where = `metric ${metric.name} (template ${ref.templateName})`;
+  let provider: Metric['provider'];
   try {
-    query = substituteArgs(metric.provider.prometheus.query, args);
+    provider = withArgs(metric.provider, args);
   } catch (err) {
-    throw new InvalidAnalysis(
-      `metric ${metric.name} (template ${ref.templateName}): ${(err as Error).message}`,
-    );
+    throw new InvalidAnalysis(`${where}: ${(err as Error).message}`);
   }
-  for (const d of [metric.interval, metric.initialDelay, metric.provider.prometheus.timeout]) {
+  for (const d of [metric.interval, metric.initialDelay, provider.prometheus?.timeout]) {
     if (d === undefined) continue;
     try {
       parseDuration(d);
@@ -315,17 +324,36 @@ function resolveTemplateMetric(
       throw new InvalidAnalysis(`metric ${metric.name}: ${(err as Error).message}`);
     }
   }
+  if (provider.web?.jsonPath !== undefined) {
+    try {
+      parseJsonPath(provider.web.jsonPath);
+    } catch (err) {
+      throw new InvalidAnalysis(`${where}: provider.web.${(err as Error).message}`);
+    }
+  }
+  // The API server's CEL carries only part of these rules, and a template is read unparsed.
+  const checked = MetricProvider.safeParse(provider);
+  if (!checked.success) {
+    const [issue] = checked.error.issues;
+    throw new InvalidAnalysis(
+      `${where}: ${fieldPath(['provider', ...(issue?.path ?? [])])}: ${issue?.message}`,
+    );
+  }
+  const jobTrouble = provider.job && jobProblem(provider.job);
+  if (jobTrouble) throw new InvalidAnalysis(`${where}: ${jobTrouble}`);
+  // Checked with the args in place: an arg may make up part of a web URL.
+  const resolved = { ...metric, provider };
   const problem = policy
-    ? policyProblem(metric, policy)
+    ? policyProblem(resolved, policy)
     : metric.interval !== undefined && safeMs(metric.interval) < MIN_INTERVAL_MS
       ? `interval ${metric.interval} is under the minimum of 1s`
       : undefined;
-  if (problem) throw new InvalidAnalysis(`metric ${metric.name} (template ${ref.templateName}): ${problem}`);
-  const address = metric.provider.prometheus.address;
+  if (problem) throw new InvalidAnalysis(`${where}: ${problem}`);
+  const address = provider.prometheus?.address;
   if (address !== undefined && hasCredentials(address)) {
     // Copying it into the AnalysisRun would show the password to everyone who can read runs.
     throw new InvalidAnalysis(
-      `metric ${metric.name} (template ${ref.templateName}): provider.prometheus.address carries credentials; ` +
+      `${where}: provider.prometheus.address carries credentials; ` +
         "a template lives in git and is copied into every AnalysisRun: give them to the controller's --prometheus-url (from a Secret) instead",
     );
   }
@@ -334,13 +362,15 @@ function resolveTemplateMetric(
   const withCount = metric.count !== undefined || gate === 'background' ? {} : count ? { count } : {};
   // The gate's initialDelay applies to every metric that does not set its own.
   const withDelay = metric.initialDelay === undefined && initialDelay !== undefined ? { initialDelay } : {};
-  return {
-    ...metric,
-    ...withCount,
-    ...withDelay,
-    template: ref.templateName,
-    provider: { prometheus: { ...metric.provider.prometheus, query } },
-  };
+  return { ...metric, ...withCount, ...withDelay, template: ref.templateName, provider };
+}
+
+/** The provider with `{{args.NAME}}` filled in: escaped for PromQL, as written for web and Job. */
+function withArgs(p: Metric['provider'], args: Record<string, string | undefined>): Metric['provider'] {
+  if (p.prometheus)
+    return { prometheus: { ...p.prometheus, query: substituteArgs(p.prometheus.query, args) } };
+  if (p.web) return { web: substituteDeep(p.web, args) };
+  return p.job ? { job: substituteDeep(p.job, args) } : p;
 }
 
 function safeMs(d: string): number {

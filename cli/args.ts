@@ -62,6 +62,7 @@ export type Invocation =
         | { command: 'undo'; name: string; toRevision?: number }
         | { command: 'set image'; name: string; images: ImageChange[] }
         | { command: 'lint'; file: string; prometheus?: string }
+        | { command: 'convert'; file: string; allowPartial: boolean }
         | { command: 'version'; controllerNamespace: string }
         | { command: 'completion'; shell: Shell }
       ));
@@ -97,6 +98,7 @@ const OPTIONS = {
   'to-revision': { type: 'string' },
   filename: { type: 'string', short: 'f' },
   prometheus: { type: 'string' },
+  'allow-partial': { type: 'boolean' },
   'controller-namespace': { type: 'string' },
 } as const;
 
@@ -335,6 +337,28 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
       'kubectl sluice lint -f rollout.yaml --prometheus http://prometheus.monitoring:9090',
     ],
   },
+  convert: {
+    synopsis: 'convert -f FILE|- [--allow-partial]',
+    summary:
+      "Argo Rollouts' Rollout, AnalysisTemplate, ClusterAnalysisTemplate\n" +
+      "(and Flagger's Canary with its MetricTemplates) as Sluice's, on\n" +
+      'stdout; what cannot be carried over, by field path, on stderr:\n' +
+      'exit 1 and nothing written unless --allow-partial',
+    description:
+      "Reads Argo Rollouts' Rollout, AnalysisTemplate and ClusterAnalysisTemplate (and Flagger's\n" +
+      "Canary with its MetricTemplates) from FILE, or stdin with -f -, and writes them as Sluice's on\n" +
+      'stdout, comments kept, expr conditions translated into CEL. What cannot be carried over is\n' +
+      'listed on stderr by field path with the reason; then the exit code is 1 and nothing is\n' +
+      'written, unless --allow-partial. No cluster needed.',
+    flags: {
+      filename: 'the file to read (- for stdin)',
+      'allow-partial': 'write what converts even when some fields cannot be carried over',
+    },
+    examples: [
+      'kubectl sluice convert -f argo-rollout.yaml > rollout.yaml',
+      'kubectl get rollouts.argoproj.io checkout -o yaml | kubectl sluice convert -f - --allow-partial',
+    ],
+  },
   version: {
     synopsis: 'version [--controller-namespace NS]',
     summary: "this plugin's version and the controller's (its Deployment\n" + 'in NS, default sluice-system)',
@@ -555,6 +579,21 @@ export function parseInvocation(argv: string[]): Invocation {
     if (!/^https?:\/\/[^/?#]+/.test(prometheus))
       throw new UsageError(`--prometheus must be an http:// or https:// URL, got "${prometheus}"`);
     return { command, ...common, file, prometheus };
+  }
+
+  if (command === 'convert') {
+    if (operands.length > 0)
+      throw new UsageError(
+        `"convert" takes no arguments, got "${operands.join(' ')}" (give the file with -f)`,
+      );
+    if (values.filename === undefined)
+      throw new UsageError('"convert" needs a file: -f FILE (or -f - for stdin)');
+    return {
+      command,
+      ...common,
+      file: nonEmpty(values.filename, '--filename'),
+      allowPartial: values['allow-partial'] ?? false,
+    };
   }
 
   if (command === 'completion') {

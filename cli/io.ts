@@ -11,6 +11,8 @@ export interface Io {
   isTTY: boolean;
   /** Colours wanted: main() sets it from isTTY, --no-color and NO_COLOR. */
   color?: boolean;
+  /** What `-f -` reads (the process's stdin when not given). */
+  stdin?: AsyncIterable<Buffer | string>;
 }
 
 /**

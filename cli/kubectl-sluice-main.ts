@@ -16,6 +16,12 @@ async function run(invocation: Exclude<Invocation, { command: 'help' }>, io: Io)
   if (invocation.command === 'lint')
     return runLint(io, invocation.file, invocation.prometheus, invocation.kube.namespace ?? 'default');
   if (invocation.command === 'completion') return runCompletion(io, invocation.shell);
+  // Loaded only when asked for: no other command needs the CEL evaluator or the CRD schema
+  // builder, and every command's start would pay for them (bench:plugin).
+  if (invocation.command === 'convert') {
+    const { runConvert } = await import('./commands/convert.ts');
+    return runConvert(io, invocation.file, invocation.allowPartial);
+  }
   if (invocation.command === 'version')
     return runVersion(
       io,

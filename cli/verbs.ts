@@ -55,6 +55,8 @@ export const PERMISSIONS: Record<CommandName, readonly Permission[]> = {
   'set image': [rollouts('get'), rollouts('patch')],
   // Reads a file and asks only the Prometheus given on the command line.
   lint: [],
+  // Reads a file (or stdin) and writes stdout: converting is offline.
+  convert: [],
   // Best effort: without it the plugin still prints its own version and says why it has no other.
   version: [{ verb: 'get', resource: 'deployments', group: 'apps', where: "the controller's namespace" }],
   // Prints a script; what the script completes reads the names it offers, best effort: without

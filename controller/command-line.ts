@@ -74,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
     namespace: text('namespace'),
     prometheusUrl: text('prometheus-url'),
     ...analysisBounds,
+    analysisJobs: booleanFlag(values, 'analysis-job-provider'),
     metricsAddr: text('metrics-addr') ?? '',
     healthAddr: text('health-addr') ?? '',
     leaderElect: booleanFlag(values, 'leader-elect'),

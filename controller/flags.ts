@@ -70,8 +70,8 @@ export const FLAGS: readonly Flag[] = [
     env: 'SLUICE_PROMETHEUS_ALLOWED_URLS',
     shownDefault: 'none',
     usage:
-      "comma-separated URL prefixes a template's provider.prometheus.address may name (default none: only --prometheus-url)",
-    doc: "comma-separated http(s) URL prefixes a template's `provider.prometheus.address` may name (e.g. `http://thanos.monitoring:9090/`); matched as parsed URLs at a path boundary. Empty: templates may name only `--prometheus-url` (see [Analysis within bounds](analysis.md#analysis-within-bounds))",
+      "comma-separated URL prefixes a template's provider.prometheus.address or provider.web.url may name (default none: only --prometheus-url)",
+    doc: "comma-separated http(s) URL prefixes a template's `provider.prometheus.address` or `provider.web.url` may name (e.g. `http://thanos.monitoring:9090/`); matched as parsed URLs at a path boundary (a web URL's query string aside). Empty: templates may name only `--prometheus-url` (see [Analysis within bounds](analysis.md#analysis-within-bounds))",
   },
   {
     name: 'analysis-max-timeout',
@@ -80,7 +80,14 @@ export const FLAGS: readonly Flag[] = [
     env: 'SLUICE_ANALYSIS_MAX_TIMEOUT',
     shownDefault: `${DEFAULT_MAX_TIMEOUT_MS / 1000}s`,
     usage: "longest a metric's timeout may be",
-    doc: 'the longest `provider.prometheus.timeout` a metric may set; a longer one fails the run at start, and a run written before the cap is clamped to it',
+    doc: 'the longest `provider.prometheus.timeout` or `provider.web.timeoutSeconds` a metric may set; a longer one fails the run at start, and a run written before the cap is clamped to it',
+  },
+  {
+    name: 'analysis-job-provider',
+    type: 'boolean',
+    env: 'SLUICE_ANALYSIS_JOB_PROVIDER',
+    usage: 'let templates run Jobs as metrics (provider.job)',
+    doc: "let templates' `provider.job` metrics create Jobs in their Rollout's namespace; off by default. Each namespace must also grant the controller `get`, `create` and `delete` on jobs (see [Security](security.md#job-metrics))",
   },
   {
     name: 'metrics-addr',

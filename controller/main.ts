@@ -15,6 +15,7 @@ import {
   VERSION,
 } from '../crds/index.ts';
 import { canaryTraffic } from './analysis/canary-traffic.ts';
+import { JobMeasurer } from './analysis/jobs.ts';
 import { createAnalysisMetrics } from './analysis/metrics.ts';
 import { AnalysisRunner } from './analysis/runner.ts';
 import { templateSource } from './analysis/runs.ts';
@@ -30,7 +31,7 @@ import { PodRestarts } from './restart.ts';
 import { ROLLOUT_LABEL } from './revision.ts';
 import { rolloutHandler } from './rollout-worker.ts';
 import { informersReady, type RunningServer, sluiceMetrics, startServer } from './server.ts';
-import { splitFor } from './traffic/split.ts';
+import { splitsFor } from './traffic/split.ts';
 import { CachedWorld, type Informers } from './world-cache.ts';
 import type { WriteBackPolicy } from './write-back/policy.ts';
 import { WriteBackWorker } from './write-back/worker.ts';
@@ -54,6 +55,8 @@ export interface ControllerOptions {
   prometheusAllowedUrls?: string[];
   /** --analysis-max-timeout: the longest a metric may wait on Prometheus. Default 30 s. */
   analysisMaxTimeoutMs?: number;
+  /** --analysis-job-provider: `job` metrics may create Jobs (off by default). */
+  analysisJobs?: boolean;
   /** Default `:8090`. */
   metricsAddr?: string;
   /** Default `:8080`. */
@@ -111,6 +114,8 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     virtualServices: informer('virtualservices', path('networking.istio.io', 'v1', 'virtualservices', ns)),
     // Runs carry their Rollout's instance label (analysis/runs.ts): each instance measures its own.
     analysisRuns: informer('analysisruns', path(GROUP, VERSION, 'analysisruns', ns), instanceSelector),
+    // Deployments a Rollout names in workloadRef: the tenant's own, so watched whole like Services.
+    deployments: informer('deployments', path('apps', 'v1', 'deployments', ns)),
   };
   const world = new CachedWorld(informers);
   // Analysis templates are only read when a gate starts; a cache miss falls back to a GET.
@@ -154,6 +159,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     ...(opts.prometheusUrl ? { defaultAddress: opts.prometheusUrl } : {}),
     allowedPrefixes: opts.prometheusAllowedUrls ?? [],
     maxTimeoutMs: opts.analysisMaxTimeoutMs ?? DEFAULT_MAX_TIMEOUT_MS,
+    jobs: opts.analysisJobs === true,
   };
   const analysis = {
     writer: analysisWriter,
@@ -211,6 +217,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     detectability: { traffic: new TrafficHistoryCache(), events: recorder },
     allowedPrometheusUrls: analysisPolicy.allowedPrefixes,
     maxTimeoutMs: analysisPolicy.maxTimeoutMs,
+    ...(analysisPolicy.jobs ? { jobs: new JobMeasurer(kc, mayWrite, fieldManager) } : {}),
     metrics: analysisMetrics,
     logger: log.child({ component: 'analysis' }),
     // Like the Rollout queue: nothing before the first lists are in (enqueueAll re-adds every run).
@@ -257,13 +264,15 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     runner.enqueue(run);
   });
   // Services and VirtualServices are the user's: find the Rollouts in the namespace naming them.
-  const byReference = (o: KubernetesObject) => {
+  // A listed object need not carry its kind: each informer says which kind it holds.
+  const byReference = (kind: ReferencedKind) => (o: KubernetesObject) => {
     for (const r of informers.rollouts.list(o.metadata?.namespace)) {
-      if (r.spec && references(r, o)) enqueueRollout(r.metadata?.namespace, r.metadata?.name);
+      if (r.spec && references(r, kind, o)) enqueueRollout(r.metadata?.namespace, r.metadata?.name);
     }
   };
-  informers.services.onChange(byReference);
-  informers.virtualServices.onChange(byReference);
+  informers.services.onChange(byReference('Service'));
+  informers.virtualServices.onChange(byReference('VirtualService'));
+  informers.deployments.onChange(byReference('Deployment'));
 
   const all = [...Object.entries(informers), ...Object.entries(templateInformers)].map(([name, inf]) => ({
     name,
@@ -326,20 +335,21 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   };
 }
 
-function references(rollout: { spec: unknown }, obj: KubernetesObject): boolean {
+type ReferencedKind = 'Service' | 'VirtualService' | 'Deployment';
+
+function references(rollout: { spec: unknown }, kind: ReferencedKind, obj: KubernetesObject): boolean {
   try {
-    return namesObject(rollout, obj);
+    return namesObject(rollout, kind, obj);
   } catch {
     return true; // a malformed spec: let the reconcile say what is wrong with it
   }
 }
 
-function namesObject(rollout: { spec: unknown }, obj: KubernetesObject): boolean {
-  const spec = rollout.spec as Parameters<typeof splitFor>[0];
+function namesObject(rollout: { spec: unknown }, kind: ReferencedKind, obj: KubernetesObject): boolean {
+  const spec = rollout.spec as Parameters<typeof splitsFor>[0];
   const name = obj.metadata?.name;
-  if (obj.kind === 'VirtualService' || obj.apiVersion?.startsWith('networking.istio.io')) {
-    return splitFor(spec)?.virtualService === name;
-  }
+  if (kind === 'VirtualService') return splitsFor(spec).some((split) => split.virtualService === name);
+  if (kind === 'Deployment') return spec.workloadRef?.name === name;
   const { canary, blueGreen } = spec.strategy ?? {};
   return [
     canary?.stableService,

@@ -3,12 +3,22 @@
 // changed. Modelled on Argo Rollouts' canary.go: one context per pass, steps that may stop early.
 
 import type { V1ReplicaSet } from '@kubernetes/client-node';
-import type { AnalysisRun, Rollout, RolloutSpec, RolloutStatus } from '../crds/index.ts';
+import {
+  type AnalysisRun,
+  PodTemplate,
+  ROLE_METADATA_ANNOTATION,
+  RoleMetadata,
+  type Rollout,
+  type RolloutSpec,
+  type RolloutStatus,
+} from '../crds/index.ts';
 import type { Effect } from '../machines/actions.ts';
+import { canaryReplicas } from '../machines/canary-scale.ts';
 import { type Decision, decide } from '../machines/decide.ts';
 import { type DesiredWorld, desiredWorld } from '../machines/desired.ts';
 import type { GateKind, GateObservation, ReleaseEvent, SignalEvent } from '../machines/events.ts';
 import { controlledBy, notOwnedMessage, serviceRefusal } from '../machines/ownership.ts';
+import { deploymentReplicas } from '../machines/workload-ref.ts';
 import { addsCapacity, type ObservedWorld, planWrites, type Write } from '../machines/write-plan.ts';
 import { allSettledOrThrow } from './all-settled.ts';
 import { type AnalysisDeps, analysisProblem, startAnalysisRun } from './analysis/runs.ts';
@@ -17,9 +27,16 @@ import { parseRollout } from './parse-cache.ts';
 import { type PodAccess, type RestartOutcome, reconcileRestart } from './restart.ts';
 import { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, revisionOf, sameJson } from './revision.ts';
 import { desiredConditions, mergeConditions, type Problem } from './rollout-conditions.ts';
-import { type Split, splitFor } from './traffic/split.ts';
+import { type Split, splitsFor } from './traffic/split.ts';
 import { currentWeight, RoutingError, weightPatch } from './traffic/virtual-service.ts';
-import { refusedReplicaSet, replicaSetFor, replicaSetReady } from './workload.ts';
+import {
+  type ResolvedRollout,
+  refusedReplicaSet,
+  replicaSetFor,
+  replicaSetName,
+  replicaSetReady,
+  roleMetadataPatch,
+} from './workload.ts';
 import type { World } from './world.ts';
 import { StaleWrite, type Writer } from './writer.ts';
 
@@ -48,8 +65,10 @@ export interface ReconcileOutcome {
   actions: Effect[];
 }
 
+type Resolved = ResolvedRollout;
+
 interface Pass {
-  rollout: Rollout;
+  rollout: Resolved;
   namespace: string;
   name: string;
   now: number;
@@ -57,7 +76,8 @@ interface Pass {
   replicaSets: V1ReplicaSet[];
   /** Only the runs this Rollout controls: a run under one of its names made by anyone else is no verdict. */
   runs: AnalysisRun[];
-  split?: Split;
+  /** One per VirtualService the Rollout names, each checked to exist with its routes. */
+  splits: Split[];
 }
 
 /** The world holds an object under a name of ours that is not ours: stop, and say which. */
@@ -92,8 +112,11 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
       { reason: 'InvalidSpec', message: `invalid Rollout: ${parsed.message}` },
       deps.now(),
     );
-  const rollout = parsed.value;
-  if (!(rollout.metadata.finalizers ?? []).includes(FINALIZER)) return addFinalizer(deps, rollout);
+  if (!(parsed.value.metadata.finalizers ?? []).includes(FINALIZER)) return addFinalizer(deps, parsed.value);
+  // workloadRef: the pod template is the named Deployment's, read before anything else.
+  const resolved = withWorkload(deps.world, parsed.value);
+  if ('problem' in resolved) return stall(deps, parsed.value, resolved.problem, deps.now());
+  const rollout = resolved.rollout;
 
   const pass = readPass(deps, rollout);
   // References are checked before anything is touched: a Rollout pointing at a VirtualService,
@@ -105,6 +128,7 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
   const refused = await addCapacity(deps, pass, decided.writes);
   if (refused) return refused;
   await moveTrafficAndGates(deps, pass, decided);
+  await scaleReferencedDeployment(deps, pass, decided.decision.status);
   tellPeople(deps, pass, decided);
   const restart = await reconcileRestart(deps, rollout, pass.replicaSets, pass.now, regarding(rollout));
   return writeStatus(deps, pass, decided, restart);
@@ -131,7 +155,60 @@ async function addFinalizer(deps: ReconcileDeps, rollout: Rollout): Promise<Reco
   return { wroteStatus: false, actions: [] };
 }
 
-function readPass(deps: ReconcileDeps, rollout: Rollout): Pass {
+/**
+ * The Rollout with the pod template of the Deployment its workloadRef names. Only a Deployment
+ * in the Rollout's namespace that runs this Rollout's pods (its template carries every label of
+ * spec.selector.matchLabels) is adopted: naming another team's Deployment takes nothing from it.
+ */
+function withWorkload(world: World, rollout: Rollout): { rollout: Resolved } | { problem: Problem } {
+  const own = rollout.spec.template;
+  if (own) return { rollout: { ...rollout, spec: { ...rollout.spec, template: own } } };
+  const namespace = rollout.metadata.namespace ?? 'default';
+  const name = rollout.spec.workloadRef?.name ?? '';
+  const deployment = world.deployment(namespace, name);
+  if (!deployment)
+    return {
+      problem: {
+        reason: 'DeploymentNotFound',
+        message: `Deployment ${namespace}/${name} (spec.workloadRef.name) not found`,
+      },
+    };
+  const template = PodTemplate.safeParse(deployment.spec?.template);
+  if (!template.success)
+    return {
+      problem: {
+        reason: 'InvalidSpec',
+        message: `Deployment ${namespace}/${name} (spec.workloadRef) has no usable pod template: ${template.error.issues[0]?.message}`,
+      },
+    };
+  const labels = template.data.metadata?.labels ?? {};
+  const missing = Object.entries(rollout.spec.selector.matchLabels ?? {}).filter(([k, v]) => labels[k] !== v);
+  if (missing.length > 0 || Object.keys(rollout.spec.selector.matchLabels ?? {}).length === 0)
+    return {
+      problem: {
+        reason: 'DeploymentNotOwned',
+        message: `Deployment ${namespace}/${name} (spec.workloadRef.name) does not run this Rollout's pods: its pod template lacks ${missing.map(([k, v]) => `${k}=${v}`).join(', ') || 'a spec.selector.matchLabels'}; Sluice adopts only a Deployment whose pods spec.selector selects`,
+      },
+    };
+  return { rollout: { ...rollout, spec: { ...rollout.spec, template: template.data } } };
+}
+
+/** workloadRef's scaleDown: the Deployment gives up its pods as the Rollout's stable takes over. */
+async function scaleReferencedDeployment(
+  deps: ReconcileDeps,
+  pass: Pass,
+  status: RolloutStatus,
+): Promise<void> {
+  const ref = pass.rollout.spec.workloadRef;
+  if (!ref || pass.rollout.spec.template === undefined) return;
+  const deployment = deps.world.deployment(pass.namespace, ref.name);
+  const stable = byRevision(pass).get(status.stableRevision ?? '');
+  const wanted = deploymentReplicas(pass.rollout.spec, status, stable?.status?.availableReplicas ?? 0);
+  if (!deployment || wanted === undefined || deployment.spec?.replicas === wanted) return;
+  await deps.writer.scaleDeployment(pass.namespace, ref.name, wanted);
+}
+
+function readPass(deps: ReconcileDeps, rollout: Resolved): Pass {
   const namespace = rollout.metadata.namespace ?? 'default';
   const name = rollout.metadata.name ?? '';
   return {
@@ -142,6 +219,7 @@ function readPass(deps: ReconcileDeps, rollout: Rollout): Pass {
     revision: revisionOf(rollout.spec.template),
     replicaSets: deps.world.replicaSets(namespace, name),
     runs: deps.world.analysisRuns(namespace, name).filter((r) => controlledBy(r, rollout.metadata.uid)),
+    splits: [],
   };
 }
 
@@ -159,7 +237,16 @@ function decideRelease(deps: ReconcileDeps, pass: Pass): Decided {
   }
   const events: ReleaseEvent[] = [...signalEvents(status, pass.now), observe(pass, status, foreign)];
   const decision = decide({ name: pass.name, spec: pass.rollout.spec }, status, events);
-  const desired = desiredWorld(pass.rollout.spec, decision.status, pass.now);
+  const pods = Object.fromEntries(
+    [...byRevision(pass)].map(([revision, rs]) => [
+      revision,
+      { replicas: rs.spec?.replicas ?? 0, available: rs.status?.availableReplicas ?? 0 },
+    ]),
+  );
+  const desired = desiredWorld(pass.rollout.spec, decision.status, pass.now, {
+    pods,
+    canaryWeight: routedWeight(deps.world, pass),
+  });
   // The order of the writes is the plan's (machines/write-plan.ts); this pass carries it out.
   const observed = observedWorld(deps.world, pass, desired);
   return { decision, desired, observed, writes: planWrites(observed, desired) };
@@ -215,7 +302,7 @@ function tellPeople(deps: ReconcileDeps, pass: Pass, decided: Decided): void {
       type: 'Warning',
       reason: 'WeightDriftRestored',
       action: 'SetWeight',
-      note: `VirtualService ${pass.split?.virtualService} had canary weight ${drift}; restored to ${decided.desired.weight} (something other than Sluice changed it).`,
+      note: `VirtualService ${pass.splits.map((s) => s.virtualService).join(', ')} had canary weight ${drift}; restored to ${decided.desired.weight} (something other than Sluice changed it).`,
     });
   }
 }
@@ -303,7 +390,11 @@ function observe(pass: Pass, status: RolloutStatus, foreign: Map<GateRefSeen, st
   const spec = pass.rollout.spec;
   const wanted = spec.strategy.blueGreen
     ? (spec.strategy.blueGreen.previewReplicaCount ?? spec.replicas ?? 1)
-    : (spec.replicas ?? 1);
+    : canaryReplicas(spec, {
+        stepIndex: status.currentStepIndex ?? 0,
+        weight: status.canary?.weight ?? 0,
+        promoteFull: status.promoteFull === true,
+      });
   const ready = replicaSetReady(current, wanted);
   const gates: Partial<Record<GateKind, GateObservation>> = {};
   for (const [ref, message] of foreign) {
@@ -330,6 +421,7 @@ function observe(pass: Pass, status: RolloutStatus, foreign: Map<GateRefSeen, st
     now: pass.now,
     revision: pass.revision,
     ready: { canary: ready, preview: ready },
+    canaryAvailable: current?.status?.availableReplicas ?? 0,
     gates,
   };
 }
@@ -351,7 +443,7 @@ function refusedService(world: World, rollout: Rollout, namespace: string, field
     { namespace, name, field, selector: world.service(namespace, name)?.spec?.selector },
     {
       matchLabels: rollout.spec.selector.matchLabels ?? {},
-      podLabels: (rollout.spec.template.metadata?.labels ?? {}) as Record<string, string>,
+      podLabels: (rollout.spec.template?.metadata?.labels ?? {}) as Record<string, string>,
     },
   );
 }
@@ -366,23 +458,40 @@ function checkReferences(world: World, pass: Pass): Problem | undefined {
     const refused = refusedService(world, pass.rollout, namespace, field, service);
     if (refused) return { reason: 'ServiceNotOwned', message: refused };
   }
-  const split = splitFor(spec);
-  if (!split) return undefined;
-  const vs = world.virtualService(namespace, split.virtualService);
-  if (!vs) {
-    return {
-      reason: 'VirtualServiceNotFound',
-      message: `VirtualService ${namespace}/${split.virtualService} (spec.strategy.*.trafficRouting.istio.virtualService.name) not found`,
-    };
+  const splits = splitsFor(spec);
+  for (const split of splits) {
+    const vs = world.virtualService(namespace, split.virtualService);
+    if (!vs) {
+      return {
+        reason: 'VirtualServiceNotFound',
+        message: `VirtualService ${namespace}/${split.virtualService} (spec.strategy.*.trafficRouting.istio.virtualService${splits.length > 1 ? 's' : ''}) not found`,
+      };
+    }
+    try {
+      currentWeight(vs, split);
+    } catch (err) {
+      if (err instanceof RoutingError) return { reason: 'RouteNotFound', message: err.message };
+      throw err;
+    }
   }
-  try {
-    currentWeight(vs, split);
-  } catch (err) {
-    if (err instanceof RoutingError) return { reason: 'RouteNotFound', message: err.message };
-    throw err;
-  }
-  pass.split = split;
+  pass.splits = splits;
   return undefined;
+}
+
+/** The highest canary weight any of the pass's VirtualServices gives now (undefined: none readable). */
+function routedWeight(world: World, pass: Pass): number | undefined {
+  const weights = routedServices(world, pass.namespace, pass.splits).map(({ vs, split }) =>
+    currentWeight(vs, split),
+  );
+  return weights.length === 0 || weights.includes(undefined) ? undefined : Math.max(...(weights as number[]));
+}
+
+/** Each VirtualService of the pass with the split it carries; those missing since the check are left out. */
+function routedServices(world: World, namespace: string, splits: Split[]) {
+  return splits.flatMap((split) => {
+    const vs = world.virtualService(namespace, split.virtualService);
+    return vs ? [{ vs, split }] : [];
+  });
 }
 
 /** The ReplicaSet of each revision, as the pass found them. */
@@ -396,14 +505,30 @@ function observedWorld(world: World, pass: Pass, desired: DesiredWorld): Observe
   const services: Record<string, string | undefined> = {};
   for (const service of Object.keys(desired.services))
     services[service] = world.service(pass.namespace, service)?.spec?.selector?.[REVISION_LABEL];
-  const observed: ObservedWorld = { templateRevision: pass.revision, replicas, services };
+  const numbers: Record<string, number> = {};
+  for (const [revision, rs] of byRevision(pass)) {
+    const number = Number(rs.metadata?.annotations?.[REVISION_NUMBER_ANNOTATION]);
+    if (controlledBy(rs, pass.rollout.metadata.uid) && Number.isFinite(number)) numbers[revision] = number;
+  }
+  const podMetadata: Record<string, RoleMetadata> = {};
+  for (const [revision, rs] of byRevision(pass)) podMetadata[revision] = recordedRoleMetadata(rs);
+  const observed: ObservedWorld = {
+    templateRevision: pass.revision,
+    replicas,
+    services,
+    numbers,
+    podMetadata,
+  };
   const stableService = pass.rollout.spec.strategy.canary?.stableService;
   if (stableService !== undefined) observed.stableService = stableService;
-  const vs = pass.split && world.virtualService(pass.namespace, pass.split.virtualService);
-  if (vs && pass.split && desired.weight !== undefined) {
+  const routed = routedServices(world, pass.namespace, pass.splits);
+  const wanted = desired.weight;
+  if (routed.length > 0 && wanted !== undefined) {
+    // Several VirtualServices are one route to the plan: its weight the highest any gives the
+    // canary (so a fall is seen as one), matched only when every one gives the desired weight.
     observed.route = {
-      weight: currentWeight(vs, pass.split),
-      matchesDesired: weightPatch(vs, pass.split, desired.weight).length === 0,
+      weight: routedWeight(world, pass),
+      matchesDesired: routed.every(({ vs, split }) => weightPatch(vs, split, wanted).length === 0),
     };
   }
   return observed;
@@ -436,13 +561,38 @@ async function carryOut(deps: ReconcileDeps, pass: Pass, write: Write): Promise<
     case 'pointService':
       await deps.writer.pointService(pass.namespace, write.service, write.revision);
       return;
-    case 'setWeight': {
-      const vs = pass.split && deps.world.virtualService(pass.namespace, pass.split.virtualService);
-      if (!vs || !pass.split) return;
-      const ops = weightPatch(vs, pass.split, write.weight);
-      if (ops.length) await deps.writer.patchVirtualService(pass.namespace, pass.split.virtualService, ops);
+    case 'setPodMetadata': {
+      const name =
+        byRevision(pass).get(write.revision)?.metadata?.name ?? replicaSetName(pass.name, write.revision);
+      const patch = roleMetadataPatch(write.metadata, write.previous, pass.rollout.spec.template.metadata);
+      await deps.writer.setPodMetadata(pass.namespace, name, patch, write.metadata);
       return;
     }
+    case 'deleteReplicaSet': {
+      const rs = byRevision(pass).get(write.revision);
+      if (rs?.metadata?.name && rs.metadata.uid)
+        await deps.writer.deleteReplicaSet(pass.namespace, rs.metadata.name, rs.metadata.uid);
+      return;
+    }
+    case 'setWeight': {
+      for (const { vs, split } of routedServices(deps.world, pass.namespace, pass.splits)) {
+        const ops = weightPatch(vs, split, write.weight);
+        if (ops.length) await deps.writer.patchVirtualService(pass.namespace, split.virtualService, ops);
+      }
+      return;
+    }
+  }
+}
+
+/** The role metadata Sluice recorded on a ReplicaSet; anything unreadable counts as none, and is rewritten. */
+function recordedRoleMetadata(rs: V1ReplicaSet): RoleMetadata {
+  const raw = rs.metadata?.annotations?.[ROLE_METADATA_ANNOTATION];
+  if (raw === undefined) return {};
+  try {
+    const parsed = RoleMetadata.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : {};
+  } catch {
+    return {};
   }
 }
 
@@ -578,12 +728,13 @@ function finishStatusForProblem(
 }
 
 /** Deletion: send every request to the stable (or active) revision, then let the object go. */
-async function finalize(deps: ReconcileDeps, rollout: Rollout): Promise<ReconcileOutcome> {
+async function finalize(deps: ReconcileDeps, parsed: Rollout): Promise<ReconcileOutcome> {
+  // The pod labels a Service is checked against: the Deployment's, for a workloadRef still there.
+  const resolved = withWorkload(deps.world, parsed);
+  const rollout = 'rollout' in resolved ? resolved.rollout : parsed;
   const namespace = rollout.metadata.namespace ?? 'default';
   if (!(rollout.metadata.finalizers ?? []).includes(FINALIZER)) return { wroteStatus: false, actions: [] };
-  const split = splitFor(rollout.spec);
-  const vs = split ? deps.world.virtualService(namespace, split.virtualService) : undefined;
-  if (split && vs) {
+  for (const { vs, split } of routedServices(deps.world, namespace, splitsFor(rollout.spec))) {
     try {
       const ops = weightPatch(vs, split, 0);
       if (ops.length) await deps.writer.patchVirtualService(namespace, split.virtualService, ops);

@@ -1,7 +1,7 @@
 // Pure builders for the objects a Rollout owns: one ReplicaSet per revision, and the
 // single selector key Sluice sets on the user's Services.
 import type { V1LabelSelector, V1OwnerReference, V1ReplicaSet } from '@kubernetes/client-node';
-import { API_VERSION, type Rollout } from '../crds/index.ts';
+import { API_VERSION, type PodTemplate, type RoleMetadata, type Rollout } from '../crds/index.ts';
 import { POD_TEMPLATE_ANNOTATION } from '../crds/labels.ts';
 import { statusCode } from './kube/client.ts';
 import { canonicalJson, REVISION_LABEL, REVISION_NUMBER_ANNOTATION, ROLLOUT_LABEL } from './revision.ts';
@@ -27,8 +27,11 @@ export function ownerReference(rollout: Rollout): V1OwnerReference {
   };
 }
 
+/** A Rollout with its pod template in hand: its own, or the workloadRef Deployment's. */
+export type ResolvedRollout = Rollout & { spec: { template: PodTemplate } };
+
 export function replicaSetFor(
-  rollout: Rollout,
+  rollout: ResolvedRollout,
   revision: string,
   revisionNumber: number,
   replicas: number,
@@ -51,6 +54,7 @@ export function replicaSetFor(
     },
     spec: {
       replicas,
+      ...(rollout.spec.minReadySeconds !== undefined && { minReadySeconds: rollout.spec.minReadySeconds }),
       selector: {
         matchLabels: { ...(rollout.spec.selector.matchLabels ?? {}), [REVISION_LABEL]: revision },
         matchExpressions: rollout.spec.selector.matchExpressions as V1LabelSelector['matchExpressions'],
@@ -117,4 +121,28 @@ export function refusedReplicaSet(err: unknown, rollout: string): Problem | unde
         1000,
       ),
   };
+}
+
+/** A merge patch's labels and annotations: a key set to null is removed. */
+export interface MetadataPatch {
+  labels: Record<string, string | null>;
+  annotations: Record<string, string | null>;
+}
+
+/**
+ * What moves a revision's pods from one role's metadata to the next: the new keys set, the
+ * keys only the old role had removed, except where the pod template itself carries the key
+ * (that value comes back rather than being dropped).
+ */
+export function roleMetadataPatch(
+  next: RoleMetadata,
+  previous: RoleMetadata,
+  template: { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined,
+): MetadataPatch {
+  const side = (key: 'labels' | 'annotations') => {
+    const out: Record<string, string | null> = {};
+    for (const k of Object.keys(previous[key] ?? {})) out[k] = template?.[key]?.[k] ?? null;
+    return Object.assign(out, next[key] ?? {});
+  };
+  return { labels: side('labels'), annotations: side('annotations') };
 }

@@ -1,4 +1,4 @@
-import type { KubernetesObject, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
 import type { AnalysisRun, Rollout } from '../crds/index.ts';
 import { controlledBy } from '../machines/ownership.ts';
 import { type ResilientInformer, trimmed } from './kube/informer.ts';
@@ -12,6 +12,7 @@ export interface Informers {
   services: ResilientInformer<V1Service>;
   virtualServices: ResilientInformer<VirtualService & KubernetesObject>;
   analysisRuns: ResilientInformer<AnalysisRun & KubernetesObject>;
+  deployments: ResilientInformer<V1Deployment>;
 }
 
 /** resourceVersions are etcd revisions in practice; compare numerically when both are numbers. */
@@ -87,6 +88,10 @@ export class CachedWorld implements World {
 
   virtualService(namespace: string, name: string): VirtualService | undefined {
     return this.informers.virtualServices.get(namespace, name);
+  }
+
+  deployment(namespace: string, name: string): V1Deployment | undefined {
+    return this.informers.deployments.get(namespace, name);
   }
 
   analysisRuns(namespace: string, rollout: string): AnalysisRun[] {

@@ -1,10 +1,18 @@
 // Every write the reconciler makes, each idempotent and each under the replica's field manager.
-import type { KubeConfig, V1ReplicaSet } from '@kubernetes/client-node';
+import type { KubeConfig, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import { PatchStrategy } from '@kubernetes/client-node';
-import { type AnalysisRun, GROUP, type Rollout, type RolloutStatus, VERSION } from '../crds/index.ts';
+import {
+  type AnalysisRun,
+  GROUP,
+  ROLE_METADATA_ANNOTATION,
+  type RoleMetadata,
+  type Rollout,
+  type RolloutStatus,
+  VERSION,
+} from '../crds/index.ts';
 import { isConflict, mergePatch, requestJson, resourcePath, statusCode } from './kube/client.ts';
 import type { JsonPatchOp } from './traffic/virtual-service.ts';
-import { serviceSelectorPatch } from './workload.ts';
+import { type MetadataPatch, serviceSelectorPatch } from './workload.ts';
 
 export const FIELD_MANAGER = 'sluice';
 
@@ -17,6 +25,11 @@ export function fieldManagerFor(identity?: string): string {
 }
 const MAX_FIELD_MANAGER = 128;
 const ALREADY_EXISTS = 409;
+const NOT_FOUND = 404;
+// A precondition that no longer holds (the name now belongs to another object) answers 409.
+const PRECONDITION_FAILED = 409;
+// A ReplicaSet's pods are bounded by spec.replicas; this bounds one list however it was scaled.
+const MAX_PODS_PATCHED = 1000;
 
 export const sluicePath = (plural: string, namespace: string, name?: string, subresource?: string) =>
   resourcePath({ group: GROUP, version: VERSION, plural, namespace, name, subresource });
@@ -73,6 +86,97 @@ export class Writer extends GuardedWriter {
       this.kc,
       resourcePath({ group: 'apps', version: 'v1', plural: 'replicasets', namespace, name }),
       { spec: { replicas } },
+      { fieldManager: this.fieldManager },
+    );
+  }
+
+  /** A workloadRef Deployment's replicas, as the Rollout's scaleDown says. */
+  async scaleDeployment(namespace: string, name: string, replicas: number): Promise<void> {
+    this.guard();
+    await mergePatch(
+      this.kc,
+      resourcePath({ group: 'apps', version: 'v1', plural: 'deployments', namespace, name }),
+      { spec: { replicas } },
+      { fieldManager: this.fieldManager },
+    );
+  }
+
+  /**
+   * Deletes an old revision's ReplicaSet (beyond revisionHistoryLimit), only the very object
+   * that was read: a precondition on its uid, so one recreated under the name since is kept.
+   */
+  async deleteReplicaSet(namespace: string, name: string, uid: string): Promise<void> {
+    this.guard();
+    try {
+      await requestJson(this.kc, {
+        method: 'DELETE',
+        path: resourcePath({ group: 'apps', version: 'v1', plural: 'replicasets', namespace, name }),
+        body: {
+          apiVersion: 'v1',
+          kind: 'DeleteOptions',
+          preconditions: { uid },
+          propagationPolicy: 'Background',
+        },
+      });
+    } catch (err) {
+      const code = statusCode(err);
+      if (code !== NOT_FOUND && code !== PRECONDITION_FAILED) throw err;
+    }
+  }
+
+  /**
+   * Puts a role's labels and annotations on a revision's pods: first on its ReplicaSet's pod
+   * template (so pods created from now on carry them), then on each pod it owns, and only then
+   * records them on the ReplicaSet, so a pass cut short is carried on by the next.
+   */
+  async setPodMetadata(
+    namespace: string,
+    name: string,
+    patch: MetadataPatch,
+    record: RoleMetadata,
+  ): Promise<void> {
+    this.guard();
+    const path = resourcePath({ group: 'apps', version: 'v1', plural: 'replicasets', namespace, name });
+    let rs: V1ReplicaSet;
+    try {
+      rs = await mergePatch<V1ReplicaSet>(
+        this.kc,
+        path,
+        { spec: { template: { metadata: patch } } },
+        {
+          fieldManager: this.fieldManager,
+        },
+      );
+    } catch (err) {
+      if (statusCode(err) === NOT_FOUND) return;
+      throw err;
+    }
+    const selector = Object.entries(rs.spec?.selector?.matchLabels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const pods = await requestJson<{ items: V1Pod[] }>(this.kc, {
+      method: 'GET',
+      path: resourcePath({ version: 'v1', plural: 'pods', namespace }),
+      query: { labelSelector: selector, limit: MAX_PODS_PATCHED },
+    });
+    for (const pod of pods.items) {
+      if (!pod.metadata?.ownerReferences?.some((o) => o.uid === rs.metadata?.uid)) continue;
+      this.guard();
+      try {
+        await mergePatch(
+          this.kc,
+          resourcePath({ version: 'v1', plural: 'pods', namespace, name: pod.metadata.name }),
+          { metadata: patch },
+          { fieldManager: this.fieldManager },
+        );
+      } catch (err) {
+        if (statusCode(err) !== NOT_FOUND) throw err; // a pod gone meanwhile needs nothing
+      }
+    }
+    await mergePatch(
+      this.kc,
+      path,
+      { metadata: { annotations: { [ROLE_METADATA_ANNOTATION]: JSON.stringify(record) } } },
       { fieldManager: this.fieldManager },
     );
   }

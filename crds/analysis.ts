@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { Condition, DnsSubdomain, Duration, NonNegativeInt, resource } from './common.ts';
+import {
+  Condition,
+  DnsSubdomain,
+  Duration,
+  LabelMap,
+  NonNegativeInt,
+  resource,
+  StringMap,
+} from './common.ts';
 import { parseDuration } from './duration.ts';
 
 /** `{{args.NAME}}` is the only substitution syntax; CEL below checks every NAME is declared. */
@@ -23,6 +31,48 @@ export const Arg = z.object({
 const keyedByName = { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] };
 
 export const Args = z.array(Arg).max(20).meta(keyedByName);
+
+/** Argo Rollouts' two sources for a gate's arg, resolved once when the run is created (analysis/arg-values.ts). */
+export const POD_TEMPLATE_HASH_VALUES = ['Stable', 'Latest'] as const;
+
+export const ArgValueFrom = z
+  .object({
+    podTemplateHashValue: z.enum(POD_TEMPLATE_HASH_VALUES).optional().meta({
+      description:
+        "Stable: the stable revision's pod-template hash (the value of the sluice.dev/revision label); Latest: the hash of the revision under test.",
+    }),
+    fieldRef: z
+      .object({
+        fieldPath: z.string().min(1).max(512).meta({
+          description:
+            "A field of the Rollout: metadata.name, metadata.namespace, metadata.uid, metadata.labels['k'], metadata.annotations['k'], or a dotted path to a string, number or boolean under spec. or status.",
+        }),
+      })
+      .optional(),
+  })
+  .refine((v) => (v.podTemplateHashValue === undefined) !== (v.fieldRef === undefined), {
+    message: 'valueFrom needs exactly one of podTemplateHashValue or fieldRef',
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: 'has(self.podTemplateHashValue) != has(self.fieldRef)',
+        message: 'valueFrom needs exactly one of podTemplateHashValue or fieldRef',
+      },
+    ],
+  });
+
+/** A gate's arg: a value, or (as in Argo Rollouts) where to read it from. */
+export const GateArg = Arg.extend({ valueFrom: ArgValueFrom.optional() })
+  .refine((a) => a.value === undefined || a.valueFrom === undefined, {
+    message: 'value and valueFrom are exclusive',
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      { rule: '!(has(self.value) && has(self.valueFrom))', message: 'value and valueFrom are exclusive' },
+    ],
+  });
+export type GateArg = z.infer<typeof GateArg>;
 
 /**
  * Time between measurements, at least 1s: `interval: 0s` would measure, and write the run's
@@ -57,6 +107,143 @@ export const PrometheusProvider = z.object({
   }),
 });
 
+/** An HTTP header name (RFC 9110 token). */
+const HeaderName = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'an HTTP header name');
+
+/** Headers a template may not set: they would let it address another host or frame the body itself. */
+export const FORBIDDEN_HEADERS = ['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade'];
+
+export const WEB_METHODS = ['GET', 'POST', 'PUT'] as const;
+
+/** Argo Rollouts' `web` provider: one HTTP request, a JSONPath into its answer (analysis/web.ts). */
+export const WebProvider = z
+  .object({
+    url: z
+      .string()
+      .max(2048)
+      .regex(/^https?:\/\/[^/?#]+/, 'an http:// or https:// URL')
+      .meta({
+        description:
+          "Where to send the request; {{args.NAME}} allowed. It must start with the controller's --prometheus-url or a prefix the admin allows (--prometheus-allowed-urls).",
+      }),
+    method: z.enum(WEB_METHODS).optional().meta({ description: 'GET (default), POST or PUT.' }),
+    headers: z
+      .array(
+        z.object({
+          key: HeaderName.refine(
+            (k) => !FORBIDDEN_HEADERS.includes(k.toLowerCase()),
+            'a header Sluice sets itself',
+          ).meta({
+            'x-kubernetes-validations': [
+              {
+                rule: `!(self.lowerAscii() in [${FORBIDDEN_HEADERS.map((h) => `'${h}'`).join(', ')}])`,
+                message: 'a header Sluice sets itself',
+              },
+            ],
+          }),
+          value: z.string().max(4096),
+        }),
+      )
+      .max(20)
+      .optional()
+      .meta({
+        description:
+          'Request headers; values may use {{args.NAME}}. Copied into every AnalysisRun: no secrets.',
+      }),
+    body: z
+      .string()
+      .max(65_536)
+      .optional()
+      .meta({ description: 'Request body (POST, PUT); {{args.NAME}} allowed.' }),
+    jsonBody: z.looseObject({}).optional().meta({
+      description:
+        'A JSON object sent as the body with Content-Type application/json; {{args.NAME}} in its strings.',
+    }),
+    timeoutSeconds: z.int().min(1).max(3600).optional().meta({
+      description:
+        "Longest wait for the whole answer (default 10); at most the controller's --analysis-max-timeout.",
+    }),
+    jsonPath: z.string().max(256).optional().meta({
+      description:
+        "Where the value is in a JSON answer: {$.data.ok}, {$.items[0].value}, $.a['b-c'] (no wildcards or filters). It must lead to a number, a numeric string, a boolean or a list of numbers. Absent: the whole answer.",
+    }),
+    insecure: z.boolean().optional().meta({ description: "Skip verifying the server's TLS certificate." }),
+  })
+  .refine((w) => w.body === undefined || w.jsonBody === undefined, 'body and jsonBody are exclusive')
+  .refine(
+    (w) => (w.method ?? 'GET') !== 'GET' || (w.body === undefined && w.jsonBody === undefined),
+    'a GET request has no body: set method POST or PUT',
+  )
+  .meta({
+    'x-kubernetes-validations': [
+      { rule: '!(has(self.body) && has(self.jsonBody))', message: 'body and jsonBody are exclusive' },
+      {
+        rule: "(has(self.method) && self.method != 'GET') || (!has(self.body) && !has(self.jsonBody))",
+        message: 'a GET request has no body: set method POST or PUT',
+      },
+    ],
+  });
+export type WebProvider = z.infer<typeof WebProvider>;
+
+/**
+ * Argo Rollouts' `job` provider: a Job whose success or failure is the measurement
+ * (controller/analysis/jobs.ts). Off unless the admin enables it (--analysis-job-provider).
+ */
+export const JobProvider = z.object({
+  metadata: z.object({ labels: LabelMap.optional(), annotations: StringMap.optional() }).optional().meta({
+    description: "Labels and annotations copied to the Job; its name and namespace are the controller's.",
+  }),
+  spec: z
+    .looseObject({ template: z.looseObject({}) })
+    .meta({ description: "A batch/v1 Job spec; created in the Rollout's namespace." }),
+});
+export type JobProvider = z.infer<typeof JobProvider>;
+
+export const PROVIDER_KINDS = ['prometheus', 'web', 'job'] as const;
+
+export const MetricProvider = z
+  .object({
+    prometheus: PrometheusProvider.optional(),
+    web: WebProvider.optional(),
+    job: JobProvider.optional(),
+  })
+  .refine(
+    (p) => PROVIDER_KINDS.filter((k) => p[k] !== undefined).length === 1,
+    'a provider needs exactly one of prometheus, web or job',
+  )
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: '[has(self.prometheus), has(self.web), has(self.job)].filter(x, x).size() == 1',
+        message: 'a provider needs exactly one of prometheus, web or job',
+      },
+    ],
+  });
+export type MetricProviderSpec = z.infer<typeof MetricProvider>;
+
+/**
+ * The texts of a provider that may hold {{args.NAME}}, each with its path under `provider`.
+ * A JSON body and a Job spec are searched as their JSON text (their paths stop at the field).
+ */
+export function templatedTexts(p: MetricProviderSpec): [string[], string][] {
+  const out: [string[], string][] = [];
+  if (p.prometheus) out.push([['prometheus', 'query'], p.prometheus.query]);
+  if (p.web) {
+    out.push([['web', 'url'], p.web.url]);
+    p.web.headers?.forEach((h, i) => {
+      out.push([['web', 'headers', String(i), 'value'], h.value]);
+    });
+    if (p.web.body !== undefined) out.push([['web', 'body'], p.web.body]);
+    if (p.web.jsonBody !== undefined) out.push([['web', 'jsonBody'], JSON.stringify(p.web.jsonBody)]);
+  }
+  if (p.job) out.push([['job'], JSON.stringify(p.job)]);
+  return out;
+}
+
 const CelExpression = z.string().min(1).max(1024);
 
 const metricLimits = {
@@ -78,7 +265,7 @@ export const Metric = z.object({
   successCondition: CelExpression.optional().meta({ description: 'CEL over `result`.' }),
   failureCondition: CelExpression.optional().meta({ description: 'CEL over `result`.' }),
   dryRun: z.boolean().optional().meta({ description: 'Measured and shown, never gates.' }),
-  provider: z.object({ prometheus: PrometheusProvider }),
+  provider: MetricProvider,
 });
 export type Metric = z.infer<typeof Metric>;
 
@@ -92,13 +279,15 @@ export const AnalysisTemplateSpec = z
   .superRefine((spec, ctx) => {
     const declared = new Set((spec.args ?? []).map((a) => a.name));
     spec.metrics.forEach((metric, i) => {
-      for (const [, arg] of metric.provider.prometheus.query.matchAll(ARG_REFERENCE)) {
-        if (!declared.has(arg as string)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['metrics', i, 'provider', 'prometheus', 'query'],
-            message: `{{args.${arg}}} is not declared in spec.args`,
-          });
+      for (const [path, text] of templatedTexts(metric.provider)) {
+        for (const [, arg] of text.matchAll(ARG_REFERENCE)) {
+          if (!declared.has(arg as string)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['metrics', i, 'provider', ...path],
+              message: `{{args.${arg}}} is not declared in spec.args`,
+            });
+          }
         }
       }
     });
@@ -216,6 +405,12 @@ const absoluteOptions = {
  * The gates one analysis point runs: the zero-PromQL builtins and/or templates. The same
  * shape serves background analysis, `analysis` steps and blue-green pre/post promotion.
  */
+/** Shared by every gate block, the background one (which adds startingStep) included. */
+export const GATES_NEED_ONE = {
+  rule: 'has(self.successRate) || has(self.latencyP99) || has(self.compareToStable) || (has(self.templates) && size(self.templates) > 0)',
+  message: 'an analysis needs at least one gate: successRate, latencyP99, compareToStable or templates',
+};
+
 export const Gates = z
   .object({
     interval: Interval.optional().meta({
@@ -247,16 +442,9 @@ export const Gates = z
       .optional(),
     compareToStable: CompareToStable.optional(),
     templates: z.array(TemplateRef).max(10).optional(),
-    args: Args.optional(),
+    args: z.array(GateArg).max(20).meta(keyedByName).optional(),
   })
-  .meta({
-    'x-kubernetes-validations': [
-      {
-        rule: 'has(self.successRate) || has(self.latencyP99) || has(self.compareToStable) || (has(self.templates) && size(self.templates) > 0)',
-        message: 'an analysis needs at least one gate: successRate, latencyP99, compareToStable or templates',
-      },
-    ],
-  });
+  .meta({ 'x-kubernetes-validations': [GATES_NEED_ONE] });
 export type Gates = z.infer<typeof Gates>;
 
 export const ANALYSIS_PHASES = [

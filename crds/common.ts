@@ -36,6 +36,30 @@ export const SecondsOrDuration = z
     ],
   });
 
+/**
+ * A count of pods or a percent of spec.replicas (`1`, `"25%"`), as Deployments and Argo
+ * Rollouts write maxSurge and maxUnavailable.
+ */
+export const CountOrPercent = z
+  .union([
+    z.int().min(0).max(100_000),
+    z
+      .string()
+      .max(4)
+      .regex(/^(100|[1-9]?[0-9])%$/, 'a percent such as 25%'),
+  ])
+  .meta({
+    description: 'A number of pods (1) or a percent of spec.replicas (25%).',
+    'x-kubernetes-int-or-string': true,
+    'x-kubernetes-validations': [
+      {
+        rule: "type(self) == int ? self >= 0 && self <= 100000 : self.matches('^(100|[1-9]?[0-9])%$')",
+        message: 'a number of pods, or a percent from 0% to 100%',
+      },
+    ],
+  });
+export type CountOrPercent = z.infer<typeof CountOrPercent>;
+
 /** DNS-1123 label: what Service names and most Kubernetes names must be. */
 export const DnsLabel = z
   .string()

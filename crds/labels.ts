@@ -6,3 +6,5 @@ export const INSTANCE_LABEL = 'sluice.dev/controller-instance';
 export const REVISION_NUMBER_ANNOTATION = 'sluice.dev/revision-number';
 /** The Rollout's pod template at that revision, verbatim (the ReplicaSet's copy has server defaults). */
 export const POD_TEMPLATE_ANNOTATION = 'sluice.dev/pod-template';
+/** On a ReplicaSet: the role metadata (canaryMetadata / stableMetadata) Sluice last put on its pods, as JSON. */
+export const ROLE_METADATA_ANNOTATION = 'sluice.dev/role-metadata';

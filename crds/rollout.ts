@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { AnalysisPhase, Gates } from './analysis.ts';
+import { AnalysisPhase, GATES_NEED_ONE, Gates } from './analysis.ts';
 import {
   Condition,
+  CountOrPercent,
   DnsLabel,
   DnsSubdomain,
   LabelMap,
@@ -28,13 +29,22 @@ const SUBSET_ROUTING_REFUSED = {
   fieldPath: '.destinationRule',
 };
 
+const VirtualServiceRef = z.object({
+  name: DnsSubdomain,
+  routes: z.array(z.string().min(1).max(253)).max(50).optional().meta({
+    description: 'Names of the http routes whose weights Sluice sets; all http routes when absent.',
+  }),
+});
+
+const ONE_WAY_TO_NAME_VS =
+  'istio routing names either virtualService or virtualServices, not both and not neither';
+
 export const IstioRouting = z
   .object({
-    virtualService: z.object({
-      name: DnsSubdomain,
-      routes: z.array(z.string().min(1).max(253)).max(50).optional().meta({
-        description: 'Names of the http routes whose weights Sluice sets; all http routes when absent.',
-      }),
+    virtualService: VirtualServiceRef.optional(),
+    virtualServices: z.array(VirtualServiceRef).min(1).max(10).optional().meta({
+      description:
+        'Several VirtualServices (e.g. one for the mesh, one for the ingress gateway), each given the same weight.',
     }),
     destinationRule: z
       .object({
@@ -50,17 +60,110 @@ export const IstioRouting = z
   })
   // Subsets whose labels nobody moves to the new revision would make every weight a fiction:
   // refused by the API server (CEL) and, for objects stored before the rule, by the controller.
-  .meta({ 'x-kubernetes-validations': [{ rule: '!has(self.destinationRule)', ...SUBSET_ROUTING_REFUSED }] })
+  .meta({
+    'x-kubernetes-validations': [
+      { rule: '!has(self.destinationRule)', ...SUBSET_ROUTING_REFUSED },
+      { rule: 'has(self.virtualService) != has(self.virtualServices)', message: ONE_WAY_TO_NAME_VS },
+      {
+        rule: '!has(self.virtualServices) || self.virtualServices.all(a, self.virtualServices.exists_one(b, b.name == a.name))',
+        message: 'virtualServices names each VirtualService once',
+        fieldPath: '.virtualServices',
+      },
+    ],
+  })
   .refine((r) => r.destinationRule === undefined, {
     message: SUBSET_ROUTING_REFUSED.message,
     path: ['destinationRule'],
+  })
+  .refine((r) => (r.virtualService === undefined) !== (r.virtualServices === undefined), {
+    message: ONE_WAY_TO_NAME_VS,
+  })
+  .refine((r) => new Set(r.virtualServices?.map((v) => v.name)).size === (r.virtualServices?.length ?? 0), {
+    message: 'virtualServices names each VirtualService once',
+    path: ['virtualServices'],
   });
 
 export const TrafficRouting = z.object({ istio: IstioRouting });
 
+/** The canary's background gates: Argo Rollouts' `analysis`, with its startingStep. */
+export const BackgroundGates = Gates.extend({
+  startingStep: NonNegativeInt.optional().meta({
+    description:
+      'Index (from 0) of the step at which background analysis starts (default 0: from the first step); past the last step, it starts once the steps are done.',
+  }),
+}).meta({ 'x-kubernetes-validations': [GATES_NEED_ONE] });
+
+/**
+ * Labels and annotations the pods of one role carry while they have it (Argo Rollouts'
+ * canaryMetadata / stableMetadata): for dashboards and queries that tell canary from stable.
+ */
+export const RoleMetadata = z.object({
+  labels: LabelMap.optional(),
+  annotations: z.record(z.string(), z.string().max(4096)).meta({ maxProperties: 64 }).optional(),
+});
+export type RoleMetadata = z.infer<typeof RoleMetadata>;
+
+const RESERVED_PREFIX = 'sluice.dev/';
+const ROLE_LABELS_REFUSED =
+  'labels may not set a key of spec.selector.matchLabels or one under sluice.dev/: the pods would leave their ReplicaSet or lose their revision';
+const ROLES = ['canaryMetadata', 'stableMetadata'] as const;
+
+/** The API server's check of one role's labels, written once for both roles. */
+const roleLabelsRule = (role: (typeof ROLES)[number]) => ({
+  rule: `!has(self.strategy.canary) || !has(self.strategy.canary.${role}) || !has(self.strategy.canary.${role}.labels) || self.strategy.canary.${role}.labels.all(k, !k.startsWith('${RESERVED_PREFIX}') && (!has(self.selector.matchLabels) || !(k in self.selector.matchLabels)))`,
+  message: `${role}: ${ROLE_LABELS_REFUSED}`,
+  fieldPath: `.strategy.canary.${role}.labels`,
+});
+
+/** The same check for the controller, for objects the API server stored before the rule. */
+function roleLabelsRefused(spec: {
+  selector: { matchLabels?: Record<string, string> };
+  strategy: { canary?: Partial<Record<(typeof ROLES)[number], RoleMetadata>> };
+}): (typeof ROLES)[number] | undefined {
+  return ROLES.find((role) =>
+    Object.keys(spec.strategy.canary?.[role]?.labels ?? {}).some(
+      (k) => k.startsWith(RESERVED_PREFIX) || k in (spec.selector.matchLabels ?? {}),
+    ),
+  );
+}
+
+/** Argo Rollouts' setCanaryScale: the canary's size, apart from its share of traffic. */
+export const SetCanaryScale = z
+  .object({
+    replicas: NonNegativeInt.optional().meta({ description: 'Run the canary at this many pods.' }),
+    weight: Percent.optional().meta({
+      description: 'Run the canary at this percent of spec.replicas, rounded up.',
+    }),
+    matchTrafficWeight: z.boolean().optional().meta({
+      description:
+        'Size the canary to its traffic weight (the percent of spec.replicas, rounded up) from here on.',
+    }),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: '[has(self.replicas), has(self.weight), has(self.matchTrafficWeight) && self.matchTrafficWeight].filter(x, x).size() == 1',
+        message: 'setCanaryScale sets exactly one of replicas, weight or matchTrafficWeight: true',
+      },
+    ],
+  })
+  .refine(
+    (s) =>
+      [s.replicas !== undefined, s.weight !== undefined, s.matchTrafficWeight === true].filter(Boolean)
+        .length === 1,
+    { message: 'setCanaryScale sets exactly one of replicas, weight or matchTrafficWeight: true' },
+  );
+export type SetCanaryScale = z.infer<typeof SetCanaryScale>;
+
+const ONE_ACTION = 'each step sets exactly one of setWeight, setCanaryScale, pause or analysis';
+
 export const Step = z
   .object({
     setWeight: Percent.optional(),
+    setCanaryScale: SetCanaryScale.optional().meta({
+      description:
+        'Resize the canary (it runs at full size until a step says otherwise); the next weight waits until it has the pods that weight needs.',
+    }),
     pause: z
       .object({
         duration: SecondsOrDuration.optional().meta({
@@ -74,16 +177,19 @@ export const Step = z
   .meta({
     'x-kubernetes-validations': [
       {
-        rule: '[has(self.setWeight), has(self.pause), has(self.analysis)].filter(x, x).size() == 1',
-        message: 'each step sets exactly one of setWeight, pause or analysis',
+        rule: '[has(self.setWeight), has(self.setCanaryScale), has(self.pause), has(self.analysis)].filter(x, x).size() == 1',
+        message: ONE_ACTION,
       },
     ],
   })
   // Mirrors the CEL rule above, so the controller refuses such a step even where the API
   // server did not check it (an object stored before the rule existed).
-  .refine((step) => [step.setWeight, step.pause, step.analysis].filter((x) => x !== undefined).length === 1, {
-    message: 'each step sets exactly one of setWeight, pause or analysis',
-  });
+  .refine(
+    (step) =>
+      [step.setWeight, step.setCanaryScale, step.pause, step.analysis].filter((x) => x !== undefined)
+        .length === 1,
+    { message: ONE_ACTION },
+  );
 export type Step = z.infer<typeof Step>;
 
 const delays = {
@@ -100,10 +206,28 @@ export const CanaryStrategy = z
     stableService: DnsLabel.optional(),
     canaryService: DnsLabel.optional(),
     trafficRouting: TrafficRouting.optional(),
-    analysis: Gates.optional().meta({
-      description: 'Background gates, from the first step until promotion.',
+    analysis: BackgroundGates.optional().meta({
+      description: 'Background gates, from the first step (or startingStep) until promotion.',
     }),
     steps: z.array(Step).max(200).optional(),
+    dynamicStableScale: z.boolean().optional().meta({
+      description:
+        'With trafficRouting: the stable shrinks to the share of pods its weight needs, and after an abort traffic returns only as fast as its pods do (default false).',
+    }),
+    maxSurge: CountOrPercent.optional().meta({
+      description:
+        'Without trafficRouting: pods above spec.replicas while the canary grows (default 25%, rounded up).',
+    }),
+    maxUnavailable: CountOrPercent.optional().meta({
+      description:
+        'Without trafficRouting: pods below spec.replicas that may be unavailable while the stable shrinks (default 25%, rounded down).',
+    }),
+    canaryMetadata: RoleMetadata.optional().meta({
+      description: 'Labels and annotations on the canary pods while they are the canary.',
+    }),
+    stableMetadata: RoleMetadata.optional().meta({
+      description: 'Labels and annotations on the stable pods while they are the stable.',
+    }),
     ...delays,
   })
   .meta({
@@ -114,11 +238,9 @@ export const CanaryStrategy = z
         fieldPath: '.canaryService',
       },
       {
-        // A canary without a mesh would be a full-size ReplicaSet behind the user's Services,
-        // taking an uncontrolled share of traffic: refuse it rather than pretend to weigh it.
-        rule: 'has(self.trafficRouting)',
-        message: 'a canary needs trafficRouting.istio to control its share of traffic',
-        fieldPath: '.trafficRouting',
+        rule: "!has(self.maxSurge) || !has(self.maxUnavailable) || !((type(self.maxSurge) == int ? self.maxSurge == 0 : self.maxSurge == '0%') && (type(self.maxUnavailable) == int ? self.maxUnavailable == 0 : self.maxUnavailable == '0%'))",
+        message: 'maxSurge and maxUnavailable may not both be 0: the canary could never replace a stable pod',
+        fieldPath: '.maxUnavailable',
       },
       {
         rule: '!has(self.trafficRouting) || (has(self.stableService) && has(self.canaryService))',
@@ -126,8 +248,14 @@ export const CanaryStrategy = z
         fieldPath: '.trafficRouting',
       },
     ],
+  })
+  .refine((c) => !(isZero(c.maxSurge) && isZero(c.maxUnavailable)), {
+    message: 'maxSurge and maxUnavailable may not both be 0: the canary could never replace a stable pod',
+    path: ['maxUnavailable'],
   });
 export type CanaryStrategy = z.infer<typeof CanaryStrategy>;
+
+const isZero = (v: CountOrPercent | undefined) => v === 0 || v === '0%';
 
 export const BlueGreenStrategy = z
   .object({
@@ -194,12 +322,36 @@ export const WriteBack = z.object({
 });
 export type WriteBack = z.infer<typeof WriteBack>;
 
+/** Argo Rollouts' workloadRef: the pod template is an existing Deployment's, which Sluice scales down as told. */
+export const WorkloadRef = z.object({
+  apiVersion: z.literal('apps/v1'),
+  kind: z.literal('Deployment'),
+  name: DnsSubdomain,
+  scaleDown: z.enum(['never', 'onsuccess', 'progressively']).optional().meta({
+    description:
+      "What happens to the Deployment's pods: never scaled (default), scaled to zero once the Rollout is healthy (onsuccess), or scaled down as the Rollout's pods become available (progressively); scaled back up if a release aborts.",
+  }),
+});
+export type WorkloadRef = z.infer<typeof WorkloadRef>;
+
+const TEMPLATE_OR_WORKLOAD = 'set exactly one of spec.template or spec.workloadRef';
+
 export const RolloutSpec = z
   .object({
     replicas: NonNegativeInt.optional().meta({ description: 'Desired pods (default 1).' }),
     selector: LabelSelector,
-    template: PodTemplate,
-    revisionHistoryLimit: NonNegativeInt.optional(),
+    template: PodTemplate.optional().meta({
+      description: 'The pod template; or name a Deployment in workloadRef.',
+    }),
+    workloadRef: WorkloadRef.optional(),
+    revisionHistoryLimit: NonNegativeInt.optional().meta({
+      description:
+        'Old revisions, already scaled to zero, whose ReplicaSets are kept for undo (default 10); older ones are deleted.',
+    }),
+    minReadySeconds: NonNegativeInt.optional().meta({
+      description:
+        'Seconds a new pod must be ready before it counts as available (default 0): no weight, promotion or step waits on pods younger than that.',
+    }),
     progressDeadlineSeconds: z.int().min(1).optional().meta({ description: 'Default 600.' }),
     strategy: Strategy,
     writeBack: WriteBack.optional(),
@@ -211,11 +363,27 @@ export const RolloutSpec = z
   .meta({
     'x-kubernetes-validations': [
       {
-        rule: '!has(self.selector.matchLabels) || self.selector.matchLabels.all(k, has(self.template.metadata) && has(self.template.metadata.labels) && k in self.template.metadata.labels && self.template.metadata.labels[k] == self.selector.matchLabels[k])',
+        rule: 'has(self.template) != has(self.workloadRef)',
+        message: TEMPLATE_OR_WORKLOAD,
+      },
+      {
+        rule: '!has(self.template) || !has(self.selector.matchLabels) || self.selector.matchLabels.all(k, has(self.template.metadata) && has(self.template.metadata.labels) && k in self.template.metadata.labels && self.template.metadata.labels[k] == self.selector.matchLabels[k])',
         message: 'selector.matchLabels must match template.metadata.labels',
         fieldPath: '.selector',
       },
+      ...ROLES.map(roleLabelsRule),
     ],
+  })
+  .superRefine((spec, ctx) => {
+    if ((spec.template === undefined) === (spec.workloadRef === undefined))
+      ctx.addIssue({ code: 'custom', message: TEMPLATE_OR_WORKLOAD, path: ['template'] });
+    const role = roleLabelsRefused(spec);
+    if (role)
+      ctx.addIssue({
+        code: 'custom',
+        message: `${role}: ${ROLE_LABELS_REFUSED}`,
+        path: ['strategy', 'canary', role, 'labels'],
+      });
   });
 export type RolloutSpec = z.infer<typeof RolloutSpec>;
 

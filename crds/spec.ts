@@ -1,5 +1,5 @@
 import type { GateKind, Gates } from './analysis.ts';
-import type { RolloutSpec, Step } from './rollout.ts';
+import type { PodTemplate, RolloutSpec, Step } from './rollout.ts';
 
 // Questions asked of a Rollout's spec by the machines, the analysis side and the CLI alike.
 
@@ -12,4 +12,13 @@ export function gatesFor(spec: RolloutSpec, gate: GateKind, stepIndex?: number):
   if (gate === 'step') return stepIndex === undefined ? undefined : canary?.steps?.[stepIndex]?.analysis;
   if (gate === 'prePromotion') return blueGreen?.prePromotionAnalysis;
   return blueGreen?.postPromotionAnalysis;
+}
+
+/**
+ * The Rollout's own pod template, for code that only ever meets Rollouts that carry one (tests,
+ * fixtures); the controller resolves a workloadRef's template from its Deployment instead.
+ */
+export function templateOf(spec: RolloutSpec): PodTemplate {
+  if (!spec.template) throw new Error('spec.template is absent: this Rollout names a workloadRef');
+  return spec.template;
 }

@@ -26,6 +26,15 @@ export function parseResource<K extends SluiceKind>(kind: K, object: unknown): P
   return { ok: false, message };
 }
 
+/** What the schema refuses in a Sluice object, one entry per field, for callers that list them. */
+export function resourceIssues(
+  kind: SluiceKind,
+  object: unknown,
+): { path: PropertyKey[]; message: string }[] {
+  const result = SCHEMAS[kind].safeParse(object);
+  return result.success ? [] : result.error.issues.map((i) => ({ path: i.path, message: i.message }));
+}
+
 export function isSluiceKind(kind: unknown): kind is SluiceKind {
   return typeof kind === 'string' && kind in SCHEMAS;
 }

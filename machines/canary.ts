@@ -36,12 +36,23 @@ export const canaryMachine = releaseSetup.createMachine({
             },
             step: {
               always: [
+                { guard: 'stepNeedsPods', target: 'scalingCanary' },
                 { guard: 'promoteFullRequested', target: '#canary.healthy', actions: 'promote' },
                 { guard: 'stepsDone', target: 'finalizing' },
                 { guard: 'stepIsSetWeight', target: 'step', actions: 'applyStepWeight' },
+                { guard: 'stepIsSetCanaryScale', target: 'step', actions: 'advanceStep' },
                 { guard: 'stepIsPause', target: 'stepPause' },
                 { guard: 'stepIsAnalysis', target: 'stepAnalysis', actions: 'startStepAnalysis' },
                 { target: 'step', actions: 'advanceStep' },
+              ],
+            },
+            // setCanaryScale: the canary is resized first, and a weight (or the promotion) waits
+            // until it has the available pods that share needs; pods that never come abort at
+            // the progress deadline, as a canary that never gets ready does.
+            scalingCanary: {
+              always: [
+                { guard: 'canaryScaled', target: 'step' },
+                { guard: 'progressDeadlinePassed', target: '#canary.degraded', actions: 'abortDeadline' },
               ],
             },
             // A timed pause ends when its time is up and the background gate passes: a canary

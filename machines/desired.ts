@@ -1,4 +1,5 @@
-import { type RolloutSpec, type RolloutStatus, replicasOf } from '../crds/index.ts';
+import { type RoleMetadata, type RolloutSpec, type RolloutStatus, replicasOf } from '../crds/index.ts';
+import { canaryReplicas, type PodCount, podsByWeight, weighsByPods } from './canary-scale.ts';
 import type { Millis } from './events.ts';
 
 /**
@@ -16,31 +17,84 @@ export interface DesiredWorld {
   services: Record<string, string>;
   /** Percent of traffic the VirtualService gives the new revision, when traffic is routed. */
   weight?: number;
+  /** How many old revisions, already at zero, keep their ReplicaSet (spec.revisionHistoryLimit). */
+  historyLimit?: number;
+  /** Revision → the labels and annotations its pods carry for their role (canary/stableMetadata). */
+  podMetadata?: Record<string, RoleMetadata>;
 }
 
+/** Argo Rollouts' default for revisionHistoryLimit. */
+export const DEFAULT_HISTORY_LIMIT = 10;
+
+/** What some decisions pace themselves by: the world as the pass found it. */
+export interface Seen {
+  /** Revision → pods asked for and available. */
+  pods?: Record<string, PodCount>;
+  /** The canary's weight in the VirtualServices now (the highest, with several). */
+  canaryWeight?: number;
+}
+
+/**
+ * `seen` paces what must not move faster than pods become available: a canary without traffic
+ * routing (within maxSurge and maxUnavailable) and the way back from an abort under
+ * dynamicStableScale; without it the targets are given.
+ */
 export function desiredWorld(
   spec: RolloutSpec,
   status: RolloutStatus | undefined,
   now: Millis,
+  seen: Seen = {},
 ): DesiredWorld {
+  const pods = seen.pods;
   const stable = status?.stableRevision ?? status?.currentRevision;
   const current = status?.currentRevision ?? stable;
   const replicas = replicasOf(spec);
   const keep = (status?.scaleDown ?? []).filter((e) => Date.parse(e.at) > now).map((e) => e.revision);
   const releasing = current !== undefined && current !== stable;
-  const world: DesiredWorld = { replicas: {}, keep, services: {} };
+  const world: DesiredWorld = {
+    replicas: {},
+    keep,
+    services: {},
+    historyLimit: spec.revisionHistoryLimit ?? DEFAULT_HISTORY_LIMIT,
+  };
   if (stable === undefined || current === undefined) return world;
 
   const { canary, blueGreen } = spec.strategy;
   if (canary) {
     world.replicas[stable] = replicas;
-    // The canary runs at full size (as Flagger does): it is ready for any weight at once, and
-    // the weight alone decides how much traffic it sees.
-    if (releasing && !status?.abort) world.replicas[current] = replicas;
+    const at = {
+      stepIndex: status?.currentStepIndex ?? 0,
+      weight: status?.canary?.weight ?? 0,
+      promoteFull: status?.promoteFull === true,
+    };
+    if (releasing && !status?.abort && weighsByPods(spec)) {
+      const seen = (revision: string) => pods?.[revision] ?? { replicas: 0, available: 0 };
+      const byWeight = podsByWeight(spec, at, pods && { canary: seen(current), stable: seen(stable) });
+      world.replicas[stable] = byWeight.stable;
+      world.replicas[current] = byWeight.canary;
+    } else if (releasing && !status?.abort) {
+      // The canary runs at full size (as Flagger does) unless a setCanaryScale step resizes it.
+      world.replicas[current] = canaryReplicas(spec, at);
+      // dynamicStableScale: the stable gives up the pods for the share it no longer serves,
+      // after the weight has moved (the plan shrinks last).
+      if (canary.dynamicStableScale && canary.trafficRouting)
+        world.replicas[stable] = Math.ceil((replicas * (100 - at.weight)) / 100);
+    }
     if (canary.stableService) world.services[canary.stableService] = stable;
     if (canary.canaryService)
       world.services[canary.canaryService] = releasing && !status?.abort ? current : stable;
     if (canary.trafficRouting) world.weight = status?.canary?.weight ?? 0;
+    if (canary.trafficRouting && canary.dynamicStableScale && releasing && status?.abort) {
+      // Back from an abort no faster than the stable's pods come back: the canary keeps the share
+      // the stable cannot serve yet (never more than it had), and its pods while it has any.
+      const available = pods?.[stable]?.available ?? 0;
+      const unserved = 100 - Math.floor((100 * Math.min(available, replicas)) / Math.max(replicas, 1));
+      world.weight = Math.min(seen.canaryWeight ?? 0, unserved);
+      if (world.weight > 0 && !keep.includes(current)) keep.push(current);
+    }
+    // A role's metadata goes with the role: the canary's pods lose it when they become stable.
+    world.podMetadata = { [stable]: canary.stableMetadata ?? {} };
+    if (releasing && !status?.abort) world.podMetadata[current] = canary.canaryMetadata ?? {};
     return world;
   }
   if (blueGreen) {

@@ -29,6 +29,8 @@ export interface ObserveEvent {
   now: Millis;
   revision: string;
   ready?: { canary?: boolean; preview?: boolean };
+  /** Available pods of the release's new ReplicaSet: whether the canary has what a step's weight needs. */
+  canaryAvailable?: number;
   gates?: Partial<Record<GateKind, GateObservation>>;
 }
 

@@ -32,7 +32,9 @@
  * ## Decisions worth knowing
  *
  * - First revision: stable at once (history "first revision").
- * - The canary runs at full size from the start; a weight only after it is ready.
+ * - The canary runs at full size from the start unless a `setCanaryScale` step resizes it, or it
+ *   has no trafficRouting (then its weight is its share of the pods, paced by maxSurge and
+ *   maxUnavailable: machines/canary-scale.ts); a weight only once it has the pods it needs.
  * - Plain `PROMOTE` ends a pause step (or blue-green's wait for promotion); it never skips a gate.
  *   `PROMOTE full` skips all steps and gates once the new revision is ready; it is recorded in
  *   `status.promoteFull` and the history reason.

@@ -8,6 +8,7 @@ import {
   stepsOf,
 } from '../crds/index.ts';
 import { type AbortKind, EFFECT_IMPLEMENTATIONS, type Effect, effect } from './actions.ts';
+import { hasCanaryPods, resizesCanary } from './canary-scale.ts';
 import {
   emptyContext,
   type HeldPauseReason,
@@ -139,11 +140,21 @@ function promote(ctx: ReleaseContext, now: Millis): Outcome {
 }
 
 function advance(ctx: ReleaseContext, now: Millis, extra: Effect[] = []): Outcome {
-  return {
-    patch: { stepIndex: ctx.stepIndex + 1, stepStartedAt: now, lastProgressAt: now, analysis: undefined },
+  const stepIndex = ctx.stepIndex + 1;
+  const moved: Outcome = {
+    patch: { stepIndex, stepStartedAt: now, lastProgressAt: now, analysis: undefined },
     effects: [...extra, ...stopGates(ctx.analysis)],
   };
+  // Background analysis with a startingStep begins when the release reaches that step.
+  if (!gatesFor(ctx.spec, 'background') || ctx.background || !backgroundDue({ ...ctx, stepIndex }))
+    return moved;
+  const { ref, effects } = startGate({ ...ctx, stepIndex }, 'background', undefined);
+  return merge(moved, { patch: { background: ref }, effects });
 }
+
+/** Whether the background gates run yet: from the first step, or from spec's startingStep. */
+export const backgroundDue = (ctx: ReleaseContext): boolean =>
+  ctx.stepIndex >= Math.min(ctx.spec.strategy.canary?.analysis?.startingStep ?? 0, stepsOf(ctx.spec).length);
 
 const merge = (...outcomes: Outcome[]): Outcome => ({
   patch: Object.assign({}, ...outcomes.map((o) => o.patch ?? {})),
@@ -267,7 +278,7 @@ export const OPERATIONS = {
   beginSteps: (ctx, event) => {
     const patch: Partial<ReleaseContext> = { lastProgressAt: event.now };
     if (ctx.stepStartedAt === undefined) patch.stepStartedAt = event.now;
-    if (!gatesFor(ctx.spec, 'background')) return { patch };
+    if (!gatesFor(ctx.spec, 'background') || !backgroundDue(ctx)) return { patch };
     const { ref, effects } = startGate(ctx, 'background', ctx.background);
     return { patch: { ...patch, background: ref }, effects };
   },
@@ -476,7 +487,9 @@ export const progressDeadlineAt = (ctx: ReleaseContext): Millis =>
  * Nothing raises a canary's share or promotes it on an older lucky look, or on none.
  */
 export const backgroundPassing = (ctx: ReleaseContext): boolean =>
-  !gatesFor(ctx.spec, 'background') || isPhase(ctx.background, 'Running', 'Successful');
+  !gatesFor(ctx.spec, 'background') ||
+  !backgroundDue(ctx) ||
+  isPhase(ctx.background, 'Running', 'Successful');
 /**
  * Whether a timed pause whose time is up may end: the background gate passes now, or the canary
  * has no traffic yet (a gate waits for the canary's first traffic, so it can pass no look before
@@ -536,6 +549,23 @@ export const GUARDS = {
   notHeld: ({ context }) => context.pause === undefined,
   stepsDone: ({ context }) => context.stepIndex >= stepsOf(context.spec).length,
   stepIsSetWeight: ({ context }) => currentStep(context)?.setWeight !== undefined,
+  stepIsSetCanaryScale: ({ context }) => currentStep(context)?.setCanaryScale !== undefined,
+  /**
+   * A Rollout that resizes its canary moves no weight, and is not promoted, until the canary has
+   * the pods that step needs; one that never does keeps Sluice's full-size canary, whose
+   * readiness awaitingCanary already waited for.
+   */
+  stepNeedsPods: ({ context, event }) => {
+    if (!resizesCanary(context.spec)) return false;
+    const step = currentStep(context);
+    const movesTraffic =
+      context.promoteFull ||
+      step === undefined ||
+      step.setWeight !== undefined ||
+      step.setCanaryScale !== undefined;
+    return movesTraffic && !hasCanaryPods(context, event);
+  },
+  canaryScaled: ({ context, event }) => hasCanaryPods(context, event),
   stepIsPause: ({ context }) => currentStep(context)?.pause !== undefined,
   stepIsAnalysis: ({ context }) => currentStep(context)?.analysis !== undefined,
   pauseElapsed: ({ context, event }) => {

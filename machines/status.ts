@@ -2,6 +2,7 @@ import type { AnyStateMachine, StateValue } from 'xstate';
 import { type RolloutPhase, type RolloutSpec, type RolloutStatus, stepsOf } from '../crds/index.ts';
 import { blueGreenMachine } from './blue-green.ts';
 import { canaryMachine } from './canary.ts';
+import { canaryReplicasNow, weighsByPods } from './canary-scale.ts';
 import { emptyContext, type HeldPause, iso, type ReleaseContext, strategyOf } from './context.ts';
 import type { Millis } from './events.ts';
 import { autoPromotionAt, pauseEndsAt, pauseMayEnd, pauseOverdueAt, progressDeadlineAt } from './release.ts';
@@ -94,6 +95,11 @@ export function describe(path: string, ctx: ReleaseContext): string {
       return `Release of ${current} is paused (${ctx.pause?.reason}: ${ctx.pause?.message}); background analysis ${ctx.background?.name} (${ctx.background?.phase}) keeps watching the canary's traffic. Resume or promote to continue.`;
     case 'release.running.awaitingCanary':
       return `Waiting for canary ${current} to be ready before giving it traffic (deadline ${iso(progressDeadlineAt(ctx))}).`;
+    case 'release.running.scalingCanary': {
+      const before = ctx.stepIndex >= steps || ctx.promoteFull ? 'the promotion' : stepLabel;
+      const why = weighsByPods(ctx.spec) ? 'its share of the pods' : 'setCanaryScale';
+      return `Canary ${current} at ${ctx.weight}% traffic; ${before} waits for it to have ${canaryReplicasNow(ctx)} available pods (${why}; deadline ${iso(progressDeadlineAt(ctx))}).`;
+    }
     case 'release.running.stepPause': {
       const end = pauseEndsAt(ctx);
       const until = end === undefined ? 'until promoted (kubectl sluice promote)' : `until ${iso(end)}`;

@@ -1,3 +1,4 @@
+import type { RoleMetadata } from '../crds/index.ts';
 import type { DesiredWorld } from './desired.ts';
 
 /**
@@ -18,13 +19,22 @@ export interface ObservedWorld {
   route?: { weight: number | undefined; matchesDesired: boolean };
   /** The canary's stable Service, whose move decides the order of a promotion. */
   stableService?: string;
+  /**
+   * Revision → its number (1, 2, …: the order releases began), for the ReplicaSets this Rollout
+   * controls: only those are history it may delete.
+   */
+  numbers?: Record<string, number>;
+  /** Revision → the role metadata last put on its pods (absent: none). */
+  podMetadata?: Record<string, RoleMetadata>;
 }
 
 export type Write =
   | { type: 'createReplicaSet'; revision: string; replicas: number }
   | { type: 'scaleReplicaSet'; revision: string; from: number; to: number }
   | { type: 'pointService'; service: string; revision: string }
-  | { type: 'setWeight'; weight: number };
+  | { type: 'setWeight'; weight: number }
+  | { type: 'deleteReplicaSet'; revision: string }
+  | { type: 'setPodMetadata'; revision: string; metadata: RoleMetadata; previous: RoleMetadata };
 
 /** A write that adds capacity: done before any traffic moves, so traffic finds ready pods. */
 export const addsCapacity = (w: Write): boolean =>
@@ -38,7 +48,8 @@ export const addsCapacity = (w: Write): boolean =>
  *    otherwise the Services first: traffic arriving waits until they select the right pods, and a
  *    promotion points the stable Service at the new revision before the canary weight falls to 0,
  *    or for one write the whole load would be back on the old revision;
- * 3. capacity last: revisions that must shrink shrink once no traffic is sent to them.
+ * 3. capacity last: revisions that must shrink shrink once no traffic is sent to them;
+ * 4. history: ReplicaSets already at zero beyond `desired.historyLimit` go, oldest first.
  * Revisions in `desired.keep` (a scale-down not due yet) are left as they are. An idle world
  * plans nothing.
  */
@@ -83,5 +94,45 @@ export function planWrites(observed: ObservedWorld, desired: DesiredWorld): Writ
     ...scales.filter((w) => w.to > w.from),
     ...traffic,
     ...scales.filter((w) => w.to < w.from),
+    ...roleMetadata(observed, desired),
+    ...pastHistory(observed, desired),
   ];
+}
+
+/** The revisions whose pods' role metadata is not what their role now asks. */
+function roleMetadata(observed: ObservedWorld, desired: DesiredWorld): Write[] {
+  return Object.entries(desired.podMetadata ?? {}).flatMap(([revision, metadata]) => {
+    const previous = observed.podMetadata?.[revision] ?? {};
+    return sameMetadata(previous, metadata)
+      ? []
+      : [{ type: 'setPodMetadata' as const, revision, metadata, previous }];
+  });
+}
+
+const sorted = (m: Record<string, string> | undefined) => JSON.stringify(Object.entries(m ?? {}).sort());
+const sameMetadata = (a: RoleMetadata, b: RoleMetadata): boolean =>
+  sorted(a.labels) === sorted(b.labels) && sorted(a.annotations) === sorted(b.annotations);
+
+/**
+ * The old revisions beyond the history limit, as Argo Rollouts' revisionHistoryLimit means it:
+ * only ReplicaSets already at zero and not wanted again count as history, so the stable, the
+ * canary, the template's revision and any revision whose scale-down is not due are never
+ * deleted; of the rest the newest `historyLimit` stay (for `kubectl sluice undo`).
+ */
+function pastHistory(observed: ObservedWorld, desired: DesiredWorld): Write[] {
+  const limit = desired.historyLimit;
+  const numbers = observed.numbers;
+  if (limit === undefined || numbers === undefined) return [];
+  const history = Object.entries(observed.replicas)
+    .filter(
+      ([revision, replicas]) =>
+        replicas === 0 &&
+        revision in numbers &&
+        revision !== observed.templateRevision &&
+        !desired.keep.includes(revision) &&
+        !desired.replicas[revision],
+    )
+    .map(([revision]) => revision)
+    .sort((a, b) => (numbers[b] ?? 0) - (numbers[a] ?? 0));
+  return history.slice(limit).map((revision) => ({ type: 'deleteReplicaSet' as const, revision }));
 }

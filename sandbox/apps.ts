@@ -20,6 +20,8 @@ interface AppBase {
   name?: string;
   image?: string;
   replicas?: number;
+  /** Other spec fields (revisionHistoryLimit, minReadySeconds, …), as given. */
+  spec?: Partial<Omit<Rollout['spec'], 'strategy' | 'template' | 'selector'>>;
 }
 
 /** Service `<app>-<role>` selecting the app's pods; Sluice adds the revision key itself. */
@@ -44,6 +46,7 @@ function rollout(namespace: string, name: string, o: AppBase, strategy: Rollout[
         spec: { containers: [{ name: 'app', image: o.image ?? `${name}:1` }] },
       },
       strategy,
+      ...o.spec,
     },
   };
 }

@@ -70,7 +70,7 @@ export async function look(
   now: number,
   windowMs: number,
 ): Promise<Look> {
-  const samples = await provider.series(withWindow(metric.provider.prometheus.query, windowMs), {
+  const samples = await provider.series(withWindow(metric.provider.prometheus?.query ?? '', windowMs), {
     at: new Date(now),
   });
   return judgeSamples(metric, samples);

@@ -1,40 +1,19 @@
 // `kubectl sluice lint -f FILE [--prometheus URL]`: what the API server's schema would refuse in a
 // file of Rollouts and templates, and, against a live Prometheus, what each compareToStable gate
 // can see in the time its steps allow (the same numbers the controller puts on a run at its start).
-import { open } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import { assessGate } from '../../analysis/detectability.ts';
 import { PrometheusProvider } from '../../analysis/provider.ts';
 import { readTraffic } from '../../analysis/traffic-history.ts';
 import type { GateKind, Rollout } from '../../crds/index.ts';
-import { isSluiceKind, parseResource } from '../../crds/validate.ts';
-import { CliError } from '../errors.ts';
+import { fieldPath, isSluiceKind, parseResource, type SluiceKind } from '../../crds/validate.ts';
 import type { Io } from '../io.ts';
+import { judgeObject } from '../judge.ts';
+import { readBounded } from '../read-input.ts';
 import { type LintDocument, type LintGate, type LintReport, lintFailed, renderLint } from '../render/lint.ts';
 
-/** A Rollout file is a few KiB; a larger one is not what was meant. */
-const MAX_FILE_BYTES = 1024 * 1024;
 /** The whole Prometheus question per Rollout: lint must not hang on an address that does not answer. */
 const PROMETHEUS_TIMEOUT_MS = 5000;
-
-async function readBounded(file: string): Promise<string> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(file, 'r');
-  } catch (err) {
-    throw new CliError(
-      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-  }
-  try {
-    const buf = Buffer.alloc(MAX_FILE_BYTES + 1);
-    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-    if (bytesRead > MAX_FILE_BYTES) throw new CliError(`${file} is larger than ${MAX_FILE_BYTES / 1024} KiB`);
-    return buf.subarray(0, bytesRead).toString('utf8');
-  } finally {
-    await handle.close();
-  }
-}
 
 /** The compareToStable errors gates of a Rollout, each with where it sits. */
 export function compareGates(rollout: Rollout): { label: string; gate: GateKind; stepIndex?: number }[] {
@@ -49,6 +28,22 @@ export function compareGates(rollout: Rollout): { label: string; gate: GateKind;
   if (blueGreen?.prePromotionAnalysis?.compareToStable?.errors)
     out.push({ label: 'prePromotionAnalysis', gate: 'prePromotion' });
   return out;
+}
+
+/**
+ * Everything the API server would do to the document, offline: the CRD's CEL rules and the
+ * controller's zod schema, each naming its field, and the keys Sluice has no field for, which
+ * the API server would drop without a word (a field from another tool, a misspelt one).
+ */
+function offlineProblems(kind: SluiceKind, object: Record<string, unknown>): string[] {
+  if (kind === 'AnalysisRun') return [];
+  const verdict = judgeObject(kind, object);
+  return [
+    ...verdict.refused.map((p) => `${fieldPath(p.path)}: ${p.reason}`),
+    ...verdict.unknown.map(
+      (p) => `${fieldPath(p)}: Sluice's ${kind} has no such field (the API server would drop it silently)`,
+    ),
+  ];
 }
 
 /** The Services a Rollout's comparison measures: canary and stable (preview and active for blue-green). */
@@ -93,8 +88,9 @@ export async function lintFile(
     const parsed = parseResource(object.kind, object);
     const entry: LintDocument = { index, kind: object.kind, name, gates: [] };
     report.documents.push(entry);
-    if (!parsed.ok) {
-      entry.refused = parsed.message;
+    const problems = offlineProblems(object.kind, object as Record<string, unknown>);
+    if (!parsed.ok || problems.length > 0) {
+      entry.refused = problems.join('; ') || (parsed.ok ? '' : parsed.message);
       continue;
     }
     if (object.kind !== 'Rollout') continue;

@@ -24,12 +24,18 @@ export function gitOpsWarning(name: string, what: string): string {
 
 type Containers = { name: string; image?: string }[];
 
+/** A Rollout whose pods come from a Deployment (workloadRef): its template is edited there. */
+export const workloadRefMessage = (rollout: Rollout): string =>
+  `rollout "${rollout.metadata.name}" takes its pod template from Deployment "${rollout.spec.workloadRef?.name}" (spec.workloadRef): change the Deployment`;
+
 /**
  * JSON Patch ops for `set image`. Each replace is preceded by a `test` of the container's name so that a
  * template changed since it was read (containers reordered) fails instead of re-imaging the wrong one.
  */
 export function setImageOps(rollout: Rollout, changes: ImageChange[]): JsonPatchOp[] {
-  const spec = rollout.spec.template.spec as { containers: Containers; initContainers?: Containers };
+  const template = rollout.spec.template;
+  if (!template) throw new CliError(workloadRefMessage(rollout));
+  const spec = template.spec as { containers: Containers; initContainers?: Containers };
   const lists: [string, Containers][] = [
     ['containers', spec.containers ?? []],
     ['initContainers', spec.initContainers ?? []],

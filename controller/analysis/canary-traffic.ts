@@ -4,7 +4,7 @@ import { type TrafficSeen, weightAtStep } from '../../analysis/traffic-start.ts'
 import { type AnalysisRun, progressDeadlineMs } from '../../crds/index.ts';
 import { parseRollout } from '../parse-cache.ts';
 import { REVISION_LABEL } from '../revision.ts';
-import { splitFor } from '../traffic/split.ts';
+import { splitsFor } from '../traffic/split.ts';
 import { currentWeight, RoutingError } from '../traffic/virtual-service.ts';
 import type { World } from '../world.ts';
 
@@ -35,12 +35,15 @@ export function canaryTraffic(
     .find((r) => r.metadata?.labels?.[REVISION_LABEL] === run.spec.revision);
   const seen: TrafficSeen = { readyPods: rs?.status?.readyReplicas ?? 0 };
   const { canary, blueGreen } = rollout.spec.strategy;
-  const split = splitFor(rollout.spec);
-  const routedWeight = () => {
-    const vs = split && world.virtualService(namespace, split.virtualService);
-    if (!split || !vs) return 0;
+  const splits = splitsFor(rollout.spec);
+  const split = splits[0];
+  // With several VirtualServices, the canary has had traffic only as far as every one gives it.
+  const routedWeight = () => Math.min(...splits.map((s) => weightIn(s)));
+  const weightIn = (s: (typeof splits)[number]) => {
+    const vs = world.virtualService(namespace, s.virtualService);
+    if (!vs) return 0;
     try {
-      return currentWeight(vs, split) ?? 0;
+      return currentWeight(vs, s) ?? 0;
     } catch (err) {
       if (err instanceof RoutingError) return 0; // routes gone: the reconcile stalls and says so
       throw err;

@@ -11,7 +11,12 @@ import {
   type Taken,
   takeMeasurement,
 } from '../../analysis/measure.ts';
-import { type AnalysisPolicy, DEFAULT_MAX_TIMEOUT_MS, policyProblem } from '../../analysis/policy.ts';
+import {
+  type AnalysisPolicy,
+  DEFAULT_MAX_TIMEOUT_MS,
+  JOB_FLAG,
+  policyProblem,
+} from '../../analysis/policy.ts';
 import { type ProviderPool, redactAddress } from '../../analysis/provider.ts';
 import {
   isTerminal,
@@ -27,12 +32,13 @@ import {
   trafficStart,
   trafficStep,
 } from '../../analysis/traffic-start.ts';
-import type { AnalysisRun, AnalysisRunStatus, Rollout } from '../../crds/index.ts';
+import type { AnalysisRun, AnalysisRunStatus, MetricResult, Rollout, RunMetric } from '../../crds/index.ts';
 import type { AnalysisRunEvent } from '../../machines/analysis-run.ts';
 import { type QueueObserver, type ReconcileResult, WorkQueue } from '../kube/workqueue.ts';
 import { sameJson } from '../revision.ts';
 import { NotLeaderError, StaleWrite } from '../writer.ts';
 import { assessRun, type DetectabilityDeps, warnIfBlind } from './detectability.ts';
+import { type JobMeasurer, STILL_RUNNING } from './jobs.ts';
 import type { AnalysisMetrics } from './metrics.ts';
 import type { AnalysisWriter } from './writer.ts';
 
@@ -71,11 +77,16 @@ export interface RunnerOptions {
   workers?: number;
   /** Old runs kept per Rollout, per outcome. */
   keep?: { successful: number; unsuccessful: number };
+  /** --analysis-job-provider: creates and reads the Jobs of `job` metrics (absent: they are refused). */
+  jobs?: Pick<JobMeasurer, 'measure' | 'stop'>;
   /** What a compareToStable gate can see, worked out at its run's first pass (absent: not said). */
   detectability?: Omit<DetectabilityDeps, 'providers' | 'address'>;
 }
 
 const KEEP = { successful: 5, unsuccessful: 5 };
+
+/** How often a running Job is read: a Job's pod takes seconds at least to start and finish. */
+export const JOB_POLL_MS = 2000;
 
 /**
  * Workers one namespace may hold at once: half of them. A pass waits for its measurements, so
@@ -98,6 +109,7 @@ export class AnalysisRunner {
       ...(opts.prometheusUrl === undefined ? {} : { defaultAddress: opts.prometheusUrl }),
       allowedPrefixes: opts.allowedPrometheusUrls ?? [],
       maxTimeoutMs: opts.maxTimeoutMs ?? DEFAULT_MAX_TIMEOUT_MS,
+      jobs: opts.jobs !== undefined,
     };
     const workers = opts.workers ?? 4;
     this.queue = new WorkQueue((key) => this.process(key), {
@@ -152,6 +164,7 @@ export class AnalysisRunner {
       return this.withoutTraffic(run, before, snapshot, traffic);
     }
     if (traffic?.record) run = { ...run, status: { ...run.status, trafficSince: iso(traffic.since) } };
+    const jobsRunning = new Set<string>();
     if (terminated) {
       snapshot = step(snapshot, [{ type: 'TERMINATE', now: this.now() }]);
     } else {
@@ -168,9 +181,17 @@ export class AnalysisRunner {
         })
         .sort((a, b) => Number(b.dryRun === true) - Number(a.dryRun === true));
       if (due.length) {
-        const taken = await Promise.all(
-          due.map((m) => takeMeasurement(m, this.opts.providers, this.policy, now, since)),
+        const measured = await Promise.all(
+          due.map((m) =>
+            m.provider.job
+              ? this.measureJob(run, m, results.get(m.name))
+              : takeMeasurement(m, this.opts.providers, this.policy, now, since),
+          ),
         );
+        due.forEach((m, i) => {
+          if (measured[i] === STILL_RUNNING) jobsRunning.add(m.name);
+        });
+        const taken = measured.filter((t): t is Taken => t !== STILL_RUNNING);
         this.logDetails(run, taken);
         const recordedAt = this.now();
         snapshot = step(
@@ -195,6 +216,8 @@ export class AnalysisRunner {
     }
 
     const status = statusOf(run, snapshot, terminated);
+    // Before the end is written: a pass that fails here runs again and stops them then.
+    if (terminated || isTerminal(status.phase)) await this.stopJobs(run, status);
     if (!sameStatus(before, status)) {
       const written = await this.opts.writer.writeRunStatus(run, status);
       if (written === false) throw new StaleWrite(`status of AnalysisRun ${key}`);
@@ -217,10 +240,36 @@ export class AnalysisRunner {
     const start = traffic?.since ?? runStart(run);
     const results = new Map((status.metricResults ?? []).map((r) => [r.name, r]));
     const next = Math.min(
-      ...run.spec.metrics.map((m) => nextDueAt(m, results.get(m.name), start) ?? Number.POSITIVE_INFINITY),
+      ...run.spec.metrics
+        .filter((m) => !jobsRunning.has(m.name))
+        .map((m) => nextDueAt(m, results.get(m.name), start) ?? Number.POSITIVE_INFINITY),
+      // A running Job is read again shortly: Jobs are not watched (see jobs.ts).
+      jobsRunning.size ? this.now() + JOB_POLL_MS : Number.POSITIVE_INFINITY,
     );
     if (!Number.isFinite(next)) return undefined;
     return { requeueAfterMs: Math.max(0, next - this.now()) };
+  }
+
+  /** A Job metric's due measurement: its n-th Job's outcome, or STILL_RUNNING. */
+  private measureJob(run: AnalysisRun, m: RunMetric, result: MetricResult | undefined) {
+    const jobs = this.opts.jobs;
+    if (!jobs)
+      return {
+        metric: m.name,
+        phase: 'Error' as const,
+        message: `provider.job is not enabled (${JOB_FLAG})`,
+      };
+    return jobs.measure(run, m, (result?.count ?? 0) + 1);
+  }
+
+  /** Deletes the Jobs an ending run would still be waiting on, with their pods. */
+  private async stopJobs(run: AnalysisRun, status: AnalysisRunStatus): Promise<void> {
+    const jobs = this.opts.jobs;
+    if (!jobs) return;
+    const results = new Map((status.metricResults ?? []).map((r) => [r.name, r]));
+    for (const m of run.spec.metrics) {
+      if (m.provider.job) await jobs.stop(run, m, (results.get(m.name)?.count ?? 0) + 1);
+    }
   }
 
   /** Whether the run's canary has had traffic; undefined for a terminated run. */
@@ -374,11 +423,15 @@ export class AnalysisRunner {
     const windows = 2 * Math.max(...run.spec.metrics.map(intervalMs));
     if (!allData && now - since < windows) return { requeueAfterMs: probeEvery };
     this.answeringSince.delete(key);
-    const address = run.spec.metrics[0]?.provider.prometheus.address ?? this.opts.prometheusUrl;
+    const first = run.spec.metrics[0]?.provider;
+    const address = first?.prometheus?.address ?? (first?.web ? undefined : this.opts.prometheusUrl);
+    const what = first?.web
+      ? `the web address of metric ${run.spec.metrics[0]?.name}`
+      : `Prometheus at ${address === undefined ? 'its address' : redactAddress(address)}`;
     await this.opts.writer.signalResume(
       namespace,
       run.spec.rollout,
-      `sluice: Prometheus at ${address === undefined ? 'its address' : redactAddress(address)} is reachable again`,
+      `sluice: ${what} is reachable again`,
       new Date(this.now()),
     );
     this.opts.logger.info(

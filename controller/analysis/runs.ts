@@ -1,4 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import { ArgValueError, resolveArgValues } from '../../analysis/arg-values.ts';
 import { evidenceSinceFor } from '../../analysis/measure.ts';
 import type { AnalysisPolicy } from '../../analysis/policy.ts';
 import { type FoundTemplates, InvalidAnalysis, resolveGate, templateKey } from '../../analysis/resolve.ts';
@@ -9,6 +10,7 @@ import {
   type AnalysisTemplateSpec,
   API_VERSION,
   type GateKind,
+  type Gates,
   GROUP,
   gatesFor,
   INSTANCE_LABEL,
@@ -64,14 +66,16 @@ export function analysisRunFor(
   /** Scrape interval per Prometheus address ('' = the default one), where it could be learned. */
   scrapeIntervals?: ReadonlyMap<string, number>,
 ): AnalysisRun {
-  const gates = gatesFor(rollout.spec, start.gate, start.stepIndex);
+  const written = gatesFor(rollout.spec, start.gate, start.stepIndex);
   const name = rollout.metadata.name ?? '';
   const namespace = rollout.metadata.namespace ?? 'default';
   let metrics: AnalysisRun['spec']['metrics'] = [];
   let error: string | undefined;
   let notes: string[] = [];
+  let gates: Gates | undefined;
   try {
-    if (!gates) throw new InvalidAnalysis(`no ${start.gate} gate in the Rollout's spec`);
+    if (!written) throw new InvalidAnalysis(`no ${start.gate} gate in the Rollout's spec`);
+    gates = withArgValues(written, rollout, start.revision);
     ({ metrics, notes } = resolveGate({
       gates,
       gate: start.gate,
@@ -122,6 +126,18 @@ export function analysisRunFor(
   };
 }
 
+/** The gate with its args' valueFrom read from the Rollout, as the run will record them. */
+function withArgValues(gates: Gates, rollout: Rollout, revision: string): Gates {
+  if (!gates.args?.some((a) => a.valueFrom)) return gates;
+  try {
+    const revisions = { latest: revision, stable: rollout.status?.stableRevision };
+    return { ...gates, args: resolveArgValues(gates.args, rollout, revisions) };
+  } catch (err) {
+    if (err instanceof ArgValueError) throw new InvalidAnalysis(err.message);
+    throw err;
+  }
+}
+
 /** Windows a run's gate had widened or should widen, one per line: kept with the run for `kubectl describe`. */
 export const WINDOW_NOTES_ANNOTATION = 'sluice.dev/analysis-window';
 
@@ -153,7 +169,9 @@ export async function learnScrapeIntervals(
   const queried =
     usesDefault ||
     [...templates.values()].some((spec) =>
-      (spec?.metrics ?? []).some((m) => m.provider.prometheus.address === undefined),
+      (spec?.metrics ?? []).some(
+        (m) => m.provider.prometheus !== undefined && m.provider.prometheus.address === undefined,
+      ),
     );
   if (!address || !queried) return out;
   const ms = await source.get(address);

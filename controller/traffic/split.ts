@@ -6,16 +6,18 @@ export interface Split extends RouteSplit {
 }
 
 /**
- * Which two backends a Rollout splits traffic between. Canary: stable vs canary Service.
- * Blue-green: active vs preview Service, at 0 or 100.
+ * Which two backends a Rollout splits traffic between, in each VirtualService it names (one,
+ * or several given the same weight). Canary: stable vs canary Service. Blue-green: active vs
+ * preview Service, at 0 or 100.
  */
-export function splitFor(spec: RolloutSpec): Split | undefined {
+export function splitsFor(spec: RolloutSpec): Split[] {
   const { canary, blueGreen } = spec.strategy;
   const istio = canary?.trafficRouting?.istio ?? blueGreen?.trafficRouting?.istio;
-  if (!istio) return undefined;
-  const base = { virtualService: istio.virtualService.name, routes: istio.virtualService.routes };
+  if (!istio) return [];
+  const hosts = canary
+    ? { stable: { host: canary.stableService }, canary: { host: canary.canaryService } }
+    : { stable: { host: blueGreen?.activeService }, canary: { host: blueGreen?.previewService } };
   // Subset routing (istio.destinationRule) is refused by the schema until the subsets are labelled.
-  if (canary)
-    return { ...base, stable: { host: canary.stableService }, canary: { host: canary.canaryService } };
-  return { ...base, stable: { host: blueGreen?.activeService }, canary: { host: blueGreen?.previewService } };
+  const refs = istio.virtualServices ?? (istio.virtualService ? [istio.virtualService] : []);
+  return refs.map((ref) => ({ virtualService: ref.name, routes: ref.routes, ...hosts }));
 }

@@ -87,7 +87,8 @@ export class WriteBackWorker {
     const due = rollout && writeBackDue(rollout.spec, rollout.status, this.opts.enabledByDefault);
     if (!rollout || !due) return;
     // Git (or a person) already moved the template on: nothing of ours to revert.
-    if (revisionOf(rollout.spec.template) !== due.failedRevision) return;
+    // A template that lives in a Deployment (workloadRef) is not in the Rollout's file to revert.
+    if (!rollout.spec.template || revisionOf(rollout.spec.template) !== due.failedRevision) return;
     const attemptKey = `${key}@${due.failedRevision}`;
     let outcome: WriteBackStatus;
     try {

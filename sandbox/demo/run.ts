@@ -276,7 +276,7 @@ async function followWriteBack(
     samples,
     'revert',
     (r) =>
-      r.spec.template.spec?.containers?.[0]?.image === GOOD &&
+      r.spec.template?.spec?.containers?.[0]?.image === GOOD &&
       r.status?.phase === 'Healthy' &&
       r.status.currentRevision === r.status.stableRevision,
     90,

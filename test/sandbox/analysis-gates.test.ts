@@ -126,7 +126,7 @@ describe('analysis gates on the sandbox', () => {
     );
     const passed = (await analysisRuns(ns)).find((r) => r.spec.gate === 'step');
     expect(passed?.status?.phase).toBe('Successful');
-    expect(passed?.spec.metrics[0]?.provider.prometheus.query).toContain(
+    expect(passed?.spec.metrics[0]?.provider.prometheus?.query).toContain(
       `destination_service_name="web-canary"`,
     );
     expect(passed?.status?.metricResults?.[0]?.count).toBe(2);
@@ -199,7 +199,7 @@ describe('analysis gates on the sandbox', () => {
     expect(aborted.status?.message).toMatch(/success-rate failed/);
     expect(await selectedRevision(ns, 'web-active')).toBe(stable);
     const run = (await analysisRuns(ns)).find((r) => r.spec.gate === 'prePromotion');
-    expect(run?.spec.metrics[0]?.provider.prometheus.query).toContain(
+    expect(run?.spec.metrics[0]?.provider.prometheus?.query).toContain(
       'destination_service_name="web-preview"',
     );
     // The controller's own metrics are scraped by nobody here; Prometheus saw the simulator's.

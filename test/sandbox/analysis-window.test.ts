@@ -40,7 +40,7 @@ describe('a gate window shorter than two scrapes (real Prometheus)', () => {
     expect(notes).toEqual([
       "successRate: rate window widened from 5s (the gate's interval 5s) to 30s: Prometheus scrapes every 15s and a rate needs 2 scrapes in its window",
     ]);
-    const widened = metrics[0]?.provider.prometheus.query as string;
+    const widened = metrics[0]?.provider.prometheus?.query as string;
     expect(widened).toContain('[30s]');
 
     // Until every sample in the last 30 s was taken at 15 s, the 1 s samples from before the
@@ -81,7 +81,7 @@ describe('a gate window shorter than two scrapes (real Prometheus)', () => {
       scrapeIntervals: new Map([['', again as number]]),
     });
     expect(plain.notes).toEqual([]);
-    expect(plain.metrics[0]?.provider.prometheus.query).toContain('[5s]');
+    expect(plain.metrics[0]?.provider.prometheus?.query).toContain('[5s]');
   });
 
   it('the controller widens a 1s gate at the 1 s default scrape to 2s, says so in an Event, and the release is promoted', async () => {
@@ -111,7 +111,7 @@ describe('a gate window shorter than two scrapes (real Prometheus)', () => {
         description: 'the background AnalysisRun',
       },
     );
-    expect(run.spec.metrics[0]?.provider.prometheus.query).toContain('[2s]');
+    expect(run.spec.metrics[0]?.provider.prometheus?.query).toContain('[2s]');
     expect(run.spec.metrics[0]?.interval).toBe('1s');
     expect(run.spec.metrics[0]?.initialDelay).toBe('6s'); // the user's, kept
     expect(run.metadata.annotations?.['sluice.dev/analysis-window']).toContain('widened from 1s');

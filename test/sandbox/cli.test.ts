@@ -7,6 +7,7 @@ import type { Io } from '../../cli/io.ts';
 import { MERGE_PATCH } from '../../cli/kube.ts';
 import { main } from '../../cli/kubectl-sluice-main.ts';
 import type { Rollout } from '../../cli/model.ts';
+import { templateOf } from '../../crds/spec.ts';
 import { applyYaml } from '../harness/apply.ts';
 import { serviceAccountKubeconfig } from '../harness/controller.ts';
 import { sandbox } from '../harness/env.ts';
@@ -812,7 +813,7 @@ describe('kubectl sluice set image and undo', () => {
     expect(run.out).toBe('rollout "checkout": container "proxy" image set to envoy:1.31');
     expect(run.err).toMatch(/^warning: set image changes spec\.template .* the next GitOps sync reverts it/);
     const after = await getRollout(ns, 'checkout');
-    expect(after.spec.template.spec.containers.map((c) => c.image)).toEqual([
+    expect(templateOf(after.spec).spec.containers.map((c) => c.image)).toEqual([
       'shop/checkout:1.0.0',
       'envoy:1.31',
     ]);
@@ -841,14 +842,14 @@ describe('kubectl sluice set image and undo', () => {
     expect(undo.code).toBe(0);
     expect(undo.out).toBe('rollout "checkout": template rolled back to revision 2 (shop/checkout:1.1.0)');
     expect(undo.err).toMatch(/^warning: undo changes spec\.template of rollout "checkout", which git owns/);
-    let template = (await getRollout(ns, 'checkout')).spec.template;
+    let template = templateOf((await getRollout(ns, 'checkout')).spec);
     expect(template.metadata).toEqual({ labels: { app: 'checkout' }, annotations: { rev: '2' } });
     expect(template.spec.containers).toEqual([
       expect.objectContaining({ name: 'app', image: 'shop/checkout:1.1.0' }),
     ]);
 
     expect((await sluice(['undo', 'checkout', '--to-revision', '1', '-n', ns])).code).toBe(0);
-    template = (await getRollout(ns, 'checkout')).spec.template;
+    template = templateOf((await getRollout(ns, 'checkout')).spec);
     expect(template.metadata?.annotations).toEqual({ rev: '1' });
     expect(template.spec.containers[0]?.image).toBe('shop/checkout:1.0.0');
 

@@ -1,4 +1,5 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { templateOf } from '../../crds/spec.ts';
 import { logSubjects, readFileAt } from '../../sandbox/git/repo.ts';
 import { createFluxApp } from '../../sandbox/gitops.ts';
 import { startController } from '../harness/controller.ts';
@@ -82,7 +83,7 @@ describe('GitOps with Flux: write-back after an automatic rollback', () => {
       'the Rollout to be Healthy on the old revision',
       { timeout: 60_000 },
     );
-    expect(settled.spec.template.spec.containers[0]?.image).toBe(image(1));
+    expect(templateOf(settled.spec).spec.containers[0]?.image).toBe(image(1));
     expect(settled.status?.stableRevision).toBe(stable);
 
     // And nothing more happens: another Flux pass starts no release and writes nothing to git.

@@ -9,6 +9,7 @@ import { requestJson } from '../../controller/kube/client.ts';
 import { REVISION_LABEL, ROLLOUT_LABEL, revisionOf } from '../../controller/revision.ts';
 import { replicaSetName } from '../../controller/workload.ts';
 import type { AnalysisRun, Rollout } from '../../crds/index.ts';
+import { templateOf } from '../../crds/spec.ts';
 import { runName } from '../../machines/gates.ts';
 import { controllerKubeconfig, startController } from '../harness/controller.ts';
 import { sandbox } from '../harness/env.ts';
@@ -37,7 +38,7 @@ const runsPath = (ns: string) => `/apis/sluice.dev/v1alpha1/namespaces/${ns}/ana
 
 /** The revision `image` will have: the stored template with only the image changed. */
 async function nextRevision(ns: string, image: string): Promise<string> {
-  const template = structuredClone((await getRollout(ns)).spec.template);
+  const template = structuredClone(templateOf((await getRollout(ns)).spec));
   (template.spec.containers[0] as { image?: string }).image = image;
   return revisionOf(template);
 }
@@ -314,8 +315,11 @@ describe("deploy/'s trimmed grants", () => {
       ['patch', 'virtualservices.networking.istio.io'],
       ['delete', 'analysisruns.sluice.dev'],
       ['update', 'rollouts.sluice.dev/status'],
-      // A restart: the pods of the Rollout's ReplicaSets listed, and evicted one at a time.
+      // Old revisions beyond revisionHistoryLimit, only ReplicaSets the Rollout controls.
+      ['delete', 'replicasets.apps'],
+      // canaryMetadata / stableMetadata on its pods; a restart lists them and evicts one at a time.
       ['list', 'pods'],
+      ['patch', 'pods'],
       ['create', 'pods/eviction'],
     ];
     for (const [verb, resource] of granted) {
@@ -327,7 +331,6 @@ describe("deploy/'s trimmed grants", () => {
       ['delete', 'pods'],
       ['patch', 'destinationrules.networking.istio.io'],
       ['list', 'destinationrules.networking.istio.io'],
-      ['delete', 'replicasets.apps'],
       ['update', 'replicasets.apps'],
       ['update', 'rollouts.sluice.dev'],
       ['get', 'secrets'],

@@ -83,6 +83,8 @@ export class Sim {
     virtualService: (_, name) => (name === this.vs?.metadata.name ? this.vs : undefined),
     analysisRuns: (_, rollout) => [...this.runs.values()].filter((r) => r.spec.rollout === rollout),
     analysisRun: (_, name) => this.runs.get(name),
+    // No workloadRef in these scenarios: the sandbox tests Deployments for real.
+    deployment: () => undefined,
   };
 
   writer = {

@@ -8,6 +8,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
 import type { Rollout } from '../../crds/index.ts';
+import { templateOf } from '../../crds/spec.ts';
 import { canaryApp } from '../../sandbox/apps.ts';
 import { commitFiles, createBareRepo } from '../../sandbox/git/repo.ts';
 import { startGitServer } from '../../sandbox/git/server.ts';
@@ -55,7 +56,7 @@ export const withImage = (objects: KubernetesObject[], image: string, name = 'we
   objects.map((o) => {
     if (o.kind !== 'Rollout' || o.metadata?.name !== name) return o;
     const r = structuredClone(o) as unknown as Rollout;
-    (r.spec.template.spec.containers[0] as { image?: string }).image = image;
+    (templateOf(r.spec).spec.containers[0] as { image?: string }).image = image;
     return r as unknown as KubernetesObject;
   });
 

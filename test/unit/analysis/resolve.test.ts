@@ -60,7 +60,7 @@ describe('resolving a gate into metrics', () => {
         },
       ],
     ]);
-    const [success, latency] = metrics.map((m) => m.provider.prometheus.query);
+    const [success, latency] = metrics.map((m) => m.provider.prometheus?.query);
     // Counts (increase), not a ratio: the bound needs the requests behind the rate.
     expect(success).toMatch(
       /^sum by \(destination_service_name, response_code\) \(increase\(istio_requests_total/,
@@ -85,7 +85,7 @@ describe('resolving a gate into metrics', () => {
       templates: new Map(),
     });
     expect(m?.absolute?.stableService).toBeUndefined();
-    expect(m?.provider.prometheus.query).not.toMatch(/destination_service_name="(?!web-active")/);
+    expect(m?.provider.prometheus?.query).not.toMatch(/destination_service_name="(?!web-active")/);
   });
 
   it('background builtins measure until stopped (no count)', () => {
@@ -108,7 +108,7 @@ describe('resolving a gate into metrics', () => {
       namespace: 'shop',
       templates: found(template),
     });
-    expect(m?.provider.prometheus.query).toBe('sum(rate(errors{service="web\\"}"}[1m])) > 0.05');
+    expect(m?.provider.prometheus?.query).toBe('sum(rate(errors{service="web\\"}"}[1m])) > 0.05');
     expect(m?.template).toBe('errors');
     expect(m?.count).toBe(1);
     expect(m?.initialDelay).toBeUndefined();
@@ -135,7 +135,7 @@ describe('resolving a gate into metrics', () => {
       namespace: 'shop',
       templates: found(template),
     });
-    expect(over?.provider.prometheus.query).toContain('> 0.5');
+    expect(over?.provider.prometheus?.query).toContain('> 0.5');
   });
 
   it.each([
@@ -196,7 +196,12 @@ describe('resolving a gate into metrics', () => {
       metrics: [
         {
           ...metric,
-          provider: { prometheus: { ...metric.provider.prometheus, address: 'http://u:hunter2@prom:9090' } },
+          provider: {
+            prometheus: {
+              ...(metric.provider.prometheus as { query: string }),
+              address: 'http://u:hunter2@prom:9090',
+            },
+          },
         },
       ],
     };

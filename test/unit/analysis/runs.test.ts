@@ -30,7 +30,9 @@ describe('filling an AnalysisRun from a gate', () => {
       name: 'r1',
       revision: 'abc',
     });
-    expect(run.spec.metrics[0]?.provider.prometheus.query).toContain('destination_service_name="web-canary"');
+    expect(run.spec.metrics[0]?.provider.prometheus?.query).toContain(
+      'destination_service_name="web-canary"',
+    );
     expect(run.spec.error).toBeUndefined();
     expect((run.metadata.ownerReferences as unknown[] | undefined)?.[0]).toMatchObject({
       kind: 'Rollout',

@@ -37,8 +37,8 @@ describe('a builtin window shorter than two scrapes', () => {
   it('is widened to two scrapes, with the first look waiting for one widened window and a scrape, and says so', () => {
     const { metrics, notes } = builtins({ interval: '5s' }, 15_000);
     for (const m of metrics) {
-      expect(m.provider.prometheus.query).toContain('[30s]');
-      expect(m.provider.prometheus.query).not.toContain('[5s]');
+      expect(m.provider.prometheus?.query).toContain('[30s]');
+      expect(m.provider.prometheus?.query).not.toContain('[5s]');
       expect(m.interval).toBe('5s');
       // The canary's new series is first scraped up to one scrape after its traffic starts.
       expect(m.initialDelay).toBe('45s');
@@ -61,7 +61,7 @@ describe('a builtin window shorter than two scrapes', () => {
     ] as const) {
       const { metrics, notes } = builtins(gates, scrape);
       expect(notes).toEqual([]);
-      expect(metrics[0]?.provider.prometheus.query).toContain(
+      expect(metrics[0]?.provider.prometheus?.query).toContain(
         `[${gates.interval === '1m' ? '60s' : gates.interval}]`,
       );
       // One window and one scrape after the traffic starts; one window when the scrape is unknown.
@@ -71,7 +71,7 @@ describe('a builtin window shorter than two scrapes', () => {
 
   it('widens a 1s window to 2s against the sandbox default 1s scrape', () => {
     const { metrics, notes } = builtins({ interval: '1s' }, 1000);
-    expect(metrics[0]?.provider.prometheus.query).toContain('[2s]');
+    expect(metrics[0]?.provider.prometheus?.query).toContain('[2s]');
     expect(notes).toHaveLength(1);
   });
 
@@ -118,7 +118,7 @@ describe('a template whose query ranges are shorter than two scrapes', () => {
   it('is warned about, once per range, and its PromQL is left as the user wrote it', () => {
     const query = 'sum(rate(a[5s])) / sum(rate(b[5s])) + max_over_time(c[1m:10s]) + d[20s]';
     const { metrics, notes } = resolve(template(query), [['', 15_000]]);
-    expect(metrics[0]?.provider.prometheus.query).toBe(query);
+    expect(metrics[0]?.provider.prometheus?.query).toBe(query);
     expect(notes).toEqual([
       "metric errors (template t): its query's range [5s] is shorter than 2 scrapes (Prometheus scrapes every 15s), so it may find no series; use at least [30s]",
       "metric errors (template t): its query's range [20s] is shorter than 2 scrapes (Prometheus scrapes every 15s), so it may find no series; use at least [30s]",
@@ -185,7 +185,7 @@ describe('learning the scrape intervals a run needs', () => {
       start,
       [],
     );
-    expect(created[0]?.spec.metrics[0]?.provider.prometheus.query).toContain('[30s]');
+    expect(created[0]?.spec.metrics[0]?.provider.prometheus?.query).toContain('[30s]');
     expect(created[0]?.metadata.annotations?.[WINDOW_NOTES_ANNOTATION]).toContain('widened from 5s');
     expect(events).toHaveLength(1);
     expect(events[0]?.[0]).toMatchObject({ kind: 'Rollout', name: 'web', namespace: 'shop', uid: 'u1' });
@@ -194,7 +194,7 @@ describe('learning the scrape intervals a run needs', () => {
 
     // Without a source (or when the config cannot be read): the run as written, no Event.
     const plain = analysisRunFor(rollout({ interval: '5s', successRate: { min: 95 } }), start);
-    expect(plain.spec.metrics[0]?.provider.prometheus.query).toContain('[5s]');
+    expect(plain.spec.metrics[0]?.provider.prometheus?.query).toContain('[5s]');
     expect(plain.metadata.annotations).toBeUndefined();
   });
 });

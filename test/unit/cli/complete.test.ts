@@ -36,6 +36,7 @@ describe('__complete', () => {
       'undo',
       'set',
       'lint',
+      'convert',
       'version',
       'completion',
       'help',

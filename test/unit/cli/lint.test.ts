@@ -99,6 +99,19 @@ describe('kubectl sluice lint', () => {
     expect(out.join('\n')).toContain('spec.strategy.canary.steps[0].setWeight');
   });
 
+  it("checks the CRD's CEL rules offline, and names keys the API server would drop silently", async () => {
+    const bad = ROLLOUT.replace(
+      'selector: {matchLabels: {app: web}}',
+      'selector: {matchLabels: {app: shop}}',
+    ).replace('  strategy:', '  revisionHistoryLimt: 3\n  strategy:');
+    const report = await lintFile(file(bad), undefined, 'default');
+    const refused = report.documents[0]?.refused ?? '';
+    expect(refused).toContain('spec.selector: selector.matchLabels must match template.metadata.labels');
+    expect(refused).toContain("spec.revisionHistoryLimt: Sluice's Rollout has no such field");
+    expect(lintFailed(report)).toBe(true);
+    expect((await lintFile(file(ROLLOUT), undefined, 'default')).documents[0]?.refused).toBeUndefined();
+  });
+
   it('a missing file is one line and exit 1', async () => {
     const err: string[] = [];
     const code = await main(['lint', '-f', '/nonexistent/rollout.yaml'], {

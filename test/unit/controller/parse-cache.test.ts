@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseRollout } from '../../../controller/parse-cache.ts';
 import { revisionOf } from '../../../controller/revision.ts';
+import { templateOf } from '../../../crds/spec.ts';
 import { canaryApp } from '../../../sandbox/apps.ts';
 
 const rollout = () => canaryApp('shop', { name: 'web' }).find((o) => o.kind === 'Rollout') as object;
@@ -26,11 +27,11 @@ describe('parseRollout', () => {
   it('keeps the revision of a parsed template stable and equal to a fresh computation', () => {
     const parsed = parseRollout(rollout());
     if (!parsed.ok) throw new Error(parsed.message);
-    const template = parsed.value.spec.template;
+    const template = templateOf(parsed.value.spec);
     const again = parseRollout(rollout());
     if (!again.ok) throw new Error(again.message);
     expect(revisionOf(template)).toBe(revisionOf(template));
-    expect(revisionOf(again.value.spec.template)).toBe(revisionOf(template));
+    expect(revisionOf(templateOf(again.value.spec))).toBe(revisionOf(template));
     expect(revisionOf(structuredClone(template))).toBe(revisionOf(template));
   });
 });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { REVISION_LABEL, ROLLOUT_LABEL, revisionOf } from '../../../controller/revision.ts';
 import { ownerReference, replicaSetName } from '../../../controller/workload.ts';
 import type { AnalysisRun, Rollout } from '../../../crds/index.ts';
+import { templateOf } from '../../../crds/spec.ts';
 import { NS, rolloutOf, Sim } from '../../support/reconcile-sim.ts';
 
 // What this Rollout does not own, against the in-memory world of test/support/reconcile-sim.ts
@@ -16,7 +17,7 @@ describe('reconcile: what this Rollout does not own is neither adopted nor rewri
     expect(sim.rollout.status?.phase).toBe('Healthy');
 
     sim.release('web:2');
-    const next = revisionOf(sim.rollout.spec.template);
+    const next = revisionOf(templateOf(sim.rollout.spec));
     const name = `web-${next}-step-1-a0`;
     sim.runs.set(name, {
       apiVersion: 'sluice.dev/v1alpha1',
@@ -45,7 +46,7 @@ describe('reconcile: what this Rollout does not own is neither adopted nor rewri
     const sim = new Sim(rolloutOf('web:1'));
     await sim.settle();
     sim.release('web:2');
-    const next = revisionOf(sim.rollout.spec.template);
+    const next = revisionOf(templateOf(sim.rollout.spec));
     const name = `web-${next}-step-1-a0`;
     sim.runs.set(name, {
       apiVersion: 'sluice.dev/v1alpha1',
@@ -63,7 +64,7 @@ describe('reconcile: what this Rollout does not own is neither adopted nor rewri
     const sim = new Sim(rolloutOf('web:1'));
     await sim.settle();
     sim.release('web:2');
-    const next = revisionOf(sim.rollout.spec.template);
+    const next = revisionOf(templateOf(sim.rollout.spec));
     const decoyName = replicaSetName('web', next);
     const decoy: V1ReplicaSet = {
       metadata: {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { revisionOf } from '../../../controller/revision.ts';
 import { replicaSetName } from '../../../controller/workload.ts';
+import { templateOf } from '../../../crds/spec.ts';
 import { ROUTED, rolloutOf, Sim } from '../../support/reconcile-sim.ts';
 
 // The writes one reconcile pass sends, and their order, against the in-memory world of
@@ -22,9 +23,9 @@ const probe = { analysis: { templates: [{ templateName: 'probe' }] } };
 async function releasing(canary: Record<string, unknown>) {
   const sim = new Sim(rolloutOf('web:1', canary));
   await sim.settle();
-  const stable = revisionOf(sim.rollout.spec.template);
+  const stable = revisionOf(templateOf(sim.rollout.spec));
   sim.release('web:2', canary);
-  const next = revisionOf(sim.rollout.spec.template);
+  const next = revisionOf(templateOf(sim.rollout.spec));
   sim.writes = [];
   return { sim, stable, next };
 }
@@ -33,7 +34,7 @@ describe('reconcile: the writes of a pass, in order', () => {
   it('first release: the ReplicaSet, then the Services; the weight is already 0', async () => {
     const sim = new Sim(rolloutOf('web:1', steps({ setWeight: 20 })));
     await sim.settle();
-    const r1 = revisionOf(sim.rollout.spec.template);
+    const r1 = revisionOf(templateOf(sim.rollout.spec));
     expect(sim.rollout.status?.phase).toBe('Healthy');
     expectInOrder(sim.writes, `ensure ${replicaSetName('web', r1)}`, 'point web-stable', 'point web-canary');
     expect(sim.writes.filter((w) => w.startsWith('weight'))).toEqual([]);

@@ -3,14 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { templateForUndo } from '../../../cli/commands/template.ts';
 import { REVISION_LABEL, revisionOf } from '../../../controller/revision.ts';
 import {
+  type ResolvedRollout,
   replicaSetFor,
   replicaSetName,
   replicaSetReady,
+  roleMetadataPatch,
   serviceSelectorPatch,
 } from '../../../controller/workload.ts';
-import { POD_TEMPLATE_ANNOTATION, type Rollout } from '../../../crds/index.ts';
+import { POD_TEMPLATE_ANNOTATION } from '../../../crds/index.ts';
+import { templateOf } from '../../../crds/spec.ts';
 
-const rollout: Rollout = {
+const rollout: ResolvedRollout = {
   apiVersion: 'sluice.dev/v1alpha1',
   kind: 'Rollout',
   metadata: { name: 'checkout', namespace: 'shop', uid: 'u-1' },
@@ -26,7 +29,7 @@ const rollout: Rollout = {
 };
 
 describe('ReplicaSets a Rollout owns', () => {
-  const revision = revisionOf(rollout.spec.template);
+  const revision = revisionOf(templateOf(rollout.spec));
   const rs = replicaSetFor(rollout, revision, 3, 2);
 
   it('select and label pods by revision, and are owned by the Rollout', () => {
@@ -72,5 +75,19 @@ describe('ReplicaSets a Rollout owns', () => {
 
   it('point Services with a patch touching only Sluice’s selector key', () => {
     expect(serviceSelectorPatch('abc')).toEqual({ spec: { selector: { [REVISION_LABEL]: 'abc' } } });
+  });
+});
+
+describe('roleMetadataPatch', () => {
+  it('sets the new role keys, removes the old role-only ones, and gives back what the template had', () => {
+    const patch = roleMetadataPatch(
+      { labels: { role: 'stable' } },
+      { labels: { role: 'canary', track: 'new', team: 'x' }, annotations: { dash: 'canary' } },
+      { labels: { app: 'web', team: 'payments' } },
+    );
+    expect(patch).toEqual({
+      labels: { role: 'stable', track: null, team: 'payments' },
+      annotations: { dash: null },
+    });
   });
 });

@@ -8,7 +8,12 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 describe('desiredWorld', () => {
   it('is empty before any revision is known', () => {
-    expect(desiredWorld(canarySpec(), undefined, T0)).toEqual({ replicas: {}, keep: [], services: {} });
+    expect(desiredWorld(canarySpec(), undefined, T0)).toEqual({
+      replicas: {},
+      keep: [],
+      services: {},
+      historyLimit: 10,
+    });
   });
 
   it('canary: stable and canary at full size, services and weight from status', () => {
@@ -21,8 +26,26 @@ describe('desiredWorld', () => {
     expect(world).toEqual({
       replicas: { r1: 4, r2: 4 },
       keep: [],
+      historyLimit: 10,
       services: { s: 'r1', c: 'r2' },
       weight: 20,
+      podMetadata: { r1: {}, r2: {} },
+    });
+  });
+
+  it("canary: each role's metadata on its revision, the canary's dropped when it is aborted", () => {
+    const spec = canarySpec([], {
+      trafficRouting: routing,
+      canaryMetadata: { labels: { role: 'canary' } },
+      stableMetadata: { labels: { role: 'stable' }, annotations: { dash: 'on' } },
+    });
+    const releasing = { stableRevision: 'r1', currentRevision: 'r2' };
+    expect(desiredWorld(spec, releasing, T0).podMetadata).toEqual({
+      r1: { labels: { role: 'stable' }, annotations: { dash: 'on' } },
+      r2: { labels: { role: 'canary' } },
+    });
+    expect(desiredWorld(spec, { ...releasing, abort: true }, T0).podMetadata).toEqual({
+      r1: { labels: { role: 'stable' }, annotations: { dash: 'on' } },
     });
   });
 
@@ -44,6 +67,7 @@ describe('desiredWorld', () => {
     expect(desiredWorld(spec, status, T0)).toEqual({
       replicas: { r1: 4, r2: 2 },
       keep: [],
+      historyLimit: 10,
       services: { active: 'r1', preview: 'r2' },
     });
   });
@@ -62,5 +86,36 @@ describe('desiredWorld', () => {
     });
     const after = { ...before, blueGreen: { activeRevision: 'r2' } };
     expect(desiredWorld(spec, after, T0).weight).toBe(100);
+  });
+});
+
+describe('dynamicStableScale', () => {
+  const spec = canarySpec([{ setWeight: 60 }, { pause: {} }], { dynamicStableScale: true });
+  const releasing = {
+    stableRevision: 'r1',
+    currentRevision: 'r2',
+    currentStepIndex: 1,
+    canary: { weight: 60 },
+  };
+
+  it('the stable keeps only the pods its share needs', () => {
+    expect(desiredWorld(spec, releasing, T0).replicas).toEqual({ r1: 2, r2: 4 });
+  });
+
+  it('after an abort traffic returns only as fast as the stable pods do, never rising', () => {
+    const aborted = { ...releasing, abort: true, canary: { weight: 0 } };
+    const seen = (available: number, canaryWeight = 60) => ({
+      pods: { r1: { replicas: 4, available }, r2: { replicas: 4, available: 4 } },
+      canaryWeight,
+    });
+    const one = desiredWorld(spec, aborted, T0, seen(1));
+    expect(one).toMatchObject({ weight: 60, replicas: { r1: 4 } });
+    expect(one.keep).toContain('r2');
+    expect(desiredWorld(spec, aborted, T0, seen(3)).weight).toBe(25);
+    // A stable pod lost on the way back does not send the canary more than it had.
+    expect(desiredWorld(spec, aborted, T0, seen(2, 25)).weight).toBe(25);
+    const back = desiredWorld(spec, aborted, T0, seen(4, 25));
+    expect(back.weight).toBe(0);
+    expect(back.keep).not.toContain('r2');
   });
 });

@@ -42,7 +42,13 @@ function releaseEvents(snapshot: ReleaseSnapshot): ReleaseEvent[] {
   const events: ReleaseEvent[] = [];
   for (const revision of new Set([ctx.stableRevision ?? 'r1', current, newer])) {
     for (const ready of [true, false])
-      events.push({ type: 'OBSERVE', now: t, revision, ready: { canary: ready, preview: ready } });
+      events.push({
+        type: 'OBSERVE',
+        now: t,
+        revision,
+        ready: { canary: ready, preview: ready },
+        canaryAvailable: ready ? 100 : 0,
+      });
   }
   for (const phase of PHASES) {
     if (ctx.analysis) {
@@ -162,6 +168,14 @@ describe('canary machine, walked with xstate/graph', () => {
     canarySpec([{ setWeight: 20 }, { pause: { duration: '1m' } }, { analysis: gate }, { pause: {} }, {}], {
       analysis: gate,
     }),
+    // A canary resized by setCanaryScale: weights and the promotion wait for its pods.
+    canarySpec([
+      { setCanaryScale: { replicas: 1 } },
+      { setWeight: 20 },
+      { setCanaryScale: { matchTrafficWeight: true } },
+      { setWeight: 50 },
+      { pause: {} },
+    ]),
   ];
   const result = explore(canaryMachine, specs.map(input), releaseEvents, serializeRelease);
 

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { analysisRunFor } from '../../../controller/analysis/runs.ts';
-import { replicaSetFor } from '../../../controller/workload.ts';
-import type { Rollout } from '../../../crds/index.ts';
+import { type ResolvedRollout, replicaSetFor } from '../../../controller/workload.ts';
 import { controlledBy, notOwnedMessage, serviceRefusal } from '../../../machines/ownership.ts';
 
-const rollout: Rollout = {
+const rollout: ResolvedRollout = {
   apiVersion: 'sluice.dev/v1alpha1',
   kind: 'Rollout',
   metadata: { name: 'checkout', namespace: 'shop', uid: 'uid-checkout' },

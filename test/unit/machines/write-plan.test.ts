@@ -176,3 +176,85 @@ describe('the order of writes, for any world', () => {
     );
   });
 });
+
+describe('revision history (revisionHistoryLimit)', () => {
+  /** Five old revisions at zero (h1 oldest), stable s, canary c whose template is current. */
+  const observed: ObservedWorld = {
+    templateRevision: 'c',
+    replicas: { h1: 0, h2: 0, h3: 0, h4: 0, h5: 0, s: 4, c: 4 },
+    services: {},
+    numbers: { h1: 1, h2: 2, h3: 3, h4: 4, h5: 5, s: 6, c: 7 },
+  };
+  const desired = (historyLimit: number, keep: string[] = []): DesiredWorld => ({
+    replicas: { s: 4, c: 4 },
+    keep,
+    services: {},
+    historyLimit,
+  });
+
+  it('deletes the oldest ReplicaSets at zero beyond the limit, last, and never stable or canary', () => {
+    expect(planWrites(observed, desired(2))).toEqual([
+      { type: 'deleteReplicaSet', revision: 'h3' },
+      { type: 'deleteReplicaSet', revision: 'h2' },
+      { type: 'deleteReplicaSet', revision: 'h1' },
+    ]);
+    const none = planWrites(observed, desired(0)).map((w) =>
+      w.type === 'deleteReplicaSet' ? w.revision : '',
+    );
+    expect(none.sort()).toEqual(['h1', 'h2', 'h3', 'h4', 'h5']);
+  });
+
+  it('keeps what is within the limit, a scale-down not yet due, and what it does not control', () => {
+    expect(planWrites(observed, desired(5))).toEqual([]);
+    // h4 waits for its delayed scale-down; h1 has no number: not this Rollout's to delete.
+    const foreign: ObservedWorld = { ...observed, numbers: { h2: 2, h3: 3, h4: 4, h5: 5, s: 6, c: 7 } };
+    expect(planWrites(foreign, desired(0, ['h4']))).toEqual([
+      { type: 'deleteReplicaSet', revision: 'h5' },
+      { type: 'deleteReplicaSet', revision: 'h3' },
+      { type: 'deleteReplicaSet', revision: 'h2' },
+    ]);
+  });
+
+  it('a revision still shrinking is not history yet', () => {
+    const shrinking: ObservedWorld = { ...observed, replicas: { ...observed.replicas, h5: 2 } };
+    expect(planWrites(shrinking, desired(0))).toEqual([
+      { type: 'scaleReplicaSet', revision: 'h5', from: 2, to: 0 },
+      { type: 'deleteReplicaSet', revision: 'h4' },
+      { type: 'deleteReplicaSet', revision: 'h3' },
+      { type: 'deleteReplicaSet', revision: 'h2' },
+      { type: 'deleteReplicaSet', revision: 'h1' },
+    ]);
+  });
+});
+
+describe('role metadata (canaryMetadata / stableMetadata)', () => {
+  const observed: ObservedWorld = {
+    templateRevision: 'r2',
+    replicas: { r1: 4, r2: 4 },
+    services: {},
+    podMetadata: { r1: { labels: { role: 'stable' } }, r2: { labels: { role: 'canary' } } },
+  };
+  it('writes a revision only when its role metadata changes, after the traffic', () => {
+    const same: DesiredWorld = {
+      replicas: { r1: 4, r2: 4 },
+      keep: [],
+      services: {},
+      podMetadata: observed.podMetadata,
+    };
+    expect(planWrites(observed, same)).toEqual([]);
+    const promoted: DesiredWorld = {
+      replicas: { r2: 4 },
+      keep: ['r1'],
+      services: {},
+      podMetadata: { r2: { labels: { role: 'stable' } } },
+    };
+    expect(planWrites(observed, promoted)).toEqual([
+      {
+        type: 'setPodMetadata',
+        revision: 'r2',
+        metadata: { labels: { role: 'stable' } },
+        previous: { labels: { role: 'canary' } },
+      },
+    ]);
+  });
+});

@@ -51,7 +51,7 @@ describe('compareToStable resolved into sequential metrics', () => {
       minRequests: 100,
       maxIncreasePoints: 0.5,
     });
-    const query = errors.provider.prometheus.query;
+    const query = errors.provider.prometheus?.query ?? '';
     expect(query).toContain('destination_service_name="web-canary"');
     expect(query).toContain('destination_service_name="web-stable"');
     expect(query).toContain(`[${WINDOW}]`);
