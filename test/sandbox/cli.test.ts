@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiextensionsV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, RbacAuthorizationV1Api, type RbacV1Subject } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { Io } from '../../cli/io.ts';
@@ -666,30 +666,35 @@ describe('roles for people (deploy/rbac-people.yaml, aggregated into view, edit 
   });
 });
 
+/** A Role in `ns` that may get and list Rollouts, bound to `subject` (a ServiceAccount, a Group). */
+async function mayReadRollouts(ns: string, subject: RbacV1Subject): Promise<void> {
+  const rbac = kube().kc.makeApiClient(RbacAuthorizationV1Api);
+  await rbac.createNamespacedRole({
+    namespace: ns,
+    body: {
+      metadata: { name: 'rollout-reader' },
+      rules: [{ apiGroups: ['sluice.dev'], resources: ['rollouts'], verbs: ['get', 'list'] }],
+    },
+  });
+  await rbac.createNamespacedRoleBinding({
+    namespace: ns,
+    body: {
+      metadata: { name: 'reads-rollouts' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'rollout-reader' },
+      subjects: [subject],
+    },
+  });
+}
+
 describe('kubectl sluice RBAC', () => {
   it('tells a read-only user which verb on which resource is denied and what the command needs', async () => {
     const ns = await freshNamespace('cli');
     await createRollout(ns, 'checkout', PAUSED);
-    const rbac = kube().kc.makeApiClient(RbacAuthorizationV1Api);
     await kube().core.createNamespacedServiceAccount({
       namespace: ns,
       body: { metadata: { name: 'viewer' } },
     });
-    await rbac.createNamespacedRole({
-      namespace: ns,
-      body: {
-        metadata: { name: 'rollout-reader' },
-        rules: [{ apiGroups: ['sluice.dev'], resources: ['rollouts'], verbs: ['get', 'list'] }],
-      },
-    });
-    await rbac.createNamespacedRoleBinding({
-      namespace: ns,
-      body: {
-        metadata: { name: 'viewer-reads-rollouts' },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'rollout-reader' },
-        subjects: [{ kind: 'ServiceAccount', name: 'viewer', namespace: ns }],
-      },
-    });
+    await mayReadRollouts(ns, { kind: 'ServiceAccount', name: 'viewer', namespace: ns });
     const kubeconfig = await serviceAccountKubeconfig(ns, 'viewer');
 
     // Reading is allowed (the namespace comes from the context)…
@@ -733,21 +738,10 @@ describe("kubectl's connection flags on the real API server", () => {
     );
 
     // A group allowed to read Rollouts there: reading works, steering is still refused.
-    const rbac = kube().kc.makeApiClient(RbacAuthorizationV1Api);
-    await rbac.createNamespacedRole({
-      namespace: ns,
-      body: {
-        metadata: { name: 'rollout-reader' },
-        rules: [{ apiGroups: ['sluice.dev'], resources: ['rollouts'], verbs: ['get', 'list'] }],
-      },
-    });
-    await rbac.createNamespacedRoleBinding({
-      namespace: ns,
-      body: {
-        metadata: { name: 'watchers-read-rollouts' },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'rollout-reader' },
-        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'release-watchers' }],
-      },
+    await mayReadRollouts(ns, {
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Group',
+      name: 'release-watchers',
     });
     const asWatcher = ['-n', ns, '--as', 'nobody', '--as-group', 'others', '--as-group', 'release-watchers'];
     expect(await sluice(['status', 'checkout', '--watch=false', ...asWatcher])).toMatchObject({ code: 0 });
