@@ -54,6 +54,10 @@ export async function bundle({ entry = 'sluice', outfile, version, revision } = 
     format: 'esm',
     target: 'node24',
     outfile: outfile ?? `${ROOT}dist/${entry}.mjs`,
+    // client-node's node-fetch 2 reaches tr46, which requires Node's own punycode module: Node 22+
+    // then warns (DEP0040) on every run of a file outside node_modules, as the bundles are. The
+    // npm package of the same code, which tr46's later versions require, is bundled instead.
+    alias: { punycode: 'punycode/punycode.js' },
     define: {
       __SLUICE_VERSION__: JSON.stringify(stamp.version),
       ...(stamp.revision ? { __SLUICE_REVISION__: JSON.stringify(stamp.revision) } : {}),

@@ -4,6 +4,7 @@ import { GROUP, VERSION } from '../crds/common.ts';
 import { apiStatus, CliError, explainFailure, RolloutNotFound } from './errors.ts';
 import { JSON_PATCH, type Kube, MERGE_PATCH, request } from './kube.ts';
 import {
+  type AnalysisRun,
   byRevisionDescending,
   type EventView,
   type PodView,
@@ -44,22 +45,46 @@ export async function getRollout(kube: Kube, name: string): Promise<Rollout> {
 
 const NOT_INSTALLED = `the Rollout API (${GROUP}/${VERSION}) is not installed in this cluster: apply crds/rollouts.yaml first`;
 
-export async function listRollouts(kube: Kube, allNamespaces: boolean): Promise<Rollout[]> {
-  const list = await request(kube, 'list', PLURAL, allNamespaces ? undefined : kube.namespace, () =>
+/** A list as the API sends it: the items and the resourceVersion a watch continues from. */
+export interface Listing<T> {
+  items: T[];
+  resourceVersion?: string;
+}
+
+/** One of Sluice's kinds in the namespace (every namespace with `allNamespaces`), by namespace then name. */
+async function listSluice<T extends { metadata: { name?: string; namespace?: string } }>(
+  kube: Kube,
+  plural: 'rollouts' | 'analysisruns',
+  allNamespaces: boolean,
+): Promise<Listing<T>> {
+  const path = { group: GROUP, version: VERSION, plural };
+  const list = (await request(kube, 'list', plural, allNamespaces ? undefined : kube.namespace, () =>
     (allNamespaces
-      ? kube.custom.listCustomObjectForAllNamespaces(rolloutPath)
-      : kube.custom.listNamespacedCustomObject({ ...rolloutPath, namespace: kube.namespace })
+      ? kube.custom.listCustomObjectForAllNamespaces(path)
+      : kube.custom.listNamespacedCustomObject({ ...path, namespace: kube.namespace })
     ).catch((err: unknown) => {
       // A list is never 404 for an empty namespace, only when the resource type is unknown.
-      throw apiStatus(err)?.code === 404 ? new CliError(NOT_INSTALLED) : err;
+      if (apiStatus(err)?.code !== 404) throw err;
+      throw new CliError(
+        plural === 'rollouts'
+          ? NOT_INSTALLED
+          : `the AnalysisRun API (${GROUP}/${VERSION}) is not installed in this cluster: apply crds/${plural}.yaml first`,
+      );
     }),
-  );
-  return ((list as { items?: Rollout[] }).items ?? []).sort(
+  )) as { items?: T[]; metadata?: { resourceVersion?: string } };
+  const items = (list.items ?? []).sort(
     (a, b) =>
       (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') ||
       (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''),
   );
+  return { items, resourceVersion: list.metadata?.resourceVersion };
 }
+
+export const listRollouts = (kube: Kube, allNamespaces: boolean): Promise<Listing<Rollout>> =>
+  listSluice<Rollout>(kube, 'rollouts', allNamespaces);
+
+export const listAnalysisRuns = (kube: Kube, allNamespaces: boolean): Promise<Listing<AnalysisRun>> =>
+  listSluice<AnalysisRun>(kube, 'analysisruns', allNamespaces);
 
 /**
  * The Rollout's ReplicaSets as wire JSON. Read through the generic objects API rather than AppsV1Api so

@@ -50,6 +50,8 @@ export interface Identity {
   /** The user as the kubeconfig names it; the API server's own name for them wins when it says one. */
   user: string;
   server: string;
+  /** --request-timeout, when given: a request it aborted says so. */
+  requestTimeoutMs?: number;
 }
 
 /**
@@ -60,6 +62,10 @@ export function explainFailure(err: unknown, op: Operation, who: Identity): CliE
   if (err instanceof CliError) return err;
   const where = op.namespace === undefined ? 'at cluster scope' : `in namespace "${op.namespace}"`;
   const status = apiStatus(err);
+  if (status?.code === 403 && /cannot impersonate/.test(status.message ?? '')) {
+    // Refused the --as or --as-group, not the command: the server's words name both users.
+    return new CliError(`forbidden: ${status.message}`);
+  }
   if (status?.code === 403) {
     const user = /\bUser "([^"]*)"/.exec(status.message ?? '')?.[1] ?? who.user;
     return new CliError(
@@ -77,6 +83,12 @@ export function explainFailure(err: unknown, op: Operation, who: Identity): CliE
     return new CliError(`cannot ${op.verb} ${op.resource} ${where}: HTTP ${status.code}: ${detail}`);
   }
   const message = err instanceof Error ? err.message : String(err);
+  if ((err as { name?: unknown } | null)?.name === 'AbortError' && who.requestTimeoutMs !== undefined) {
+    return new CliError(
+      `no answer from the API server at ${who.server} to ${op.verb} ${op.resource} ${where} ` +
+        `within ${who.requestTimeoutMs / 1000} s (--request-timeout)`,
+    );
+  }
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' || /fetch|ECONN|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|socket/i.test(message)) {
     return new CliError(`cannot reach the API server at ${who.server}: ${message}`);

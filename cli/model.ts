@@ -1,7 +1,7 @@
-import type { Detectability } from '../crds/analysis.ts';
+import type { AnalysisRun, Detectability } from '../crds/analysis.ts';
 import type { Rollout } from '../crds/rollout.ts';
 
-export type { Rollout };
+export type { AnalysisRun, Rollout };
 
 /** Labels and annotation the controller puts on each revision's ReplicaSet. */
 import { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, ROLLOUT_LABEL } from '../crds/labels.ts';

@@ -31,12 +31,17 @@ const READ: readonly Permission[] = [
 const SIGNAL: readonly Permission[] = [rollouts('get'), rolloutStatus];
 
 /**
- * What each command needs in the Rollout's namespace (cluster-wide for `list -A`). `list` and
- * `get rollout` share one viewer set so a single read-only Role serves both. Signals only ever touch rollouts/status,
+ * What each command needs in the Rollout's namespace (cluster-wide for `list -A`). `list rollouts`
+ * and `get rollout` share one viewer set so a single read-only Role serves both. Signals only ever touch rollouts/status,
  * so a role that may steer releases need not be able to edit what git owns.
  */
 export const PERMISSIONS: Record<CommandName, readonly Permission[]> = {
-  list: READ,
+  'list rollouts': READ,
+  // -w watches them; without it a list is all it reads.
+  'list analysisruns': [
+    { verb: 'list', resource: 'analysisruns', group: 'sluice.dev' },
+    { verb: 'watch', resource: 'analysisruns', group: 'sluice.dev' },
+  ],
   'get rollout': READ,
   // Waits by reading the one Rollout: a pipeline's account needs nothing more.
   status: [rollouts('get')],
@@ -45,6 +50,7 @@ export const PERMISSIONS: Record<CommandName, readonly Permission[]> = {
   retry: SIGNAL,
   pause: SIGNAL,
   resume: SIGNAL,
+  restart: SIGNAL,
   undo: [rollouts('get'), { verb: 'list', resource: 'replicasets', group: 'apps' }, rollouts('patch')],
   'set image': [rollouts('get'), rollouts('patch')],
   // Reads a file and asks only the Prometheus given on the command line.
@@ -53,6 +59,12 @@ export const PERMISSIONS: Record<CommandName, readonly Permission[]> = {
   convert: [],
   // Best effort: without it the plugin still prints its own version and says why it has no other.
   version: [{ verb: 'get', resource: 'deployments', group: 'apps', where: "the controller's namespace" }],
+  // Prints a script; what the script completes reads the names it offers, best effort: without
+  // these, commands and flags still complete.
+  completion: [
+    rollouts('list'),
+    { verb: 'list', resource: 'namespaces', group: '', where: 'cluster scope (namespace names)' },
+  ],
 };
 
 /** `get rollouts, patch rollouts/status`: the short form error messages use. */

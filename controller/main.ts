@@ -27,6 +27,7 @@ import { type ChangeType, kubeSource, ResilientInformer } from './kube/informer.
 import { kubeLeaseStore, LeaderElector } from './kube/leader.ts';
 import { type Priority, WorkQueue } from './kube/workqueue.ts';
 import { createLogger, type Logger } from './log.ts';
+import { PodRestarts } from './restart.ts';
 import { ROLLOUT_LABEL } from './revision.ts';
 import { rolloutHandler } from './rollout-worker.ts';
 import { informersReady, type RunningServer, sluiceMetrics, startServer } from './server.ts';
@@ -183,6 +184,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
         now: Date.now,
         statusWritten: (r) => world.remember(r),
         analysis,
+        pods: new PodRestarts(kc, mayWrite, fieldManager),
       },
       metrics,
       analysisMetrics,

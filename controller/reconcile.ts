@@ -24,6 +24,7 @@ import { allSettledOrThrow } from './all-settled.ts';
 import { type AnalysisDeps, analysisProblem, startAnalysisRun } from './analysis/runs.ts';
 import type { EventRecorder } from './kube/events.ts';
 import { parseRollout } from './parse-cache.ts';
+import { type PodAccess, type RestartOutcome, reconcileRestart } from './restart.ts';
 import { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, revisionOf, sameJson } from './revision.ts';
 import { desiredConditions, mergeConditions, type Problem } from './rollout-conditions.ts';
 import { type Split, splitsFor } from './traffic/split.ts';
@@ -50,6 +51,8 @@ export interface ReconcileDeps {
   statusWritten?: (rollout: Rollout) => void;
   /** Where AnalysisTemplates are read; without it a gate naming a template gets a run that ends in Error. */
   analysis?: AnalysisDeps;
+  /** Pods, read and evicted only for a restart (controller/restart.ts); without it none happens. */
+  pods?: PodAccess;
 }
 
 export interface ReconcileOutcome {
@@ -127,7 +130,8 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
   await moveTrafficAndGates(deps, pass, decided);
   await scaleReferencedDeployment(deps, pass, decided.decision.status);
   tellPeople(deps, pass, decided);
-  return writeStatus(deps, pass, decided);
+  const restart = await reconcileRestart(deps, rollout, pass.replicaSets, pass.now, regarding(rollout));
+  return writeStatus(deps, pass, decided, restart);
 }
 
 /** What one pass decided: the machine's decision, the world it stands for, the writes to get there. */
@@ -304,17 +308,28 @@ function tellPeople(deps: ReconcileDeps, pass: Pass, decided: Decided): void {
 }
 
 /** Status once, only if it changed, and when to come back. */
-async function writeStatus(deps: ReconcileDeps, pass: Pass, decided: Decided): Promise<ReconcileOutcome> {
+async function writeStatus(
+  deps: ReconcileDeps,
+  pass: Pass,
+  decided: Decided,
+  restart: RestartOutcome,
+): Promise<ReconcileOutcome> {
   const { decision } = decided;
   const next = finishStatus(
     pass.rollout,
-    // status.writeBack is the write-back worker's record, not the machine's: carried as read.
-    { ...decision.status, signals: undefined, writeBack: pass.rollout.status?.writeBack },
+    // status.writeBack is the write-back worker's record, and the restart fields the restart's,
+    // not the machine's: carried alongside.
+    { ...decision.status, signals: undefined, writeBack: pass.rollout.status?.writeBack, ...restart.status },
     pass,
     analysisProblem(pass.runs, decision.status),
   );
   const wroteStatus = await writeIfChanged(deps, pass.rollout, next);
-  const requeueAfterMs = decision.wakeAt === undefined ? undefined : Math.max(0, decision.wakeAt - pass.now);
+  const wakes = [
+    decision.wakeAt === undefined ? undefined : decision.wakeAt - pass.now,
+    restart.requeueAfterMs,
+  ];
+  const soonest = Math.min(...wakes.filter((w): w is number => w !== undefined));
+  const requeueAfterMs = Number.isFinite(soonest) ? Math.max(0, soonest) : undefined;
   return {
     requeueAfterMs,
     requeueIsHousekeeping: decision.wakeIsHousekeeping,

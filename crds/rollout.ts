@@ -355,6 +355,10 @@ export const RolloutSpec = z
     progressDeadlineSeconds: z.int().min(1).optional().meta({ description: 'Default 600.' }),
     strategy: Strategy,
     writeBack: WriteBack.optional(),
+    restartAt: z.iso.datetime({ offset: true }).optional().meta({
+      description:
+        'As Argo Rollouts: once this time has come, the controller replaces the stable and canary pods created before it, one at a time, keeping the rest available. `kubectl sluice restart` asks the same without touching spec.',
+    }),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -468,8 +472,16 @@ export const RolloutStatus = z.object({
       retry: Signal.optional(),
       pause: Signal.optional(),
       resume: Signal.optional(),
+      restart: Signal.optional(),
     })
     .optional(),
+  restartRequestedAt: z.string().optional().meta({
+    description: 'The latest `kubectl sluice restart`: pods created before it are replaced.',
+  }),
+  restartedAt: z.string().optional().meta({
+    description:
+      'The restart time (the later of spec.restartAt and restartRequestedAt) whose pods have all been replaced.',
+  }),
   writeBack: z
     .object({
       revision: z.string().meta({ description: 'The rolled-back revision this write-back is about.' }),

@@ -13,6 +13,7 @@ import { packageVersion } from '../controller/version.ts';
 import { ensureHelm } from '../sandbox/build.ts';
 import { packageChart } from './chart.ts';
 import { sha256sums } from './checksums.ts';
+import { DEFAULT_DOWNLOAD_URL, krewManifest, packKrew } from './krew.ts';
 import {
   composeKustomization,
   IMAGE_REPOSITORY,
@@ -23,6 +24,7 @@ import {
   setImage,
 } from './manifests.ts';
 import { clusterScopedResources, confineTo, namespacedHeader } from './namespaced.ts';
+import { packNpm } from './npm.ts';
 import { checkReleaseVersion, ReleaseError } from './semver.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -34,6 +36,8 @@ export interface ReleaseOptions {
   out?: string;
   /** Of install-namespaced.yaml; install.yaml keeps deploy/'s own. */
   namespace?: string;
+  /** Where the krew manifest says the archive is downloaded from ({version} replaced). */
+  downloadUrl?: string;
   /** The checkout to build from; tests point it elsewhere only for the chart. */
   root?: string;
   /**
@@ -139,6 +143,10 @@ export async function buildRelease(options: ReleaseOptions): Promise<Release> {
   write('image.env', `SLUICE_VERSION=${version}\nSLUICE_REVISION=${revision}\n`);
   const files = ['crds.yaml', 'install.yaml', 'install-namespaced.yaml', 'sluice.mjs', 'kubectl-sluice.mjs'];
   files.push('image.env');
+  // The plugin for krew (an archive and its manifest) and both programs as an npm package.
+  files.push(packKrew(root, out, version));
+  write('sluice.yaml', krewManifest(out, version, options.downloadUrl));
+  files.push('sluice.yaml', packNpm(root, out, version));
 
   rmSync(join(out, 'charts'), { recursive: true, force: true });
   notes.push(packageChart(join(root, 'charts', 'sluice'), out, version));
@@ -156,15 +164,17 @@ export async function buildRelease(options: ReleaseOptions): Promise<Release> {
   return { out, files: [...files, 'SHA256SUMS'], notes };
 }
 
-const USAGE = `Usage: tsx release/build.ts [--version X.Y.Z] [--out DIR] [--namespace NS]
+const USAGE = `Usage: tsx release/build.ts [--version X.Y.Z] [--out DIR] [--namespace NS] [--download-url URL]
 
-  --version    the release, MAJOR.MINOR.PATCH[-PRERELEASE] (default package.json's)
-  --out        where to write (default dist/release/<version>)
-  --namespace  the namespace of install-namespaced.yaml (default ${DEFAULT_NAMESPACE})`;
+  --version       the release, MAJOR.MINOR.PATCH[-PRERELEASE] (default package.json's)
+  --out           where to write (default dist/release/<version>)
+  --namespace     the namespace of install-namespaced.yaml (default ${DEFAULT_NAMESPACE})
+  --download-url  where the krew manifest says the release's files are ({version} is replaced;
+                  default ${DEFAULT_DOWNLOAD_URL})`;
 
 /** Returns the exit code: 0 written, 2 called wrongly or refused, 1 failed on the way. */
 export async function main(argv: string[]): Promise<number> {
-  let values: { version?: string; out?: string; namespace?: string; help?: boolean };
+  let values: { version?: string; out?: string; namespace?: string; 'download-url'?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -172,6 +182,7 @@ export async function main(argv: string[]): Promise<number> {
         version: { type: 'string' },
         out: { type: 'string' },
         namespace: { type: 'string' },
+        'download-url': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -190,6 +201,7 @@ export async function main(argv: string[]): Promise<number> {
       version: values.version ?? packageVersion(),
       ...(values.out ? { out: values.out } : {}),
       ...(values.namespace ? { namespace: values.namespace } : {}),
+      ...(values['download-url'] ? { downloadUrl: values['download-url'] } : {}),
     });
     for (const file of release.files) console.log(join(release.out, file));
     for (const note of release.notes) console.log(`note: ${note}`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the sandbox's upstream binaries from the Go module proxy into a cache outside
 # the checkout, keyed by version, so a fresh clone (what CI uses) reuses them.
-#   sandbox/build.sh [kubernetes|etcd|kwok|flux|argo-rollouts|helm|all]
+#   sandbox/build.sh [kubernetes|etcd|kwok|flux|argo-rollouts|helm|krew|all]
 # Each target is skipped when its binaries are already in the cache.
 set -euo pipefail
 
@@ -18,6 +18,8 @@ FLUX_SOURCE_PINS=${FLUX_SOURCE_PINS:-github.com/fluxcd/pkg/artifact=v0.18.0}
 ARGO_ROLLOUTS_VERSION=${ARGO_ROLLOUTS_VERSION:-v1.9.3}
 # Helm, for the chart's tests (lint, template, install into the sandbox): v4 is served here.
 HELM_VERSION=${HELM_VERSION:-v4.3.2}
+# krew and validate-krew-manifest, for the release's krew manifest (its go.mod has no replaces).
+KREW_VERSION=${KREW_VERSION:-v0.4.3}
 CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 
 say() { printf '[sandbox build] %s\n' "$*" >&2; }
@@ -201,6 +203,16 @@ build_helm() {
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 
+build_krew() {
+  local out=$CACHE/krew-$KREW_VERSION
+  if [ -x "$out/krew" ] && [ -x "$out/validate-krew-manifest" ]; then say "krew $KREW_VERSION: cached in $out"; return; fi
+  need_go
+  mkdir -p "$out.tmp"
+  with_progress "krew-$KREW_VERSION" bash -c "cd '$out.tmp' && export CGO_ENABLED=0 GOBIN='$out.tmp' && \
+    go install -trimpath -ldflags '-s -w' sigs.k8s.io/krew/cmd/krew@$KREW_VERSION sigs.k8s.io/krew/cmd/validate-krew-manifest@$KREW_VERSION"
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
 target=${1:-all}
 lock
 case "$target" in
@@ -210,6 +222,7 @@ case "$target" in
   flux) build_flux ;;
   argo-rollouts) build_argo_rollouts ;;
   helm) build_helm ;;
+  krew) build_krew ;;
   all) build_etcd; build_kwok; build_kubernetes ;;
-  *) die "unknown target '$target' (kubernetes, etcd, kwok, flux, argo-rollouts, helm or all)" ;;
+  *) die "unknown target '$target' (kubernetes, etcd, kwok, flux, argo-rollouts, helm, krew or all)" ;;
 esac

@@ -49,3 +49,21 @@ export async function ensureHelm(): Promise<string> {
     throw new SandboxError(`helm build failed (exit ${r.code}); logs in ${PATHS.buildLogs}`);
   return helmPath();
 }
+
+export const krewPath = (): string => join(PATHS.cache, `krew-${VERSIONS.krew}`, 'krew');
+
+/**
+ * krew and its validate-krew-manifest, for the release's krew manifest: built from the Go module
+ * once (about 40 s), then cached. Returns the directory holding both.
+ */
+export async function ensureKrew(): Promise<string> {
+  if (existsSync(krewPath())) return join(krewPath(), '..');
+  say(`building krew ${VERSIONS.krew} from the Go module proxy into ${PATHS.cache}`);
+  const r = await run('bash', [PATHS.buildScript, 'krew'], {
+    stream: true,
+    env: { ...process.env, KREW_VERSION: VERSIONS.krew },
+  });
+  if (r.code !== 0 || !existsSync(krewPath()))
+    throw new SandboxError(`krew build failed (exit ${r.code}); logs in ${PATHS.buildLogs}`);
+  return join(krewPath(), '..');
+}

@@ -11,6 +11,7 @@ export const VERSIONS = {
   fluxSource: process.env.FLUX_SOURCE_VERSION ?? 'v1.9.6',
   fluxKustomize: process.env.FLUX_KUSTOMIZE_VERSION ?? 'v1.9.6',
   helm: process.env.HELM_VERSION ?? 'v4.3.2',
+  krew: process.env.KREW_VERSION ?? 'v0.4.3',
 } as const;
 
 function port(name: string, fallback: number): number {

@@ -57,6 +57,9 @@ export function signalRefusal(command: SignalCommand, rollout: Rollout): string 
     case 'resume':
       if (status?.phase !== 'Paused') return `rollout "${name}" is not paused (phase: ${phase})`;
       return undefined;
+    case 'restart':
+      // Any time, as Argo's: a restart asked during a release replaces the canary's pods too.
+      return undefined;
   }
 }
 
@@ -79,6 +82,10 @@ export async function runSignal(
   if (refusal !== undefined) throw new CliError(refusal);
   await patchRolloutStatus(kube, name, signalPatch(command, io.now(), kube.identity.user, full));
   const what = command === 'promote' && full ? 'full promotion' : command;
-  io.out(`rollout "${name}": ${what} requested; the controller acts on it at its next reconcile`);
+  io.out(
+    command === 'restart'
+      ? `rollout "${name}": restart requested; the controller replaces its pods created before now, one at a time`
+      : `rollout "${name}": ${what} requested; the controller acts on it at its next reconcile`,
+  );
   return 0;
 }

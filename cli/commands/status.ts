@@ -1,21 +1,37 @@
 import { setTimeout as wait } from 'node:timers/promises';
-import { Watch } from '@kubernetes/client-node';
+import { resourcePath } from '../../controller/kube/client.ts';
 import { GROUP, VERSION } from '../../crds/common.ts';
 import { gatherStatus, getRollout } from '../api.ts';
-import { CliError, explainFailure, RolloutNotFound } from '../errors.ts';
-import type { Io } from '../io.ts';
+import type { OutputFormat } from '../args.ts';
+import { CliError, RolloutNotFound } from '../errors.ts';
+import { type Io, paintOf } from '../io.ts';
 import type { Kube } from '../kube.ts';
-import { ROLLOUT_LABEL, type StatusView } from '../model.ts';
+import { ROLLOUT_LABEL, type Rollout, type StatusView } from '../model.ts';
+import { formatObject, formatStreamed, withoutManagedFields } from '../render/output.ts';
+import { paintPhase } from '../render/paint.ts';
 import { renderStatus } from '../render/status.ts';
-import { settled } from '../settled.ts';
+import { type Settled, settled, settledLine } from '../settled.ts';
+import { aborted, keepWatching, stopOn } from '../watch.ts';
 
-/** `get rollout NAME [-w]`: the tree, once or redrawn on every change. */
-export async function runGetRollout(kube: Kube, io: Io, name: string, watch: boolean): Promise<number> {
+/** `get rollout NAME [-w] [-o json|yaml]`: the tree (or the object), once or on every change. */
+export async function runGetRollout(
+  kube: Kube,
+  io: Io,
+  name: string,
+  watch: boolean,
+  output?: OutputFormat,
+): Promise<number> {
   if (!watch) {
-    io.out(renderStatus(await gatherStatus(kube, name), io.now()));
+    const view = await gatherStatus(kube, name);
+    io.out(output ? formatObject(output, viewObject(view)) : renderStatus(view, io.now(), paintOf(io)));
     return 0;
   }
-  return watchStatus(kube, io, name);
+  return watchStatus(kube, io, name, output);
+}
+
+/** What `get rollout -o` prints: what the tree is drawn from, the Rollout without managedFields. */
+export function viewObject(view: StatusView): StatusView {
+  return { ...view, rollout: withoutManagedFields(view.rollout) };
 }
 
 /** How often `status` reads the Rollout while it waits: one GET a second costs the server nothing. */
@@ -30,23 +46,45 @@ export async function runStatus(
   kube: Kube,
   io: Io,
   name: string,
-  opts: { watch: boolean; timeoutMs?: number },
+  opts: { watch: boolean; timeoutMs?: number; output?: OutputFormat },
 ): Promise<number> {
   const deadline = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
+  const paint = paintOf(io);
+  // With -o the lines are for the person watching; stdout holds the one object scripts read.
+  const say = opts.output ? io.err : io.out;
+  const end = (rollout: Rollout, state: Settled, code: number, timedOut = false): number => {
+    if (opts.output) io.out(formatObject(opts.output, statusObject(rollout, state, timedOut)));
+    return code;
+  };
   let shown = '';
   for (;;) {
-    const state = settled(await getRollout(kube, name));
-    if (state.line !== shown) io.out(state.line);
-    shown = state.line;
-    if (state.done) return state.code;
-    if (!opts.watch) return 0;
+    const rollout = await getRollout(kube, name);
+    const state = settled(rollout);
+    const line = settledLine(state);
+    if (line !== shown) say(settledLine(state, (s) => paintPhase(paint, s)));
+    shown = line;
+    if (state.done) return end(rollout, state, state.code);
+    if (!opts.watch) return end(rollout, state, 0);
     const left = deadline === undefined ? POLL_MS : deadline - Date.now();
     if (left <= 0) {
-      io.err(`error: timed out waiting for rollout "${name}" to finish: ${state.line}`);
-      return 1;
+      io.err(`error: timed out waiting for rollout "${name}" to finish: ${line}`);
+      return end(rollout, state, 1, true);
     }
     if (await stopped(Math.min(POLL_MS, left), io.signal)) return 130;
   }
+}
+
+/** What `status -o` prints at the end: where the release stands, and the Rollout's status it read. */
+export function statusObject(rollout: Rollout, state: Settled, timedOut: boolean): object {
+  return {
+    name: rollout.metadata.name,
+    namespace: rollout.metadata.namespace,
+    state: state.state,
+    ...(state.message ? { message: state.message } : {}),
+    done: state.done,
+    ...(timedOut ? { timedOut } : {}),
+    status: rollout.status ?? {},
+  };
 }
 
 /** Waits `ms`; true when `signal` (a person's Ctrl-C, a test) ended the wait first. */
@@ -64,22 +102,13 @@ const TICK_MS = 1_000;
 /** How often everything is re-read regardless of watch events: pods and Events are not watched, and a
  * client-node 1.4 watch can go silent without ending. */
 const REFRESH_MS = 10_000;
-/** Back-off before re-opening a watch the server ended. */
-const REWATCH_MS = 1_000;
 
 /**
- * `status --watch`: watches the Rollout and its ReplicaSets, re-reads and redraws on every change, and
+ * `get rollout -w`: watches the Rollout and its ReplicaSets, re-reads and redraws on every change, and
  * ends when `io.signal` (or Ctrl-C) fires. Returns 0 on a requested stop, 1 when the Rollout goes away.
  */
-export async function watchStatus(kube: Kube, io: Io, name: string): Promise<number> {
-  const stop = new AbortController();
-  const onSigint = () => stop.abort();
-  if (io.signal) {
-    if (io.signal.aborted) stop.abort();
-    io.signal.addEventListener('abort', onSigint, { once: true });
-  } else {
-    process.once('SIGINT', onSigint);
-  }
+export async function watchStatus(kube: Kube, io: Io, name: string, output?: OutputFormat): Promise<number> {
+  const { stop, release } = stopOn(io.signal);
 
   let view: StatusView | undefined;
   let shown = '';
@@ -87,13 +116,19 @@ export async function watchStatus(kube: Kube, io: Io, name: string): Promise<num
   let fetching: Promise<void> | undefined;
   let again = false;
   const deletedError = () => new CliError(`rollout "${name}" was deleted from namespace "${kube.namespace}"`);
+  const fail = (err: unknown) => {
+    failure ??= err instanceof CliError ? err : new CliError(String(err));
+    stop.abort();
+  };
 
+  const paint = paintOf(io);
   const draw = () => {
     if (!view) return;
-    const text = renderStatus(view, io.now());
+    // With -o, each new state of the objects, never a redraw: the clock alone changes nothing.
+    const text = output ? formatStreamed(output, viewObject(view)) : renderStatus(view, io.now(), paint);
     if (text === shown) return;
     shown = text;
-    io.out(io.isTTY ? `${REDRAW}${text}` : `${text}\n`);
+    io.out(io.isTTY && !output ? `${REDRAW}${text}` : `${text}\n`);
   };
 
   // One read at a time; a change that arrives mid-read schedules exactly one more.
@@ -108,17 +143,9 @@ export async function watchStatus(kube: Kube, io: Io, name: string): Promise<num
         view = next;
         draw();
       })
-      .catch((err: unknown) => {
-        // It was drawn, so it existed: a refresh that no longer finds it (the poll, or the
-        // ReplicaSets' watch, can come before the Rollouts' DELETED event) saw it deleted.
-        failure =
-          err instanceof RolloutNotFound
-            ? deletedError()
-            : err instanceof CliError
-              ? err
-              : new CliError(String(err));
-        stop.abort();
-      })
+      // It was drawn, so it existed: a refresh that no longer finds it (the poll, or the
+      // ReplicaSets' watch, can come before the Rollouts' DELETED event) saw it deleted.
+      .catch((err: unknown) => fail(err instanceof RolloutNotFound ? deletedError() : err))
       .finally(() => {
         fetching = undefined;
         if (again) {
@@ -128,89 +155,37 @@ export async function watchStatus(kube: Kube, io: Io, name: string): Promise<num
       });
   };
 
-  const watcher = new Watch(kube.kc);
   const ns = kube.namespace;
-  const streams = [
-    {
-      path: `/apis/${GROUP}/${VERSION}/namespaces/${ns}/rollouts`,
-      query: { fieldSelector: `metadata.name=${name}` },
-    },
-    {
-      path: `/apis/apps/v1/namespaces/${ns}/replicasets`,
-      query: { labelSelector: `${ROLLOUT_LABEL}=${name}` },
-    },
-  ];
-  const open = new Set<AbortController>();
-  const timers = new Set<NodeJS.Timeout>();
-
-  const startWatch = (stream: (typeof streams)[number]): void => {
-    if (stop.signal.aborted) return;
-    let ended = false;
-    const restart = () => {
-      if (ended) return;
-      ended = true;
-      if (stop.signal.aborted) return;
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        refresh();
-        startWatch(stream);
-      }, REWATCH_MS);
-      timers.add(timer);
-    };
-    watcher
-      .watch(
-        stream.path,
-        stream.query,
-        (type) => {
-          if (type === 'DELETED' && stream === streams[0]) {
-            failure = deletedError();
-            stop.abort();
-            return;
-          }
-          refresh();
-        },
-        (err: unknown) => {
-          const code = (err as { statusCode?: unknown } | null)?.statusCode;
-          if (typeof code === 'number' && code >= 400 && code < 500 && !stop.signal.aborted) {
-            // A refused watch (RBAC, bad path) will be refused again: report it instead of retrying forever.
-            const resource = stream === streams[0] ? 'rollouts' : 'replicasets';
-            failure = explainFailure(
-              { code },
-              { command: kube.command, verb: 'watch', resource, namespace: ns },
-              kube.identity,
-            );
-            stop.abort();
-            return;
-          }
-          restart();
-        },
-      )
-      .then((controller) => {
-        open.add(controller);
-        if (stop.signal.aborted) controller.abort();
-      })
-      .catch(() => restart());
-  };
-
   try {
     // The first read fails fast (unknown Rollout, RBAC) before anything is drawn.
     view = await gatherStatus(kube, name);
     draw();
-    for (const stream of streams) startWatch(stream);
+    keepWatching(kube, stop.signal, {
+      path: resourcePath({ group: GROUP, version: VERSION, plural: 'rollouts', namespace: ns }),
+      query: () => ({ fieldSelector: `metadata.name=${name}` }),
+      resource: 'rollouts',
+      namespace: ns,
+      onEvent: (type) => (type === 'DELETED' ? fail(deletedError()) : refresh()),
+      onReopen: refresh,
+      onFailure: fail,
+    });
+    keepWatching(kube, stop.signal, {
+      path: resourcePath({ group: 'apps', version: 'v1', plural: 'replicasets', namespace: ns }),
+      query: () => ({ labelSelector: `${ROLLOUT_LABEL}=${name}` }),
+      resource: 'replicasets',
+      namespace: ns,
+      onEvent: refresh,
+      onReopen: refresh,
+      onFailure: fail,
+    });
     const tick = setInterval(draw, TICK_MS);
     const poll = setInterval(refresh, REFRESH_MS);
-    await new Promise<void>((resolve) => {
-      if (stop.signal.aborted) resolve();
-      else stop.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
+    await aborted(stop.signal);
     clearInterval(tick);
     clearInterval(poll);
   } finally {
     stop.abort();
-    for (const controller of open) controller.abort();
-    for (const timer of timers) clearTimeout(timer);
-    if (io.signal) io.signal.removeEventListener('abort', onSigint);
-    else process.off('SIGINT', onSigint);
+    release();
     await fetching;
   }
   if (failure) throw failure;

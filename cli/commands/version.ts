@@ -2,8 +2,10 @@
 // The controller's half is best effort: a person asking for versions (often while reporting a
 // problem) should get what can be known, and a reason for what cannot, never a failure.
 import { REVISION, VERSION } from '../../controller/version.ts';
+import type { OutputFormat } from '../args.ts';
 import { apiStatus } from '../errors.ts';
 import type { Io } from '../io.ts';
+import { formatObject } from '../render/output.ts';
 
 /** The Deployment deploy/ and the release manifests create. */
 export const CONTROLLER_DEPLOYMENT = 'sluice-controller';
@@ -50,6 +52,13 @@ function whyUnreadable(err: unknown, namespace: string): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** What `version -o` prints; the text form says the same in two lines. */
+export interface Versions {
+  client: { version: string; revision?: string };
+  /** The controller's version, or why it is unknown. */
+  controller: { version: string } | { unknown: string };
+}
+
 /**
  * `connect` is called here rather than by the caller so that a kubeconfig that cannot be loaded
  * is one more reason the controller's version is unknown, not an error.
@@ -59,9 +68,22 @@ export async function runVersion(
   namespace: string,
   connect: () => DeploymentReader,
   timeoutMs = READ_TIMEOUT_MS,
+  output?: OutputFormat,
 ): Promise<number> {
-  io.out(`client: ${VERSION}${REVISION ? ` (${REVISION.slice(0, 12)})` : ''}`);
-  let controller: string;
+  const client = { version: VERSION, ...(REVISION ? { revision: REVISION } : {}) };
+  if (!output) io.out(`client: ${VERSION}${REVISION ? ` (${REVISION.slice(0, 12)})` : ''}`);
+  const controller = await controllerVersion(namespace, connect, timeoutMs);
+  if (output) io.out(formatObject(output, { client, controller } satisfies Versions));
+  else
+    io.out(`controller: ${'version' in controller ? controller.version : `unknown (${controller.unknown})`}`);
+  return 0;
+}
+
+async function controllerVersion(
+  namespace: string,
+  connect: () => DeploymentReader,
+  timeoutMs: number,
+): Promise<Versions['controller']> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -71,15 +93,13 @@ export async function runVersion(
   });
   try {
     const read = connect().readNamespacedDeployment({ name: CONTROLLER_DEPLOYMENT, namespace });
-    const deployment = await Promise.race([read, timeout]);
-    const version = deploymentVersion(deployment);
-    controller =
-      version ?? `unknown (deployment "${CONTROLLER_DEPLOYMENT}" carries no version label or image tag)`;
+    const version = deploymentVersion(await Promise.race([read, timeout]));
+    return version === undefined
+      ? { unknown: `deployment "${CONTROLLER_DEPLOYMENT}" carries no version label or image tag` }
+      : { version };
   } catch (err) {
-    controller = `unknown (${whyUnreadable(err, namespace)})`;
+    return { unknown: whyUnreadable(err, namespace) };
   } finally {
     clearTimeout(timer);
   }
-  io.out(`controller: ${controller}`);
-  return 0;
 }

@@ -1,5 +1,6 @@
 import type { Step } from '../../crds/rollout.ts';
-import type { Rollout } from '../model.ts';
+import type { AnalysisRun, Rollout } from '../model.ts';
+import { type Paint, PLAIN, paintPhase } from './paint.ts';
 
 /** kubectl's compact duration (`45s`, `3m12s`, `2h5m`, `4d`), so ages read the same as in `kubectl get`. */
 export function humanDuration(ms: number): string {
@@ -59,4 +60,40 @@ export function describeStep(step: Step): string {
     return gates.length > 0 ? `analysis: ${gates.join(', ')}` : 'analysis';
   }
   return 'empty step';
+}
+
+/** Where a run sits in its release: `background`, `step 3` (counted from 1), `prePromotion`… */
+export function gateOf(run: AnalysisRun): string {
+  const gate = run.spec?.gate;
+  if (gate === undefined) return '-';
+  if (gate === 'step') return run.spec.stepIndex === undefined ? 'step' : `step ${run.spec.stepIndex + 1}`;
+  return gate;
+}
+
+/**
+ * Each metric's verdict and its looks so far, `successRate: Successful (✔4), errorBudget: Failed
+ * (✔1 ✖2)`: ✔ successful, ✖ failed, ? inconclusive, ⚠ error, as Argo Rollouts marks them.
+ */
+export function metricVerdicts(run: AnalysisRun, paint: Paint = PLAIN): string {
+  const results = run.status?.metricResults ?? [];
+  if (results.length === 0) {
+    const metrics = run.spec?.metrics ?? [];
+    return metrics.length === 0
+      ? '-'
+      : metrics.map((m) => `${m.name}: ${paintPhase(paint, 'Pending')}`).join(', ');
+  }
+  return results
+    .map((r) => {
+      const counts = [
+        ['✔', r.successful],
+        ['✖', r.failed],
+        ['?', r.inconclusive],
+        ['⚠', r.error],
+      ]
+        .filter(([, n]) => (n as number) > 0)
+        .map(([mark, n]) => `${mark}${n}`);
+      const dryRun = r.dryRun ? ' dry-run' : '';
+      return `${r.name}: ${paintPhase(paint, r.phase)}${dryRun}${counts.length ? ` (${counts.join(' ')})` : ''}`;
+    })
+    .join(', ');
 }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiextensionsV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, RbacAuthorizationV1Api, type RbacV1Subject } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import type { Io } from '../../cli/io.ts';
 import { MERGE_PATCH } from '../../cli/kube.ts';
 import { main } from '../../cli/kubectl-sluice-main.ts';
@@ -174,6 +175,150 @@ describe('kubectl sluice list and status', () => {
     const empty = await sluice(['list', '-n', await freshNamespace('cli')]);
     expect(empty).toMatchObject({ code: 0, out: '' });
     expect(empty.err).toMatch(/^No resources found in cli-[0-9a-f]+ namespace\.$/);
+  });
+
+  it("lists AnalysisRuns with their Rollout, gate, phase and each metric's verdict", async () => {
+    const ns = await freshNamespace('cli');
+    await createRollout(ns, 'checkout', PAUSED);
+    const runs = { group: 'sluice.dev', version: 'v1alpha1', plural: 'analysisruns' };
+    const metric = { provider: { prometheus: { query: 'vector(1)' } } };
+    for (const [name, gate, stepIndex] of [
+      ['checkout-rev2hash-bg', 'background', undefined],
+      ['checkout-rev2hash-step3', 'step', 2],
+    ] as const) {
+      await kube().custom.createNamespacedCustomObject({
+        ...runs,
+        namespace: ns,
+        body: {
+          apiVersion: 'sluice.dev/v1alpha1',
+          kind: 'AnalysisRun',
+          metadata: { name },
+          spec: {
+            rollout: 'checkout',
+            revision: 'rev2hash',
+            gate,
+            ...(stepIndex === undefined ? {} : { stepIndex }),
+            metrics: [
+              { name: 'successRate', ...metric },
+              { name: 'errorBudget', ...metric },
+            ],
+          },
+        },
+      });
+    }
+    const tally = { count: 3, consecutiveError: 0, inconclusive: 0, error: 0, measurements: [] };
+    await kube().custom.patchNamespacedCustomObjectStatus(
+      {
+        ...runs,
+        namespace: ns,
+        name: 'checkout-rev2hash-bg',
+        body: {
+          status: {
+            phase: 'Failed',
+            metricResults: [
+              { name: 'successRate', phase: 'Successful', successful: 3, failed: 0, ...tally },
+              { name: 'errorBudget', phase: 'Failed', successful: 1, failed: 2, ...tally },
+            ],
+          },
+        },
+      },
+      MERGE_PATCH,
+    );
+
+    const listed = await sluice(['list', 'analysisruns', '-n', ns]);
+    expect(listed).toMatchObject({ code: 0, err: '' });
+    const lines = listed.out.split('\n');
+    expect(lines[0]).toMatch(/^NAME\s+ROLLOUT\s+GATE\s+PHASE\s+METRICS\s+AGE$/);
+    expect(lines[1]).toMatch(
+      /^checkout-rev2hash-bg\s+checkout\s+background\s+Failed\s+successRate: Successful \(✔3\), errorBudget: Failed \(✔1 ✖2\)\s+\d+s$/,
+    );
+    expect(lines[2]).toMatch(
+      /^checkout-rev2hash-step3\s+checkout\s+step 3\s+-\s+successRate: Pending, errorBudget: Pending\s+\d+s$/,
+    );
+    const all = await sluice(['list', 'ar', '-A']);
+    expect(all.out).toMatch(new RegExp(`^${ns}\\s+checkout-rev2hash-bg\\s+checkout`, 'm'));
+  });
+
+  it('list -w prints the table, then a row for each change, until stopped', async () => {
+    const ns = await freshNamespace('cli');
+    await createRollout(ns, 'checkout', PAUSED);
+    const stop = new AbortController();
+    const { io, out, err } = captureIo(stop.signal);
+    const done = main(['list', '-w', '-n', ns, '--kubeconfig', sandbox().KUBECONFIG], io);
+    await waitFor(() => out.length > 0, { description: 'the table' });
+    expect(out[0]).toMatch(/^NAME\s+PHASE[^\n]*\ncheckout\s+Paused\s+Canary\s+20\s+2\/3/);
+
+    await setStatus(ns, 'checkout', { phase: 'Progressing', message: 'moving on', canary: { weight: 50 } });
+    await waitFor(() => out.some((l) => /^checkout\s+Progressing\s+Canary\s+50\s/.test(l)), {
+      description: 'a row for the changed Rollout',
+    });
+    await createRollout(ns, 'api', HEALTHY);
+    await waitFor(() => out.some((l) => /^api\s+Healthy/.test(l)), {
+      description: 'a row for the new Rollout',
+    });
+    // The table's columns hold for the rows after it.
+    const header = out[0]!.split('\n')[0]!;
+    expect(out.at(-1)!.indexOf('Healthy')).toBe(header.indexOf('PHASE'));
+    const rowsBefore = out.length;
+    // A write that changes nothing a row shows prints nothing.
+    await kube().custom.patchNamespacedCustomObject(
+      { ...GROUP, namespace: ns, name: 'api', body: { metadata: { labels: { touched: 'yes' } } } },
+      MERGE_PATCH,
+    );
+    await kube().custom.deleteNamespacedCustomObject({ ...GROUP, namespace: ns, name: 'checkout' });
+    await waitFor(() => out.length > rowsBefore, { description: 'a row for the deleted Rollout' });
+    expect(out.slice(rowsBefore)).toEqual([expect.stringMatching(/^checkout\s+Progressing/)]);
+
+    stop.abort();
+    await expect(done).resolves.toBe(0);
+    expect(err).toEqual([]);
+  });
+
+  it('prints objects with -o json|yaml, and colours only at a terminal without --no-color', async () => {
+    const ns = await freshNamespace('cli');
+    await createRollout(ns, 'checkout', PAUSED);
+    await createRollout(ns, 'api', { ...HEALTHY, observedGeneration: 1 });
+    await createRevision(ns, 'checkout', 1, 'rev1hash', 'shop/checkout:1.0.0');
+
+    const got = await sluice(['get', 'rollout', 'checkout', '-n', ns, '-o', 'json']);
+    expect(got).toMatchObject({ code: 0, err: '' });
+    const view = JSON.parse(got.out);
+    expect(view.rollout).toMatchObject({ kind: 'Rollout', metadata: { name: 'checkout', namespace: ns } });
+    expect(view.rollout.metadata.managedFields).toBeUndefined();
+    expect(view.rollout.status.phase).toBe('Paused');
+    expect(view.revisions).toEqual([
+      expect.objectContaining({ name: 'checkout-1', hash: 'rev1hash', number: 1 }),
+    ]);
+    expect(Array.isArray(view.pods) && Array.isArray(view.events)).toBe(true);
+
+    const listed = await sluice(['list', '-n', ns, '-o', 'yaml']);
+    const list = parseYaml(listed.out);
+    expect(list).toMatchObject({ apiVersion: 'v1', kind: 'List' });
+    expect(list.items.map((r: Rollout) => r.metadata.name)).toEqual(['api', 'checkout']);
+
+    // status -o: the lines for the person on stderr, one object on stdout.
+    const done = await sluice(['status', 'api', '-n', ns, '-o', 'json']);
+    expect(done).toMatchObject({ code: 0, err: 'Healthy' });
+    expect(JSON.parse(done.out)).toMatchObject({
+      name: 'api',
+      namespace: ns,
+      state: 'Healthy',
+      done: true,
+      status: { phase: 'Healthy' },
+    });
+    const once = await sluice(['status', 'checkout', '-n', ns, '--watch=false', '-o', 'yaml']);
+    expect(once.code).toBe(0);
+    expect(parseYaml(once.out)).toMatchObject({ state: 'Progressing', done: false });
+
+    const atTerminal = async (...flags: string[]) => {
+      const out: string[] = [];
+      const io: Io = { out: (t) => out.push(t), err: () => {}, now: () => new Date(), isTTY: true };
+      await main(['list', '-n', ns, '--kubeconfig', sandbox().KUBECONFIG, ...flags], io);
+      return out.join('\n');
+    };
+    expect(await atTerminal()).toContain('\x1b[32mHealthy\x1b[39m');
+    expect(await atTerminal('--no-color')).not.toContain('\x1b');
+    expect((await sluice(['list', '-n', ns])).out).not.toContain('\x1b');
   });
 
   it('shows revisions, pods with readiness, the last five Events about the Rollout, and history', async () => {
@@ -506,6 +651,10 @@ describe('roles for people (deploy/rbac-people.yaml, aggregated into view, edit 
     expect(listed).toMatchObject({ code: 0 });
     expect(listed.out).toMatch(/^checkout\s+Paused/m);
     expect(await sluice(['get', 'rollout', 'checkout'], viewer)).toMatchObject({ code: 0 });
+    expect(await sluice(['list', 'analysisruns'], viewer)).toMatchObject({
+      code: 0,
+      err: `No resources found in ${mine} namespace.`,
+    });
     expect(await sluice(['status', 'checkout', '--watch=false'], viewer)).toMatchObject({ code: 0, err: '' });
     expect(await sluice(['promote', 'checkout'], viewer)).toEqual({
       code: 1,
@@ -517,30 +666,35 @@ describe('roles for people (deploy/rbac-people.yaml, aggregated into view, edit 
   });
 });
 
+/** A Role in `ns` that may get and list Rollouts, bound to `subject` (a ServiceAccount, a Group). */
+async function mayReadRollouts(ns: string, subject: RbacV1Subject): Promise<void> {
+  const rbac = kube().kc.makeApiClient(RbacAuthorizationV1Api);
+  await rbac.createNamespacedRole({
+    namespace: ns,
+    body: {
+      metadata: { name: 'rollout-reader' },
+      rules: [{ apiGroups: ['sluice.dev'], resources: ['rollouts'], verbs: ['get', 'list'] }],
+    },
+  });
+  await rbac.createNamespacedRoleBinding({
+    namespace: ns,
+    body: {
+      metadata: { name: 'reads-rollouts' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'rollout-reader' },
+      subjects: [subject],
+    },
+  });
+}
+
 describe('kubectl sluice RBAC', () => {
   it('tells a read-only user which verb on which resource is denied and what the command needs', async () => {
     const ns = await freshNamespace('cli');
     await createRollout(ns, 'checkout', PAUSED);
-    const rbac = kube().kc.makeApiClient(RbacAuthorizationV1Api);
     await kube().core.createNamespacedServiceAccount({
       namespace: ns,
       body: { metadata: { name: 'viewer' } },
     });
-    await rbac.createNamespacedRole({
-      namespace: ns,
-      body: {
-        metadata: { name: 'rollout-reader' },
-        rules: [{ apiGroups: ['sluice.dev'], resources: ['rollouts'], verbs: ['get', 'list'] }],
-      },
-    });
-    await rbac.createNamespacedRoleBinding({
-      namespace: ns,
-      body: {
-        metadata: { name: 'viewer-reads-rollouts' },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'rollout-reader' },
-        subjects: [{ kind: 'ServiceAccount', name: 'viewer', namespace: ns }],
-      },
-    });
+    await mayReadRollouts(ns, { kind: 'ServiceAccount', name: 'viewer', namespace: ns });
     const kubeconfig = await serviceAccountKubeconfig(ns, 'viewer');
 
     // Reading is allowed (the namespace comes from the context)…
@@ -566,6 +720,81 @@ describe('kubectl sluice RBAC', () => {
         '(kubectl sluice get rollout needs: get rollouts, list rollouts, watch rollouts, list replicasets, watch replicasets, list pods, list events, get analysisruns)',
     );
     expect((await getRollout(ns, 'checkout')).status?.signals).toBeUndefined();
+  });
+});
+
+describe("kubectl's connection flags on the real API server", () => {
+  it("--as impersonates: a user with no rights is told the verb it lacks; --as-group adds a group's", async () => {
+    const ns = await freshNamespace('cli');
+    await createRollout(ns, 'checkout', PAUSED);
+    expect(await sluice(['status', 'checkout', '-n', ns, '--watch=false', '--as', 'nobody'])).toEqual({
+      code: 1,
+      out: '',
+      err: `error: forbidden: user "nobody" cannot get rollouts in namespace "${ns}" (kubectl sluice status needs: get rollouts)`,
+    });
+    expect((await sluice(['promote', 'checkout', '-n', ns, '--as', 'nobody'])).err).toBe(
+      `error: forbidden: user "nobody" cannot get rollouts in namespace "${ns}" ` +
+        '(kubectl sluice promote needs: get rollouts, patch rollouts/status)',
+    );
+
+    // A group allowed to read Rollouts there: reading works, steering is still refused.
+    await mayReadRollouts(ns, {
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Group',
+      name: 'release-watchers',
+    });
+    const asWatcher = ['-n', ns, '--as', 'nobody', '--as-group', 'others', '--as-group', 'release-watchers'];
+    expect(await sluice(['status', 'checkout', '--watch=false', ...asWatcher])).toMatchObject({ code: 0 });
+    expect(await sluice(['list', ...asWatcher])).toMatchObject({ code: 0 });
+    expect((await sluice(['abort', 'checkout', ...asWatcher])).err).toBe(
+      `error: forbidden: user "nobody" cannot patch rollouts/status in namespace "${ns}" ` +
+        '(kubectl sluice abort needs: get rollouts, patch rollouts/status)',
+    );
+    expect((await getRollout(ns, 'checkout')).status?.signals).toBeUndefined();
+  });
+
+  it('--token and --server sign in as someone else against the address given', async () => {
+    const ns = await freshNamespace('cli');
+    await createRollout(ns, 'checkout', PAUSED);
+    await kube().core.createNamespacedServiceAccount({
+      namespace: ns,
+      body: { metadata: { name: 'pipeline' } },
+    });
+    const token = (
+      await kube().core.createNamespacedServiceAccountToken({
+        name: 'pipeline',
+        namespace: ns,
+        body: { spec: { expirationSeconds: 600, audiences: [] } },
+      })
+    ).status!.token;
+    const server = kube().kc.getCurrentCluster()!.server;
+    // The admin kubeconfig's client certificate is not sent along: the token is who asks.
+    expect((await sluice(['status', 'checkout', '-n', ns, '--token', token])).err).toBe(
+      `error: forbidden: user "system:serviceaccount:${ns}:pipeline" cannot get rollouts in namespace "${ns}" ` +
+        '(kubectl sluice status needs: get rollouts)',
+    );
+    // Refused the impersonation itself: said in the server's words (Kubernetes 1.36 names the
+    // constrained-impersonation verb, impersonate-on:user-info:get), not as the command's missing verb.
+    expect((await sluice(['status', 'checkout', '-n', ns, '--token', token, '--as', 'alice'])).err).toMatch(
+      new RegExp(`^error: forbidden: .* User "system:serviceaccount:${ns}:pipeline" cannot impersonate`),
+    );
+    // No kubeconfig at all: the flags are the whole connection, as with kubectl.
+    const bare = [
+      'status',
+      'checkout',
+      '-n',
+      ns,
+      '--token',
+      token,
+      '--server',
+      server,
+      '--insecure-skip-tls-verify',
+    ];
+    const run = await sluice(bare, '/dev/null');
+    expect(run.err).toContain(`user "system:serviceaccount:${ns}:pipeline" cannot get rollouts`);
+    expect((await sluice([...bare.slice(0, -1), '--request-timeout', '5s'], '/dev/null')).err).toMatch(
+      /^error: cannot reach the API server at https:\/\/127\.0\.0\.1:\d+: .*certificate/,
+    );
   });
 });
 

@@ -315,16 +315,22 @@ describe("deploy/'s trimmed grants", () => {
       ['patch', 'virtualservices.networking.istio.io'],
       ['delete', 'analysisruns.sluice.dev'],
       ['update', 'rollouts.sluice.dev/status'],
+      // Old revisions beyond revisionHistoryLimit, only ReplicaSets the Rollout controls.
+      ['delete', 'replicasets.apps'],
+      // canaryMetadata / stableMetadata on its pods; a restart lists them and evicts one at a time.
+      ['list', 'pods'],
+      ['patch', 'pods'],
+      ['create', 'pods/eviction'],
     ];
     for (const [verb, resource] of granted) {
       expect(can(verb, resource), `${verb} ${resource}`).toBe('yes');
     }
     const refused: [string, string][] = [
-      ['list', 'pods'],
       ['get', 'pods'],
+      ['watch', 'pods'],
+      ['delete', 'pods'],
       ['patch', 'destinationrules.networking.istio.io'],
       ['list', 'destinationrules.networking.istio.io'],
-      ['delete', 'replicasets.apps'],
       ['update', 'replicasets.apps'],
       ['update', 'rollouts.sluice.dev'],
       ['get', 'secrets'],

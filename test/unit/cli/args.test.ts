@@ -18,7 +18,25 @@ describe('parseInvocation', () => {
   });
 
   it('parses each command with its own flags', () => {
-    expect(parseInvocation(['list', '-A'])).toEqual({ command: 'list', kube: {}, allNamespaces: true });
+    // `list` alone lists Rollouts, as it always did; `list analysisruns` (or `ar`) the runs.
+    expect(parseInvocation(['list', '-A'])).toEqual({
+      command: 'list rollouts',
+      kube: {},
+      allNamespaces: true,
+      watch: false,
+    });
+    expect(parseInvocation(['list', 'rollouts', '-w'])).toMatchObject({
+      command: 'list rollouts',
+      watch: true,
+    });
+    expect(parseInvocation(['list', 'ro'])).toMatchObject({ command: 'list rollouts' });
+    expect(parseInvocation(['list', 'analysisruns', '-A', '-w'])).toEqual({
+      command: 'list analysisruns',
+      kube: {},
+      allNamespaces: true,
+      watch: true,
+    });
+    expect(parseInvocation(['list', 'ar'])).toMatchObject({ command: 'list analysisruns', watch: false });
     expect(parseInvocation(['get', 'rollout', 'x', '-w'])).toMatchObject({
       command: 'get rollout',
       watch: true,
@@ -31,7 +49,7 @@ describe('parseInvocation', () => {
     expect(parseInvocation(['status', 'x', '--timeout=90'])).toMatchObject({ timeoutMs: 90_000 });
     expect(parseInvocation(['status', 'x', '--timeout', '0'])).not.toHaveProperty('timeoutMs');
     expect(parseInvocation(['promote', 'x', '--full'])).toMatchObject({ command: 'promote', full: true });
-    for (const command of ['abort', 'retry', 'pause', 'resume'] as const) {
+    for (const command of ['abort', 'retry', 'pause', 'resume', 'restart'] as const) {
       expect(parseInvocation([command, 'x'])).toEqual({ command, kube: {}, name: 'x' });
     }
     expect(parseInvocation(['undo', 'x'])).toEqual({ command: 'undo', kube: {}, name: 'x' });
@@ -47,10 +65,43 @@ describe('parseInvocation', () => {
     });
   });
 
-  it('asks for help when there is no command or -h', () => {
+  it('asks for help when there is no command or -h, for the command named when there is one', () => {
     expect(parseInvocation([])).toEqual({ command: 'help' });
     expect(parseInvocation(['--help'])).toEqual({ command: 'help' });
-    expect(parseInvocation(['promote', '-h'])).toEqual({ command: 'help' });
+    expect(parseInvocation(['help'])).toEqual({ command: 'help' });
+    expect(parseInvocation(['promote', '-h'])).toEqual({ command: 'help', topic: 'promote' });
+    expect(parseInvocation(['status', 'checkout', '--help'])).toEqual({ command: 'help', topic: 'status' });
+    expect(parseInvocation(['help', 'status'])).toEqual({ command: 'help', topic: 'status' });
+    expect(parseInvocation(['help', 'get', 'ro'])).toEqual({ command: 'help', topic: 'get rollout' });
+    expect(parseInvocation(['help', 'list'])).toEqual({ command: 'help', topic: 'list rollouts' });
+    expect(parseInvocation(['list', 'ar', '-h'])).toEqual({ command: 'help', topic: 'list analysisruns' });
+    // Help asked of a half-named command is the overview, not a mistake.
+    expect(parseInvocation(['get', '--help'])).toEqual({ command: 'help' });
+    expect(() => parseInvocation(['help', 'frobnicate'])).toThrow('unknown command "frobnicate"');
+  });
+
+  it('takes -o json|yaml where a command prints an object, and --no-color everywhere', () => {
+    expect(parseInvocation(['get', 'rollout', 'x', '-o', 'json'])).toMatchObject({ output: 'json' });
+    expect(parseInvocation(['list', '-o=yaml'])).toMatchObject({ output: 'yaml' });
+    expect(parseInvocation(['list', 'ar', '--output', 'json', '-w'])).toMatchObject({
+      output: 'json',
+      watch: true,
+    });
+    expect(parseInvocation(['status', 'x', '-o', 'yaml'])).toMatchObject({ output: 'yaml' });
+    expect(parseInvocation(['version', '-o', 'json'])).toMatchObject({ output: 'json' });
+    expect(parseInvocation(['promote', 'x', '--no-color'])).toEqual({
+      command: 'promote',
+      kube: {},
+      name: 'x',
+      full: false,
+      noColor: true,
+    });
+    expect(() => parseInvocation(['list', '-o', 'wide'])).toThrow(
+      '-o/--output must be json or yaml, got "wide"',
+    );
+    expect(() => parseInvocation(['promote', 'x', '-o', 'json'])).toThrow(
+      '-o/--output is not a flag of "promote"',
+    );
   });
 
   it.each([
@@ -58,9 +109,11 @@ describe('parseInvocation', () => {
     [['status'], '"status" needs the name of a Rollout'],
     [['abort', 'a', 'b'], 'takes one Rollout name'],
     [['abort', 'x', '--full'], '--full is not a flag of "abort"'],
-    [['list', '-w'], '-w/--watch is not a flag of "list"'],
+    [['list', '--full'], '--full is not a flag of "list rollouts"'],
     [['list', '-A', '-n', 'x'], 'exclude each other'],
-    [['list', 'extra'], '"list" takes no arguments'],
+    [['list', 'rollouts', 'extra'], '"list rollouts" takes no arguments'],
+    [['list', 'pods'], 'unknown "list" subcommand "pods"'],
+    [['list', 'toString'], 'unknown "list" subcommand "toString"'],
     [['undo', 'x', '--to-revision', 'two'], '--to-revision must be a revision number'],
     [['undo', 'x', '--to-revision', '0'], '--to-revision must be a revision number'],
     [['set', 'x'], 'unknown "set" subcommand "x"'],

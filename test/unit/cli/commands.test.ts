@@ -70,6 +70,13 @@ describe('signalPatch', () => {
     });
   });
 
+  it('asks a restart as a signal too: status, never spec.restartAt, which git owns', () => {
+    expect(signalPatch('restart', NOW, 'carol')).toEqual({
+      status: { signals: { restart: { requestedAt: '2026-03-01T12:00:00.000Z', by: 'carol' } } },
+    });
+    expect(signalRefusal('restart', pausedCanary())).toBeUndefined();
+  });
+
   it('adds full: true only to a full promotion', () => {
     expect(signalPatch('promote', NOW, 'bob', true)).toEqual({
       status: { signals: { promote: { requestedAt: '2026-03-01T12:00:00.000Z', by: 'bob', full: true } } },

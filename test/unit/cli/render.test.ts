@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { colorWanted } from '../../../cli/io.ts';
+import type { AnalysisRun } from '../../../cli/model.ts';
 import { age, describeStep, humanDuration, stepProgress } from '../../../cli/render/format.ts';
+import { COLOURS, PLAIN, stripColours } from '../../../cli/render/paint.ts';
 import { renderStatus } from '../../../cli/render/status.ts';
-import { renderList, renderTable } from '../../../cli/render/table.ts';
+import {
+  ANALYSIS_RUNS_TABLE,
+  ROLLOUTS_TABLE,
+  renderList,
+  renderObjects,
+  renderTable,
+  withNamespace,
+} from '../../../cli/render/table.ts';
 import { renderTree } from '../../../cli/render/tree.ts';
 import { ago, NOW, pausedCanary, statusView } from './fixtures.ts';
 
@@ -80,6 +90,88 @@ describe('renderTable / renderList', () => {
   });
 });
 
+describe('list analysisruns', () => {
+  const metric = (name: string, phase: string, counts: Partial<Record<string, number | boolean>> = {}) => ({
+    name,
+    phase,
+    count: 0,
+    successful: 0,
+    failed: 0,
+    inconclusive: 0,
+    error: 0,
+    consecutiveError: 0,
+    measurements: [],
+    ...counts,
+  });
+  const run = (name: string, spec: object, status?: object) =>
+    ({
+      apiVersion: 'sluice.dev/v1alpha1',
+      kind: 'AnalysisRun',
+      metadata: { name, namespace: 'shop', creationTimestamp: ago(90) },
+      spec: { rollout: 'checkout', revision: 'abc123', metrics: [{ name: 'successRate' }], ...spec },
+      ...(status ? { status } : {}),
+    }) as unknown as AnalysisRun;
+
+  it('shows the Rollout, the gate, the phase and each metric with its looks so far', () => {
+    const runs = [
+      run(
+        'checkout-abc123-bg',
+        { gate: 'background' },
+        {
+          phase: 'Running',
+          metricResults: [
+            metric('successRate', 'Running', { successful: 4 }),
+            metric('errorBudget', 'Failed', { successful: 1, failed: 2, inconclusive: 1, error: 1 }),
+          ],
+        },
+      ),
+      run('checkout-abc123-step5', { gate: 'step', stepIndex: 4 }),
+      run(
+        'checkout-abc123-pre',
+        { gate: 'prePromotion' },
+        {
+          phase: 'Successful',
+          metricResults: [metric('p99', 'Successful', { successful: 3, dryRun: true })],
+        },
+      ),
+    ];
+    expect(renderObjects(ANALYSIS_RUNS_TABLE, runs, NOW).split('\n')).toEqual([
+      'NAME                    ROLLOUT    GATE           PHASE        METRICS                                                        AGE',
+      'checkout-abc123-bg      checkout   background     Running      successRate: Running (✔4), errorBudget: Failed (✔1 ✖2 ?1 ⚠1)   90s',
+      'checkout-abc123-step5   checkout   step 5         -            successRate: Pending                                           90s',
+      'checkout-abc123-pre     checkout   prePromotion   Successful   p99: Successful dry-run (✔3)                                   90s',
+    ]);
+    expect(renderObjects(withNamespace(ANALYSIS_RUNS_TABLE, true), runs.slice(0, 1), NOW)).toMatch(
+      /^NAMESPACE {3}NAME[^\n]*\nshop {8}checkout-abc123-bg/,
+    );
+  });
+});
+
+describe('colours', () => {
+  it('are wanted at a terminal only, and not with --no-color or NO_COLOR', () => {
+    expect(colorWanted(true, false, {})).toBe(true);
+    expect(colorWanted(false, false, {})).toBe(false);
+    expect(colorWanted(true, true, {})).toBe(false);
+    expect(colorWanted(true, false, { NO_COLOR: '1' })).toBe(false);
+    expect(colorWanted(true, false, { NO_COLOR: '' })).toBe(true);
+  });
+
+  it('paint phases, verdicts and pod marks, and keep the columns where they were', () => {
+    const green = (t: string) => `\x1b[32m${t}\x1b[39m`;
+    const tree = renderStatus(statusView(), NOW, COLOURS);
+    expect(tree).toContain(`Phase: ${'\x1b[33mPaused\x1b[39m'} — waiting for promotion at step 4`);
+    expect(tree).toContain(`${green('✔')} pod checkout-3-`);
+    expect(tree).toContain(`def456 ${green('Promoted')}`);
+    expect(stripColours(tree)).toBe(renderStatus(statusView(), NOW));
+
+    const rows = [pausedCanary(), pausedCanary({ phase: 'Healthy' })];
+    const coloured = renderObjects(ROLLOUTS_TABLE, rows, NOW, COLOURS);
+    expect(coloured).toContain(green('Healthy'));
+    expect(stripColours(coloured)).toBe(renderObjects(ROLLOUTS_TABLE, rows, NOW));
+    expect(renderObjects(ROLLOUTS_TABLE, rows, NOW, PLAIN)).not.toContain('\x1b');
+  });
+});
+
 describe('renderTree', () => {
   it('draws guides that show nesting', () => {
     const text = renderTree({
@@ -142,6 +234,25 @@ describe('renderStatus', () => {
     expect(text).toContain('Pending requests (not yet taken up by the controller)');
     expect(text).toContain('promote --full: requested 3s ago by alice');
     expect(text).toContain('abort: requested 1s ago');
+  });
+
+  it('says where a restart stands: requested, due, under way, done', () => {
+    const requested = pausedCanary({
+      phase: 'Healthy',
+      signals: { restart: { requestedAt: ago(2), by: 'alice' } },
+    });
+    expect(renderStatus(statusView(requested), NOW)).toContain('restart: requested 2s ago by alice');
+    const underWay = pausedCanary({ phase: 'Healthy', restartRequestedAt: ago(20) });
+    expect(renderStatus(statusView(underWay), NOW)).toContain(
+      `Restart: replacing the pods created before ${ago(20).replace('.000Z', 'Z')}, one at a time`,
+    );
+    const due = pausedCanary({ phase: 'Healthy' });
+    due.spec.restartAt = new Date(NOW.getTime() + 300_000).toISOString();
+    expect(renderStatus(statusView(due), NOW)).toContain('Restart: due in 5m (');
+    const done = pausedCanary({ phase: 'Healthy', restartRequestedAt: ago(20), restartedAt: ago(20) });
+    const text = renderStatus(statusView(done), NOW);
+    expect(text).toContain(`Restarted: every pod created after ${ago(20)}`);
+    expect(text).not.toContain('Restart:');
   });
 
   it('says a shared-incident hold ends by itself', () => {

@@ -2,10 +2,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { buildRelease, main, type Release } from '../../../release/build.ts';
+import { installGlobally } from '../../../release/npm.ts';
 import { ReleaseError } from '../../../release/semver.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -68,6 +69,9 @@ describe('npm run release', () => {
       'sluice.mjs',
       'kubectl-sluice.mjs',
       'image.env',
+      `kubectl-sluice-${VERSION}.tar.gz`,
+      'sluice.yaml',
+      `sluice-dev-sluice-${VERSION}.tgz`,
       ...chart,
       'SHA256SUMS',
     ]);
@@ -206,7 +210,102 @@ describe('npm run release', () => {
       `controller: unknown (kubeconfig "${join(tmp, 'no-kubeconfig')}" does not exist)`,
     );
     expect(plugin.status).toBe(0);
+    // Not even a deprecation warning: tr46's punycode is the npm package's, bundled.
+    expect(plugin.stderr).toBe('');
   });
+});
+
+describe('the plugin for krew and both programs for npm', () => {
+  it('sluice.yaml is a krew Plugin naming the archive, its digest and what to link', () => {
+    const archive = `kubectl-sluice-${VERSION}.tar.gz`;
+    const manifest = parse(readFileSync(join(out, 'sluice.yaml'), 'utf8'));
+    expect(manifest).toMatchObject({
+      apiVersion: 'krew.googlecontainertools.github.com/v1alpha2',
+      kind: 'Plugin',
+      metadata: { name: 'sluice' },
+      spec: { version: `v${VERSION}`, shortDescription: expect.any(String) },
+    });
+    expect(manifest.spec.caveats).toContain('Node.js 24');
+    expect(manifest.spec.platforms).toEqual([
+      {
+        selector: { matchExpressions: [{ key: 'os', operator: 'In', values: ['linux', 'darwin'] }] },
+        uri: `https://github.com/sluice-dev/sluice/releases/download/v${VERSION}/${archive}`,
+        sha256: createHash('sha256')
+          .update(readFileSync(join(out, archive)))
+          .digest('hex'),
+        bin: 'kubectl-sluice',
+        files: [
+          { from: 'kubectl-sluice', to: '.' },
+          { from: 'LICENSE', to: '.' },
+        ],
+      },
+    ]);
+    // The archive holds the bundle itself, executable, and the LICENSE krew insists on.
+    const listing = execFileSync('tar', ['-tvzf', join(out, archive)], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
+    expect(listing).toEqual([
+      expect.stringMatching(/^-rw-r--r-- 0\/0 .* LICENSE$/),
+      expect.stringMatching(/^-rwxr-xr-x 0\/0 .* kubectl-sluice$/),
+    ]);
+    const inside = execFileSync('tar', ['-xzOf', join(out, archive), 'kubectl-sluice'], {
+      maxBuffer: 64 << 20,
+    });
+    expect(inside.equals(readFileSync(join(out, 'kubectl-sluice.mjs')))).toBe(true);
+  });
+
+  it('the archive is the same for the same commit, and --download-url moves the address', async () => {
+    const again = join(tmp, 'again');
+    await buildRelease({
+      version: VERSION,
+      out: again,
+      downloadUrl: 'https://mirror.example/sluice/{version}/',
+    });
+    const archive = `kubectl-sluice-${VERSION}.tar.gz`;
+    expect(readFileSync(join(again, archive)).equals(readFileSync(join(out, archive)))).toBe(true);
+    expect(parse(readFileSync(join(again, 'sluice.yaml'), 'utf8')).spec.platforms[0].uri).toBe(
+      `https://mirror.example/sluice/${VERSION}/${archive}`,
+    );
+  }, 120_000);
+
+  it('npm install -g of the packed package puts kubectl-sluice, its completer and sluice on the PATH, bundled', () => {
+    const prefix = join(tmp, 'global');
+    installGlobally(join(out, `sluice-dev-sluice-${VERSION}.tgz`), prefix);
+    const installed = JSON.parse(
+      readFileSync(join(prefix, 'lib/node_modules/@sluice-dev/sluice/package.json'), 'utf8'),
+    );
+    expect(installed).toMatchObject({
+      name: '@sluice-dev/sluice',
+      version: VERSION,
+      engines: { node: '>=24' },
+    });
+    // Nothing to install beside it: the bundles are the whole program.
+    expect(installed.dependencies).toBeUndefined();
+    expect(readdirSync(join(prefix, 'bin')).sort()).toEqual([
+      'kubectl-sluice',
+      'kubectl_complete-sluice',
+      'sluice',
+    ]);
+    // Run as a person's shell runs it: by name from the PATH, through its #!/usr/bin/env node.
+    const env = {
+      ...process.env,
+      PATH: `${join(prefix, 'bin')}:${dirname(process.execPath)}:${process.env.PATH}`,
+    };
+    const run = (program: string, args: string[]) =>
+      spawnSync(program, args, { cwd: tmp, encoding: 'utf8', env });
+    const version = run('kubectl-sluice', ['version', '--kubeconfig', join(tmp, 'none')]);
+    expect(version.status).toBe(0);
+    expect(version.stdout).toMatch(new RegExp(`^client: ${VERSION.replaceAll('.', '\\.')} \\(`));
+    expect(version.stderr).toBe('');
+    expect(run('sluice', ['--version']).stdout).toBe(`sluice ${VERSION}\n`);
+    expect(run('kubectl_complete-sluice', ['pro']).stdout).toBe(
+      'promote\tcontinue past a pause, or (--full) skip every remaining step\n:4\n',
+    );
+    // The bundle, not sources: no tsx loader, nothing imported from a .ts file.
+    expect(readFileSync(join(prefix, 'bin', 'kubectl-sluice'), 'utf8')).not.toMatch(
+      /tsx\/esm|from ['"][^'"]+\.ts['"]|import\(['"][^'"]+\.ts['"]\)/,
+    );
+  }, 60_000);
 });
 
 describe('refusals', () => {

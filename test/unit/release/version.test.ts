@@ -114,6 +114,27 @@ describe('kubectl sluice version', () => {
     expect(imageTag('ghcr.io/sluice-dev/sluice:0.2.0@sha256:abc')).toBe('0.2.0');
   });
 
+  it('prints both as one object with -o json or yaml', async () => {
+    const labelled = { metadata: { labels: { 'app.kubernetes.io/version': '0.2.0' } } };
+    const { io, out } = capture();
+    await runVersion(
+      io,
+      'ops',
+      answering(() => Promise.resolve(labelled)),
+      5000,
+      'json',
+    );
+    expect(out).toHaveLength(1);
+    expect(JSON.parse(out[0]!)).toEqual({ client: { version: VERSION }, controller: { version: '0.2.0' } });
+    const unknown = capture();
+    expect(
+      await kubectlSluice(['version', '-o', 'yaml', '--kubeconfig', '/nonexistent/kubeconfig'], unknown.io),
+    ).toBe(0);
+    expect(unknown.out).toEqual([
+      `client:\n  version: ${VERSION}\ncontroller:\n  unknown: kubeconfig "/nonexistent/kubeconfig" does not exist`,
+    ]);
+  });
+
   it('runs without a usable kubeconfig', async () => {
     const { io, out, err } = capture();
     expect(await kubectlSluice(['version', '--kubeconfig', '/nonexistent/kubeconfig'], io)).toBe(0);
