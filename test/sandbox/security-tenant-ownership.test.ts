@@ -321,6 +321,9 @@ describe("deploy/'s trimmed grants", () => {
       ['list', 'pods'],
       ['patch', 'pods'],
       ['create', 'pods/eviction'],
+      // A workloadRef Deployment: its template read, its replicas scaled as scaleDown says.
+      ['watch', 'deployments.apps'],
+      ['patch', 'deployments.apps'],
     ];
     for (const [verb, resource] of granted) {
       expect(can(verb, resource), `${verb} ${resource}`).toBe('yes');
@@ -329,6 +332,8 @@ describe("deploy/'s trimmed grants", () => {
       ['get', 'pods'],
       ['watch', 'pods'],
       ['delete', 'pods'],
+      ['delete', 'deployments.apps'],
+      ['update', 'deployments.apps'],
       ['patch', 'destinationrules.networking.istio.io'],
       ['list', 'destinationrules.networking.istio.io'],
       ['update', 'replicasets.apps'],
