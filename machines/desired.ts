@@ -87,7 +87,10 @@ export function desiredWorld(
     if (canary.trafficRouting && canary.dynamicStableScale && releasing && status?.abort) {
       // Back from an abort no faster than the stable's pods come back: the canary keeps the share
       // the stable cannot serve yet (never more than it had), and its pods while it has any.
-      const available = pods?.[stable]?.available ?? 0;
+      // Pods of a ReplicaSet just scaled down still count as available until they go: only
+      // those it is asked to keep may take traffic back.
+      const seenStable = pods?.[stable];
+      const available = Math.min(seenStable?.available ?? 0, seenStable?.replicas ?? 0);
       const unserved = 100 - Math.floor((100 * Math.min(available, replicas)) / Math.max(replicas, 1));
       world.weight = Math.min(seen.canaryWeight ?? 0, unserved);
       if (world.weight > 0 && !keep.includes(current)) keep.push(current);

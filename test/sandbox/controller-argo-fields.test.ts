@@ -338,9 +338,13 @@ describe('Argo Rollouts fields on the real API server', () => {
       (r) => r.status?.phase === 'Paused' && r.status.canary?.weight === 60,
       'weight 60',
     );
-    await waitFor(async () => (await replicaSets(ns)).get(stable)?.spec?.replicas === 2, {
-      description: 'the stable down to the 2 pods of its 40%',
-    });
+    await waitFor(
+      async () => {
+        const rs = (await replicaSets(ns)).get(stable);
+        return rs?.spec?.replicas === 2 && rs.status?.replicas === 2;
+      },
+      { description: 'the stable down to the 2 pods of its 40%' },
+    );
     expect((await kubectlSluice(ns, 'abort', 'web')).code).toBe(0);
     await waitForRollout(ns, (r) => r.status?.phase === 'Degraded', 'the abort');
     await waitFor(async () => (await canaryWeight(ns)) === 0, {

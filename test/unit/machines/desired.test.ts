@@ -112,6 +112,12 @@ describe('dynamicStableScale', () => {
     expect(one).toMatchObject({ weight: 60, replicas: { r1: 4 } });
     expect(one.keep).toContain('r2');
     expect(desiredWorld(spec, aborted, T0, seen(3)).weight).toBe(25);
+    // Pods of the shrunk stable that have not gone yet serve nothing once the abort scales it up.
+    const lagging = {
+      pods: { r1: { replicas: 2, available: 4 }, r2: { replicas: 4, available: 4 } },
+      canaryWeight: 60,
+    };
+    expect(desiredWorld(spec, aborted, T0, lagging).weight).toBe(50);
     // A stable pod lost on the way back does not send the canary more than it had.
     expect(desiredWorld(spec, aborted, T0, seen(2, 25)).weight).toBe(25);
     const back = desiredWorld(spec, aborted, T0, seen(4, 25));
