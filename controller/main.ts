@@ -112,6 +112,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     // Rollout names, in the Rollout's own namespace, and writes nothing else.
     services: informer('services', path('', 'v1', 'services', ns)),
     virtualServices: informer('virtualservices', path('networking.istio.io', 'v1', 'virtualservices', ns)),
+    destinationRules: informer('destinationrules', path('networking.istio.io', 'v1', 'destinationrules', ns)),
     // Runs carry their Rollout's instance label (analysis/runs.ts): each instance measures its own.
     analysisRuns: informer('analysisruns', path(GROUP, VERSION, 'analysisruns', ns), instanceSelector),
     // Deployments a Rollout names in workloadRef: the tenant's own, so watched whole like Services.
@@ -272,6 +273,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   };
   informers.services.onChange(byReference('Service'));
   informers.virtualServices.onChange(byReference('VirtualService'));
+  informers.destinationRules.onChange(byReference('DestinationRule'));
   informers.deployments.onChange(byReference('Deployment'));
 
   const all = [...Object.entries(informers), ...Object.entries(templateInformers)].map(([name, inf]) => ({
@@ -335,7 +337,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   };
 }
 
-type ReferencedKind = 'Service' | 'VirtualService' | 'Deployment';
+type ReferencedKind = 'Service' | 'VirtualService' | 'DestinationRule' | 'Deployment';
 
 function references(rollout: { spec: unknown }, kind: ReferencedKind, obj: KubernetesObject): boolean {
   try {
@@ -350,6 +352,10 @@ function namesObject(rollout: { spec: unknown }, kind: ReferencedKind, obj: Kube
   const name = obj.metadata?.name;
   if (kind === 'VirtualService') return splitsFor(spec).some((split) => split.virtualService === name);
   if (kind === 'Deployment') return spec.workloadRef?.name === name;
+  if (kind === 'DestinationRule') {
+    const istio = spec.strategy?.canary?.trafficRouting?.istio;
+    return istio?.destinationRule?.name === name;
+  }
   const { canary, blueGreen } = spec.strategy ?? {};
   return [
     canary?.stableService,

@@ -5,6 +5,8 @@
 import type { V1ReplicaSet } from '@kubernetes/client-node';
 import {
   type AnalysisRun,
+  CANONICAL_REVISION_REFUSED,
+  canonicalRevisionRefused,
   PodTemplate,
   ROLE_METADATA_ANNOTATION,
   RoleMetadata,
@@ -27,8 +29,9 @@ import { parseRollout } from './parse-cache.ts';
 import { type PodAccess, type RestartOutcome, reconcileRestart } from './restart.ts';
 import { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, revisionOf, sameJson } from './revision.ts';
 import { desiredConditions, mergeConditions, type Problem } from './rollout-conditions.ts';
+import { subsetPatch, subsetRevisions } from './traffic/destination-rule.ts';
 import { type Split, splitsFor } from './traffic/split.ts';
-import { currentWeight, RoutingError, weightPatch } from './traffic/virtual-service.ts';
+import { currentWeight, locate, RoutingError, sameService, weightPatch } from './traffic/virtual-service.ts';
 import {
   type ResolvedRollout,
   refusedReplicaSet,
@@ -117,6 +120,14 @@ export async function reconcile(deps: ReconcileDeps, raw: Rollout): Promise<Reco
   const resolved = withWorkload(deps.world, parsed.value);
   if ('problem' in resolved) return stall(deps, parsed.value, resolved.problem, deps.now());
   const rollout = resolved.rollout;
+  // A workloadRef's template is read only now; a Rollout's own is refused by the schema already.
+  if (canonicalRevisionRefused(rollout.spec, rollout.spec.template))
+    return stall(
+      deps,
+      rollout,
+      { reason: 'InvalidSpec', message: `invalid Rollout: pod template: ${CANONICAL_REVISION_REFUSED}` },
+      deps.now(),
+    );
 
   const pass = readPass(deps, rollout);
   // References are checked before anything is touched: a Rollout pointing at a VirtualService,
@@ -243,12 +254,10 @@ function decideRelease(deps: ReconcileDeps, pass: Pass): Decided {
       { replicas: rs.spec?.replicas ?? 0, available: rs.status?.availableReplicas ?? 0 },
     ]),
   );
-  const desired = desiredWorld(pass.rollout.spec, decision.status, pass.now, {
-    pods,
-    canaryWeight: routedWeight(deps.world, pass),
-  });
+  const canaryWeight = routedWeight(deps.world, pass);
+  const desired = desiredWorld(pass.rollout.spec, decision.status, pass.now, { pods, canaryWeight });
   // The order of the writes is the plan's (machines/write-plan.ts); this pass carries it out.
-  const observed = observedWorld(deps.world, pass, desired);
+  const observed = observedWorld(deps.world, pass, desired, canaryWeight);
   return { decision, desired, observed, writes: planWrites(observed, desired) };
 }
 
@@ -475,6 +484,44 @@ function checkReferences(world: World, pass: Pass): Problem | undefined {
     }
   }
   pass.splits = splits;
+  return checkSubsets(world, pass);
+}
+
+/**
+ * Subset routing: the DestinationRule is there with both subsets, and it is the rule of the host
+ * the routes send the subsets to (another host's subsets would be a route to nowhere).
+ */
+function checkSubsets(world: World, pass: Pass): Problem | undefined {
+  const named = pass.rollout.spec.strategy.canary?.trafficRouting?.istio.destinationRule;
+  if (!named) return undefined;
+  const { namespace } = pass;
+  const dr = world.destinationRule(namespace, named.name);
+  if (!dr) {
+    return {
+      reason: 'DestinationRuleNotFound',
+      message: `DestinationRule ${namespace}/${named.name} (spec.strategy.canary.trafficRouting.istio.destinationRule) not found`,
+    };
+  }
+  try {
+    subsetRevisions(dr, [named.stableSubsetName, named.canarySubsetName]);
+  } catch (err) {
+    if (err instanceof RoutingError) return { reason: 'SubsetNotFound', message: err.message };
+    throw err;
+  }
+  for (const { vs, split } of routedServices(world, namespace, pass.splits)) {
+    for (const route of locate(vs, split)) {
+      for (const d of [route.route[route.stable], route.route[route.canary]]) {
+        const host = d?.destination.host ?? '';
+        const [ruleService = '', ruleNamespace = namespace] = (dr.spec.host ?? '').split('.');
+        if (ruleNamespace !== namespace || !sameService(host, ruleService, namespace)) {
+          return {
+            reason: 'SubsetHostMismatch',
+            message: `VirtualService ${namespace}/${vs.metadata.name} route '${route.name}' sends subset '${d?.destination.subset}' to host '${host}', but DestinationRule ${namespace}/${dr.metadata.name} is for host '${dr.spec.host ?? ''}'`,
+          };
+        }
+      }
+    }
+  }
   return undefined;
 }
 
@@ -499,7 +546,12 @@ const byRevision = (pass: Pass) =>
   new Map(pass.replicaSets.map((rs) => [rs.metadata?.labels?.[REVISION_LABEL] ?? '', rs]));
 
 /** What the write plan needs to know of the world as it is. */
-function observedWorld(world: World, pass: Pass, desired: DesiredWorld): ObservedWorld {
+function observedWorld(
+  world: World,
+  pass: Pass,
+  desired: DesiredWorld,
+  canaryWeight: number | undefined,
+): ObservedWorld {
   const replicas: Record<string, number> = {};
   for (const [revision, rs] of byRevision(pass)) replicas[revision] = rs.spec?.replicas ?? 0;
   const services: Record<string, string | undefined> = {};
@@ -521,13 +573,19 @@ function observedWorld(world: World, pass: Pass, desired: DesiredWorld): Observe
   };
   const stableService = pass.rollout.spec.strategy.canary?.stableService;
   if (stableService !== undefined) observed.stableService = stableService;
+  const named = pass.rollout.spec.strategy.canary?.trafficRouting?.istio.destinationRule;
+  const dr = named && world.destinationRule(pass.namespace, named.name);
+  if (named && dr) {
+    observed.subsets = subsetRevisions(dr, [named.stableSubsetName, named.canarySubsetName]);
+    observed.stableSubset = named.stableSubsetName;
+  }
   const routed = routedServices(world, pass.namespace, pass.splits);
   const wanted = desired.weight;
   if (routed.length > 0 && wanted !== undefined) {
     // Several VirtualServices are one route to the plan: its weight the highest any gives the
     // canary (so a fall is seen as one), matched only when every one gives the desired weight.
     observed.route = {
-      weight: routedWeight(world, pass),
+      weight: canaryWeight,
       matchesDesired: routed.every(({ vs, split }) => weightPatch(vs, split, wanted).length === 0),
     };
   }
@@ -561,6 +619,9 @@ async function carryOut(deps: ReconcileDeps, pass: Pass, write: Write): Promise<
     case 'pointService':
       await deps.writer.pointService(pass.namespace, write.service, write.revision);
       return;
+    case 'pointSubsets':
+      await pointSubsets(deps, pass.rollout, pass.namespace, write.revisions);
+      return;
     case 'setPodMetadata': {
       const name =
         byRevision(pass).get(write.revision)?.metadata?.name ?? replicaSetName(pass.name, write.revision);
@@ -582,6 +643,20 @@ async function carryOut(deps: ReconcileDeps, pass: Pass, write: Write): Promise<
       return;
     }
   }
+}
+
+/** Points the DestinationRule's subsets at revisions, reading it fresh from the cache. */
+async function pointSubsets(
+  deps: ReconcileDeps,
+  rollout: Rollout,
+  namespace: string,
+  revisions: Record<string, string>,
+): Promise<void> {
+  const name = rollout.spec.strategy.canary?.trafficRouting?.istio.destinationRule?.name;
+  const dr = name === undefined ? undefined : deps.world.destinationRule(namespace, name);
+  if (!name || !dr) return;
+  const ops = subsetPatch(dr, revisions);
+  if (ops.length) await deps.writer.patchDestinationRule(namespace, name, ops);
 }
 
 /** The role metadata Sluice recorded on a ReplicaSet; anything unreadable counts as none, and is rewritten. */
@@ -742,7 +817,7 @@ async function finalize(deps: ReconcileDeps, parsed: Rollout): Promise<Reconcile
       if (!(err instanceof RoutingError)) throw err; // routes gone: nothing of ours left to undo
     }
   }
-  // Every Service goes back to the stable revision, as if the release had been rolled back.
+  // Every Service and subset goes back to the stable revision, as if the release had been rolled back.
   const stable = rollout.status?.stableRevision;
   if (stable) {
     const settled = desiredWorld(
@@ -750,6 +825,13 @@ async function finalize(deps: ReconcileDeps, parsed: Rollout): Promise<Reconcile
       { stableRevision: stable, currentRevision: stable },
       Date.now(),
     );
+    if (settled.subsets) {
+      try {
+        await pointSubsets(deps, rollout, namespace, settled.subsets);
+      } catch (err) {
+        if (!(err instanceof RoutingError)) throw err; // subsets gone: nothing of ours left to undo
+      }
+    }
     const fields = new Map(namedServices(rollout.spec).map((s) => [s.name, s.field]));
     for (const [service, revision] of Object.entries(settled.services)) {
       if (refusedService(deps.world, rollout, namespace, fields.get(service) ?? 'spec.strategy', service))

@@ -2,7 +2,7 @@
 // single selector key Sluice sets on the user's Services.
 import type { V1LabelSelector, V1OwnerReference, V1ReplicaSet } from '@kubernetes/client-node';
 import { API_VERSION, type PodTemplate, type RoleMetadata, type Rollout } from '../crds/index.ts';
-import { POD_TEMPLATE_ANNOTATION } from '../crds/labels.ts';
+import { CANONICAL_REVISION_LABEL, POD_TEMPLATE_ANNOTATION } from '../crds/labels.ts';
 import { statusCode } from './kube/client.ts';
 import { canonicalJson, REVISION_LABEL, REVISION_NUMBER_ANNOTATION, ROLLOUT_LABEL } from './revision.ts';
 import type { Problem } from './rollout-conditions.ts';
@@ -38,7 +38,15 @@ export function replicaSetFor(
 ): V1ReplicaSet {
   const name = rollout.metadata.name ?? '';
   const template = rollout.spec.template;
-  const podLabels = { ...(template.metadata?.labels ?? {}), [REVISION_LABEL]: revision };
+  const podLabels = {
+    ...(template.metadata?.labels ?? {}),
+    [REVISION_LABEL]: revision,
+    // Subset routing puts both revisions behind one Service: Istio's metrics tell them apart by
+    // this label (destination_canonical_revision), and so do the builtin gates.
+    ...(rollout.spec.strategy.canary?.trafficRouting?.istio.destinationRule
+      ? { [CANONICAL_REVISION_LABEL]: revision }
+      : {}),
+  };
   return {
     apiVersion: 'apps/v1',
     kind: 'ReplicaSet',

@@ -3,6 +3,7 @@ import type { AnalysisRun, Rollout } from '../crds/index.ts';
 import { controlledBy } from '../machines/ownership.ts';
 import { type ResilientInformer, trimmed } from './kube/informer.ts';
 import { ROLLOUT_LABEL } from './revision.ts';
+import type { DestinationRule } from './traffic/destination-rule.ts';
 import type { VirtualService } from './traffic/virtual-service.ts';
 import type { World } from './world.ts';
 
@@ -11,6 +12,7 @@ export interface Informers {
   replicaSets: ResilientInformer<V1ReplicaSet>;
   services: ResilientInformer<V1Service>;
   virtualServices: ResilientInformer<VirtualService & KubernetesObject>;
+  destinationRules: ResilientInformer<DestinationRule & KubernetesObject>;
   analysisRuns: ResilientInformer<AnalysisRun & KubernetesObject>;
   deployments: ResilientInformer<V1Deployment>;
 }
@@ -88,6 +90,10 @@ export class CachedWorld implements World {
 
   virtualService(namespace: string, name: string): VirtualService | undefined {
     return this.informers.virtualServices.get(namespace, name);
+  }
+
+  destinationRule(namespace: string, name: string): DestinationRule | undefined {
+    return this.informers.destinationRules.get(namespace, name);
   }
 
   deployment(namespace: string, name: string): V1Deployment | undefined {

@@ -1,5 +1,6 @@
 import type { V1Deployment, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
 import type { AnalysisRun, Rollout } from '../crds/index.ts';
+import type { DestinationRule } from './traffic/destination-rule.ts';
 import type { VirtualService } from './traffic/virtual-service.ts';
 
 /**
@@ -13,6 +14,8 @@ export interface World {
   replicaSets(namespace: string, rollout: string): V1ReplicaSet[];
   service(namespace: string, name: string): V1Service | undefined;
   virtualService(namespace: string, name: string): VirtualService | undefined;
+  /** The DestinationRule a Rollout routing by subsets names: Sluice points its two subsets. */
+  destinationRule(namespace: string, name: string): DestinationRule | undefined;
   /** A Deployment a Rollout names in workloadRef (its pod template, and what Sluice scales down). */
   deployment(namespace: string, name: string): V1Deployment | undefined;
   /** Runs whose spec names the Rollout, whoever created them: check ownership before trusting one. */

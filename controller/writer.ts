@@ -11,6 +11,7 @@ import {
   VERSION,
 } from '../crds/index.ts';
 import { isConflict, mergePatch, requestJson, resourcePath, statusCode } from './kube/client.ts';
+import type { SubsetPatchOp } from './traffic/destination-rule.ts';
 import type { JsonPatchOp } from './traffic/virtual-service.ts';
 import { type MetadataPatch, serviceSelectorPatch } from './workload.ts';
 
@@ -206,6 +207,26 @@ export class Writer extends GuardedWriter {
           group: 'networking.istio.io',
           version: 'v1',
           plural: 'virtualservices',
+          namespace,
+          name,
+        }),
+        query: { fieldManager: this.fieldManager },
+        contentType: PatchStrategy.JsonPatch,
+        body: ops,
+      }),
+    );
+  }
+
+  /** Points subsets at revisions: a JSON Patch of our label only, failing on a stale read. */
+  async patchDestinationRule(namespace: string, name: string, ops: SubsetPatchOp[]): Promise<void> {
+    this.guard();
+    await staleAsConflict(
+      requestJson(this.kc, {
+        method: 'PATCH',
+        path: resourcePath({
+          group: 'networking.istio.io',
+          version: 'v1',
+          plural: 'destinationrules',
           namespace,
           name,
         }),

@@ -8,3 +8,9 @@ export const REVISION_NUMBER_ANNOTATION = 'sluice.dev/revision-number';
 export const POD_TEMPLATE_ANNOTATION = 'sluice.dev/pod-template';
 /** On a ReplicaSet: the role metadata (canaryMetadata / stableMetadata) Sluice last put on its pods, as JSON. */
 export const ROLE_METADATA_ANNOTATION = 'sluice.dev/role-metadata';
+/**
+ * Istio's pod label for the `destination_canonical_revision` of its metrics. Under subset routing
+ * both revisions sit behind one Service, so Sluice sets it to the revision on their pods: it is
+ * how the builtin gates tell the canary's requests from the stable's.
+ */
+export const CANONICAL_REVISION_LABEL = 'service.istio.io/canonical-revision';

@@ -13,6 +13,7 @@ import {
   SecondsOrDuration,
   StringMap,
 } from './common.ts';
+import { CANONICAL_REVISION_LABEL, REVISION_LABEL } from './labels.ts';
 
 /** The pod template, as in a Deployment: checked where Sluice relies on it, kept whole otherwise. */
 export const PodTemplate = z.looseObject({
@@ -23,18 +24,14 @@ export const PodTemplate = z.looseObject({
 });
 export type PodTemplate = z.infer<typeof PodTemplate>;
 
-const SUBSET_ROUTING_REFUSED = {
-  message:
-    'subset routing (destinationRule) is not supported yet: Sluice does not label the subsets with revisions, so their weights would not follow the release; use stableService and canaryService',
-  fieldPath: '.destinationRule',
-};
-
 const VirtualServiceRef = z.object({
   name: DnsSubdomain,
   routes: z.array(z.string().min(1).max(253)).max(50).optional().meta({
     description: 'Names of the http routes whose weights Sluice sets; all http routes when absent.',
   }),
 });
+
+const SUBSETS_DIFFER = 'destinationRule: canarySubsetName and stableSubsetName must differ';
 
 const ONE_WAY_TO_NAME_VS =
   'istio routing names either virtualService or virtualServices, not both and not neither';
@@ -54,15 +51,16 @@ export const IstioRouting = z
       })
       .optional()
       .meta({
-        description:
-          'Subset-level routing. Refused for now: Sluice does not label the subsets with revisions yet, so their weights would not follow the release.',
+        description: `Subset-level routing: the VirtualService routes split between two subsets of this DestinationRule, and Sluice points each subset at its revision by adding the ${REVISION_LABEL} label to the subset's labels (the rest of the DestinationRule is left as written). The pods are labelled ${CANONICAL_REVISION_LABEL} with their revision, so the builtin gates can tell the two apart behind one Service.`,
       }),
   })
-  // Subsets whose labels nobody moves to the new revision would make every weight a fiction:
-  // refused by the API server (CEL) and, for objects stored before the rule, by the controller.
   .meta({
     'x-kubernetes-validations': [
-      { rule: '!has(self.destinationRule)', ...SUBSET_ROUTING_REFUSED },
+      {
+        rule: '!has(self.destinationRule) || self.destinationRule.canarySubsetName != self.destinationRule.stableSubsetName',
+        message: SUBSETS_DIFFER,
+        fieldPath: '.destinationRule.canarySubsetName',
+      },
       { rule: 'has(self.virtualService) != has(self.virtualServices)', message: ONE_WAY_TO_NAME_VS },
       {
         rule: '!has(self.virtualServices) || self.virtualServices.all(a, self.virtualServices.exists_one(b, b.name == a.name))',
@@ -71,10 +69,13 @@ export const IstioRouting = z
       },
     ],
   })
-  .refine((r) => r.destinationRule === undefined, {
-    message: SUBSET_ROUTING_REFUSED.message,
-    path: ['destinationRule'],
-  })
+  .refine(
+    (r) => !r.destinationRule || r.destinationRule.canarySubsetName !== r.destinationRule.stableSubsetName,
+    {
+      message: SUBSETS_DIFFER,
+      path: ['destinationRule', 'canarySubsetName'],
+    },
+  )
   .refine((r) => (r.virtualService === undefined) !== (r.virtualServices === undefined), {
     message: ONE_WAY_TO_NAME_VS,
   })
@@ -243,8 +244,9 @@ export const CanaryStrategy = z
         fieldPath: '.maxUnavailable',
       },
       {
-        rule: '!has(self.trafficRouting) || (has(self.stableService) && has(self.canaryService))',
-        message: 'Istio routing needs both stableService and canaryService',
+        rule: '!has(self.trafficRouting) || has(self.trafficRouting.istio.destinationRule) || (has(self.stableService) && has(self.canaryService))',
+        message:
+          'Istio routing needs both stableService and canaryService, or a destinationRule to route by subsets',
         fieldPath: '.trafficRouting',
       },
     ],
@@ -256,6 +258,9 @@ export const CanaryStrategy = z
 export type CanaryStrategy = z.infer<typeof CanaryStrategy>;
 
 const isZero = (v: CountOrPercent | undefined) => v === 0 || v === '0%';
+
+const BLUE_GREEN_SUBSETS_REFUSED =
+  'subset routing (destinationRule) is for canaries; blue-green switches between activeService and previewService';
 
 export const BlueGreenStrategy = z
   .object({
@@ -283,7 +288,16 @@ export const BlueGreenStrategy = z
         message: 'blue-green traffic routing needs a previewService to route to',
         fieldPath: '.trafficRouting',
       },
+      {
+        rule: '!has(self.trafficRouting) || !has(self.trafficRouting.istio.destinationRule)',
+        message: BLUE_GREEN_SUBSETS_REFUSED,
+        fieldPath: '.trafficRouting.istio.destinationRule',
+      },
     ],
+  })
+  .refine((b) => b.trafficRouting?.istio.destinationRule === undefined, {
+    message: BLUE_GREEN_SUBSETS_REFUSED,
+    path: ['trafficRouting', 'istio', 'destinationRule'],
   });
 export type BlueGreenStrategy = z.infer<typeof BlueGreenStrategy>;
 
@@ -334,6 +348,19 @@ export const WorkloadRef = z.object({
 });
 export type WorkloadRef = z.infer<typeof WorkloadRef>;
 
+export const CANONICAL_REVISION_REFUSED = `${CANONICAL_REVISION_LABEL} is set by Sluice under subset routing (it is how the gates tell the revisions apart behind one Service); remove it from the pod template`;
+
+/** Subset routing and a template that sets the label Sluice puts on its pods for the gates. */
+export function canonicalRevisionRefused(
+  spec: { strategy: { canary?: CanaryStrategy | undefined } },
+  template: PodTemplate | undefined,
+): boolean {
+  return (
+    spec.strategy.canary?.trafficRouting?.istio.destinationRule !== undefined &&
+    template?.metadata?.labels?.[CANONICAL_REVISION_LABEL] !== undefined
+  );
+}
+
 const TEMPLATE_OR_WORKLOAD = 'set exactly one of spec.template or spec.workloadRef';
 
 export const RolloutSpec = z
@@ -372,9 +399,20 @@ export const RolloutSpec = z
         fieldPath: '.selector',
       },
       ...ROLES.map(roleLabelsRule),
+      {
+        rule: `!has(self.template) || !has(self.strategy.canary) || !has(self.strategy.canary.trafficRouting) || !has(self.strategy.canary.trafficRouting.istio.destinationRule) || !has(self.template.metadata) || !has(self.template.metadata.labels) || !('${CANONICAL_REVISION_LABEL}' in self.template.metadata.labels)`,
+        message: CANONICAL_REVISION_REFUSED,
+        fieldPath: '.template.metadata.labels',
+      },
     ],
   })
   .superRefine((spec, ctx) => {
+    if (canonicalRevisionRefused(spec, spec.template))
+      ctx.addIssue({
+        code: 'custom',
+        message: CANONICAL_REVISION_REFUSED,
+        path: ['template', 'metadata', 'labels', CANONICAL_REVISION_LABEL],
+      });
     if ((spec.template === undefined) === (spec.workloadRef === undefined))
       ctx.addIssue({ code: 'custom', message: TEMPLATE_OR_WORKLOAD, path: ['template'] });
     const role = roleLabelsRefused(spec);

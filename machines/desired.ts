@@ -15,6 +15,8 @@ export interface DesiredWorld {
   keep: string[];
   /** Service name → revision it selects. */
   services: Record<string, string>;
+  /** Subset routing: DestinationRule subset name → the revision its labels select. */
+  subsets?: Record<string, string>;
   /** Percent of traffic the VirtualService gives the new revision, when traffic is routed. */
   weight?: number;
   /** How many old revisions, already at zero, keep their ReplicaSet (spec.revisionHistoryLimit). */
@@ -94,6 +96,17 @@ export function desiredWorld(
       const unserved = 100 - Math.floor((100 * Math.min(available, replicas)) / Math.max(replicas, 1));
       world.weight = Math.min(seen.canaryWeight ?? 0, unserved);
       if (world.weight > 0 && !keep.includes(current)) keep.push(current);
+    }
+    const destinationRule = canary.trafficRouting?.istio.destinationRule;
+    if (destinationRule) {
+      // The canary subset follows the canary while it may take traffic, the way back from an
+      // abort under dynamicStableScale included; otherwise both subsets select the stable.
+      const comingBack = canary.dynamicStableScale === true && (world.weight ?? 0) > 0;
+      const canaryServes = releasing && (!status?.abort || comingBack);
+      world.subsets = {
+        [destinationRule.stableSubsetName]: stable,
+        [destinationRule.canarySubsetName]: canaryServes ? current : stable,
+      };
     }
     // A role's metadata goes with the role: the canary's pods lose it when they become stable.
     world.podMetadata = { [stable]: canary.stableMetadata ?? {} };

@@ -19,6 +19,10 @@ export interface ObservedWorld {
   route?: { weight: number | undefined; matchesDesired: boolean };
   /** The canary's stable Service, whose move decides the order of a promotion. */
   stableService?: string;
+  /** Subset routing: DestinationRule subset name → the revision its labels select (undefined: none). */
+  subsets?: Record<string, string | undefined>;
+  /** The stable subset, whose move decides the order of a promotion as the stable Service's does. */
+  stableSubset?: string;
   /**
    * Revision → its number (1, 2, …: the order releases began), for the ReplicaSets this Rollout
    * controls: only those are history it may delete.
@@ -32,6 +36,8 @@ export type Write =
   | { type: 'createReplicaSet'; revision: string; replicas: number }
   | { type: 'scaleReplicaSet'; revision: string; from: number; to: number }
   | { type: 'pointService'; service: string; revision: string }
+  /** One write for every subset that moves: the DestinationRule is one object. */
+  | { type: 'pointSubsets'; revisions: Record<string, string> }
   | { type: 'setWeight'; weight: number }
   | { type: 'deleteReplicaSet'; revision: string }
   | { type: 'setPodMetadata'; revision: string; metadata: RoleMetadata; previous: RoleMetadata };
@@ -43,11 +49,11 @@ export const addsCapacity = (w: Write): boolean =>
 /**
  * The writes that make the observed world the desired one, in the order that is safe:
  * 1. capacity first: the template's ReplicaSet created, any revision that must grow grown;
- * 2. traffic: when the canary's weight falls (an abort, a rollback) and the stable Service stays,
- *    the weight moves first — it is the fastest way off a bad canary — then the Services;
- *    otherwise the Services first: traffic arriving waits until they select the right pods, and a
- *    promotion points the stable Service at the new revision before the canary weight falls to 0,
- *    or for one write the whole load would be back on the old revision;
+ * 2. traffic: when the canary's weight falls (an abort, a rollback) and the stable Service (or
+ *    subset) stays, the weight moves first — it is the fastest way off a bad canary — then the
+ *    Services and subsets; otherwise those first: traffic arriving waits until they select the
+ *    right pods, and a promotion points the stable Service (or subset) at the new revision before
+ *    the canary weight falls to 0, or for one write the whole load would be back on the old one;
  * 3. capacity last: revisions that must shrink shrink once no traffic is sent to them;
  * 4. history: ReplicaSets already at zero beyond `desired.historyLimit` go, oldest first.
  * Revisions in `desired.keep` (a scale-down not due yet) are left as they are. An idle world
@@ -73,6 +79,11 @@ export function planWrites(observed: ObservedWorld, desired: DesiredWorld): Writ
   const points: Write[] = Object.entries(desired.services)
     .filter(([service, revision]) => observed.services[service] !== revision)
     .map(([service, revision]) => ({ type: 'pointService', service, revision }));
+  const subsetMoves = Object.entries(desired.subsets ?? {}).filter(
+    ([subset, revision]) => observed.subsets !== undefined && observed.subsets[subset] !== revision,
+  );
+  if (subsetMoves.length > 0)
+    points.push({ type: 'pointSubsets', revisions: Object.fromEntries(subsetMoves) });
   const route = observed.route;
   const weight: Write[] =
     route && desired.weight !== undefined && !route.matchesDesired
@@ -83,10 +94,14 @@ export function planWrites(observed: ObservedWorld, desired: DesiredWorld): Writ
     desired.weight !== undefined &&
     (route.weight === undefined || desired.weight < route.weight);
   const stable = observed.stableService;
+  const stableSubset = observed.stableSubset;
   const stableMoves =
-    stable !== undefined &&
-    desired.services[stable] !== undefined &&
-    observed.services[stable] !== desired.services[stable];
+    (stable !== undefined &&
+      desired.services[stable] !== undefined &&
+      observed.services[stable] !== desired.services[stable]) ||
+    (stableSubset !== undefined &&
+      desired.subsets?.[stableSubset] !== undefined &&
+      observed.subsets?.[stableSubset] !== desired.subsets[stableSubset]);
   const traffic = weightFalls && !stableMoves ? [...weight, ...points] : [...points, ...weight];
 
   return [

@@ -313,6 +313,9 @@ describe("deploy/'s trimmed grants", () => {
       ['create', 'replicasets.apps'],
       ['patch', 'replicasets.apps'],
       ['patch', 'virtualservices.networking.istio.io'],
+      // Subset routing: the sluice.dev/revision label of the two subsets a Rollout names.
+      ['patch', 'destinationrules.networking.istio.io'],
+      ['watch', 'destinationrules.networking.istio.io'],
       ['delete', 'analysisruns.sluice.dev'],
       ['update', 'rollouts.sluice.dev/status'],
       // Old revisions beyond revisionHistoryLimit, only ReplicaSets the Rollout controls.
@@ -334,8 +337,8 @@ describe("deploy/'s trimmed grants", () => {
       ['delete', 'pods'],
       ['delete', 'deployments.apps'],
       ['update', 'deployments.apps'],
-      ['patch', 'destinationrules.networking.istio.io'],
-      ['list', 'destinationrules.networking.istio.io'],
+      ['update', 'destinationrules.networking.istio.io'],
+      ['delete', 'destinationrules.networking.istio.io'],
       ['update', 'replicasets.apps'],
       ['update', 'rollouts.sluice.dev'],
       ['get', 'secrets'],

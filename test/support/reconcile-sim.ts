@@ -85,6 +85,8 @@ export class Sim {
     analysisRun: (_, name) => this.runs.get(name),
     // No workloadRef in these scenarios: the sandbox tests Deployments for real.
     deployment: () => undefined,
+    // Subset routing is tested against the real API server (test/sandbox/controller-subsets.test.ts).
+    destinationRule: () => undefined,
   };
 
   writer = {

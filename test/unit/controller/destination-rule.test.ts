@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { type DestinationRule, subsetPatch } from '../../../controller/traffic/destination-rule.ts';
+import {
+  type DestinationRule,
+  subsetPatch,
+  subsetRevisions,
+} from '../../../controller/traffic/destination-rule.ts';
 
 const dr = (subsets: DestinationRule['spec']['subsets']): DestinationRule => ({
   metadata: { name: 'checkout', namespace: 'shop', resourceVersion: '7' },
@@ -31,6 +35,17 @@ describe('DestinationRule subsets', () => {
   it('names a missing subset and lists the ones there are', () => {
     expect(() => subsetPatch(dr([{ name: 'v1' }]), { stable: 'aaa' })).toThrow(
       "DestinationRule shop/checkout: subset 'stable' not found (subsets: v1)",
+    );
+  });
+
+  it('reads which revision each named subset selects, undefined where Sluice has not pointed it', () => {
+    const rule = dr([
+      { name: 'stable', labels: { app: 'checkout', 'sluice.dev/revision': 'aaa' } },
+      { name: 'canary', labels: { app: 'checkout' } },
+    ]);
+    expect(subsetRevisions(rule, ['stable', 'canary'])).toEqual({ stable: 'aaa', canary: undefined });
+    expect(() => subsetRevisions(rule, ['stable', 'next'])).toThrow(
+      "subset 'next' not found (subsets: stable, canary)",
     );
   });
 });

@@ -124,4 +124,44 @@ describe('dynamicStableScale', () => {
     expect(back.weight).toBe(0);
     expect(back.keep).not.toContain('r2');
   });
+
+  describe('subset routing', () => {
+    const subsets = {
+      istio: {
+        virtualService: { name: 'vs' },
+        destinationRule: { name: 'dr', stableSubsetName: 'live', canarySubsetName: 'next' },
+      },
+    };
+
+    it('both subsets select the stable when nothing is released; the canary subset follows the canary', () => {
+      const spec = canarySpec([], { trafficRouting: subsets });
+      expect(desiredWorld(spec, { stableRevision: 'r1', currentRevision: 'r1' }, T0).subsets).toEqual({
+        live: 'r1',
+        next: 'r1',
+      });
+      const releasing = { stableRevision: 'r1', currentRevision: 'r2', canary: { weight: 20 } };
+      expect(desiredWorld(spec, releasing, T0).subsets).toEqual({ live: 'r1', next: 'r2' });
+      expect(desiredWorld(spec, { ...releasing, abort: true }, T0).subsets).toEqual({
+        live: 'r1',
+        next: 'r1',
+      });
+    });
+
+    it('dynamicStableScale: after an abort the canary subset keeps the canary while it still has weight', () => {
+      const spec = canarySpec([], { trafficRouting: subsets, dynamicStableScale: true });
+      const aborted = { stableRevision: 'r1', currentRevision: 'r2', abort: true, canary: { weight: 0 } };
+      const comingBack = desiredWorld(spec, aborted, T0, {
+        pods: { r1: { replicas: 4, available: 2 } },
+        canaryWeight: 60,
+      });
+      expect(comingBack.weight).toBe(50);
+      expect(comingBack.subsets).toEqual({ live: 'r1', next: 'r2' });
+      const back = desiredWorld(spec, aborted, T0, {
+        pods: { r1: { replicas: 4, available: 4 } },
+        canaryWeight: 50,
+      });
+      expect(back.weight).toBe(0);
+      expect(back.subsets).toEqual({ live: 'r1', next: 'r1' });
+    });
+  });
 });

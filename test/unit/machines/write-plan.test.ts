@@ -258,3 +258,66 @@ describe('role metadata (canaryMetadata / stableMetadata)', () => {
     ]);
   });
 });
+
+describe('subset routing (istio.destinationRule)', () => {
+  /** Subsets mid-release: stable subset on r1, canary subset on r2, 30% on the canary. */
+  const subsets: ObservedWorld = {
+    templateRevision: 'r2',
+    replicas: { r1: 4, r2: 4 },
+    services: {},
+    subsets: { stable: 'r1', canary: 'r2' },
+    stableSubset: 'stable',
+    route: { weight: 30, matchesDesired: false },
+  };
+  const world = (over: Partial<DesiredWorld>): DesiredWorld => ({
+    replicas: { r1: 4, r2: 4 },
+    keep: [],
+    services: {},
+    ...over,
+  });
+
+  it('a first step points the canary subset at the new revision before it gets a weight, in one write', () => {
+    const observed = { ...subsets, replicas: { r1: 4 }, subsets: { stable: 'r1', canary: 'r1' } };
+    observed.route = { weight: 0, matchesDesired: false };
+    expect(planWrites(observed, world({ subsets: { stable: 'r1', canary: 'r2' }, weight: 10 }))).toEqual([
+      { type: 'createReplicaSet', revision: 'r2', replicas: 4 },
+      { type: 'pointSubsets', revisions: { canary: 'r2' } },
+      { type: 'setWeight', weight: 10 },
+    ]);
+  });
+
+  it('a promotion points the stable subset at the new revision before the canary weight falls', () => {
+    const promoted = world({
+      replicas: { r2: 4 },
+      keep: ['r1'],
+      subsets: { stable: 'r2', canary: 'r2' },
+      weight: 0,
+    });
+    expect(planWrites(subsets, promoted)).toEqual([
+      { type: 'pointSubsets', revisions: { stable: 'r2' } },
+      { type: 'setWeight', weight: 0 },
+    ]);
+  });
+
+  it('an abort takes the weight off the canary before the canary subset moves back', () => {
+    const aborted = world({ replicas: { r1: 4 }, subsets: { stable: 'r1', canary: 'r1' }, weight: 0 });
+    expect(planWrites(subsets, aborted)).toEqual([
+      { type: 'setWeight', weight: 0 },
+      { type: 'pointSubsets', revisions: { canary: 'r1' } },
+      { type: 'scaleReplicaSet', revision: 'r2', from: 4, to: 0 },
+    ]);
+  });
+
+  it('a hand edit of a subset label is put back; an unreadable DestinationRule is left alone', () => {
+    const edited = {
+      ...subsets,
+      subsets: { stable: 'r1', canary: undefined },
+      route: { weight: 30, matchesDesired: true },
+    };
+    expect(planWrites(edited, world({ subsets: { stable: 'r1', canary: 'r2' }, weight: 30 }))).toEqual([
+      { type: 'pointSubsets', revisions: { canary: 'r2' } },
+    ]);
+    const { subsets: _, ...unread } = edited;
+    expect(planWrites(unread, world({ subsets: { stable: 'r1', canary: 'r2' }, weight: 30 }))).toEqual([]);
+  });
+});

@@ -64,16 +64,14 @@ describe('convert: Argo Rollouts', () => {
     });
   });
 
-  it('refuses a subset-level split with the reason Sluice gives, once', () => {
-    const { converted } = convert('canary-istio-subset.yaml');
-    const reasons = converted[0]?.notCarried.map((n) => `${n.path}: ${n.reason}`) ?? [];
-    expect(reasons).toHaveLength(2);
-    expect(reasons[0]).toMatch(
-      /^spec\.strategy\.canary\.trafficRouting: .*needs both stableService and canaryService/,
-    );
-    expect(reasons[1]).toMatch(
-      /^spec\.strategy\.canary\.trafficRouting\.istio\.destinationRule: .*subset routing/,
-    );
+  it('carries a subset-level split as it is: Sluice points the subsets itself', () => {
+    const { objects, converted, listed } = convert('canary-istio-subset.yaml');
+    expect(listed).toEqual([]);
+    expect(converted[0]?.notCarried).toEqual([]);
+    expect(objects[0].spec.strategy.canary.trafficRouting.istio).toEqual({
+      virtualService: { name: 'search', routes: ['primary'] },
+      destinationRule: { name: 'search', canarySubsetName: 'canary', stableSubsetName: 'stable' },
+    });
   });
 
   it('carries blue-green with pre- and post-promotion analysis; a list condition is noted, not refused', () => {
