@@ -7,7 +7,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { parseLoad, parseProfiles } from './config.ts';
-import type { HttpRoute, Pod, Service, VirtualService, World } from './types.ts';
+import type { DestinationRule, HttpRoute, Pod, Service, VirtualService, World } from './types.ts';
 import { workloadName } from './workload.ts';
 
 export const SANDBOX_NAMESPACE = 'sluice-sandbox';
@@ -36,10 +36,11 @@ export class ClusterReader {
   }
 
   async read(): Promise<Snapshot> {
-    const [pods, services, vsList, loadMap, profileMap] = await Promise.all([
+    const [pods, services, vsList, drList, loadMap, profileMap] = await Promise.all([
       this.core.listPodForAllNamespaces(),
       this.core.listServiceForAllNamespaces(),
-      this.listVirtualServices(),
+      this.listIstio<RawVirtualService>('virtualservices'),
+      this.listIstio<RawDestinationRule>('destinationrules'),
       this.configMap(LOAD_CONFIGMAP),
       this.configMap(PROFILES_CONFIGMAP),
     ]);
@@ -49,6 +50,7 @@ export class ClusterReader {
       versions(pods.items),
       versions(services.items),
       versions(vsList),
+      versions(drList),
       loadMap?.metadata?.resourceVersion,
       profileMap?.metadata?.resourceVersion,
     ].join('|');
@@ -67,22 +69,23 @@ export class ClusterReader {
         }),
       ),
       virtualServices,
+      destinationRules: drList.map(toDestinationRule),
       load: load.value,
       profiles: profiles.value,
     };
     return { world, problems: [...load.problems, ...profiles.problems], fingerprint };
   }
 
-  private async listVirtualServices(): Promise<RawVirtualService[]> {
+  private async listIstio<T>(plural: 'virtualservices' | 'destinationrules'): Promise<T[]> {
     try {
       const list = (await this.custom.listClusterCustomObject({
         group: 'networking.istio.io',
         version: 'v1',
-        plural: 'virtualservices',
-      })) as { items?: RawVirtualService[] };
+        plural,
+      })) as { items?: T[] };
       return list.items ?? [];
     } catch (err) {
-      // Before Istio's CRDs are installed there are simply no VirtualServices.
+      // Before Istio's CRDs are installed there are simply none.
       if (err instanceof ApiException && err.code === 404) return [];
       throw err;
     }
@@ -96,6 +99,20 @@ export class ClusterReader {
       throw err;
     }
   }
+}
+
+function toDestinationRule(dr: RawDestinationRule): DestinationRule {
+  return {
+    name: dr.metadata?.name ?? '',
+    namespace: dr.metadata?.namespace ?? '',
+    host: dr.spec?.host ?? '',
+    subsets: (dr.spec?.subsets ?? []).map((s) => ({ name: s.name ?? '', labels: s.labels ?? {} })),
+  };
+}
+
+interface RawDestinationRule {
+  metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
+  spec?: { host?: string; subsets?: { name?: string; labels?: Record<string, string> }[] };
 }
 
 function toVirtualService(vs: RawVirtualService): VirtualService {

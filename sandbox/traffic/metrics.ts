@@ -91,6 +91,8 @@ export class MetricsRegistry {
       ['destination_workload', d.destination_workload],
       ['destination_workload_namespace', d.destination_workload_namespace],
       ['destination_version', d.destination_version],
+      ['destination_canonical_service', d.destination_canonical_service],
+      ['destination_canonical_revision', d.destination_canonical_revision],
       ['request_protocol', 'http'],
     ];
     return pairs.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',');

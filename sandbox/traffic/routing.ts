@@ -2,6 +2,7 @@ import { parseServiceFqdn, qualifyHost, serviceFqdn } from './hosts.ts';
 import { fitLognormal, type LatencyModel } from './latency.ts';
 import {
   DEFAULT_PROFILE,
+  type DestinationRule,
   type HttpMatchRequest,
   type HttpRoute,
   type LoadClass,
@@ -22,6 +23,8 @@ export interface DestinationLabels {
   destination_workload: string;
   destination_workload_namespace: string;
   destination_version: string;
+  destination_canonical_service: string;
+  destination_canonical_revision: string;
 }
 
 export type Outcome =
@@ -53,6 +56,7 @@ export function compilePlans(world: World): Plan[] {
 class WorldIndex {
   private readonly vsByHost = new Map<string, VirtualService>();
   private readonly vsByShortHost = new Map<string, VirtualService>();
+  private readonly drByHost = new Map<string, DestinationRule>();
   private readonly services = new Map<string, Service>();
   private readonly servicesByName = new Map<string, Service>();
   private readonly podsByNamespaceLabel = new Map<string, Pod[]>();
@@ -71,6 +75,13 @@ class WorldIndex {
         if (!this.vsByHost.has(fq)) this.vsByHost.set(fq, vs);
         if (!host.includes('.') && !this.vsByShortHost.has(host)) this.vsByShortHost.set(host, vs);
       }
+    }
+    const drs = [...(world.destinationRules ?? [])].sort((a, b) =>
+      `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`),
+    );
+    for (const dr of drs) {
+      const fq = qualifyHost(dr.host, dr.namespace);
+      if (!this.drByHost.has(fq)) this.drByHost.set(fq, dr);
     }
     const svcs = [...world.services].sort((a, b) => a.namespace.localeCompare(b.namespace));
     for (const svc of svcs) {
@@ -115,15 +126,25 @@ class WorldIndex {
     dests.forEach((d, i) => {
       // Istio rejects all-zero weights; should one slip through, the first destination gets everything.
       const share = total > 0 ? (weights[i] ?? 0) / total : i === 0 ? 1 : 0;
-      if (share > 0) outcomes.push(...this.destination(qualifyHost(d.destination.host, vs.namespace), share));
+      if (share > 0)
+        outcomes.push(
+          ...this.destination(qualifyHost(d.destination.host, vs.namespace), share, d.destination.subset),
+        );
     });
     return { load, outcomes, via: `${via} route ${route.name ?? routeIndex}` };
   }
 
-  /** Ready endpoints behind an FQDN, split by pod count; a 503 outcome when there are none. */
-  private destination(fq: string, share: number): Outcome[] {
+  /**
+   * Ready endpoints behind an FQDN (of one DestinationRule subset, when named), split by pod
+   * count; a 503 outcome when there are none, as Envoy answers for an empty or unknown subset.
+   */
+  private destination(fq: string, share: number, subset?: string): Outcome[] {
     const svc = this.services.get(fq);
-    const groups = svc ? this.endpointGroups(svc) : [];
+    let subsetLabels: Record<string, string> | undefined;
+    if (subset !== undefined)
+      subsetLabels = this.drByHost.get(fq)?.subsets.find((s) => s.name === subset)?.labels;
+    const unknownSubset = subset !== undefined && subsetLabels === undefined;
+    const groups = svc && !unknownSubset ? this.endpointGroups(svc, subset, subsetLabels) : [];
     if (groups.length === 0) {
       const parsed = parseServiceFqdn(fq);
       const labels = unknownWorkload(fq, parsed?.name ?? fq, parsed?.namespace ?? UNKNOWN);
@@ -132,15 +153,20 @@ class WorldIndex {
     return groups.map((g) => ({ ...g, share: g.share * share }));
   }
 
-  private endpointGroups(svc: Service): Outcome[] {
-    const key = `${svc.namespace}/${svc.name}`;
+  private endpointGroups(
+    svc: Service,
+    subset?: string,
+    subsetLabels: Record<string, string> = {},
+  ): Outcome[] {
+    const key = `${svc.namespace}/${svc.name}/${subset ?? ''}`;
     const cached = this.groupsByService.get(key);
     if (cached) return cached;
-    const pods = this.selectReady(svc);
+    const wanted = Object.entries(subsetLabels);
+    const pods = this.selectReady(svc).filter((p) => wanted.every(([k, v]) => p.labels[k] === v));
     const byGroup = new Map<string, { pod: Pod; count: number }>();
     for (const pod of pods) {
       const version = pod.labels.version ?? UNKNOWN;
-      const gk = `${pod.workload}\0${version}\0${pod.image}`;
+      const gk = `${pod.workload}\0${version}\0${canonicalRevision(pod)}\0${pod.image}`;
       const g = byGroup.get(gk);
       if (g) g.count++;
       else byGroup.set(gk, { pod, count: 1 });
@@ -158,6 +184,8 @@ class WorldIndex {
           destination_workload: pod.workload,
           destination_workload_namespace: pod.namespace,
           destination_version: pod.labels.version ?? UNKNOWN,
+          destination_canonical_service: canonicalService(pod),
+          destination_canonical_revision: canonicalRevision(pod),
         },
         errorRate: Math.min(1, Math.max(0, profile.errorRate)),
         latency: this.latencyFor(profile),
@@ -199,6 +227,18 @@ export function sanitizeKey(image: string): string {
   return image.replace(/[^-._a-zA-Z0-9]/g, '_');
 }
 
+/** Istio's canonical service of a pod: the first of its labels that names one, else the workload. */
+export function canonicalService(pod: Pod): string {
+  const l = pod.labels;
+  return l['service.istio.io/canonical-name'] ?? l['app.kubernetes.io/name'] ?? l.app ?? pod.workload;
+}
+
+/** Istio's canonical revision of a pod: the first of its labels that names one, else "latest". */
+export function canonicalRevision(pod: Pod): string {
+  const l = pod.labels;
+  return l['service.istio.io/canonical-revision'] ?? l['app.kubernetes.io/version'] ?? l.version ?? 'latest';
+}
+
 function unknownWorkload(fq: string, name: string, namespace: string): DestinationLabels {
   return {
     destination_service: fq,
@@ -207,6 +247,8 @@ function unknownWorkload(fq: string, name: string, namespace: string): Destinati
     destination_workload: UNKNOWN,
     destination_workload_namespace: UNKNOWN,
     destination_version: UNKNOWN,
+    destination_canonical_service: UNKNOWN,
+    destination_canonical_revision: UNKNOWN,
   };
 }
 

@@ -34,6 +34,14 @@ export interface VirtualService {
   http: HttpRoute[];
 }
 
+/** The part of an Istio DestinationRule routing reads: which pods each subset of a host is. */
+export interface DestinationRule {
+  name: string;
+  namespace: string;
+  host: string;
+  subsets: { name: string; labels: Record<string, string> }[];
+}
+
 export interface Service {
   name: string;
   namespace: string;
@@ -75,6 +83,8 @@ export interface LoadClass {
 
 export interface World {
   virtualServices: VirtualService[];
+  /** Optional: worlds without subsets need not list any. */
+  destinationRules?: DestinationRule[];
   services: Service[];
   pods: Pod[];
   profiles: Map<string, Profile>;

@@ -147,3 +147,76 @@ describe('workloadName', () => {
     expect(workloadName('debug', {}, [])).toBe('debug');
   });
 });
+
+describe('routing by DestinationRule subsets', () => {
+  const subsetVs: VirtualService = {
+    name: 'checkout',
+    namespace: 'shop',
+    hosts: ['checkout'],
+    http: [
+      {
+        name: 'primary',
+        route: [
+          { destination: { host: 'checkout', subset: 'stable' }, weight: 75 },
+          { destination: { host: 'checkout', subset: 'canary' }, weight: 25 },
+        ],
+      },
+    ],
+  };
+  const rev = (r: string) => ({
+    app: 'checkout',
+    'sluice.dev/revision': r,
+    'service.istio.io/canonical-revision': r,
+  });
+  const subsets = (canary: Record<string, string>) => ({
+    virtualServices: [subsetVs],
+    services: [svc('checkout', { app: 'checkout' })],
+    destinationRules: [
+      {
+        name: 'checkout',
+        namespace: 'shop',
+        host: 'checkout',
+        subsets: [
+          { name: 'stable', labels: { app: 'checkout', 'sluice.dev/revision': 'r1' } },
+          { name: 'canary', labels: canary },
+        ],
+      },
+    ],
+    pods: [pod('s1', rev('r1')), pod('s2', rev('r1')), pod('c1', rev('r2'), { image: 'shop/checkout:1.1' })],
+    load: [load('checkout.shop')],
+  });
+
+  it('sends each subset only to the pods its labels select, telling them apart by canonical revision', () => {
+    const [plan] = compilePlans(world(subsets({ 'sluice.dev/revision': 'r2' })));
+    expect(
+      plan?.outcomes.map((o) => [
+        o.labels.destination_service_name,
+        o.labels.destination_canonical_revision,
+        o.labels.destination_canonical_service,
+        o.share,
+      ]),
+    ).toEqual([
+      ['checkout', 'r1', 'checkout', 0.75],
+      ['checkout', 'r2', 'checkout', 0.25],
+    ]);
+  });
+
+  it('a subset no DestinationRule defines, or one selecting no ready pod, answers 503', () => {
+    const [empty] = compilePlans(world(subsets({ 'sluice.dev/revision': 'r9' })));
+    expect(empty?.outcomes.map((o) => (o.kind === 'fixed' ? [o.code, o.share] : ['pods', o.share]))).toEqual([
+      ['pods', 0.75],
+      [503, 0.25],
+    ]);
+    const [missing] = compilePlans(world({ ...subsets({}), destinationRules: [] }));
+    expect(missing?.outcomes.map((o) => (o.kind === 'fixed' ? o.code : 'pods'))).toEqual([503, 503]);
+  });
+
+  it("a subset without labels selects all the Service's pods, as Istio's does", () => {
+    const [plan] = compilePlans(world(subsets({})));
+    const canary = plan?.outcomes.filter((o) => o.share < 0.5 && o.labels.destination_canonical_revision);
+    expect(canary?.map((o) => [o.labels.destination_canonical_revision, o.share])).toEqual([
+      ['r1', (0.25 * 2) / 3],
+      ['r2', 0.25 / 3],
+    ]);
+  });
+});
