@@ -93,6 +93,71 @@ export function canaryApp(namespace: string, o: CanaryAppOptions = {}): Kubernet
   return [...services, ...(o.virtualService === false ? [] : [vs]), canary];
 }
 
+/**
+ * The user's side of a subset-level canary: one Service, a VirtualService splitting between two
+ * subsets of it, the DestinationRule defining them (with a traffic policy and a third subset of
+ * the user's, which Sluice must leave as written) and the Rollout naming both.
+ */
+export function subsetApp(namespace: string, o: CanaryAppOptions = {}): KubernetesObject[] {
+  const name = o.name ?? 'web';
+  const vs = {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'VirtualService',
+    metadata: { name, namespace },
+    spec: {
+      hosts: [name],
+      http: [
+        {
+          name: 'primary',
+          route: [
+            { destination: { host: name, subset: 'stable' }, weight: 100 },
+            { destination: { host: name, subset: 'canary' }, weight: 0 },
+          ],
+        },
+      ],
+    },
+  };
+  const dr = {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'DestinationRule',
+    metadata: { name, namespace },
+    spec: {
+      host: name,
+      trafficPolicy: { loadBalancer: { simple: 'LEAST_REQUEST' } },
+      subsets: [
+        { name: 'stable', labels: { app: name } },
+        { name: 'canary', labels: { app: name } },
+        {
+          name: 'debug',
+          labels: { app: name, debug: 'true' },
+          trafficPolicy: { connectionPool: { tcp: { maxConnections: 5 } } },
+        },
+      ],
+    },
+  };
+  const canary = rollout(namespace, name, o, {
+    canary: {
+      trafficRouting: {
+        istio: {
+          virtualService: { name, routes: ['primary'] },
+          destinationRule: { name, stableSubsetName: 'stable', canarySubsetName: 'canary' },
+        },
+      },
+      scaleDownDelaySeconds: 1,
+      abortScaleDownDelaySeconds: 1,
+      steps: o.steps ?? [{ setWeight: 20 }, { pause: { duration: '1s' } }, { setWeight: 50 }],
+      ...o.canary,
+    },
+  });
+  const svc = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace },
+    spec: { selector: { app: name }, ports: [{ port: 80 }] },
+  };
+  return [svc, vs, dr, canary];
+}
+
 export interface BlueGreenAppOptions extends AppBase {
   blueGreen?: Partial<BlueGreen>;
 }

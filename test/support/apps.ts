@@ -17,6 +17,7 @@ export {
   blueGreenApp,
   type CanaryAppOptions,
   canaryApp,
+  subsetApp,
 } from '../../sandbox/apps.ts';
 
 export async function apply(objects: KubernetesObject[]): Promise<void> {
