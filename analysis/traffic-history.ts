@@ -42,7 +42,8 @@ export function trafficFromSamples(
   const [stableName, canaryName] = [describeSide(stableSide), describeSide(canarySide)];
   if (!(rps > 0))
     return { missing: `Prometheus has no requests to ${stableName} or ${canaryName} in the last hour` };
-  if (!(stable.requests > 0)) return { missing: `Prometheus has no requests to ${stableName} in the last hour` };
+  if (!(stable.requests > 0))
+    return { missing: `Prometheus has no requests to ${stableName} in the last hour` };
   return { requestsPerSecond: rps, stableErrorRatio: stable.errors / stable.requests };
 }
 
