@@ -11,7 +11,7 @@ import {
   type SideShare,
 } from './absolute.ts';
 import { normalise } from './compare/histogram.ts';
-import { bucketsOf, errorCounts } from './compare/queries.ts';
+import { bucketsOf, describeSide, errorCounts, sideOf } from './compare/queries.ts';
 import type { MetricProvider, Sample } from './provider.ts';
 
 const PHASE: Record<AbsoluteVerdict, MeasurementPhase> = {
@@ -43,16 +43,17 @@ export function judgeAbsoluteSamples(metric: RunMetric, samples: readonly Sample
   const a = metric.absolute;
   if (!a) throw new Error(`metric ${metric.name} is not an absolute builtin`);
   const opts = { confidence: a.confidence, minRequests: a.minRequests };
-  const stableName = a.stableService;
+  const canarySide = sideOf(a.canaryService, a.canaryRevision);
+  const stableSide = a.stableService === undefined ? undefined : sideOf(a.stableService, a.stableRevision);
   if (metric.builtin === 'latencyP99') {
-    const canary = normalise(bucketsOf(samples, a.canaryService));
-    const stable = stableName === undefined ? undefined : normalise(bucketsOf(samples, stableName));
+    const canary = normalise(bucketsOf(samples, canarySide));
+    const stable = stableSide === undefined ? undefined : normalise(bucketsOf(samples, stableSide));
     const j = judgeLatencyP99(canary, stable, a.maxMs ?? 0, opts);
     const p99 = (b: typeof canary | undefined) => (b ? p99Of(b) : undefined);
     return describe(metric, j, a.maxMs ?? 0, p99(canary), p99(stable));
   }
-  const canary = errorCounts(samples, a.canaryService);
-  const stable = stableName === undefined ? undefined : errorCounts(samples, stableName);
+  const canary = errorCounts(samples, canarySide);
+  const stable = stableSide === undefined ? undefined : errorCounts(samples, stableSide);
   const j = judgeSuccessRate(canary, stable, a.min ?? 0, opts);
   const rate = (s: { requests: number; errors: number } | undefined) =>
     s && s.requests > 0 ? 100 * (1 - s.errors / s.requests) : undefined;
@@ -109,7 +110,7 @@ function describe(
     tooFewRequests:
       j.canary.requests > 0
         ? `too few requests to judge: ${round(j.canary.requests, 0)} in the window, need ${a.minRequests}`
-        : `no data: no requests to ${a.canaryService} in the window`,
+        : `no data: no requests to ${describeSide(sideOf(a.canaryService, a.canaryRevision))} in the window`,
   }[j.verdict];
   // A window with fewer canary requests than minRequests after its traffic began is a look that
   // measured too little to say anything (a late scrape, a Prometheus just restarted, a quiet

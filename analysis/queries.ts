@@ -26,13 +26,30 @@ export function promDuration(ms: number): string {
 }
 
 export interface Destination {
-  /** The Kubernetes Service receiving the traffic under test (canary or preview). */
+  /**
+   * The Kubernetes Service receiving the traffic under test (canary or preview). Under subset
+   * routing, where both revisions sit behind one Service, only the side's name in messages.
+   */
   service: string;
   namespace: string;
+  /**
+   * The canonical revision (Istio's `destination_canonical_revision`, from the pod label
+   * `service.istio.io/canonical-revision`) that tells this side from the other when both share
+   * one Service (subset routing).
+   */
+  revision?: string;
 }
 
-export const selector = (d: Destination, extra = '') =>
-  `reporter="destination",destination_service_namespace="${escapeLabelValue(d.namespace)}",destination_service_name="${escapeLabelValue(d.service)}"${extra}`;
+/**
+ * Istio's series of one side. With a revision the Service is left out: the revision alone names
+ * the pods in the namespace, and the shared Service name would match both sides.
+ */
+export const selector = (d: Destination, extra = '') => {
+  const where = `reporter="destination",destination_service_namespace="${escapeLabelValue(d.namespace)}"`;
+  return d.revision === undefined
+    ? `${where},destination_service_name="${escapeLabelValue(d.service)}"${extra}`
+    : `${where},destination_canonical_revision="${escapeLabelValue(d.revision)}"${extra}`;
+};
 
 /**
  * Percent of requests answered without a 5xx over the window: non-5xx / all × 100. A canary

@@ -58,6 +58,12 @@ export interface ResolveInput {
   service?: string;
   /** The Service compareToStable compares with: stable (canary), active (before a blue-green switch). */
   stableService?: string;
+  /**
+   * Subset routing: the canonical revisions of the two sides, which share one Service. `service`
+   * and `stableService` then only name the sides (the subsets) in messages. No stable revision:
+   * nothing to compare with (a first release).
+   */
+  revisions?: { canary: string; stable?: string };
   templates: FoundTemplates;
   /** The admin's bounds on template metrics (addresses, timeouts); absent: intervals only. */
   policy?: AnalysisPolicy;
@@ -120,7 +126,7 @@ export function resolveGate(input: ResolveInput): ResolvedGate {
         'builtin gates (successRate, latencyP99) need a Service to measure: set previewService for blue-green',
       );
     }
-    const destination: Destination = { service: input.service, namespace };
+    const { canary: destination, stable } = sidesOf(input, input.service);
     let windowMs = parseDuration(interval);
     let builtinTiming = timing;
     // The user asked for a window of one interval; one that cannot hold two scrapes can never
@@ -143,10 +149,10 @@ export function resolveGate(input: ResolveInput): ResolvedGate {
     // Counts of the window, the Service under test's and the stable's side by side: a bound
     // needs the requests behind a rate, and a shared incident the stable's numbers of the same
     // window. Without a stable (first release, after a blue-green switch) the canary alone.
-    const stable: Destination = { service: input.stableService ?? input.service, namespace };
     const absolute = (options: { confidence?: number; minRequests?: number }) => ({
-      canaryService: input.service as string,
-      ...(input.stableService === undefined ? {} : { stableService: input.stableService }),
+      canaryService: destination.service,
+      ...(stable === undefined ? {} : { stableService: stable.service }),
+      ...revisionsOf(destination, stable),
       confidence: options.confidence ?? DEFAULT_ABSOLUTE_CONFIDENCE,
       minRequests: options.minRequests ?? DEFAULT_ABSOLUTE_MIN_REQUESTS,
     });
@@ -159,7 +165,7 @@ export function resolveGate(input: ResolveInput): ResolvedGate {
         ...limits,
         absolute: { ...absolute(options), min },
         provider: {
-          prometheus: { query: withWindow(requestCountsQuery(destination, stable), windowMs) },
+          prometheus: { query: withWindow(requestCountsQuery(destination, stable ?? destination), windowMs) },
         },
       });
     }
@@ -172,7 +178,9 @@ export function resolveGate(input: ResolveInput): ResolvedGate {
         ...limits,
         absolute: { ...absolute(options), maxMs },
         provider: {
-          prometheus: { query: withWindow(latencyBucketsQuery(destination, stable), windowMs) },
+          prometheus: {
+            query: withWindow(latencyBucketsQuery(destination, stable ?? destination), windowMs),
+          },
         },
       });
     }
@@ -222,6 +230,30 @@ export function resolveGate(input: ResolveInput): ResolvedGate {
   return { metrics, notes };
 }
 
+/**
+ * The side under test and the stable side. Under subset routing both share one Service, so a
+ * side is its revision, and a stable side without a revision (a first release) is none at all:
+ * its subset name alone would select nothing, or the canary's pods.
+ */
+function sidesOf(input: ResolveInput, service: string): { canary: Destination; stable?: Destination } {
+  const { namespace, revisions, stableService } = input;
+  if (!revisions) {
+    return {
+      canary: { service, namespace },
+      ...(stableService === undefined ? {} : { stable: { service: stableService, namespace } }),
+    };
+  }
+  const canary = { service, namespace, revision: revisions.canary };
+  if (stableService === undefined || revisions.stable === undefined) return { canary };
+  return { canary, stable: { service: stableService, namespace, revision: revisions.stable } };
+}
+
+/** The revisions a run's metric block keeps so its looks can find each side in the answer. */
+const revisionsOf = (canary: Destination, stable: Destination | undefined) => ({
+  ...(canary.revision === undefined ? {} : { canaryRevision: canary.revision }),
+  ...(stable?.revision === undefined ? {} : { stableRevision: stable.revision }),
+});
+
 // A range selector `[5m]` or subquery `[5m:1m]` in PromQL.
 const RANGE = /\[\s*([0-9][0-9a-z]*)\s*(?::[^\]]*)?\]/g;
 
@@ -262,14 +294,17 @@ function compareMetrics(
         : 'compareToStable needs a Service under test and a stable Service to compare with',
     );
   }
+  const { canary, stable } = sidesOf(input, input.service);
+  if (!stable) {
+    throw new InvalidAnalysis('compareToStable under subset routing needs a stable revision to compare with');
+  }
   if (cmp.errors && !hasErrorsEffect(cmp.errors)) {
     throw new InvalidAnalysis(`compareToStable.${ERRORS_NEEDS_AN_EFFECT.message}`);
   }
-  const canary: Destination = { service: input.service, namespace: input.namespace };
-  const stable: Destination = { service: input.stableService, namespace: input.namespace };
   const base = {
-    canaryService: input.service,
-    stableService: input.stableService,
+    canaryService: canary.service,
+    stableService: stable.service,
+    ...revisionsOf(canary, stable),
     confidence: cmp.confidence ?? DEFAULT_CONFIDENCE,
     power: cmp.power ?? DEFAULT_POWER,
     minRequests: cmp.minRequests ?? DEFAULT_MIN_REQUESTS,

@@ -1,9 +1,9 @@
 // The last hour's traffic to a Rollout's stable and canary Services, asked of Prometheus once
 // when a compareToStable gate starts (and by `kubectl sluice lint`). One small query with its
-// own deadline, cached per (Prometheus, namespace, Services), so a busy controller asks each
-// Service at most once per TTL whatever the number of runs.
+// own deadline, cached per (Prometheus, namespace, Services, revisions), so a busy controller
+// asks each Service at most once per TTL whatever the number of runs.
 
-import { errorCounts, requestCountsQuery, withWindow } from './compare/queries.ts';
+import { describeSide, errorCounts, requestCountsQuery, type Side, withWindow } from './compare/queries.ts';
 import type { TrafficHistory } from './detectability.ts';
 import type { MetricProvider, Sample } from './provider.ts';
 import { type Destination, selector } from './queries.ts';
@@ -18,10 +18,10 @@ export const HISTORY_MS = 3_600_000;
 const PRESENCE_STEP_S = 5;
 
 /**
- * Requests per second by Service and response code over the part of the last hour that had
- * traffic. `increase` over 1h divides nothing by time, so it is divided by the seconds in which
- * either Service had a series: a Service first seen ten minutes ago is not taken for one sixth
- * of its real rate. The Services' requests are the usual request counts (compare/queries.ts).
+ * Requests per second by Service (and revision, under subset routing) and response code over
+ * the part of the last hour that had traffic. `increase` over 1h divides nothing by time, so it
+ * is divided by the seconds in which either side had a series: a side first seen ten minutes
+ * ago is not taken for one sixth of its real rate. The Services' requests are the usual request counts (compare/queries.ts).
  */
 export function trafficHistoryQuery(canary: Destination, stable: Destination): string {
   const counts = withWindow(requestCountsQuery(canary, stable), HISTORY_MS);
@@ -33,16 +33,17 @@ export function trafficHistoryQuery(canary: Destination, stable: Destination): s
 /** The answer as traffic, or why there is none to speak of. */
 export function trafficFromSamples(
   samples: readonly Sample[],
-  canaryService: string,
-  stableService: string,
+  canarySide: string | Side,
+  stableSide: string | Side,
 ): TrafficHistory | { missing: string } {
-  const canary = errorCounts(samples, canaryService);
-  const stable = errorCounts(samples, stableService);
+  const canary = errorCounts(samples, canarySide);
+  const stable = errorCounts(samples, stableSide);
   const rps = canary.requests + stable.requests;
+  const [stableName, canaryName] = [describeSide(stableSide), describeSide(canarySide)];
   if (!(rps > 0))
-    return { missing: `Prometheus has no requests to ${stableService} or ${canaryService} in the last hour` };
+    return { missing: `Prometheus has no requests to ${stableName} or ${canaryName} in the last hour` };
   if (!(stable.requests > 0))
-    return { missing: `Prometheus has no requests to ${stableService} in the last hour` };
+    return { missing: `Prometheus has no requests to ${stableName} in the last hour` };
   return { requestsPerSecond: rps, stableErrorRatio: stable.errors / stable.requests };
 }
 
@@ -54,7 +55,7 @@ export interface TrafficHistoryOptions {
   now?: () => number;
 }
 
-/** Traffic per (Prometheus, namespace, stable, canary), cached with a TTL and bounded (oldest out). */
+/** Traffic per (Prometheus, namespace, stable, canary, their revisions), cached with a TTL and bounded (oldest out). */
 export class TrafficHistoryCache {
   private readonly cache: TtlCache<TrafficHistory | { missing: string }>;
 
@@ -76,7 +77,16 @@ export class TrafficHistoryCache {
     canary: Destination,
     stable: Destination,
   ): Promise<TrafficHistory | { missing: string }> {
-    const key = JSON.stringify([provider.address, canary.namespace, stable.service, canary.service]);
+    // Under subset routing the Service names stay while the revisions change with each release:
+    // without the revisions a new release would be told the last one's traffic.
+    const key = JSON.stringify([
+      provider.address,
+      canary.namespace,
+      stable.service,
+      canary.service,
+      stable.revision ?? null,
+      canary.revision ?? null,
+    ]);
     return this.cache.get(key, () => readTraffic(provider, canary, stable));
   }
 }
@@ -89,7 +99,7 @@ export async function readTraffic(
 ): Promise<TrafficHistory | { missing: string; failed?: true }> {
   try {
     const samples = await provider.series(trafficHistoryQuery(canary, stable));
-    return trafficFromSamples(samples, canary.service, stable.service);
+    return trafficFromSamples(samples, canary, stable);
   } catch (err) {
     return {
       missing: (err as Error).message.split('; query:')[0] ?? 'Prometheus did not answer',

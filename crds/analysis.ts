@@ -558,12 +558,20 @@ export type MetricResult = z.infer<typeof MetricResult>;
  */
 export const COMPARE_BUILTINS = ['compareErrors', 'compareLatencyP99', 'compareLatencyDistribution'] as const;
 
+// Subset routing puts both revisions behind one Service, so a Service name cannot tell them apart.
+const CANARY_REVISION =
+  "Subset routing: the canonical revision (Istio's destination_canonical_revision) that identifies the canary side; canaryService then only names the side in messages.";
+const STABLE_REVISION =
+  "Subset routing: the canonical revision (Istio's destination_canonical_revision) that identifies the stable side; stableService then only names the side in messages.";
+
 export const RunMetric = Metric.extend({
   builtin: z.enum(['successRate', 'latencyP99', ...COMPARE_BUILTINS]).optional(),
   compare: z
     .object({
       canaryService: z.string(),
       stableService: z.string(),
+      canaryRevision: z.string().optional().meta({ description: CANARY_REVISION }),
+      stableRevision: z.string().optional().meta({ description: STABLE_REVISION }),
       confidence: z.number(),
       power: z.number().optional(),
       minRequests: NonNegativeInt,
@@ -577,6 +585,8 @@ export const RunMetric = Metric.extend({
     .object({
       canaryService: z.string(),
       stableService: z.string().optional(),
+      canaryRevision: z.string().optional().meta({ description: CANARY_REVISION }),
+      stableRevision: z.string().optional().meta({ description: STABLE_REVISION }),
       min: z.number().optional(),
       maxMs: z.number().optional(),
       confidence: z.number(),

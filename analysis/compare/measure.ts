@@ -12,7 +12,7 @@ import {
   compareLatencyP99,
   type Verdict,
 } from './judge.ts';
-import { bucketsOf, errorCounts, withWindow } from './queries.ts';
+import { bucketsOf, errorCounts, sideOf, withWindow } from './queries.ts';
 
 export const DEFAULT_CONFIDENCE = 0.99;
 export const DEFAULT_MIN_REQUESTS = 100;
@@ -42,11 +42,14 @@ export function judgeSamples(metric: RunMetric, samples: Parameters<typeof error
     minRequests: c.minRequests,
     power: c.power ?? DEFAULT_POWER,
   };
+  // Runs stored before subset routing have no revisions: their sides are Service names.
+  const canarySide = sideOf(c.canaryService, c.canaryRevision);
+  const stableSide = sideOf(c.stableService, c.stableRevision);
   let comparison: Comparison;
   if (metric.builtin === 'compareErrors') {
     comparison = compareErrors(
-      errorCounts(samples, c.canaryService),
-      errorCounts(samples, c.stableService),
+      errorCounts(samples, canarySide),
+      errorCounts(samples, stableSide),
       {
         ...(c.maxIncreasePoints === undefined ? {} : { maxIncreasePoints: c.maxIncreasePoints }),
         ...(c.maxIncreasePercent === undefined ? {} : { maxIncreasePercent: c.maxIncreasePercent }),
@@ -54,8 +57,8 @@ export function judgeSamples(metric: RunMetric, samples: Parameters<typeof error
       common,
     );
   } else {
-    const canary = normalise(bucketsOf(samples, c.canaryService));
-    const stable = normalise(bucketsOf(samples, c.stableService));
+    const canary = normalise(bucketsOf(samples, canarySide));
+    const stable = normalise(bucketsOf(samples, stableSide));
     comparison =
       metric.builtin === 'compareLatencyP99'
         ? compareLatencyP99(canary, stable, c.maxIncreasePercent ?? 0, common)

@@ -1,6 +1,7 @@
 // At a compareToStable run's start: ask the admin's Prometheus for the last hour's traffic (one
 // query, short deadline, cached per Services), work out what the gate can see, and say it as a
 // Warning Event on the Rollout when the configured effect cannot be seen in the time it has.
+import { sideOf } from '../../analysis/compare/queries.ts';
 import { assessGate } from '../../analysis/detectability.ts';
 import type { ProviderPool } from '../../analysis/provider.ts';
 import type { TrafficHistoryCache } from '../../analysis/traffic-history.ts';
@@ -33,10 +34,11 @@ export async function assessRun(
   if (!rollout || deps.address === undefined) return undefined;
   const namespace = run.metadata.namespace ?? 'default';
   const provider = deps.providers.get(deps.address, deps.timeoutMs ?? 3000);
+  const { canaryService, stableService, canaryRevision, stableRevision } = metric.compare;
   const traffic = await deps.traffic.get(
     provider,
-    { namespace, service: metric.compare.canaryService },
-    { namespace, service: metric.compare.stableService },
+    { namespace, ...sideOf(canaryService, canaryRevision) },
+    { namespace, ...sideOf(stableService, stableRevision) },
   );
   return assessGate(rollout.spec, run.spec.gate, run.spec.stepIndex, traffic);
 }

@@ -29,19 +29,44 @@ export interface TemplateSource {
   get(namespace: string, name: string, clusterScope: boolean): Promise<AnalysisTemplateSpec | undefined>;
 }
 
-/** The Service a gate's builtins measure: the canary, the preview before promotion, the active after. */
+/** The canary's Istio subsets when it routes by them (blue-green never does). */
+const subsetsOf = (rollout: Rollout) => rollout.spec.strategy.canary?.trafficRouting?.istio?.destinationRule;
+
+/**
+ * The Service a gate's builtins measure: the canary, the preview before promotion, the active
+ * after. Under subset routing the canary subset's name: the revision identifies the pods, and
+ * the name only says which side a message is about.
+ */
 export function measuredService(rollout: Rollout, gate: GateKind): string | undefined {
   const { canary, blueGreen } = rollout.spec.strategy;
-  if (canary) return canary.canaryService;
+  if (canary) return subsetsOf(rollout)?.canarySubsetName ?? canary.canaryService;
   if (!blueGreen) return undefined;
   return gate === 'postPromotion' ? blueGreen.activeService : blueGreen.previewService;
 }
 
-/** The Service compareToStable compares with: stable for canaries, active before a blue-green switch. */
+/**
+ * The Service compareToStable compares with: stable for canaries (the stable subset's name under
+ * subset routing), active before a blue-green switch.
+ */
 export function comparedService(rollout: Rollout, gate: GateKind): string | undefined {
   const { canary, blueGreen } = rollout.spec.strategy;
-  if (canary) return canary.stableService;
+  if (canary) return subsetsOf(rollout)?.stableSubsetName ?? canary.stableService;
   return blueGreen && gate !== 'postPromotion' ? blueGreen.activeService : undefined;
+}
+
+/**
+ * The canonical revisions that tell the sides apart under subset routing, where both share one
+ * Service; undefined otherwise. The pods carry their `sluice.dev/revision` value as Istio's
+ * canonical revision. No stable side when there is no stable yet or the stable is the revision
+ * under test: comparing a revision with itself would pass anything.
+ */
+export function measuredRevisions(
+  rollout: Rollout,
+  revision: string,
+): { canary: string; stable?: string } | undefined {
+  if (!subsetsOf(rollout)) return undefined;
+  const stable = rollout.status?.stableRevision;
+  return { canary: revision, ...(stable === undefined || stable === revision ? {} : { stable }) };
 }
 
 /** Undecided looks a watch tolerates: one a second for 68 years, i.e. for as long as the pause. */
@@ -76,12 +101,14 @@ export function analysisRunFor(
   try {
     if (!written) throw new InvalidAnalysis(`no ${start.gate} gate in the Rollout's spec`);
     gates = withArgValues(written, rollout, start.revision);
+    const revisions = measuredRevisions(rollout, start.revision);
     ({ metrics, notes } = resolveGate({
       gates,
       gate: start.gate,
       namespace,
       service: measuredService(rollout, start.gate),
       stableService: comparedService(rollout, start.gate),
+      ...(revisions ? { revisions } : {}),
       templates,
       ...(policy ? { policy } : {}),
       ...(scrapeIntervals ? { scrapeIntervals } : {}),

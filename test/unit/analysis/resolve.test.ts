@@ -216,3 +216,60 @@ describe('resolving a gate into metrics', () => {
     expect(run).not.toThrow(/hunter2/);
   });
 });
+
+describe('resolving under subset routing (both revisions behind one Service)', () => {
+  const resolve = (
+    gates: Parameters<typeof resolveMetrics>[0]['gates'],
+    revisions: { canary: string; stable?: string },
+  ) =>
+    resolveMetrics({
+      gates,
+      gate: 'background',
+      namespace: 'shop',
+      service: 'canary',
+      stableService: 'stable',
+      revisions,
+      templates: new Map(),
+    });
+
+  it('every builtin selects each side by its revision and keeps the revisions for its looks', () => {
+    const [rate, errors] = resolve(
+      { successRate: { min: 99 }, compareToStable: { errors: { maxIncreasePercent: 25 } } },
+      { canary: 'new1', stable: 'old1' },
+    );
+    expect(rate?.absolute).toMatchObject({
+      canaryService: 'canary',
+      stableService: 'stable',
+      canaryRevision: 'new1',
+      stableRevision: 'old1',
+    });
+    expect(errors?.compare).toMatchObject({
+      canaryService: 'canary',
+      stableService: 'stable',
+      canaryRevision: 'new1',
+      stableRevision: 'old1',
+    });
+    for (const m of [rate, errors]) {
+      const q = m?.provider.prometheus?.query ?? '';
+      expect(q).toContain('destination_canonical_revision="new1"');
+      expect(q).toContain('destination_canonical_revision="old1"');
+      // The subset names are no Services: a matcher on them would find nothing.
+      expect(q).not.toContain('destination_service_name="');
+    }
+  });
+
+  it('without a stable revision the absolute gates measure the canary alone', () => {
+    const [rate] = resolve({ successRate: { min: 99 } }, { canary: 'new1' });
+    expect(rate?.absolute).not.toHaveProperty('stableService');
+    expect(rate?.absolute).not.toHaveProperty('stableRevision');
+    expect(rate?.absolute?.canaryRevision).toBe('new1');
+    expect(rate?.provider.prometheus?.query).not.toContain('destination_canonical_revision="old1"');
+  });
+
+  it('compareToStable without a stable revision is an InvalidAnalysis saying so', () => {
+    const run = () =>
+      resolve({ compareToStable: { errors: { maxIncreasePercent: 25 } } }, { canary: 'new1' });
+    expect(run).toThrow(InvalidAnalysis);
+    expect(run).toThrow('compareToStable under subset routing needs a stable revision to compare with');
+  });
+});

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { templateKey } from '../../../analysis/resolve.ts';
-import { analysisProblem, analysisRunFor, measuredService } from '../../../controller/analysis/runs.ts';
+import {
+  analysisProblem,
+  analysisRunFor,
+  comparedService,
+  measuredService,
+} from '../../../controller/analysis/runs.ts';
 import type { AnalysisRun, AnalysisTemplateSpec, Rollout } from '../../../crds/index.ts';
 
 const rollout = (analysis: unknown, blueGreen = false): Rollout =>
@@ -112,6 +117,73 @@ describe('filling an AnalysisRun from a gate', () => {
       message: 'analysis r1: cannot proceed: AnalysisTemplate shop/budget not found',
     });
     expect(analysisProblem([run('PrometheusUnreachable')], held)).toBeUndefined();
+  });
+});
+
+describe('an AnalysisRun for a subset-routed canary', () => {
+  const gates = { successRate: { min: 99 }, compareToStable: { errors: { maxIncreasePercent: 25 } } };
+  const subsetRouted = (stableRevision?: string): Rollout => {
+    const r = rollout(gates);
+    const canary = r.spec.strategy.canary as NonNullable<Rollout['spec']['strategy']['canary']>;
+    // Subsets need no canaryService or stableService: both revisions sit behind one Service.
+    delete canary.canaryService;
+    delete canary.stableService;
+    canary.trafficRouting = {
+      istio: {
+        virtualService: { name: 'web' },
+        destinationRule: { name: 'web', canarySubsetName: 'web-new', stableSubsetName: 'web-old' },
+      },
+    } as never;
+    if (stableRevision !== undefined) r.status = { stableRevision } as never;
+    return r;
+  };
+  const start = { gate: 'background' as const, name: 'r1', revision: 'new1' };
+
+  it('measures each side by its revision and names it by its subset', () => {
+    const r = subsetRouted('old1');
+    expect(measuredService(r, 'background')).toBe('web-new');
+    expect(comparedService(r, 'background')).toBe('web-old');
+    const run = analysisRunFor(r, start);
+    expect(run.spec.error).toBeUndefined();
+    const [rate, errors] = run.spec.metrics;
+    expect(rate?.absolute).toMatchObject({
+      canaryService: 'web-new',
+      stableService: 'web-old',
+      canaryRevision: 'new1',
+      stableRevision: 'old1',
+    });
+    expect(errors?.compare).toMatchObject({ canaryRevision: 'new1', stableRevision: 'old1' });
+    expect(errors?.provider.prometheus?.query).toContain('destination_canonical_revision="old1"');
+  });
+
+  it('a stable that is the revision under test is no stable: compareToStable says it has none', () => {
+    const run = analysisRunFor(subsetRouted('new1'), start);
+    expect(run.spec.metrics).toEqual([]);
+    expect(run.spec.error).toBe(
+      'cannot proceed: compareToStable under subset routing needs a stable revision to compare with',
+    );
+    const alone = analysisRunFor(
+      (() => {
+        const r = subsetRouted();
+        (r.spec.strategy.canary as { analysis: unknown }).analysis = { successRate: { min: 99 } };
+        return r;
+      })(),
+      start,
+    );
+    expect(alone.spec.metrics[0]?.absolute).toMatchObject({
+      canaryService: 'web-new',
+      canaryRevision: 'new1',
+    });
+    expect(alone.spec.metrics[0]?.absolute).not.toHaveProperty('stableRevision');
+  });
+
+  it('without a destinationRule nothing changes: Services, no revisions', () => {
+    const run = analysisRunFor(rollout(gates), start);
+    const [rate, errors] = run.spec.metrics;
+    expect(rate?.absolute).toMatchObject({ canaryService: 'web-canary', stableService: 'web-stable' });
+    expect(rate?.absolute).not.toHaveProperty('canaryRevision');
+    expect(errors?.compare).not.toHaveProperty('stableRevision');
+    expect(errors?.provider.prometheus?.query).not.toContain('destination_canonical_revision');
   });
 });
 

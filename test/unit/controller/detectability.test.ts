@@ -92,4 +92,45 @@ describe('what a run start says about its gate', () => {
     expect(await assessRun({ ...deps, address: 'http://prom:9090' }, run, latencyOnly)).toBeUndefined();
     expect(asked).toEqual([]);
   });
+
+  it("under subset routing asks for the two revisions' traffic and reads the stable revision's errors", async () => {
+    const subsets = structuredClone(rollout);
+    subsets.spec.strategy.canary!.trafficRouting = {
+      istio: {
+        virtualService: { name: 'web' },
+        destinationRule: { name: 'web', canarySubsetName: 'web-new', stableSubsetName: 'web-old' },
+      },
+    } as never;
+    subsets.status = { stableRevision: 'old1' } as never;
+    const queries: string[] = [];
+    // Both revisions answer under one Service: only the revision tells the healthy stable apart.
+    const side = (revision: string, code: string, value: number) => ({
+      labels: {
+        destination_service_name: 'web',
+        destination_canonical_revision: revision,
+        response_code: code,
+      },
+      value,
+    });
+    const providers = new ProviderPool(
+      (o): MetricProvider => ({
+        address: o.address,
+        query: async () => ({ kind: 'none', reason: '' }),
+        series: async (q) => {
+          queries.push(q);
+          return [side('old1', '200', 0.9), side('old1', '500', 0.1), side('abc', '500', 5)];
+        },
+      }),
+    );
+    const d = await assessRun(
+      { traffic: new TrafficHistoryCache(), providers, address: 'http://prom:9090' },
+      analysisRunFor(subsets, start),
+      subsets,
+    );
+    expect(queries).toHaveLength(1);
+    expect(queries[0]).toContain('destination_canonical_revision="abc"');
+    expect(queries[0]).toContain('destination_canonical_revision="old1"');
+    expect(d).toMatchObject({ requestsPerSecond: 6 });
+    expect(d?.basis).toMatch(/10% errors on stable/);
+  });
 });
