@@ -49,6 +49,36 @@ describe('Argo Rollouts manifests, converted and released by Sluice', () => {
     expect(await selectedRevision(ns, 'shop-stable')).toBe(done.status?.stableRevision);
   });
 
+  it('the subset-level Istio canary: the DestinationRule subsets follow the revisions', async () => {
+    const { ns, stable } = await convertAndApply('istio-subset.yaml', 'search');
+    const subsets = async () => {
+      const dr = await requestJson<{ spec: { subsets: { name: string; labels: Record<string, string> }[] } }>(
+        kube().kc,
+        { method: 'GET', path: `/apis/networking.istio.io/v1/namespaces/${ns}/destinationrules/search` },
+      );
+      return Object.fromEntries(dr.spec.subsets.map((s) => [s.name, s.labels[REVISION_LABEL]]));
+    };
+    expect(await subsets()).toEqual({ canary: stable, stable });
+    const weights = await recordWeights(ns, 'search');
+    const canarySubset: (string | undefined)[] = [];
+    await setImage(ns, 'search:2', 'search');
+    const released = waitForRollout(ns, releasedFrom(stable), 'search:2 released', { name: 'search' });
+    // While the weight is on the canary, its subset selects the new revision.
+    await waitFor(
+      async () => {
+        const now = await subsets();
+        canarySubset.push(now.canary);
+        return now.canary !== stable;
+      },
+      { description: 'the canary subset to select the new revision' },
+    );
+    const done = await released;
+    const latest = done.status?.stableRevision as string;
+    expect(canarySubset.at(-1)).toBe(latest);
+    expect(weights()).toEqual([0, 25, 75, 0]);
+    expect(await subsets()).toEqual({ canary: latest, stable: latest });
+  });
+
   it('a canary without traffic routing, weighed by pods', async () => {
     const { ns, stable } = await convertAndApply('canary-basic.yaml', 'worker');
     await setImage(ns, 'worker:2', 'worker');
