@@ -104,8 +104,13 @@ export async function lintFile(
       continue;
     }
     const { canary, stable } = services(rollout);
-    const traffic =
-      canary && stable
+    const traffic = rollout.spec.strategy.canary?.trafficRouting?.istio.destinationRule
+      ? // Under subset routing the sides are revisions, which only the running Rollout knows.
+        {
+          missing:
+            'subset routing: the gates read each revision once it runs (kubectl sluice status shows it)',
+        }
+      : canary && stable
         ? await readTraffic(provider, { namespace: ns, service: canary }, { namespace: ns, service: stable })
         : { missing: 'the Rollout names no Services to compare' };
     if ('failed' in traffic) report.failed = traffic.missing;

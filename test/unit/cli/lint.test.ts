@@ -74,6 +74,23 @@ describe('kubectl sluice lint', () => {
     expect(lintFailed(report)).toBe(false);
   });
 
+  it('under subset routing says the gates read each revision once it runs, and asks Prometheus nothing', async () => {
+    const subsets = ROLLOUT.replace(
+      '      stableService: web-stable\n      canaryService: web-canary\n',
+      '',
+    ).replace(
+      '{virtualService: {name: web, routes: [primary]}}',
+      '{virtualService: {name: web}, destinationRule: {name: web, stableSubsetName: stable, canarySubsetName: canary}}',
+    );
+    // Port 9 (discard) answers nothing: a query would make the report a failure.
+    const report = await lintFile(file(subsets), 'http://127.0.0.1:9', 'default');
+    expect(report.failed).toBeUndefined();
+    expect(report.documents[0]?.refused).toBeUndefined();
+    const gate = report.documents[0]?.gates[0];
+    expect(gate?.gate).toBe('background analysis');
+    expect(JSON.stringify(gate)).toMatch(/subset routing: the gates read each revision once it runs/);
+  });
+
   it('says what the schema would refuse, field by field, and exits 1', async () => {
     const bad = ROLLOUT.replace('maxIncreasePercent: 25', 'maxIncreasePercent: -5').replace(
       'setWeight: 20',
