@@ -17,8 +17,8 @@ export interface TrafficSeen {
   weight?: number;
   /** Whether the Service the gate measures selects the revision, where that can differ (blue-green after the switch). */
   selected?: boolean;
-  /** Where the weight lives, for the message. */
-  virtualService?: string;
+  /** Where the weight lives, for the message: `VirtualService web`, `HTTPRoute web`. */
+  routedBy?: string;
   /**
    * The release itself has not given the canary any weight yet (a leading pause at 0): its own
    * steps or a person will, so the wait is not a hang and the progress deadline does not end it.
@@ -43,7 +43,7 @@ export function weightAtStep(steps: readonly { setWeight?: number }[], stepIndex
 export function waitingFor(seen: TrafficSeen): string | undefined {
   const missing: string[] = [];
   if (seen.weight !== undefined && seen.weight <= 0)
-    missing.push(`weight ${seen.weight} in VirtualService ${seen.virtualService ?? ''}`.trimEnd());
+    missing.push(`weight ${seen.weight} in ${seen.routedBy ?? 'its route'}`);
   if (seen.selected === false) missing.push('its Service does not select it yet');
   if (seen.readyPods <= 0) missing.push('no ready pods');
   return missing.length ? `waiting for canary traffic (${missing.join(', ')})` : undefined;

@@ -1,7 +1,7 @@
 // The controller process: informers feed a work queue; the leader's workers reconcile; every
 // replica serves metrics and health. Everything here is wiring; decisions live in machines/.
 import { hostname } from 'node:os';
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { type AnalysisPolicy, DEFAULT_MAX_TIMEOUT_MS } from '../analysis/policy.ts';
 import { ProviderPool } from '../analysis/provider.ts';
 import { ScrapeIntervalCache } from '../analysis/scrape-interval.ts';
@@ -21,7 +21,7 @@ import { AnalysisRunner } from './analysis/runner.ts';
 import { templateSource } from './analysis/runs.ts';
 import { AnalysisWriter } from './analysis/writer.ts';
 import { DEFAULT_LEASE_NAME, DEFAULT_WORKERS } from './flags.ts';
-import { loadKubeConfig } from './kube/client.ts';
+import { loadKubeConfig, requestJson, statusCode } from './kube/client.ts';
 import { EventRecorder, kubeEventSink } from './kube/events.ts';
 import { type ChangeType, kubeSource, ResilientInformer } from './kube/informer.ts';
 import { kubeLeaseStore, LeaderElector } from './kube/leader.ts';
@@ -31,7 +31,7 @@ import { PodRestarts } from './restart.ts';
 import { ROLLOUT_LABEL } from './revision.ts';
 import { rolloutHandler } from './rollout-worker.ts';
 import { informersReady, type RunningServer, sluiceMetrics, startServer } from './server.ts';
-import { splitsFor } from './traffic/split.ts';
+import { type RoutedKind, routersFor } from './traffic/router.ts';
 import { CachedWorld, type Informers } from './world-cache.ts';
 import type { WriteBackPolicy } from './write-back/policy.ts';
 import { WriteBackWorker } from './write-back/worker.ts';
@@ -88,6 +88,22 @@ export interface RunningController {
   isLeader(): boolean;
 }
 
+const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+
+/** The plurals an API group version serves; none when the group is not served at all. */
+async function servedResources(kc: KubeConfig, group: string, version: string): Promise<Set<string>> {
+  try {
+    const list = await requestJson<{ resources?: { name: string }[] }>(kc, {
+      method: 'GET',
+      path: `/apis/${group}/${version}`,
+    });
+    return new Set((list.resources ?? []).map((r) => r.name));
+  } catch (err) {
+    if (statusCode(err) === 404) return new Set();
+    throw err;
+  }
+}
+
 const path = (group: string, version: string, plural: string, namespace?: string) =>
   `${group ? `/apis/${group}` : '/api'}/${version}${namespace ? `/namespaces/${namespace}` : ''}/${plural}`;
 
@@ -103,6 +119,11 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       name,
       logger: log.child({ informer: name }),
     });
+  const gatewayApi = await servedResources(kc, GATEWAY_GROUP, 'v1');
+  if (gatewayApi.size === 0)
+    log.info(
+      'the Gateway API is not served: Rollouts naming HTTPRoutes will stall until it is and Sluice restarts',
+    );
   const informers: Informers = {
     rollouts: informer('rollouts', path(GROUP, VERSION, 'rollouts', ns), instanceSelector),
     replicaSets: informer('replicasets', path('apps', 'v1', 'replicasets', ns), ROLLOUT_LABEL),
@@ -113,6 +134,14 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     services: informer('services', path('', 'v1', 'services', ns)),
     virtualServices: informer('virtualservices', path('networking.istio.io', 'v1', 'virtualservices', ns)),
     destinationRules: informer('destinationrules', path('networking.istio.io', 'v1', 'destinationrules', ns)),
+    // The Gateway API is optional: a cluster that does not serve it has no routes to watch, and
+    // an informer that cannot list never syncs. Looked up once; installing it later needs a restart.
+    ...(gatewayApi.has('httproutes') && {
+      httpRoutes: informer('httproutes', path(GATEWAY_GROUP, 'v1', 'httproutes', ns)),
+    }),
+    ...(gatewayApi.has('grpcroutes') && {
+      grpcRoutes: informer('grpcroutes', path(GATEWAY_GROUP, 'v1', 'grpcroutes', ns)),
+    }),
     // Runs carry their Rollout's instance label (analysis/runs.ts): each instance measures its own.
     analysisRuns: informer('analysisruns', path(GROUP, VERSION, 'analysisruns', ns), instanceSelector),
     // Deployments a Rollout names in workloadRef: the tenant's own, so watched whole like Services.
@@ -274,6 +303,8 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   informers.services.onChange(byReference('Service'));
   informers.virtualServices.onChange(byReference('VirtualService'));
   informers.destinationRules.onChange(byReference('DestinationRule'));
+  informers.httpRoutes?.onChange(byReference('HTTPRoute'));
+  informers.grpcRoutes?.onChange(byReference('GRPCRoute'));
   informers.deployments.onChange(byReference('Deployment'));
 
   const all = [...Object.entries(informers), ...Object.entries(templateInformers)].map(([name, inf]) => ({
@@ -337,7 +368,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   };
 }
 
-type ReferencedKind = 'Service' | 'VirtualService' | 'DestinationRule' | 'Deployment';
+type ReferencedKind = 'Service' | RoutedKind | 'DestinationRule' | 'Deployment';
 
 function references(rollout: { spec: unknown }, kind: ReferencedKind, obj: KubernetesObject): boolean {
   try {
@@ -348,9 +379,10 @@ function references(rollout: { spec: unknown }, kind: ReferencedKind, obj: Kuber
 }
 
 function namesObject(rollout: { spec: unknown }, kind: ReferencedKind, obj: KubernetesObject): boolean {
-  const spec = rollout.spec as Parameters<typeof splitsFor>[0];
+  const spec = rollout.spec as Parameters<typeof routersFor>[0];
   const name = obj.metadata?.name;
-  if (kind === 'VirtualService') return splitsFor(spec).some((split) => split.virtualService === name);
+  if (kind === 'VirtualService' || kind === 'HTTPRoute' || kind === 'GRPCRoute')
+    return routersFor(spec).some((router) => router.kind === kind && router.name === name);
   if (kind === 'Deployment') return spec.workloadRef?.name === name;
   if (kind === 'DestinationRule') {
     const istio = spec.strategy?.canary?.trafficRouting?.istio;

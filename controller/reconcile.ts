@@ -7,6 +7,7 @@ import {
   type AnalysisRun,
   CANONICAL_REVISION_REFUSED,
   canonicalRevisionRefused,
+  destinationRuleOf,
   PodTemplate,
   ROLE_METADATA_ANNOTATION,
   RoleMetadata,
@@ -30,8 +31,9 @@ import { type PodAccess, type RestartOutcome, reconcileRestart } from './restart
 import { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, revisionOf, sameJson } from './revision.ts';
 import { desiredConditions, mergeConditions, type Problem } from './rollout-conditions.ts';
 import { subsetPatch, subsetRevisions } from './traffic/destination-rule.ts';
-import { type Split, splitsFor } from './traffic/split.ts';
-import { currentWeight, locate, RoutingError, sameService, weightPatch } from './traffic/virtual-service.ts';
+import { describeRouters, type Router, routersFor } from './traffic/router.ts';
+import { splitsFor } from './traffic/split.ts';
+import { locate, RoutingError, sameService } from './traffic/virtual-service.ts';
 import {
   type ResolvedRollout,
   refusedReplicaSet,
@@ -79,8 +81,8 @@ interface Pass {
   replicaSets: V1ReplicaSet[];
   /** Only the runs this Rollout controls: a run under one of its names made by anyone else is no verdict. */
   runs: AnalysisRun[];
-  /** One per VirtualService the Rollout names, each checked to exist with its routes. */
-  splits: Split[];
+  /** One per routed object the Rollout names (VirtualService, HTTPRoute…), each checked to exist with its routes. */
+  routers: Router[];
 }
 
 /** The world holds an object under a name of ours that is not ours: stop, and say which. */
@@ -230,7 +232,7 @@ function readPass(deps: ReconcileDeps, rollout: Resolved): Pass {
     revision: revisionOf(rollout.spec.template),
     replicaSets: deps.world.replicaSets(namespace, name),
     runs: deps.world.analysisRuns(namespace, name).filter((r) => controlledBy(r, rollout.metadata.uid)),
-    splits: [],
+    routers: [],
   };
 }
 
@@ -311,7 +313,7 @@ function tellPeople(deps: ReconcileDeps, pass: Pass, decided: Decided): void {
       type: 'Warning',
       reason: 'WeightDriftRestored',
       action: 'SetWeight',
-      note: `VirtualService ${pass.splits.map((s) => s.virtualService).join(', ')} had canary weight ${drift}; restored to ${decided.desired.weight} (something other than Sluice changed it).`,
+      note: `${describeRouters(pass.routers)} had canary weight ${drift}; restored to ${decided.desired.weight} (something other than Sluice changed it).`,
     });
   }
 }
@@ -467,23 +469,23 @@ function checkReferences(world: World, pass: Pass): Problem | undefined {
     const refused = refusedService(world, pass.rollout, namespace, field, service);
     if (refused) return { reason: 'ServiceNotOwned', message: refused };
   }
-  const splits = splitsFor(spec);
-  for (const split of splits) {
-    const vs = world.virtualService(namespace, split.virtualService);
-    if (!vs) {
+  const routers = routersFor(spec);
+  for (const router of routers) {
+    const view = router.read(world, namespace);
+    if (!view) {
       return {
-        reason: 'VirtualServiceNotFound',
-        message: `VirtualService ${namespace}/${split.virtualService} (spec.strategy.*.trafficRouting.istio.virtualService${splits.length > 1 ? 's' : ''}) not found`,
+        reason: `${router.kind}NotFound`,
+        message: `${router.kind} ${namespace}/${router.name} (${router.field}) not found`,
       };
     }
     try {
-      currentWeight(vs, split);
+      view.weight();
     } catch (err) {
       if (err instanceof RoutingError) return { reason: 'RouteNotFound', message: err.message };
       throw err;
     }
   }
-  pass.splits = splits;
+  pass.routers = routers;
   return checkSubsets(world, pass);
 }
 
@@ -492,7 +494,7 @@ function checkReferences(world: World, pass: Pass): Problem | undefined {
  * the routes send the subsets to (another host's subsets would be a route to nowhere).
  */
 function checkSubsets(world: World, pass: Pass): Problem | undefined {
-  const named = pass.rollout.spec.strategy.canary?.trafficRouting?.istio.destinationRule;
+  const named = destinationRuleOf(pass.rollout.spec.strategy);
   if (!named) return undefined;
   const { namespace } = pass;
   const dr = world.destinationRule(namespace, named.name);
@@ -508,15 +510,16 @@ function checkSubsets(world: World, pass: Pass): Problem | undefined {
     if (err instanceof RoutingError) return { reason: 'SubsetNotFound', message: err.message };
     throw err;
   }
-  for (const { vs, split } of routedServices(world, namespace, pass.splits)) {
-    for (const route of locate(vs, split)) {
+  for (const split of splitsFor(pass.rollout.spec)) {
+    const vs = world.virtualService(namespace, split.virtualService);
+    for (const route of vs ? locate(vs, split) : []) {
       for (const d of [route.route[route.stable], route.route[route.canary]]) {
         const host = d?.destination.host ?? '';
         const [ruleService = '', ruleNamespace = namespace] = (dr.spec.host ?? '').split('.');
         if (ruleNamespace !== namespace || !sameService(host, ruleService, namespace)) {
           return {
             reason: 'SubsetHostMismatch',
-            message: `VirtualService ${namespace}/${vs.metadata.name} route '${route.name}' sends subset '${d?.destination.subset}' to host '${host}', but DestinationRule ${namespace}/${dr.metadata.name} is for host '${dr.spec.host ?? ''}'`,
+            message: `VirtualService ${namespace}/${split.virtualService} route '${route.name}' sends subset '${d?.destination.subset}' to host '${host}', but DestinationRule ${namespace}/${dr.metadata.name} is for host '${dr.spec.host ?? ''}'`,
           };
         }
       }
@@ -525,19 +528,17 @@ function checkSubsets(world: World, pass: Pass): Problem | undefined {
   return undefined;
 }
 
-/** The highest canary weight any of the pass's VirtualServices gives now (undefined: none readable). */
+/** The highest canary weight any of the pass's routed objects gives now (undefined: none readable). */
 function routedWeight(world: World, pass: Pass): number | undefined {
-  const weights = routedServices(world, pass.namespace, pass.splits).map(({ vs, split }) =>
-    currentWeight(vs, split),
-  );
+  const weights = routedViews(world, pass.namespace, pass.routers).map(({ view }) => view.weight());
   return weights.length === 0 || weights.includes(undefined) ? undefined : Math.max(...(weights as number[]));
 }
 
-/** Each VirtualService of the pass with the split it carries; those missing since the check are left out. */
-function routedServices(world: World, namespace: string, splits: Split[]) {
-  return splits.flatMap((split) => {
-    const vs = world.virtualService(namespace, split.virtualService);
-    return vs ? [{ vs, split }] : [];
+/** Each routed object of the pass as the cache holds it; those missing since the check are left out. */
+function routedViews(world: World, namespace: string, routers: Router[]) {
+  return routers.flatMap((router) => {
+    const view = router.read(world, namespace);
+    return view ? [{ router, view }] : [];
   });
 }
 
@@ -573,20 +574,20 @@ function observedWorld(
   };
   const stableService = pass.rollout.spec.strategy.canary?.stableService;
   if (stableService !== undefined) observed.stableService = stableService;
-  const named = pass.rollout.spec.strategy.canary?.trafficRouting?.istio.destinationRule;
+  const named = destinationRuleOf(pass.rollout.spec.strategy);
   const dr = named && world.destinationRule(pass.namespace, named.name);
   if (named && dr) {
     observed.subsets = subsetRevisions(dr, [named.stableSubsetName, named.canarySubsetName]);
     observed.stableSubset = named.stableSubsetName;
   }
-  const routed = routedServices(world, pass.namespace, pass.splits);
+  const routed = routedViews(world, pass.namespace, pass.routers);
   const wanted = desired.weight;
   if (routed.length > 0 && wanted !== undefined) {
-    // Several VirtualServices are one route to the plan: its weight the highest any gives the
+    // Several routed objects are one route to the plan: its weight the highest any gives the
     // canary (so a fall is seen as one), matched only when every one gives the desired weight.
     observed.route = {
       weight: canaryWeight,
-      matchesDesired: routed.every(({ vs, split }) => weightPatch(vs, split, wanted).length === 0),
+      matchesDesired: routed.every(({ view }) => view.patch(wanted).length === 0),
     };
   }
   return observed;
@@ -636,9 +637,9 @@ async function carryOut(deps: ReconcileDeps, pass: Pass, write: Write): Promise<
       return;
     }
     case 'setWeight': {
-      for (const { vs, split } of routedServices(deps.world, pass.namespace, pass.splits)) {
-        const ops = weightPatch(vs, split, write.weight);
-        if (ops.length) await deps.writer.patchVirtualService(pass.namespace, split.virtualService, ops);
+      for (const { router, view } of routedViews(deps.world, pass.namespace, pass.routers)) {
+        const ops = view.patch(write.weight);
+        if (ops.length) await deps.writer.patchRoute(router.kind, pass.namespace, router.name, ops);
       }
       return;
     }
@@ -652,7 +653,7 @@ async function pointSubsets(
   namespace: string,
   revisions: Record<string, string>,
 ): Promise<void> {
-  const name = rollout.spec.strategy.canary?.trafficRouting?.istio.destinationRule?.name;
+  const name = destinationRuleOf(rollout.spec.strategy)?.name;
   const dr = name === undefined ? undefined : deps.world.destinationRule(namespace, name);
   if (!name || !dr) return;
   const ops = subsetPatch(dr, revisions);
@@ -809,10 +810,10 @@ async function finalize(deps: ReconcileDeps, parsed: Rollout): Promise<Reconcile
   const rollout = 'rollout' in resolved ? resolved.rollout : parsed;
   const namespace = rollout.metadata.namespace ?? 'default';
   if (!(rollout.metadata.finalizers ?? []).includes(FINALIZER)) return { wroteStatus: false, actions: [] };
-  for (const { vs, split } of routedServices(deps.world, namespace, splitsFor(rollout.spec))) {
+  for (const { router, view } of routedViews(deps.world, namespace, routersFor(rollout.spec))) {
     try {
-      const ops = weightPatch(vs, split, 0);
-      if (ops.length) await deps.writer.patchVirtualService(namespace, split.virtualService, ops);
+      const ops = view.patch(0);
+      if (ops.length) await deps.writer.patchRoute(router.kind, namespace, router.name, ops);
     } catch (err) {
       if (!(err instanceof RoutingError)) throw err; // routes gone: nothing of ours left to undo
     }

@@ -1,7 +1,13 @@
 // Pure builders for the objects a Rollout owns: one ReplicaSet per revision, and the
 // single selector key Sluice sets on the user's Services.
 import type { V1LabelSelector, V1OwnerReference, V1ReplicaSet } from '@kubernetes/client-node';
-import { API_VERSION, type PodTemplate, type RoleMetadata, type Rollout } from '../crds/index.ts';
+import {
+  API_VERSION,
+  destinationRuleOf,
+  type PodTemplate,
+  type RoleMetadata,
+  type Rollout,
+} from '../crds/index.ts';
 import { CANONICAL_REVISION_LABEL, POD_TEMPLATE_ANNOTATION } from '../crds/labels.ts';
 import { statusCode } from './kube/client.ts';
 import { canonicalJson, REVISION_LABEL, REVISION_NUMBER_ANNOTATION, ROLLOUT_LABEL } from './revision.ts';
@@ -43,9 +49,7 @@ export function replicaSetFor(
     [REVISION_LABEL]: revision,
     // Subset routing puts both revisions behind one Service: Istio's metrics tell them apart by
     // this label (destination_canonical_revision), and so do the builtin gates.
-    ...(rollout.spec.strategy.canary?.trafficRouting?.istio.destinationRule
-      ? { [CANONICAL_REVISION_LABEL]: revision }
-      : {}),
+    ...(destinationRuleOf(rollout.spec.strategy) ? { [CANONICAL_REVISION_LABEL]: revision } : {}),
   };
   return {
     apiVersion: 'apps/v1',

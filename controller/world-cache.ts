@@ -4,6 +4,7 @@ import { controlledBy } from '../machines/ownership.ts';
 import { type ResilientInformer, trimmed } from './kube/informer.ts';
 import { ROLLOUT_LABEL } from './revision.ts';
 import type { DestinationRule } from './traffic/destination-rule.ts';
+import type { GatewayRoute, GatewayRouteKind } from './traffic/gateway-route.ts';
 import type { VirtualService } from './traffic/virtual-service.ts';
 import type { World } from './world.ts';
 
@@ -13,6 +14,9 @@ export interface Informers {
   services: ResilientInformer<V1Service>;
   virtualServices: ResilientInformer<VirtualService & KubernetesObject>;
   destinationRules: ResilientInformer<DestinationRule & KubernetesObject>;
+  /** Absent when the cluster does not serve the Gateway API (looked up once, at start). */
+  httpRoutes?: ResilientInformer<GatewayRoute & KubernetesObject>;
+  grpcRoutes?: ResilientInformer<GatewayRoute & KubernetesObject>;
   analysisRuns: ResilientInformer<AnalysisRun & KubernetesObject>;
   deployments: ResilientInformer<V1Deployment>;
 }
@@ -90,6 +94,11 @@ export class CachedWorld implements World {
 
   virtualService(namespace: string, name: string): VirtualService | undefined {
     return this.informers.virtualServices.get(namespace, name);
+  }
+
+  gatewayRoute(kind: GatewayRouteKind, namespace: string, name: string): GatewayRoute | undefined {
+    const informer = kind === 'HTTPRoute' ? this.informers.httpRoutes : this.informers.grpcRoutes;
+    return informer?.get(namespace, name);
   }
 
   destinationRule(namespace: string, name: string): DestinationRule | undefined {

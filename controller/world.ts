@@ -1,6 +1,7 @@
 import type { V1Deployment, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
 import type { AnalysisRun, Rollout } from '../crds/index.ts';
 import type { DestinationRule } from './traffic/destination-rule.ts';
+import type { GatewayRoute, GatewayRouteKind } from './traffic/gateway-route.ts';
 import type { VirtualService } from './traffic/virtual-service.ts';
 
 /**
@@ -14,6 +15,8 @@ export interface World {
   replicaSets(namespace: string, rollout: string): V1ReplicaSet[];
   service(namespace: string, name: string): V1Service | undefined;
   virtualService(namespace: string, name: string): VirtualService | undefined;
+  /** An HTTPRoute or GRPCRoute a Rollout names; undefined also when the cluster does not serve the Gateway API. */
+  gatewayRoute(kind: GatewayRouteKind, namespace: string, name: string): GatewayRoute | undefined;
   /** The DestinationRule a Rollout routing by subsets names: Sluice points its two subsets. */
   destinationRule(namespace: string, name: string): DestinationRule | undefined;
   /** A Deployment a Rollout names in workloadRef (its pod template, and what Sluice scales down). */

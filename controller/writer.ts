@@ -12,8 +12,16 @@ import {
 } from '../crds/index.ts';
 import { isConflict, mergePatch, requestJson, resourcePath, statusCode } from './kube/client.ts';
 import type { SubsetPatchOp } from './traffic/destination-rule.ts';
+import type { RoutedKind } from './traffic/router.ts';
 import type { JsonPatchOp } from './traffic/virtual-service.ts';
 import { type MetadataPatch, serviceSelectorPatch } from './workload.ts';
+
+/** Where each kind of routed object is served. */
+const ROUTED: Record<RoutedKind, [group: string, plural: string]> = {
+  VirtualService: ['networking.istio.io', 'virtualservices'],
+  HTTPRoute: ['gateway.networking.k8s.io', 'httproutes'],
+  GRPCRoute: ['gateway.networking.k8s.io', 'grpcroutes'],
+};
 
 export const FIELD_MANAGER = 'sluice';
 
@@ -199,37 +207,33 @@ export class Writer extends GuardedWriter {
   }
 
   async patchVirtualService(namespace: string, name: string, ops: JsonPatchOp[]): Promise<void> {
-    this.guard();
-    await staleAsConflict(
-      requestJson(this.kc, {
-        method: 'PATCH',
-        path: resourcePath({
-          group: 'networking.istio.io',
-          version: 'v1',
-          plural: 'virtualservices',
-          namespace,
-          name,
-        }),
-        query: { fieldManager: this.fieldManager },
-        contentType: PatchStrategy.JsonPatch,
-        body: ops,
-      }),
-    );
+    await this.jsonPatch('networking.istio.io', 'virtualservices', namespace, name, ops);
+  }
+
+  /** The weights of a routed object (VirtualService, HTTPRoute, GRPCRoute), by JSON Patch. */
+  async patchRoute(kind: RoutedKind, namespace: string, name: string, ops: JsonPatchOp[]): Promise<void> {
+    const [group, plural] = ROUTED[kind];
+    await this.jsonPatch(group, plural, namespace, name, ops);
   }
 
   /** Points subsets at revisions: a JSON Patch of our label only, failing on a stale read. */
   async patchDestinationRule(namespace: string, name: string, ops: SubsetPatchOp[]): Promise<void> {
+    await this.jsonPatch('networking.istio.io', 'destinationrules', namespace, name, ops);
+  }
+
+  /** Every patch of a tenant's object is a JSON Patch opening with a resourceVersion test. */
+  private async jsonPatch(
+    group: string,
+    plural: string,
+    namespace: string,
+    name: string,
+    ops: readonly unknown[],
+  ): Promise<void> {
     this.guard();
     await staleAsConflict(
       requestJson(this.kc, {
         method: 'PATCH',
-        path: resourcePath({
-          group: 'networking.istio.io',
-          version: 'v1',
-          plural: 'destinationrules',
-          namespace,
-          name,
-        }),
+        path: resourcePath({ group, version: 'v1', plural, namespace, name }),
         query: { fieldManager: this.fieldManager },
         contentType: PatchStrategy.JsonPatch,
         body: ops,

@@ -84,7 +84,69 @@ export const IstioRouting = z
     path: ['virtualServices'],
   });
 
-export const TrafficRouting = z.object({ istio: IstioRouting });
+const RouteRef = z.object({
+  name: DnsSubdomain,
+  rules: z.array(z.string().min(1).max(253)).max(16).optional().meta({
+    description:
+      'Names of the rules whose backendRef weights Sluice sets (rules[].name); every rule holding both Services when absent.',
+  }),
+});
+
+const GATEWAY_API_NEEDS_A_ROUTE = 'gatewayAPI names at least one httpRoute or grpcRoute';
+
+/** Gateway API routes: weights on backendRefs, the way every implementation (Istio, Envoy Gateway, Cilium…) reads them. */
+export const GatewayApiRouting = z
+  .object({
+    httpRoutes: z.array(RouteRef).min(1).max(10).optional().meta({
+      description:
+        'HTTPRoutes (gateway.networking.k8s.io/v1) in the Rollout namespace, each given the same weight.',
+    }),
+    grpcRoutes: z.array(RouteRef).min(1).max(10).optional().meta({
+      description:
+        'GRPCRoutes (gateway.networking.k8s.io/v1) in the Rollout namespace, each given the same weight.',
+    }),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      { rule: 'has(self.httpRoutes) || has(self.grpcRoutes)', message: GATEWAY_API_NEEDS_A_ROUTE },
+      {
+        rule: '!has(self.httpRoutes) || self.httpRoutes.all(a, self.httpRoutes.exists_one(b, b.name == a.name))',
+        message: 'httpRoutes names each HTTPRoute once',
+        fieldPath: '.httpRoutes',
+      },
+      {
+        rule: '!has(self.grpcRoutes) || self.grpcRoutes.all(a, self.grpcRoutes.exists_one(b, b.name == a.name))',
+        message: 'grpcRoutes names each GRPCRoute once',
+        fieldPath: '.grpcRoutes',
+      },
+    ],
+  })
+  .refine((g) => g.httpRoutes !== undefined || g.grpcRoutes !== undefined, {
+    message: GATEWAY_API_NEEDS_A_ROUTE,
+  })
+  .refine((g) => new Set(g.httpRoutes?.map((r) => r.name)).size === (g.httpRoutes?.length ?? 0), {
+    message: 'httpRoutes names each HTTPRoute once',
+    path: ['httpRoutes'],
+  })
+  .refine((g) => new Set(g.grpcRoutes?.map((r) => r.name)).size === (g.grpcRoutes?.length ?? 0), {
+    message: 'grpcRoutes names each GRPCRoute once',
+    path: ['grpcRoutes'],
+  });
+
+const ONE_ROUTER = 'trafficRouting names exactly one router: istio or gatewayAPI';
+
+export const TrafficRouting = z
+  .object({ istio: IstioRouting.optional(), gatewayAPI: GatewayApiRouting.optional() })
+  .meta({
+    'x-kubernetes-validations': [{ rule: 'has(self.istio) != has(self.gatewayAPI)', message: ONE_ROUTER }],
+  })
+  .refine((t) => (t.istio === undefined) !== (t.gatewayAPI === undefined), { message: ONE_ROUTER });
+export type TrafficRouting = z.infer<typeof TrafficRouting>;
+
+/** Subset routing's DestinationRule, when a canary routes by Istio subsets. */
+export const destinationRuleOf = (strategy: {
+  canary?: { trafficRouting?: TrafficRouting | undefined } | undefined;
+}) => strategy.canary?.trafficRouting?.istio?.destinationRule;
 
 /** The canary's background gates: Argo Rollouts' `analysis`, with its startingStep. */
 export const BackgroundGates = Gates.extend({
@@ -202,6 +264,9 @@ const delays = {
   }),
 };
 
+const ROUTING_NEEDS_SERVICES =
+  'traffic routing needs both stableService and canaryService, or an Istio destinationRule to route by subsets';
+
 export const CanaryStrategy = z
   .object({
     stableService: DnsLabel.optional(),
@@ -244,13 +309,19 @@ export const CanaryStrategy = z
         fieldPath: '.maxUnavailable',
       },
       {
-        rule: '!has(self.trafficRouting) || has(self.trafficRouting.istio.destinationRule) || (has(self.stableService) && has(self.canaryService))',
-        message:
-          'Istio routing needs both stableService and canaryService, or a destinationRule to route by subsets',
+        rule: '!has(self.trafficRouting) || (has(self.trafficRouting.istio) && has(self.trafficRouting.istio.destinationRule)) || (has(self.stableService) && has(self.canaryService))',
+        message: ROUTING_NEEDS_SERVICES,
         fieldPath: '.trafficRouting',
       },
     ],
   })
+  .refine(
+    (c) =>
+      !c.trafficRouting ||
+      c.trafficRouting.istio?.destinationRule !== undefined ||
+      (c.stableService !== undefined && c.canaryService !== undefined),
+    { message: ROUTING_NEEDS_SERVICES, path: ['trafficRouting'] },
+  )
   .refine((c) => !(isZero(c.maxSurge) && isZero(c.maxUnavailable)), {
     message: 'maxSurge and maxUnavailable may not both be 0: the canary could never replace a stable pod',
     path: ['maxUnavailable'],
@@ -289,13 +360,13 @@ export const BlueGreenStrategy = z
         fieldPath: '.trafficRouting',
       },
       {
-        rule: '!has(self.trafficRouting) || !has(self.trafficRouting.istio.destinationRule)',
+        rule: '!has(self.trafficRouting) || !has(self.trafficRouting.istio) || !has(self.trafficRouting.istio.destinationRule)',
         message: BLUE_GREEN_SUBSETS_REFUSED,
         fieldPath: '.trafficRouting.istio.destinationRule',
       },
     ],
   })
-  .refine((b) => b.trafficRouting?.istio.destinationRule === undefined, {
+  .refine((b) => b.trafficRouting?.istio?.destinationRule === undefined, {
     message: BLUE_GREEN_SUBSETS_REFUSED,
     path: ['trafficRouting', 'istio', 'destinationRule'],
   });
@@ -356,7 +427,7 @@ export function canonicalRevisionRefused(
   template: PodTemplate | undefined,
 ): boolean {
   return (
-    spec.strategy.canary?.trafficRouting?.istio.destinationRule !== undefined &&
+    destinationRuleOf(spec.strategy) !== undefined &&
     template?.metadata?.labels?.[CANONICAL_REVISION_LABEL] !== undefined
   );
 }
@@ -400,7 +471,7 @@ export const RolloutSpec = z
       },
       ...ROLES.map(roleLabelsRule),
       {
-        rule: `!has(self.template) || !has(self.strategy.canary) || !has(self.strategy.canary.trafficRouting) || !has(self.strategy.canary.trafficRouting.istio.destinationRule) || !has(self.template.metadata) || !has(self.template.metadata.labels) || !('${CANONICAL_REVISION_LABEL}' in self.template.metadata.labels)`,
+        rule: `!has(self.template) || !has(self.strategy.canary) || !has(self.strategy.canary.trafficRouting) || !has(self.strategy.canary.trafficRouting.istio) || !has(self.strategy.canary.trafficRouting.istio.destinationRule) || !has(self.template.metadata) || !has(self.template.metadata.labels) || !('${CANONICAL_REVISION_LABEL}' in self.template.metadata.labels)`,
         message: CANONICAL_REVISION_REFUSED,
         fieldPath: '.template.metadata.labels',
       },

@@ -97,7 +97,7 @@ export function desiredWorld(
       world.weight = Math.min(seen.canaryWeight ?? 0, unserved);
       if (world.weight > 0 && !keep.includes(current)) keep.push(current);
     }
-    const destinationRule = canary.trafficRouting?.istio.destinationRule;
+    const destinationRule = canary.trafficRouting?.istio?.destinationRule;
     if (destinationRule) {
       // The canary subset follows the canary while it may take traffic, the way back from an
       // abort under dynamicStableScale included; otherwise both subsets select the stable.

@@ -6,6 +6,7 @@ import { assessGate } from '../../analysis/detectability.ts';
 import { PrometheusProvider } from '../../analysis/provider.ts';
 import { readTraffic } from '../../analysis/traffic-history.ts';
 import type { GateKind, Rollout } from '../../crds/index.ts';
+import { destinationRuleOf } from '../../crds/index.ts';
 import { fieldPath, isSluiceKind, parseResource, type SluiceKind } from '../../crds/validate.ts';
 import type { Io } from '../io.ts';
 import { judgeObject } from '../judge.ts';
@@ -104,7 +105,7 @@ export async function lintFile(
       continue;
     }
     const { canary, stable } = services(rollout);
-    const traffic = rollout.spec.strategy.canary?.trafficRouting?.istio.destinationRule
+    const traffic = destinationRuleOf(rollout.spec.strategy)
       ? // Under subset routing the sides are revisions, which only the running Rollout knows.
         {
           missing:

@@ -4,11 +4,11 @@ import { type TrafficSeen, weightAtStep } from '../../analysis/traffic-start.ts'
 import { type AnalysisRun, progressDeadlineMs } from '../../crds/index.ts';
 import { parseRollout } from '../parse-cache.ts';
 import { REVISION_LABEL } from '../revision.ts';
-import { splitsFor } from '../traffic/split.ts';
-import { currentWeight, RoutingError } from '../traffic/virtual-service.ts';
+import { type Router, routersFor } from '../traffic/router.ts';
+import { RoutingError } from '../traffic/virtual-service.ts';
 import type { World } from '../world.ts';
 
-type Caches = Pick<World, 'rollout' | 'replicaSets' | 'service' | 'virtualService'>;
+type Caches = Pick<World, 'rollout' | 'replicaSets' | 'service' | 'virtualService' | 'gatewayRoute'>;
 
 /**
  * The run's revision's ready pods and, where a VirtualService or a Service switch decides
@@ -35,15 +35,15 @@ export function canaryTraffic(
     .find((r) => r.metadata?.labels?.[REVISION_LABEL] === run.spec.revision);
   const seen: TrafficSeen = { readyPods: rs?.status?.readyReplicas ?? 0 };
   const { canary, blueGreen } = rollout.spec.strategy;
-  const splits = splitsFor(rollout.spec);
-  const split = splits[0];
-  // With several VirtualServices, the canary has had traffic only as far as every one gives it.
-  const routedWeight = () => Math.min(...splits.map((s) => weightIn(s)));
-  const weightIn = (s: (typeof splits)[number]) => {
-    const vs = world.virtualService(namespace, s.virtualService);
-    if (!vs) return 0;
+  const routers = routersFor(rollout.spec);
+  const first = routers[0];
+  // With several routed objects, the canary has had traffic only as far as every one gives it.
+  const routedWeight = () => Math.min(...routers.map((r) => weightIn(r)));
+  const weightIn = (router: Router) => {
+    const view = router.read(world, namespace);
+    if (!view) return 0;
     try {
-      return currentWeight(vs, s) ?? 0;
+      return view.weight() ?? 0;
     } catch (err) {
       if (err instanceof RoutingError) return 0; // routes gone: the reconcile stalls and says so
       throw err;
@@ -51,15 +51,15 @@ export function canaryTraffic(
   };
   const beforeTraffic =
     run.spec.gate === 'step' && weightAtStep(canary?.steps ?? [], run.spec.stepIndex ?? 0) === 0;
-  if (canary && split && !beforeTraffic) {
+  if (canary && first && !beforeTraffic) {
     const given = rollout.status?.canary?.weight ?? 0;
     seen.weight = Math.min(routedWeight(), given);
-    seen.virtualService = split.virtualService;
+    seen.routedBy = `${first.kind} ${first.name}`;
     if (given <= 0) seen.weightPlanned = true;
   } else if (blueGreen && run.spec.gate === 'postPromotion') {
-    if (split) {
+    if (first) {
       seen.weight = routedWeight();
-      seen.virtualService = split.virtualService;
+      seen.routedBy = `${first.kind} ${first.name}`;
     } else {
       const selector = world.service(namespace, blueGreen.activeService)?.spec?.selector;
       seen.selected = selector?.[REVISION_LABEL] === run.spec.revision;

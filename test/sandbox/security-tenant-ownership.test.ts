@@ -316,6 +316,9 @@ describe("deploy/'s trimmed grants", () => {
       // Subset routing: the sluice.dev/revision label of the two subsets a Rollout names.
       ['patch', 'destinationrules.networking.istio.io'],
       ['watch', 'destinationrules.networking.istio.io'],
+      // Gateway API routing: the backendRef weights of the rules a Rollout names.
+      ['patch', 'httproutes.gateway.networking.k8s.io'],
+      ['watch', 'grpcroutes.gateway.networking.k8s.io'],
       ['delete', 'analysisruns.sluice.dev'],
       ['update', 'rollouts.sluice.dev/status'],
       // Old revisions beyond revisionHistoryLimit, only ReplicaSets the Rollout controls.
@@ -339,6 +342,9 @@ describe("deploy/'s trimmed grants", () => {
       ['update', 'deployments.apps'],
       ['update', 'destinationrules.networking.istio.io'],
       ['delete', 'destinationrules.networking.istio.io'],
+      ['update', 'httproutes.gateway.networking.k8s.io'],
+      ['create', 'httproutes.gateway.networking.k8s.io'],
+      ['patch', 'gateways.gateway.networking.k8s.io'],
       ['update', 'replicasets.apps'],
       ['update', 'rollouts.sluice.dev'],
       ['get', 'secrets'],

@@ -87,6 +87,8 @@ export class Sim {
     deployment: () => undefined,
     // Subset routing is tested against the real API server (test/sandbox/controller-subsets.test.ts).
     destinationRule: () => undefined,
+    // Gateway API routes are tested against the real API server (test/sandbox/controller-gateway-api.test.ts).
+    gatewayRoute: () => undefined,
   };
 
   writer = {
@@ -117,11 +119,14 @@ export class Sim {
       const s = this.services.get(name);
       if (s) s.spec = { ...s.spec, selector: { ...s.spec?.selector, [REVISION_LABEL]: revision } };
     },
-    patchVirtualService: async (
+    // Only VirtualServices in these scenarios: Gateway API routes are tested on the sandbox.
+    patchRoute: async (
+      kind: string,
       _: string,
       name: string,
       ops: { op: string; path: string; value?: unknown }[],
     ) => {
+      if (kind !== 'VirtualService') throw new Error(`the simulated world has no ${kind}`);
       const canary = ops.find((o) => o.path.endsWith('/route/1/weight'));
       this.writes.push(`weight ${name} ${canary?.value ?? '?'}`);
       for (const op of ops) {

@@ -29,7 +29,7 @@ const runOf = (status?: AnalysisRun['status'], name = 'web-abc-bg-a0'): Analysis
   ...(status ? { status } : {}),
 });
 
-const flowing: TrafficSeen = { readyPods: 2, weight: 10, virtualService: 'web' };
+const flowing: TrafficSeen = { readyPods: 2, weight: 10, routedBy: 'VirtualService web' };
 
 describe('what a run waits for', () => {
   it('traffic flows only with a weight above 0 and a ready pod', () => {
@@ -39,7 +39,7 @@ describe('what a run waits for', () => {
       'waiting for canary traffic (weight 0 in VirtualService web)',
     );
     expect(waitingFor({ ...flowing, readyPods: 0 })).toBe('waiting for canary traffic (no ready pods)');
-    expect(waitingFor({ readyPods: 0, weight: 0, virtualService: 'web' })).toMatch(
+    expect(waitingFor({ readyPods: 0, weight: 0, routedBy: 'VirtualService web' })).toMatch(
       /weight 0 .*, no ready pods/,
     );
     expect(waitingFor({ readyPods: 1, selected: false })).toMatch(/does not select it/);

@@ -39,7 +39,7 @@ const newRun = (): AnalysisRun => ({
 
 function setup(deadlineMs = 600_000) {
   let now = T0;
-  let seen: TrafficSeen = { readyPods: 2, weight: 0, virtualService: 'web' };
+  let seen: TrafficSeen = { readyPods: 2, weight: 0, routedBy: 'VirtualService web' };
   const queries: number[] = [];
   const changed: string[] = [];
   let run = newRun();
@@ -100,7 +100,7 @@ describe('the runner waits for the canary’s first traffic', () => {
     expect(t.run().status?.trafficSince).toBeUndefined();
 
     // The weight arrives: the moment is recorded, and the first look is due initialDelay later.
-    t.see({ readyPods: 2, weight: 20, virtualService: 'web' });
+    t.see({ readyPods: 2, weight: 20, routedBy: 'VirtualService web' });
     t.at(T0 + 31_000);
     expect(await t.pass()).toEqual({ requeueAfterMs: 10_000 });
     expect(t.run().status?.trafficSince).toBe(iso(T0 + 31_000));
@@ -115,7 +115,7 @@ describe('the runner waits for the canary’s first traffic', () => {
 
   it('a canary that never gets traffic ends the run at the progress deadline, Inconclusive with reason NoTraffic and no look taken', async () => {
     const t = setup(60_000);
-    t.see({ readyPods: 0, weight: 0, virtualService: 'web' });
+    t.see({ readyPods: 0, weight: 0, routedBy: 'VirtualService web' });
     t.at(T0 + 59_500);
     expect(await t.pass()).toEqual({ requeueAfterMs: 500 });
     t.at(T0 + 60_000);
@@ -177,12 +177,13 @@ describe('what the controller sees of a canary’s traffic', () => {
       { metadata: { labels: { [REVISION_LABEL]: 'abc' } }, status: { replicas: 2, readyReplicas: ready } },
     ],
     virtualService: () => vs(vsWeight),
+    gatewayRoute: () => undefined,
     service: () => ({ spec: { selector: { [REVISION_LABEL]: activeSelects } } }),
   });
 
   it('a canary: the weight counts as far as Sluice set it, with the revision’s ready pods', () => {
     expect(canaryTraffic(world(rollout({ weight: 20 }), 20, 2), newRun())).toEqual({
-      seen: { readyPods: 2, weight: 20, virtualService: 'web' },
+      seen: { readyPods: 2, weight: 20, routedBy: 'VirtualService web' },
       deadlineMs: 120_000,
     });
     // Someone set 50 by hand while Sluice says 0: the clock does not start on that, and the
@@ -190,7 +191,7 @@ describe('what the controller sees of a canary’s traffic', () => {
     expect(canaryTraffic(world(rollout({ weight: 0 }), 50, 2), newRun())?.seen).toEqual({
       readyPods: 2,
       weight: 0,
-      virtualService: 'web',
+      routedBy: 'VirtualService web',
       weightPlanned: true,
     });
     expect(canaryTraffic(world(rollout({ weight: 20 }), 20, 0), newRun())?.seen.readyPods).toBe(0);
@@ -206,7 +207,7 @@ describe('what the controller sees of a canary’s traffic', () => {
     expect(canaryTraffic(world(rollout({ steps, weight: 20 }), 20, 2), step(2))?.seen).toEqual({
       readyPods: 2,
       weight: 20,
-      virtualService: 'web',
+      routedBy: 'VirtualService web',
     });
   });
 

@@ -1,0 +1,147 @@
+// Pure reading and editing of Gateway API route weights (HTTPRoute and GRPCRoute share the
+// shape: rules[].backendRefs[].weight). Only the weights of the two backendRefs of the rules a
+// Rollout names are ever touched; matches, filters, other rules and parentRefs stay as written.
+import { RoutingError, sameService } from './virtual-service.ts';
+
+export interface BackendRef {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+  port?: number;
+  weight?: number;
+  [key: string]: unknown;
+}
+export interface RouteRule {
+  name?: string;
+  backendRefs?: BackendRef[];
+  [key: string]: unknown;
+}
+export interface GatewayRoute {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; [key: string]: unknown };
+  spec: { rules?: RouteRule[]; [key: string]: unknown };
+}
+
+export type GatewayRouteKind = 'HTTPRoute' | 'GRPCRoute';
+
+export interface RouteSplit {
+  /** Rule names to change; every rule holding both Services when absent. */
+  rules?: string[];
+  stable: string;
+  canary: string;
+}
+
+export type RoutePatchOp =
+  | { op: 'test'; path: string; value: unknown }
+  | { op: 'replace' | 'add'; path: string; value: unknown };
+
+/** A backendRef to a Service (the core kind, the default), in the route's namespace unless it says. */
+function isService(ref: BackendRef, service: string, namespace: string): boolean {
+  if ((ref.group ?? '') !== '' || (ref.kind ?? 'Service') !== 'Service') return false;
+  return sameService(ref.namespace ? `${ref.name}.${ref.namespace}` : ref.name, service, namespace);
+}
+
+interface Located {
+  index: number;
+  name: string;
+  stable: number;
+  canary: number;
+  refs: BackendRef[];
+}
+
+/** The rules a split applies to, with the index of each backendRef, or precisely what is missing. */
+export function locateRules(kind: GatewayRouteKind, route: GatewayRoute, split: RouteSplit): Located[] {
+  const namespace = route.metadata.namespace ?? 'default';
+  const rules = route.spec.rules ?? [];
+  const where = `${kind} ${namespace}/${route.metadata.name}`;
+  const pick = (rule: RouteRule, index: number): Located | RoutingError => {
+    const name = rule.name ?? `#${index}`;
+    const refs = rule.backendRefs ?? [];
+    const stable = refs.findIndex((r) => isService(r, split.stable, namespace));
+    const canary = refs.findIndex((r) => isService(r, split.canary, namespace));
+    if (stable < 0 || canary < 0) {
+      const missing = stable < 0 ? split.stable : split.canary;
+      return new RoutingError(`${where}: rule '${name}' has no backendRef to Service '${missing}'`);
+    }
+    if (refs.length !== 2) {
+      return new RoutingError(
+        `${where}: rule '${name}' has ${refs.length} backendRefs; Sluice splits rules with exactly a stable and a canary backendRef`,
+      );
+    }
+    return { index, name, stable, canary, refs };
+  };
+  if (split.rules && split.rules.length > 0) {
+    return split.rules.map((wanted) => {
+      const index = rules.findIndex((r) => r.name === wanted);
+      if (index < 0) {
+        const names = rules.map((r, i) => r.name ?? `#${i}`).join(', ') || 'none';
+        throw new RoutingError(`${where}: rule '${wanted}' not found (rules: ${names})`);
+      }
+      const found = pick(rules[index] as RouteRule, index);
+      if (found instanceof RoutingError) throw found;
+      return found;
+    });
+  }
+  const found = rules.map(pick).filter((r): r is Located => !(r instanceof RoutingError));
+  if (found.length === 0) {
+    throw new RoutingError(
+      `${where}: no rule has backendRefs to both Service '${split.stable}' and Service '${split.canary}'`,
+    );
+  }
+  return found;
+}
+
+// A backendRef without a weight weighs 1, as the Gateway API says.
+const weightOf = (ref: BackendRef | undefined) => ref?.weight ?? 1;
+
+/**
+ * The canary's percent of the rules' traffic now; undefined when rules disagree or send nothing
+ * (both weights 0), which a pass repairs by writing the weight it wants.
+ */
+export function routeWeight(
+  kind: GatewayRouteKind,
+  route: GatewayRoute,
+  split: RouteSplit,
+): number | undefined {
+  const shares = new Set(
+    locateRules(kind, route, split).map((r) => {
+      const stable = weightOf(r.refs[r.stable]);
+      const canary = weightOf(r.refs[r.canary]);
+      return stable + canary === 0 ? Number.NaN : Math.round((100 * canary) / (stable + canary));
+    }),
+  );
+  const [only] = [...shares];
+  return shares.size === 1 && only !== undefined && !Number.isNaN(only) ? only : undefined;
+}
+
+/**
+ * A JSON Patch writing the canary weight (the stable gets the rest) as percents, guarded by the
+ * resourceVersion so a write based on a stale read fails instead of undoing someone's edit.
+ * Empty when the weights already say exactly that.
+ */
+export function routeWeightPatch(
+  kind: GatewayRouteKind,
+  route: GatewayRoute,
+  split: RouteSplit,
+  canaryWeight: number,
+): RoutePatchOp[] {
+  const ops: RoutePatchOp[] = [];
+  for (const r of locateRules(kind, route, split)) {
+    for (const [slot, weight] of [
+      [r.stable, 100 - canaryWeight],
+      [r.canary, canaryWeight],
+    ] as const) {
+      const current = r.refs[slot]?.weight;
+      if (current === weight) continue;
+      ops.push({
+        op: current === undefined ? 'add' : 'replace',
+        path: `/spec/rules/${r.index}/backendRefs/${slot}/weight`,
+        value: weight,
+      });
+    }
+  }
+  if (ops.length === 0) return ops;
+  return [{ op: 'test', path: '/metadata/resourceVersion', value: route.metadata.resourceVersion }, ...ops];
+}
