@@ -9,12 +9,19 @@
 import { fullMatch } from './match.ts';
 import type { HttpBackendRef, HttpRouteMatch, HttpRouteObject, HttpRouteRule, LoadClass } from './types.ts';
 
-/** `kind: Service` in the core group: the GAMMA way of attaching a route to a Service's traffic. */
-export function isServiceRef(ref: { group?: string; kind?: string }, kindDefault: string): boolean {
-  // parentRef's group defaults to gateway.networking.k8s.io, so a Service parent must say "";
-  // backendRef's group defaults to core and its kind to Service.
-  const group = ref.group ?? (kindDefault === 'Service' ? '' : 'gateway.networking.k8s.io');
-  return (ref.kind ?? kindDefault) === 'Service' && (group === '' || group === 'core');
+const isCore = (group: string) => group === '' || group === 'core';
+
+/**
+ * A parentRef naming a Service: the GAMMA way of attaching a route to a Service's traffic. Its
+ * group defaults to gateway.networking.k8s.io, so a Service parent must say `group: ""`.
+ */
+export function isServiceParent(ref: { group?: string; kind?: string }): boolean {
+  return ref.kind === 'Service' && isCore(ref.group ?? 'gateway.networking.k8s.io');
+}
+
+/** A backendRef's group defaults to core and its kind to Service. */
+function isServiceBackend(ref: HttpBackendRef): boolean {
+  return (ref.kind ?? 'Service') === 'Service' && isCore(ref.group ?? '');
 }
 
 /**
@@ -150,8 +157,6 @@ export function backendShares(route: HttpRouteObject, rule: HttpRouteRule): Back
   return refs.flatMap((ref, i) => {
     const share = (weights[i] ?? 0) / total;
     if (share === 0) return [];
-    return [
-      { ref, namespace: ref.namespace ?? route.namespace, share, invalidKind: !isServiceRef(ref, 'Service') },
-    ];
+    return [{ ref, namespace: ref.namespace ?? route.namespace, share, invalidKind: !isServiceBackend(ref) }];
   });
 }

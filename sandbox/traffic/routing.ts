@@ -1,4 +1,4 @@
-import { backendShares, chooseRule, isServiceRef, routesForHostname } from './gateway.ts';
+import { backendShares, chooseRule, isServiceParent, routesForHostname } from './gateway.ts';
 import { parseServiceFqdn, qualifyHost, serviceFqdn } from './hosts.ts';
 import { fitLognormal, type LatencyModel } from './latency.ts';
 import { fullMatch } from './match.ts';
@@ -92,7 +92,7 @@ class WorldIndex {
     for (const route of world.httpRoutes ?? []) {
       const parents = new Set(
         route.parentRefs
-          .filter((p) => isServiceRef(p, 'Gateway'))
+          .filter((p) => isServiceParent(p))
           .map((p) => serviceFqdn(p.name, p.namespace ?? route.namespace)),
       );
       for (const fq of parents) push(this.httpRoutesByService, fq, route);
