@@ -8,6 +8,7 @@ export const VERSIONS = {
   etcd: process.env.ETCD_VERSION ?? 'v3.6.16',
   kwok: process.env.KWOK_VERSION ?? 'v0.8.0',
   istioApi: process.env.ISTIO_API_VERSION ?? 'v1.32.0',
+  gatewayApi: process.env.GATEWAY_API_VERSION ?? 'v1.6.3',
   fluxSource: process.env.FLUX_SOURCE_VERSION ?? 'v1.9.6',
   fluxKustomize: process.env.FLUX_KUSTOMIZE_VERSION ?? 'v1.9.6',
   helm: process.env.HELM_VERSION ?? 'v4.3.2',

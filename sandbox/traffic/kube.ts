@@ -7,8 +7,21 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { parseLoad, parseProfiles } from './config.ts';
-import type { DestinationRule, HttpRoute, Pod, Service, VirtualService, World } from './types.ts';
+import type {
+  DestinationRule,
+  HttpRoute,
+  HttpRouteObject,
+  HttpRouteRule,
+  ParentRef,
+  Pod,
+  Service,
+  VirtualService,
+  World,
+} from './types.ts';
 import { workloadName } from './workload.ts';
+
+const ISTIO = { group: 'networking.istio.io', version: 'v1' };
+const GATEWAY_API = { group: 'gateway.networking.k8s.io', version: 'v1' };
 
 export const SANDBOX_NAMESPACE = 'sluice-sandbox';
 export const LOAD_CONFIGMAP = 'traffic-load';
@@ -36,11 +49,12 @@ export class ClusterReader {
   }
 
   async read(): Promise<Snapshot> {
-    const [pods, services, vsList, drList, loadMap, profileMap] = await Promise.all([
+    const [pods, services, vsList, drList, routeList, loadMap, profileMap] = await Promise.all([
       this.core.listPodForAllNamespaces(),
       this.core.listServiceForAllNamespaces(),
-      this.listIstio<RawVirtualService>('virtualservices'),
-      this.listIstio<RawDestinationRule>('destinationrules'),
+      this.listCustom<RawVirtualService>(ISTIO, 'virtualservices'),
+      this.listCustom<RawDestinationRule>(ISTIO, 'destinationrules'),
+      this.listCustom<RawHttpRoute>(GATEWAY_API, 'httproutes'),
       this.configMap(LOAD_CONFIGMAP),
       this.configMap(PROFILES_CONFIGMAP),
     ]);
@@ -51,6 +65,7 @@ export class ClusterReader {
       versions(services.items),
       versions(vsList),
       versions(drList),
+      versions(routeList),
       loadMap?.metadata?.resourceVersion,
       profileMap?.metadata?.resourceVersion,
     ].join('|');
@@ -70,22 +85,19 @@ export class ClusterReader {
       ),
       virtualServices,
       destinationRules: drList.map(toDestinationRule),
+      httpRoutes: routeList.map(toHttpRoute),
       load: load.value,
       profiles: profiles.value,
     };
     return { world, problems: [...load.problems, ...profiles.problems], fingerprint };
   }
 
-  private async listIstio<T>(plural: 'virtualservices' | 'destinationrules'): Promise<T[]> {
+  private async listCustom<T>(api: { group: string; version: string }, plural: string): Promise<T[]> {
     try {
-      const list = (await this.custom.listClusterCustomObject({
-        group: 'networking.istio.io',
-        version: 'v1',
-        plural,
-      })) as { items?: T[] };
+      const list = (await this.custom.listClusterCustomObject({ ...api, plural })) as { items?: T[] };
       return list.items ?? [];
     } catch (err) {
-      // Before Istio's CRDs are installed there are simply none.
+      // Before Istio's or the Gateway API's CRDs are installed there are simply none.
       if (err instanceof ApiException && err.code === 404) return [];
       throw err;
     }
@@ -127,6 +139,35 @@ function toVirtualService(vs: RawVirtualService): VirtualService {
 interface RawVirtualService {
   metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
   spec?: { hosts?: string[]; http?: HttpRoute[] };
+}
+
+function toHttpRoute(r: RawHttpRoute): HttpRouteObject {
+  return {
+    name: r.metadata?.name ?? '',
+    namespace: r.metadata?.namespace ?? '',
+    ...(r.metadata?.creationTimestamp ? { creationTimestamp: rfc3339(r.metadata.creationTimestamp) } : {}),
+    parentRefs: r.spec?.parentRefs ?? [],
+    hostnames: r.spec?.hostnames ?? [],
+    // Stored objects carry the CRD's defaults (a rule matching `/`, weight 1); routing
+    // applies the same defaults again for worlds built by hand.
+    rules: r.spec?.rules ?? [],
+  };
+}
+
+// Custom objects arrive as JSON strings, but a Date would sort wrongly as String(date).
+function rfc3339(t: string | Date): string {
+  return t instanceof Date ? t.toISOString().replace('.000Z', 'Z') : t;
+}
+
+interface RawHttpRoute {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    creationTimestamp?: string | Date;
+  };
+  spec?: { parentRefs?: ParentRef[]; hostnames?: string[]; rules?: HttpRouteRule[] };
 }
 
 function toPod(p: V1Pod): Pod {

@@ -1,10 +1,13 @@
+import { backendShares, chooseRule, isServiceParent, routesForHostname } from './gateway.ts';
 import { parseServiceFqdn, qualifyHost, serviceFqdn } from './hosts.ts';
 import { fitLognormal, type LatencyModel } from './latency.ts';
+import { fullMatch } from './match.ts';
 import {
   DEFAULT_PROFILE,
   type DestinationRule,
   type HttpMatchRequest,
   type HttpRoute,
+  type HttpRouteObject,
   type LoadClass,
   type MetricsExport,
   type Pod,
@@ -57,6 +60,9 @@ class WorldIndex {
   private readonly vsByHost = new Map<string, VirtualService>();
   private readonly vsByShortHost = new Map<string, VirtualService>();
   private readonly drByHost = new Map<string, DestinationRule>();
+  /** GAMMA routes by the FQDN of the Service their parentRef names. */
+  private readonly httpRoutesByService = new Map<string, HttpRouteObject[]>();
+  private readonly hostnameRoutes: HttpRouteObject[] = [];
   private readonly services = new Map<string, Service>();
   private readonly servicesByName = new Map<string, Service>();
   private readonly podsByNamespaceLabel = new Map<string, Pod[]>();
@@ -83,6 +89,15 @@ class WorldIndex {
       const fq = qualifyHost(dr.host, dr.namespace);
       if (!this.drByHost.has(fq)) this.drByHost.set(fq, dr);
     }
+    for (const route of world.httpRoutes ?? []) {
+      const parents = new Set(
+        route.parentRefs
+          .filter((p) => isServiceParent(p))
+          .map((p) => serviceFqdn(p.name, p.namespace ?? route.namespace)),
+      );
+      for (const fq of parents) push(this.httpRoutesByService, fq, route);
+      if (route.hostnames.length > 0) this.hostnameRoutes.push(route);
+    }
     const svcs = [...world.services].sort((a, b) => a.namespace.localeCompare(b.namespace));
     for (const svc of svcs) {
       this.services.set(serviceFqdn(svc.name, svc.namespace), svc);
@@ -100,10 +115,23 @@ class WorldIndex {
     const host = load.host.toLowerCase();
     const isShort = !host.includes('.');
     const vs = isShort ? this.vsByShortHost.get(host) : this.vsByHost.get(qualifyHost(host, 'default'));
+    // A VirtualService for the host wins over any HTTPRoute: that is how the simulator routed
+    // before it read HTTPRoutes, so Istio-routed tests keep their meaning when a route is added.
+    // (Istio itself merges both kinds into one route table; a cluster should use one per host.)
     if (!vs) {
       const svc = isShort ? this.servicesByName.get(host) : undefined;
       const fq = svc ? serviceFqdn(svc.name, svc.namespace) : qualifyHost(host, 'default');
-      return { load, outcomes: this.destination(fq, 1), via: `no VirtualService; Service ${fq}` };
+      // Mesh (GAMMA) routes attach to the Service the host resolves to; only when none does do
+      // ingress-style routes claim the host by name.
+      const gamma = this.httpRoutesByService.get(fq);
+      if (gamma) return this.planHttpRoutes(load, gamma, fq);
+      const byName = routesForHostname(this.hostnameRoutes, host);
+      if (byName.length > 0) return this.planHttpRoutes(load, byName, host);
+      return {
+        load,
+        outcomes: this.destination(fq, 1),
+        via: `no VirtualService or HTTPRoute; Service ${fq}`,
+      };
     }
     const routeIndex = vs.http.findIndex((r) => routeMatches(r, load));
     const route = vs.http[routeIndex];
@@ -134,6 +162,28 @@ class WorldIndex {
     return { load, outcomes, via: `${via} route ${route.name ?? routeIndex}` };
   }
 
+  /** `target` is what 404s and rule-wide 500s are attributed to: the parent Service or the hostname. */
+  private planHttpRoutes(load: LoadClass, routes: HttpRouteObject[], target: string): Plan {
+    const chosen = chooseRule(routes, load);
+    if (!chosen) {
+      const names = routes.map((r) => `${r.namespace}/${r.name}`).join(', ');
+      return { load, outcomes: [fixedOutcome(target, 1, 404)], via: `HTTPRoute ${names}: no rule matches` };
+    }
+    const { route, rule, index } = chosen;
+    const via = `HTTPRoute ${route.namespace}/${route.name} rule ${rule.name ?? index}`;
+    const shares = backendShares(route, rule);
+    if (shares.length === 0)
+      return { load, outcomes: [fixedOutcome(target, 1, 500)], via: `${via}: no backend` };
+    const outcomes = shares.flatMap(({ ref, namespace, share, invalidKind }) => {
+      const fq = serviceFqdn(ref.name, namespace);
+      // The spec's invalid backendRef (unknown kind, or no such Service) answers 500 for its
+      // share; a Service without ready endpoints 503, as `destination` does.
+      if (invalidKind || !this.services.has(fq)) return [fixedOutcome(fq, share, 500)];
+      return this.destination(fq, share);
+    });
+    return { load, outcomes, via };
+  }
+
   /**
    * Ready endpoints behind an FQDN (of one DestinationRule subset, when named), split by pod
    * count; a 503 outcome when there are none, as Envoy answers for an empty or unknown subset.
@@ -145,11 +195,7 @@ class WorldIndex {
       subsetLabels = this.drByHost.get(fq)?.subsets.find((s) => s.name === subset)?.labels;
     const unknownSubset = subset !== undefined && subsetLabels === undefined;
     const groups = svc && !unknownSubset ? this.endpointGroups(svc, subset, subsetLabels) : [];
-    if (groups.length === 0) {
-      const parsed = parseServiceFqdn(fq);
-      const labels = unknownWorkload(fq, parsed?.name ?? fq, parsed?.namespace ?? UNKNOWN);
-      return [{ kind: 'fixed', share, labels, code: 503, latencyMs: 0.5 }];
-    }
+    if (groups.length === 0) return [fixedOutcome(fq, share, 503)];
     return groups.map((g) => ({ ...g, share: g.share * share }));
   }
 
@@ -239,6 +285,13 @@ export function canonicalRevision(pod: Pod): string {
   return l['service.istio.io/canonical-revision'] ?? l['app.kubernetes.io/version'] ?? l.version ?? 'latest';
 }
 
+/** An answer Envoy gives itself (no route, no backend), attributed to the host asked for. */
+function fixedOutcome(fq: string, share: number, code: number): Outcome {
+  const parsed = parseServiceFqdn(fq);
+  const labels = unknownWorkload(fq, parsed?.name ?? fq, parsed?.namespace ?? UNKNOWN);
+  return { kind: 'fixed', share, labels, code, latencyMs: 0.5 };
+}
+
 function unknownWorkload(fq: string, name: string, namespace: string): DestinationLabels {
   return {
     destination_service: fq,
@@ -278,21 +331,11 @@ function requestMatches(m: HttpMatchRequest, load: LoadClass): boolean {
   return true;
 }
 
-const regexCache = new Map<string, RegExp>();
-
 function stringMatches(sm: StringMatch, value: string, ignoreCase: boolean): boolean {
   const v = ignoreCase ? value.toLowerCase() : value;
   if (sm.exact !== undefined) return v === (ignoreCase ? sm.exact.toLowerCase() : sm.exact);
   if (sm.prefix !== undefined) return v.startsWith(ignoreCase ? sm.prefix.toLowerCase() : sm.prefix);
-  if (sm.regex !== undefined) {
-    // Envoy uses RE2 full-string matching.
-    let re = regexCache.get(sm.regex);
-    if (!re) {
-      re = new RegExp(`^(?:${sm.regex})$`);
-      regexCache.set(sm.regex, re);
-    }
-    return re.test(value);
-  }
+  if (sm.regex !== undefined) return fullMatch(sm.regex, value);
   // An empty StringMatch (`headers: {x: {}}`) means "present", which the caller already checked.
   return true;
 }

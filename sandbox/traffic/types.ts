@@ -42,6 +42,50 @@ export interface DestinationRule {
   subsets: { name: string; labels: Record<string, string> }[];
 }
 
+/**
+ * The part of a Gateway API HTTPRoute (`gateway.networking.k8s.io/v1`) routing reads. Field
+ * names and defaults are the API's; filters, timeouts and query-parameter matches are not kept.
+ */
+export interface HttpRouteObject {
+  name: string;
+  namespace: string;
+  /** RFC 3339; the API's tie-break between routes is the oldest first. */
+  creationTimestamp?: string;
+  parentRefs: ParentRef[];
+  hostnames: string[];
+  rules: HttpRouteRule[];
+}
+
+export interface ParentRef {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface HttpRouteRule {
+  name?: string;
+  matches?: HttpRouteMatch[];
+  backendRefs?: HttpBackendRef[];
+}
+
+export interface HttpRouteMatch {
+  path?: { type?: 'Exact' | 'PathPrefix' | 'RegularExpression'; value?: string };
+  headers?: { type?: 'Exact' | 'RegularExpression'; name: string; value: string }[];
+  /** Held only so that a match on them never fits: the load has no query string. */
+  queryParams?: unknown[];
+  method?: string;
+}
+
+export interface HttpBackendRef {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+  port?: number;
+  weight?: number;
+}
+
 export interface Service {
   name: string;
   namespace: string;
@@ -85,6 +129,8 @@ export interface World {
   virtualServices: VirtualService[];
   /** Optional: worlds without subsets need not list any. */
   destinationRules?: DestinationRule[];
+  /** Optional: worlds routed by Istio or by Service name alone need not list any. */
+  httpRoutes?: HttpRouteObject[];
   services: Service[];
   pods: Pod[];
   profiles: Map<string, Profile>;

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { requestJson } from '../../controller/kube/client.ts';
 import { parseResource } from '../../crds/validate.ts';
+import { VERSIONS } from '../../sandbox/config.ts';
+import { gatewayApiCrdFiles } from '../../sandbox/crds.ts';
 import { createYaml } from '../harness/apply.ts';
 import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
@@ -86,5 +88,52 @@ describe('Sluice CRDs on the real API server', () => {
     });
     const committed = parse(readFileSync(join(ROOT, 'crds/rollouts.yaml'), 'utf8'));
     expect(served.spec).toMatchObject(committed.spec);
+  });
+});
+
+describe('Gateway API CRDs on the real API server', () => {
+  it("serves the module's standard channel, Established, with the module's schemas", async () => {
+    const crds = (await gatewayApiCrdFiles())
+      .flatMap((f) => parseAllDocuments(readFileSync(f, 'utf8')).map((d) => d.toJS()))
+      .filter((d) => d?.kind === 'CustomResourceDefinition');
+    expect(crds.map((c) => c.spec.names.kind)).toEqual(
+      expect.arrayContaining(['Gateway', 'GatewayClass', 'GRPCRoute', 'HTTPRoute', 'ReferenceGrant']),
+    );
+    for (const crd of crds) {
+      const served = await requestJson<{
+        metadata: { annotations: Record<string, string> };
+        spec: unknown;
+        status: { conditions: { type: string; status: string }[] };
+      }>(kube().kc, {
+        method: 'GET',
+        path: `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`,
+      });
+      expect(served.metadata.annotations).toMatchObject({
+        'gateway.networking.k8s.io/channel': 'standard',
+        'gateway.networking.k8s.io/bundle-version': VERSIONS.gatewayApi,
+      });
+      expect(served.status.conditions).toContainEqual(
+        expect.objectContaining({ type: 'Established', status: 'True' }),
+      );
+      expect(served.spec).toMatchObject(crd.spec);
+    }
+  });
+
+  it('validates HTTPRoutes with the CRD rules: a negative weight is refused', async () => {
+    const namespace = await freshNamespace('crd');
+    const route = (weight: number) => `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: checkout-${weight < 0 ? 'bad' : 'ok'}}
+spec:
+  parentRefs: [{group: "", kind: Service, name: checkout}]
+  rules: [{backendRefs: [{name: checkout-stable, port: 80, weight: ${weight}}]}]
+`;
+    await expect(createYaml(route(5), namespace)).resolves.toHaveLength(1);
+    const error = await createYaml(route(-1), namespace).then(
+      () => undefined,
+      (err: unknown) => String((err as { body?: unknown }).body ?? err),
+    );
+    expect(error).toContain('weight');
   });
 });

@@ -158,4 +158,103 @@ spec:
     expect(sample?.metric).toEqual({ response_code: '503', destination_workload: 'unknown' });
     expect(sample?.value).toBeLessThan(60);
   });
+
+  it('splits traffic by an HTTPRoute on a Service (GAMMA) and follows its weights when they change', async () => {
+    const ns = await freshNamespace();
+    await applyYaml(deployment('checkout-stable', 'stable', `example.com/checkout:1.0.0-${ns}`, 'v1'), ns);
+    await applyYaml(deployment('checkout-canary', 'canary', `example.com/checkout:1.1.0-${ns}`, 'v2'), ns);
+    const route = (stable: number, canary: number) => `
+apiVersion: v1
+kind: Service
+metadata: {name: checkout}
+spec:
+  selector: {app: checkout}
+  ports: [{name: http, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: checkout}
+spec:
+  parentRefs: [{group: "", kind: Service, name: checkout, port: 80}]
+  rules:
+    - name: split
+      backendRefs:
+        - {name: checkout-stable, port: 80, weight: ${stable}}
+        - {name: checkout-canary, port: 80, weight: ${canary}}
+`;
+    await applyYaml(route(70, 30), ns);
+    await readyReplicas(ns, 'checkout-stable', 2);
+    await readyReplicas(ns, 'checkout-canary', 2);
+
+    const host = `checkout.${ns}.svc.cluster.local`;
+    const rps = 200;
+    await setLoad(host, rps);
+    // Count only once both sides route to ready pods, so the window holds no early 503s.
+    await waitFor(
+      async () => {
+        const plan = await planFor(host);
+        if (
+          plan?.via === `HTTPRoute ${ns}/checkout rule split` &&
+          plan.outcomes.length === 2 &&
+          plan.outcomes.every((o) => o.destination_workload !== 'unknown')
+        )
+          return plan;
+        throw new Error(`plan is ${JSON.stringify(plan)}`);
+      },
+      { description: `simulator to route ${host} by the HTTPRoute to both services' pods`, timeout: 30_000 },
+    );
+
+    const window = '20s';
+    const sel = `reporter="destination",destination_service_namespace="${ns}"`;
+    await waitFor(
+      async () => {
+        const [total] = await promQuery(`sum(increase(istio_requests_total{${sel}}[${window}]))`);
+        return (total?.value ?? 0) >= 0.8 * rps * 20 ? total : false;
+      },
+      { description: `Prometheus to hold ${window} of traffic for ${host}`, timeout: 90_000, interval: 1000 },
+    );
+    const share = new Map(
+      (
+        await promQuery(
+          `sum by (destination_service_name) (rate(istio_requests_total{${sel}}[${window}]))` +
+            ` / scalar(sum(rate(istio_requests_total{${sel}}[${window}])))`,
+        )
+      ).map((s) => [s.metric.destination_service_name, s.value] as const),
+    );
+    // ~3,200+ requests: the canary's share has a standard error under 0.01; ±0.05 is 5 of them.
+    expect([...share.keys()].sort()).toEqual(['checkout-canary', 'checkout-stable']);
+    expect(share.get('checkout-canary')).toBeGreaterThan(0.25);
+    expect(share.get('checkout-canary')).toBeLessThan(0.35);
+    expect(share.get('checkout-stable')).toBeGreaterThan(0.65);
+    expect(share.get('checkout-stable')).toBeLessThan(0.75);
+
+    await applyYaml(route(0, 100), ns);
+    await waitFor(
+      async () => {
+        const plan = await planFor(host);
+        const names = plan?.outcomes.map((o) => o.destination_service_name);
+        if (names?.length && names.every((n) => n === 'checkout-canary')) return plan;
+        throw new Error(`plan is ${JSON.stringify(plan)}`);
+      },
+      { description: `simulator to send all of ${host} to the canary`, timeout: 30_000 },
+    );
+    const count = async (service: string) =>
+      (await promQuery(`sum(istio_requests_total{${sel},destination_service_name="${service}"})`))[0]
+        ?.value ?? 0;
+    // Canary requests counted after the switch prove a scrape that saw it; stable's count from
+    // then on must not move while the canary's keeps growing.
+    const canaryAtSwitch = await count('checkout-canary');
+    const stableAfter = await waitFor(
+      async () =>
+        (await count('checkout-canary')) > canaryAtSwitch + 2 * rps ? count('checkout-stable') : false,
+      { description: 'a scrape after the switch', timeout: 30_000, interval: 500 },
+    );
+    const canaryAfter = await count('checkout-canary');
+    await waitFor(async () => (await count('checkout-canary')) > canaryAfter + 5 * rps, {
+      description: `${5 * rps} more canary requests in Prometheus`,
+      timeout: 60_000,
+      interval: 500,
+    });
+    expect(await count('checkout-stable')).toBe(stableAfter);
+  });
 });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { compilePlans } from '../../../sandbox/traffic/routing.ts';
-import type { LoadClass, Pod, Service, VirtualService, World } from '../../../sandbox/traffic/types.ts';
+import type {
+  HttpRouteObject,
+  LoadClass,
+  Pod,
+  Service,
+  VirtualService,
+  World,
+} from '../../../sandbox/traffic/types.ts';
 import { workloadName } from '../../../sandbox/traffic/workload.ts';
 
 const pod = (name: string, labels: Record<string, string>, extra: Partial<Pod> = {}): Pod => ({
@@ -218,5 +225,200 @@ describe('routing by DestinationRule subsets', () => {
       ['r1', (0.25 * 2) / 3],
       ['r2', 0.25 / 3],
     ]);
+  });
+});
+
+describe('routing by Gateway API HTTPRoutes', () => {
+  const services = [
+    svc('checkout', { app: 'checkout' }),
+    svc('checkout-stable', { app: 'checkout', track: 'stable' }),
+    svc('checkout-canary', { app: 'checkout', track: 'canary' }),
+    svc('checkout-empty', { app: 'nothing' }),
+  ];
+  const pods = [
+    pod('s1', { app: 'checkout', track: 'stable' }),
+    pod('c1', { app: 'checkout', track: 'canary' }, { image: 'shop/checkout:1.1' }),
+  ];
+  const route = (parts: Partial<HttpRouteObject>): HttpRouteObject => ({
+    name: 'checkout',
+    namespace: 'shop',
+    parentRefs: [{ group: '', kind: 'Service', name: 'checkout' }],
+    hostnames: [],
+    rules: [
+      {
+        name: 'split',
+        backendRefs: [
+          { name: 'checkout-stable', port: 80, weight: 80 },
+          { name: 'checkout-canary', port: 80, weight: 20 },
+        ],
+      },
+    ],
+    ...parts,
+  });
+  const plan = (routes: HttpRouteObject[], l: LoadClass, extra: Partial<World> = {}) =>
+    compilePlans(world({ services, pods, httpRoutes: routes, load: [l], ...extra }))[0];
+  const split = (p: ReturnType<typeof plan>) =>
+    p?.outcomes.map((o) => [
+      o.labels.destination_service_name,
+      o.kind === 'fixed' ? o.code : 'pods',
+      o.share,
+    ]);
+
+  it('a mesh (GAMMA) route on the Service the host resolves to splits 80/20 between two Services', () => {
+    for (const host of ['checkout.shop.svc.cluster.local', 'checkout.shop', 'checkout']) {
+      const p = plan([route({})], load(host));
+      expect(p?.via).toBe('HTTPRoute shop/checkout rule split');
+      expect(split(p)).toEqual([
+        ['checkout-stable', 'pods', 0.8],
+        ['checkout-canary', 'pods', 0.2],
+      ]);
+    }
+  });
+
+  it('a parentRef with the default group, or naming another namespace, is not that Service', () => {
+    const gatewayGroup = route({ parentRefs: [{ kind: 'Service', name: 'checkout' }] });
+    const elsewhere = route({
+      parentRefs: [{ group: '', kind: 'Service', name: 'checkout', namespace: 'other' }],
+    });
+    for (const r of [gatewayGroup, elsewhere]) {
+      const p = plan([r], load('checkout.shop'));
+      expect(p?.via).toBe('no VirtualService or HTTPRoute; Service checkout.shop.svc.cluster.local');
+      expect(split(p)).toEqual([
+        ['checkout', 'pods', 0.5],
+        ['checkout', 'pods', 0.5],
+      ]);
+    }
+  });
+
+  it('an ingress route claims its hostnames: exact names first, then wildcards as suffixes', () => {
+    const exact = route({ name: 'exact', parentRefs: [{ name: 'gw' }], hostnames: ['shop.example.com'] });
+    const wild = route({
+      name: 'wild',
+      parentRefs: [{ name: 'gw' }],
+      hostnames: ['*.example.com'],
+      rules: [{ backendRefs: [{ name: 'checkout-canary', port: 80 }] }],
+    });
+    expect(plan([wild, exact], load('shop.example.com'))?.via).toBe('HTTPRoute shop/exact rule split');
+    expect(plan([wild, exact], load('a.b.example.com'))?.via).toBe('HTTPRoute shop/wild rule 0');
+    // The wildcard never covers the bare domain: the host falls through to plain DNS.
+    expect(plan([wild, exact], load('example.com'))?.via).toMatch(/^no VirtualService or HTTPRoute/);
+  });
+
+  it('takes the rule whose matches fit: PathPrefix element by element, header Exact, method', () => {
+    const r = route({
+      rules: [
+        {
+          name: 'beta',
+          matches: [
+            { headers: [{ name: 'X-Beta', value: 'yes' }] },
+            { path: { type: 'PathPrefix', value: '/foo' } },
+          ],
+          backendRefs: [{ name: 'checkout-canary', port: 80 }],
+        },
+        {
+          name: 'posts',
+          matches: [{ method: 'POST', path: { type: 'Exact', value: '/cart' } }],
+          backendRefs: [{ name: 'checkout-empty', port: 80 }],
+        },
+        { name: 'rest', backendRefs: [{ name: 'checkout-stable', port: 80 }] },
+      ],
+    });
+    const via = (extra: Partial<LoadClass>) => plan([r], load('checkout.shop', extra))?.via;
+    expect(via({ path: '/foo' })).toMatch(/rule beta$/);
+    expect(via({ path: '/foo/bar' })).toMatch(/rule beta$/);
+    expect(via({ path: '/foobar' })).toMatch(/rule rest$/);
+    expect(via({ headers: { 'x-beta': 'yes' } })).toMatch(/rule beta$/);
+    expect(via({ headers: { 'x-beta': 'Yes' } })).toMatch(/rule rest$/);
+    expect(via({ method: 'POST', path: '/cart' })).toMatch(/rule posts$/);
+    expect(via({ method: 'GET', path: '/cart' })).toMatch(/rule rest$/);
+  });
+
+  it('ranks matches as the spec does, not by list order: an Exact path beats an earlier prefix', () => {
+    const r = route({
+      rules: [
+        {
+          name: 'prefix',
+          matches: [{ path: { type: 'PathPrefix', value: '/cart' } }],
+          backendRefs: [{ name: 'checkout-stable', port: 80 }],
+        },
+        {
+          name: 'exact',
+          matches: [{ path: { type: 'Exact', value: '/cart/pay' } }],
+          backendRefs: [{ name: 'checkout-canary', port: 80 }],
+        },
+      ],
+    });
+    expect(plan([r], load('checkout.shop', { path: '/cart/pay' }))?.via).toMatch(/rule exact$/);
+    expect(plan([r], load('checkout.shop', { path: '/cart/view' }))?.via).toMatch(/rule prefix$/);
+  });
+
+  it('answers 404 when the routes have rules but none matches', () => {
+    const r = route({
+      rules: [
+        {
+          matches: [{ path: { type: 'Exact', value: '/only' } }],
+          backendRefs: [{ name: 'checkout-stable' }],
+        },
+      ],
+    });
+    expect(split(plan([r], load('checkout.shop')))).toEqual([['checkout', 404, 1]]);
+  });
+
+  it('weights default to 1 and weight 0 gets nothing; all zero answers 500', () => {
+    const weights = (a?: number, b?: number) =>
+      route({
+        rules: [
+          {
+            backendRefs: [
+              { name: 'checkout-stable', port: 80, ...(a === undefined ? {} : { weight: a }) },
+              { name: 'checkout-canary', port: 80, ...(b === undefined ? {} : { weight: b }) },
+            ],
+          },
+        ],
+      });
+    expect(split(plan([weights()], load('checkout.shop')))).toEqual([
+      ['checkout-stable', 'pods', 0.5],
+      ['checkout-canary', 'pods', 0.5],
+    ]);
+    expect(split(plan([weights(0, 3)], load('checkout.shop')))).toEqual([['checkout-canary', 'pods', 1]]);
+    expect(split(plan([weights(0, 0)], load('checkout.shop')))).toEqual([['checkout', 500, 1]]);
+  });
+
+  it('a backendRef to a missing Service or another kind answers 500 for its share; one without ready pods 503', () => {
+    const r = route({
+      rules: [
+        {
+          backendRefs: [
+            { name: 'checkout-stable', port: 80, weight: 50 },
+            { name: 'checkout-gone', port: 80, weight: 20 },
+            { name: 'checkout-empty', port: 80, weight: 20 },
+            { group: 'example.com', kind: 'Bucket', name: 'checkout-canary', weight: 10 },
+          ],
+        },
+      ],
+    });
+    expect(split(plan([r], load('checkout.shop')))).toEqual([
+      ['checkout-stable', 'pods', 0.5],
+      ['checkout-gone', 500, 0.2],
+      ['checkout-empty', 503, 0.2],
+      ['checkout-canary', 500, 0.1],
+    ]);
+  });
+
+  it("resolves a backendRef's Service in the ref's namespace, else the route's", () => {
+    const r = route({
+      rules: [{ backendRefs: [{ name: 'checkout-stable', namespace: 'other', port: 80 }] }],
+    });
+    const other = { ...svc('checkout-stable', { app: 'checkout' }), namespace: 'other' };
+    const otherPod = pod('o1', { app: 'checkout' }, { namespace: 'other', workload: 'other-checkout' });
+    const p = plan([r], load('checkout.shop'), { services: [...services, other], pods: [...pods, otherPod] });
+    expect(p?.outcomes.map((o) => [o.labels.destination_service, o.labels.destination_workload])).toEqual([
+      ['checkout-stable.other.svc.cluster.local', 'other-checkout'],
+    ]);
+  });
+
+  it('a VirtualService for the host keeps precedence over an HTTPRoute', () => {
+    const p = plan([route({})], load('checkout.shop'), { virtualServices: [canaryVs] });
+    expect(p?.via).toBe('VirtualService shop/checkout route primary');
   });
 });
