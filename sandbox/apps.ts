@@ -158,6 +158,62 @@ export function subsetApp(namespace: string, o: CanaryAppOptions = {}): Kubernet
   return [svc, vs, dr, canary];
 }
 
+/**
+ * The user's side of a Gateway API canary in the mesh (GAMMA): a front Service `<app>` the
+ * clients call, the stable and canary Services, and an HTTPRoute attached to the front Service
+ * whose `primary` rule Sluice weighs. A second rule of the user's (a path to the stable only,
+ * with a header filter) must stay exactly as written.
+ */
+export function gatewayApp(namespace: string, o: CanaryAppOptions = {}): KubernetesObject[] {
+  const name = o.name ?? 'web';
+  const route = {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name, namespace },
+    spec: {
+      parentRefs: [{ group: '', kind: 'Service', name, port: 80 }],
+      rules: [
+        {
+          name: 'pinned',
+          matches: [{ path: { type: 'PathPrefix', value: '/pinned' } }],
+          filters: [
+            {
+              type: 'RequestHeaderModifier',
+              requestHeaderModifier: { add: [{ name: 'x-pinned', value: 'yes' }] },
+            },
+          ],
+          backendRefs: [{ name: `${name}-stable`, port: 80 }],
+        },
+        {
+          name: 'primary',
+          backendRefs: [
+            { name: `${name}-stable`, port: 80, weight: 100 },
+            { name: `${name}-canary`, port: 80, weight: 0 },
+          ],
+        },
+      ],
+    },
+  };
+  const canary = rollout(namespace, name, o, {
+    canary: {
+      stableService: `${name}-stable`,
+      canaryService: `${name}-canary`,
+      trafficRouting: { gatewayAPI: { httpRoutes: [{ name, rules: ['primary'] }] } },
+      scaleDownDelaySeconds: 1,
+      abortScaleDownDelaySeconds: 1,
+      steps: o.steps ?? [{ setWeight: 20 }, { pause: { duration: '1s' } }, { setWeight: 50 }],
+      ...o.canary,
+    },
+  });
+  const front = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace },
+    spec: { selector: { app: name }, ports: [{ port: 80 }] },
+  };
+  return [front, service(namespace, name, 'stable'), service(namespace, name, 'canary'), route, canary];
+}
+
 export interface BlueGreenAppOptions extends AppBase {
   blueGreen?: Partial<BlueGreen>;
 }

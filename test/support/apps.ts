@@ -17,6 +17,7 @@ export {
   blueGreenApp,
   type CanaryAppOptions,
   canaryApp,
+  gatewayApp,
   subsetApp,
 } from '../../sandbox/apps.ts';
 
