@@ -136,7 +136,18 @@ export const GatewayApiRouting = z
 const ONE_ROUTER = 'trafficRouting names exactly one router: istio or gatewayAPI';
 
 export const TrafficRouting = z
-  .object({ istio: IstioRouting.optional(), gatewayAPI: GatewayApiRouting.optional() })
+  .object({
+    istio: IstioRouting.optional(),
+    gatewayAPI: GatewayApiRouting.optional(),
+    managedRoutes: z
+      .array(z.object({ name: DnsLabel }))
+      .max(8)
+      .optional()
+      .meta({
+        description:
+          "Argo Rollouts' list of the routes Sluice adds (setHeaderRoute names), in the order they go ahead of yours; step order when absent.",
+      }),
+  })
   .meta({
     'x-kubernetes-validations': [{ rule: 'has(self.istio) != has(self.gatewayAPI)', message: ONE_ROUTER }],
   })
@@ -218,7 +229,63 @@ export const SetCanaryScale = z
   );
 export type SetCanaryScale = z.infer<typeof SetCanaryScale>;
 
-const ONE_ACTION = 'each step sets exactly one of setWeight, setCanaryScale, pause or analysis';
+const ONE_ACTION =
+  'each step sets exactly one of setWeight, setCanaryScale, setHeaderRoute, pause or analysis';
+
+const ONE_STRING_MATCH = 'headerValue sets exactly one of exact, prefix or regex';
+
+/** Argo Rollouts' header match: one header, matched exactly, by prefix or by a regular expression. */
+export const HeaderMatch = z.object({
+  headerName: z
+    .string()
+    .min(1)
+    .max(256)
+    .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'a header name is an HTTP token'),
+  headerValue: z
+    .object({
+      exact: z.string().max(1024).optional(),
+      prefix: z.string().max(1024).optional(),
+      regex: z.string().max(1024).optional(),
+    })
+    .meta({
+      'x-kubernetes-validations': [
+        {
+          rule: '[has(self.exact), has(self.prefix), has(self.regex)].filter(x, x).size() == 1',
+          message: ONE_STRING_MATCH,
+        },
+      ],
+    })
+    .refine((v) => [v.exact, v.prefix, v.regex].filter((x) => x !== undefined).length === 1, {
+      message: ONE_STRING_MATCH,
+    })
+    .refine((v) => v.regex === undefined || validRegex(v.regex), {
+      message: 'regex is not a valid regular expression',
+      path: ['regex'],
+    }),
+});
+export type HeaderMatch = z.infer<typeof HeaderMatch>;
+
+function validRegex(source: string): boolean {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Argo Rollouts' setHeaderRoute: requests carrying the header go to the canary whatever its
+ * weight, from this step until promotion or abort; without `match` it removes the route again.
+ */
+export const SetHeaderRoute = z.object({
+  name: DnsLabel.meta({
+    description:
+      'The route Sluice adds (and owns) in each routed object; listed in trafficRouting.managedRoutes.',
+  }),
+  match: z.array(HeaderMatch).min(1).max(8).optional(),
+});
+export type SetHeaderRoute = z.infer<typeof SetHeaderRoute>;
 
 export const Step = z
   .object({
@@ -226,6 +293,10 @@ export const Step = z
     setCanaryScale: SetCanaryScale.optional().meta({
       description:
         'Resize the canary (it runs at full size until a step says otherwise); the next weight waits until it has the pods that weight needs.',
+    }),
+    setHeaderRoute: SetHeaderRoute.optional().meta({
+      description:
+        'Send requests whose headers match to the canary alone, ahead of the weighted routes, until promotion or abort (no match: remove the route).',
     }),
     pause: z
       .object({
@@ -240,7 +311,7 @@ export const Step = z
   .meta({
     'x-kubernetes-validations': [
       {
-        rule: '[has(self.setWeight), has(self.setCanaryScale), has(self.pause), has(self.analysis)].filter(x, x).size() == 1',
+        rule: '[has(self.setWeight), has(self.setCanaryScale), has(self.setHeaderRoute), has(self.pause), has(self.analysis)].filter(x, x).size() == 1',
         message: ONE_ACTION,
       },
     ],
@@ -249,8 +320,9 @@ export const Step = z
   // server did not check it (an object stored before the rule existed).
   .refine(
     (step) =>
-      [step.setWeight, step.setCanaryScale, step.pause, step.analysis].filter((x) => x !== undefined)
-        .length === 1,
+      [step.setWeight, step.setCanaryScale, step.setHeaderRoute, step.pause, step.analysis].filter(
+        (x) => x !== undefined,
+      ).length === 1,
     { message: ONE_ACTION },
   );
 export type Step = z.infer<typeof Step>;
@@ -263,6 +335,10 @@ const delays = {
     description: 'Seconds the new revision stays up after an abort (default 30).',
   }),
 };
+
+const HEADER_ROUTE_NEEDS_ROUTING =
+  'setHeaderRoute needs trafficRouting: without a router, nothing can route by header';
+const HEADER_ROUTE_NOT_MANAGED = 'every setHeaderRoute name must be listed in trafficRouting.managedRoutes';
 
 const ROUTING_NEEDS_SERVICES =
   'traffic routing needs both stableService and canaryService, or an Istio destinationRule to route by subsets';
@@ -299,6 +375,16 @@ export const CanaryStrategy = z
   .meta({
     'x-kubernetes-validations': [
       {
+        rule: 'has(self.trafficRouting) || !has(self.steps) || !self.steps.exists(s, has(s.setHeaderRoute))',
+        message: HEADER_ROUTE_NEEDS_ROUTING,
+        fieldPath: '.steps',
+      },
+      {
+        rule: '!has(self.trafficRouting) || !has(self.trafficRouting.managedRoutes) || !has(self.steps) || self.steps.all(s, !has(s.setHeaderRoute) || self.trafficRouting.managedRoutes.exists(m, m.name == s.setHeaderRoute.name))',
+        message: HEADER_ROUTE_NOT_MANAGED,
+        fieldPath: '.trafficRouting.managedRoutes',
+      },
+      {
         rule: '!has(self.stableService) || !has(self.canaryService) || self.stableService != self.canaryService',
         message: 'stableService and canaryService must differ',
         fieldPath: '.canaryService',
@@ -315,6 +401,22 @@ export const CanaryStrategy = z
       },
     ],
   })
+  .refine((c) => c.trafficRouting !== undefined || !(c.steps ?? []).some((s) => s.setHeaderRoute), {
+    message: HEADER_ROUTE_NEEDS_ROUTING,
+    path: ['steps'],
+  })
+  .refine(
+    (c) => {
+      const managed = c.trafficRouting?.managedRoutes;
+      return (
+        !managed ||
+        (c.steps ?? []).every(
+          (s) => !s.setHeaderRoute || managed.some((m) => m.name === s.setHeaderRoute?.name),
+        )
+      );
+    },
+    { message: HEADER_ROUTE_NOT_MANAGED, path: ['trafficRouting', 'managedRoutes'] },
+  )
   .refine(
     (c) =>
       !c.trafficRouting ||

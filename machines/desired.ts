@@ -1,4 +1,11 @@
-import { type RoleMetadata, type RolloutSpec, type RolloutStatus, replicasOf } from '../crds/index.ts';
+import {
+  type CanaryStrategy,
+  type HeaderMatch,
+  type RoleMetadata,
+  type RolloutSpec,
+  type RolloutStatus,
+  replicasOf,
+} from '../crds/index.ts';
 import { canaryReplicas, type PodCount, podsByWeight, weighsByPods } from './canary-scale.ts';
 import type { Millis } from './events.ts';
 
@@ -19,10 +26,48 @@ export interface DesiredWorld {
   subsets?: Record<string, string>;
   /** Percent of traffic the VirtualService gives the new revision, when traffic is routed. */
   weight?: number;
+  /**
+   * Routes sending requests by header to the canary alone (setHeaderRoute steps taken so far),
+   * in the order they go ahead of the user's routes; with `managed`, every name Sluice owns.
+   */
+  headerRoutes?: HeaderRoutes;
   /** How many old revisions, already at zero, keep their ReplicaSet (spec.revisionHistoryLimit). */
   historyLimit?: number;
   /** Revision → the labels and annotations its pods carry for their role (canary/stableMetadata). */
   podMetadata?: Record<string, RoleMetadata>;
+}
+
+export interface HeaderRoutes {
+  /** The routes wanted now, in order. */
+  wanted: { name: string; match: HeaderMatch[] }[];
+  /** Every route name the Rollout may add: any of them not wanted is removed. */
+  managed: string[];
+}
+
+/**
+ * The header routes of the steps a canary has taken: the last setHeaderRoute of each name wins
+ * (one without `match` removes it), in managedRoutes' order or else the order first set.
+ */
+export function headerRoutesAt(canary: CanaryStrategy, stepIndex: number, releasing: boolean): HeaderRoutes {
+  const steps = canary.steps ?? [];
+  const named = steps.flatMap((s) => (s.setHeaderRoute ? [s.setHeaderRoute.name] : []));
+  const managed = [
+    ...new Set([...(canary.trafficRouting?.managedRoutes ?? []).map((m) => m.name), ...named]),
+  ];
+  const current = new Map<string, HeaderMatch[]>();
+  if (releasing) {
+    for (const step of steps.slice(0, stepIndex)) {
+      const route = step.setHeaderRoute;
+      if (!route) continue;
+      if (route.match) current.set(route.name, route.match);
+      else current.delete(route.name);
+    }
+  }
+  const wanted = managed.flatMap((name) => {
+    const match = current.get(name);
+    return match ? [{ name, match }] : [];
+  });
+  return { wanted, managed };
 }
 
 /** Argo Rollouts' default for revisionHistoryLimit. */
@@ -85,7 +130,11 @@ export function desiredWorld(
     if (canary.stableService) world.services[canary.stableService] = stable;
     if (canary.canaryService)
       world.services[canary.canaryService] = releasing && !status?.abort ? current : stable;
-    if (canary.trafficRouting) world.weight = status?.canary?.weight ?? 0;
+    if (canary.trafficRouting) {
+      world.weight = status?.canary?.weight ?? 0;
+      const headers = headerRoutesAt(canary, status?.currentStepIndex ?? 0, releasing && !status?.abort);
+      if (headers.managed.length > 0) world.headerRoutes = headers;
+    }
     if (canary.trafficRouting && canary.dynamicStableScale && releasing && status?.abort) {
       // Back from an abort no faster than the stable's pods come back: the canary keeps the share
       // the stable cannot serve yet (never more than it had), and its pods while it has any.

@@ -12,6 +12,8 @@ const describeStep = (spec: RolloutSpec, index: number): string => {
   if (!step) return '';
   if (step.setWeight !== undefined) return ` (setWeight ${step.setWeight})`;
   if (step.pause) return step.pause.duration ? ` (pause ${step.pause.duration})` : ' (pause)';
+  if (step.setCanaryScale) return ' (setCanaryScale)';
+  if (step.setHeaderRoute) return ` (setHeaderRoute ${step.setHeaderRoute.name})`;
   return ' (analysis)';
 };
 

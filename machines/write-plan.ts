@@ -1,5 +1,5 @@
 import type { RoleMetadata } from '../crds/index.ts';
-import type { DesiredWorld } from './desired.ts';
+import type { DesiredWorld, HeaderRoutes } from './desired.ts';
 
 /**
  * What is there now, as far as the order of writes cares: read by the controller from its
@@ -38,7 +38,8 @@ export type Write =
   | { type: 'pointService'; service: string; revision: string }
   /** One write for every subset that moves: the DestinationRule is one object. */
   | { type: 'pointSubsets'; revisions: Record<string, string> }
-  | { type: 'setWeight'; weight: number }
+  /** The canary's weight, and the header routes ahead of the weighted ones (absent: none to manage). */
+  | { type: 'setWeight'; weight: number; headerRoutes?: HeaderRoutes }
   | { type: 'deleteReplicaSet'; revision: string }
   | { type: 'setPodMetadata'; revision: string; metadata: RoleMetadata; previous: RoleMetadata };
 
@@ -87,7 +88,13 @@ export function planWrites(observed: ObservedWorld, desired: DesiredWorld): Writ
   const route = observed.route;
   const weight: Write[] =
     route && desired.weight !== undefined && !route.matchesDesired
-      ? [{ type: 'setWeight', weight: desired.weight }]
+      ? [
+          {
+            type: 'setWeight',
+            weight: desired.weight,
+            ...(desired.headerRoutes ? { headerRoutes: desired.headerRoutes } : {}),
+          },
+        ]
       : [];
   const weightFalls =
     route !== undefined &&

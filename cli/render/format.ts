@@ -59,6 +59,25 @@ export function describeStep(step: Step): string {
     for (const t of step.analysis.templates ?? []) gates.push(t.templateName);
     return gates.length > 0 ? `analysis: ${gates.join(', ')}` : 'analysis';
   }
+  if (step.setCanaryScale !== undefined) {
+    const s = step.setCanaryScale;
+    if (s.replicas !== undefined) return `scale canary to ${s.replicas} pods`;
+    if (s.weight !== undefined) return `scale canary to ${s.weight}% of replicas`;
+    return 'scale canary with its weight';
+  }
+  if (step.setHeaderRoute !== undefined) {
+    const r = step.setHeaderRoute;
+    if (!r.match) return `remove header route ${r.name}`;
+    const matches = r.match.map((m) => {
+      const v = m.headerValue;
+      return v.exact !== undefined
+        ? `${m.headerName}=${v.exact}`
+        : v.prefix !== undefined
+          ? `${m.headerName}=${v.prefix}*`
+          : `${m.headerName}~${v.regex}`;
+    });
+    return `header route ${r.name}: ${matches.join(', ')} → canary`;
+  }
   return 'empty step';
 }
 

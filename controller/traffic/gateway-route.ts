@@ -1,7 +1,7 @@
 // Pure reading and editing of Gateway API route weights (HTTPRoute and GRPCRoute share the
 // shape: rules[].backendRefs[].weight). Only the weights of the two backendRefs of the rules a
 // Rollout names are ever touched; matches, filters, other rules and parentRefs stay as written.
-import { RoutingError, sameService } from './virtual-service.ts';
+import { type ManagedRoutes, RoutingError, sameService } from './virtual-service.ts';
 
 export interface BackendRef {
   group?: string;
@@ -144,4 +144,67 @@ export function routeWeightPatch(
   }
   if (ops.length === 0) return ops;
   return [{ op: 'test', path: '/metadata/resourceVersion', value: route.metadata.resourceVersion }, ...ops];
+}
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * The rules a route should hold: Sluice's header rules (each to the canary backendRef as the
+ * user wrote it, port included) ahead of the user's rules, which keep their order. The Gateway
+ * API matches headers exactly or by regular expression, so a prefix becomes one. Undefined
+ * when the route already holds exactly that.
+ */
+export function withHeaderRules(
+  kind: GatewayRouteKind,
+  route: GatewayRoute,
+  split: RouteSplit,
+  routes: ManagedRoutes,
+): RouteRule[] | undefined {
+  const rules = route.spec.rules ?? [];
+  const theirs = rules.filter((r) => r.name === undefined || !routes.managed.includes(r.name));
+  const [first] = locateRules(kind, { ...route, spec: { ...route.spec, rules: theirs } }, split);
+  const { weight: _, ...canary } = first?.refs[first.canary] ?? { name: split.canary };
+  const ours: RouteRule[] = routes.wanted.map((r) => ({
+    name: r.name,
+    matches: [
+      {
+        headers: r.match.map((m) => {
+          const v = m.headerValue;
+          return v.exact !== undefined
+            ? { type: 'Exact', name: m.headerName, value: v.exact }
+            : {
+                type: 'RegularExpression',
+                name: m.headerName,
+                value: v.regex ?? `${escapeRegex(v.prefix ?? '')}.*`,
+              };
+        }),
+      },
+    ],
+    backendRefs: [{ ...canary }],
+  }));
+  const next = [...ours, ...theirs];
+  return JSON.stringify(next) === JSON.stringify(rules) ? undefined : next;
+}
+
+/** The weight patch and the header rules in one write (see routingPatch for VirtualServices). */
+export function routeRoutingPatch(
+  kind: GatewayRouteKind,
+  route: GatewayRoute,
+  split: RouteSplit,
+  canaryWeight: number,
+  routes: ManagedRoutes | undefined,
+): RoutePatchOp[] {
+  const rules = routes && withHeaderRules(kind, route, split, routes);
+  if (!rules) return routeWeightPatch(kind, route, split, canaryWeight);
+  const next: GatewayRoute = { ...route, spec: { ...route.spec, rules: structuredClone(rules) } };
+  for (const r of locateRules(kind, next, split)) {
+    const stable = r.refs[r.stable];
+    const canary = r.refs[r.canary];
+    if (stable) stable.weight = 100 - canaryWeight;
+    if (canary) canary.weight = canaryWeight;
+  }
+  return [
+    { op: 'test', path: '/metadata/resourceVersion', value: route.metadata.resourceVersion },
+    { op: 'replace', path: '/spec/rules', value: next.spec.rules },
+  ];
 }

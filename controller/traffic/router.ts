@@ -3,9 +3,9 @@
 // implementation per kind of route; which ones a Rollout has follows its trafficRouting.
 import type { RolloutSpec } from '../../crds/index.ts';
 import type { World } from '../world.ts';
-import { type GatewayRouteKind, routeWeight, routeWeightPatch } from './gateway-route.ts';
+import { type GatewayRouteKind, routeRoutingPatch, routeWeight } from './gateway-route.ts';
 import { splitsFor } from './split.ts';
-import { currentWeight, type JsonPatchOp, weightPatch } from './virtual-service.ts';
+import { currentWeight, type JsonPatchOp, type ManagedRoutes, routingPatch } from './virtual-service.ts';
 
 export type RoutedKind = 'VirtualService' | GatewayRouteKind;
 
@@ -16,8 +16,11 @@ export type RouteCaches = Pick<World, 'virtualService' | 'gatewayRoute'>;
 export interface RoutedView {
   /** The canary's weight; undefined when its routes disagree. Throws RoutingError when they are missing. */
   weight(): number | undefined;
-  /** The JSON Patch that gives the canary this weight (the stable the rest); empty when it has it. */
-  patch(weight: number): JsonPatchOp[];
+  /**
+   * The JSON Patch that gives the canary this weight (the stable the rest) and, when given, puts
+   * the header routes in place; empty when it has all that already.
+   */
+  patch(weight: number, headerRoutes?: ManagedRoutes): JsonPatchOp[];
 }
 
 export interface Router {
@@ -51,7 +54,7 @@ export function routersFor(spec: RolloutSpec): Router[] {
             return (
               route && {
                 weight: () => routeWeight(kind, route, split),
-                patch: (weight) => routeWeightPatch(kind, route, split, weight),
+                patch: (weight, headers) => routeRoutingPatch(kind, route, split, weight, headers),
               }
             );
           },
@@ -71,7 +74,7 @@ export function routersFor(spec: RolloutSpec): Router[] {
         return (
           vs && {
             weight: () => currentWeight(vs, split),
-            patch: (weight) => weightPatch(vs, split, weight),
+            patch: (weight, headers) => routingPatch(vs, split, weight, headers),
           }
         );
       },

@@ -137,3 +137,66 @@ export function weightPatch(vs: VirtualService, split: Split, canaryWeight: numb
   if (ops.length === 0) return ops;
   return [{ op: 'test', path: '/metadata/resourceVersion', value: vs.metadata.resourceVersion }, ...ops];
 }
+
+/** Header routes as a router writes them: the wanted ones first, any other managed name removed. */
+export interface ManagedRoutes {
+  wanted: {
+    name: string;
+    match: { headerName: string; headerValue: { exact?: string; prefix?: string; regex?: string } }[];
+  }[];
+  managed: string[];
+}
+
+/**
+ * The http routes a VirtualService should hold: Sluice's header routes (each to the canary
+ * destination of the split, as the user wrote it: host, subset, port) ahead of the user's own
+ * routes, which keep their order. Undefined when it already holds exactly that.
+ */
+export function withHeaderRoutes(
+  vs: VirtualService,
+  split: Split,
+  routes: ManagedRoutes,
+): HttpRoute[] | undefined {
+  const http = vs.spec.http ?? [];
+  const theirs = http.filter((r) => r.name === undefined || !routes.managed.includes(r.name));
+  const [first] = locate({ ...vs, spec: { ...vs.spec, http: theirs } }, split);
+  const canary = first?.route[first.canary]?.destination;
+  const ours: HttpRoute[] = routes.wanted.map((r) => ({
+    name: r.name,
+    match: [
+      {
+        headers: Object.fromEntries(r.match.map((m) => [m.headerName.toLowerCase(), { ...m.headerValue }])),
+      },
+    ],
+    route: [{ destination: { ...(canary as Destination) }, weight: 100 }],
+  }));
+  const next = [...ours, ...theirs];
+  return JSON.stringify(next) === JSON.stringify(http) ? undefined : next;
+}
+
+/**
+ * The weight patch, and the header routes put in place in the same write: a second write to
+ * the same object in one pass would fail its resourceVersion test. Reordering routes moves
+ * their indexes, so then the whole http list is written once, the user's routes unchanged
+ * but for the two weights.
+ */
+export function routingPatch(
+  vs: VirtualService,
+  split: Split,
+  canaryWeight: number,
+  routes: ManagedRoutes | undefined,
+): JsonPatchOp[] {
+  const http = routes && withHeaderRoutes(vs, split, routes);
+  if (!http) return weightPatch(vs, split, canaryWeight);
+  const next: VirtualService = { ...vs, spec: { ...vs.spec, http: structuredClone(http) } };
+  for (const op of weightPatch(next, split, canaryWeight)) {
+    if (op.op === 'test') continue;
+    const [, , , index, , slot] = op.path.split('/');
+    const dest = next.spec.http?.[Number(index)]?.route?.[Number(slot)];
+    if (dest) dest.weight = op.value as number;
+  }
+  return [
+    { op: 'test', path: '/metadata/resourceVersion', value: vs.metadata.resourceVersion },
+    { op: 'replace', path: '/spec/http', value: next.spec.http },
+  ];
+}

@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type GatewayRoute,
+  routeRoutingPatch,
+  routeWeight,
+} from '../../../controller/traffic/gateway-route.ts';
+import {
+  currentWeight,
+  routingPatch,
+  type VirtualService,
+} from '../../../controller/traffic/virtual-service.ts';
+import { headerRoutesAt } from '../../../machines/desired.ts';
+
+const beta = { name: 'beta', match: [{ headerName: 'X-Beta', headerValue: { exact: 'yes' } }] };
+const managed = { wanted: [beta], managed: ['beta'] };
+
+const vs = (): VirtualService => ({
+  metadata: { name: 'web', namespace: 'shop', resourceVersion: '3' },
+  spec: {
+    hosts: ['web'],
+    http: [
+      { name: 'api', match: [{ uri: { prefix: '/api' } }], route: [{ destination: { host: 'api' } }] },
+      {
+        name: 'primary',
+        retries: { attempts: 2 },
+        route: [
+          { destination: { host: 'web-stable', port: { number: 80 } }, weight: 80 },
+          { destination: { host: 'web-canary', port: { number: 80 } }, weight: 20 },
+        ],
+      },
+    ],
+  },
+});
+const split = { routes: ['primary'], stable: { host: 'web-stable' }, canary: { host: 'web-canary' } };
+
+describe('header routes: which ones a release wants', () => {
+  const canary = {
+    trafficRouting: { istio: { virtualService: { name: 'web' } } },
+    steps: [
+      { setHeaderRoute: beta },
+      { setWeight: 10 },
+      {
+        setHeaderRoute: {
+          name: 'internal',
+          match: [{ headerName: 'x-team', headerValue: { prefix: 'core' } }],
+        },
+      },
+      { setHeaderRoute: { name: 'beta' } },
+      { pause: {} },
+    ],
+  };
+
+  it('the routes of the steps taken, the last of each name winning; none outside a release', () => {
+    expect(headerRoutesAt(canary, 0, true)).toEqual({ wanted: [], managed: ['beta', 'internal'] });
+    expect(headerRoutesAt(canary, 1, true).wanted).toEqual([beta]);
+    expect(headerRoutesAt(canary, 3, true).wanted.map((r) => r.name)).toEqual(['beta', 'internal']);
+    expect(headerRoutesAt(canary, 4, true).wanted.map((r) => r.name)).toEqual(['internal']);
+    expect(headerRoutesAt(canary, 4, false).wanted).toEqual([]);
+  });
+
+  it("managedRoutes' order is the routes' order", () => {
+    const ordered = {
+      ...canary,
+      trafficRouting: { ...canary.trafficRouting, managedRoutes: [{ name: 'internal' }, { name: 'beta' }] },
+    };
+    expect(headerRoutesAt(ordered, 3, true).wanted.map((r) => r.name)).toEqual(['internal', 'beta']);
+  });
+});
+
+describe('header routes in a VirtualService', () => {
+  it("go ahead of the user's routes, to the canary destination as written; the weight in the same write", () => {
+    const ops = routingPatch(vs(), split, 30, managed);
+    expect(ops[0]).toEqual({ op: 'test', path: '/metadata/resourceVersion', value: '3' });
+    expect(ops[1]?.path).toBe('/spec/http');
+    const http = ops[1]?.value as VirtualService['spec']['http'];
+    expect(http?.[0]).toEqual({
+      name: 'beta',
+      match: [{ headers: { 'x-beta': { exact: 'yes' } } }],
+      route: [{ destination: { host: 'web-canary', port: { number: 80 } }, weight: 100 }],
+    });
+    const expected = vs().spec.http ?? [];
+    const primary = expected[1]?.route ?? [];
+    (primary[0] as { weight: number }).weight = 70;
+    (primary[1] as { weight: number }).weight = 30;
+    expect(http?.slice(1)).toEqual(expected);
+    const applied: VirtualService = { ...vs(), spec: { ...vs().spec, http } };
+    expect(currentWeight(applied, split)).toBe(30);
+    // Once there, nothing more to write; a release ending removes them and only them.
+    expect(routingPatch(applied, split, 30, managed)).toEqual([]);
+    const removed = routingPatch(applied, split, 0, { wanted: [], managed: ['beta'] });
+    const after = removed[1]?.value as VirtualService['spec']['http'];
+    expect(after?.map((r) => r.name)).toEqual(['api', 'primary']);
+  });
+
+  it('without header routes to manage, only the weights are patched', () => {
+    expect(routingPatch(vs(), split, 30, undefined).map((o) => o.path)).toEqual([
+      '/metadata/resourceVersion',
+      '/spec/http/1/route/0/weight',
+      '/spec/http/1/route/1/weight',
+    ]);
+  });
+});
+
+describe('header rules in an HTTPRoute', () => {
+  const route = (): GatewayRoute => ({
+    metadata: { name: 'web', namespace: 'shop', resourceVersion: '9' },
+    spec: {
+      parentRefs: [{ group: '', kind: 'Service', name: 'web' }],
+      rules: [
+        {
+          name: 'primary',
+          backendRefs: [
+            { name: 'web-stable', port: 80, weight: 100 },
+            { name: 'web-canary', port: 80, weight: 0 },
+          ],
+        },
+      ],
+    },
+  });
+  const gsplit = { stable: 'web-stable', canary: 'web-canary' };
+
+  it('a prefix becomes a regular expression (the Gateway API has no prefix header match); exact stays exact', () => {
+    const routes = {
+      wanted: [beta, { name: 'team', match: [{ headerName: 'x-team', headerValue: { prefix: 'core.v1' } }] }],
+      managed: ['beta', 'team'],
+    };
+    const ops = routeRoutingPatch('HTTPRoute', route(), gsplit, 10, routes);
+    const rules = ops[1]?.value as GatewayRoute['spec']['rules'];
+    expect(rules?.slice(0, 2)).toEqual([
+      {
+        name: 'beta',
+        matches: [{ headers: [{ type: 'Exact', name: 'X-Beta', value: 'yes' }] }],
+        backendRefs: [{ name: 'web-canary', port: 80 }],
+      },
+      {
+        name: 'team',
+        matches: [{ headers: [{ type: 'RegularExpression', name: 'x-team', value: 'core\\.v1.*' }] }],
+        backendRefs: [{ name: 'web-canary', port: 80 }],
+      },
+    ]);
+    expect(rules?.[2]?.backendRefs?.map((r) => r.weight)).toEqual([90, 10]);
+    const applied = { ...route(), spec: { ...route().spec, rules } };
+    expect(routeWeight('HTTPRoute', applied, gsplit)).toBe(10);
+    expect(routeRoutingPatch('HTTPRoute', applied, gsplit, 10, routes)).toEqual([]);
+  });
+});
