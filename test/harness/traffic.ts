@@ -29,3 +29,12 @@ export async function setProfile(image: string, profile: Partial<Profile>): Prom
   await patchData(PROFILES_CONFIGMAP, { [key]: stringify({ image, ...profile }) });
   onTestFinished(() => patchData(PROFILES_CONFIGMAP, { [key]: null }));
 }
+
+/** Sends several kinds of request to `host` (e.g. some with a header) until the test ends. */
+export async function setLoadClasses(
+  host: string,
+  classes: { rps: number; path?: string; headers?: Record<string, string> }[],
+): Promise<void> {
+  await patchData(LOAD_CONFIGMAP, { [host]: stringify(classes) });
+  onTestFinished(() => patchData(LOAD_CONFIGMAP, { [host]: null }));
+}
