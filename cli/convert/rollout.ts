@@ -1,16 +1,19 @@
 // An Argo Rollout becomes a Sluice Rollout field by field under the same names. Only ideas Sluice
-// does not have at all are named here (another router, experiments, header and mirror routes, a
-// paused spec); which other fields Sluice knows is for its schema to say (edit.ts).
+// does not have at all are named here (another router, experiments, mirror routes, a paused
+// spec) and the one it has under another name (the Gateway API plugin); which other fields
+// Sluice knows is for its schema to say (edit.ts).
 
 import type { Path } from '../judge.ts';
 import type { Converted, Edit } from './edit.ts';
 
-/** Traffic routers other than Istio, by Argo's field name. */
-const OTHER_ROUTERS = ['nginx', 'alb', 'smi', 'ambassador', 'appMesh', 'traefik', 'apisix', 'plugins'];
+/** Traffic routers other than Istio and the Gateway API, by Argo's field name. */
+const OTHER_ROUTERS = ['nginx', 'alb', 'smi', 'ambassador', 'appMesh', 'traefik', 'apisix'];
+
+/** Argo's Gateway API plugin, which Sluice has built in as trafficRouting.gatewayAPI. */
+const GATEWAY_PLUGIN = 'argoproj-labs/gatewayAPI';
 
 const STEP_IDEAS: Record<string, string> = {
   experiment: 'experiments (side-by-side ReplicaSets with their own analysis) are not a Sluice idea',
-  setHeaderRoute: 'header-based routes are not a Sluice idea: Sluice moves traffic by weight only',
   setMirrorRoute: 'mirrored traffic is not a Sluice idea: Sluice moves traffic by weight only',
 };
 
@@ -35,8 +38,42 @@ function dropRouters(edit: Edit, routing: Path): void {
         `another traffic router (${router}): Sluice routes traffic through Istio only`,
       );
   }
-  if ('managedRoutes' in value)
-    edit.drop([...routing, 'managedRoutes'], 'managed header and mirror routes are not a Sluice idea');
+  const plugins = (value as { plugins?: Record<string, unknown> }).plugins;
+  if (plugins && typeof plugins === 'object') {
+    for (const name of Object.keys(plugins)) {
+      if (name === GATEWAY_PLUGIN) gatewayPlugin(edit, routing, plugins[name]);
+      else
+        edit.drop(
+          [...routing, 'plugins', name],
+          `another traffic router (plugin ${name}): Sluice routes through Istio or the Gateway API`,
+        );
+    }
+    edit.remove([...routing, 'plugins']);
+  }
+}
+
+/** The plugin's httpRoute(s) and grpcRoute as Sluice's gatewayAPI; what has no counterpart is named. */
+function gatewayPlugin(edit: Edit, routing: Path, config: unknown): void {
+  const at = [...routing, 'plugins', GATEWAY_PLUGIN];
+  const c = (config ?? {}) as Record<string, unknown>;
+  const named = (v: unknown) => (typeof v === 'string' ? [{ name: v }] : undefined);
+  const list = (v: unknown) =>
+    Array.isArray(v)
+      ? v.flatMap((r) => (typeof r?.name === 'string' ? [{ name: r.name as string }] : []))
+      : undefined;
+  const httpRoutes = list(c.httpRoutes) ?? named(c.httpRoute);
+  const grpcRoutes = named(c.grpcRoute);
+  const gatewayAPI = { ...(httpRoutes && { httpRoutes }), ...(grpcRoutes && { grpcRoutes }) };
+  if (Object.keys(gatewayAPI).length > 0) edit.set([...routing, 'gatewayAPI'], gatewayAPI);
+  const ns = edit.get(['metadata', 'namespace']);
+  if (c.namespace !== undefined && c.namespace !== ns)
+    edit.refuse([...at, 'namespace'], "Sluice routes only through routes in the Rollout's own namespace");
+  for (const k of ['tcpRoute', 'tcpRoutes', 'tlsRoute', 'tlsRoutes', 'configMap'])
+    if (k in c) edit.refuse([...at, k], `${k}: Sluice weighs HTTPRoutes and GRPCRoutes only`);
+  if (Array.isArray(c.httpRoutes) && c.httpRoutes.some((r) => r?.useHeaderRoutes !== undefined))
+    edit.note(
+      'httpRoutes[].useHeaderRoutes is implied: Sluice puts setHeaderRoute rules in every HTTPRoute it weighs',
+    );
 }
 
 export function convertRollout(edit: Edit): Converted {
