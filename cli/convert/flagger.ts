@@ -21,8 +21,10 @@ const NOT_SLUICE: Record<string, string> = {
     'Flagger points the autoscaler at its primary; with Sluice point the HorizontalPodAutoscaler at the Rollout (it has a scale subresource)',
   'spec.skipAnalysis':
     'skipping analysis is not a Sluice idea: `kubectl sluice promote --full` skips the steps',
-  'spec.ingressRef': 'another traffic router (ingress): Sluice routes traffic through Istio only',
-  'spec.upstreamRef': 'another traffic router (Gloo upstream): Sluice routes traffic through Istio only',
+  'spec.ingressRef':
+    'another traffic router (ingress): Sluice routes traffic through Istio or the Gateway API',
+  'spec.upstreamRef':
+    'another traffic router (Gloo upstream): Sluice routes traffic through Istio or the Gateway API',
   'spec.revertOnDeletion': 'Sluice does not hand a Deployment back when its Rollout is deleted',
   'spec.analysis.webhooks':
     'webhooks (load tests, manual gates, confirm-rollout) are not a Sluice idea: use a pause step and `kubectl sluice promote`',
@@ -200,7 +202,7 @@ export function convertCanary(
   if (spec.provider !== undefined && spec.provider !== 'istio')
     report(
       'spec.provider',
-      `another traffic router (${spec.provider}): Sluice routes traffic through Istio only`,
+      `another traffic router (${spec.provider}): Sluice routes traffic through Istio or the Gateway API`,
     );
 
   const deployment = workloads.get(workloadKey(namespace, target));

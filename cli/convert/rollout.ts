@@ -35,7 +35,7 @@ function dropRouters(edit: Edit, routing: Path): void {
     if (router in value)
       edit.drop(
         [...routing, router],
-        `another traffic router (${router}): Sluice routes traffic through Istio only`,
+        `another traffic router (${router}): Sluice routes traffic through Istio or the Gateway API`,
       );
   }
   const plugins = (value as { plugins?: Record<string, unknown> }).plugins;

@@ -74,7 +74,7 @@ describe('convert: Argo Rollouts', () => {
     });
   });
 
-  it("the Gateway API plugin becomes gatewayAPI; header routes are carried, a mirror is named", () => {
+  it('the Gateway API plugin becomes gatewayAPI; header routes are carried, a mirror is named', () => {
     const { objects, converted } = convert('canary-gateway-api.yaml');
     const canary = objects[0].spec.strategy.canary;
     expect(canary.trafficRouting).toEqual({
@@ -82,7 +82,10 @@ describe('convert: Argo Rollouts', () => {
       gatewayAPI: { httpRoutes: [{ name: 'cart' }] },
     });
     expect(canary.steps[0]).toEqual({
-      setHeaderRoute: { name: 'beta-users', match: [{ headerName: 'x-beta', headerValue: { exact: 'true' } }] },
+      setHeaderRoute: {
+        name: 'beta-users',
+        match: [{ headerName: 'x-beta', headerValue: { exact: 'true' } }],
+      },
     });
     expect(canary.steps).toHaveLength(3);
     expect(converted[0]?.notCarried.map((n) => n.path)).toEqual(['spec.strategy.canary.steps[3]']);
@@ -297,7 +300,7 @@ describe('kubectl sluice convert', () => {
     const strict = await run(['convert', '-f', path('other-ideas.yaml')]);
     expect(strict).toMatchObject({ code: 1, out: '' });
     expect(strict.err).toContain(
-      'Rollout edge: spec.strategy.canary.trafficRouting.nginx: another traffic router (nginx): Sluice routes traffic through Istio only',
+      'Rollout edge: spec.strategy.canary.trafficRouting.nginx: another traffic router (nginx): Sluice routes traffic through Istio or the Gateway API',
     );
     expect(strict.err).toMatch(/\d+ things not carried over .*--allow-partial/);
     const partial = await run(['convert', '-f', path('other-ideas.yaml'), '--allow-partial']);
