@@ -18,7 +18,7 @@ import {
 import type { Effect } from '../machines/actions.ts';
 import { canaryReplicas } from '../machines/canary-scale.ts';
 import { type Decision, decide } from '../machines/decide.ts';
-import { type DesiredWorld, desiredWorld, headerRoutesAt } from '../machines/desired.ts';
+import { type DesiredWorld, desiredWorld, requestRoutesAt } from '../machines/desired.ts';
 import type { GateKind, GateObservation, ReleaseEvent, SignalEvent } from '../machines/events.ts';
 import { controlledBy, notOwnedMessage, serviceRefusal } from '../machines/ownership.ts';
 import { deploymentReplicas } from '../machines/workload-ref.ts';
@@ -587,7 +587,7 @@ function observedWorld(
     // canary (so a fall is seen as one), matched only when every one gives the desired weight.
     observed.route = {
       weight: canaryWeight,
-      matchesDesired: routed.every(({ view }) => view.patch(wanted, desired.headerRoutes).length === 0),
+      matchesDesired: routed.every(({ view }) => view.patch(wanted, desired.requestRoutes).length === 0),
     };
   }
   return observed;
@@ -638,7 +638,7 @@ async function carryOut(deps: ReconcileDeps, pass: Pass, write: Write): Promise<
     }
     case 'setWeight': {
       for (const { router, view } of routedViews(deps.world, pass.namespace, pass.routers)) {
-        const ops = view.patch(write.weight, write.headerRoutes);
+        const ops = view.patch(write.weight, write.requestRoutes);
         if (ops.length) await deps.writer.patchRoute(router.kind, pass.namespace, router.name, ops);
       }
       return;
@@ -812,7 +812,7 @@ async function finalize(deps: ReconcileDeps, parsed: Rollout): Promise<Reconcile
   if (!(rollout.metadata.finalizers ?? []).includes(FINALIZER)) return { wroteStatus: false, actions: [] };
   // Header routes go with the release: none is left sending anyone to a canary.
   const canary = rollout.spec.strategy.canary;
-  const headers = canary ? headerRoutesAt(canary, 0, false) : undefined;
+  const headers = canary ? requestRoutesAt(canary, 0, false) : undefined;
   for (const { router, view } of routedViews(deps.world, namespace, routersFor(rollout.spec))) {
     try {
       const ops = view.patch(0, headers);

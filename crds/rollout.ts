@@ -230,7 +230,7 @@ export const SetCanaryScale = z
 export type SetCanaryScale = z.infer<typeof SetCanaryScale>;
 
 const ONE_ACTION =
-  'each step sets exactly one of setWeight, setCanaryScale, setHeaderRoute, pause or analysis';
+  'each step sets exactly one of setWeight, setCanaryScale, setHeaderRoute, setMirrorRoute, pause or analysis';
 
 const ONE_STRING_MATCH = 'headerValue sets exactly one of exact, prefix or regex';
 
@@ -287,6 +287,53 @@ export const SetHeaderRoute = z.object({
 });
 export type SetHeaderRoute = z.infer<typeof SetHeaderRoute>;
 
+const ONE_MATCH = 'a match sets exactly one of exact, prefix or regex';
+
+const StringMatch = z
+  .object({
+    exact: z.string().max(1024).optional(),
+    prefix: z.string().max(1024).optional(),
+    regex: z.string().max(1024).optional(),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: '[has(self.exact), has(self.prefix), has(self.regex)].filter(x, x).size() == 1',
+        message: ONE_MATCH,
+      },
+    ],
+  })
+  .refine((v) => [v.exact, v.prefix, v.regex].filter((x) => x !== undefined).length === 1, {
+    message: ONE_MATCH,
+  })
+  .refine((v) => v.regex === undefined || validRegex(v.regex), {
+    message: 'regex is not a valid regular expression',
+    path: ['regex'],
+  });
+export type StringMatch = z.infer<typeof StringMatch>;
+
+/** Argo Rollouts' route match for mirroring: method, path and headers; all of them given must match. */
+export const RouteMatch = z.object({
+  method: StringMatch.optional(),
+  path: StringMatch.optional(),
+  headers: z.record(z.string().min(1).max(256), StringMatch).optional(),
+});
+export type RouteMatch = z.infer<typeof RouteMatch>;
+
+/**
+ * Argo Rollouts' setMirrorRoute: a copy of `percentage` of the matching requests goes to the
+ * canary and its answers are dropped; the requests themselves are served as the weights say.
+ * Without `match` it removes the route again.
+ */
+export const SetMirrorRoute = z.object({
+  name: DnsLabel,
+  percentage: Percent.optional().meta({
+    description: 'Percent of the matching requests copied (default 100).',
+  }),
+  match: z.array(RouteMatch).min(1).max(8).optional(),
+});
+export type SetMirrorRoute = z.infer<typeof SetMirrorRoute>;
+
 export const Step = z
   .object({
     setWeight: Percent.optional(),
@@ -297,6 +344,10 @@ export const Step = z
     setHeaderRoute: SetHeaderRoute.optional().meta({
       description:
         'Send requests whose headers match to the canary alone, ahead of the weighted routes, until promotion or abort (no match: remove the route).',
+    }),
+    setMirrorRoute: SetMirrorRoute.optional().meta({
+      description:
+        'Copy a percent of the matching requests to the canary, its answers dropped, until promotion or abort (no match: remove the route).',
     }),
     pause: z
       .object({
@@ -311,7 +362,7 @@ export const Step = z
   .meta({
     'x-kubernetes-validations': [
       {
-        rule: '[has(self.setWeight), has(self.setCanaryScale), has(self.setHeaderRoute), has(self.pause), has(self.analysis)].filter(x, x).size() == 1',
+        rule: '[has(self.setWeight), has(self.setCanaryScale), has(self.setHeaderRoute), has(self.setMirrorRoute), has(self.pause), has(self.analysis)].filter(x, x).size() == 1',
         message: ONE_ACTION,
       },
     ],
@@ -320,9 +371,14 @@ export const Step = z
   // server did not check it (an object stored before the rule existed).
   .refine(
     (step) =>
-      [step.setWeight, step.setCanaryScale, step.setHeaderRoute, step.pause, step.analysis].filter(
-        (x) => x !== undefined,
-      ).length === 1,
+      [
+        step.setWeight,
+        step.setCanaryScale,
+        step.setHeaderRoute,
+        step.setMirrorRoute,
+        step.pause,
+        step.analysis,
+      ].filter((x) => x !== undefined).length === 1,
     { message: ONE_ACTION },
   );
 export type Step = z.infer<typeof Step>;
@@ -337,8 +393,9 @@ const delays = {
 };
 
 const HEADER_ROUTE_NEEDS_ROUTING =
-  'setHeaderRoute needs trafficRouting: without a router, nothing can route by header';
-const HEADER_ROUTE_NOT_MANAGED = 'every setHeaderRoute name must be listed in trafficRouting.managedRoutes';
+  'setHeaderRoute and setMirrorRoute need trafficRouting: without a router, nothing can route by request';
+const HEADER_ROUTE_NOT_MANAGED =
+  'every setHeaderRoute and setMirrorRoute name must be listed in trafficRouting.managedRoutes';
 
 const ROUTING_NEEDS_SERVICES =
   'traffic routing needs both stableService and canaryService, or an Istio destinationRule to route by subsets';
@@ -375,12 +432,12 @@ export const CanaryStrategy = z
   .meta({
     'x-kubernetes-validations': [
       {
-        rule: 'has(self.trafficRouting) || !has(self.steps) || !self.steps.exists(s, has(s.setHeaderRoute))',
+        rule: 'has(self.trafficRouting) || !has(self.steps) || !self.steps.exists(s, has(s.setHeaderRoute) || has(s.setMirrorRoute))',
         message: HEADER_ROUTE_NEEDS_ROUTING,
         fieldPath: '.steps',
       },
       {
-        rule: '!has(self.trafficRouting) || !has(self.trafficRouting.managedRoutes) || !has(self.steps) || self.steps.all(s, !has(s.setHeaderRoute) || self.trafficRouting.managedRoutes.exists(m, m.name == s.setHeaderRoute.name))',
+        rule: '!has(self.trafficRouting) || !has(self.trafficRouting.managedRoutes) || !has(self.steps) || self.steps.all(s, (!has(s.setHeaderRoute) || self.trafficRouting.managedRoutes.exists(m, m.name == s.setHeaderRoute.name)) && (!has(s.setMirrorRoute) || self.trafficRouting.managedRoutes.exists(m, m.name == s.setMirrorRoute.name)))',
         message: HEADER_ROUTE_NOT_MANAGED,
         fieldPath: '.trafficRouting.managedRoutes',
       },
@@ -401,21 +458,32 @@ export const CanaryStrategy = z
       },
     ],
   })
-  .refine((c) => c.trafficRouting !== undefined || !(c.steps ?? []).some((s) => s.setHeaderRoute), {
-    message: HEADER_ROUTE_NEEDS_ROUTING,
-    path: ['steps'],
-  })
+  .refine(
+    (c) =>
+      c.trafficRouting !== undefined || !(c.steps ?? []).some((s) => s.setHeaderRoute || s.setMirrorRoute),
+    {
+      message: HEADER_ROUTE_NEEDS_ROUTING,
+      path: ['steps'],
+    },
+  )
   .refine(
     (c) => {
       const managed = c.trafficRouting?.managedRoutes;
-      return (
-        !managed ||
-        (c.steps ?? []).every(
-          (s) => !s.setHeaderRoute || managed.some((m) => m.name === s.setHeaderRoute?.name),
-        )
-      );
+      const names = (c.steps ?? []).flatMap((s) => [s.setHeaderRoute?.name, s.setMirrorRoute?.name]);
+      return !managed || names.every((n) => n === undefined || managed.some((m) => m.name === n));
     },
     { message: HEADER_ROUTE_NOT_MANAGED, path: ['trafficRouting', 'managedRoutes'] },
+  )
+  .refine(
+    (c) =>
+      !c.trafficRouting?.gatewayAPI ||
+      (c.steps ?? []).every((s) =>
+        (s.setMirrorRoute?.match ?? []).every((m) => m.method === undefined || m.method.exact !== undefined),
+      ),
+    {
+      message: 'the Gateway API matches a method exactly: setMirrorRoute match.method takes exact only',
+      path: ['steps'],
+    },
   )
   .refine(
     (c) =>

@@ -4,6 +4,7 @@ import {
   type RoleMetadata,
   type RolloutSpec,
   type RolloutStatus,
+  type RouteMatch,
   replicasOf,
 } from '../crds/index.ts';
 import { canaryReplicas, type PodCount, podsByWeight, weighsByPods } from './canary-scale.ts';
@@ -27,45 +28,62 @@ export interface DesiredWorld {
   /** Percent of traffic the VirtualService gives the new revision, when traffic is routed. */
   weight?: number;
   /**
-   * Routes sending requests by header to the canary alone (setHeaderRoute steps taken so far),
-   * in the order they go ahead of the user's routes; with `managed`, every name Sluice owns.
+   * Routes by request (setHeaderRoute, setMirrorRoute steps taken so far), in the order they go
+   * ahead of the user's routes; with `managed`, every name Sluice owns.
    */
-  headerRoutes?: HeaderRoutes;
+  requestRoutes?: RequestRoutes;
   /** How many old revisions, already at zero, keep their ReplicaSet (spec.revisionHistoryLimit). */
   historyLimit?: number;
   /** Revision → the labels and annotations its pods carry for their role (canary/stableMetadata). */
   podMetadata?: Record<string, RoleMetadata>;
 }
 
-export interface HeaderRoutes {
+/** A route Sluice puts ahead of the user's: by header to the canary alone, or mirroring to it. */
+export type RequestRoute =
+  | { name: string; header: HeaderMatch[] }
+  | { name: string; mirror: { match: RouteMatch[]; percentage: number } };
+
+export interface RequestRoutes {
   /** The routes wanted now, in order. */
-  wanted: { name: string; match: HeaderMatch[] }[];
+  wanted: RequestRoute[];
   /** Every route name the Rollout may add: any of them not wanted is removed. */
   managed: string[];
 }
 
 /**
- * The header routes of the steps a canary has taken: the last setHeaderRoute of each name wins
+ * The header and mirror routes of the steps a canary has taken: the last step of each name wins
  * (one without `match` removes it), in managedRoutes' order or else the order first set.
  */
-export function headerRoutesAt(canary: CanaryStrategy, stepIndex: number, releasing: boolean): HeaderRoutes {
+export function requestRoutesAt(
+  canary: CanaryStrategy,
+  stepIndex: number,
+  releasing: boolean,
+): RequestRoutes {
   const steps = canary.steps ?? [];
-  const named = steps.flatMap((s) => (s.setHeaderRoute ? [s.setHeaderRoute.name] : []));
+  const named = steps.flatMap((s) =>
+    [s.setHeaderRoute?.name, s.setMirrorRoute?.name].filter((n) => n !== undefined),
+  );
   const managed = [
     ...new Set([...(canary.trafficRouting?.managedRoutes ?? []).map((m) => m.name), ...named]),
   ];
-  const current = new Map<string, HeaderMatch[]>();
+  const current = new Map<string, RequestRoute>();
   if (releasing) {
     for (const step of steps.slice(0, stepIndex)) {
-      const route = step.setHeaderRoute;
-      if (!route) continue;
-      if (route.match) current.set(route.name, route.match);
-      else current.delete(route.name);
+      const header = step.setHeaderRoute;
+      const mirror = step.setMirrorRoute;
+      if (header?.match) current.set(header.name, { name: header.name, header: header.match });
+      else if (header) current.delete(header.name);
+      if (mirror?.match)
+        current.set(mirror.name, {
+          name: mirror.name,
+          mirror: { match: mirror.match, percentage: mirror.percentage ?? 100 },
+        });
+      else if (mirror) current.delete(mirror.name);
     }
   }
   const wanted = managed.flatMap((name) => {
-    const match = current.get(name);
-    return match ? [{ name, match }] : [];
+    const route = current.get(name);
+    return route ? [route] : [];
   });
   return { wanted, managed };
 }
@@ -132,8 +150,8 @@ export function desiredWorld(
       world.services[canary.canaryService] = releasing && !status?.abort ? current : stable;
     if (canary.trafficRouting) {
       world.weight = status?.canary?.weight ?? 0;
-      const headers = headerRoutesAt(canary, status?.currentStepIndex ?? 0, releasing && !status?.abort);
-      if (headers.managed.length > 0) world.headerRoutes = headers;
+      const headers = requestRoutesAt(canary, status?.currentStepIndex ?? 0, releasing && !status?.abort);
+      if (headers.managed.length > 0) world.requestRoutes = headers;
     }
     if (canary.trafficRouting && canary.dynamicStableScale && releasing && status?.abort) {
       // Back from an abort no faster than the stable's pods come back: the canary keeps the share

@@ -14,6 +14,7 @@ const describeStep = (spec: RolloutSpec, index: number): string => {
   if (step.pause) return step.pause.duration ? ` (pause ${step.pause.duration})` : ' (pause)';
   if (step.setCanaryScale) return ' (setCanaryScale)';
   if (step.setHeaderRoute) return ` (setHeaderRoute ${step.setHeaderRoute.name})`;
+  if (step.setMirrorRoute) return ` (setMirrorRoute ${step.setMirrorRoute.name})`;
   return ' (analysis)';
 };
 

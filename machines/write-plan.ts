@@ -1,5 +1,5 @@
 import type { RoleMetadata } from '../crds/index.ts';
-import type { DesiredWorld, HeaderRoutes } from './desired.ts';
+import type { DesiredWorld, RequestRoutes } from './desired.ts';
 
 /**
  * What is there now, as far as the order of writes cares: read by the controller from its
@@ -39,7 +39,7 @@ export type Write =
   /** One write for every subset that moves: the DestinationRule is one object. */
   | { type: 'pointSubsets'; revisions: Record<string, string> }
   /** The canary's weight, and the header routes ahead of the weighted ones (absent: none to manage). */
-  | { type: 'setWeight'; weight: number; headerRoutes?: HeaderRoutes }
+  | { type: 'setWeight'; weight: number; requestRoutes?: RequestRoutes }
   | { type: 'deleteReplicaSet'; revision: string }
   | { type: 'setPodMetadata'; revision: string; metadata: RoleMetadata; previous: RoleMetadata };
 
@@ -92,7 +92,7 @@ export function planWrites(observed: ObservedWorld, desired: DesiredWorld): Writ
           {
             type: 'setWeight',
             weight: desired.weight,
-            ...(desired.headerRoutes ? { headerRoutes: desired.headerRoutes } : {}),
+            ...(desired.requestRoutes ? { requestRoutes: desired.requestRoutes } : {}),
           },
         ]
       : [];

@@ -78,6 +78,12 @@ export function describeStep(step: Step): string {
     });
     return `header route ${r.name}: ${matches.join(', ')} → canary`;
   }
+  if (step.setMirrorRoute !== undefined) {
+    const r = step.setMirrorRoute;
+    return r.match
+      ? `mirror ${r.percentage ?? 100}% of route ${r.name} to canary`
+      : `remove mirror route ${r.name}`;
+  }
   return 'empty step';
 }
 

@@ -1,7 +1,9 @@
 // Pure reading and editing of Gateway API route weights (HTTPRoute and GRPCRoute share the
 // shape: rules[].backendRefs[].weight). Only the weights of the two backendRefs of the rules a
 // Rollout names are ever touched; matches, filters, other rules and parentRefs stay as written.
-import { type ManagedRoutes, RoutingError, sameService } from './virtual-service.ts';
+import type { StringMatch } from '../../crds/index.ts';
+import type { RequestRoutes } from '../../machines/desired.ts';
+import { RoutingError, sameService } from './virtual-service.ts';
 
 export interface BackendRef {
   group?: string;
@@ -148,40 +150,74 @@ export function routeWeightPatch(
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+type HeaderRule = { type: 'Exact' | 'RegularExpression'; name: string; value: string };
+
+/** Argo's string match as the Gateway API's, which has no prefix: a prefix becomes a regular expression. */
+function headerRule(name: string, v: StringMatch): HeaderRule {
+  return v.exact !== undefined
+    ? { type: 'Exact', name, value: v.exact }
+    : { type: 'RegularExpression', name, value: v.regex ?? `${escapeRegex(v.prefix ?? '')}.*` };
+}
+
+function pathRule(v: StringMatch) {
+  if (v.exact !== undefined) return { type: 'Exact', value: v.exact };
+  if (v.prefix !== undefined) return { type: 'PathPrefix', value: v.prefix };
+  return { type: 'RegularExpression', value: v.regex ?? '' };
+}
+
 /**
- * The rules a route should hold: Sluice's header rules (each to the canary backendRef as the
- * user wrote it, port included) ahead of the user's rules, which keep their order. The Gateway
- * API matches headers exactly or by regular expression, so a prefix becomes one. Undefined
- * when the route already holds exactly that.
+ * The rules a route should hold: Sluice's rules by request ahead of the user's, which keep
+ * their order. A header rule sends its requests to the canary backendRef as the user wrote it
+ * (port included); a mirror rule (HTTPRoutes only: a GRPCRoute gets none) serves its requests
+ * at the weights and copies a percent of them to the canary through a RequestMirror filter.
+ * Undefined when the route already holds exactly that.
  */
-export function withHeaderRules(
+export function withRequestRules(
   kind: GatewayRouteKind,
   route: GatewayRoute,
   split: RouteSplit,
-  routes: ManagedRoutes,
+  routes: RequestRoutes,
+  canaryWeight: number,
 ): RouteRule[] | undefined {
   const rules = route.spec.rules ?? [];
   const theirs = rules.filter((r) => r.name === undefined || !routes.managed.includes(r.name));
   const [first] = locateRules(kind, { ...route, spec: { ...route.spec, rules: theirs } }, split);
-  const { weight: _, ...canary } = first?.refs[first.canary] ?? { name: split.canary };
-  const ours: RouteRule[] = routes.wanted.map((r) => ({
-    name: r.name,
-    matches: [
+  const { weight: _c, ...canary } = first?.refs[first.canary] ?? { name: split.canary };
+  const { weight: _s, ...stable } = first?.refs[first.stable] ?? { name: split.stable };
+  const ours: RouteRule[] = routes.wanted.flatMap((r): RouteRule[] => {
+    if ('header' in r)
+      return [
+        {
+          name: r.name,
+          matches: [{ headers: r.header.map((m) => headerRule(m.headerName, m.headerValue)) }],
+          backendRefs: [{ ...canary }],
+        },
+      ];
+    if (kind !== 'HTTPRoute') return [];
+    return [
       {
-        headers: r.match.map((m) => {
-          const v = m.headerValue;
-          return v.exact !== undefined
-            ? { type: 'Exact', name: m.headerName, value: v.exact }
-            : {
-                type: 'RegularExpression',
-                name: m.headerName,
-                value: v.regex ?? `${escapeRegex(v.prefix ?? '')}.*`,
-              };
-        }),
+        name: r.name,
+        matches: r.mirror.match.map((m) => ({
+          ...(m.path && { path: pathRule(m.path) }),
+          ...(m.method?.exact !== undefined && { method: m.method.exact }),
+          ...(m.headers && { headers: Object.entries(m.headers).map(([k, v]) => headerRule(k, v)) }),
+        })),
+        filters: [
+          {
+            type: 'RequestMirror',
+            requestMirror: {
+              backendRef: { ...canary },
+              percent: r.mirror.percentage,
+            },
+          },
+        ],
+        backendRefs: [
+          { ...stable, weight: 100 - canaryWeight },
+          { ...canary, weight: canaryWeight },
+        ],
       },
-    ],
-    backendRefs: [{ ...canary }],
-  }));
+    ];
+  });
   const next = [...ours, ...theirs];
   return JSON.stringify(next) === JSON.stringify(rules) ? undefined : next;
 }
@@ -192,9 +228,9 @@ export function routeRoutingPatch(
   route: GatewayRoute,
   split: RouteSplit,
   canaryWeight: number,
-  routes: ManagedRoutes | undefined,
+  routes: RequestRoutes | undefined,
 ): RoutePatchOp[] {
-  const rules = routes && withHeaderRules(kind, route, split, routes);
+  const rules = routes && withRequestRules(kind, route, split, routes, canaryWeight);
   if (!rules) return routeWeightPatch(kind, route, split, canaryWeight);
   const next: GatewayRoute = { ...route, spec: { ...route.spec, rules: structuredClone(rules) } };
   for (const r of locateRules(kind, next, split)) {

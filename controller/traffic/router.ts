@@ -2,10 +2,11 @@
 // that holds a canary weight, read from the caches and changed by a JSON Patch. One
 // implementation per kind of route; which ones a Rollout has follows its trafficRouting.
 import type { RolloutSpec } from '../../crds/index.ts';
+import type { RequestRoutes } from '../../machines/desired.ts';
 import type { World } from '../world.ts';
 import { type GatewayRouteKind, routeRoutingPatch, routeWeight } from './gateway-route.ts';
 import { splitsFor } from './split.ts';
-import { currentWeight, type JsonPatchOp, type ManagedRoutes, routingPatch } from './virtual-service.ts';
+import { currentWeight, type JsonPatchOp, routingPatch } from './virtual-service.ts';
 
 export type RoutedKind = 'VirtualService' | GatewayRouteKind;
 
@@ -20,7 +21,7 @@ export interface RoutedView {
    * The JSON Patch that gives the canary this weight (the stable the rest) and, when given, puts
    * the header routes in place; empty when it has all that already.
    */
-  patch(weight: number, headerRoutes?: ManagedRoutes): JsonPatchOp[];
+  patch(weight: number, requestRoutes?: RequestRoutes): JsonPatchOp[];
 }
 
 export interface Router {

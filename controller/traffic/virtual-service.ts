@@ -1,5 +1,7 @@
 // Pure reading and editing of Istio VirtualService weights. Only the weights of the routes a
 // Rollout names are ever touched; everything else in the object stays as its author wrote it.
+import type { StringMatch } from '../../crds/index.ts';
+import type { RequestRoutes } from '../../machines/desired.ts';
 
 export interface Destination {
   host: string;
@@ -138,38 +140,59 @@ export function weightPatch(vs: VirtualService, split: Split, canaryWeight: numb
   return [{ op: 'test', path: '/metadata/resourceVersion', value: vs.metadata.resourceVersion }, ...ops];
 }
 
-/** Header routes as a router writes them: the wanted ones first, any other managed name removed. */
-export interface ManagedRoutes {
-  wanted: {
-    name: string;
-    match: { headerName: string; headerValue: { exact?: string; prefix?: string; regex?: string } }[];
-  }[];
-  managed: string[];
-}
+/** Argo's string match as Istio's (the same three keys). */
+const istioMatch = (m: StringMatch) => ({ ...m });
 
 /**
- * The http routes a VirtualService should hold: Sluice's header routes (each to the canary
- * destination of the split, as the user wrote it: host, subset, port) ahead of the user's own
- * routes, which keep their order. Undefined when it already holds exactly that.
+ * The http routes a VirtualService should hold: Sluice's routes by request ahead of the user's
+ * own, which keep their order. A header route sends its requests to the canary destination as
+ * the user wrote it (host, subset, port); a mirror route serves its requests as the weighted
+ * route does, at the same weights, and copies a percent of them to that destination.
+ * Undefined when it already holds exactly that.
  */
-export function withHeaderRoutes(
+export function withRequestRoutes(
   vs: VirtualService,
   split: Split,
-  routes: ManagedRoutes,
+  routes: RequestRoutes,
+  canaryWeight: number,
 ): HttpRoute[] | undefined {
   const http = vs.spec.http ?? [];
   const theirs = http.filter((r) => r.name === undefined || !routes.managed.includes(r.name));
   const [first] = locate({ ...vs, spec: { ...vs.spec, http: theirs } }, split);
-  const canary = first?.route[first.canary]?.destination;
-  const ours: HttpRoute[] = routes.wanted.map((r) => ({
-    name: r.name,
-    match: [
-      {
-        headers: Object.fromEntries(r.match.map((m) => [m.headerName.toLowerCase(), { ...m.headerValue }])),
-      },
-    ],
-    route: [{ destination: { ...(canary as Destination) }, weight: 100 }],
-  }));
+  const canary = { ...(first?.route[first.canary]?.destination as Destination) };
+  const stable = { ...(first?.route[first.stable]?.destination as Destination) };
+  const ours: HttpRoute[] = routes.wanted.map((r) =>
+    'header' in r
+      ? {
+          name: r.name,
+          match: [
+            {
+              headers: Object.fromEntries(
+                r.header.map((m) => [m.headerName.toLowerCase(), { ...m.headerValue }]),
+              ),
+            },
+          ],
+          route: [{ destination: canary, weight: 100 }],
+        }
+      : {
+          name: r.name,
+          match: r.mirror.match.map((m) => ({
+            ...(m.method && { method: istioMatch(m.method) }),
+            ...(m.path && { uri: istioMatch(m.path) }),
+            ...(m.headers && {
+              headers: Object.fromEntries(
+                Object.entries(m.headers).map(([k, v]) => [k.toLowerCase(), istioMatch(v)]),
+              ),
+            }),
+          })),
+          route: [
+            { destination: stable, weight: 100 - canaryWeight },
+            { destination: canary, weight: canaryWeight },
+          ],
+          mirror: canary,
+          mirrorPercentage: { value: r.mirror.percentage },
+        },
+  );
   const next = [...ours, ...theirs];
   return JSON.stringify(next) === JSON.stringify(http) ? undefined : next;
 }
@@ -184,9 +207,9 @@ export function routingPatch(
   vs: VirtualService,
   split: Split,
   canaryWeight: number,
-  routes: ManagedRoutes | undefined,
+  routes: RequestRoutes | undefined,
 ): JsonPatchOp[] {
-  const http = routes && withHeaderRoutes(vs, split, routes);
+  const http = routes && withRequestRoutes(vs, split, routes, canaryWeight);
   if (!http) return weightPatch(vs, split, canaryWeight);
   const next: VirtualService = { ...vs, spec: { ...vs.spec, http: structuredClone(http) } };
   for (const op of weightPatch(next, split, canaryWeight)) {

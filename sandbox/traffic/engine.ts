@@ -51,29 +51,35 @@ export class Simulator {
               plan.outcomes.map((o) => o.share),
             );
       plan.outcomes.forEach((o, i) => {
-        const k = split[i] ?? 0;
-        if (k === 0) return;
-        if (o.kind === 'fixed') {
-          const s = this.metrics.get(o.labels, o.code);
-          s.count += k;
-          s.sum += k * o.latencyMs;
-          // Fixed answers (503 no endpoint, 404 no route) come back in well under a millisecond.
-          s.buckets[0] = (s.buckets[0] ?? 0) + k;
-          return;
-        }
-        const errors = binomial(this.rng, k, o.errorRate);
-        for (const [code, count] of [
-          [200, k - errors],
-          [500, errors],
-        ] as const) {
-          if (count === 0) continue;
-          const s = this.metrics.get(o.labels, code);
-          s.export = o.metrics;
-          s.count += count;
-          s.sum += sampleLatencies(this.rng, o.latency, count, s.buckets);
-        }
+        this.record(o, split[i] ?? 0);
       });
+      // Each copy is its own draw: a mirrored request is copied whatever its answer was.
+      for (const m of plan.mirrors ?? []) this.record(m, binomial(this.rng, n, Math.min(1, m.share)));
     }
     return total;
+  }
+
+  /** `k` requests answered by one outcome, in the destination's series. */
+  private record(o: Plan['outcomes'][number], k: number): void {
+    if (k === 0) return;
+    if (o.kind === 'fixed') {
+      const s = this.metrics.get(o.labels, o.code);
+      s.count += k;
+      s.sum += k * o.latencyMs;
+      // Fixed answers (503 no endpoint, 404 no route) come back in well under a millisecond.
+      s.buckets[0] = (s.buckets[0] ?? 0) + k;
+      return;
+    }
+    const errors = binomial(this.rng, k, o.errorRate);
+    for (const [code, count] of [
+      [200, k - errors],
+      [500, errors],
+    ] as const) {
+      if (count === 0) continue;
+      const s = this.metrics.get(o.labels, code);
+      s.export = o.metrics;
+      s.count += count;
+      s.sum += sampleLatencies(this.rng, o.latency, count, s.buckets);
+    }
   }
 }

@@ -45,6 +45,11 @@ export type Outcome =
 export interface Plan {
   load: LoadClass;
   outcomes: Outcome[];
+  /**
+   * Copies of the requests (a mirror): counted by the destination that receives them, as
+   * Envoy's sidecar there does, never as answers the client sees. Share of all the load's requests.
+   */
+  mirrors?: Outcome[];
   /** Human-readable trail for /debug: which VirtualService and route applied. */
   via: string;
 }
@@ -159,7 +164,17 @@ class WorldIndex {
           ...this.destination(qualifyHost(d.destination.host, vs.namespace), share, d.destination.subset),
         );
     });
-    return { load, outcomes, via: `${via} route ${route.name ?? routeIndex}` };
+    const mirrored = route.mirror ? (route.mirrorPercentage?.value ?? 100) / 100 : 0;
+    const mirrors =
+      route.mirror && mirrored > 0
+        ? this.destination(qualifyHost(route.mirror.host, vs.namespace), mirrored, route.mirror.subset)
+        : [];
+    return {
+      load,
+      outcomes,
+      ...(mirrors.length > 0 && { mirrors: mirrors.filter((o) => o.kind === 'pods') }),
+      via: `${via} route ${route.name ?? routeIndex}`,
+    };
   }
 
   /** `target` is what 404s and rule-wide 500s are attributed to: the parent Service or the hostname. */
@@ -181,7 +196,13 @@ class WorldIndex {
       if (invalidKind || !this.services.has(fq)) return [fixedOutcome(fq, share, 500)];
       return this.destination(fq, share);
     });
-    return { load, outcomes, via };
+    const mirrors = (rule.filters ?? []).flatMap((f) => {
+      const ref = f.type === 'RequestMirror' ? f.requestMirror?.backendRef : undefined;
+      if (!ref) return [];
+      const fq = serviceFqdn(ref.name, ref.namespace ?? route.namespace);
+      return this.destination(fq, (f.requestMirror?.percent ?? 100) / 100).filter((o) => o.kind === 'pods');
+    });
+    return { load, outcomes, ...(mirrors.length > 0 && { mirrors }), via };
   }
 
   /**

@@ -25,6 +25,10 @@ export interface HttpRoute {
   name?: string;
   match?: HttpMatchRequest[];
   route?: RouteDestination[];
+  /** A copy of the requests goes here too; its answers are dropped. */
+  mirror?: RouteDestination['destination'];
+  /** Percent of the requests copied; all of them when absent. */
+  mirrorPercentage?: { value?: number };
 }
 
 export interface VirtualService {
@@ -67,6 +71,8 @@ export interface HttpRouteRule {
   name?: string;
   matches?: HttpRouteMatch[];
   backendRefs?: HttpBackendRef[];
+  /** Only RequestMirror is modelled: a copy of the requests to a Service, answers dropped. */
+  filters?: { type?: string; requestMirror?: { backendRef?: HttpBackendRef; percent?: number } }[];
 }
 
 export interface HttpRouteMatch {

@@ -9,10 +9,11 @@ import {
   routingPatch,
   type VirtualService,
 } from '../../../controller/traffic/virtual-service.ts';
-import { headerRoutesAt } from '../../../machines/desired.ts';
+import { requestRoutesAt } from '../../../machines/desired.ts';
 
 const beta = { name: 'beta', match: [{ headerName: 'X-Beta', headerValue: { exact: 'yes' } }] };
-const managed = { wanted: [beta], managed: ['beta'] };
+const betaRoute = { name: 'beta', header: beta.match };
+const managed = { wanted: [betaRoute], managed: ['beta'] };
 
 const vs = (): VirtualService => ({
   metadata: { name: 'web', namespace: 'shop', resourceVersion: '3' },
@@ -51,11 +52,11 @@ describe('header routes: which ones a release wants', () => {
   };
 
   it('the routes of the steps taken, the last of each name winning; none outside a release', () => {
-    expect(headerRoutesAt(canary, 0, true)).toEqual({ wanted: [], managed: ['beta', 'internal'] });
-    expect(headerRoutesAt(canary, 1, true).wanted).toEqual([beta]);
-    expect(headerRoutesAt(canary, 3, true).wanted.map((r) => r.name)).toEqual(['beta', 'internal']);
-    expect(headerRoutesAt(canary, 4, true).wanted.map((r) => r.name)).toEqual(['internal']);
-    expect(headerRoutesAt(canary, 4, false).wanted).toEqual([]);
+    expect(requestRoutesAt(canary, 0, true)).toEqual({ wanted: [], managed: ['beta', 'internal'] });
+    expect(requestRoutesAt(canary, 1, true).wanted).toEqual([betaRoute]);
+    expect(requestRoutesAt(canary, 3, true).wanted.map((r) => r.name)).toEqual(['beta', 'internal']);
+    expect(requestRoutesAt(canary, 4, true).wanted.map((r) => r.name)).toEqual(['internal']);
+    expect(requestRoutesAt(canary, 4, false).wanted).toEqual([]);
   });
 
   it("managedRoutes' order is the routes' order", () => {
@@ -63,7 +64,7 @@ describe('header routes: which ones a release wants', () => {
       ...canary,
       trafficRouting: { ...canary.trafficRouting, managedRoutes: [{ name: 'internal' }, { name: 'beta' }] },
     };
-    expect(headerRoutesAt(ordered, 3, true).wanted.map((r) => r.name)).toEqual(['internal', 'beta']);
+    expect(requestRoutesAt(ordered, 3, true).wanted.map((r) => r.name)).toEqual(['internal', 'beta']);
   });
 });
 
@@ -121,7 +122,10 @@ describe('header rules in an HTTPRoute', () => {
 
   it('a prefix becomes a regular expression (the Gateway API has no prefix header match); exact stays exact', () => {
     const routes = {
-      wanted: [beta, { name: 'team', match: [{ headerName: 'x-team', headerValue: { prefix: 'core.v1' } }] }],
+      wanted: [
+        betaRoute,
+        { name: 'team', header: [{ headerName: 'x-team', headerValue: { prefix: 'core.v1' } }] },
+      ],
       managed: ['beta', 'team'],
     };
     const ops = routeRoutingPatch('HTTPRoute', route(), gsplit, 10, routes);
@@ -142,5 +146,82 @@ describe('header rules in an HTTPRoute', () => {
     const applied = { ...route(), spec: { ...route().spec, rules } };
     expect(routeWeight('HTTPRoute', applied, gsplit)).toBe(10);
     expect(routeRoutingPatch('HTTPRoute', applied, gsplit, 10, routes)).toEqual([]);
+  });
+
+  it('a mirror rule serves at the weights and copies a percent to the canary; a GRPCRoute gets none', () => {
+    const shadow = {
+      name: 'shadow',
+      mirror: { match: [{ path: { prefix: '/api' }, method: { exact: 'GET' } }], percentage: 25 },
+    };
+    const ops = routeRoutingPatch('HTTPRoute', route(), gsplit, 10, {
+      wanted: [shadow],
+      managed: ['shadow'],
+    });
+    const rules = ops[1]?.value as GatewayRoute['spec']['rules'];
+    expect(rules?.[0]).toEqual({
+      name: 'shadow',
+      matches: [{ path: { type: 'PathPrefix', value: '/api' }, method: 'GET' }],
+      filters: [
+        {
+          type: 'RequestMirror',
+          requestMirror: { backendRef: { name: 'web-canary', port: 80 }, percent: 25 },
+        },
+      ],
+      backendRefs: [
+        { name: 'web-stable', port: 80, weight: 90 },
+        { name: 'web-canary', port: 80, weight: 10 },
+      ],
+    });
+    expect(
+      routeRoutingPatch('GRPCRoute', route(), gsplit, 10, { wanted: [shadow], managed: ['shadow'] }).map(
+        (o) => o.path,
+      ),
+    ).toEqual([
+      '/metadata/resourceVersion',
+      '/spec/rules/0/backendRefs/0/weight',
+      '/spec/rules/0/backendRefs/1/weight',
+    ]);
+  });
+});
+
+describe('mirror routes in a VirtualService', () => {
+  it('serve at the weights, mirror a percent to the canary destination, and follow the weight', () => {
+    const shadow = {
+      name: 'shadow',
+      mirror: { match: [{ headers: { 'X-Shadow': { exact: '1' } } }], percentage: 40 },
+    };
+    const routes = { wanted: [shadow], managed: ['shadow'] };
+    const ops = routingPatch(vs(), split, 20, routes);
+    const http = ops[1]?.value as VirtualService['spec']['http'];
+    expect(http?.[0]).toEqual({
+      name: 'shadow',
+      match: [{ headers: { 'x-shadow': { exact: '1' } } }],
+      route: [
+        { destination: { host: 'web-stable', port: { number: 80 } }, weight: 80 },
+        { destination: { host: 'web-canary', port: { number: 80 } }, weight: 20 },
+      ],
+      mirror: { host: 'web-canary', port: { number: 80 } },
+      mirrorPercentage: { value: 40 },
+    });
+    const applied: VirtualService = { ...vs(), spec: { ...vs().spec, http } };
+    expect(routingPatch(applied, split, 20, routes)).toEqual([]);
+    const moved = routingPatch(applied, split, 50, routes)[1]?.value as VirtualService['spec']['http'];
+    expect(moved?.[0]?.route?.map((d) => d.weight)).toEqual([50, 50]);
+    expect(moved?.[2]?.route?.map((d) => d.weight)).toEqual([50, 50]);
+  });
+
+  it('a release takes its mirror route down with its last step of that name', () => {
+    const canary = {
+      trafficRouting: { istio: { virtualService: { name: 'web' } } },
+      steps: [
+        { setMirrorRoute: { name: 'shadow', percentage: 30, match: [{ path: { prefix: '/' } }] } },
+        { pause: {} },
+        { setMirrorRoute: { name: 'shadow' } },
+      ],
+    };
+    expect(requestRoutesAt(canary, 1, true).wanted).toEqual([
+      { name: 'shadow', mirror: { match: [{ path: { prefix: '/' } }], percentage: 30 } },
+    ]);
+    expect(requestRoutesAt(canary, 3, true).wanted).toEqual([]);
   });
 });

@@ -189,4 +189,31 @@ describe('ConfigMap parsing', () => {
     expect(value.get('nginx')).toEqual({ errorRate: 0, latencyMs: { p50: 5, p99: 50 } });
     expect(problems).toHaveLength(2);
   });
+
+  it('a mirror copies its share to the canary, failures and all, and never moves the answers', () => {
+    const world = canaryWorld(200, 1);
+    const route = world.virtualServices[0]?.http[0];
+    if (!route?.route) throw new Error('fixture');
+    (route.route[0] as { weight: number }).weight = 100;
+    (route.route[1] as { weight: number }).weight = 0;
+    route.mirror = { host: 'checkout-canary' };
+    route.mirrorPercentage = { value: 25 };
+    const sim = run(3, 100, world);
+    const by = (service: string, code: string) =>
+      [...sim.metrics.all()]
+        .filter(
+          (s) =>
+            s.labels.includes(`destination_service_name="${service}"`) &&
+            s.labels.includes(`response_code="${code}"`),
+        )
+        .reduce((a, s) => a + s.count, 0);
+    const answered = by('checkout-stable', '200');
+    // Clients are answered by the stable alone, without an error; the canary sees a quarter.
+    expect(by('checkout-stable', '500')).toBe(0);
+    expect(answered / 20_000).toBeGreaterThan(0.97);
+    expect(answered / 20_000).toBeLessThan(1.03);
+    expect(by('checkout-canary', '200')).toBe(0);
+    expect(by('checkout-canary', '500') / answered).toBeGreaterThan(0.23);
+    expect(by('checkout-canary', '500') / answered).toBeLessThan(0.27);
+  });
 });

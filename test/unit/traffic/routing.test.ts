@@ -275,6 +275,28 @@ describe('routing by Gateway API HTTPRoutes', () => {
     }
   });
 
+  it('a RequestMirror filter copies its percent to the mirror Service, apart from the answers', () => {
+    const mirrored = route({
+      rules: [
+        {
+          name: 'split',
+          filters: [
+            {
+              type: 'RequestMirror',
+              requestMirror: { backendRef: { name: 'checkout-canary', port: 80 }, percent: 30 },
+            },
+          ],
+          backendRefs: [{ name: 'checkout-stable', port: 80 }],
+        },
+      ],
+    });
+    const p = plan([mirrored], load('checkout'));
+    expect(split(p)).toEqual([['checkout-stable', 'pods', 1]]);
+    expect(p?.mirrors?.map((o) => [o.labels.destination_service_name, o.share])).toEqual([
+      ['checkout-canary', 0.3],
+    ]);
+  });
+
   it('a parentRef with the default group, or naming another namespace, is not that Service', () => {
     const gatewayGroup = route({ parentRefs: [{ kind: 'Service', name: 'checkout' }] });
     const elsewhere = route({
