@@ -1,6 +1,5 @@
 // An Argo Rollout becomes a Sluice Rollout field by field under the same names. Only ideas Sluice
-// does not have at all are named here (another router, experiments, mirror routes, a paused
-// spec) and the one it has under another name (the Gateway API plugin); which other fields
+// does not have at all are named here (another router, experiments, a paused spec) and the one it has under another name (the Gateway API plugin); which other fields
 // Sluice knows is for its schema to say (edit.ts).
 
 import type { Path } from '../judge.ts';
@@ -14,7 +13,6 @@ const GATEWAY_PLUGIN = 'argoproj-labs/gatewayAPI';
 
 const STEP_IDEAS: Record<string, string> = {
   experiment: 'experiments (side-by-side ReplicaSets with their own analysis) are not a Sluice idea',
-  setMirrorRoute: 'mirrored traffic is not a Sluice idea: Sluice moves traffic by weight only',
 };
 
 export interface Workload {
@@ -55,7 +53,7 @@ function dropRouters(edit: Edit, routing: Path): void {
 /** The plugin's httpRoute(s) and grpcRoute as Sluice's gatewayAPI; what has no counterpart is named. */
 function gatewayPlugin(edit: Edit, routing: Path, config: unknown): void {
   const at = [...routing, 'plugins', GATEWAY_PLUGIN];
-  const c = (config ?? {}) as Record<string, unknown>;
+  const c = (typeof config === 'object' && config !== null ? config : {}) as Record<string, unknown>;
   const named = (v: unknown) => (typeof v === 'string' ? [{ name: v }] : undefined);
   const list = (v: unknown) =>
     Array.isArray(v)

@@ -1,5 +1,6 @@
-// setHeaderRoute on the real API server and the traffic simulator: only requests carrying the
-// header reach the canary, whatever its weight, and the route leaves with the release.
+// setHeaderRoute and setMirrorRoute on the real API server and the traffic simulator: only
+// requests carrying the header reach the canary, whatever its weight; mirrored copies reach it
+// without any client seeing its answers; the routes leave with the release.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { requestJson } from '../../controller/kube/client.ts';
@@ -7,9 +8,10 @@ import { startController } from '../harness/controller.ts';
 import { sandbox } from '../harness/env.ts';
 import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
-import { setLoadClasses } from '../harness/traffic.ts';
+import { promScalar } from '../harness/prometheus.ts';
+import { setLoadClasses, setProfile } from '../harness/traffic.ts';
 import { waitFor } from '../harness/wait.ts';
-import { hostOf } from '../support/analysis.ts';
+import { hostOf, startAnalysisController } from '../support/analysis.ts';
 import { apply, canaryApp, gatewayApp, kubectlSluice, setImage, waitForRollout } from '../support/apps.ts';
 
 const STEPS = [
@@ -109,5 +111,101 @@ describe('setHeaderRoute', () => {
     await waitFor(async () => (await routing(host)).beta['web-stable'] === 1, {
       description: 'header requests back on the stable',
     });
+  });
+});
+
+describe('setMirrorRoute', () => {
+  const MIRROR = [
+    { setMirrorRoute: { name: 'shadow', percentage: 50, match: [{ path: { prefix: '/' } }] } },
+    { pause: {} },
+  ] as never;
+
+  /** Where the simulator sends the host's requests, and what it copies where. */
+  async function mirrorPlan(host: string) {
+    const res = await fetch(`${sandbox().SIMULATOR_URL}/debug/plans`);
+    const plans = (await res.json()) as {
+      plans: (Plan & { mirrors?: { share: number; destination_service_name: string }[] })[];
+    };
+    const p = plans.plans.find((x) => x.load.host === host);
+    const by = (list: { share: number; destination_service_name: string }[] = []) =>
+      Object.fromEntries(list.map((o) => [o.destination_service_name, Math.round(o.share * 100) / 100]));
+    return { answers: by(p?.outcomes), copies: by(p?.mirrors) };
+  }
+
+  it('Istio: a canary failing every request, at weight 0, is rolled back on mirrored requests alone; no client saw it', async () => {
+    const ns = await freshNamespace('mirror-istio');
+    await apply(
+      canaryApp(ns, {
+        image: `shop/${ns}:1`,
+        steps: MIRROR,
+        canary: { analysis: { interval: '2s', initialDelay: '6s', successRate: { min: 95 } } as never },
+      }),
+    );
+    await setLoadClasses(hostOf('web', ns), [{ rps: 60 }]);
+    await setProfile(`shop/${ns}:2`, { errorRate: 1 });
+    await startAnalysisController(ns);
+    const first = await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+    await setImage(ns, `shop/${ns}:2`);
+    const host = hostOf('web', ns);
+    const seen = await waitFor(
+      async () => {
+        const p = await mirrorPlan(host);
+        if (p.copies['web-canary'] !== 0.5) throw new Error(JSON.stringify(p));
+        return p;
+      },
+      { description: 'half the requests copied to the canary' },
+    );
+    expect(seen.answers).toEqual({ 'web-stable': 1 });
+    const aborted = await waitForRollout(ns, (r) => r.status?.phase === 'Degraded', 'the rollback', {
+      timeout: 120_000,
+    });
+    expect(aborted.status?.stableRevision).toBe(first.status?.stableRevision);
+    // Every answer a client got came from the stable and succeeded.
+    const clientErrors = await promScalar(
+      `sum(increase(istio_requests_total{destination_service_namespace="${ns}",destination_service_name="web-stable",response_code=~"5.."}[5m])) or vector(0)`,
+    );
+    expect(clientErrors).toBe(0);
+    const vsPath = `/apis/networking.istio.io/v1/namespaces/${ns}/virtualservices/web`;
+    await waitFor(
+      async () => {
+        const vs = await requestJson<{ spec: { http: { name: string }[] } }>(kube().kc, {
+          method: 'GET',
+          path: vsPath,
+        });
+        return JSON.stringify(vs.spec.http.map((r) => r.name)) === '["primary"]';
+      },
+      { description: 'the mirror route removed' },
+    );
+  });
+
+  it('Gateway API: a RequestMirror rule ahead of the weighted one, removed at promotion', async () => {
+    const ns = await freshNamespace('mirror-gw');
+    await apply(gatewayApp(ns, { steps: MIRROR }));
+    await setLoadClasses(hostOf('web', ns), [{ rps: 20 }]);
+    await startController(ns);
+    await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+    await setImage(ns, 'web:2');
+    await waitForRollout(ns, (r) => r.status?.phase === 'Paused', 'the release to rest at its pause');
+    const host = hostOf('web', ns);
+    const seen = await waitFor(
+      async () => {
+        const p = await mirrorPlan(host);
+        if (p.copies['web-canary'] !== 0.5) throw new Error(JSON.stringify(p));
+        return p;
+      },
+      { description: 'half the requests copied to the canary' },
+    );
+    expect(seen.answers).toEqual({ 'web-stable': 1 });
+    expect((await kubectlSluice(ns, 'promote', 'web')).code).toBe(0);
+    await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Healthy' && r.status.currentStepIndex === 2,
+      'the promotion',
+    );
+    const route = await requestJson<{ spec: { rules: { name: string }[] } }>(kube().kc, {
+      method: 'GET',
+      path: `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes/web`,
+    });
+    expect(route.spec.rules.map((r) => r.name)).toEqual(['pinned', 'primary']);
   });
 });

@@ -74,11 +74,11 @@ describe('convert: Argo Rollouts', () => {
     });
   });
 
-  it('the Gateway API plugin becomes gatewayAPI; header routes are carried, a mirror is named', () => {
+  it('the Gateway API plugin becomes gatewayAPI; header and mirror routes are carried', () => {
     const { objects, converted } = convert('canary-gateway-api.yaml');
     const canary = objects[0].spec.strategy.canary;
     expect(canary.trafficRouting).toEqual({
-      managedRoutes: [{ name: 'beta-users' }],
+      managedRoutes: [{ name: 'beta-users' }, { name: 'mirror' }],
       gatewayAPI: { httpRoutes: [{ name: 'cart' }] },
     });
     expect(canary.steps[0]).toEqual({
@@ -87,8 +87,8 @@ describe('convert: Argo Rollouts', () => {
         match: [{ headerName: 'x-beta', headerValue: { exact: 'true' } }],
       },
     });
-    expect(canary.steps).toHaveLength(3);
-    expect(converted[0]?.notCarried.map((n) => n.path)).toEqual(['spec.strategy.canary.steps[3]']);
+    expect(canary.steps[3]).toEqual({ setMirrorRoute: { name: 'mirror', percentage: 10 } });
+    expect(converted[0]?.notCarried).toEqual([]);
     expect(converted[0]?.notes.join('\n')).toMatch(/useHeaderRoutes is implied/);
   });
 
@@ -156,13 +156,12 @@ describe('convert: Argo Rollouts', () => {
     ]);
   });
 
-  it('names what is never a Sluice idea: another router, experiments, mirrored traffic, a paused spec', () => {
+  it('names what is never a Sluice idea: another router, experiments, a paused spec', () => {
     const { converted, objects } = convert('other-ideas.yaml');
     const reasons = Object.fromEntries(converted[0]?.notCarried.map((n) => [n.path, n.reason]) ?? []);
     expect(reasons['spec.paused']).toMatch(/kubectl sluice pause/);
     expect(reasons['spec.strategy.canary.trafficRouting.nginx']).toMatch(/another traffic router \(nginx\)/);
     expect(reasons['spec.strategy.canary.steps[1]']).toMatch(/experiments/);
-    expect(reasons['spec.strategy.canary.steps[2]']).toMatch(/mirrored traffic/);
     // Input paths even after earlier steps went: the pause that stays was steps[3].
     expect(objects[0].spec.strategy.canary.steps).toEqual([{ setWeight: 10 }, { pause: { duration: '5m' } }]);
   });
