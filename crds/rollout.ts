@@ -232,7 +232,30 @@ export type SetCanaryScale = z.infer<typeof SetCanaryScale>;
 const ONE_ACTION =
   'each step sets exactly one of setWeight, setCanaryScale, setHeaderRoute, setMirrorRoute, pause or analysis';
 
-const ONE_STRING_MATCH = 'headerValue sets exactly one of exact, prefix or regex';
+const ONE_MATCH = 'a match sets exactly one of exact, prefix or regex';
+
+const StringMatch = z
+  .object({
+    exact: z.string().max(1024).optional(),
+    prefix: z.string().max(1024).optional(),
+    regex: z.string().max(1024).optional(),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: '[has(self.exact), has(self.prefix), has(self.regex)].filter(x, x).size() == 1',
+        message: ONE_MATCH,
+      },
+    ],
+  })
+  .refine((v) => [v.exact, v.prefix, v.regex].filter((x) => x !== undefined).length === 1, {
+    message: ONE_MATCH,
+  })
+  .refine((v) => v.regex === undefined || validRegex(v.regex), {
+    message: 'regex is not a valid regular expression',
+    path: ['regex'],
+  });
+export type StringMatch = z.infer<typeof StringMatch>;
 
 /** Argo Rollouts' header match: one header, matched exactly, by prefix or by a regular expression. */
 export const HeaderMatch = z.object({
@@ -241,27 +264,7 @@ export const HeaderMatch = z.object({
     .min(1)
     .max(256)
     .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'a header name is an HTTP token'),
-  headerValue: z
-    .object({
-      exact: z.string().max(1024).optional(),
-      prefix: z.string().max(1024).optional(),
-      regex: z.string().max(1024).optional(),
-    })
-    .meta({
-      'x-kubernetes-validations': [
-        {
-          rule: '[has(self.exact), has(self.prefix), has(self.regex)].filter(x, x).size() == 1',
-          message: ONE_STRING_MATCH,
-        },
-      ],
-    })
-    .refine((v) => [v.exact, v.prefix, v.regex].filter((x) => x !== undefined).length === 1, {
-      message: ONE_STRING_MATCH,
-    })
-    .refine((v) => v.regex === undefined || validRegex(v.regex), {
-      message: 'regex is not a valid regular expression',
-      path: ['regex'],
-    }),
+  headerValue: StringMatch,
 });
 export type HeaderMatch = z.infer<typeof HeaderMatch>;
 
@@ -287,30 +290,7 @@ export const SetHeaderRoute = z.object({
 });
 export type SetHeaderRoute = z.infer<typeof SetHeaderRoute>;
 
-const ONE_MATCH = 'a match sets exactly one of exact, prefix or regex';
 
-const StringMatch = z
-  .object({
-    exact: z.string().max(1024).optional(),
-    prefix: z.string().max(1024).optional(),
-    regex: z.string().max(1024).optional(),
-  })
-  .meta({
-    'x-kubernetes-validations': [
-      {
-        rule: '[has(self.exact), has(self.prefix), has(self.regex)].filter(x, x).size() == 1',
-        message: ONE_MATCH,
-      },
-    ],
-  })
-  .refine((v) => [v.exact, v.prefix, v.regex].filter((x) => x !== undefined).length === 1, {
-    message: ONE_MATCH,
-  })
-  .refine((v) => v.regex === undefined || validRegex(v.regex), {
-    message: 'regex is not a valid regular expression',
-    path: ['regex'],
-  });
-export type StringMatch = z.infer<typeof StringMatch>;
 
 /** Argo Rollouts' route match for mirroring: method, path and headers; all of them given must match. */
 export const RouteMatch = z.object({

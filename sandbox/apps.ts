@@ -51,6 +51,14 @@ function rollout(namespace: string, name: string, o: AppBase, strategy: Rollout[
   };
 }
 
+/** What every canary builder shares: short delays for tests, a default ladder, the caller's overrides last. */
+const canaryDefaults = (o: CanaryAppOptions): Partial<Canary> => ({
+  scaleDownDelaySeconds: 1,
+  abortScaleDownDelaySeconds: 1,
+  steps: o.steps ?? [{ setWeight: 20 }, { pause: { duration: '1s' } }, { setWeight: 50 }],
+  ...o.canary,
+});
+
 export interface CanaryAppOptions extends AppBase {
   steps?: Steps;
   canary?: Partial<Canary>;
@@ -83,10 +91,7 @@ export function canaryApp(namespace: string, o: CanaryAppOptions = {}): Kubernet
       stableService: `${name}-stable`,
       canaryService: `${name}-canary`,
       trafficRouting: { istio: { virtualService: { name, routes: ['primary'] } } },
-      scaleDownDelaySeconds: 1,
-      abortScaleDownDelaySeconds: 1,
-      steps: o.steps ?? [{ setWeight: 20 }, { pause: { duration: '1s' } }, { setWeight: 50 }],
-      ...o.canary,
+      ...canaryDefaults(o),
     },
   });
   const services = [service(namespace, name, 'stable'), service(namespace, name, 'canary')];
@@ -143,10 +148,7 @@ export function subsetApp(namespace: string, o: CanaryAppOptions = {}): Kubernet
           destinationRule: { name, stableSubsetName: 'stable', canarySubsetName: 'canary' },
         },
       },
-      scaleDownDelaySeconds: 1,
-      abortScaleDownDelaySeconds: 1,
-      steps: o.steps ?? [{ setWeight: 20 }, { pause: { duration: '1s' } }, { setWeight: 50 }],
-      ...o.canary,
+      ...canaryDefaults(o),
     },
   });
   const svc = {
@@ -199,10 +201,7 @@ export function gatewayApp(namespace: string, o: CanaryAppOptions = {}): Kuberne
       stableService: `${name}-stable`,
       canaryService: `${name}-canary`,
       trafficRouting: { gatewayAPI: { httpRoutes: [{ name, rules: ['primary'] }] } },
-      scaleDownDelaySeconds: 1,
-      abortScaleDownDelaySeconds: 1,
-      steps: o.steps ?? [{ setWeight: 20 }, { pause: { duration: '1s' } }, { setWeight: 50 }],
-      ...o.canary,
+      ...canaryDefaults(o),
     },
   });
   const front = {
