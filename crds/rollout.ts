@@ -290,13 +290,16 @@ export const SetHeaderRoute = z.object({
 });
 export type SetHeaderRoute = z.infer<typeof SetHeaderRoute>;
 
-
-
 /** Argo Rollouts' route match for mirroring: method, path and headers; all of them given must match. */
 export const RouteMatch = z.object({
   method: StringMatch.optional(),
   path: StringMatch.optional(),
-  headers: z.record(z.string().min(1).max(256), StringMatch).optional(),
+  // Bounded, so the API server can price the CEL rule of each value.
+  headers: z
+    .record(z.string().min(1).max(256), StringMatch)
+    .refine((h) => Object.keys(h).length <= 8, { message: 'at most 8 headers' })
+    .meta({ maxProperties: 8 })
+    .optional(),
 });
 export type RouteMatch = z.infer<typeof RouteMatch>;
 

@@ -2,6 +2,7 @@
 // observation behind analysis/traffic-start.ts, which decides when a gate's clock starts.
 import { type TrafficSeen, weightAtStep } from '../../analysis/traffic-start.ts';
 import { type AnalysisRun, progressDeadlineMs } from '../../crds/index.ts';
+import { requestRoutesAt } from '../../machines/desired.ts';
 import { parseRollout } from '../parse-cache.ts';
 import { REVISION_LABEL } from '../revision.ts';
 import { type Router, routersFor } from '../traffic/router.ts';
@@ -53,9 +54,16 @@ export function canaryTraffic(
     run.spec.gate === 'step' && weightAtStep(canary?.steps ?? [], run.spec.stepIndex ?? 0) === 0;
   if (canary && first && !beforeTraffic) {
     const given = rollout.status?.canary?.weight ?? 0;
-    seen.weight = Math.min(routedWeight(), given);
-    seen.routedBy = `${first.kind} ${first.name}`;
-    if (given <= 0) seen.weightPlanned = true;
+    // A header or mirror route already sends the canary requests at weight 0: its pods suffice.
+    const status = rollout.status;
+    const releasing =
+      status?.currentRevision !== undefined && status.currentRevision !== status.stableRevision;
+    const byRequest = requestRoutesAt(canary, status?.currentStepIndex ?? 0, releasing && !status?.abort);
+    if (byRequest.wanted.length === 0) {
+      seen.weight = Math.min(routedWeight(), given);
+      seen.routedBy = `${first.kind} ${first.name}`;
+      if (given <= 0) seen.weightPlanned = true;
+    }
   } else if (blueGreen && run.spec.gate === 'postPromotion') {
     if (first) {
       seen.weight = routedWeight();

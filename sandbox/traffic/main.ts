@@ -88,6 +88,7 @@ const server = createServer((req, res) => {
               ...o.labels,
               ...(o.kind === 'fixed' ? { code: o.code } : { errorRate: o.errorRate }),
             })),
+            ...(p.mirrors && { mirrors: p.mirrors.map((o) => ({ share: o.share, ...o.labels })) }),
           })),
         },
         null,

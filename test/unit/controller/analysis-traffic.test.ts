@@ -211,6 +211,18 @@ describe('what the controller sees of a canary’s traffic', () => {
     });
   });
 
+  it('a header or mirror route in place gives the canary requests at weight 0: ready pods suffice', () => {
+    const steps = [{ setMirrorRoute: { name: 'shadow', match: [{ path: { prefix: '/' } }] } }, { pause: {} }];
+    const r = rollout({ steps });
+    r.status = { ...r.status, stableRevision: 'old', currentRevision: 'abc', currentStepIndex: 1 };
+    expect(canaryTraffic(world(r, 0, 2), newRun())?.seen).toEqual({ readyPods: 2 });
+    // Before the step is taken the route is not there yet: the weight is still waited for.
+    const before = rollout({ steps });
+    before.status = { ...before.status, stableRevision: 'old', currentRevision: 'abc', currentStepIndex: 0 };
+    before.metadata.uid = 'u2'; // a fresh object for the parse cache
+    expect(canaryTraffic(world(before, 0, 2), newRun())?.seen.weightPlanned).toBe(true);
+  });
+
   it('blue-green: the preview needs ready pods only; after the switch the active Service must select it', () => {
     const pre = { ...newRun(), spec: { ...newRun().spec, gate: 'prePromotion' as const } };
     const post = { ...newRun(), spec: { ...newRun().spec, gate: 'postPromotion' as const } };
