@@ -18,11 +18,20 @@ export interface HttpRoute {
   route?: RouteDestination[];
   [key: string]: unknown;
 }
+/** A TLS or TCP route: weights only, no names and no request matches Sluice could add to. */
+export interface L4Route {
+  route?: RouteDestination[];
+  [key: string]: unknown;
+}
+
+/** The sections of a VirtualService whose routes carry weighted destinations. */
+type Section = 'http' | 'tls' | 'tcp';
+
 export interface VirtualService {
   apiVersion?: string;
   kind?: string;
   metadata: { name: string; namespace?: string; resourceVersion?: string; [key: string]: unknown };
-  spec: { hosts?: string[]; http?: HttpRoute[]; [key: string]: unknown };
+  spec: { hosts?: string[]; http?: HttpRoute[]; tls?: L4Route[]; tcp?: L4Route[]; [key: string]: unknown };
 }
 
 /** One side of the split: a Service (host-level routing) or a DestinationRule subset. */
@@ -59,6 +68,7 @@ function matches(d: Destination, backend: Backend, namespace: string): boolean {
 const describe = (b: Backend) => (b.subset ? `subset '${b.subset}'` : `Service '${b.host}'`);
 
 interface Located {
+  section: Section;
   index: number;
   name: string;
   stable: number;
@@ -71,21 +81,21 @@ export function locate(vs: VirtualService, split: Split): Located[] {
   const namespace = vs.metadata.namespace ?? 'default';
   const http = vs.spec.http ?? [];
   const where = `VirtualService ${namespace}/${vs.metadata.name}`;
-  const pick = (route: HttpRoute, index: number): Located | RoutingError => {
-    const name = route.name ?? `#${index}`;
+  const pick = (route: HttpRoute | L4Route, index: number, section: Section = 'http'): Located | RoutingError => {
+    const name = (route as HttpRoute).name ?? `#${index}`;
     const destinations = route.route ?? [];
     const stable = destinations.findIndex((d) => matches(d.destination, split.stable, namespace));
     const canary = destinations.findIndex((d) => matches(d.destination, split.canary, namespace));
     if (stable < 0 || canary < 0 || stable === canary) {
       const missing = stable < 0 ? split.stable : split.canary;
-      return new RoutingError(`${where}: http route '${name}' has no destination for ${describe(missing)}`);
+      return new RoutingError(`${where}: ${section} route '${name}' has no destination for ${describe(missing)}`);
     }
     if (destinations.length !== 2) {
       return new RoutingError(
-        `${where}: http route '${name}' has ${destinations.length} destinations; Sluice splits routes with exactly a stable and a canary destination`,
+        `${where}: ${section} route '${name}' has ${destinations.length} destinations; Sluice splits routes with exactly a stable and a canary destination`,
       );
     }
-    return { index, name, stable, canary, route: destinations };
+    return { section, index, name, stable, canary, route: destinations };
   };
 
   if (split.routes && split.routes.length > 0) {
@@ -100,10 +110,14 @@ export function locate(vs: VirtualService, split: Split): Located[] {
       return found;
     });
   }
-  const found = http.map(pick).filter((r): r is Located => !(r instanceof RoutingError));
+  // Without names, every route holding both backends: http, and the TLS and TCP routes of a
+  // weight-only split (e.g. a database or a gRPC passthrough on the same host).
+  const found = (['http', 'tls', 'tcp'] as const)
+    .flatMap((section) => (vs.spec[section] ?? []).map((route, i) => pick(route, i, section)))
+    .filter((r): r is Located => !(r instanceof RoutingError));
   if (found.length === 0) {
     throw new RoutingError(
-      `${where}: no http route routes to both ${describe(split.stable)} and ${describe(split.canary)}`,
+      `${where}: no http, tls or tcp route routes to both ${describe(split.stable)} and ${describe(split.canary)}`,
     );
   }
   return found;
@@ -131,7 +145,7 @@ export function weightPatch(vs: VirtualService, split: Split, canaryWeight: numb
       if (current === weight) continue;
       ops.push({
         op: current === undefined ? 'add' : 'replace',
-        path: `/spec/http/${r.index}/route/${slot}/weight`,
+        path: `/spec/${r.section}/${r.index}/route/${slot}/weight`,
         value: weight,
       });
     }
@@ -211,15 +225,17 @@ export function routingPatch(
 ): JsonPatchOp[] {
   const http = routes && withRequestRoutes(vs, split, routes, canaryWeight);
   if (!http) return weightPatch(vs, split, canaryWeight);
-  const next: VirtualService = { ...vs, spec: { ...vs.spec, http: structuredClone(http) } };
-  for (const op of weightPatch(next, split, canaryWeight)) {
-    if (op.op === 'test') continue;
-    const [, , , index, , slot] = op.path.split('/');
-    const dest = next.spec.http?.[Number(index)]?.route?.[Number(slot)];
+  const next: VirtualService = { ...vs, spec: { ...structuredClone(vs.spec), http: structuredClone(http) } };
+  const weights = weightPatch(next, split, canaryWeight).filter((op) => op.op !== 'test');
+  for (const op of weights) {
+    const [, , section, index, , slot] = op.path.split('/');
+    const dest = next.spec[section as Section]?.[Number(index)]?.route?.[Number(slot)];
     if (dest) dest.weight = op.value as number;
   }
+  // The http list goes whole; TLS and TCP routes keep their places and take only their weights.
   return [
     { op: 'test', path: '/metadata/resourceVersion', value: vs.metadata.resourceVersion },
     { op: 'replace', path: '/spec/http', value: next.spec.http },
+    ...weights.filter((op) => !op.path.startsWith('/spec/http/')),
   ];
 }

@@ -15,6 +15,7 @@ import {
   getRollout,
   getService,
   getVirtualService,
+  kubectlSluice,
   recordWeights,
   replicaSets,
   replicasOfRevision,
@@ -96,6 +97,57 @@ describe('traffic routing and the objects around a Rollout', () => {
     const r = await getRollout(ns);
     expect(r.status?.phase).toBe('Paused');
     expect(r.status?.canary?.weight).toBe(20);
+  });
+
+  it('weighs the TCP route of a VirtualService beside its http route when no route is named', async () => {
+    const ns = await freshNamespace('tcp');
+    const objects = canaryApp(ns, {
+      steps: PAUSED,
+      canary: { trafficRouting: { istio: { virtualService: { name: 'web' } } } },
+    }).map((o) => {
+      if (o.kind !== 'VirtualService') return o;
+      const vs = o as unknown as { spec: Record<string, unknown> };
+      const tcp = {
+        match: [{ port: 5432 }],
+        route: [
+          { destination: { host: 'web-stable', port: { number: 5432 } }, weight: 100 },
+          { destination: { host: 'web-canary', port: { number: 5432 } }, weight: 0 },
+        ],
+      };
+      return { ...o, spec: { ...vs.spec, tcp: [tcp] } } as typeof o;
+    });
+    await apply(objects);
+    await startController(ns);
+    await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+    await setImage(ns, 'web:2');
+    await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Paused' && r.status.canary?.weight === 20,
+      'weight 20',
+    );
+    const weights = async () => {
+      const found = (await getVirtualService(ns)) as unknown as {
+        spec: { http: { route: { weight: number }[] }[]; tcp: { route: { weight: number }[] }[] };
+      };
+      return [found.spec.http[0]?.route.map((r) => r.weight), found.spec.tcp[0]?.route.map((r) => r.weight)];
+    };
+    expect(await weights()).toEqual([
+      [80, 20],
+      [80, 20],
+    ]);
+    expect((await kubectlSluice(ns, 'promote', 'web')).code).toBe(0);
+    await waitForRollout(
+      ns,
+      (r) =>
+        r.status?.phase === 'Healthy' &&
+        r.status.stableRevision !== undefined &&
+        r.status.currentStepIndex === 2,
+      'the promotion',
+    );
+    expect(await weights()).toEqual([
+      [100, 0],
+      [100, 0],
+    ]);
   });
 
   it('stalls, naming the missing VirtualService, and touches nothing until it exists', async () => {

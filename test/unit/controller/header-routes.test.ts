@@ -93,6 +93,27 @@ describe('header routes in a VirtualService', () => {
     expect(after?.map((r) => r.name)).toEqual(['api', 'primary']);
   });
 
+  it('a TCP route beside them keeps its place and takes the weight in the same write', () => {
+    const withTcp = vs();
+    withTcp.spec.tcp = [
+      {
+        route: [
+          { destination: { host: 'web-stable' }, weight: 100 },
+          { destination: { host: 'web-canary' }, weight: 0 },
+        ],
+      },
+    ];
+    const all = { stable: { host: 'web-stable' }, canary: { host: 'web-canary' } };
+    const ops = routingPatch(withTcp, all, 30, managed);
+    expect(ops.map((o) => o.path)).toEqual([
+      '/metadata/resourceVersion',
+      '/spec/http',
+      '/spec/tcp/0/route/0/weight',
+      '/spec/tcp/0/route/1/weight',
+    ]);
+    expect(withTcp.spec.tcp[0]?.route?.[1]?.weight).toBe(0); // the cached object is not touched
+  });
+
   it('without header routes to manage, only the weights are patched', () => {
     expect(routingPatch(vs(), split, 30, undefined).map((o) => o.path)).toEqual([
       '/metadata/resourceVersion',

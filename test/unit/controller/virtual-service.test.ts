@@ -102,7 +102,7 @@ describe('VirtualService weights', () => {
   it('without route names, takes every route that holds both Services, or says none does', () => {
     expect(weightPatch(vs([other, primary]), { ...hostSplit, routes: undefined }, 5)).toHaveLength(3);
     expect(() => weightPatch(vs([other]), { ...hostSplit, routes: undefined }, 5)).toThrow(
-      /no http route routes to both/,
+      /no http, tls or tcp route routes to both/,
     );
   });
 
@@ -111,5 +111,34 @@ describe('VirtualService weights', () => {
       expect(sameService(host, 'web', 'shop')).toBe(true);
     }
     expect(sameService('web.other', 'web', 'shop')).toBe(false);
+  });
+});
+
+describe('TLS and TCP routes (weight-only splits)', () => {
+  const split = { stable: { host: 'db-stable' }, canary: { host: 'db-canary' } };
+  const l4 = (stable: number, canary: number) => ({
+    match: [{ port: 5432 }],
+    route: [
+      { destination: { host: 'db-stable', port: { number: 5432 } }, weight: stable },
+      { destination: { host: 'db-canary', port: { number: 5432 } }, weight: canary },
+    ],
+  });
+  const db = (): VirtualService => ({
+    metadata: { name: 'db', namespace: 'shop', resourceVersion: '5' },
+    spec: { hosts: ['db'], tcp: [l4(100, 0)], tls: [{ ...l4(100, 0), match: [{ sniHosts: ['db'] }] }] },
+  });
+
+  it('without route names, the TLS and TCP routes holding both Services are weighed too', () => {
+    expect(currentWeight(db(), split)).toBe(0);
+    expect(weightPatch(db(), split, 25)).toEqual([
+      { op: 'test', path: '/metadata/resourceVersion', value: '5' },
+      { op: 'replace', path: '/spec/tls/0/route/0/weight', value: 75 },
+      { op: 'replace', path: '/spec/tls/0/route/1/weight', value: 25 },
+      { op: 'replace', path: '/spec/tcp/0/route/0/weight', value: 75 },
+      { op: 'replace', path: '/spec/tcp/0/route/1/weight', value: 25 },
+    ]);
+    const skewed = db();
+    skewed.spec.tcp = [l4(50, 50)];
+    expect(currentWeight(skewed, split)).toBeUndefined();
   });
 });
