@@ -81,14 +81,20 @@ export function locate(vs: VirtualService, split: Split): Located[] {
   const namespace = vs.metadata.namespace ?? 'default';
   const http = vs.spec.http ?? [];
   const where = `VirtualService ${namespace}/${vs.metadata.name}`;
-  const pick = (route: HttpRoute | L4Route, index: number, section: Section = 'http'): Located | RoutingError => {
+  const pick = (
+    route: HttpRoute | L4Route,
+    index: number,
+    section: Section = 'http',
+  ): Located | RoutingError => {
     const name = (route as HttpRoute).name ?? `#${index}`;
     const destinations = route.route ?? [];
     const stable = destinations.findIndex((d) => matches(d.destination, split.stable, namespace));
     const canary = destinations.findIndex((d) => matches(d.destination, split.canary, namespace));
     if (stable < 0 || canary < 0 || stable === canary) {
       const missing = stable < 0 ? split.stable : split.canary;
-      return new RoutingError(`${where}: ${section} route '${name}' has no destination for ${describe(missing)}`);
+      return new RoutingError(
+        `${where}: ${section} route '${name}' has no destination for ${describe(missing)}`,
+      );
     }
     if (destinations.length !== 2) {
       return new RoutingError(
