@@ -141,10 +141,12 @@ describe('setMirrorRoute', () => {
         canary: { analysis: { interval: '2s', initialDelay: '6s', successRate: { min: 95 } } as never },
       }),
     );
-    await setLoadClasses(hostOf('web', ns), [{ rps: 60 }]);
     await setProfile(`shop/${ns}:2`, { errorRate: 1 });
     await startAnalysisController(ns);
     const first = await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+    // Load only once the stable has ready pods: before that the stable Service answers 503
+    // (no endpoints), which is not what this test is about.
+    await setLoadClasses(hostOf('web', ns), [{ rps: 60 }]);
     await setImage(ns, `shop/${ns}:2`);
     const host = hostOf('web', ns);
     const seen = await waitFor(
