@@ -12,6 +12,7 @@ import {
 } from './absolute.ts';
 import { normalise } from './compare/histogram.ts';
 import { bucketsOf, describeSide, errorCounts, sideOf } from './compare/queries.ts';
+import { flavourOf } from './flavour.ts';
 import type { MetricProvider, Sample } from './provider.ts';
 
 const PHASE: Record<AbsoluteVerdict, MeasurementPhase> = {
@@ -43,17 +44,18 @@ export function judgeAbsoluteSamples(metric: RunMetric, samples: readonly Sample
   const a = metric.absolute;
   if (!a) throw new Error(`metric ${metric.name} is not an absolute builtin`);
   const opts = { confidence: a.confidence, minRequests: a.minRequests };
+  const flavour = flavourOf(metric.builtinMetrics);
   const canarySide = sideOf(a.canaryService, a.canaryRevision);
   const stableSide = a.stableService === undefined ? undefined : sideOf(a.stableService, a.stableRevision);
   if (metric.builtin === 'latencyP99') {
-    const canary = normalise(bucketsOf(samples, canarySide));
-    const stable = stableSide === undefined ? undefined : normalise(bucketsOf(samples, stableSide));
+    const canary = normalise(bucketsOf(samples, canarySide, flavour));
+    const stable = stableSide === undefined ? undefined : normalise(bucketsOf(samples, stableSide, flavour));
     const j = judgeLatencyP99(canary, stable, a.maxMs ?? 0, opts);
     const p99 = (b: typeof canary | undefined) => (b ? p99Of(b) : undefined);
     return describe(metric, j, a.maxMs ?? 0, p99(canary), p99(stable));
   }
-  const canary = errorCounts(samples, canarySide);
-  const stable = stableSide === undefined ? undefined : errorCounts(samples, stableSide);
+  const canary = errorCounts(samples, canarySide, flavour);
+  const stable = stableSide === undefined ? undefined : errorCounts(samples, stableSide, flavour);
   const j = judgeSuccessRate(canary, stable, a.min ?? 0, opts);
   const rate = (s: { requests: number; errors: number } | undefined) =>
     s && s.requests > 0 ? 100 * (1 - s.errors / s.requests) : undefined;

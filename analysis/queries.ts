@@ -1,73 +1,33 @@
-// Istio's standard metrics as PromQL (as Flagger's builtin Istio observer uses them), and the
-// one safe way to put a user's value into a query. The builtin gates count requests instead of
-// reading these ratios (analysis/absolute.ts); the ratios are what a person graphs (the demo).
+// The builtin ratios as PromQL in a metrics flavour (analysis/flavour.ts), and args put into a
+// user's query. The builtin gates count requests instead of reading these ratios
+// (analysis/absolute.ts); the ratios are what a person graphs (the demo).
 
-/**
- * Escapes a value for the inside of a double-quoted PromQL string (a label matcher value).
- * PromQL strings use Go's escapes: backslash and the quote must be escaped, and a raw newline
- * is not allowed. With these escaped a value can never close the string and add selectors or
- * operators (`web"} or vector(1) #` stays one label value). Prometheus' lexer refuses a literal
- * U+FFFD as an invalid rune (it cannot tell it from a decoding error), so it and lone surrogates,
- * which UTF-8 encoding turns into U+FFFD, go as the `\ufffd` escape it accepts.
- */
-export function escapeLabelValue(value: string): string {
-  return value
-    .replace(/\\/g, '\\\\')
-    .replace(/"/g, '\\"')
-    .replace(/\n/g, '\\n')
-    .replace(/\r/g, '\\r')
-    .replace(/\t/g, '\\t')
-    .replace(/[\ufffd\ud800-\udfff]/gu, '\\ufffd');
-}
+import { type Flavour, ISTIO } from './flavour.ts';
+import { type Destination, escapeLabelValue, promDuration } from './promql.ts';
 
-/** A PromQL range duration from milliseconds: whole seconds, at least 1s. */
-export function promDuration(ms: number): string {
-  return `${Math.max(1, Math.round(ms / 1000))}s`;
-}
+export { type Destination, escapeLabelValue, promDuration } from './promql.ts';
 
-export interface Destination {
-  /**
-   * The Kubernetes Service receiving the traffic under test (canary or preview). Under subset
-   * routing, where both revisions sit behind one Service, only the side's name in messages.
-   */
-  service: string;
-  namespace: string;
-  /**
-   * The canonical revision (Istio's `destination_canonical_revision`, from the pod label
-   * `service.istio.io/canonical-revision`) that tells this side from the other when both share
-   * one Service (subset routing).
-   */
-  revision?: string;
-}
-
-/**
- * Istio's series of one side. With a revision the Service is left out: the revision alone names
- * the pods in the namespace, and the shared Service name would match both sides.
- */
-export const selector = (d: Destination, extra = '') => {
-  const where = `reporter="destination",destination_service_namespace="${escapeLabelValue(d.namespace)}"`;
-  return d.revision === undefined
-    ? `${where},destination_service_name="${escapeLabelValue(d.service)}"${extra}`
-    : `${where},destination_canonical_revision="${escapeLabelValue(d.revision)}"${extra}`;
-};
+/** Istio's series of one side (the Istio flavour's selector, kept under its old name). */
+export const selector = ISTIO.select;
 
 /**
  * Percent of requests answered without a 5xx over the window: non-5xx / all × 100. A canary
  * failing every request has no non-5xx series at all, so the numerator falls back to 0 (else
  * the worst case would read as "no data"); no traffic at all still gives no data.
  */
-export function successRateQuery(d: Destination, windowMs: number): string {
+export function successRateQuery(d: Destination, windowMs: number, flavour: Flavour = ISTIO): string {
   const w = promDuration(windowMs);
+  const m = flavour.requests;
   return (
-    `(sum(rate(istio_requests_total{${selector(d, ',response_code!~"5.."')}}[${w}])) or on() vector(0))` +
-    ` / sum(rate(istio_requests_total{${selector(d)}}[${w}])) * 100`
+    `(sum(rate(${m}{${flavour.select(d, flavour.notError)}}[${w}])) or on() vector(0))` +
+    ` / sum(rate(${m}{${flavour.select(d)}}[${w}])) * 100`
   );
 }
 
 /** p99 request duration in milliseconds over the window. */
-export function latencyP99Query(d: Destination, windowMs: number): string {
+export function latencyP99Query(d: Destination, windowMs: number, flavour: Flavour = ISTIO): string {
   const w = promDuration(windowMs);
-  return `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{${selector(d)}}[${w}])))`;
+  return `histogram_quantile(0.99, sum by (le) (rate(${flavour.buckets}{${flavour.select(d)}}[${w}])))`;
 }
 
 /** Thrown when a query references an argument no one gave a value. */

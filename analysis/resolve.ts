@@ -14,6 +14,7 @@ import { hasCredentials } from './address.ts';
 import { compileCondition } from './cel-conditions.ts';
 import { DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_POWER } from './compare/measure.ts';
 import { latencyBucketsQuery, requestCountsQuery, withWindow } from './compare/queries.ts';
+import { type Flavour, flavourOf } from './flavour.ts';
 import { jobProblem } from './job.ts';
 import { parseJsonPath } from './jsonpath.ts';
 import { type AnalysisPolicy, MIN_INTERVAL_MS, policyProblem } from './policy.ts';
@@ -64,6 +65,11 @@ export interface ResolveInput {
    * nothing to compare with (a first release).
    */
   revisions?: { canary: string; stable?: string };
+  /**
+   * The Envoy clusters carrying each Service's traffic (by Service name), as Envoy Gateway names
+   * them, for a gate that reads the envoyGateway flavour; or why there are none to read.
+   */
+  envoyClusters?: ReadonlyMap<string, readonly string[]> | string;
   templates: FoundTemplates;
   /** The admin's bounds on template metrics (addresses, timeouts); absent: intervals only. */
   policy?: AnalysisPolicy;
@@ -127,6 +133,7 @@ export function resolveGate(input: ResolveInput): ResolvedGate {
       );
     }
     const { canary: destination, stable } = sidesOf(input, input.service);
+    const { flavour, recorded } = flavourFor(input, [destination, stable]);
     let windowMs = parseDuration(interval);
     let builtinTiming = timing;
     // The user asked for a window of one interval; one that cannot hold two scrapes can never
@@ -161,11 +168,14 @@ export function resolveGate(input: ResolveInput): ResolvedGate {
       metrics.push({
         name: BUILTIN_NAMES.successRate,
         builtin: 'successRate',
+        ...recorded,
         ...builtinTiming,
         ...limits,
         absolute: { ...absolute(options), min },
         provider: {
-          prometheus: { query: withWindow(requestCountsQuery(destination, stable ?? destination), windowMs) },
+          prometheus: {
+            query: withWindow(requestCountsQuery(destination, stable ?? destination, flavour), windowMs),
+          },
         },
       });
     }
@@ -174,12 +184,13 @@ export function resolveGate(input: ResolveInput): ResolvedGate {
       metrics.push({
         name: BUILTIN_NAMES.latencyP99,
         builtin: 'latencyP99',
+        ...recorded,
         ...builtinTiming,
         ...limits,
         absolute: { ...absolute(options), maxMs },
         provider: {
           prometheus: {
-            query: withWindow(latencyBucketsQuery(destination, stable ?? destination), windowMs),
+            query: withWindow(latencyBucketsQuery(destination, stable ?? destination, flavour), windowMs),
           },
         },
       });
@@ -248,6 +259,39 @@ function sidesOf(input: ResolveInput, service: string): { canary: Destination; s
   return { canary, stable: { service: stableService, namespace, revision: revisions.stable } };
 }
 
+/**
+ * The flavour a gate's builtins read, with the sides' Envoy clusters put in for envoyGateway, and
+ * the field a run's metric records it by (nothing for Istio: runs read as before flavours).
+ */
+function flavourFor(
+  input: ResolveInput,
+  sides: (Destination | undefined)[],
+): { flavour: Flavour; recorded: Pick<RunMetric, 'builtinMetrics'> } {
+  const flavour = flavourOf(input.gates.builtinMetrics);
+  if (flavour.name === 'istio') return { flavour, recorded: {} };
+  const where = 'builtinMetrics envoyGateway';
+  if (input.revisions) {
+    throw new InvalidAnalysis(`${where}: subset routing is Istio's; its sides exist only in Istio's metrics`);
+  }
+  const found = input.envoyClusters;
+  if (found === undefined || typeof found === 'string') {
+    throw new InvalidAnalysis(
+      `${where}: ${found ?? "Envoy Gateway's clusters come from the Rollout's HTTPRoutes and GRPCRoutes: it needs trafficRouting.gatewayAPI"}`,
+    );
+  }
+  for (const side of sides) {
+    if (side === undefined) continue;
+    const clusters = found.get(side.service) ?? [];
+    if (clusters.length === 0) {
+      throw new InvalidAnalysis(
+        `${where}: no route rule Sluice weighs sends Service ${side.service} traffic`,
+      );
+    }
+    side.clusters = clusters;
+  }
+  return { flavour, recorded: { builtinMetrics: flavour.name } };
+}
+
 /** The revisions a run's metric block keeps so its looks can find each side in the answer. */
 const revisionsOf = (canary: Destination, stable: Destination | undefined) => ({
   ...(canary.revision === undefined ? {} : { canaryRevision: canary.revision }),
@@ -298,6 +342,7 @@ function compareMetrics(
   if (!stable) {
     throw new InvalidAnalysis('compareToStable under subset routing needs a stable revision to compare with');
   }
+  const { flavour, recorded } = flavourFor(input, [canary, stable]);
   if (cmp.errors && !hasErrorsEffect(cmp.errors)) {
     throw new InvalidAnalysis(`compareToStable.${ERRORS_NEEDS_AN_EFFECT.message}`);
   }
@@ -321,14 +366,16 @@ function compareMetrics(
     Partial<NonNullable<RunMetric['compare']>>,
     string,
   ][] = [];
-  if (cmp.errors) checks.push(['compareErrors', cmp.errors, requestCountsQuery(canary, stable)]);
-  if (cmp.latencyP99) checks.push(['compareLatencyP99', cmp.latencyP99, latencyBucketsQuery(canary, stable)]);
-  if (cmp.latencyDistribution) {
-    checks.push(['compareLatencyDistribution', cmp.latencyDistribution, latencyBucketsQuery(canary, stable)]);
-  }
+  const counts = () => requestCountsQuery(canary, stable, flavour);
+  const buckets = () => latencyBucketsQuery(canary, stable, flavour);
+  if (cmp.errors) checks.push(['compareErrors', cmp.errors, counts()]);
+  if (cmp.latencyP99) checks.push(['compareLatencyP99', cmp.latencyP99, buckets()]);
+  if (cmp.latencyDistribution)
+    checks.push(['compareLatencyDistribution', cmp.latencyDistribution, buckets()]);
   return checks.map(([builtin, effect, query]) => ({
     name: BUILTIN_NAMES[builtin],
     builtin,
+    ...recorded,
     ...common,
     compare: { ...base, ...effect },
     provider: { prometheus: { query } },

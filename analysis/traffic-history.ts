@@ -5,8 +5,9 @@
 
 import { describeSide, errorCounts, requestCountsQuery, type Side, withWindow } from './compare/queries.ts';
 import type { TrafficHistory } from './detectability.ts';
+import { type Flavour, ISTIO } from './flavour.ts';
+import type { Destination } from './promql.ts';
 import type { MetricProvider, Sample } from './provider.ts';
-import { type Destination, selector } from './queries.ts';
 import { TtlCache } from './ttl-cache.ts';
 
 export const HISTORY_MS = 3_600_000;
@@ -23,9 +24,9 @@ const PRESENCE_STEP_S = 5;
  * is divided by the seconds in which either side had a series: a side first seen ten minutes
  * ago is not taken for one sixth of its real rate. The Services' requests are the usual request counts (compare/queries.ts).
  */
-export function trafficHistoryQuery(canary: Destination, stable: Destination): string {
-  const counts = withWindow(requestCountsQuery(canary, stable), HISTORY_MS);
-  const either = `istio_requests_total{${selector(canary)}} or istio_requests_total{${selector(stable)}}`;
+export function trafficHistoryQuery(canary: Destination, stable: Destination, f: Flavour = ISTIO): string {
+  const counts = withWindow(requestCountsQuery(canary, stable, f), HISTORY_MS);
+  const either = `${f.requests}{${f.select(canary)}} or ${f.requests}{${f.select(stable)}}`;
   const present = `count_over_time((sum(${either}))[1h:${PRESENCE_STEP_S}s])`;
   return `${counts} / scalar(${present} * ${PRESENCE_STEP_S})`;
 }
@@ -35,9 +36,10 @@ export function trafficFromSamples(
   samples: readonly Sample[],
   canarySide: string | Side,
   stableSide: string | Side,
+  f: Flavour = ISTIO,
 ): TrafficHistory | { missing: string } {
-  const canary = errorCounts(samples, canarySide);
-  const stable = errorCounts(samples, stableSide);
+  const canary = errorCounts(samples, canarySide, f);
+  const stable = errorCounts(samples, stableSide, f);
   const rps = canary.requests + stable.requests;
   const [stableName, canaryName] = [describeSide(stableSide), describeSide(canarySide)];
   if (!(rps > 0))
@@ -55,7 +57,7 @@ export interface TrafficHistoryOptions {
   now?: () => number;
 }
 
-/** Traffic per (Prometheus, namespace, stable, canary, their revisions), cached with a TTL and bounded (oldest out). */
+/** Traffic per (flavour, Prometheus, namespace, stable, canary, their revisions or clusters), cached with a TTL and bounded (oldest out). */
 export class TrafficHistoryCache {
   private readonly cache: TtlCache<TrafficHistory | { missing: string }>;
 
@@ -76,18 +78,22 @@ export class TrafficHistoryCache {
     provider: MetricProvider,
     canary: Destination,
     stable: Destination,
+    f: Flavour = ISTIO,
   ): Promise<TrafficHistory | { missing: string }> {
     // Under subset routing the Service names stay while the revisions change with each release:
     // without the revisions a new release would be told the last one's traffic.
     const key = JSON.stringify([
+      f.name,
       provider.address,
       canary.namespace,
       stable.service,
       canary.service,
       stable.revision ?? null,
       canary.revision ?? null,
+      stable.clusters ?? null,
+      canary.clusters ?? null,
     ]);
-    return this.cache.get(key, () => readTraffic(provider, canary, stable));
+    return this.cache.get(key, () => readTraffic(provider, canary, stable, f));
   }
 }
 
@@ -96,10 +102,11 @@ export async function readTraffic(
   provider: MetricProvider,
   canary: Destination,
   stable: Destination,
+  f: Flavour = ISTIO,
 ): Promise<TrafficHistory | { missing: string; failed?: true }> {
   try {
-    const samples = await provider.series(trafficHistoryQuery(canary, stable));
-    return trafficFromSamples(samples, canary, stable);
+    const samples = await provider.series(trafficHistoryQuery(canary, stable, f));
+    return trafficFromSamples(samples, canary, stable, f);
   } catch (err) {
     return {
       missing: (err as Error).message.split('; query:')[0] ?? 'Prometheus did not answer',

@@ -411,6 +411,10 @@ export const GATES_NEED_ONE = {
   message: 'an analysis needs at least one gate: successRate, latencyP99, compareToStable or templates',
 };
 
+/** The metrics flavours of analysis/flavour.ts, by name. */
+export const BuiltinMetrics = z.enum(['istio', 'envoyGateway']);
+export type BuiltinMetrics = z.infer<typeof BuiltinMetrics>;
+
 export const Gates = z
   .object({
     interval: Interval.optional().meta({
@@ -441,6 +445,10 @@ export const Gates = z
       })
       .optional(),
     compareToStable: CompareToStable.optional(),
+    builtinMetrics: BuiltinMetrics.optional().meta({
+      description:
+        "Whose metrics the builtins (successRate, latencyP99, compareToStable) read: istio (Istio's standard metrics, the default) or envoyGateway (Envoy's upstream cluster statistics from Envoy Gateway's proxies; needs trafficRouting.gatewayAPI).",
+    }),
     templates: z.array(TemplateRef).max(10).optional(),
     args: z.array(GateArg).max(20).meta(keyedByName).optional(),
   })
@@ -566,6 +574,10 @@ const STABLE_REVISION =
 
 export const RunMetric = Metric.extend({
   builtin: z.enum(['successRate', 'latencyP99', ...COMPARE_BUILTINS]).optional(),
+  builtinMetrics: BuiltinMetrics.optional().meta({
+    description:
+      "The metrics flavour the builtin's query reads and its answer is read by; absent: istio (runs stored before flavours).",
+  }),
   compare: z
     .object({
       canaryService: z.string(),

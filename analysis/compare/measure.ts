@@ -2,6 +2,7 @@
 // judge them, and say in words and numbers why.
 import type { RunMetric } from '../../crds/index.ts';
 import type { MeasurementPhase } from '../../machines/analysis-run.ts';
+import { flavourOf } from '../flavour.ts';
 import type { MetricProvider } from '../provider.ts';
 import { normalise } from './histogram.ts';
 import {
@@ -45,11 +46,12 @@ export function judgeSamples(metric: RunMetric, samples: Parameters<typeof error
   // Runs stored before subset routing have no revisions: their sides are Service names.
   const canarySide = sideOf(c.canaryService, c.canaryRevision);
   const stableSide = sideOf(c.stableService, c.stableRevision);
+  const flavour = flavourOf(metric.builtinMetrics);
   let comparison: Comparison;
   if (metric.builtin === 'compareErrors') {
     comparison = compareErrors(
-      errorCounts(samples, canarySide),
-      errorCounts(samples, stableSide),
+      errorCounts(samples, canarySide, flavour),
+      errorCounts(samples, stableSide, flavour),
       {
         ...(c.maxIncreasePoints === undefined ? {} : { maxIncreasePoints: c.maxIncreasePoints }),
         ...(c.maxIncreasePercent === undefined ? {} : { maxIncreasePercent: c.maxIncreasePercent }),
@@ -57,8 +59,8 @@ export function judgeSamples(metric: RunMetric, samples: Parameters<typeof error
       common,
     );
   } else {
-    const canary = normalise(bucketsOf(samples, canarySide));
-    const stable = normalise(bucketsOf(samples, stableSide));
+    const canary = normalise(bucketsOf(samples, canarySide, flavour));
+    const stable = normalise(bucketsOf(samples, stableSide, flavour));
     comparison =
       metric.builtin === 'compareLatencyP99'
         ? compareLatencyP99(canary, stable, c.maxIncreasePercent ?? 0, common)

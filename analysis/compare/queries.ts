@@ -1,8 +1,10 @@
-// compareToStable's PromQL: counts over the window since the run started, grouped so canary and
-// stable come back in one answer and sample sizes are known (increase(), not rate()).
+// compareToStable's PromQL in a metrics flavour: counts over the window since the run started,
+// grouped so canary and stable come back in one answer and sample sizes are known (increase(),
+// not rate()). The absolute builtins read the same queries over their own window.
 
+import { type Flavour, ISTIO } from '../flavour.ts';
+import { type Destination, promDuration } from '../promql.ts';
 import type { Sample } from '../provider.ts';
-import { type Destination, promDuration, selector } from '../queries.ts';
 import type { Bucket } from './histogram.ts';
 import type { ErrorCounts } from './judge.ts';
 
@@ -12,24 +14,16 @@ export const WINDOW = '{{window}}';
 export const withWindow = (query: string, windowMs: number): string =>
   query.replaceAll(WINDOW, promDuration(windowMs));
 
-const both = (metric: string, canary: Destination, stable: Destination) =>
-  `increase(${metric}{${selector(canary)}}[${WINDOW}]) or increase(${metric}{${selector(stable)}}[${WINDOW}])`;
+/** Both sides' series of a metric over the window, each marked as the flavour marks a side. */
+const both = (metric: string, canary: Destination, stable: Destination, f: Flavour) =>
+  `${f.tag(`increase(${metric}{${f.select(canary)}}[${WINDOW}])`, canary)} or ${f.tag(`increase(${metric}{${f.select(stable)}}[${WINDOW}])`, stable)}`;
 
-/**
- * The labels a side is found by in the answer. The revision joins only when a side has one, so
- * the queries stored in runs (and read by people) stay as they were without subset routing.
- */
-const sides = (canary: Destination, stable: Destination) =>
-  canary.revision === undefined && stable.revision === undefined
-    ? 'destination_service_name'
-    : 'destination_service_name, destination_canonical_revision';
-
-export function requestCountsQuery(canary: Destination, stable: Destination): string {
-  return `sum by (${sides(canary, stable)}, response_code) (${both('istio_requests_total', canary, stable)})`;
+export function requestCountsQuery(canary: Destination, stable: Destination, f: Flavour = ISTIO): string {
+  return `sum by (${f.sideLabels(canary, stable)}, ${f.status}) (${both(f.requests, canary, stable, f)})`;
 }
 
-export function latencyBucketsQuery(canary: Destination, stable: Destination): string {
-  return `sum by (${sides(canary, stable)}, le) (${both('istio_request_duration_milliseconds_bucket', canary, stable)})`;
+export function latencyBucketsQuery(canary: Destination, stable: Destination, f: Flavour = ISTIO): string {
+  return `sum by (${f.sideLabels(canary, stable)}, le) (${both(f.buckets, canary, stable, f)})`;
 }
 
 /**
@@ -56,34 +50,33 @@ export function describeSide(side: string | Side): string {
 
 const usable = (s: Sample) => Number.isFinite(s.value) && s.value >= 0;
 
-function belongsTo(s: Sample, side: string | Side): boolean {
-  const { service, revision } = asSide(side);
-  return revision === undefined
-    ? s.labels.destination_service_name === service
-    : s.labels.destination_canonical_revision === revision;
-}
+const belongsTo = (s: Sample, side: string | Side, f: Flavour) => f.belongsTo(s.labels, asSide(side));
 
 /**
  * Requests and 5xx answers of one side from the request-count series. A histogram bucket
  * (it has `le`) is not a request count: skipped, so an answer holding both kinds of series
  * cannot count each request once per bucket.
  */
-export function errorCounts(samples: readonly Sample[], side: string | Side): ErrorCounts {
+export function errorCounts(
+  samples: readonly Sample[],
+  side: string | Side,
+  f: Flavour = ISTIO,
+): ErrorCounts {
   let requests = 0;
   let errors = 0;
   for (const s of samples) {
-    if (!belongsTo(s, side) || !usable(s) || s.labels.le !== undefined) continue;
+    if (!belongsTo(s, side, f) || !usable(s) || s.labels.le !== undefined) continue;
     requests += s.value;
-    if (/^5/.test(s.labels.response_code ?? '')) errors += s.value;
+    if (f.isError(s.labels)) errors += s.value;
   }
   return { requests, errors };
 }
 
 /** One side's cumulative buckets from the bucket series. */
-export function bucketsOf(samples: readonly Sample[], side: string | Side): Bucket[] {
+export function bucketsOf(samples: readonly Sample[], side: string | Side, f: Flavour = ISTIO): Bucket[] {
   const out: Bucket[] = [];
   for (const s of samples) {
-    if (!belongsTo(s, side) || !usable(s)) continue;
+    if (!belongsTo(s, side, f) || !usable(s)) continue;
     const le = s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le);
     if (!Number.isNaN(le)) out.push({ le, count: s.value });
   }
