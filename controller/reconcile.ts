@@ -699,7 +699,14 @@ function driftedWeight(
 async function runAnalyses(deps: ReconcileDeps, pass: Pass, actions: Effect[]): Promise<void> {
   for (const action of actions) {
     if (action.type === 'startAnalysis') {
-      await startAnalysisRun(deps.writer, deps.analysis, pass.rollout, action.params, pass.runs);
+      await startAnalysisRun(
+        deps.writer,
+        deps.analysis,
+        pass.rollout,
+        action.params,
+        pass.runs,
+        (kind, name) => deps.world.gatewayRoute(kind, pass.namespace, name),
+      );
     } else if (action.type === 'stopAnalysis') {
       // A run under the gate's name that is not ours was never adopted; it is not ours to end.
       const run = deps.world.analysisRun(pass.namespace, action.params.name);

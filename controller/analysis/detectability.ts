@@ -31,6 +31,9 @@ export async function assessRun(
   const metric = errorsMetric(run);
   // A watch (the background gate run again while the release is paused) was said at its first run.
   if (!metric?.compare || metric.inconclusiveLimit === WATCH_INCONCLUSIVE_LIMIT) return undefined;
+  // An Envoy Gateway run keeps its sides' clusters only inside its queries: no history is asked
+  // rather than Istio's series of the same Services, which an Envoy Gateway data plane never has.
+  if (metric.builtinMetrics === 'envoyGateway') return undefined;
   if (!rollout || deps.address === undefined) return undefined;
   const namespace = run.metadata.namespace ?? 'default';
   const provider = deps.providers.get(deps.address, deps.timeoutMs ?? 3000);

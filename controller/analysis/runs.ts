@@ -21,6 +21,7 @@ import type { EffectParams } from '../../machines/actions.ts';
 import { isNotFound, requestJson, resourcePath } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { ROLLOUT_LABEL } from '../revision.ts';
+import { envoyClusters, type RouteLookup } from '../traffic/envoy-clusters.ts';
 import { ownerReference } from '../workload.ts';
 import type { Writer } from '../writer.ts';
 
@@ -90,6 +91,8 @@ export function analysisRunFor(
   policy?: AnalysisPolicy,
   /** Scrape interval per Prometheus address ('' = the default one), where it could be learned. */
   scrapeIntervals?: ReadonlyMap<string, number>,
+  /** For an envoyGateway gate: the Envoy clusters of each Service, or why there are none. */
+  clusters?: ReadonlyMap<string, readonly string[]> | string,
 ): AnalysisRun {
   const written = gatesFor(rollout.spec, start.gate, start.stepIndex);
   const name = rollout.metadata.name ?? '';
@@ -112,6 +115,7 @@ export function analysisRunFor(
       templates,
       ...(policy ? { policy } : {}),
       ...(scrapeIntervals ? { scrapeIntervals } : {}),
+      ...(clusters === undefined ? {} : { envoyClusters: clusters }),
     }));
   } catch (err) {
     if (!(err instanceof InvalidAnalysis)) throw err;
@@ -213,6 +217,8 @@ export async function startAnalysisRun(
   rollout: Rollout,
   start: EffectParams['startAnalysis'],
   earlier: AnalysisRun[],
+  /** The Rollout's Gateway API routes as the caches hold them. */
+  routes?: RouteLookup,
 ): Promise<void> {
   const gates = gatesFor(rollout.spec, start.gate, start.stepIndex);
   const found: FoundTemplates = new Map();
@@ -236,7 +242,12 @@ export async function startAnalysisRun(
       : undefined;
   // A gate that cannot be resolved still gets its run, carrying the problem in spec.error:
   // the runner, the one writer of run status, ends it in Error at once.
-  const run = analysisRunFor(rollout, start, found, earlier, analysis?.policy, scrapeIntervals);
+  // Read only for a gate that asks: Istio's metrics need no route.
+  const clusters =
+    gates?.builtinMetrics === 'envoyGateway' && routes
+      ? envoyClusters(rollout.spec, namespace, routes)
+      : undefined;
+  const run = analysisRunFor(rollout, start, found, earlier, analysis?.policy, scrapeIntervals, clusters);
   await writer.createAnalysisRun(run);
   const notes = run.metadata.annotations?.[WINDOW_NOTES_ANNOTATION];
   if (notes && analysis?.events) {
