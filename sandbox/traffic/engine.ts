@@ -1,4 +1,4 @@
-import { sampleLatencies } from './latency.ts';
+import { ISTIO_DURATION_BUCKETS_MS, sampleLatencies } from './latency.ts';
 import { MetricsRegistry, type SourceLabels } from './metrics.ts';
 import { binomial, multinomial, poisson, type Rng, seededRng } from './rng.ts';
 import { compilePlans, type Plan } from './routing.ts';
@@ -22,6 +22,8 @@ export class Simulator {
   readonly metrics: MetricsRegistry;
   private readonly rng: Rng;
   private plans: Plan[] = [];
+  /** One batch's latencies before they are added to Istio's and Envoy's histograms. */
+  private readonly scratch = new Float64Array(ISTIO_DURATION_BUCKETS_MS.length + 1);
 
   constructor(options: SimulatorOptions) {
     this.rng = seededRng(options.seed);
@@ -68,6 +70,8 @@ export class Simulator {
       s.sum += k * o.latencyMs;
       // Fixed answers (503 no endpoint, 404 no route) come back in well under a millisecond.
       s.buckets[0] = (s.buckets[0] ?? 0) + k;
+      // Envoy charges a cluster without healthy hosts its 503 but times no upstream request.
+      if (o.envoyCluster !== undefined) this.metrics.envoy.count(o.envoyCluster, o.code, k);
       return;
     }
     const errors = binomial(this.rng, k, o.errorRate);
@@ -79,7 +83,18 @@ export class Simulator {
       const s = this.metrics.get(o.labels, code);
       s.export = o.metrics;
       s.count += count;
-      s.sum += sampleLatencies(this.rng, o.latency, count, s.buckets);
+      if (o.envoyCluster === undefined) {
+        s.sum += sampleLatencies(this.rng, o.latency, count, s.buckets);
+        continue;
+      }
+      // The same draws for both data planes' histograms: one request, one duration.
+      this.scratch.fill(0);
+      const sum = sampleLatencies(this.rng, o.latency, count, this.scratch);
+      for (let i = 0; i < this.scratch.length; i++)
+        s.buckets[i] = (s.buckets[i] ?? 0) + (this.scratch[i] ?? 0);
+      s.sum += sum;
+      this.metrics.envoy.count(o.envoyCluster, code, count, o.metrics);
+      this.metrics.envoy.time(o.envoyCluster, this.scratch, sum, o.metrics);
     }
   }
 }

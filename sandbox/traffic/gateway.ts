@@ -2,9 +2,10 @@
 // states it: which HTTPRoute rule a request meets and how its backendRefs split the traffic.
 // Pure; `routing.ts` turns the chosen backends into endpoints.
 //
-// Metrics stay Istio's: Istio implements the Gateway API (sidecars and waypoints for GAMMA
-// routes, its gateway for ingress), and reports `istio_requests_total` with the destination
-// Service's labels either way. Envoy Gateway's own statistics would be a later flavour.
+// Metrics: Istio's, since Istio implements the Gateway API (sidecars and waypoints for GAMMA
+// routes, its gateway for ingress) and reports `istio_requests_total` with the destination
+// Service's labels either way; and beside them Envoy Gateway's upstream cluster statistics
+// (envoy-metrics.ts), so a gate can read either flavour.
 
 import { fullMatch } from './match.ts';
 import type { HttpBackendRef, HttpRouteMatch, HttpRouteObject, HttpRouteRule, LoadClass } from './types.ts';
@@ -142,6 +143,8 @@ export interface BackendShare {
   share: number;
   /** Not a core Service: the spec's invalid backend, answered 500. */
   invalidKind: boolean;
+  /** Its place in the rule's backendRefs, which Envoy Gateway names clusters by. */
+  index: number;
 }
 
 /**
@@ -157,6 +160,7 @@ export function backendShares(route: HttpRouteObject, rule: HttpRouteRule): Back
   return refs.flatMap((ref, i) => {
     const share = (weights[i] ?? 0) / total;
     if (share === 0) return [];
-    return [{ ref, namespace: ref.namespace ?? route.namespace, share, invalidKind: !isServiceBackend(ref) }];
+    const namespace = ref.namespace ?? route.namespace;
+    return [{ ref, namespace, share, invalidKind: !isServiceBackend(ref), index: i }];
   });
 }

@@ -1,3 +1,4 @@
+import { EnvoyClusterStats } from './envoy-metrics.ts';
 import { ISTIO_DURATION_BUCKETS_MS } from './latency.ts';
 import type { DestinationLabels } from './routing.ts';
 import type { MetricsExport } from './types.ts';
@@ -29,6 +30,8 @@ const BUCKET_LABELS = [...ISTIO_DURATION_BUCKETS_MS.map((b) => String(b)), '+Inf
 export class MetricsRegistry {
   private readonly series = new Map<string, Series>();
   private readonly labelPrefixCache = new WeakMap<DestinationLabels, string>();
+  /** The same requests as Envoy Gateway's proxy counts them, for requests an HTTPRoute routed. */
+  readonly envoy = new EnvoyClusterStats();
 
   constructor(private readonly source: SourceLabels) {}
 
@@ -76,7 +79,7 @@ export class MetricsRegistry {
       }
       out.push(`${l.sum}${value(s, s.sum)}`, `${l.count}${value(s, s.count)}`);
     }
-    out.push('');
+    out.push(...this.envoy.render(), '');
     return out.join('\n');
   }
 

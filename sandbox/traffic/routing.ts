@@ -8,6 +8,7 @@ import {
   type HttpMatchRequest,
   type HttpRoute,
   type HttpRouteObject,
+  type HttpRouteRule,
   type LoadClass,
   type MetricsExport,
   type Pod,
@@ -38,8 +39,17 @@ export type Outcome =
       errorRate: number;
       latency: LatencyModel;
       metrics?: MetricsExport;
+      envoyCluster?: string;
     }
-  | { kind: 'fixed'; share: number; labels: DestinationLabels; code: number; latencyMs: number };
+  | {
+      kind: 'fixed';
+      share: number;
+      labels: DestinationLabels;
+      code: number;
+      latencyMs: number;
+      /** Envoy Gateway's cluster for the backendRef, when an HTTPRoute routed the request. */
+      envoyCluster?: string;
+    };
 
 /** Where one load class's requests go, precomputed whenever the world changes. */
 export interface Plan {
@@ -189,12 +199,15 @@ class WorldIndex {
     const shares = backendShares(route, rule);
     if (shares.length === 0)
       return { load, outcomes: [fixedOutcome(target, 1, 500)], via: `${via}: no backend` };
-    const outcomes = shares.flatMap(({ ref, namespace, share, invalidKind }) => {
+    const clusterOf = envoyClusterNamer(route, rule, index);
+    const outcomes = shares.flatMap(({ ref, namespace, share, invalidKind, index: j }) => {
       const fq = serviceFqdn(ref.name, namespace);
       // The spec's invalid backendRef (unknown kind, or no such Service) answers 500 for its
-      // share; a Service without ready endpoints 503, as `destination` does.
+      // share, from Envoy Gateway's cluster that does not exist (no upstream stats); a Service
+      // without ready endpoints 503, as `destination` does, charged to its cluster as Envoy does.
       if (invalidKind || !this.services.has(fq)) return [fixedOutcome(fq, share, 500)];
-      return this.destination(fq, share);
+      const envoyCluster = clusterOf(j);
+      return this.destination(fq, share).map((o) => ({ ...o, envoyCluster }));
     });
     const mirrors = (rule.filters ?? []).flatMap((f) => {
       const ref = f.type === 'RequestMirror' ? f.requestMirror?.backendRef : undefined;
@@ -304,6 +317,21 @@ export function canonicalService(pod: Pod): string {
 export function canonicalRevision(pod: Pod): string {
   const l = pod.labels;
   return l['service.istio.io/canonical-revision'] ?? l['app.kubernetes.io/version'] ?? l.version ?? 'latest';
+}
+
+/**
+ * Envoy Gateway's cluster for backendRef `j` of an HTTPRoute rule: one cluster per rule, its
+ * backendRefs as weighted localities, unless a backendRef has filters, which gives each its own
+ * (internal/gatewayapi/helpers.go and RouteDestination.NeedsClusterPerSetting in internal/ir/xds.go).
+ */
+function envoyClusterNamer(
+  route: HttpRouteObject,
+  rule: HttpRouteRule,
+  index: number,
+): (j: number) => string {
+  const name = `httproute/${route.namespace}/${route.name}/rule/${index}`;
+  const perBackend = (rule.backendRefs ?? []).some((r) => (r.filters?.length ?? 0) > 0);
+  return (j) => (perBackend ? `${name}/backend/${j}` : name);
 }
 
 /** An answer Envoy gives itself (no route, no backend), attributed to the host asked for. */

@@ -90,6 +90,8 @@ export interface HttpBackendRef {
   namespace?: string;
   port?: number;
   weight?: number;
+  /** Only whether there are any: Envoy Gateway then gives each backendRef its own cluster. */
+  filters?: unknown[];
 }
 
 export interface Service {
