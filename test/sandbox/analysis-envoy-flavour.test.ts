@@ -1,0 +1,113 @@
+// Builtin gates read from Envoy Gateway's upstream cluster statistics, on the real API server,
+// Prometheus and the traffic simulator (which exports those statistics beside Istio's, named as
+// Envoy Gateway names its clusters): a healthy canary behind an HTTPRoute is promoted and a
+// failing one rolled back, both judged by queries of Envoy's series only.
+import { describe, expect, it } from 'vitest';
+import { requestJson } from '../../controller/kube/client.ts';
+import type { GatewayRoute } from '../../controller/traffic/gateway-route.ts';
+import { kube } from '../harness/kube.ts';
+import { freshNamespace } from '../harness/namespace.ts';
+import { promScalar } from '../harness/prometheus.ts';
+import { setLoad, setProfile } from '../harness/traffic.ts';
+import { analysisRuns, hostOf, startAnalysisController } from '../support/analysis.ts';
+import { apply, gatewayApp, setImage, waitForRollout } from '../support/apps.ts';
+
+/** The app's HTTPRoute with a filter on the canary's backendRef: Envoy Gateway then gives each backendRef its own cluster. */
+function withBackendFilter(objects: ReturnType<typeof gatewayApp>): ReturnType<typeof gatewayApp> {
+  return objects.map((o) => {
+    if (o.kind !== 'HTTPRoute') return o;
+    const route = structuredClone(o) as unknown as GatewayRoute;
+    const canaryRef = route.spec.rules?.[1]?.backendRefs?.[1];
+    if (!canaryRef) throw new Error('gatewayApp changed: no canary backendRef in rule 1');
+    canaryRef.filters = [
+      {
+        type: 'RequestHeaderModifier',
+        requestHeaderModifier: { set: [{ name: 'x-sluice-side', value: 'canary' }] },
+      },
+    ];
+    return route as unknown as typeof o;
+  });
+}
+
+const weights = async (ns: string) => {
+  const route = await requestJson<GatewayRoute>(kube().kc, {
+    method: 'GET',
+    path: `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes/web`,
+  });
+  return (route.spec.rules?.[1]?.backendRefs ?? []).map((r) => r.weight);
+};
+
+describe('builtin gates reading Envoy Gateway statistics (builtinMetrics: envoyGateway)', () => {
+  it('promotes a healthy canary and rolls back a failing one, judged on the backendRef clusters', async () => {
+    const ns = await freshNamespace('envoy-gate');
+    const gate = {
+      analysis: {
+        interval: '2s',
+        initialDelay: '6s',
+        count: 2,
+        builtinMetrics: 'envoyGateway',
+        successRate: { min: 95 },
+        latencyP99: { maxMs: 2000 },
+      },
+    };
+    await apply(
+      withBackendFilter(
+        gatewayApp(ns, {
+          image: `shop/${ns}:1`,
+          steps: [{ setWeight: 50 }, gate, { setWeight: 100 }] as never,
+        }),
+      ),
+    );
+    await setLoad(hostOf('web', ns), 60);
+    await startAnalysisController(ns);
+    const first = await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+
+    await setImage(ns, `shop/${ns}:2`);
+    const promoted = await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Healthy' && r.status.stableRevision !== first.status?.stableRevision,
+      'the healthy canary to pass the Envoy-read gate and be promoted',
+      { timeout: 90_000 },
+    );
+    expect(promoted.status?.history?.at(-1)?.outcome).toBe('Promoted');
+    const canaryCluster = `httproute/${ns}/web/rule/1/backend/1`;
+    const passed = (await analysisRuns(ns)).find((r) => r.spec.gate === 'step');
+    expect(passed?.status?.phase).toBe('Successful');
+    expect(passed?.spec.metrics.map((m) => [m.name, m.builtinMetrics])).toEqual([
+      ['success-rate', 'envoyGateway'],
+      ['latency-p99', 'envoyGateway'],
+    ]);
+    const [success, latency] = passed?.spec.metrics ?? [];
+    expect(success?.provider.prometheus?.query).toContain('increase(envoy_cluster_upstream_rq_xx{');
+    expect(success?.provider.prometheus?.query).toContain(`envoy_cluster_name=~"${canaryCluster}"`);
+    expect(success?.provider.prometheus?.query).not.toContain('istio_');
+    expect(latency?.provider.prometheus?.query).toContain('envoy_cluster_upstream_rq_time_bucket{');
+    // The series the gate read exist in Prometheus under Envoy's names, for the canary's own cluster.
+    expect(
+      await promScalar(`sum(envoy_cluster_upstream_rq_xx{envoy_cluster_name="${canaryCluster}"})`),
+    ).toBeGreaterThan(0);
+    expect(passed?.status?.metricResults?.every((m) => m.count === 2 && m.failed === 0)).toBe(true);
+
+    // A canary failing 40% of its requests fails the same gate, read from its 5xx class.
+    await setProfile(`shop/${ns}:3`, { errorRate: 0.4 });
+    await setImage(ns, `shop/${ns}:3`);
+    const aborted = await waitForRollout(
+      ns,
+      (r) => r.status?.phase === 'Degraded' && r.status.abort === true,
+      'the failing canary to be rolled back by successRate read from Envoy',
+      { timeout: 90_000 },
+    );
+    expect(aborted.status?.stableRevision).toBe(promoted.status?.stableRevision);
+    const failed = (await analysisRuns(ns)).find(
+      (r) => r.spec.gate === 'step' && r.status?.phase === 'Failed',
+    );
+    expect(failed?.spec.metrics[0]?.builtinMetrics).toBe('envoyGateway');
+    expect(failed?.status?.metricResults?.find((m) => m.name === 'success-rate')?.failed).toBeGreaterThan(0);
+    expect(
+      await promScalar(
+        `sum(envoy_cluster_upstream_rq_xx{envoy_cluster_name="${canaryCluster}",envoy_response_code_class="5"})`,
+      ),
+    ).toBeGreaterThan(0);
+    expect(await weights(ns)).toEqual([100, 0]);
+  });
+});
