@@ -8,8 +8,8 @@ import type { GatewayRoute } from '../../controller/traffic/gateway-route.ts';
 import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
 import { promScalar } from '../harness/prometheus.ts';
-import { setLoad, setProfile } from '../harness/traffic.ts';
-import { analysisRuns, hostOf, startAnalysisController } from '../support/analysis.ts';
+import { setProfile } from '../harness/traffic.ts';
+import { analysisRuns, promoteSecond, startAnalysisController } from '../support/analysis.ts';
 import { apply, gatewayApp, setImage, waitForRollout } from '../support/apps.ts';
 
 /** The app's HTTPRoute with a filter on the canary's backendRef: Envoy Gateway then gives each backendRef its own cluster. */
@@ -58,18 +58,12 @@ describe('builtin gates reading Envoy Gateway statistics (builtinMetrics: envoyG
         }),
       ),
     );
-    await setLoad(hostOf('web', ns), 60);
-    await startAnalysisController(ns);
-    const first = await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
-
-    await setImage(ns, `shop/${ns}:2`);
-    const promoted = await waitForRollout(
+    const promoted = await promoteSecond(
       ns,
-      (r) => r.status?.phase === 'Healthy' && r.status.stableRevision !== first.status?.stableRevision,
+      () => startAnalysisController(ns),
       'the healthy canary to pass the Envoy-read gate and be promoted',
-      { timeout: 90_000 },
+      90_000,
     );
-    expect(promoted.status?.history?.at(-1)?.outcome).toBe('Promoted');
     const canaryCluster = `httproute/${ns}/web/rule/1/backend/1`;
     const passed = (await analysisRuns(ns)).find((r) => r.spec.gate === 'step');
     expect(passed?.status?.phase).toBe('Successful');

@@ -104,6 +104,30 @@ export async function stepAnalysisRelease(
 }
 
 /**
+ * Under load from the simulator, with the controller `start` runs: the first revision (image
+ * `shop/NS:1`) made stable, then `shop/NS:2` released and promoted, which `what` describes.
+ */
+export async function promoteSecond(
+  ns: string,
+  start: () => Promise<unknown>,
+  what: string,
+  timeout: number,
+): Promise<Rollout> {
+  await setLoad(hostOf('web', ns), 60);
+  await start();
+  const first = await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+  await setImage(ns, `shop/${ns}:2`);
+  const promoted = await waitForRollout(
+    ns,
+    (r) => r.status?.phase === 'Healthy' && r.status.stableRevision !== first.status?.stableRevision,
+    what,
+    { timeout },
+  );
+  expect(promoted.status?.history?.at(-1)?.outcome).toBe('Promoted');
+  return promoted;
+}
+
+/**
  * A canary with a background success-rate gate, released to its second revision by whatever
  * `start` runs (the sources, the bundle, the chart's Deployment): returns once that revision is
  * promoted, after checking the gate really measured through Prometheus.
@@ -121,17 +145,7 @@ export async function promoteGatedCanary(
       canary: { analysis: { interval: '3s', initialDelay: '5s', successRate: { min: 90 } } },
     }),
   );
-  await setLoad(hostOf('web', ns), 60);
-  await start();
-  const first = await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
-  await setImage(ns, `shop/${ns}:2`);
-  const promoted = await waitForRollout(
-    ns,
-    (r) => r.status?.phase === 'Healthy' && r.status.stableRevision !== first.status?.stableRevision,
-    `${who} to promote the second revision`,
-    { timeout: 120_000 },
-  );
-  expect(promoted.status?.history?.at(-1)?.outcome).toBe('Promoted');
+  const promoted = await promoteSecond(ns, start, `${who} to promote the second revision`, 120_000);
   expect(await canaryWeight(ns)).toBe(0);
   const bg = (await analysisRuns(ns)).find((r) => r.spec.gate === 'background');
   expect(bg?.status?.metricResults?.find((m) => m.name === 'success-rate')?.successful).toBeGreaterThan(0);
