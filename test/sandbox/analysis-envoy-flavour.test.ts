@@ -9,8 +9,8 @@ import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
 import { promScalar } from '../harness/prometheus.ts';
 import { setProfile } from '../harness/traffic.ts';
-import { analysisRuns, promoteSecond, startAnalysisController } from '../support/analysis.ts';
-import { apply, gatewayApp, setImage, waitForRollout } from '../support/apps.ts';
+import { analysisRuns, promoteSecond, runOf, startAnalysisController } from '../support/analysis.ts';
+import { apply, condition, gatewayApp, setImage, waitForRollout } from '../support/apps.ts';
 
 /** The app's HTTPRoute with a filter on the canary's backendRef: Envoy Gateway then gives each backendRef its own cluster. */
 function withBackendFilter(objects: ReturnType<typeof gatewayApp>): ReturnType<typeof gatewayApp> {
@@ -37,19 +37,21 @@ const weights = async (ns: string) => {
   return (route.spec.rules?.[1]?.backendRefs ?? []).map((r) => r.weight);
 };
 
+/** A step gate reading Envoy Gateway's statistics. */
+const gate = {
+  analysis: {
+    interval: '2s',
+    initialDelay: '6s',
+    count: 2,
+    builtinMetrics: 'envoyGateway',
+    successRate: { min: 95 },
+    latencyP99: { maxMs: 2000 },
+  },
+};
+
 describe('builtin gates reading Envoy Gateway statistics (builtinMetrics: envoyGateway)', () => {
   it('promotes a healthy canary and rolls back a failing one, judged on the backendRef clusters', async () => {
     const ns = await freshNamespace('envoy-gate');
-    const gate = {
-      analysis: {
-        interval: '2s',
-        initialDelay: '6s',
-        count: 2,
-        builtinMetrics: 'envoyGateway',
-        successRate: { min: 95 },
-        latencyP99: { maxMs: 2000 },
-      },
-    };
     await apply(
       withBackendFilter(
         gatewayApp(ns, {
@@ -103,5 +105,25 @@ describe('builtin gates reading Envoy Gateway statistics (builtinMetrics: envoyG
       ),
     ).toBeGreaterThan(0);
     expect(await weights(ns)).toEqual([100, 0]);
+  });
+
+  it('refuses, naming why, a rule whose backendRefs Envoy Gateway would put in one cluster', async () => {
+    const ns = await freshNamespace('envoy-shared');
+    await apply(gatewayApp(ns, { image: `shop/${ns}:1`, steps: [{ setWeight: 30 }, gate] as never }));
+    await startAnalysisController(ns);
+    await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+    await setImage(ns, `shop/${ns}:2`);
+    const stalled = await waitForRollout(
+      ns,
+      (r) => r.status?.pause?.reason === 'AnalysisError' && condition(r, 'Stalled')?.status === 'True',
+      'the release to stall on the gate it cannot read',
+    );
+    const run = await runOf(ns, stalled, 'analysis');
+    expect(run?.status).toMatchObject({ phase: 'Error', reason: 'InvalidAnalysis' });
+    expect(run?.spec.error).toBe(
+      `cannot proceed: builtinMetrics envoyGateway: HTTPRoute ${ns}/web rule 'primary': Envoy Gateway puts its backendRefs in one cluster, ` +
+        "so the stable's and the canary's statistics cannot be told apart; give a backendRef filters (docs/analysis.md)",
+    );
+    expect(await weights(ns)).toEqual([70, 30]);
   });
 });
