@@ -8,9 +8,14 @@ import type { GatewayRoute } from '../../controller/traffic/gateway-route.ts';
 import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
 import { promScalar } from '../harness/prometheus.ts';
-import { setProfile } from '../harness/traffic.ts';
-import { analysisRuns, promoteSecond, runOf, startAnalysisController } from '../support/analysis.ts';
-import { apply, condition, gatewayApp, setImage, waitForRollout } from '../support/apps.ts';
+import {
+  analysisRuns,
+  promoteSecond,
+  rollBackFailingThird,
+  stallOnInvalidGate,
+  startAnalysisController,
+} from '../support/analysis.ts';
+import { apply, gatewayApp } from '../support/apps.ts';
 
 /** The app's HTTPRoute with a filter on the canary's backendRef: Envoy Gateway then gives each backendRef its own cluster. */
 function withBackendFilter(objects: ReturnType<typeof gatewayApp>): ReturnType<typeof gatewayApp> {
@@ -85,15 +90,13 @@ describe('builtin gates reading Envoy Gateway statistics (builtinMetrics: envoyG
     expect(passed?.status?.metricResults?.every((m) => m.count === 2 && m.failed === 0)).toBe(true);
 
     // A canary failing 40% of its requests fails the same gate, read from its 5xx class.
-    await setProfile(`shop/${ns}:3`, { errorRate: 0.4 });
-    await setImage(ns, `shop/${ns}:3`);
-    const aborted = await waitForRollout(
+    await rollBackFailingThird(
       ns,
-      (r) => r.status?.phase === 'Degraded' && r.status.abort === true,
+      0.4,
+      promoted.status?.stableRevision,
       'the failing canary to be rolled back by successRate read from Envoy',
-      { timeout: 90_000 },
+      90_000,
     );
-    expect(aborted.status?.stableRevision).toBe(promoted.status?.stableRevision);
     const failed = (await analysisRuns(ns)).find(
       (r) => r.spec.gate === 'step' && r.status?.phase === 'Failed',
     );
@@ -110,16 +113,7 @@ describe('builtin gates reading Envoy Gateway statistics (builtinMetrics: envoyG
   it('refuses, naming why, a rule whose backendRefs Envoy Gateway would put in one cluster', async () => {
     const ns = await freshNamespace('envoy-shared');
     await apply(gatewayApp(ns, { image: `shop/${ns}:1`, steps: [{ setWeight: 30 }, gate] as never }));
-    await startAnalysisController(ns);
-    await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
-    await setImage(ns, `shop/${ns}:2`);
-    const stalled = await waitForRollout(
-      ns,
-      (r) => r.status?.pause?.reason === 'AnalysisError' && condition(r, 'Stalled')?.status === 'True',
-      'the release to stall on the gate it cannot read',
-    );
-    const run = await runOf(ns, stalled, 'analysis');
-    expect(run?.status).toMatchObject({ phase: 'Error', reason: 'InvalidAnalysis' });
+    const { run } = await stallOnInvalidGate(ns, 'the release to stall on the gate it cannot read');
     expect(run?.spec.error).toBe(
       `cannot proceed: builtinMetrics envoyGateway: HTTPRoute ${ns}/web rule 'primary': Envoy Gateway puts its backendRefs in one cluster, ` +
         "so the stable's and the canary's statistics cannot be told apart; give a backendRef filters (docs/analysis.md)",

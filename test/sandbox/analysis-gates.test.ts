@@ -6,7 +6,8 @@ import {
   analysisRuns,
   createObject,
   hostOf,
-  runOf,
+  rollBackFailingThird,
+  stallOnInvalidGate,
   startAnalysisController,
   stopPrometheus,
 } from '../support/analysis.ts';
@@ -132,15 +133,13 @@ describe('analysis gates on the sandbox', () => {
     expect(passed?.status?.metricResults?.[0]?.count).toBe(2);
 
     // ...a version answering 30% errors fails it and is rolled back.
-    await setProfile(`shop/${ns}:3`, { errorRate: 0.3 });
-    await setImage(ns, `shop/${ns}:3`);
-    const aborted = await waitForRollout(
+    const aborted = await rollBackFailingThird(
       ns,
-      (r) => r.status?.phase === 'Degraded' && r.status.abort === true,
+      0.3,
+      promoted.status?.stableRevision,
       'the step gate to fail and roll back',
-      { timeout: 60_000 },
+      60_000,
     );
-    expect(aborted.status?.stableRevision).toBe(promoted.status?.stableRevision);
     expect(aborted.status?.message).toMatch(
       /error-ratio failed: value 0\.\d+ met failure condition "result >= 0.02"/,
     );
@@ -155,19 +154,10 @@ describe('analysis gates on the sandbox', () => {
         steps: [{ setWeight: 30 }, { analysis: { templates: [{ templateName: 'nope' }] } }] as never,
       }),
     );
-    await startAnalysisController(ns);
-    await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
-    await setImage(ns, `shop/${ns}:2`);
-    const stalled = await waitForRollout(
-      ns,
-      (r) => r.status?.pause?.reason === 'AnalysisError' && condition(r, 'Stalled')?.status === 'True',
-      'the release to stall on the missing template',
-    );
+    const { stalled } = await stallOnInvalidGate(ns, 'the release to stall on the missing template');
     expect(condition(stalled, 'Stalled')?.message).toMatch(
       /cannot proceed: AnalysisTemplate an-miss-\w+\/nope not found/,
     );
-    const run = await runOf(ns, stalled, 'analysis');
-    expect(run?.status).toMatchObject({ phase: 'Error', reason: 'InvalidAnalysis' });
     expect(await canaryWeight(ns)).toBe(30);
   });
 

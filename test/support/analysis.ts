@@ -7,9 +7,9 @@ import { startController } from '../harness/controller.ts';
 import { sandbox } from '../harness/env.ts';
 import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
-import { setLoad } from '../harness/traffic.ts';
+import { setLoad, setProfile } from '../harness/traffic.ts';
 import { waitFor } from '../harness/wait.ts';
-import { apply, canaryApp, canaryWeight, setImage, waitForRollout } from './apps.ts';
+import { apply, canaryApp, canaryWeight, condition, setImage, waitForRollout } from './apps.ts';
 
 /** The controller under test, pointed at the sandbox's real Prometheus. */
 export function startAnalysisController(namespace: string) {
@@ -125,6 +125,47 @@ export async function promoteSecond(
   );
   expect(promoted.status?.history?.at(-1)?.outcome).toBe('Promoted');
   return promoted;
+}
+
+/**
+ * The third revision (`shop/NS:3`) made to answer `errorRate` of its requests with 5xx, released,
+ * and rolled back by its gate (`what`): the stable stays `stableRevision`.
+ */
+export async function rollBackFailingThird(
+  ns: string,
+  errorRate: number,
+  stableRevision: string | undefined,
+  what: string,
+  timeout: number,
+): Promise<Rollout> {
+  await setProfile(`shop/${ns}:3`, { errorRate });
+  await setImage(ns, `shop/${ns}:3`);
+  const aborted = await waitForRollout(
+    ns,
+    (r) => r.status?.phase === 'Degraded' && r.status.abort === true,
+    what,
+    { timeout },
+  );
+  expect(aborted.status?.stableRevision).toBe(stableRevision);
+  return aborted;
+}
+
+/**
+ * The second revision released behind a step gate that cannot run: the release stalls paused
+ * on it (`what`), and the gate's run is in Error. Returns the Rollout and the run.
+ */
+export async function stallOnInvalidGate(ns: string, what: string) {
+  await startAnalysisController(ns);
+  await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+  await setImage(ns, `shop/${ns}:2`);
+  const stalled = await waitForRollout(
+    ns,
+    (r) => r.status?.pause?.reason === 'AnalysisError' && condition(r, 'Stalled')?.status === 'True',
+    what,
+  );
+  const run = await runOf(ns, stalled, 'analysis');
+  expect(run?.status).toMatchObject({ phase: 'Error', reason: 'InvalidAnalysis' });
+  return { stalled, run };
 }
 
 /**
