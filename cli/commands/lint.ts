@@ -6,7 +6,7 @@ import { assessGate } from '../../analysis/detectability.ts';
 import { PrometheusProvider } from '../../analysis/provider.ts';
 import { readTraffic } from '../../analysis/traffic-history.ts';
 import type { GateKind, Rollout } from '../../crds/index.ts';
-import { destinationRuleOf } from '../../crds/index.ts';
+import { destinationRuleOf, gatesFor } from '../../crds/index.ts';
 import { fieldPath, isSluiceKind, parseResource, type SluiceKind } from '../../crds/validate.ts';
 import type { Io } from '../io.ts';
 import { judgeObject } from '../judge.ts';
@@ -105,18 +105,31 @@ export async function lintFile(
       continue;
     }
     const { canary, stable } = services(rollout);
-    const traffic = destinationRuleOf(rollout.spec.strategy)
-      ? // Under subset routing the sides are revisions, which only the running Rollout knows.
-        {
-          missing:
-            'subset routing: the gates read each revision once it runs (kubectl sluice status shows it)',
-        }
-      : canary && stable
-        ? await readTraffic(provider, { namespace: ns, service: canary }, { namespace: ns, service: stable })
-        : { missing: 'the Rollout names no Services to compare' };
+    // Envoy Gateway's sides are clusters found in the live HTTPRoutes: a file alone cannot say them.
+    const readsEnvoy = (g: (typeof gates)[number]) =>
+      gatesFor(rollout.spec, g.gate, g.stepIndex)?.builtinMetrics === 'envoyGateway';
+    const envoyTraffic = {
+      missing:
+        "builtinMetrics envoyGateway: the gates read the HTTPRoutes' Envoy clusters once the Rollout runs",
+    };
+    const traffic: Awaited<ReturnType<typeof readTraffic>> = gates.every(readsEnvoy)
+      ? envoyTraffic
+      : destinationRuleOf(rollout.spec.strategy)
+        ? // Under subset routing the sides are revisions, which only the running Rollout knows.
+          {
+            missing:
+              'subset routing: the gates read each revision once it runs (kubectl sluice status shows it)',
+          }
+        : canary && stable
+          ? await readTraffic(
+              provider,
+              { namespace: ns, service: canary },
+              { namespace: ns, service: stable },
+            )
+          : { missing: 'the Rollout names no Services to compare' };
     if ('failed' in traffic) report.failed = traffic.missing;
     for (const g of gates) {
-      const d = assessGate(rollout.spec, g.gate, g.stepIndex, traffic);
+      const d = assessGate(rollout.spec, g.gate, g.stepIndex, readsEnvoy(g) ? envoyTraffic : traffic);
       entry.gates.push(d ? { gate: g.label, detectability: d } : { gate: g.label });
     }
   }

@@ -91,6 +91,24 @@ describe('kubectl sluice lint', () => {
     expect(JSON.stringify(gate)).toMatch(/subset routing: the gates read each revision once it runs/);
   });
 
+  it("a gate reading Envoy Gateway's clusters is said to be read once the Rollout runs; Istio's gates still ask", async () => {
+    const envoy = ROLLOUT.replace(
+      '{istio: {virtualService: {name: web, routes: [primary]}}}',
+      '{gatewayAPI: {httpRoutes: [{name: web}]}}',
+    ).replace(
+      'analysis: {compareToStable: {errors: {maxIncreasePercent: 50}}}',
+      'analysis: {builtinMetrics: envoyGateway, compareToStable: {errors: {maxIncreasePercent: 50}}}',
+    );
+    // Port 9 (discard) answers nothing: the Istio gate's query fails, the Envoy one asks nothing.
+    const report = await lintFile(file(envoy), 'http://127.0.0.1:9', 'default');
+    expect(report.documents[0]?.refused).toBeUndefined();
+    const [background, step] = report.documents[0]?.gates ?? [];
+    expect(JSON.stringify(background)).not.toMatch(/envoyGateway/);
+    expect(JSON.stringify(step)).toMatch(
+      /builtinMetrics envoyGateway: the gates read the HTTPRoutes' Envoy clusters/,
+    );
+  });
+
   it('says what the schema would refuse, field by field, and exits 1', async () => {
     const bad = ROLLOUT.replace('maxIncreasePercent: 25', 'maxIncreasePercent: -5').replace(
       'setWeight: 20',
