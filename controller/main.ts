@@ -239,6 +239,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       remember: (run) => world.rememberRun(run),
       rollout: (namespace, name) => world.rollout(namespace, name),
       traffic: (run) => canaryTraffic(world, run),
+      gatewayRoute: (kind, namespace, name) => world.gatewayRoute(kind, namespace, name),
     },
     writer: analysisWriter,
     providers: new ProviderPool(),

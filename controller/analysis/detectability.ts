@@ -3,10 +3,14 @@
 // Warning Event on the Rollout when the configured effect cannot be seen in the time it has.
 import { sideOf } from '../../analysis/compare/queries.ts';
 import { assessGate } from '../../analysis/detectability.ts';
+import { flavourOf } from '../../analysis/flavour.ts';
+import type { Destination } from '../../analysis/promql.ts';
 import type { ProviderPool } from '../../analysis/provider.ts';
 import type { TrafficHistoryCache } from '../../analysis/traffic-history.ts';
 import { type AnalysisRun, API_VERSION, type Detectability, type Rollout } from '../../crds/index.ts';
 import type { EventRecorder } from '../kube/events.ts';
+import { envoyClusters } from '../traffic/envoy-clusters.ts';
+import type { GatewayRoute, GatewayRouteKind } from '../traffic/gateway-route.ts';
 import { WATCH_INCONCLUSIVE_LIMIT } from './runs.ts';
 
 export interface DetectabilityDeps {
@@ -27,22 +31,30 @@ export async function assessRun(
   deps: DetectabilityDeps,
   run: AnalysisRun,
   rollout: Rollout | undefined,
+  /** The Gateway API routes in the caches, for a run reading Envoy Gateway's clusters. */
+  routes?: (kind: GatewayRouteKind, namespace: string, name: string) => GatewayRoute | undefined,
 ): Promise<Detectability | undefined> {
   const metric = errorsMetric(run);
   // A watch (the background gate run again while the release is paused) was said at its first run.
   if (!metric?.compare || metric.inconclusiveLimit === WATCH_INCONCLUSIVE_LIMIT) return undefined;
-  // An Envoy Gateway run keeps its sides' clusters only inside its queries: no history is asked
-  // rather than Istio's series of the same Services, which an Envoy Gateway data plane never has.
-  if (metric.builtinMetrics === 'envoyGateway') return undefined;
   if (!rollout || deps.address === undefined) return undefined;
   const namespace = run.metadata.namespace ?? 'default';
   const provider = deps.providers.get(deps.address, deps.timeoutMs ?? 3000);
   const { canaryService, stableService, canaryRevision, stableRevision } = metric.compare;
-  const traffic = await deps.traffic.get(
-    provider,
-    { namespace, ...sideOf(canaryService, canaryRevision) },
-    { namespace, ...sideOf(stableService, stableRevision) },
-  );
+  const canary: Destination = { namespace, ...sideOf(canaryService, canaryRevision) };
+  const stable: Destination = { namespace, ...sideOf(stableService, stableRevision) };
+  const flavour = flavourOf(metric.builtinMetrics);
+  if (flavour.name === 'envoyGateway') {
+    // The run keeps its sides' clusters only inside its queries: they are found again in the
+    // routes as they are now, which a release does not change.
+    const clusters = envoyClusters(rollout.spec, namespace, (kind, name) => routes?.(kind, namespace, name));
+    if (typeof clusters === 'string') {
+      return assessGate(rollout.spec, run.spec.gate, run.spec.stepIndex, { missing: clusters });
+    }
+    canary.clusters = clusters.get(canaryService) ?? [];
+    stable.clusters = clusters.get(stableService) ?? [];
+  }
+  const traffic = await deps.traffic.get(provider, canary, stable, flavour);
   return assessGate(rollout.spec, run.spec.gate, run.spec.stepIndex, traffic);
 }
 

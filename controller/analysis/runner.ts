@@ -36,6 +36,7 @@ import type { AnalysisRun, AnalysisRunStatus, MetricResult, Rollout, RunMetric }
 import type { AnalysisRunEvent } from '../../machines/analysis-run.ts';
 import { type QueueObserver, type ReconcileResult, WorkQueue } from '../kube/workqueue.ts';
 import { sameJson } from '../revision.ts';
+import type { GatewayRoute, GatewayRouteKind } from '../traffic/gateway-route.ts';
 import { NotLeaderError, StaleWrite } from '../writer.ts';
 import { assessRun, type DetectabilityDeps, warnIfBlind } from './detectability.ts';
 import { type JobMeasurer, STILL_RUNNING } from './jobs.ts';
@@ -54,6 +55,8 @@ export interface RunStore {
    * when it cannot be told (no Rollout). Without it runs count from their start.
    */
   traffic?(run: AnalysisRun): { seen: TrafficSeen; deadlineMs: number } | undefined;
+  /** A Gateway API route as the caches hold it: a run reading Envoy Gateway finds its clusters there. */
+  gatewayRoute?(kind: GatewayRouteKind, namespace: string, name: string): GatewayRoute | undefined;
 }
 
 export interface RunnerOptions {
@@ -334,6 +337,7 @@ export class AnalysisRunner {
       },
       run,
       rollout,
+      this.opts.store.gatewayRoute?.bind(this.opts.store),
     );
     if (d && rollout) await warnIfBlind(deps.events, run, rollout, d);
     return d;

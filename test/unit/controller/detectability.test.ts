@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { MetricProvider, PrometheusOptions } from '../../../analysis/provider.ts';
+import type { MetricProvider, PrometheusOptions, Sample } from '../../../analysis/provider.ts';
 import { ProviderPool } from '../../../analysis/provider.ts';
 import { TrafficHistoryCache } from '../../../analysis/traffic-history.ts';
 import { assessRun, warnIfBlind } from '../../../controller/analysis/detectability.ts';
 import { analysisRunFor } from '../../../controller/analysis/runs.ts';
 import type { EventInfo, ObjectRef } from '../../../controller/kube/events.ts';
+import { envoyClusters } from '../../../controller/traffic/envoy-clusters.ts';
+import type { GatewayRoute } from '../../../controller/traffic/gateway-route.ts';
 import type { Rollout } from '../../../crds/index.ts';
 
 const rollout = {
@@ -45,6 +47,20 @@ function pool() {
     };
   });
   return { providers, asked };
+}
+
+/** Prometheus answering every query with `series`, the queries kept (a stand-in, as `pool`). */
+function answering(queries: string[], series: Sample[]): ProviderPool {
+  return new ProviderPool(
+    (o): MetricProvider => ({
+      address: o.address,
+      query: async () => ({ kind: 'none', reason: '' }),
+      series: async (q) => {
+        queries.push(q);
+        return series;
+      },
+    }),
+  );
 }
 
 describe('what a run start says about its gate', () => {
@@ -112,16 +128,11 @@ describe('what a run start says about its gate', () => {
       },
       value,
     });
-    const providers = new ProviderPool(
-      (o): MetricProvider => ({
-        address: o.address,
-        query: async () => ({ kind: 'none', reason: '' }),
-        series: async (q) => {
-          queries.push(q);
-          return [side('old1', '200', 0.9), side('old1', '500', 0.1), side('abc', '500', 5)];
-        },
-      }),
-    );
+    const providers = answering(queries, [
+      side('old1', '200', 0.9),
+      side('old1', '500', 0.1),
+      side('abc', '500', 5),
+    ]);
     const d = await assessRun(
       { traffic: new TrafficHistoryCache(), providers, address: 'http://prom:9090' },
       analysisRunFor(subsets, start),
@@ -132,5 +143,61 @@ describe('what a run start says about its gate', () => {
     expect(queries[0]).toContain('destination_canonical_revision="old1"');
     expect(d).toMatchObject({ requestsPerSecond: 6 });
     expect(d?.basis).toMatch(/10% errors on stable/);
+  });
+
+  it("reading Envoy Gateway asks for the route's backendRef clusters, found in the caches, and reads the stable's class 5", async () => {
+    const envoy = structuredClone(rollout);
+    const canary = envoy.spec.strategy.canary!;
+    canary.trafficRouting = { gatewayAPI: { httpRoutes: [{ name: 'web' }] } } as never;
+    canary.analysis = { ...canary.analysis, builtinMetrics: 'envoyGateway' } as never;
+    const filters = [{ type: 'RequestHeaderModifier' }];
+    const route: GatewayRoute = {
+      metadata: { name: 'web', namespace: 'shop' },
+      spec: {
+        rules: [
+          {
+            backendRefs: [
+              { name: 'web-stable', weight: 80 },
+              { name: 'web-canary', weight: 20, filters },
+            ],
+          },
+        ],
+      },
+    };
+    const routes = (kind: string, ns: string, name: string) =>
+      kind === 'HTTPRoute' && ns === 'shop' && name === 'web' ? route : undefined;
+    const start = { gate: 'background' as const, name: 'web-abc-bg-a0', revision: 'abc' };
+    const run = analysisRunFor(
+      envoy,
+      start,
+      new Map(),
+      [],
+      undefined,
+      undefined,
+      envoyClusters(envoy.spec, 'shop', (k, n) => routes(k, 'shop', n)),
+    );
+    const queries: string[] = [];
+    const marked = (service: string, klass: string, value: number) => ({
+      labels: { sluice_service: service, envoy_response_code_class: klass },
+      value,
+    });
+    const providers = answering(queries, [marked('web-stable', '2', 0.8), marked('web-stable', '5', 0.2)]);
+    const deps = { traffic: new TrafficHistoryCache(), providers, address: 'http://prom:9090' };
+    const d = await assessRun(deps, run, envoy, routes);
+    expect(queries).toHaveLength(1);
+    expect(queries[0]).toContain(
+      'envoy_cluster_upstream_rq_xx{envoy_cluster_name=~"httproute/shop/web/rule/0/backend/1"}',
+    );
+    expect(queries[0]).not.toContain('istio_');
+    expect(d?.basis).toMatch(/20% errors on stable/);
+    // Without the route the gate cannot be assessed, and says why rather than asking Istio's series.
+    const blind = await assessRun(
+      { ...deps, traffic: new TrafficHistoryCache() },
+      run,
+      envoy,
+      () => undefined,
+    );
+    expect(queries).toHaveLength(1);
+    expect(JSON.stringify(blind)).toContain('HTTPRoute shop/web not found');
   });
 });
