@@ -3,8 +3,12 @@
 // Envoy Gateway names its clusters): a healthy canary behind an HTTPRoute is promoted and a
 // failing one rolled back, both judged by queries of Envoy's series only.
 import { describe, expect, it } from 'vitest';
+import { ENVOY_GATEWAY, ISTIO } from '../../analysis/flavour.ts';
+import { PrometheusProvider } from '../../analysis/provider.ts';
+import { readTraffic } from '../../analysis/traffic-history.ts';
 import { requestJson } from '../../controller/kube/client.ts';
 import type { GatewayRoute } from '../../controller/traffic/gateway-route.ts';
+import { sandbox } from '../harness/env.ts';
 import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
 import { promScalar } from '../harness/prometheus.ts';
@@ -88,6 +92,25 @@ describe('builtin gates reading Envoy Gateway statistics (builtinMetrics: envoyG
       await promScalar(`sum(envoy_cluster_upstream_rq_xx{envoy_cluster_name="${canaryCluster}"})`),
     ).toBeGreaterThan(0);
     expect(passed?.status?.metricResults?.every((m) => m.count === 2 && m.failed === 0)).toBe(true);
+    // compareToStable's history query as the controller asks it: Envoy's counters see the same
+    // requests as Istio's (the 503s of a Service before its pods were ready included).
+    const prometheus = new PrometheusProvider({ address: sandbox().PROMETHEUS_URL, timeoutMs: 5000 });
+    const side = (service: string, backend: number) => ({
+      service,
+      namespace: ns,
+      clusters: [`httproute/${ns}/web/rule/1/backend/${backend}`],
+    });
+    const history = async (f: typeof ISTIO) => {
+      const h = await readTraffic(prometheus, side('web-canary', 1), side('web-stable', 0), f);
+      if (!('requestsPerSecond' in h)) throw new Error(`no history: ${h.missing}`);
+      return h;
+    };
+    const [envoy, istio] = [await history(ENVOY_GATEWAY), await history(ISTIO)];
+    expect(envoy.requestsPerSecond).toBeGreaterThan(0);
+    expect(Math.abs(envoy.requestsPerSecond - istio.requestsPerSecond)).toBeLessThan(
+      0.1 * istio.requestsPerSecond,
+    );
+    expect(Math.abs(envoy.stableErrorRatio - istio.stableErrorRatio)).toBeLessThan(0.05);
 
     // A canary failing 40% of its requests fails the same gate, read from its 5xx class.
     await rollBackFailingThird(
