@@ -3,6 +3,7 @@
 // Rollout names are ever touched; matches, filters, other rules and parentRefs stay as written.
 import type { StringMatch } from '../../crds/index.ts';
 import type { RequestRoutes } from '../../machines/desired.ts';
+import { holds } from './in-place.ts';
 import { RoutingError, sameService } from './virtual-service.ts';
 
 export interface BackendRef {
@@ -219,7 +220,7 @@ export function withRequestRules(
     ];
   });
   const next = [...ours, ...theirs];
-  return JSON.stringify(next) === JSON.stringify(rules) ? undefined : next;
+  return holds(rules, next) ? undefined : next;
 }
 
 /** The weight patch and the header rules in one write (see routingPatch for VirtualServices). */

@@ -2,6 +2,7 @@
 // Rollout names are ever touched; everything else in the object stays as its author wrote it.
 import type { StringMatch } from '../../crds/index.ts';
 import type { RequestRoutes } from '../../machines/desired.ts';
+import { holds } from './in-place.ts';
 
 export interface Destination {
   host: string;
@@ -214,7 +215,7 @@ export function withRequestRoutes(
         },
   );
   const next = [...ours, ...theirs];
-  return JSON.stringify(next) === JSON.stringify(http) ? undefined : next;
+  return holds(http, next) ? undefined : next;
 }
 
 /**
