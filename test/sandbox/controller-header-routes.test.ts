@@ -4,11 +4,6 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { requestJson } from '../../controller/kube/client.ts';
-import type { GatewayRoute } from '../../controller/traffic/gateway-route.ts';
-import { routersFor } from '../../controller/traffic/router.ts';
-import type { VirtualService } from '../../controller/traffic/virtual-service.ts';
-import type { Rollout } from '../../crds/index.ts';
-import { requestRoutesAt } from '../../machines/desired.ts';
 import { startController } from '../harness/controller.ts';
 import { sandbox } from '../harness/env.ts';
 import { kube } from '../harness/kube.ts';
@@ -18,6 +13,7 @@ import { setLoadClasses, setProfile } from '../harness/traffic.ts';
 import { waitFor } from '../harness/wait.ts';
 import { hostOf, startAnalysisController } from '../support/analysis.ts';
 import { apply, canaryApp, gatewayApp, kubectlSluice, setImage, waitForRollout } from '../support/apps.ts';
+import { pendingWrites } from '../support/routes.ts';
 
 const STEPS = [
   { setHeaderRoute: { name: 'beta', match: [{ headerName: 'x-beta', headerValue: { exact: 'yes' } }] } },
@@ -44,35 +40,6 @@ async function routing(
     beta: shares(plans.find((p) => p.load.headers['x-beta'] === 'yes')),
     others: shares(plans.find((p) => p.load.headers['x-beta'] === undefined)),
   };
-}
-
-const get = <T>(path: string) => requestJson<T>(kube().kc, { method: 'GET', path });
-
-/**
- * What the controller would write to the Rollout's routes next, worked out from the objects as
- * the API server stores them (its key order, its defaults). A release at rest has nothing to
- * write: anything else is a write sent on every pass.
- */
-async function pendingWrites(ns: string): Promise<unknown[]> {
-  const rollout = await get<Rollout>(`/apis/sluice.dev/v1alpha1/namespaces/${ns}/rollouts/web`);
-  const canary = rollout.spec.strategy.canary ?? {};
-  const wanted = requestRoutesAt(canary, rollout.status?.currentStepIndex ?? 0, true);
-  const stored = new Map<string, unknown>();
-  for (const r of routersFor(rollout.spec)) {
-    const path =
-      r.kind === 'VirtualService'
-        ? `/apis/networking.istio.io/v1/namespaces/${ns}/virtualservices/${r.name}`
-        : `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/${r.kind.toLowerCase()}s/${r.name}`;
-    stored.set(`${r.kind}/${r.name}`, await get(path));
-  }
-  const caches = {
-    virtualService: (_: string, name: string) => stored.get(`VirtualService/${name}`) as VirtualService,
-    gatewayRoute: (kind: string, _: string, name: string) => stored.get(`${kind}/${name}`) as GatewayRoute,
-  };
-  return routersFor(rollout.spec).flatMap((r): unknown[] => {
-    const view = r.read(caches, ns);
-    return view ? view.patch(view.weight() ?? 0, wanted) : [`${r.kind} ${r.name} not found`];
-  });
 }
 
 /** A release resting at its pause with the header route set, the canary's weight still 0. */
