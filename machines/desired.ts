@@ -195,6 +195,9 @@ export function desiredWorld(
       const unserved = 100 - Math.floor((100 * Math.min(available, replicas)) / Math.max(replicas, 1));
       world.weight = Math.min(seen.canaryWeight ?? 0, unserved);
       if (world.weight > 0 && !keep.includes(current)) keep.push(current);
+      // The share still on the canary is served by the canary's pods, not by a stable that
+      // has not grown back yet: the canary Service follows the canary while it has weight.
+      if (world.weight > 0 && canary.canaryService) world.services[canary.canaryService] = current;
     }
     const destinationRule = canary.trafficRouting?.istio?.destinationRule;
     if (destinationRule) {
