@@ -100,6 +100,40 @@ describe('sticky sessions in a VirtualService', () => {
     ).toBe(true);
   });
 
+  it('with header and mirror routes: ours first, a mirror route gets its sticky copy too (without the mirror)', () => {
+    const routes: RequestRoutes = {
+      wanted: [
+        { name: 'beta', header: [{ headerName: 'x-beta', headerValue: { exact: 'yes' } }] },
+        { name: 'shadow', mirror: { match: [{ path: { prefix: '/' } }], percentage: 50 } },
+      ],
+      managed: ['beta', 'shadow'],
+      session,
+    };
+    const next = applied(vs(), routingPatch(vs(), split, 10, routes));
+    expect(next.spec.http?.map((r) => r.name)).toEqual([
+      'beta',
+      'sluice-sticky-shadow',
+      'shadow',
+      'api',
+      'sluice-sticky-primary',
+      'primary',
+    ]);
+    const stickyShadow = next.spec.http?.[1];
+    expect(stickyShadow && 'mirror' in stickyShadow).toBe(false);
+    expect(stickyShadow?.route).toEqual([{ destination: { host: 'web-canary' }, weight: 100 }]);
+    expect(next.spec.http?.[2]?.route?.[1]?.headers).toEqual({
+      response: { add: { 'set-cookie': 'web-canary=abc123; Max-Age=3600; Path=/' } },
+    });
+    expect(routingPatch(next, split, 10, routes)).toEqual([]);
+    // The release ends: only the author's routes are left.
+    const done = applied(
+      next,
+      routingPatch(next, split, 0, { ...routes, wanted: [], session: after.session }),
+    );
+    expect(done.spec.http?.map((r) => r.name)).toEqual(['api', 'primary']);
+    expect(JSON.stringify(done.spec.http)).not.toContain('set-cookie');
+  });
+
   it('after the release the sticky route and the cookie go, and the route is as its author wrote it', () => {
     const sticky = applied(vs(), routingPatch(vs(), split, 30, during));
     const done = applied(sticky, routingPatch(sticky, split, 0, after));
