@@ -4,7 +4,7 @@
 import type { StringMatch } from '../../crds/index.ts';
 import type { RequestRoutes, Session } from '../../machines/desired.ts';
 import { holds } from './in-place.ts';
-import { cookiePattern, isOurCookie, isStickyName, setCookie, stickyName } from './sticky.ts';
+import { cookiePattern, isOurCookie, isStickyName, mirrorNames, setCookie, stickyName } from './sticky.ts';
 import { RoutingError, sameService } from './virtual-service.ts';
 
 export interface BackendRef {
@@ -229,10 +229,16 @@ export function withRequestRules(
   });
   let next = [...ours, ...theirs];
   if (session?.revision !== undefined)
-    next = withStickyRules(kind, { ...route, spec: { ...route.spec, rules: next } }, split, {
-      ...session,
-      revision: session.revision,
-    });
+    next = withStickyRules(
+      kind,
+      { ...route, spec: { ...route.spec, rules: next } },
+      split,
+      mirrorNames(routes),
+      {
+        ...session,
+        revision: session.revision,
+      },
+    );
   const unwanted = removed && session?.revision === undefined;
   return !unwanted && holds(rules, next) ? undefined : next;
 }
@@ -274,17 +280,14 @@ function withStickyRules(
   kind: GatewayRouteKind,
   route: GatewayRoute,
   split: RouteSplit,
+  mirrors: string[],
   session: Session & { revision: string },
 ): RouteRule[] {
   const rules = route.spec.rules ?? [];
   const namespace = route.metadata.namespace ?? 'default';
   const targets = new Set([
     ...locateRules(kind, route, split).map((l) => l.index),
-    ...rules.flatMap((r, i) =>
-      ((r.filters ?? []) as Filter[]).some((f) => f.type === 'RequestMirror') && r.name !== undefined
-        ? [i]
-        : [],
-    ),
+    ...rules.flatMap((r, i) => (r.name !== undefined && mirrors.includes(r.name) ? [i] : [])),
   ]);
   const cookie = { type: 'RegularExpression', name: 'Cookie', value: cookiePattern(session) };
   return rules.flatMap((r, i) => {

@@ -3,7 +3,7 @@
 // A sticky route is a copy of a weighted route that also asks for the cookie and sends
 // everything to the canary; it goes just ahead of the route it copies, so it wins exactly
 // where that route would have applied, and nowhere else.
-import type { Session } from '../../machines/desired.ts';
+import type { RequestRoutes, Session } from '../../machines/desired.ts';
 
 /** Sluice's own sticky routes and rules are named with this, ahead of the route they copy. */
 export const STICKY_PREFIX = 'sluice-sticky-';
@@ -31,3 +31,7 @@ export const setCookie = (s: Session & { revision: string }): string =>
 /** Whether a Set-Cookie value is one Sluice wrote for this cookie name. */
 export const isOurCookie = (value: unknown, cookieName: string): boolean =>
   typeof value === 'string' && value.startsWith(`${cookieName}=`);
+
+/** Sluice's own mirror routes: they serve at the weights, so they get a sticky copy too. */
+export const mirrorNames = (routes: RequestRoutes): string[] =>
+  routes.wanted.flatMap((r) => ('mirror' in r ? [r.name] : []));

@@ -3,7 +3,7 @@
 import type { StringMatch } from '../../crds/index.ts';
 import type { RequestRoutes, Session } from '../../machines/desired.ts';
 import { holds } from './in-place.ts';
-import { cookiePattern, isOurCookie, isStickyName, setCookie, stickyName } from './sticky.ts';
+import { cookiePattern, isOurCookie, isStickyName, mirrorNames, setCookie, stickyName } from './sticky.ts';
 
 export interface Destination {
   host: string;
@@ -223,7 +223,7 @@ export function withRequestRoutes(
   );
   let next = [...ours, ...theirs];
   if (session?.revision !== undefined)
-    next = withStickyRoutes({ ...vs, spec: { ...vs.spec, http: next } }, split, {
+    next = withStickyRoutes({ ...vs, spec: { ...vs.spec, http: next } }, split, mirrorNames(routes), {
       ...session,
       revision: session.revision,
     });
@@ -267,6 +267,7 @@ const responseAdds = (d: RouteDestination) =>
 function withStickyRoutes(
   vs: VirtualService,
   split: Split,
+  mirrors: string[],
   session: Session & { revision: string },
 ): HttpRoute[] {
   const http = vs.spec.http ?? [];
@@ -275,7 +276,7 @@ function withStickyRoutes(
     ...locate(vs, split)
       .filter((l) => l.section === 'http')
       .map((l) => l.index),
-    ...http.flatMap((r, i) => ('mirror' in r && r.name !== undefined ? [i] : [])),
+    ...http.flatMap((r, i) => (r.name !== undefined && mirrors.includes(r.name) ? [i] : [])),
   ]);
   return http.flatMap((r, i) => {
     const canary = (r.route ?? []).findIndex((d) => matches(d.destination, split.canary, namespace));
