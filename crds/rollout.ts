@@ -5,6 +5,7 @@ import {
   CountOrPercent,
   DnsLabel,
   DnsSubdomain,
+  Duration,
   LabelMap,
   LabelSelector,
   NonNegativeInt,
@@ -375,6 +376,32 @@ const delays = {
   }),
 };
 
+/** RFC 6265's cookie-name: an HTTP token. */
+const COOKIE_NAME = "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$";
+
+export const SessionAffinity = z
+  .object({
+    cookieName: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(new RegExp(COOKIE_NAME), 'an HTTP token (RFC 6265 cookie-name)')
+      .meta({
+        description: 'The cookie that keeps a session on the canary once it was sent there.',
+      }),
+    maxAge: Duration.optional().meta({
+      description: "The cookie's Max-Age (default 24h); a whole number of seconds is sent.",
+    }),
+  })
+  .meta({
+    description:
+      "Version-sticky sessions (Flagger's sessionAffinity): a request the weights send to the canary gets a cookie naming the canary revision, and requests carrying it keep reaching the canary until promotion or abort. HTTP routes only: a GRPCRoute gets no cookie.",
+  });
+export type SessionAffinity = z.infer<typeof SessionAffinity>;
+
+const SESSION_AFFINITY_NEEDS_ROUTING =
+  'sessionAffinity needs trafficRouting: a cookie needs a router that reads it';
+
 const HEADER_ROUTE_NEEDS_ROUTING =
   'setHeaderRoute and setMirrorRoute need trafficRouting: without a router, nothing can route by request';
 const HEADER_ROUTE_NOT_MANAGED =
@@ -388,6 +415,7 @@ export const CanaryStrategy = z
     stableService: DnsLabel.optional(),
     canaryService: DnsLabel.optional(),
     trafficRouting: TrafficRouting.optional(),
+    sessionAffinity: SessionAffinity.optional(),
     analysis: BackgroundGates.optional().meta({
       description: 'Background gates, from the first step (or startingStep) until promotion.',
     }),
@@ -423,6 +451,11 @@ export const CanaryStrategy = z
         rule: '!has(self.trafficRouting) || !has(self.trafficRouting.managedRoutes) || !has(self.steps) || self.steps.all(s, (!has(s.setHeaderRoute) || self.trafficRouting.managedRoutes.exists(m, m.name == s.setHeaderRoute.name)) && (!has(s.setMirrorRoute) || self.trafficRouting.managedRoutes.exists(m, m.name == s.setMirrorRoute.name)))',
         message: HEADER_ROUTE_NOT_MANAGED,
         fieldPath: '.trafficRouting.managedRoutes',
+      },
+      {
+        rule: 'has(self.trafficRouting) || !has(self.sessionAffinity)',
+        message: SESSION_AFFINITY_NEEDS_ROUTING,
+        fieldPath: '.sessionAffinity',
       },
       {
         rule: '!has(self.stableService) || !has(self.canaryService) || self.stableService != self.canaryService',
@@ -475,6 +508,10 @@ export const CanaryStrategy = z
       (c.stableService !== undefined && c.canaryService !== undefined),
     { message: ROUTING_NEEDS_SERVICES, path: ['trafficRouting'] },
   )
+  .refine((c) => c.trafficRouting !== undefined || c.sessionAffinity === undefined, {
+    message: SESSION_AFFINITY_NEEDS_ROUTING,
+    path: ['sessionAffinity'],
+  })
   .refine((c) => !(isZero(c.maxSurge) && isZero(c.maxUnavailable)), {
     message: 'maxSurge and maxUnavailable may not both be 0: the canary could never replace a stable pod',
     path: ['maxUnavailable'],

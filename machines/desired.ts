@@ -1,3 +1,4 @@
+import { parseDuration } from '../crds/duration.ts';
 import {
   type CanaryStrategy,
   type HeaderMatch,
@@ -48,7 +49,22 @@ export interface RequestRoutes {
   wanted: RequestRoute[];
   /** Every route name the Rollout may add: any of them not wanted is removed. */
   managed: string[];
+  /**
+   * sessionAffinity: the cookie Sluice sets and routes by. `revision` (the cookie's value, the
+   * canary's revision) only while a release wants sessions kept on its canary; without it the
+   * sticky routes and cookies are taken down.
+   */
+  session?: Session;
 }
+
+export interface Session {
+  cookieName: string;
+  maxAgeSeconds: number;
+  revision?: string;
+}
+
+/** Flagger's default cookie lifetime. */
+export const DEFAULT_SESSION_MAX_AGE_S = 86_400;
 
 /**
  * The header and mirror routes of the steps a canary has taken: the last step of each name wins
@@ -58,6 +74,8 @@ export function requestRoutesAt(
   canary: CanaryStrategy,
   stepIndex: number,
   releasing: boolean,
+  /** The canary's revision, for sessionAffinity's cookie. */
+  revision?: string,
 ): RequestRoutes {
   const steps = canary.steps ?? [];
   const named = steps.flatMap((s) =>
@@ -85,7 +103,16 @@ export function requestRoutesAt(
     const route = current.get(name);
     return route ? [route] : [];
   });
-  return { wanted, managed };
+  const affinity = canary.sessionAffinity;
+  if (!affinity) return { wanted, managed };
+  const session: Session = {
+    cookieName: affinity.cookieName,
+    maxAgeSeconds: affinity.maxAge
+      ? Math.floor(parseDuration(affinity.maxAge) / 1000)
+      : DEFAULT_SESSION_MAX_AGE_S,
+    ...(releasing && revision !== undefined && { revision }),
+  };
+  return { wanted, managed, session };
 }
 
 /** Argo Rollouts' default for revisionHistoryLimit. */
@@ -150,8 +177,13 @@ export function desiredWorld(
       world.services[canary.canaryService] = releasing && !status?.abort ? current : stable;
     if (canary.trafficRouting) {
       world.weight = status?.canary?.weight ?? 0;
-      const headers = requestRoutesAt(canary, status?.currentStepIndex ?? 0, releasing && !status?.abort);
-      if (headers.managed.length > 0) world.requestRoutes = headers;
+      const headers = requestRoutesAt(
+        canary,
+        status?.currentStepIndex ?? 0,
+        releasing && !status?.abort,
+        current,
+      );
+      if (headers.managed.length > 0 || headers.session) world.requestRoutes = headers;
     }
     if (canary.trafficRouting && canary.dynamicStableScale && releasing && status?.abort) {
       // Back from an abort no faster than the stable's pods come back: the canary keeps the share
@@ -163,6 +195,9 @@ export function desiredWorld(
       const unserved = 100 - Math.floor((100 * Math.min(available, replicas)) / Math.max(replicas, 1));
       world.weight = Math.min(seen.canaryWeight ?? 0, unserved);
       if (world.weight > 0 && !keep.includes(current)) keep.push(current);
+      // The share still on the canary is served by the canary's pods, not by a stable that
+      // has not grown back yet: the canary Service follows the canary while it has weight.
+      if (world.weight > 0 && canary.canaryService) world.services[canary.canaryService] = current;
     }
     const destinationRule = canary.trafficRouting?.istio?.destinationRule;
     if (destinationRule) {

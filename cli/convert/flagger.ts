@@ -38,7 +38,8 @@ const NOT_SLUICE: Record<string, string> = {
   'spec.analysis.stepWeightPromotion': 'Sluice promotes in one step after the last pause',
   'spec.analysis.primaryReadyThreshold': 'Sluice waits for every pod of a revision to be ready',
   'spec.analysis.canaryReadyThreshold': 'Sluice waits for every pod of a revision to be ready',
-  'spec.analysis.sessionAffinity': 'session affinity is not a Sluice idea',
+  'spec.analysis.sessionAffinity.primaryCookieName':
+    'Sluice keeps only canary sessions: a session on the primary moves as the weights say',
 };
 
 /** Fields the conversion reads. */
@@ -54,6 +55,10 @@ const READ = new Set([
   'spec.analysis.stepWeight',
   'spec.analysis.stepWeights',
   'spec.analysis.metrics',
+  'spec.analysis.sessionAffinity',
+  'spec.analysis.sessionAffinity.cookieName',
+  'spec.analysis.sessionAffinity.maxAge',
+  'spec.service.gatewayRefs',
 ]);
 
 interface FlaggerMetric {
@@ -69,9 +74,10 @@ interface Canary {
   spec?: {
     provider?: string;
     targetRef?: { kind?: string; name?: string };
-    service?: { name?: string };
+    service?: { name?: string; gatewayRefs?: unknown[] };
     progressDeadlineSeconds?: number;
     analysis?: {
+      sessionAffinity?: { cookieName?: string; maxAge?: number };
       interval?: string;
       threshold?: number;
       maxWeight?: number;
@@ -114,7 +120,12 @@ function readCanary(raw: Record<string, unknown>): Canary {
     spec: {
       provider: spec.provider === undefined ? undefined : String(spec.provider),
       targetRef: { kind: str(obj(spec.targetRef).kind), name: str(obj(spec.targetRef).name) },
-      service: { name: str(obj(spec.service).name) },
+      service: {
+        name: str(obj(spec.service).name),
+        gatewayRefs: Array.isArray(obj(spec.service).gatewayRefs)
+          ? (obj(spec.service).gatewayRefs as unknown[])
+          : undefined,
+      },
       progressDeadlineSeconds: num(spec.progressDeadlineSeconds),
       analysis: {
         interval: str(analysis.interval),
@@ -125,6 +136,13 @@ function readCanary(raw: Record<string, unknown>): Canary {
           ? analysis.stepWeights.filter((w): w is number => num(w) !== undefined)
           : undefined,
         metrics: Array.isArray(analysis.metrics) ? analysis.metrics.slice(0, 20).map(readMetric) : [],
+        sessionAffinity:
+          analysis.sessionAffinity === undefined
+            ? undefined
+            : {
+                cookieName: str(obj(analysis.sessionAffinity).cookieName),
+                maxAge: num(obj(analysis.sessionAffinity).maxAge),
+              },
       },
     },
   };
@@ -199,7 +217,9 @@ export function convertCanary(
   const paths: string[] = [];
   unhandled(obj(canary.spec), 'spec', paths);
   for (const path of paths) report(path, NOT_SLUICE[path] ?? 'a Flagger field with no Sluice counterpart');
-  if (spec.provider !== undefined && spec.provider !== 'istio')
+  // Flagger's Gateway API provider is `gatewayapi` or `gatewayapi:v1` (the API version).
+  const gatewayApi = spec.provider !== undefined && /^gatewayapi(:v1(beta1)?)?$/.test(spec.provider);
+  if (spec.provider !== undefined && spec.provider !== 'istio' && !gatewayApi)
     report(
       'spec.provider',
       `another traffic router (${spec.provider}): Sluice routes traffic through Istio or the Gateway API`,
@@ -223,8 +243,15 @@ export function convertCanary(
   if (typeof spec.progressDeadlineSeconds === 'number')
     edit.set(['spec', 'progressDeadlineSeconds'], spec.progressDeadlineSeconds);
   edit.note(
-    `Flagger generates Services "${service}-primary", "${service}-canary" and VirtualService "${service}" from spec.service; Sluice uses ones that exist: create them (the Rollout names them as Flagger does)`,
+    gatewayApi
+      ? `Flagger generates Services "${service}-primary", "${service}-canary" and HTTPRoute "${service}" (attached to spec.service.gatewayRefs) from spec.service; Sluice uses ones that exist: create them, the HTTPRoute with one rule whose backendRefs are both Services (the Rollout names them as Flagger does)`
+      : `Flagger generates Services "${service}-primary", "${service}-canary" and VirtualService "${service}" from spec.service; Sluice uses ones that exist: create them (the Rollout names them as Flagger does)`,
   );
+  if (spec.service?.gatewayRefs && !gatewayApi)
+    report('spec.service.gatewayRefs', 'gatewayRefs are for the gatewayapi provider');
+  const affinity = analysis.sessionAffinity;
+  if (affinity && !affinity.cookieName)
+    report('spec.analysis.sessionAffinity', 'sessionAffinity needs cookieName');
 
   const gates: Record<string, unknown> = { interval };
   // Flagger rolls back once failed checks reach the threshold; Sluice once they pass failureLimit.
@@ -298,7 +325,16 @@ export function convertCanary(
   const canaryStrategy: Record<string, unknown> = {
     stableService: `${service}-primary`,
     canaryService: `${service}-canary`,
-    trafficRouting: { istio: { virtualService: { name: service } } },
+    trafficRouting: gatewayApi
+      ? { gatewayAPI: { httpRoutes: [{ name: service }] } }
+      : { istio: { virtualService: { name: service } } },
+    ...(affinity?.cookieName && {
+      sessionAffinity: {
+        cookieName: affinity.cookieName,
+        // Flagger's maxAge is whole seconds, 86400 by default, which is Sluice's default too.
+        ...(affinity.maxAge !== undefined && { maxAge: `${Math.max(1, Math.floor(affinity.maxAge))}s` }),
+      },
+    }),
     ...(gates.successRate || gates.latencyP99 || gates.templates ? { analysis: gates } : {}),
     ...(steps.length ? { steps } : {}),
   };

@@ -2,7 +2,9 @@
 // shape: rules[].backendRefs[].weight). Only the weights of the two backendRefs of the rules a
 // Rollout names are ever touched; matches, filters, other rules and parentRefs stay as written.
 import type { StringMatch } from '../../crds/index.ts';
-import type { RequestRoutes } from '../../machines/desired.ts';
+import type { RequestRoutes, Session } from '../../machines/desired.ts';
+import { holds } from './in-place.ts';
+import { cookiePattern, isOurCookie, isStickyName, mirrorNames, setCookie, stickyName } from './sticky.ts';
 import { RoutingError, sameService } from './virtual-service.ts';
 
 export interface BackendRef {
@@ -180,7 +182,14 @@ export function withRequestRules(
   canaryWeight: number,
 ): RouteRule[] | undefined {
   const rules = route.spec.rules ?? [];
-  const theirs = rules.filter((r) => r.name === undefined || !routes.managed.includes(r.name));
+  // Cookies are HTTP's: a GRPCRoute gets no sticky rules.
+  const session = kind === 'HTTPRoute' ? routes.session : undefined;
+  const kept = rules.filter(
+    (r) => !isStickyName(r.name) && (r.name === undefined || !routes.managed.includes(r.name)),
+  );
+  const { list: theirs, removed } = session
+    ? withoutCookies(kept, session.cookieName)
+    : { list: kept, removed: false };
   const [first] = locateRules(kind, { ...route, spec: { ...route.spec, rules: theirs } }, split);
   const { weight: _c, ...canary } = first?.refs[first.canary] ?? { name: split.canary };
   const { weight: _s, ...stable } = first?.refs[first.stable] ?? { name: split.stable };
@@ -218,8 +227,93 @@ export function withRequestRules(
       },
     ];
   });
-  const next = [...ours, ...theirs];
-  return JSON.stringify(next) === JSON.stringify(rules) ? undefined : next;
+  let next = [...ours, ...theirs];
+  if (session?.revision !== undefined)
+    next = withStickyRules(
+      kind,
+      { ...route, spec: { ...route.spec, rules: next } },
+      split,
+      mirrorNames(routes),
+      {
+        ...session,
+        revision: session.revision,
+      },
+    );
+  const unwanted = removed && session?.revision === undefined;
+  return !unwanted && holds(rules, next) ? undefined : next;
+}
+
+type Filter = { type?: string; responseHeaderModifier?: { add?: { name: string; value: string }[] } };
+
+const ourFilter = (f: Filter, cookieName: string) =>
+  f.type === 'ResponseHeaderModifier' &&
+  (f.responseHeaderModifier?.add ?? []).some(
+    (h) => h.name.toLowerCase() === 'set-cookie' && isOurCookie(h.value, cookieName),
+  );
+
+/** The rules with Sluice's Set-Cookie filter taken off every backendRef, and whether there was one. */
+function withoutCookies(list: RouteRule[], cookieName: string): { list: RouteRule[]; removed: boolean } {
+  let removed = false;
+  const cleaned = list.map((r) => {
+    if (!r.backendRefs?.some((b) => ((b.filters ?? []) as Filter[]).some((f) => ourFilter(f, cookieName))))
+      return r;
+    removed = true;
+    return {
+      ...r,
+      backendRefs: r.backendRefs.map((b) => {
+        const filters = ((b.filters ?? []) as Filter[]).filter((f) => !ourFilter(f, cookieName));
+        const { filters: _, ...ref } = b;
+        return filters.length > 0 ? { ...ref, filters } : ref;
+      }),
+    };
+  });
+  return { list: cleaned, removed };
+}
+
+/**
+ * Each weighted rule (and each mirror rule of ours) gets a sticky copy just ahead of it — its
+ * matches each with the cookie, the canary backendRef alone, no mirror — and its canary
+ * backendRef sets the cookie through a ResponseHeaderModifier filter. A rule with one more
+ * header match outranks its original wherever both match, as the Gateway API ranks rules.
+ */
+function withStickyRules(
+  kind: GatewayRouteKind,
+  route: GatewayRoute,
+  split: RouteSplit,
+  mirrors: string[],
+  session: Session & { revision: string },
+): RouteRule[] {
+  const rules = route.spec.rules ?? [];
+  const namespace = route.metadata.namespace ?? 'default';
+  const targets = new Set([
+    ...locateRules(kind, route, split).map((l) => l.index),
+    ...rules.flatMap((r, i) => (r.name !== undefined && mirrors.includes(r.name) ? [i] : [])),
+  ]);
+  const cookie = { type: 'RegularExpression', name: 'Cookie', value: cookiePattern(session) };
+  return rules.flatMap((r, i) => {
+    const canary = (r.backendRefs ?? []).findIndex((b) => isService(b, split.canary, namespace));
+    const ref = r.backendRefs?.[canary];
+    if (!targets.has(i) || !ref) return [r];
+    const filters = ((r.filters ?? []) as Filter[]).filter((f) => f.type !== 'RequestMirror');
+    const { weight: _w, ...canaryRef } = ref;
+    const matches = (r.matches as Record<string, unknown>[] | undefined)?.length
+      ? (r.matches as Record<string, unknown>[])
+      : [{}];
+    const { filters: _f, ...rest } = r;
+    const sticky: RouteRule = {
+      ...rest,
+      name: stickyName(r.name, i),
+      matches: matches.map((m) => ({ ...m, headers: [...((m.headers as unknown[]) ?? []), cookie] })),
+      ...(filters.length > 0 && { filters }),
+      backendRefs: [canaryRef],
+    };
+    const setter: Filter = {
+      type: 'ResponseHeaderModifier',
+      responseHeaderModifier: { add: [{ name: 'Set-Cookie', value: setCookie(session) }] },
+    };
+    const withCookie = { ...ref, filters: [...((ref.filters ?? []) as Filter[]), setter] };
+    return [sticky, { ...r, backendRefs: r.backendRefs?.map((b, j) => (j === canary ? withCookie : b)) }];
+  });
 }
 
 /** The weight patch and the header rules in one write (see routingPatch for VirtualServices). */

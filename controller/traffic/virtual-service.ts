@@ -1,7 +1,9 @@
 // Pure reading and editing of Istio VirtualService weights. Only the weights of the routes a
 // Rollout names are ever touched; everything else in the object stays as its author wrote it.
 import type { StringMatch } from '../../crds/index.ts';
-import type { RequestRoutes } from '../../machines/desired.ts';
+import type { RequestRoutes, Session } from '../../machines/desired.ts';
+import { holds } from './in-place.ts';
+import { cookiePattern, isOurCookie, isStickyName, mirrorNames, setCookie, stickyName } from './sticky.ts';
 
 export interface Destination {
   host: string;
@@ -177,7 +179,13 @@ export function withRequestRoutes(
   canaryWeight: number,
 ): HttpRoute[] | undefined {
   const http = vs.spec.http ?? [];
-  const theirs = http.filter((r) => r.name === undefined || !routes.managed.includes(r.name));
+  const session = routes.session;
+  const kept = http.filter(
+    (r) => !isStickyName(r.name) && (r.name === undefined || !routes.managed.includes(r.name)),
+  );
+  const { list: theirs, removed } = session
+    ? withoutCookies(kept, session.cookieName)
+    : { list: kept, removed: false };
   const [first] = locate({ ...vs, spec: { ...vs.spec, http: theirs } }, split);
   const canary = { ...(first?.route[first.canary]?.destination as Destination) };
   const stable = { ...(first?.route[first.stable]?.destination as Destination) };
@@ -213,8 +221,93 @@ export function withRequestRoutes(
           mirrorPercentage: { value: r.mirror.percentage },
         },
   );
-  const next = [...ours, ...theirs];
-  return JSON.stringify(next) === JSON.stringify(http) ? undefined : next;
+  let next = [...ours, ...theirs];
+  if (session?.revision !== undefined)
+    next = withStickyRoutes({ ...vs, spec: { ...vs.spec, http: next } }, split, mirrorNames(routes), {
+      ...session,
+      revision: session.revision,
+    });
+  const unwanted = removed && session?.revision === undefined;
+  return !unwanted && holds(http, next) ? undefined : next;
+}
+
+/** The routes with Sluice's Set-Cookie taken off every destination, and whether there was one. */
+function withoutCookies(list: HttpRoute[], cookieName: string): { list: HttpRoute[]; removed: boolean } {
+  let removed = false;
+  const cleaned = list.map((r) => {
+    if (!r.route?.some((d) => isOurCookie(responseAdds(d)?.['set-cookie'], cookieName))) return r;
+    removed = true;
+    return {
+      ...r,
+      route: r.route.map((d) => {
+        const add = responseAdds(d);
+        if (!isOurCookie(add?.['set-cookie'], cookieName)) return d;
+        const { 'set-cookie': _, ...restAdd } = add ?? {};
+        const headers = d.headers as { response: Record<string, unknown>; [k: string]: unknown };
+        const { add: _a, ...restResponse } = headers.response;
+        const response = Object.keys(restAdd).length > 0 ? { ...restResponse, add: restAdd } : restResponse;
+        const { response: _r, ...restHeaders } = headers;
+        const nextHeaders = Object.keys(response).length > 0 ? { ...restHeaders, response } : restHeaders;
+        const { headers: _h, ...dest } = d;
+        return Object.keys(nextHeaders).length > 0 ? { ...dest, headers: nextHeaders } : dest;
+      }),
+    };
+  });
+  return { list: cleaned, removed };
+}
+
+const responseAdds = (d: RouteDestination) =>
+  (d.headers as { response?: { add?: Record<string, unknown> } } | undefined)?.response?.add;
+
+/**
+ * Each weighted http route (and each mirror route of ours) gets a sticky copy just ahead of it
+ * — its matches and the cookie, everything to the canary, no mirror — and its canary
+ * destination sets the cookie.
+ */
+function withStickyRoutes(
+  vs: VirtualService,
+  split: Split,
+  mirrors: string[],
+  session: Session & { revision: string },
+): HttpRoute[] {
+  const http = vs.spec.http ?? [];
+  const namespace = vs.metadata.namespace ?? 'default';
+  const targets = new Set([
+    ...locate(vs, split)
+      .filter((l) => l.section === 'http')
+      .map((l) => l.index),
+    ...http.flatMap((r, i) => (r.name !== undefined && mirrors.includes(r.name) ? [i] : [])),
+  ]);
+  return http.flatMap((r, i) => {
+    const canary = (r.route ?? []).findIndex((d) => matches(d.destination, split.canary, namespace));
+    const dest = r.route?.[canary];
+    if (!targets.has(i) || !dest) return [r];
+    const { mirror: _m, mirrorPercentage: _p, ...copy } = r;
+    const conditions = (r.match as Record<string, unknown>[] | undefined)?.length
+      ? (r.match as Record<string, unknown>[])
+      : [{}];
+    const sticky: HttpRoute = {
+      ...copy,
+      name: stickyName(r.name, i),
+      match: conditions.map((m) => ({
+        ...m,
+        headers: { ...(m.headers as object | undefined), cookie: { regex: cookiePattern(session) } },
+      })),
+      route: [{ ...dest, weight: 100 }],
+    };
+    const headers = (dest.headers ?? {}) as { response?: { add?: Record<string, unknown> } };
+    const withCookie: RouteDestination = {
+      ...dest,
+      headers: {
+        ...headers,
+        response: {
+          ...headers.response,
+          add: { ...headers.response?.add, 'set-cookie': setCookie(session) },
+        },
+      },
+    };
+    return [sticky, { ...r, route: r.route?.map((d, j) => (j === canary ? withCookie : d)) }];
+  });
 }
 
 /**

@@ -7,6 +7,7 @@ const loadEntry = z.object({
   path: z.string().default('/'),
   method: z.string().default('GET'),
   headers: z.record(z.string(), z.string()).default({}),
+  sessions: z.int().min(1).max(10_000).optional(),
 });
 
 const profileEntry = z.object({
@@ -29,7 +30,8 @@ export interface Parsed<T> {
 
 /**
  * ConfigMap `traffic-load`: key = host, value = requests per second ("50"), or YAML for
- * routes that match on request attributes: `{rps: 5, path: /api, headers: {x-user: beta}}`,
+ * routes that match on request attributes: `{rps: 5, path: /api, headers: {x-user: beta}}`
+ * (`sessions: 50` spreads them over 50 clients that keep the cookies answers set),
  * or a list of those to send several kinds of request to one host.
  */
 export function parseLoad(data: Record<string, string> | undefined): Parsed<LoadClass[]> {
@@ -43,7 +45,14 @@ export function parseLoad(data: Record<string, string> | undefined): Parsed<Load
       for (const item of items) {
         const e = loadEntry.parse(item);
         const headers = Object.fromEntries(Object.entries(e.headers).map(([k, v]) => [k.toLowerCase(), v]));
-        value.push({ host, rps: e.rps, path: e.path, method: e.method, headers });
+        value.push({
+          host,
+          rps: e.rps,
+          path: e.path,
+          method: e.method,
+          headers,
+          ...(e.sessions !== undefined && { sessions: e.sessions }),
+        });
       }
     } catch (err) {
       problems.push(`traffic-load[${host}]: ${describe(err)} (value: ${JSON.stringify(raw)})`);

@@ -95,9 +95,12 @@ const server = createServer((req, res) => {
         2,
       ),
     );
+  } else if (url === '/debug/sessions') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ sessions: sim.currentSessions() }, null, 2));
   } else {
     res.writeHead(404);
-    res.end('try /metrics, /healthz or /debug/plans\n');
+    res.end('try /metrics, /healthz, /debug/plans or /debug/sessions\n');
   }
 });
 server.listen(port, host, () => log('traffic simulator listening', { host, port, seed, tickMs }));

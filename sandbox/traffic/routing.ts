@@ -5,6 +5,7 @@ import { fullMatch } from './match.ts';
 import {
   DEFAULT_PROFILE,
   type DestinationRule,
+  type HttpBackendRef,
   type HttpMatchRequest,
   type HttpRoute,
   type HttpRouteObject,
@@ -13,6 +14,7 @@ import {
   type MetricsExport,
   type Pod,
   type Profile,
+  type RouteDestination,
   type Service,
   type StringMatch,
   type VirtualService,
@@ -31,7 +33,7 @@ export interface DestinationLabels {
   destination_canonical_revision: string;
 }
 
-export type Outcome =
+export type Outcome = (
   | {
       kind: 'pods';
       share: number;
@@ -39,17 +41,16 @@ export type Outcome =
       errorRate: number;
       latency: LatencyModel;
       metrics?: MetricsExport;
-      envoyCluster?: string;
+      /** The pods' revision (`sluice.dev/revision`, else pod-template-hash, else image): what a session saw. */
+      revision: string;
     }
-  | {
-      kind: 'fixed';
-      share: number;
-      labels: DestinationLabels;
-      code: number;
-      latencyMs: number;
-      /** Envoy Gateway's cluster for the backendRef, when an HTTPRoute routed the request. */
-      envoyCluster?: string;
-    };
+  | { kind: 'fixed'; share: number; labels: DestinationLabels; code: number; latencyMs: number }
+) & {
+  /** `name=value` of a cookie the route adds to these answers (Set-Cookie), for clients that keep cookies. */
+  setCookie?: string;
+  /** Envoy Gateway's cluster for the backendRef, when an HTTPRoute routed the request. */
+  envoyCluster?: string;
+};
 
 /** Where one load class's requests go, precomputed whenever the world changes. */
 export interface Plan {
@@ -67,8 +68,35 @@ export interface Plan {
 const UNKNOWN = 'unknown';
 
 export function compilePlans(world: World): Plan[] {
+  return compileRouting(world).plans;
+}
+
+/** The plans of the world's load, and a way to plan any other request to it (one with a cookie). */
+export function compileRouting(world: World): { plans: Plan[]; planFor(load: LoadClass): Plan } {
   const index = new WorldIndex(world);
-  return world.load.map((load) => index.plan(load));
+  return { plans: world.load.map((load) => index.plan(load)), planFor: (load) => index.plan(load) };
+}
+
+/** The `name=value` part of a Set-Cookie value. */
+const cookiePart = (v: string | undefined) => v?.split(';')[0]?.trim() || undefined;
+
+const withCookie = (outcomes: Outcome[], setCookie: string | undefined): Outcome[] =>
+  setCookie ? outcomes.map((o) => ({ ...o, setCookie })) : outcomes;
+
+/** Istio: `headers.response.add` of a destination; header names are case-insensitive. */
+function istioSetCookie(d: RouteDestination): string | undefined {
+  const add = d.headers?.response?.add ?? {};
+  return cookiePart(Object.entries(add).find(([k]) => k.toLowerCase() === 'set-cookie')?.[1]);
+}
+
+/** Gateway API: a backendRef's ResponseHeaderModifier filter. */
+function refSetCookie(ref: HttpBackendRef): string | undefined {
+  for (const f of ref.filters ?? []) {
+    if (f.type !== 'ResponseHeaderModifier') continue;
+    const h = (f.responseHeaderModifier?.add ?? []).find((x) => x.name.toLowerCase() === 'set-cookie');
+    if (h) return cookiePart(h.value);
+  }
+  return undefined;
 }
 
 class WorldIndex {
@@ -171,7 +199,10 @@ class WorldIndex {
       const share = total > 0 ? (weights[i] ?? 0) / total : i === 0 ? 1 : 0;
       if (share > 0)
         outcomes.push(
-          ...this.destination(qualifyHost(d.destination.host, vs.namespace), share, d.destination.subset),
+          ...withCookie(
+            this.destination(qualifyHost(d.destination.host, vs.namespace), share, d.destination.subset),
+            istioSetCookie(d),
+          ),
         );
     });
     const mirrored = route.mirror ? (route.mirrorPercentage?.value ?? 100) / 100 : 0;
@@ -207,7 +238,7 @@ class WorldIndex {
       // without ready endpoints 503, as `destination` does, charged to its cluster as Envoy does.
       if (invalidKind || !this.services.has(fq)) return [fixedOutcome(fq, share, 500)];
       const envoyCluster = clusterOf(j);
-      return this.destination(fq, share).map((o) => ({ ...o, envoyCluster }));
+      return withCookie(this.destination(fq, share), refSetCookie(ref)).map((o) => ({ ...o, envoyCluster }));
     });
     const mirrors = (rule.filters ?? []).flatMap((f) => {
       const ref = f.type === 'RequestMirror' ? f.requestMirror?.backendRef : undefined;
@@ -246,7 +277,7 @@ class WorldIndex {
     const byGroup = new Map<string, { pod: Pod; count: number }>();
     for (const pod of pods) {
       const version = pod.labels.version ?? UNKNOWN;
-      const gk = `${pod.workload}\0${version}\0${canonicalRevision(pod)}\0${pod.image}`;
+      const gk = `${pod.workload}\0${version}\0${canonicalRevision(pod)}\0${pod.image}\0${revisionOf(pod)}`;
       const g = byGroup.get(gk);
       if (g) g.count++;
       else byGroup.set(gk, { pod, count: 1 });
@@ -269,6 +300,7 @@ class WorldIndex {
         },
         errorRate: Math.min(1, Math.max(0, profile.errorRate)),
         latency: this.latencyFor(profile),
+        revision: revisionOf(pod),
         ...(profile.metrics ? { metrics: profile.metrics } : {}),
       };
     });
@@ -312,6 +344,9 @@ export function canonicalService(pod: Pod): string {
   const l = pod.labels;
   return l['service.istio.io/canonical-name'] ?? l['app.kubernetes.io/name'] ?? l.app ?? pod.workload;
 }
+
+const revisionOf = (pod: Pod) =>
+  pod.labels['sluice.dev/revision'] ?? pod.labels['pod-template-hash'] ?? pod.image;
 
 /** Istio's canonical revision of a pod: the first of its labels that names one, else "latest". */
 export function canonicalRevision(pod: Pod): string {

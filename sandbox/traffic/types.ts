@@ -19,6 +19,8 @@ export interface HttpMatchRequest {
 export interface RouteDestination {
   destination: { host: string; subset?: string; port?: { number?: number } };
   weight?: number;
+  /** Only response header additions are read: a Set-Cookie there reaches a session's cookie jar. */
+  headers?: { response?: { add?: Record<string, string> } };
 }
 
 export interface HttpRoute {
@@ -90,8 +92,11 @@ export interface HttpBackendRef {
   namespace?: string;
   port?: number;
   weight?: number;
-  /** Only whether there are any: Envoy Gateway then gives each backendRef its own cluster. */
-  filters?: unknown[];
+  /**
+   * ResponseHeaderModifier is read: a Set-Cookie it adds reaches a session's cookie jar. That
+   * there are any also matters: Envoy Gateway then gives each backendRef its own cluster.
+   */
+  filters?: { type?: string; responseHeaderModifier?: { add?: { name: string; value: string }[] } }[];
 }
 
 export interface Service {
@@ -131,6 +136,11 @@ export interface LoadClass {
   path: string;
   method: string;
   headers: Record<string, string>;
+  /**
+   * Clients that keep cookies: the requests are spread over this many sessions, each sending
+   * back the cookies its answers set. Without it requests carry no cookies.
+   */
+  sessions?: number;
 }
 
 export interface World {

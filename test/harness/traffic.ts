@@ -33,7 +33,7 @@ export async function setProfile(image: string, profile: Partial<Profile>): Prom
 /** Sends several kinds of request to `host` (e.g. some with a header) until the test ends. */
 export async function setLoadClasses(
   host: string,
-  classes: { rps: number; path?: string; headers?: Record<string, string> }[],
+  classes: { rps: number; path?: string; headers?: Record<string, string>; sessions?: number }[],
 ): Promise<void> {
   await patchData(LOAD_CONFIGMAP, { [host]: stringify(classes) });
   onTestFinished(() => patchData(LOAD_CONFIGMAP, { [host]: null }));

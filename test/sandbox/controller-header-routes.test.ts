@@ -13,6 +13,7 @@ import { setLoadClasses, setProfile } from '../harness/traffic.ts';
 import { waitFor } from '../harness/wait.ts';
 import { hostOf, startAnalysisController } from '../support/analysis.ts';
 import { apply, canaryApp, gatewayApp, kubectlSluice, setImage, waitForRollout } from '../support/apps.ts';
+import { pendingWrites } from '../support/routes.ts';
 
 const STEPS = [
   { setHeaderRoute: { name: 'beta', match: [{ headerName: 'x-beta', headerValue: { exact: 'yes' } }] } },
@@ -72,6 +73,7 @@ describe('setHeaderRoute', () => {
       path: vsPath,
     });
     expect(vs.spec.http.map((r) => r.name)).toEqual(['beta', 'primary']);
+    expect(await pendingWrites(ns)).toEqual([]);
 
     expect((await kubectlSluice(ns, 'promote', 'web')).code).toBe(0);
     await waitForRollout(
@@ -102,6 +104,7 @@ describe('setHeaderRoute', () => {
         })
       ).spec.rules.map((r) => r.name);
     expect(await rules()).toEqual(['beta', 'pinned', 'primary']);
+    expect(await pendingWrites(ns)).toEqual([]);
 
     expect((await kubectlSluice(ns, 'abort', 'web')).code).toBe(0);
     await waitForRollout(ns, (r) => r.status?.phase === 'Degraded', 'the abort');
@@ -198,6 +201,7 @@ describe('setMirrorRoute', () => {
       { description: 'half the requests copied to the canary' },
     );
     expect(seen.answers).toEqual({ 'web-stable': 1 });
+    expect(await pendingWrites(ns)).toEqual([]);
     expect((await kubectlSluice(ns, 'promote', 'web')).code).toBe(0);
     await waitForRollout(
       ns,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   type GatewayRoute,
+  type RouteRule,
   routeRoutingPatch,
   routeWeight,
 } from '../../../controller/traffic/gateway-route.ts';
@@ -140,6 +141,31 @@ describe('header rules in an HTTPRoute', () => {
     },
   });
   const gsplit = { stable: 'web-stable', canary: 'web-canary' };
+
+  it('a rule stored back with sorted keys and the defaults the server fills in is in place: nothing to write', () => {
+    const written = routeRoutingPatch('HTTPRoute', route(), gsplit, 0, managed)[1]?.value as RouteRule[];
+    const asStored = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(asStored)
+        : v !== null && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.entries(v)
+                .sort(([a], [b]) => a.localeCompare(b))
+                .map(([k, x]) => [k, asStored(x)]),
+            )
+          : v;
+    const stored = route();
+    stored.spec.rules = (asStored(written) as RouteRule[]).map((r) => ({
+      ...r,
+      backendRefs: r.backendRefs?.map((b) => ({ group: '', kind: 'Service', weight: 1, ...b })),
+    }));
+    expect(routeRoutingPatch('HTTPRoute', stored, gsplit, 0, managed)).toEqual([]);
+    // A key Sluice writes that differs is not in place.
+    const edited = structuredClone(stored);
+    const [beta] = edited.spec.rules as { matches: { headers: { value: string }[] }[] }[];
+    if (beta?.matches[0]?.headers[0]) beta.matches[0].headers[0].value = 'no';
+    expect(routeRoutingPatch('HTTPRoute', edited, gsplit, 0, managed)[1]?.path).toBe('/spec/rules');
+  });
 
   it('a prefix becomes a regular expression (the Gateway API has no prefix header match); exact stays exact', () => {
     const routes = {

@@ -110,6 +110,8 @@ describe('dynamicStableScale', () => {
     });
     const one = desiredWorld(spec, aborted, T0, seen(1));
     expect(one).toMatchObject({ weight: 60, replicas: { r1: 4 } });
+    // The canary Service keeps selecting the canary while its share comes back.
+    expect(one.services).toEqual({ s: 'r1', c: 'r2' });
     expect(one.keep).toContain('r2');
     expect(desiredWorld(spec, aborted, T0, seen(3)).weight).toBe(25);
     // Pods of the shrunk stable that have not gone yet serve nothing once the abort scales it up.
@@ -123,6 +125,7 @@ describe('dynamicStableScale', () => {
     const back = desiredWorld(spec, aborted, T0, seen(4, 25));
     expect(back.weight).toBe(0);
     expect(back.keep).not.toContain('r2');
+    expect(back.services).toEqual({ s: 'r1', c: 'r1' });
   });
 
   describe('subset routing', () => {

@@ -263,6 +263,20 @@ describe('convert: Flagger', () => {
     expect(converted[0]?.notCarried.map((n) => n.path)).toEqual(['spec.analysis.webhooks']);
   });
 
+  it('the Gateway API provider becomes gatewayAPI, and sessionAffinity is carried', () => {
+    const { objects, converted } = convert('flagger-gateway-sticky.yaml');
+    const rollout = objects[1];
+    expect(parseResource('Rollout', rollout).ok).toBe(true);
+    expect(rollout.spec.strategy.canary).toMatchObject({
+      trafficRouting: { gatewayAPI: { httpRoutes: [{ name: 'podinfo' }] } },
+      sessionAffinity: { cookieName: 'flagger-cookie', maxAge: '21600s' },
+    });
+    expect(converted[0]?.notCarried).toEqual([]);
+    expect(converted[0]?.notes.join('\n')).toMatch(
+      /HTTPRoute "podinfo" \(attached to spec.service.gatewayRefs\)/,
+    );
+  });
+
   it('a MetricTemplate no Canary uses, and a Canary whose Deployment is elsewhere, are said', () => {
     const text = fixture('flagger-canary.yaml').split('---\n');
     const { skipped } = convertYaml(text[1] as string);
