@@ -6,6 +6,7 @@ import {
   ERRORS_NEEDS_AN_EFFECT,
   fieldPath,
   hasErrorsEffect,
+  MAX_QUERY_LENGTH,
   MetricProvider,
   parseDuration,
 } from '../crds/index.ts';
@@ -228,6 +229,15 @@ export function resolveGate(input: ResolveInput): ResolvedGate {
       throw new InvalidAnalysis(`metric ${m.name}: two metrics of this gate share the name; rename one`);
     }
     seen.add(m.name);
+    // A run the API server would refuse is never created: the gate ends in Error instead.
+    const length = m.provider.prometheus?.query.length ?? 0;
+    if (length > MAX_QUERY_LENGTH) {
+      const why =
+        m.builtinMetrics === 'envoyGateway' ? ' (it names every Envoy cluster of the rules it reads)' : '';
+      throw new InvalidAnalysis(
+        `metric ${m.name}: its query has ${length} characters${why}, more than the ${MAX_QUERY_LENGTH} a run holds`,
+      );
+    }
     for (const expr of [m.successCondition, m.failureCondition]) {
       if (expr === undefined) continue;
       try {

@@ -90,6 +90,9 @@ const Interval = Duration.refine((d) => {
   'x-kubernetes-validations': [{ rule: "duration(self) >= duration('1s')", message: 'must be at least 1s' }],
 });
 
+/** The longest PromQL a template or a run holds: the API server stores no more. */
+export const MAX_QUERY_LENGTH = 8192;
+
 export const PrometheusProvider = z.object({
   address: z
     .string()
@@ -100,7 +103,7 @@ export const PrometheusProvider = z.object({
       description:
         "Prometheus base URL; the controller's --prometheus-url when absent. Any other address must start with a prefix the admin allows (--prometheus-allowed-urls).",
     }),
-  query: z.string().min(1).max(8192),
+  query: z.string().min(1).max(MAX_QUERY_LENGTH),
   timeout: Duration.optional().meta({
     description:
       "Longest wait for an answer (default 10s); at most the controller's --analysis-max-timeout (default 30s).",

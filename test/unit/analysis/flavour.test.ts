@@ -13,7 +13,7 @@ import type { Sample } from '../../../analysis/provider.ts';
 import { latencyP99Query, successRateQuery } from '../../../analysis/queries.ts';
 import { InvalidAnalysis, resolveMetrics } from '../../../analysis/resolve.ts';
 import { trafficFromSamples, trafficHistoryQuery } from '../../../analysis/traffic-history.ts';
-import type { Gates, RunMetric } from '../../../crds/index.ts';
+import { type Gates, RunMetric } from '../../../crds/index.ts';
 
 const CANARY_CLUSTER = 'httproute/shop/web.v2/rule/1/backend/1';
 const STABLE_CLUSTER = 'httproute/shop/web.v2/rule/1/backend/0';
@@ -203,6 +203,23 @@ describe('resolving a gate that reads Envoy Gateway', () => {
     const [m] = resolveMetrics(input({ successRate: { min: 99 } }, clusters));
     expect(m).not.toHaveProperty('builtinMetrics');
     expect(m?.provider.prometheus?.query).toContain('istio_requests_total');
+  });
+
+  it('refuses a gate whose clusters would make a query longer than a run holds', () => {
+    const many = (side: string) =>
+      Array.from({ length: 40 }, (_, i) => `httproute/shop/${'r'.repeat(120)}-${i}/rule/0/backend/${side}`);
+    const wide = new Map([
+      ['web-canary', many('1')],
+      ['web-stable', many('0')],
+    ]);
+    expect(() =>
+      resolveMetrics(input({ builtinMetrics: 'envoyGateway', successRate: { min: 99 } }, wide)),
+    ).toThrow(
+      /^metric success-rate: its query has \d+ characters \(it names every Envoy cluster of the rules it reads\), more than the 8192 a run holds$/,
+    );
+    // Within the bound the resolved metric is one the schema of a run accepts.
+    const [m] = resolveMetrics(input({ builtinMetrics: 'envoyGateway', successRate: { min: 99 } }, clusters));
+    expect(RunMetric.safeParse(m).success).toBe(true);
   });
 
   it('refuses without clusters to read, saying why', () => {
