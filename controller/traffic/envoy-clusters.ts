@@ -27,6 +27,16 @@ export function envoyClusters(
   if (!gateway) {
     return "Envoy Gateway's clusters come from the Rollout's HTTPRoutes and GRPCRoutes: it needs trafficRouting.gatewayAPI";
   }
+  // Header, mirror and sticky rules go ahead of the user's during a release. Envoy Gateway
+  // numbers clusters by rule index, so the names found at a run's start would later name other
+  // rules' backends: with several weighed rules, another rule's traffic. Refused until the names
+  // are found at each look.
+  const inserts =
+    canary?.sessionAffinity !== undefined ||
+    (canary?.steps ?? []).some((s) => s.setHeaderRoute !== undefined || s.setMirrorRoute !== undefined);
+  if (inserts) {
+    return "Envoy Gateway numbers its clusters by rule, and Sluice's header, mirror and sticky rules renumber them during the release: the envoyGateway flavour cannot be used with setHeaderRoute, setMirrorRoute or sessionAffinity yet";
+  }
   const services = canary
     ? { stable: canary.stableService ?? '', canary: canary.canaryService ?? '' }
     : { stable: blueGreen?.activeService ?? '', canary: blueGreen?.previewService ?? '' };

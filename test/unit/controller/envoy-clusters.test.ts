@@ -64,4 +64,24 @@ describe("the Envoy clusters of a Rollout's sides", () => {
     const istio = { strategy: { canary: { trafficRouting: { istio: {} } } } } as RolloutSpec;
     expect(envoyClusters(istio, 'shop', lookup({}))).toMatch(/needs trafficRouting\.gatewayAPI/);
   });
+
+  it('is refused where Sluice inserts rules during the release (they renumber the clusters)', () => {
+    const routes = lookup({ 'HTTPRoute/web': route('web') });
+    const withCanary = (extra: object) => {
+      const s = spec({ httpRoutes: [{ name: 'web' }] });
+      Object.assign(s.strategy.canary ?? {}, extra);
+      return s;
+    };
+    const sticky = withCanary({ sessionAffinity: { cookieName: 'v' } });
+    expect(envoyClusters(sticky, 'shop', routes)).toMatch(/renumber them during the release/);
+    const header = withCanary({
+      steps: [
+        { setHeaderRoute: { name: 'beta', match: [{ headerName: 'x', headerValue: { exact: 'y' } }] } },
+      ],
+    });
+    expect(envoyClusters(header, 'shop', routes)).toMatch(
+      /setHeaderRoute, setMirrorRoute or sessionAffinity/,
+    );
+    expect(envoyClusters(withCanary({ steps: [{ setWeight: 10 }] }), 'shop', routes)).toBeInstanceOf(Map);
+  });
 });
