@@ -15,6 +15,7 @@ import {
   VERSION,
 } from '../crds/index.ts';
 import { canaryTraffic } from './analysis/canary-traffic.ts';
+import type { GatewayController } from './analysis/default-flavour.ts';
 import { JobMeasurer } from './analysis/jobs.ts';
 import { createAnalysisMetrics } from './analysis/metrics.ts';
 import { AnalysisRunner } from './analysis/runner.ts';
@@ -102,6 +103,31 @@ async function servedResources(kc: KubeConfig, group: string, version: string): 
     if (statusCode(err) === 404) return new Set();
     throw err;
   }
+}
+
+/**
+ * A Gateway's GatewayClass controller, read when a gate starts (two GETs, 5 s each). Anything
+ * unreadable (forbidden in a namespaced install, gone, slow) is unknown, and unknown is Istio.
+ */
+function gatewayControllerOf(kc: KubeConfig): GatewayController {
+  const get = async <T>(p: string): Promise<T | undefined> => {
+    try {
+      return await requestJson<T>(kc, { method: 'GET', path: p, signal: AbortSignal.timeout(5000) });
+    } catch {
+      return undefined;
+    }
+  };
+  return async (namespace, gateway) => {
+    const gw = await get<{ spec?: { gatewayClassName?: string } }>(
+      `/apis/${GATEWAY_GROUP}/v1/namespaces/${encodeURIComponent(namespace)}/gateways/${encodeURIComponent(gateway)}`,
+    );
+    const cls = gw?.spec?.gatewayClassName;
+    if (!cls) return undefined;
+    const gc = await get<{ spec?: { controllerName?: string } }>(
+      `/apis/${GATEWAY_GROUP}/v1/gatewayclasses/${encodeURIComponent(cls)}`,
+    );
+    return gc?.spec?.controllerName;
+  };
 }
 
 const path = (group: string, version: string, plural: string, namespace?: string) =>
@@ -197,6 +223,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     // A gate's rate window shorter than two scrapes is widened, and said (issue 20).
     scrapeIntervals: new ScrapeIntervalCache(),
     events: recorder,
+    ...(gatewayApi.size > 0 ? { gatewayController: gatewayControllerOf(kc) } : {}),
     templates: templateSource(kc, {
       namespaced: templateInformers.analysisTemplates,
       cluster: templateInformers.clusterAnalysisTemplates ?? { get: () => undefined },

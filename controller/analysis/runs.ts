@@ -9,6 +9,7 @@ import {
   type AnalysisRun,
   type AnalysisTemplateSpec,
   API_VERSION,
+  type BuiltinMetrics,
   type GateKind,
   type Gates,
   GROUP,
@@ -24,6 +25,7 @@ import { ROLLOUT_LABEL } from '../revision.ts';
 import { envoyClusters, type RouteLookup } from '../traffic/envoy-clusters.ts';
 import { ownerReference } from '../workload.ts';
 import type { Writer } from '../writer.ts';
+import { defaultFlavour, type GatewayController } from './default-flavour.ts';
 
 /** Where templates are read from: an informer cache, then the API server on a miss. */
 export interface TemplateSource {
@@ -93,6 +95,8 @@ export function analysisRunFor(
   scrapeIntervals?: ReadonlyMap<string, number>,
   /** For an envoyGateway gate: the Envoy clusters of each Service, or why there are none. */
   clusters?: ReadonlyMap<string, readonly string[]> | string,
+  /** The builtins' metrics when the gate does not say (the routes' data plane). */
+  defaultMetrics?: BuiltinMetrics,
 ): AnalysisRun {
   const written = gatesFor(rollout.spec, start.gate, start.stepIndex);
   const name = rollout.metadata.name ?? '';
@@ -104,6 +108,8 @@ export function analysisRunFor(
   try {
     if (!written) throw new InvalidAnalysis(`no ${start.gate} gate in the Rollout's spec`);
     gates = withArgValues(written, rollout, start.revision);
+    if (gates.builtinMetrics === undefined && defaultMetrics === 'envoyGateway')
+      gates = { ...gates, builtinMetrics: defaultMetrics };
     const revisions = measuredRevisions(rollout, start.revision);
     ({ metrics, notes } = resolveGate({
       gates,
@@ -179,6 +185,8 @@ export interface AnalysisDeps {
   scrapeIntervals?: ScrapeIntervalSource;
   /** Where a widened or short window is said as a Warning Event on the Rollout. */
   events?: Pick<EventRecorder, 'record'>;
+  /** A Gateway's GatewayClass controller, for the default flavour of Gateway API routes. */
+  gatewayController?: GatewayController;
 }
 
 /**
@@ -243,11 +251,27 @@ export async function startAnalysisRun(
   // A gate that cannot be resolved still gets its run, carrying the problem in spec.error:
   // the runner, the one writer of run status, ends it in Error at once.
   // Read only for a gate that asks: Istio's metrics need no route.
-  const clusters =
-    gates?.builtinMetrics === 'envoyGateway' && routes
-      ? envoyClusters(rollout.spec, namespace, routes)
-      : undefined;
-  const run = analysisRunFor(rollout, start, found, earlier, analysis?.policy, scrapeIntervals, clusters);
+  const usesBuiltins = Boolean(gates?.successRate || gates?.latencyP99 || gates?.compareToStable);
+  const chosen =
+    gates?.builtinMetrics ??
+    (usesBuiltins && routes && analysis?.gatewayController
+      ? await defaultFlavour(rollout.spec, namespace, routes, analysis.gatewayController)
+      : 'istio');
+  let clusters =
+    chosen === 'envoyGateway' && routes ? envoyClusters(rollout.spec, namespace, routes) : undefined;
+  if (typeof clusters === 'string' && gates?.builtinMetrics === undefined) {
+    clusters = `${clusters} (envoyGateway is the default here: every Gateway the routes attach to is Envoy Gateway's; set builtinMetrics: istio to read Istio's metrics instead)`;
+  }
+  const run = analysisRunFor(
+    rollout,
+    start,
+    found,
+    earlier,
+    analysis?.policy,
+    scrapeIntervals,
+    clusters,
+    chosen,
+  );
   await writer.createAnalysisRun(run);
   const notes = run.metadata.annotations?.[WINDOW_NOTES_ANNOTATION];
   if (notes && analysis?.events) {

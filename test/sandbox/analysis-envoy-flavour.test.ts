@@ -2,16 +2,19 @@
 // Prometheus and the traffic simulator (which exports those statistics beside Istio's, named as
 // Envoy Gateway names its clusters): a healthy canary behind an HTTPRoute is promoted and a
 // failing one rolled back, both judged by queries of Envoy's series only.
-import { describe, expect, it } from 'vitest';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { ENVOY_GATEWAY, ISTIO } from '../../analysis/flavour.ts';
 import { PrometheusProvider } from '../../analysis/provider.ts';
 import { readTraffic } from '../../analysis/traffic-history.ts';
+import { ENVOY_GATEWAY_CONTROLLER } from '../../controller/analysis/default-flavour.ts';
 import { requestJson } from '../../controller/kube/client.ts';
 import type { GatewayRoute } from '../../controller/traffic/gateway-route.ts';
 import { sandbox } from '../harness/env.ts';
 import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
 import { promScalar } from '../harness/prometheus.ts';
+import { waitFor } from '../harness/wait.ts';
 import {
   analysisRuns,
   promoteSecond,
@@ -19,7 +22,7 @@ import {
   stallOnInvalidGate,
   startAnalysisController,
 } from '../support/analysis.ts';
-import { apply, gatewayApp } from '../support/apps.ts';
+import { apply, gatewayApp, setImage, waitForRollout } from '../support/apps.ts';
 
 /** The app's HTTPRoute with a filter on the canary's backendRef: Envoy Gateway then gives each backendRef its own cluster. */
 function withBackendFilter(objects: ReturnType<typeof gatewayApp>): ReturnType<typeof gatewayApp> {
@@ -142,5 +145,69 @@ describe('builtin gates reading Envoy Gateway statistics (builtinMetrics: envoyG
         "so the stable's and the canary's statistics cannot be told apart; give a backendRef filters (docs/analysis.md)",
     );
     expect(await weights(ns)).toEqual([70, 30]);
+  });
+});
+
+describe('the default metrics of a gate follow the data plane of its routes', () => {
+  /** The app's HTTPRoute attached to a Gateway of a class served by `controller`, instead of to its Service. */
+  async function behindGateway(prefix: string, controller: string) {
+    const ns = await freshNamespace(prefix);
+    const className = `${ns}-class`;
+    const classes = `/apis/gateway.networking.k8s.io/v1/gatewayclasses`;
+    onTestFinished(async () => {
+      await requestJson(kube().kc, { method: 'DELETE', path: `${classes}/${className}` }).catch(
+        () => undefined,
+      );
+    });
+    const gatewayObjects: KubernetesObject[] = [
+      {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'GatewayClass',
+        metadata: { name: className },
+        spec: { controllerName: controller },
+      } as KubernetesObject,
+      {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'Gateway',
+        metadata: { name: 'edge', namespace: ns },
+        spec: { gatewayClassName: className, listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
+      } as KubernetesObject,
+    ];
+    const app = withBackendFilter(
+      gatewayApp(ns, {
+        image: `shop/${ns}:1`,
+        steps: [{ setWeight: 30 }, { analysis: { ...gate.analysis, builtinMetrics: undefined } }] as never,
+      }),
+    ).map((o) => {
+      if (o.kind !== 'HTTPRoute') return o;
+      const route = structuredClone(o) as unknown as GatewayRoute;
+      route.spec.parentRefs = [{ name: 'edge' }];
+      route.spec.hostnames = [`web.${ns}.example`];
+      return route as unknown as typeof o;
+    });
+    await apply([...gatewayObjects, ...app]);
+    await startAnalysisController(ns);
+    await waitForRollout(ns, (r) => r.status?.phase === 'Healthy', 'the first revision');
+    await setImage(ns, `shop/${ns}:2`);
+    const run = await waitFor(async () => (await analysisRuns(ns)).find((r) => r.spec.gate === 'step'), {
+      description: "the step gate's run",
+    });
+    return { ns, run };
+  }
+
+  it("routes on Envoy Gateway's Gateways: Envoy's statistics, without being asked", async () => {
+    const { ns, run } = await behindGateway('envoy-default', ENVOY_GATEWAY_CONTROLLER);
+    expect(run.spec.error).toBeUndefined();
+    expect(run.spec.metrics.map((m) => m.builtinMetrics)).toEqual(['envoyGateway', 'envoyGateway']);
+    expect(run.spec.metrics[0]?.provider.prometheus?.query).toContain(
+      `envoy_cluster_name=~"httproute/${ns}/web/rule/1/backend/1"`,
+    );
+  });
+
+  it("routes on another implementation's Gateways: Istio's metrics, as before", async () => {
+    const { run } = await behindGateway('istio-default', 'istio.io/gateway-controller');
+    expect(run.spec.error).toBeUndefined();
+    expect(run.spec.metrics.map((m) => m.builtinMetrics)).toEqual([undefined, undefined]);
+    expect(run.spec.metrics[0]?.provider.prometheus?.query).toContain('istio_requests_total');
   });
 });

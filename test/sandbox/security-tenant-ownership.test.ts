@@ -319,6 +319,9 @@ describe("deploy/'s trimmed grants", () => {
       // Gateway API routing: the backendRef weights of the rules a Rollout names.
       ['patch', 'httproutes.gateway.networking.k8s.io'],
       ['watch', 'grpcroutes.gateway.networking.k8s.io'],
+      // The default metrics of a gate: which data plane a route's Gateways run on.
+      ['get', 'gateways.gateway.networking.k8s.io'],
+      ['get', 'gatewayclasses.gateway.networking.k8s.io'],
       ['delete', 'analysisruns.sluice.dev'],
       ['update', 'rollouts.sluice.dev/status'],
       // Old revisions beyond revisionHistoryLimit, only ReplicaSets the Rollout controls.
@@ -345,6 +348,8 @@ describe("deploy/'s trimmed grants", () => {
       ['update', 'httproutes.gateway.networking.k8s.io'],
       ['create', 'httproutes.gateway.networking.k8s.io'],
       ['patch', 'gateways.gateway.networking.k8s.io'],
+      ['list', 'gateways.gateway.networking.k8s.io'],
+      ['update', 'gatewayclasses.gateway.networking.k8s.io'],
       ['update', 'replicasets.apps'],
       ['update', 'rollouts.sluice.dev'],
       ['get', 'secrets'],
