@@ -202,7 +202,7 @@ module_dir() { (cd "$(mktemp -d)" && go mod download -json "$1" | sed -n 's/.*"D
 
 build_argocd() {
   local out=$CACHE/argocd-$ARGOCD_VERSION
-  if [ -x "$out/argocd" ] && [ -f "$out/crds/application-crd.yaml" ]; then say "argocd $ARGOCD_VERSION: cached in $out"; return; fi
+  if [ -x "$out/argocd" ] && [ -x "$out/git-verify-wrapper.sh" ] && [ -f "$out/crds/application-crd.yaml" ]; then say "argocd $ARGOCD_VERSION: cached in $out"; return; fi
   need_go
   export GOTOOLCHAIN=go1.27.3
   local mod=github.com/argoproj/argo-cd/v3 engine=github.com/argoproj/argo-cd/gitops-engine/v3
@@ -274,6 +274,10 @@ GO
   local pkg=$mod/common
   with_progress "argocd-$ARGOCD_VERSION" bash -c "cd '$src' && export CGO_ENABLED=0 GOFLAGS=-mod=mod && \
     go build -trimpath -ldflags '-s -w -X $pkg.version=${ARGOCD_VERSION#v} -X $pkg.gitTag=$ARGOCD_VERSION -X $pkg.gitTreeState=clean' -o '$out.tmp/argocd' ./cmd/sluice-argocd"
+  # The repo server runs git-verify-wrapper.sh (and it gpg-wrapper.sh) from PATH for every
+  # manifest it generates, signed or not; upstream's image puts both next to the binary.
+  cp "$mod_dir/hack/git-verify-wrapper.sh" "$mod_dir/hack/gpg-wrapper.sh" "$out.tmp/"
+  chmod 755 "$out.tmp/"*.sh
   # The CRDs of exactly the version built, byte-identical (kustomization.yaml is not one).
   mkdir -p "$out.tmp/crds"
   cp "$mod_dir"/manifests/crds/*-crd.yaml "$out.tmp/crds/"
