@@ -211,9 +211,9 @@ build_argocd() {
   [ -f "$mod_dir/go.mod" ] && [ -f "$engine_dir/go.mod" ] || die "could not download $mod and $engine $ARGOCD_VERSION from the Go module proxy"
   grep -q "^replace $engine => ./gitops-engine" "$mod_dir/go.mod" || die "$mod $ARGOCD_VERSION no longer replaces $engine with ./gitops-engine; revisit build_argocd"
   local src=$CACHE/src/argocd-$ARGOCD_VERSION
-  rm -rf "$src"
-  cp -r "$mod_dir" "$src" && chmod -R u+w "$src"
-  cp -r "$engine_dir" "$src/gitops-engine" && chmod -R u+w "$src/gitops-engine"
+  rm -rf "$src"; mkdir -p "$(dirname "$src")"
+  cp -r "$mod_dir" "$src"; chmod -R u+w "$src"
+  cp -r "$engine_dir" "$src/gitops-engine"; chmod -R u+w "$src/gitops-engine"
   mkdir -p "$src/cmd/sluice-argocd"
   cat >"$src/cmd/sluice-argocd/main.go" <<'GO'
 // Written by Sluice's sandbox/build.sh: upstream's cmd/main.go, cut down to the commands the
