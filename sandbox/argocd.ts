@@ -59,7 +59,7 @@ const controllerKubeconfig = () => dir('kubeconfig-application-controller.json')
 async function ensureArgoCdBuilt(): Promise<void> {
   if (argocdBuilt()) return;
   say(
-    `building Argo CD's application controller and repo server into ${PATHS.cache} (measured cold: see sandbox/README.md)`,
+    `building Argo CD's application controller and repo server into ${PATHS.cache} (~10 min once on 2 cores)`,
   );
   const r = await run('bash', [PATHS.buildScript, 'argocd'], { stream: true });
   if (r.code !== 0 || !argocdBuilt())
