@@ -1,7 +1,30 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // `unit` needs nothing running; `sandbox` and `chaos` meet the real API server, Prometheus
 // and the traffic simulator, which their global setup brings up once per run.
+
+// Argo CD's suite needs Argo CD built from source (a cold build longer than CI's whole run on
+// 2 cores: see sandbox/README.md), so it is its own project, defined only for
+// `npm run test:argocd` (SLUICE_ARGOCD=1) and never part of `npm test`.
+const ARGOCD_TESTS = ['test/sandbox/gitops-argocd.test.ts'];
+const argocdProject =
+  process.env.SLUICE_ARGOCD === '1'
+    ? [
+        {
+          test: {
+            name: 'argocd',
+            include: ARGOCD_TESTS,
+            environment: 'node',
+            globalSetup: ['test/harness/global-setup-argocd.ts'],
+            testTimeout: 300_000,
+            // Building Argo CD the first time happens here, in the global setup.
+            hookTimeout: 3_600_000,
+            fileParallelism: false,
+          },
+        },
+      ]
+    : [];
+
 export default defineConfig({
   test: {
     coverage: {
@@ -25,6 +48,7 @@ export default defineConfig({
         test: {
           name: 'sandbox',
           include: ['test/sandbox/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...ARGOCD_TESTS],
           environment: 'node',
           globalSetup: ['test/harness/global-setup.ts'],
           testTimeout: 120_000,
@@ -51,6 +75,7 @@ export default defineConfig({
           sequence: { groupOrder: 2 },
         },
       },
+      ...argocdProject,
     ],
   },
 });

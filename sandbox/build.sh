@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the sandbox's upstream binaries from the Go module proxy into a cache outside
 # the checkout, keyed by version, so a fresh clone (what CI uses) reuses them.
-#   sandbox/build.sh [kubernetes|etcd|kwok|flux|argo-rollouts|helm|krew|all]
+#   sandbox/build.sh [kubernetes|etcd|kwok|flux|argo-rollouts|argocd|helm|krew|all]
 # Each target is skipped when its binaries are already in the cache.
 set -euo pipefail
 
@@ -20,6 +20,9 @@ ARGO_ROLLOUTS_VERSION=${ARGO_ROLLOUTS_VERSION:-v1.9.3}
 HELM_VERSION=${HELM_VERSION:-v4.3.2}
 # krew and validate-krew-manifest, for the release's krew manifest (its go.mod has no replaces).
 KREW_VERSION=${KREW_VERSION:-v0.4.3}
+# Argo CD, only for the opt-in `--with-argocd` sandbox (issue 21): the application controller and
+# the repo server in one binary. Its go.mod asks for Go 1.27.0 (the approved go1.27.3 toolchain).
+ARGOCD_VERSION=${ARGOCD_VERSION:-v3.6.2}
 CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 
 say() { printf '[sandbox build] %s\n' "$*" >&2; }
@@ -189,6 +192,99 @@ build_argo_rollouts() {
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 
+# Argo CD's go.mod replaces its gitops-engine with ./gitops-engine, a directory its module zip
+# does not carry, and `go get` of gitops-engine alone fails; so this builds inside a writable copy
+# of the module source, with the published gitops-engine module (same version) put at
+# ./gitops-engine, under upstream's own go.mod and go.sum. Upstream's cmd/main.go links every
+# Argo CD command (the API server embeds the web UI's ui/dist, absent from the zip), so a small
+# main links only what the sandbox runs: `argocd application-controller|repo-server ...`.
+module_dir() { (cd "$(mktemp -d)" && go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)",/\1/p'); }
+
+build_argocd() {
+  local out=$CACHE/argocd-$ARGOCD_VERSION
+  if [ -x "$out/argocd" ] && [ -x "$out/git-verify-wrapper.sh" ] && [ -f "$out/crds/application-crd.yaml" ]; then say "argocd $ARGOCD_VERSION: cached in $out"; return; fi
+  need_go
+  export GOTOOLCHAIN=go1.27.3
+  local mod=github.com/argoproj/argo-cd/v3 engine=github.com/argoproj/argo-cd/gitops-engine/v3
+  local mod_dir engine_dir
+  mod_dir=$(module_dir "$mod@$ARGOCD_VERSION"); engine_dir=$(module_dir "$engine@$ARGOCD_VERSION")
+  [ -f "$mod_dir/go.mod" ] && [ -f "$engine_dir/go.mod" ] || die "could not download $mod and $engine $ARGOCD_VERSION from the Go module proxy"
+  grep -q "^replace $engine => ./gitops-engine" "$mod_dir/go.mod" || die "$mod $ARGOCD_VERSION no longer replaces $engine with ./gitops-engine; revisit build_argocd"
+  local src=$CACHE/src/argocd-$ARGOCD_VERSION
+  rm -rf "$src"; mkdir -p "$(dirname "$src")"
+  cp -r "$mod_dir" "$src"; chmod -R u+w "$src"
+  cp -r "$engine_dir" "$src/gitops-engine"; chmod -R u+w "$src/gitops-engine"
+  mkdir -p "$src/cmd/sluice-argocd"
+  cat >"$src/cmd/sluice-argocd/main.go" <<'GO'
+// Written by Sluice's sandbox/build.sh: upstream's cmd/main.go, cut down to the commands the
+// sandbox runs, chosen by the first argument instead of the binary's name.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+
+	appcontroller "github.com/argoproj/argo-cd/v3/cmd/argocd-application-controller/commands"
+	gitaskpass "github.com/argoproj/argo-cd/v3/cmd/argocd-git-ask-pass/commands"
+	reposerver "github.com/argoproj/argo-cd/v3/cmd/argocd-repo-server/commands"
+	"github.com/argoproj/argo-cd/v3/common"
+	"github.com/argoproj/argo-cd/v3/util/log"
+)
+
+func init() {
+	klog.SetLogger(log.NewLogrusLogger(log.NewWithCurrentConfig()))
+}
+
+func main() {
+	// Upstream's main calls grpc.DisableSRVLookups() to undo grpclb's init, which turns gRPC's DNS
+	// SRV lookups on; grpclb is not linked here, so they stay off (and that call panics, finding
+	// them off already).
+	// The repo server runs git with GIT_ASKPASS=argocd and ARGOCD_BINARY_NAME=argocd-git-ask-pass
+	// when a repository has credentials; honour that as upstream's main does.
+	if os.Getenv("ARGOCD_BINARY_NAME") == common.CommandGitAskPass {
+		run(gitaskpass.NewCommand(), os.Args[1:])
+		return
+	}
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: argocd application-controller|repo-server [flags]")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "application-controller":
+		run(appcontroller.NewCommand(), os.Args[2:])
+	case "repo-server":
+		run(reposerver.NewCommand(), os.Args[2:])
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q: this build has application-controller and repo-server\n", os.Args[1])
+		os.Exit(2)
+	}
+}
+
+func run(command *cobra.Command, args []string) {
+	command.SetArgs(args)
+	if err := command.Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+GO
+  mkdir -p "$out.tmp"
+  local pkg=$mod/common
+  with_progress "argocd-$ARGOCD_VERSION" bash -c "cd '$src' && export CGO_ENABLED=0 GOFLAGS=-mod=mod && \
+    go build -trimpath -ldflags '-s -w -X $pkg.version=${ARGOCD_VERSION#v} -X $pkg.gitTag=$ARGOCD_VERSION -X $pkg.gitTreeState=clean' -o '$out.tmp/argocd' ./cmd/sluice-argocd"
+  # The repo server runs git-verify-wrapper.sh (and it gpg-wrapper.sh) from PATH for every
+  # manifest it generates, signed or not; upstream's image puts both next to the binary.
+  cp "$mod_dir/hack/git-verify-wrapper.sh" "$mod_dir/hack/gpg-wrapper.sh" "$out.tmp/"
+  chmod 755 "$out.tmp/"*.sh
+  # The CRDs of exactly the version built, byte-identical (kustomization.yaml is not one).
+  mkdir -p "$out.tmp/crds"
+  cp "$mod_dir"/manifests/crds/*-crd.yaml "$out.tmp/crds/"
+  chmod u+w "$out.tmp/crds/"*.yaml
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
 build_helm() {
   local out=$CACHE/helm-$HELM_VERSION
   if [ -x "$out/helm" ]; then say "helm $HELM_VERSION: cached in $out"; return; fi
@@ -221,8 +317,9 @@ case "$target" in
   kwok) build_kwok ;;
   flux) build_flux ;;
   argo-rollouts) build_argo_rollouts ;;
+  argocd) build_argocd ;;
   helm) build_helm ;;
   krew) build_krew ;;
   all) build_etcd; build_kwok; build_kubernetes ;;
-  *) die "unknown target '$target' (kubernetes, etcd, kwok, flux, argo-rollouts, helm, krew or all)" ;;
+  *) die "unknown target '$target' (kubernetes, etcd, kwok, flux, argo-rollouts, argocd, helm, krew or all)" ;;
 esac

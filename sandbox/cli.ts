@@ -8,7 +8,7 @@ import { SandboxError } from './log.ts';
 import { checkScrapeInterval } from './wanted.ts';
 
 const command = process.argv[2];
-const USAGE = 'up [--with-flux] [--scrape-interval 1s] [--audit-policy FILE]';
+const USAGE = 'up [--with-flux] [--with-argocd] [--scrape-interval 1s] [--audit-policy FILE]';
 
 async function main(): Promise<void> {
   switch (command) {
@@ -31,12 +31,18 @@ async function main(): Promise<void> {
 
 /** `up`'s flags; what is not given is the default, so a plain `up` undoes an earlier one's options. */
 function upOptions(argv: string[]): UpOptions {
-  let values: { 'with-flux'?: boolean; 'scrape-interval'?: string; 'audit-policy'?: string };
+  let values: {
+    'with-flux'?: boolean;
+    'with-argocd'?: boolean;
+    'scrape-interval'?: string;
+    'audit-policy'?: string;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
       options: {
         'with-flux': { type: 'boolean', default: false },
+        'with-argocd': { type: 'boolean', default: false },
         'scrape-interval': { type: 'string' },
         'audit-policy': { type: 'string' },
       },
@@ -49,6 +55,7 @@ function upOptions(argv: string[]): UpOptions {
   }
   return {
     flux: values['with-flux'] === true,
+    argocd: values['with-argocd'] === true,
     ...(values['scrape-interval'] === undefined
       ? {}
       : { scrapeInterval: checkScrapeInterval(values['scrape-interval']) }),

@@ -13,6 +13,7 @@ export const VERSIONS = {
   fluxKustomize: process.env.FLUX_KUSTOMIZE_VERSION ?? 'v1.9.6',
   helm: process.env.HELM_VERSION ?? 'v4.3.2',
   krew: process.env.KREW_VERSION ?? 'v0.4.3',
+  argocd: process.env.ARGOCD_VERSION ?? 'v3.6.2',
 } as const;
 
 function port(name: string, fallback: number): number {
@@ -35,6 +36,12 @@ export const PORTS = {
   // Only with Flux: the git server it clones from, and source-controller's artifact server.
   git: port('GIT', 19092),
   fluxArtifacts: port('FLUX_ARTIFACTS', 19093),
+  // Only with Argo CD: its redis, the repo server's gRPC and metrics ports, the application
+  // controller's metrics port (upstream binds that one on every interface, not only loopback).
+  argocdRedis: port('ARGOCD_REDIS', 19380),
+  argocdRepoServer: port('ARGOCD_REPO_SERVER', 19381),
+  argocdRepoServerMetrics: port('ARGOCD_REPO_SERVER_METRICS', 19382),
+  argocdControllerMetrics: port('ARGOCD_CONTROLLER_METRICS', 19383),
   // Not ours to start: the Sluice controller's metrics port, scraped when it runs.
   controllerMetrics: port('CONTROLLER_METRICS', 8090),
 } as const;
@@ -71,6 +78,8 @@ export const PATHS = {
   fluxDir: join(state, 'flux'),
   fluxSourceBin: join(cache, `flux-source-controller-${VERSIONS.fluxSource}`),
   fluxKustomizeBin: join(cache, `flux-kustomize-controller-${VERSIONS.fluxKustomize}`),
+  argocdBin: join(cache, `argocd-${VERSIONS.argocd}`),
+  argocdDir: join(state, 'argocd'),
 } as const;
 
 export const kubectlPath = () => join(PATHS.k8sBin, 'kubectl');

@@ -66,7 +66,8 @@ async function applyFluxCrds(): Promise<void> {
   if (wait.code !== 0) throw new SandboxError(`Flux CRDs did not become Established:\n${wait.stderr.trim()}`);
 }
 
-async function ensureGitServer(): Promise<void> {
+/** The sandbox's git server, shared by Flux and Argo CD; started once, whichever needs it first. */
+export async function ensureGitServer(): Promise<void> {
   if (daemonPid('git-server') !== undefined && (await httpOk(`${gitUrl()}/healthz`))) return;
   await stopDaemon('git-server');
   await assertPortFree(PORTS.git, 'git server');
@@ -142,6 +143,8 @@ export async function ensureFlux(): Promise<void> {
 }
 
 export const fluxRunning = () => FLUX_DAEMONS.every((n) => daemonPid(n) !== undefined);
+
+export const gitServerRunning = () => daemonPid('git-server') !== undefined;
 
 export async function stopFlux(): Promise<void> {
   for (const name of FLUX_DAEMONS) if (await stopDaemon(name)) say(`stopped ${name}`);

@@ -1,4 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  ARGOCD_DAEMONS,
+  ARGOCD_NAMESPACE,
+  argocdLog,
+  argocdRunning,
+  ensureArgoCd,
+  repoServerAddress,
+  stopArgoCd,
+} from './argocd.ts';
 import { ensureBuilt } from './build.ts';
 import {
   clusterHealthy,
@@ -12,7 +21,15 @@ import {
 } from './cluster.ts';
 import { clusterLog, clusterLogDir, HOST, kubectlPath, PATHS, PORTS, VERSIONS } from './config.ts';
 import { applyCrds } from './crds.ts';
-import { ensureFlux, FLUX_DAEMONS, fluxLog, fluxRunning, gitUrl, stopFlux } from './flux.ts';
+import {
+  ensureFlux,
+  FLUX_DAEMONS,
+  fluxLog,
+  fluxRunning,
+  gitServerRunning,
+  gitUrl,
+  stopFlux,
+} from './flux.ts';
 import { clearLeases, withSandboxLock } from './lock.ts';
 import { SandboxError, say } from './log.ts';
 import { daemonPid, httpOk, isOurs, stopDaemon, terminate } from './proc.ts';
@@ -38,14 +55,18 @@ export interface SandboxEnv {
   SANDBOX_LOGS: string;
   SANDBOX_CLUSTER_LOGS: string;
   SLUICE_CONTROLLER_METRICS_ADDR: string;
-  /** Set when Flux runs: the git server's base URL and where its bare repositories live. */
+  /** Set when Flux or Argo CD runs: the git server's base URL and where its bare repositories live. */
   GIT_URL?: string;
   GIT_ROOT?: string;
+  /** Set when Argo CD runs: the namespace of its Applications and settings. */
+  ARGOCD_NAMESPACE?: string;
 }
 
 export interface UpOptions {
   /** Also run a git server and Flux's source- and kustomize-controller. */
   flux?: boolean;
+  /** Also run a git server, redis, and Argo CD's application controller and repo server. */
+  argocd?: boolean;
   /** Prometheus' scrape interval (a Prometheus duration, 1s..5m). Default 1s, what the tests expect. */
   scrapeInterval?: string;
   /** A file with an audit policy: the API server writes an audit log with it. Default: no audit log. */
@@ -79,7 +100,10 @@ export function sandboxEnv(): SandboxEnv {
     SANDBOX_LOGS: PATHS.logs,
     SANDBOX_CLUSTER_LOGS: clusterLogDir(),
     SLUICE_CONTROLLER_METRICS_ADDR: `${HOST}:${PORTS.controllerMetrics}`,
-    ...(fluxRunning() ? { GIT_URL: gitUrl(), GIT_ROOT: PATHS.gitRoot } : {}),
+    ...((fluxRunning() || argocdRunning()) && gitServerRunning()
+      ? { GIT_URL: gitUrl(), GIT_ROOT: PATHS.gitRoot }
+      : {}),
+    ...(argocdRunning() ? { ARGOCD_NAMESPACE } : {}),
   };
 }
 
@@ -141,6 +165,7 @@ async function upLocked(opts: UpOptions): Promise<SandboxEnv> {
   await ensureSimulator();
   await ensurePrometheus(wanted);
   if (opts.flux) await ensureFlux();
+  if (opts.argocd) await ensureArgoCd();
   const env = sandboxEnv();
   writeEnvFile(env);
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s; environment in ${PATHS.env}`);
@@ -173,6 +198,7 @@ export function down(): Promise<void> {
 }
 
 async function downLocked(): Promise<void> {
+  await stopArgoCd();
   await stopFlux();
   for (const name of ['traffic-simulator', 'prometheus']) {
     if (await stopDaemon(name)) say(`stopped ${name}`);
@@ -190,6 +216,7 @@ async function downLocked(): Promise<void> {
     PATHS.gitEntry,
     // Not the binaries' cache paths: those are shared by every checkout's sandbox.
     PATHS.fluxDir,
+    PATHS.argocdDir,
   ];
   for (const marker of markers) {
     for (const pid of await leftoverPids(marker)) {
@@ -248,6 +275,16 @@ export async function status(): Promise<string> {
             ? `${HOST}:${PORTS.fluxArtifacts}`
             : '-';
       return [name, state(daemonPid(name) !== undefined, daemonPid(name)), version, address, fluxLog(name)];
+    }),
+    ...ARGOCD_DAEMONS.map((name) => {
+      const address =
+        name === 'argocd-redis'
+          ? `${HOST}:${PORTS.argocdRedis}`
+          : name === 'argocd-repo-server'
+            ? repoServerAddress()
+            : `metrics :${PORTS.argocdControllerMetrics}`;
+      const version = name === 'argocd-redis' ? 'Debian' : VERSIONS.argocd;
+      return [name, state(daemonPid(name) !== undefined, daemonPid(name)), version, address, argocdLog(name)];
     }),
   ];
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];

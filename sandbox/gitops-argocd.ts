@@ -1,0 +1,107 @@
+// An app delivered through Argo CD on the sandbox: a repository on the sandbox's git server and
+// an Argo CD Application syncing one folder of it into a namespace. Commits go through git
+// (simple-git), never kubectl; what Argo CD concluded is read from the Application's status.
+import type { KubeConfig } from '@kubernetes/client-node';
+import { applyPatch, isNotFound, mergePatch, requestJson } from '../controller/kube/client.ts';
+import { ARGOCD_NAMESPACE, IN_CLUSTER_SERVER } from './argocd.ts';
+import { commitFiles, createBareRepo } from './git/repo.ts';
+
+export interface Application {
+  metadata: { name: string; annotations?: Record<string, string> };
+  status?: {
+    sync?: { status?: string; revision?: string };
+    health?: { status?: string; message?: string };
+    operationState?: { phase?: string; message?: string; syncResult?: { revision?: string } };
+    resources?: {
+      group?: string;
+      kind: string;
+      namespace?: string;
+      name: string;
+      status?: string;
+      health?: { status?: string };
+    }[];
+    conditions?: { type: string; message?: string }[];
+  };
+}
+
+export interface ArgoAppOptions {
+  /** Names the repository and the Application. */
+  name: string;
+  /** The namespace Argo CD syncs into (the Application's destination). */
+  namespace: string;
+  /** The folder Argo CD applies. */
+  path?: string;
+  /** Automated sync with self-heal (Argo CD reverts changes made outside git). Default on. */
+  selfHeal?: boolean;
+}
+
+export interface ArgoApp {
+  name: string;
+  url: string;
+  bareDir: string;
+  /** Commits files (null deletes) to main, pushes, and asks Argo CD to refresh now. Returns the sha. */
+  commit(files: Record<string, string | null>, message: string): Promise<string>;
+  /** What a git host's push webhook or `argocd app get --refresh` does: refresh from git now. */
+  refresh(): Promise<void>;
+  application(): Promise<Application>;
+  remove(): Promise<void>;
+}
+
+const APPS_PATH = `/apis/argoproj.io/v1alpha1/namespaces/${ARGOCD_NAMESPACE}/applications`;
+
+/**
+ * Seeds a repository with `files` (one commit), then creates the Application: Argo CD's first
+ * look at the repository finds that commit. `seed` is its sha.
+ */
+export async function createArgoApp(
+  kc: KubeConfig,
+  git: { url: string; root: string },
+  opts: ArgoAppOptions,
+  files: Record<string, string>,
+): Promise<ArgoApp & { seed: string }> {
+  const { name } = opts;
+  const bareDir = createBareRepo(git.root, name);
+  const url = `${git.url}/${name}.git`;
+  const path = `${APPS_PATH}/${name}`;
+  const seed = await commitFiles(url, files, `${name}: first commit`);
+  await applyPatch(
+    kc,
+    path,
+    {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name, namespace: ARGOCD_NAMESPACE },
+      spec: {
+        project: 'default',
+        source: { repoURL: url, targetRevision: 'main', path: opts.path ?? 'apps' },
+        destination: { server: IN_CLUSTER_SERVER, namespace: opts.namespace },
+        syncPolicy: { automated: { prune: false, selfHeal: opts.selfHeal ?? true } },
+      },
+    },
+    { fieldManager: 'sluice-sandbox', force: true },
+  );
+  const refresh = async () => {
+    await mergePatch(kc, path, { metadata: { annotations: { 'argocd.argoproj.io/refresh': 'normal' } } });
+  };
+  return {
+    name,
+    url,
+    bareDir,
+    seed,
+    async commit(changes, message) {
+      const sha = await commitFiles(url, changes, message);
+      await refresh();
+      return sha;
+    },
+    refresh,
+    application: () => requestJson<Application>(kc, { method: 'GET', path }),
+    remove: () => removeArgoApp(kc, name),
+  };
+}
+
+/** Deletes the Application only (no finalizer: what it applied stays, like Flux's prune: false). */
+export async function removeArgoApp(kc: KubeConfig, name: string): Promise<void> {
+  await requestJson(kc, { method: 'DELETE', path: `${APPS_PATH}/${name}` }).catch((err: unknown) => {
+    if (!isNotFound(err)) throw err;
+  });
+}

@@ -1,0 +1,114 @@
+import { PatchStrategy } from '@kubernetes/client-node';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { stringify } from 'yaml';
+import { patchOptions } from '../../controller/kube/client.ts';
+import { type Application, createArgoApp } from '../../sandbox/gitops-argocd.ts';
+import { sandbox } from '../harness/env.ts';
+import { kube } from '../harness/kube.ts';
+import { freshNamespace } from '../harness/namespace.ts';
+import { waitFor } from '../harness/wait.ts';
+
+// Argo CD's own application controller and repo server (built from upstream, see
+// sandbox/argocd.ts) sync from the sandbox's git server. Runs only in `npm run test:argocd`
+// (its own vitest project), whose global setup builds Argo CD and starts it.
+
+function argoGit() {
+  const env = sandbox();
+  if (!env.ARGOCD_NAMESPACE || !env.GIT_URL || !env.GIT_ROOT)
+    throw new Error('the sandbox runs without Argo CD (sandbox:up -- --with-argocd)');
+  return { url: env.GIT_URL, root: env.GIT_ROOT };
+}
+
+const configMap = (ns: string, data: Record<string, string>) =>
+  stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: ns }, data });
+
+/**
+ * The Application once Argo CD itself concluded it is Synced to `sha` and Healthy, with its sync
+ * operation to `sha` finished (Synced is a comparison and can come first: one run failed on it);
+ * until then it throws what Argo CD says instead, which a timeout reports as the last observed.
+ */
+function syncedAndHealthy(app: Application, sha: string): Application {
+  const s = app.status;
+  if (
+    s?.sync?.status === 'Synced' &&
+    s.sync.revision === sha &&
+    s.health?.status === 'Healthy' &&
+    s.operationState?.phase === 'Succeeded' &&
+    s.operationState.syncResult?.revision === sha
+  )
+    return app;
+  throw new Error(
+    JSON.stringify({
+      sync: s?.sync,
+      health: s?.health,
+      operation: s?.operationState?.phase,
+      operationRevision: s?.operationState?.syncResult?.revision,
+      message: s?.operationState?.message,
+      conditions: s?.conditions,
+    }),
+  );
+}
+
+describe('Argo CD in the sandbox', () => {
+  it('syncs a ConfigMap from git and reports the Application Synced and Healthy, then self-heals an edit', async () => {
+    const git = argoGit();
+    const ns = await freshNamespace('argocd');
+    const { core, kc } = kube();
+    const app = await createArgoApp(
+      kc,
+      git,
+      { name: ns, namespace: ns },
+      {
+        'apps/settings.yaml': configMap(ns, { greeting: 'hello from git' }),
+      },
+    );
+    onTestFinished(() => app.remove());
+
+    const synced = await waitFor(async () => syncedAndHealthy(await app.application(), app.seed), {
+      timeout: 120_000,
+      interval: 500,
+      description: `Application ${ns} Synced to ${app.seed.slice(0, 7)} and Healthy`,
+    });
+    expect(synced.status?.resources).toContainEqual(
+      expect.objectContaining({ kind: 'ConfigMap', namespace: ns, name: 'settings', status: 'Synced' }),
+    );
+
+    const live = await core.readNamespacedConfigMap({ name: 'settings', namespace: ns });
+    expect(live.data).toEqual({ greeting: 'hello from git' });
+    // Argo CD v3 tracks what it applied by annotation (write-back's discovery reads this).
+    expect(live.metadata?.annotations?.['argocd.argoproj.io/tracking-id']).toBe(
+      `${ns}:/ConfigMap:${ns}/settings`,
+    );
+
+    // A change made outside git: self-heal puts git's version back.
+    await core.patchNamespacedConfigMap(
+      {
+        name: 'settings',
+        namespace: ns,
+        body: { data: { greeting: 'edited by hand' } },
+        fieldManager: 'a-person',
+      },
+      patchOptions(PatchStrategy.MergePatch),
+    );
+    await waitFor(
+      async () => {
+        const cm = await core.readNamespacedConfigMap({ name: 'settings', namespace: ns });
+        return cm.data?.greeting === 'hello from git' ? cm : undefined;
+      },
+      { timeout: 60_000, interval: 500, description: 'self-heal to restore the ConfigMap from git' },
+    );
+
+    // A new commit: Argo CD syncs it.
+    const next = await app.commit(
+      { 'apps/settings.yaml': configMap(ns, { greeting: 'second commit' }) },
+      'change',
+    );
+    await waitFor(async () => syncedAndHealthy(await app.application(), next), {
+      timeout: 120_000,
+      interval: 500,
+      description: `Application ${ns} Synced to ${next.slice(0, 7)}`,
+    });
+    const after = await core.readNamespacedConfigMap({ name: 'settings', namespace: ns });
+    expect(after.data).toEqual({ greeting: 'second commit' });
+  });
+});
