@@ -14,6 +14,7 @@ import {
 } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { ensureDebianPackages } from './apt.ts';
 import { kubectl } from './cluster.ts';
 import { HOST, PATHS, PORTS } from './config.ts';
@@ -129,6 +130,15 @@ function secretFile(file: string): string {
  * its namespace and upstream's ClusterRole (every verb on every resource, as a cluster-wide
  * install grants it). The repo server never calls the API server, as upstream's grants nothing.
  */
+/** The `data` of examples/argocd/argocd-cm.yaml: Sluice's Rollout health check and actions. */
+function sluiceCustomizations(): Record<string, string> {
+  const doc = parseYaml(readFileSync(join(PATHS.repo, 'examples', 'argocd', 'argocd-cm.yaml'), 'utf8')) as {
+    data?: Record<string, string>;
+  };
+  if (!doc?.data) throw new SandboxError('examples/argocd/argocd-cm.yaml has no data');
+  return doc.data;
+}
+
 async function applyArgoCdConfig(): Promise<void> {
   const ns = ARGOCD_NAMESPACE;
   const redisPassword = secretFile(redisPasswordFile());
@@ -155,6 +165,9 @@ async function applyArgoCdConfig(): Promise<void> {
         ].join('\n'),
         // Seconds, not minutes, between a push and its sync in tests: git is polled this often.
         'timeout.reconciliation': '10s',
+        // Sluice's health check and actions, exactly as users merge them (the file they copy),
+        // so Argo CD's own Lua VM runs what is shipped.
+        ...sluiceCustomizations(),
       },
     },
     {

@@ -33,6 +33,10 @@ export interface ArgoAppOptions {
   path?: string;
   /** Automated sync with self-heal (Argo CD reverts changes made outside git). Default on. */
   selfHeal?: boolean;
+  /** `spec.ignoreDifferences`, as examples/argocd/application.yaml gives it for weights. */
+  ignoreDifferences?: unknown[];
+  /** `spec.syncPolicy.syncOptions` (e.g. RespectIgnoreDifferences=true). */
+  syncOptions?: string[];
 }
 
 export interface ArgoApp {
@@ -75,7 +79,11 @@ export async function createArgoApp(
         project: 'default',
         source: { repoURL: url, targetRevision: 'main', path: opts.path ?? 'apps' },
         destination: { server: IN_CLUSTER_SERVER, namespace: opts.namespace },
-        syncPolicy: { automated: { prune: false, selfHeal: opts.selfHeal ?? true } },
+        ...(opts.ignoreDifferences && { ignoreDifferences: opts.ignoreDifferences }),
+        syncPolicy: {
+          automated: { prune: false, selfHeal: opts.selfHeal ?? true },
+          ...(opts.syncOptions && { syncOptions: opts.syncOptions }),
+        },
       },
     },
     { fieldManager: 'sluice-sandbox', force: true },

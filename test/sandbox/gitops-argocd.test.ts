@@ -1,12 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { PatchStrategy } from '@kubernetes/client-node';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { stringify } from 'yaml';
+import { parse as parseYaml, stringify } from 'yaml';
 import { patchOptions } from '../../controller/kube/client.ts';
 import { type Application, createArgoApp } from '../../sandbox/gitops-argocd.ts';
+import { startController } from '../harness/controller.ts';
 import { sandbox } from '../harness/env.ts';
 import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
 import { waitFor } from '../harness/wait.ts';
+import { canaryApp, getRollout, kubectlSluice } from '../support/apps.ts';
 
 // Argo CD's own application controller and repo server (built from upstream, see
 // sandbox/argocd.ts) sync from the sandbox's git server. Runs only in `npm run test:argocd`
@@ -110,5 +113,73 @@ describe('Argo CD in the sandbox', () => {
     });
     const after = await core.readNamespacedConfigMap({ name: 'settings', namespace: ns });
     expect(after.data).toEqual({ greeting: 'second commit' });
+  });
+
+  it("judges a release with Sluice's Lua health check: Healthy, Suspended at a manual pause, Healthy when promoted, Degraded when rolled back", async () => {
+    const git = argoGit();
+    const ns = await freshNamespace('argocd-health');
+    const { kc } = kube();
+    // The Application as the docs give it: weights are Sluice's while a release runs.
+    const documented = parseYaml(readFileSync('examples/argocd/application.yaml', 'utf8')) as {
+      spec: { ignoreDifferences: unknown[]; syncPolicy: { syncOptions: string[] } };
+    };
+    const manifests = (image: string) => ({
+      'apps/app.yaml': canaryApp(ns, { image, steps: [{ setWeight: 20 }, { pause: {} }] as never })
+        .map((o) => stringify(o))
+        .join('---\n'),
+    });
+    const app = await createArgoApp(
+      kc,
+      git,
+      {
+        name: ns,
+        namespace: ns,
+        ignoreDifferences: documented.spec.ignoreDifferences,
+        syncOptions: documented.spec.syncPolicy.syncOptions,
+      },
+      manifests('web:1'),
+    );
+    onTestFinished(() => app.remove());
+    await startController(ns);
+
+    /**
+     * The Application's health once Argo CD computed `want`. Argo CD v3 keeps each resource's
+     * health out of the Application (status.resourceHealthSource: appTree), so the Application's
+     * own is read: its Services are Healthy and a VirtualService has no health, so anything else
+     * is the Rollout's, as Sluice's Lua judged it.
+     */
+    const health = (want: string, what: string) =>
+      waitFor(
+        async () => {
+          const a = await app.application();
+          if (a.status?.health?.status !== want)
+            throw new Error(
+              JSON.stringify({
+                health: a.status?.health,
+                sync: a.status?.sync?.status,
+                conditions: a.status?.conditions,
+              }),
+            );
+          return a;
+        },
+        { timeout: 60_000, interval: 500, description: what },
+      );
+
+    await waitFor(async () => (await getRollout(ns)).status?.phase === 'Healthy', {
+      description: 'Sluice to make the first revision Healthy',
+    });
+    await health('Healthy', 'the first revision Healthy in Argo CD');
+
+    await app.commit(manifests('web:2'), 'release web:2');
+    await health('Suspended', 'the release at its manual pause: Suspended in Argo CD');
+    expect((await getRollout(ns)).status?.phase).toBe('Paused');
+    expect((await kubectlSluice(ns, 'promote', 'web')).code).toBe(0);
+    await health('Healthy', 'the promoted release Healthy in Argo CD');
+
+    await app.commit(manifests('web:3'), 'release web:3');
+    await health('Suspended', 'the next release at its pause');
+    expect((await kubectlSluice(ns, 'abort', 'web')).code).toBe(0);
+    await health('Degraded', 'the aborted release Degraded in Argo CD');
+    expect((await getRollout(ns)).status?.phase).toBe('Degraded');
   });
 });
