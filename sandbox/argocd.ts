@@ -2,7 +2,7 @@
 // Argo CD's own application controller and repo server, built from its Go module (one binary,
 // see sandbox/build.sh), running as processes against the sandbox's API server the way
 // upstream's Procfile runs them for local development. Git comes from the sandbox's git server.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -26,6 +26,7 @@ import {
   delay,
   httpOk,
   run,
+  runOk,
   startDaemon,
   stopDaemon,
   waitHealthy,
@@ -43,7 +44,17 @@ type ArgoDaemon = (typeof ARGOCD_DAEMONS)[number];
 
 export const argocdLog = (name: ArgoDaemon) => join(PATHS.logs, `${name}.log`);
 export const argocdBinary = () => join(PATHS.argocdBin, 'argocd');
+/** Sluice's own Go linked into the binary (build.sh stamps the build with the same hash). */
+function sluiceGoStamp(): string {
+  const dirPath = join(PATHS.repo, 'sandbox', 'argocd-cmd');
+  const files = readdirSync(dirPath).filter((f) => f.endsWith('.go')).sort();
+  const hash = createHash('sha256');
+  for (const f of files) hash.update(readFileSync(join(dirPath, f)));
+  return hash.digest('hex').slice(0, 12);
+}
+
 export const argocdBuilt = () =>
+  existsSync(join(PATHS.argocdBin, `sluice-${sluiceGoStamp()}`)) &&
   existsSync(argocdBinary()) &&
   existsSync(join(PATHS.argocdBin, 'git-verify-wrapper.sh')) &&
   existsSync(join(PATHS.argocdBin, 'crds', 'application-crd.yaml'));
@@ -455,4 +466,18 @@ export async function ensureArgoCd(): Promise<void> {
 export async function stopArgoCd(): Promise<void> {
   // The controller first: it talks to the other two until it stops.
   for (const name of [...ARGOCD_DAEMONS].reverse()) if (await stopDaemon(name)) say(`stopped ${name}`);
+}
+
+/**
+ * A resource action on a Rollout, run as argocd-server runs one (Argo CD's settings and Lua VM,
+ * then a merge patch, status through its subresource), under Argo CD's own identity. `discover`
+ * returns the actions discovery offers; any other name runs that action and returns the patch.
+ */
+export async function runArgoAction(namespace: string, name: string, action: string): Promise<unknown> {
+  const out = await runOk(
+    argocdBinary(),
+    ['resource-action', ARGOCD_NAMESPACE, 'sluice.dev', 'v1alpha1', 'rollouts', namespace, name, action],
+    { env: { ...process.env, KUBECONFIG: controllerKubeconfig() } },
+  );
+  return JSON.parse(out);
 }

@@ -23,6 +23,7 @@ KREW_VERSION=${KREW_VERSION:-v0.4.3}
 # Argo CD, only for the opt-in `--with-argocd` sandbox (issue 21): the application controller and
 # the repo server in one binary. Its go.mod asks for Go 1.27.0 (the approved go1.27.3 toolchain).
 ARGOCD_VERSION=${ARGOCD_VERSION:-v3.6.2}
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 
 say() { printf '[sandbox build] %s\n' "$*" >&2; }
@@ -202,7 +203,10 @@ module_dir() { (cd "$(mktemp -d)" && go mod download -json "$1" | sed -n 's/.*"D
 
 build_argocd() {
   local out=$CACHE/argocd-$ARGOCD_VERSION
-  if [ -x "$out/argocd" ] && [ -x "$out/git-verify-wrapper.sh" ] && [ -f "$out/crds/application-crd.yaml" ]; then say "argocd $ARGOCD_VERSION: cached in $out"; return; fi
+  # Sluice's own Go linked into the binary: a change to it is a new build.
+  local stamp
+  stamp=$(cat "$REPO_DIR/sandbox/argocd-cmd/"*.go | sha256sum | cut -c1-12)
+  if [ -x "$out/argocd" ] && [ -x "$out/git-verify-wrapper.sh" ] && [ -f "$out/crds/application-crd.yaml" ] && [ -f "$out/sluice-$stamp" ]; then say "argocd $ARGOCD_VERSION: cached in $out"; return; fi
   need_go
   export GOTOOLCHAIN=go1.27.3
   local mod=github.com/argoproj/argo-cd/v3 engine=github.com/argoproj/argo-cd/gitops-engine/v3
@@ -257,6 +261,11 @@ func main() {
 		run(appcontroller.NewCommand(), os.Args[2:])
 	case "repo-server":
 		run(reposerver.NewCommand(), os.Args[2:])
+	case "resource-action":
+		if err := resourceAction(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q: this build has application-controller and repo-server\n", os.Args[1])
 		os.Exit(2)
@@ -270,6 +279,7 @@ func run(command *cobra.Command, args []string) {
 	}
 }
 GO
+  cp "$REPO_DIR/sandbox/argocd-cmd/"*.go "$src/cmd/sluice-argocd/"
   mkdir -p "$out.tmp"
   local pkg=$mod/common
   with_progress "argocd-$ARGOCD_VERSION" bash -c "cd '$src' && export CGO_ENABLED=0 GOFLAGS=-mod=mod && \
@@ -282,6 +292,7 @@ GO
   mkdir -p "$out.tmp/crds"
   cp "$mod_dir"/manifests/crds/*-crd.yaml "$out.tmp/crds/"
   chmod u+w "$out.tmp/crds/"*.yaml
+  touch "$out.tmp/sluice-$stamp"
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 

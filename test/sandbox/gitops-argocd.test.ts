@@ -3,13 +3,14 @@ import { PatchStrategy } from '@kubernetes/client-node';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import { patchOptions } from '../../controller/kube/client.ts';
+import { runArgoAction } from '../../sandbox/argocd.ts';
 import { type Application, createArgoApp } from '../../sandbox/gitops-argocd.ts';
 import { startController } from '../harness/controller.ts';
 import { sandbox } from '../harness/env.ts';
 import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
 import { waitFor } from '../harness/wait.ts';
-import { canaryApp, getRollout, kubectlSluice } from '../support/apps.ts';
+import { canaryApp, getRollout } from '../support/apps.ts';
 
 // Argo CD's own application controller and repo server (built from upstream, see
 // sandbox/argocd.ts) sync from the sandbox's git server. Runs only in `npm run test:argocd`
@@ -115,7 +116,7 @@ describe('Argo CD in the sandbox', () => {
     expect(after.data).toEqual({ greeting: 'second commit' });
   });
 
-  it("judges a release with Sluice's Lua health check: Healthy, Suspended at a manual pause, Healthy when promoted, Degraded when rolled back", async () => {
+  it("judges a release with Sluice's Lua health check and runs its actions: Suspended at a pause, promote, abort (Degraded), retry, promote-full", async () => {
     const git = argoGit();
     const ns = await freshNamespace('argocd-health');
     const { kc } = kube();
@@ -173,13 +174,42 @@ describe('Argo CD in the sandbox', () => {
     await app.commit(manifests('web:2'), 'release web:2');
     await health('Suspended', 'the release at its manual pause: Suspended in Argo CD');
     expect((await getRollout(ns)).status?.phase).toBe('Paused');
-    expect((await kubectlSluice(ns, 'promote', 'web')).code).toBe(0);
-    await health('Healthy', 'the promoted release Healthy in Argo CD');
+    // The actions Argo CD offers here, as its discovery Lua says.
+    const offered = async () =>
+      Object.fromEntries(
+        ((await runArgoAction(ns, 'web', 'discover')) as { name: string; disabled?: boolean }[]).map((a) => [
+          a.name,
+          a.disabled !== true,
+        ]),
+      );
+    expect(await offered()).toEqual({
+      promote: true,
+      'promote-full': true,
+      abort: true,
+      retry: false,
+      pause: false,
+      resume: true,
+    });
+    // promote, as Argo CD runs it: a status.signals request Sluice carries out.
+    expect(await runArgoAction(ns, 'web', 'promote')).toMatchObject({
+      status: { signals: { promote: { by: 'argocd' } } },
+    });
+    await health('Healthy', 'the release promoted by the Argo CD action: Healthy');
+    expect((await getRollout(ns)).status?.history?.at(-1)?.outcome).toBe('Promoted');
 
     await app.commit(manifests('web:3'), 'release web:3');
     await health('Suspended', 'the next release at its pause');
-    expect((await kubectlSluice(ns, 'abort', 'web')).code).toBe(0);
-    await health('Degraded', 'the aborted release Degraded in Argo CD');
+    await runArgoAction(ns, 'web', 'abort');
+    await health('Degraded', 'the release aborted by the Argo CD action: Degraded');
     expect((await getRollout(ns)).status?.phase).toBe('Degraded');
+    expect(await offered()).toMatchObject({ retry: true, promote: false });
+
+    // retry starts the release again: back to its pause; promote-full then finishes it.
+    await runArgoAction(ns, 'web', 'retry');
+    await health('Suspended', 'the retried release at its pause again');
+    await runArgoAction(ns, 'web', 'promote-full');
+    await health('Healthy', 'the release promoted in full by the Argo CD action: Healthy');
+    const done = await getRollout(ns);
+    expect(done.status?.stableRevision).toBe(done.status?.currentRevision);
   });
 });
