@@ -47,7 +47,9 @@ export const argocdBinary = () => join(PATHS.argocdBin, 'argocd');
 /** Sluice's own Go linked into the binary (build.sh stamps the build with the same hash). */
 function sluiceGoStamp(): string {
   const dirPath = join(PATHS.repo, 'sandbox', 'argocd-cmd');
-  const files = readdirSync(dirPath).filter((f) => f.endsWith('.go')).sort();
+  const files = readdirSync(dirPath)
+    .filter((f) => f.endsWith('.go'))
+    .sort();
   const hash = createHash('sha256');
   for (const f of files) hash.update(readFileSync(join(dirPath, f)));
   return hash.digest('hex').slice(0, 12);
