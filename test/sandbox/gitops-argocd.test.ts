@@ -172,8 +172,11 @@ describe('Argo CD in the sandbox', () => {
     await health('Healthy', 'the first revision Healthy in Argo CD');
 
     await app.commit(manifests('web:2'), 'release web:2');
-    await health('Suspended', 'the release at its manual pause: Suspended in Argo CD');
+    const paused = await health('Suspended', 'the release at its manual pause: Suspended in Argo CD');
     expect((await getRollout(ns)).status?.phase).toBe('Paused');
+    // With the documented ignoreDifferences, what Sluice owns (weights, the Services' revision
+    // selector key) is no difference: nothing shows OutOfSync mid-release.
+    expect(paused.status?.resources?.filter((r) => r.status !== 'Synced')).toEqual([]);
     // The actions Argo CD offers here, as its discovery Lua says.
     const offered = async () =>
       Object.fromEntries(
