@@ -16,7 +16,7 @@ import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ensureDebianPackages } from './apt.ts';
-import { kubectl } from './cluster.ts';
+import { applyFiles, kubectl } from './cluster.ts';
 import { HOST, PATHS, PORTS } from './config.ts';
 import { ensureGitServer } from './flux.ts';
 import { SandboxError, say } from './log.ts';
@@ -100,18 +100,10 @@ async function applyObjects(what: string, items: unknown[]): Promise<void> {
 /** Argo CD's CRDs of the version built, byte for byte as upstream ships them. */
 async function applyArgoCdCrds(): Promise<void> {
   const crds = join(PATHS.argocdBin, 'crds');
-  for (const file of readdirSync(crds).map((f) => join(crds, f))) {
-    const r = await kubectl([
-      'apply',
-      '--server-side',
-      '--force-conflicts',
-      '--field-manager=sluice-sandbox',
-      '-f',
-      file,
-    ]);
-    if (r.code !== 0)
-      throw new SandboxError(`applying Argo CD CRDs from ${file} failed:\n${r.stderr.trim()}`);
-  }
+  await applyFiles(
+    readdirSync(crds).map((f) => join(crds, f)),
+    'Argo CD CRDs',
+  );
   // `kubectl wait` fails at once on a CRD whose status has no conditions yet (just applied).
   const names = ['applications', 'appprojects', 'applicationsets'].map((n) => `crd/${n}.argoproj.io`);
   const deadline = Date.now() + 60_000;

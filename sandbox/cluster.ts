@@ -49,6 +49,21 @@ export function kubectl(args: readonly string[], input?: string) {
   );
 }
 
+/** Upstream manifests (CRDs) applied file by file, server-side, taking over any field. */
+export async function applyFiles(files: readonly string[], what: string): Promise<void> {
+  for (const file of files) {
+    const r = await kubectl([
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '--field-manager=sluice-sandbox',
+      '-f',
+      file,
+    ]);
+    if (r.code !== 0) throw new SandboxError(`applying ${what} from ${file} failed:\n${r.stderr.trim()}`);
+  }
+}
+
 async function kwokctl(args: readonly string[], stream = false) {
   return run(kwokctlPath(), ['--name', CLUSTER_NAME, ...args], {
     env: kwokEnv(),

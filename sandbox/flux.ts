@@ -3,7 +3,7 @@
 // running as processes against the sandbox's API server like they would in a cluster.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { kubectl } from './cluster.ts';
+import { applyFiles, kubectl } from './cluster.ts';
 import { HOST, PATHS, PORTS } from './config.ts';
 import { SandboxError, say } from './log.ts';
 import { assertPortFree, daemonPid, httpOk, run, startDaemon, stopDaemon, waitHealthy } from './proc.ts';
@@ -49,17 +49,7 @@ async function applyFluxCrds(): Promise<void> {
   const files = [PATHS.fluxSourceBin, PATHS.fluxKustomizeBin].flatMap((dir) =>
     readdirSync(join(dir, 'crds')).map((f) => join(dir, 'crds', f)),
   );
-  for (const file of files) {
-    const r = await kubectl([
-      'apply',
-      '--server-side',
-      '--force-conflicts',
-      '--field-manager=sluice-sandbox',
-      '-f',
-      file,
-    ]);
-    if (r.code !== 0) throw new SandboxError(`applying Flux CRDs from ${file} failed:\n${r.stderr.trim()}`);
-  }
+  await applyFiles(files, 'Flux CRDs');
   const ns = await kubectl(['create', 'namespace', FLUX_NAMESPACE, '--dry-run=client', '-o', 'json']);
   await kubectl(['apply', '--server-side', '--field-manager=sluice-sandbox', '-f', '-'], ns.stdout);
   const wait = await kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
