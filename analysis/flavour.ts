@@ -4,7 +4,7 @@
 // parser is written once over this shape. Pure. Names and labels: docs/analysis.md, "Flavours".
 import type { BuiltinMetrics } from '../crds/index.ts';
 import type { Side } from './compare/queries.ts';
-import { type Destination, escapeLabelValue } from './promql.ts';
+import { type Destination, escapeLabelValue, escapeRegex } from './promql.ts';
 
 /** A flavour's name as a gate's `builtinMetrics` says it. */
 export type FlavourName = BuiltinMetrics;
@@ -66,9 +66,6 @@ export const ISTIO: Flavour = {
 
 /** The label Envoy Gateway queries add to say which Service a cluster's series belong to. */
 export const ENVOY_SIDE_LABEL = 'sluice_service';
-
-// RE2's metacharacters: a cluster name holds a route's name, whose dots must match only dots.
-const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * Envoy's upstream cluster statistics as Envoy Gateway's proxies export them. Envoy's clusters

@@ -19,6 +19,13 @@ export function escapeLabelValue(value: string): string {
     .replace(/[\ufffd\ud800-\udfff]/gu, '\\ufffd');
 }
 
+/**
+ * Escapes RE2's metacharacters, so a name (a route, a cluster, a cookie, a header prefix) matches
+ * only itself in a regular expression Sluice writes: Prometheus' `=~` and the header matches
+ * of Istio and the Gateway API all take RE2.
+ */
+export const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 /** A PromQL range duration from milliseconds: whole seconds, at least 1s. */
 export function promDuration(ms: number): string {
   return `${Math.max(1, Math.round(ms / 1000))}s`;

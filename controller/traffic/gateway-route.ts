@@ -1,6 +1,8 @@
 // Pure reading and editing of Gateway API route weights (HTTPRoute and GRPCRoute share the
 // shape: rules[].backendRefs[].weight). Only the weights of the two backendRefs of the rules a
 // Rollout names are ever touched; matches, filters, other rules and parentRefs stay as written.
+
+import { escapeRegex } from '../../analysis/promql.ts';
 import type { StringMatch } from '../../crds/index.ts';
 import type { RequestRoutes, Session } from '../../machines/desired.ts';
 import { holds } from './in-place.ts';
@@ -149,8 +151,6 @@ export function routeWeightPatch(
   if (ops.length === 0) return ops;
   return [{ op: 'test', path: '/metadata/resourceVersion', value: route.metadata.resourceVersion }, ...ops];
 }
-
-const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 type HeaderRule = { type: 'Exact' | 'RegularExpression'; name: string; value: string };
 

@@ -3,6 +3,7 @@
 // A sticky route is a copy of a weighted route that also asks for the cookie and sends
 // everything to the canary; it goes just ahead of the route it copies, so it wins exactly
 // where that route would have applied, and nowhere else.
+import { escapeRegex } from '../../analysis/promql.ts';
 import type { RequestRoutes, Session } from '../../machines/desired.ts';
 
 /** Sluice's own sticky routes and rules are named with this, ahead of the route they copy. */
@@ -14,8 +15,6 @@ export const isStickyName = (name: unknown): boolean =>
 /** A sticky route's name: the weighted route's name, or its place when it has none. */
 export const stickyName = (name: string | undefined, index: number): string =>
   `${STICKY_PREFIX}${name ?? `route-${index}`}`;
-
-const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Browsers keep a cookie at most 400 days (RFC 6265bis); a longer Max-Age only says more than is kept. */
 const MAX_AGE_CAP_S = 400 * 86_400;
