@@ -239,21 +239,22 @@ function withoutCookies(list: HttpRoute[], cookieName: string): { list: HttpRout
     removed = true;
     return {
       ...r,
-      route: r.route.map((d) => {
-        const add = responseAdds(d);
-        if (!isOurCookie(add?.['set-cookie'], cookieName)) return d;
-        const { 'set-cookie': _, ...restAdd } = add ?? {};
-        const headers = d.headers as { response: Record<string, unknown>; [k: string]: unknown };
-        const { add: _a, ...restResponse } = headers.response;
-        const response = Object.keys(restAdd).length > 0 ? { ...restResponse, add: restAdd } : restResponse;
-        const { response: _r, ...restHeaders } = headers;
-        const nextHeaders = Object.keys(response).length > 0 ? { ...restHeaders, response } : restHeaders;
-        const { headers: _h, ...dest } = d;
-        return Object.keys(nextHeaders).length > 0 ? { ...dest, headers: nextHeaders } : dest;
-      }),
+      route: r.route.map((d) =>
+        isOurCookie(responseAdds(d)?.['set-cookie'], cookieName)
+          ? (without(d, ['headers', 'response', 'add', 'set-cookie']) as RouteDestination)
+          : d,
+      ),
     };
   });
   return { list: cleaned, removed };
+}
+
+/** The object without the value at `path`, and without the parents that held nothing else. */
+function without(obj: Record<string, unknown>, [key, ...rest]: string[]): Record<string, unknown> {
+  const { [key as string]: inner, ...others } = obj;
+  if (rest.length === 0 || inner === null || typeof inner !== 'object') return others;
+  const kept = without(inner as Record<string, unknown>, rest);
+  return Object.keys(kept).length > 0 ? { ...others, [key as string]: kept } : others;
 }
 
 const responseAdds = (d: RouteDestination) =>
