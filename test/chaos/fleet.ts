@@ -31,7 +31,7 @@ function stepsFor(outcome: Outcome, o: FleetOptions) {
       ? { pause: {} }
       : o.gate === 'background'
         ? { pause: { duration: `${o.holdSeconds ?? 20}s` } }
-        : { analysis: { ...GATE, count: 3 } };
+        : { analysis: { ...GATE, count: o.stepLooks ?? 3 } };
   return [{ setWeight: FIRST_WEIGHT }, hold, { setWeight: 60 }, { pause: { duration: '2s' } }];
 }
 
@@ -43,6 +43,11 @@ export interface FleetOptions {
   gate?: 'step' | 'background';
   /** The timed pause at FIRST_WEIGHT with a background gate (default 20 s). */
   holdSeconds?: number;
+  /**
+   * Measurements a step gate takes before it passes (default 3, about 15 s). A scenario that must
+   * meet step gates still counting gives them more, so a loaded machine cannot finish them first.
+   */
+  stepLooks?: number;
   /** Changes to the background gate (e.g. consecutiveErrorLimit). */
   gateOverrides?: Record<string, unknown>;
   /** Before each member's name, for two fleets in one namespace. */

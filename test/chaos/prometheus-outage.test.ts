@@ -27,7 +27,15 @@ describe('Prometheus goes away during analysis', () => {
       holdSeconds: 60,
       prefix: 'bg-',
     });
-    const stepped = await deployFleet(ns, { promote: 2, abort: 0, manual: 0, prefix: 'step-' });
+    // 20 looks of 3 s: the step gates are still counting a minute after the release starts, however
+    // long the background gates take to start; with 3 they could pass before Prometheus stops.
+    const stepped = await deployFleet(ns, {
+      promote: 2,
+      abort: 0,
+      manual: 0,
+      prefix: 'step-',
+      stepLooks: 20,
+    });
     const members = [...background, ...stepped];
     await startAnalysisController(ns);
     const stable = await firstRevisions(ns, members);
