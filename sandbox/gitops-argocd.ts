@@ -11,7 +11,13 @@ export interface Application {
   status?: {
     sync?: { status?: string; revision?: string };
     health?: { status?: string; message?: string };
-    operationState?: { phase?: string; message?: string; syncResult?: { revision?: string } };
+    operationState?: {
+      phase?: string;
+      message?: string;
+      syncResult?: { revision?: string };
+      operation?: { initiatedBy?: { username?: string; automated?: boolean } };
+      startedAt?: string;
+    };
     resources?: {
       group?: string;
       kind: string;
@@ -47,6 +53,12 @@ export interface ArgoApp {
   commit(files: Record<string, string | null>, message: string): Promise<string>;
   /** What a git host's push webhook or `argocd app get --refresh` does: refresh from git now. */
   refresh(): Promise<void>;
+  /**
+   * What `argocd app sync` (or the UI's Sync button) does: asks the controller for a sync
+   * operation, here by a user named `by`; its result shows in status.operationState under that name.
+   * argocd-server copies the Application's syncOptions into the operation; so does this.
+   */
+  sync(by: string): Promise<void>;
   application(): Promise<Application>;
   remove(): Promise<void>;
 }
@@ -102,6 +114,14 @@ export async function createArgoApp(
       return sha;
     },
     refresh,
+    async sync(by) {
+      await mergePatch(kc, path, {
+        operation: {
+          initiatedBy: { username: by },
+          sync: { revision: 'main', ...(opts.syncOptions && { syncOptions: opts.syncOptions }) },
+        },
+      });
+    },
     application: () => requestJson<Application>(kc, { method: 'GET', path }),
     remove: () => removeArgoApp(kc, name),
   };

@@ -1,16 +1,18 @@
 import { readFileSync } from 'node:fs';
-import { PatchStrategy } from '@kubernetes/client-node';
+import { type KubernetesObject, PatchStrategy } from '@kubernetes/client-node';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import { patchOptions } from '../../controller/kube/client.ts';
-import { runArgoAction } from '../../sandbox/argocd.ts';
-import { type Application, createArgoApp } from '../../sandbox/gitops-argocd.ts';
-import { startController } from '../harness/controller.ts';
+import { kubeSource, ResilientInformer } from '../../controller/kube/informer.ts';
+import { ARGOCD_NAMESPACE, runArgoAction } from '../../sandbox/argocd.ts';
+import { type Application, type ArgoApp, createArgoApp } from '../../sandbox/gitops-argocd.ts';
 import { sandbox } from '../harness/env.ts';
 import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
+import { setLoad } from '../harness/traffic.ts';
 import { waitFor } from '../harness/wait.ts';
-import { canaryApp, getRollout } from '../support/apps.ts';
+import { hostOf, startAnalysisController } from '../support/analysis.ts';
+import { canaryApp, canaryWeight, getRollout, recordWeightChanges } from '../support/apps.ts';
 
 // Argo CD's own application controller and repo server (built from upstream, see
 // sandbox/argocd.ts) sync from the sandbox's git server. Runs only in `npm run test:argocd`
@@ -52,6 +54,131 @@ function syncedAndHealthy(app: Application, sha: string): Application {
     }),
   );
 }
+
+/** The Application as examples/argocd/application.yaml gives it: weights are Sluice's while a release runs. */
+const documented = parseYaml(readFileSync('examples/argocd/application.yaml', 'utf8')) as {
+  spec: { ignoreDifferences: unknown[]; syncPolicy: { syncOptions: string[] } };
+};
+
+/**
+ * A canary app delivered by an Argo CD Application, its first revision Healthy in Sluice and in
+ * Argo CD. `documented: false` leaves out the documented ignoreDifferences (server-side apply
+ * stays), to measure what they prevent.
+ */
+async function argoCanary(prefix: string, o: { steps: unknown[]; documented?: boolean }) {
+  const git = argoGit();
+  const ns = await freshNamespace(prefix);
+  const { kc } = kube();
+  const manifests = (image: string) => ({
+    'apps/app.yaml': canaryApp(ns, { image, steps: o.steps as never })
+      .map((obj) => stringify(obj))
+      .join('---\n'),
+  });
+  const app = await createArgoApp(
+    kc,
+    git,
+    {
+      name: ns,
+      namespace: ns,
+      ...(o.documented === false
+        ? { syncOptions: ['ServerSideApply=true'] }
+        : {
+            ignoreDifferences: documented.spec.ignoreDifferences,
+            syncOptions: documented.spec.syncPolicy.syncOptions,
+          }),
+    },
+    manifests('web:1'),
+  );
+  onTestFinished(() => app.remove());
+  await startAnalysisController(ns);
+
+  /**
+   * The Application's health once Argo CD computed `want`. Argo CD v3 keeps each resource's
+   * health out of the Application (status.resourceHealthSource: appTree), so the Application's
+   * own is read: its Services are Healthy and a VirtualService has no health, so anything else
+   * is the Rollout's, as Sluice's Lua judged it.
+   */
+  const health = (want: string, what: string) =>
+    waitFor(
+      async () => {
+        const a = await app.application();
+        if (a.status?.health?.status !== want)
+          throw new Error(
+            JSON.stringify({
+              health: a.status?.health,
+              sync: a.status?.sync?.status,
+              conditions: a.status?.conditions,
+            }),
+          );
+        return a;
+      },
+      { timeout: 60_000, interval: 500, description: what },
+    );
+
+  await waitFor(async () => (await getRollout(ns)).status?.phase === 'Healthy', {
+    description: 'Sluice to make the first revision Healthy',
+  });
+  await health('Healthy', 'the first revision Healthy in Argo CD');
+  return {
+    ns,
+    app,
+    health,
+    release: (image: string) => app.commit(manifests(image), `release ${image}`),
+  };
+}
+
+/** The actions Argo CD offers for the Rollout now, as its discovery Lua says: name → enabled. */
+const offered = async (ns: string) =>
+  Object.fromEntries(
+    ((await runArgoAction(ns, 'web', 'discover')) as { name: string; disabled?: boolean }[]).map((a) => [
+      a.name,
+      a.disabled !== true,
+    ]),
+  );
+
+/** The distinct health statuses the Application went through, in order, from a watch. */
+async function recordHealth(name: string): Promise<() => (string | undefined)[]> {
+  const seen: (string | undefined)[] = [];
+  const informer = new ResilientInformer<Application & KubernetesObject>(
+    kubeSource(kube().kc, `/apis/argoproj.io/v1alpha1/namespaces/${ARGOCD_NAMESPACE}/applications`),
+    { name: 'test-applications' },
+  );
+  informer.onChange((a) => {
+    if (a.metadata?.name !== name) return;
+    const status = a.status?.health?.status;
+    if (seen.at(-1) !== status) seen.push(status);
+  });
+  informer.start();
+  await informer.waitForSync();
+  onTestFinished(() => informer.stop());
+  return () => [...seen];
+}
+
+/** The sync a person asks for (`argocd app sync`), once Argo CD has finished it. */
+async function syncNow(app: ArgoApp, by: string): Promise<Application> {
+  await app.sync(by);
+  return waitFor(
+    async () => {
+      const a = await app.application();
+      const op = a.status?.operationState;
+      if (op?.operation?.initiatedBy?.username === by && op.phase === 'Succeeded') return a;
+      throw new Error(
+        JSON.stringify({ phase: op?.phase, by: op?.operation?.initiatedBy, message: op?.message }),
+      );
+    },
+    { timeout: 60_000, interval: 500, description: `the sync ${by} asked for to finish` },
+  );
+}
+
+const revisionSelectors = async (ns: string) => {
+  const { core } = kube();
+  return Promise.all(
+    ['web-stable', 'web-canary'].map(
+      async (name) =>
+        (await core.readNamespacedService({ name, namespace: ns })).spec?.selector?.['sluice.dev/revision'],
+    ),
+  );
+};
 
 describe('Argo CD in the sandbox', () => {
   it('syncs a ConfigMap from git and reports the Application Synced and Healthy, then self-heals an edit', async () => {
@@ -117,75 +244,17 @@ describe('Argo CD in the sandbox', () => {
   });
 
   it("judges a release with Sluice's Lua health check and runs its actions: Suspended at a pause, promote, abort (Degraded), retry, promote-full", async () => {
-    const git = argoGit();
-    const ns = await freshNamespace('argocd-health');
-    const { kc } = kube();
-    // The Application as the docs give it: weights are Sluice's while a release runs.
-    const documented = parseYaml(readFileSync('examples/argocd/application.yaml', 'utf8')) as {
-      spec: { ignoreDifferences: unknown[]; syncPolicy: { syncOptions: string[] } };
-    };
-    const manifests = (image: string) => ({
-      'apps/app.yaml': canaryApp(ns, { image, steps: [{ setWeight: 20 }, { pause: {} }] as never })
-        .map((o) => stringify(o))
-        .join('---\n'),
+    const { ns, health, release } = await argoCanary('argocd-health', {
+      steps: [{ setWeight: 20 }, { pause: {} }],
     });
-    const app = await createArgoApp(
-      kc,
-      git,
-      {
-        name: ns,
-        namespace: ns,
-        ignoreDifferences: documented.spec.ignoreDifferences,
-        syncOptions: documented.spec.syncPolicy.syncOptions,
-      },
-      manifests('web:1'),
-    );
-    onTestFinished(() => app.remove());
-    await startController(ns);
 
-    /**
-     * The Application's health once Argo CD computed `want`. Argo CD v3 keeps each resource's
-     * health out of the Application (status.resourceHealthSource: appTree), so the Application's
-     * own is read: its Services are Healthy and a VirtualService has no health, so anything else
-     * is the Rollout's, as Sluice's Lua judged it.
-     */
-    const health = (want: string, what: string) =>
-      waitFor(
-        async () => {
-          const a = await app.application();
-          if (a.status?.health?.status !== want)
-            throw new Error(
-              JSON.stringify({
-                health: a.status?.health,
-                sync: a.status?.sync?.status,
-                conditions: a.status?.conditions,
-              }),
-            );
-          return a;
-        },
-        { timeout: 60_000, interval: 500, description: what },
-      );
-
-    await waitFor(async () => (await getRollout(ns)).status?.phase === 'Healthy', {
-      description: 'Sluice to make the first revision Healthy',
-    });
-    await health('Healthy', 'the first revision Healthy in Argo CD');
-
-    await app.commit(manifests('web:2'), 'release web:2');
+    await release('web:2');
     const paused = await health('Suspended', 'the release at its manual pause: Suspended in Argo CD');
     expect((await getRollout(ns)).status?.phase).toBe('Paused');
     // With the documented ignoreDifferences, what Sluice owns (weights, the Services' revision
     // selector key) is no difference: nothing shows OutOfSync mid-release.
     expect(paused.status?.resources?.filter((r) => r.status !== 'Synced')).toEqual([]);
-    // The actions Argo CD offers here, as its discovery Lua says.
-    const offered = async () =>
-      Object.fromEntries(
-        ((await runArgoAction(ns, 'web', 'discover')) as { name: string; disabled?: boolean }[]).map((a) => [
-          a.name,
-          a.disabled !== true,
-        ]),
-      );
-    expect(await offered()).toEqual({
+    expect(await offered(ns)).toEqual({
       promote: true,
       'promote-full': true,
       abort: true,
@@ -200,12 +269,12 @@ describe('Argo CD in the sandbox', () => {
     await health('Healthy', 'the release promoted by the Argo CD action: Healthy');
     expect((await getRollout(ns)).status?.history?.at(-1)?.outcome).toBe('Promoted');
 
-    await app.commit(manifests('web:3'), 'release web:3');
+    await release('web:3');
     await health('Suspended', 'the next release at its pause');
     await runArgoAction(ns, 'web', 'abort');
     await health('Degraded', 'the release aborted by the Argo CD action: Degraded');
     expect((await getRollout(ns)).status?.phase).toBe('Degraded');
-    expect(await offered()).toMatchObject({ retry: true, promote: false });
+    expect(await offered(ns)).toMatchObject({ retry: true, promote: false });
 
     // retry starts the release again: back to its pause; promote-full then finishes it.
     await runArgoAction(ns, 'web', 'retry');
@@ -214,5 +283,107 @@ describe('Argo CD in the sandbox', () => {
     await health('Healthy', 'the release promoted in full by the Argo CD action: Healthy');
     const done = await getRollout(ns);
     expect(done.status?.stableRevision).toBe(done.status?.currentRevision);
+  });
+
+  it('pause and resume from Argo CD: Progressing while a gate measures, Suspended when paused, Progressing again, Healthy', async () => {
+    // A step gate with many looks keeps the release Progressing (not paused) for minutes.
+    const { ns, app, health, release } = await argoCanary('argocd-pause', {
+      steps: [{ setWeight: 20 }, { analysis: { interval: '3s', count: 100, successRate: { min: 50 } } }],
+    });
+    await setLoad(hostOf('web', ns), 20);
+    const healths = await recordHealth(app.name);
+
+    await release('web:2');
+    await waitFor(
+      async () => {
+        const r = await getRollout(ns);
+        return r.status?.phase === 'Progressing' && r.status.analysis !== undefined;
+      },
+      { description: 'the release measuring at its step gate' },
+    );
+    await health('Progressing', 'the release at its gate: Progressing in Argo CD');
+    expect(await offered(ns)).toMatchObject({ pause: true, resume: false, promote: true, abort: true });
+
+    expect(await runArgoAction(ns, 'web', 'pause')).toMatchObject({
+      status: { signals: { pause: { by: 'argocd' } } },
+    });
+    await health('Suspended', 'the release paused by the Argo CD action: Suspended');
+    const paused = await getRollout(ns);
+    expect(paused.status?.phase).toBe('Paused');
+    expect(paused.status?.pause?.reason).toBe('Manual');
+    expect(paused.status?.canary?.weight).toBe(20);
+    expect(await offered(ns)).toMatchObject({ pause: false, resume: true });
+
+    expect(await runArgoAction(ns, 'web', 'resume')).toMatchObject({
+      status: { signals: { resume: { by: 'argocd' } } },
+    });
+    await health('Progressing', 'the release resumed by the Argo CD action: Progressing');
+    const resumed = await getRollout(ns);
+    expect(resumed.status?.pause).toBeUndefined();
+    expect(resumed.status?.currentStepIndex).toBe(1);
+
+    await runArgoAction(ns, 'web', 'promote-full');
+    await health('Healthy', 'the release promoted in full: Healthy');
+    // Every state, in order, as Argo CD computed it (a watch sees each; repeats collapsed).
+    const states = healths();
+    const order = ['Progressing', 'Suspended', 'Progressing', 'Healthy'];
+    let at = 0;
+    for (const want of order) {
+      at = states.indexOf(want, at);
+      expect(at, `${want} in ${JSON.stringify(states)}`).toBeGreaterThanOrEqual(0);
+      at += 1;
+    }
+  });
+
+  it('a sync during a release leaves the weights and Services alone with the documented ignoreDifferences', async () => {
+    const { ns, app, health, release } = await argoCanary('argocd-sync', {
+      steps: [{ setWeight: 20 }, { pause: {} }],
+    });
+    const weights = await recordWeightChanges(ns);
+    await release('web:2');
+    await health('Suspended', 'the release at its pause');
+    const before = await revisionSelectors(ns);
+    expect(before.every((r) => r !== undefined)).toBe(true);
+
+    const synced = await syncNow(app, 'a-person');
+    expect(synced.status?.sync?.status).toBe('Synced');
+    // Traffic saw nothing but Sluice's weights, and the Services kept their revision keys.
+    expect(weights().map((w) => w.weight)).toEqual([0, 20]);
+    expect(await revisionSelectors(ns)).toEqual(before);
+    const r = await getRollout(ns);
+    expect(r.status?.phase).toBe('Paused');
+    expect(r.status?.currentStepIndex).toBe(1);
+  });
+
+  it('without the documented ignoreDifferences, self-heal fights Sluice over the weights: the damage, measured', async () => {
+    const { ns, app, health, release } = await argoCanary('argocd-fight', {
+      steps: [{ setWeight: 20 }, { pause: {} }],
+      documented: false,
+    });
+    const weights = await recordWeightChanges(ns);
+    await release('web:2');
+    await health('Suspended', 'the release at its pause');
+    const pausedAt = Date.now();
+    // Self-heal sees the weights differ from git, syncs git's 0% back, and Sluice restores 20%
+    // from its VirtualService watch; Argo CD's self-heal backoff spaces the rounds out.
+    const window = 60_000;
+    await waitFor(() => Date.now() - pausedAt >= window, {
+      description: 'a minute of self-heal against Sluice',
+      timeout: window + 5_000,
+      interval: 1000,
+    });
+    const during = weights().filter((w) => w.at >= pausedAt - 5_000);
+    const resets = during.filter((w) => w.weight === 0).length;
+    let atZeroMs = 0;
+    for (const [i, w] of during.entries())
+      if (w.weight === 0) atZeroMs += (during[i + 1]?.at ?? Date.now()) - w.at;
+    const a = await app.application();
+    console.log(
+      `argocd self-heal without ignoreDifferences over ${window / 1000}s: ${resets} weight resets to 0%, ${atZeroMs} ms at 0%, Application ${a.status?.sync?.status}, selectors ${JSON.stringify(await revisionSelectors(ns))}`,
+    );
+    expect(resets).toBeGreaterThanOrEqual(1);
+    // Sluice won every round: the canary is back at its weight, the release still paused.
+    expect(await canaryWeight(ns)).toBe(20);
+    expect((await getRollout(ns)).status?.phase).toBe('Paused');
   });
 });

@@ -72,7 +72,16 @@ export async function setImage(namespace: string, image: string, name = 'web'): 
  * saw, not what status claims. Consecutive duplicates are collapsed.
  */
 export async function recordWeights(namespace: string, name = 'web'): Promise<() => number[]> {
-  const seen: number[] = [];
+  const changes = await recordWeightChanges(namespace, name);
+  return () => changes().map((c) => c.weight);
+}
+
+/** As recordWeights, with the time (ms since the epoch) each weight was seen. */
+export async function recordWeightChanges(
+  namespace: string,
+  name = 'web',
+): Promise<() => { weight: number; at: number }[]> {
+  const seen: { weight: number; at: number }[] = [];
   const informer = new ResilientInformer<VirtualService & KubernetesObject>(
     kubeSource(kube().kc, `/apis/networking.istio.io/v1/namespaces/${namespace}/virtualservices`),
     { name: 'test-vs' },
@@ -80,7 +89,7 @@ export async function recordWeights(namespace: string, name = 'web'): Promise<()
   informer.onChange((vs) => {
     if (vs.metadata?.name !== name) return;
     const weight = vs.spec.http?.[0]?.route?.[1]?.weight ?? 0;
-    if (seen.at(-1) !== weight) seen.push(weight);
+    if (seen.at(-1)?.weight !== weight) seen.push({ weight, at: Date.now() });
   });
   informer.start();
   await informer.waitForSync();
