@@ -285,6 +285,52 @@ describe('Argo CD in the sandbox', () => {
     expect(done.status?.stableRevision).toBe(done.status?.currentRevision);
   });
 
+  it("a Rollout Sluice cannot act on is Degraded in Argo CD with Sluice's reason, and Healthy once git fixes it", async () => {
+    const git = argoGit();
+    const ns = await freshNamespace('argocd-stalled');
+    const { kc } = kube();
+    // The VirtualService the Rollout names is left out of git: Sluice stalls and touches nothing.
+    const manifests = (withVs: boolean) => ({
+      'apps/app.yaml': canaryApp(ns, { image: 'web:1', virtualService: withVs })
+        .map((obj) => stringify(obj))
+        .join('---\n'),
+    });
+    const app = await createArgoApp(
+      kc,
+      git,
+      {
+        name: ns,
+        namespace: ns,
+        ignoreDifferences: documented.spec.ignoreDifferences,
+        syncOptions: documented.spec.syncPolicy.syncOptions,
+      },
+      manifests(false),
+    );
+    onTestFinished(() => app.remove());
+    await startAnalysisController(ns);
+    const health = async (want: string, what: string) =>
+      waitFor(
+        async () => {
+          const a = await app.application();
+          if (a.status?.health?.status !== want) throw new Error(JSON.stringify(a.status?.health));
+          return a;
+        },
+        { timeout: 60_000, interval: 500, description: what },
+      );
+    await health('Degraded', 'the stalled Rollout Degraded in Argo CD');
+    // Degraded from the Stalled condition (Sluice's Lua reads it): the release never started.
+    const stalled = await getRollout(ns);
+    expect(stalled.status?.conditions?.find((c) => c.type === 'Stalled')).toMatchObject({
+      status: 'True',
+      message: expect.stringMatching(/VirtualService/),
+    });
+    expect(stalled.status?.phase).not.toBe('Degraded');
+
+    await app.commit(manifests(true), 'add the VirtualService');
+    await health('Healthy', 'the Rollout Healthy once git holds its VirtualService');
+    expect((await getRollout(ns)).status?.phase).toBe('Healthy');
+  });
+
   it('pause and resume from Argo CD: Progressing while a gate measures, Suspended when paused, Progressing again, Healthy', async () => {
     // A step gate with many looks keeps the release Progressing (not paused) for minutes.
     const { ns, app, health, release } = await argoCanary('argocd-pause', {
