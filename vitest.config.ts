@@ -5,21 +5,36 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 // Argo CD's suite needs Argo CD built from source (a cold build longer than CI's whole run on
 // 2 cores: see sandbox/README.md), so it is its own project, defined only for
-// `npm run test:argocd` (SLUICE_ARGOCD=1) and never part of `npm test`.
-const ARGOCD_TESTS = ['test/sandbox/gitops-argocd.test.ts'];
+// `npm run test:argocd` (SLUICE_ARGOCD=1) and never part of `npm test`. Argo CD's own Go tests of
+// our Lua (resource_customizations/) compile Argo CD's util/lua but need no sandbox: a second
+// project without the sandbox's global setup, run by the same script.
+const ARGOCD_LUA_TEST = 'test/sandbox/argocd-upstream-lua.test.ts';
+const ARGOCD_TESTS = ['test/sandbox/gitops-argocd.test.ts', ARGOCD_LUA_TEST];
 const argocdProject =
   process.env.SLUICE_ARGOCD === '1'
     ? [
         {
           test: {
             name: 'argocd',
-            include: ARGOCD_TESTS,
+            include: ARGOCD_TESTS.filter((t) => t !== ARGOCD_LUA_TEST),
             environment: 'node',
             globalSetup: ['test/harness/global-setup-argocd.ts'],
             testTimeout: 300_000,
             // Building Argo CD the first time happens here, in the global setup.
             hookTimeout: 3_600_000,
             fileParallelism: false,
+            // After argocd-lua: its Go compile would otherwise share the 2 cores with Argo CD's.
+            sequence: { groupOrder: 1 },
+          },
+        },
+        {
+          test: {
+            name: 'argocd-lua',
+            include: [ARGOCD_LUA_TEST],
+            environment: 'node',
+            // A cold run compiles Argo CD's util/lua and what it imports: see docs/argocd.md.
+            testTimeout: 3_600_000,
+            sequence: { groupOrder: 0 },
           },
         },
       ]
