@@ -13,6 +13,7 @@ import {
 import { DEFAULT_ABSOLUTE_CONFIDENCE, DEFAULT_ABSOLUTE_MIN_REQUESTS } from './absolute.ts';
 import { hasCredentials } from './address.ts';
 import { compileCondition } from './cel-conditions.ts';
+import { lookBudget } from './compare/budget.ts';
 import { DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_POWER } from './compare/measure.ts';
 import { latencyBucketsQuery, requestCountsQuery, withWindow } from './compare/queries.ts';
 import { type Flavour, flavourOf } from './flavour.ts';
@@ -80,6 +81,8 @@ export interface ResolveInput {
    * Absent or missing: unknown, and windows stay as written.
    */
   scrapeIntervals?: ReadonlyMap<string, number>;
+  /** The Rollout's progressDeadlineSeconds: compareToStable's look budget when it states none. Absent: the default. */
+  progressDeadlineSeconds?: number;
 }
 
 /** What resolving a gate gives: the metrics, and what a person should know about them. */
@@ -91,9 +94,6 @@ export interface ResolvedGate {
 
 /** A rate needs two samples of a series inside its window. */
 export const SCRAPES_PER_WINDOW = 2;
-
-/** compareToStable looks up to this many times for a first verdict unless the gate says otherwise. */
-export const COMPARE_LOOKS = 10;
 
 /** How many measurements a metric takes when it does not say: steps and promotions one, background until stopped. */
 export const defaultCount = (gates: Gates, gate: GateKind): number =>
@@ -331,8 +331,8 @@ export function shortRanges(metric: RunMetric, ref: TemplateRef, scrapeMs: numbe
 }
 
 /**
- * compareToStable as up to three sequential metrics. A step looks up to COMPARE_LOOKS times
- * (stopping at the first verdict) unless the gate sets count; background: until promotion.
+ * compareToStable as up to three sequential metrics. A step looks until its first verdict, at
+ * most its look budget (compare/budget.ts); background: until promotion.
  */
 function compareMetrics(
   input: ResolveInput,
@@ -364,12 +364,11 @@ function compareMetrics(
     power: cmp.power ?? DEFAULT_POWER,
     minRequests: cmp.minRequests ?? DEFAULT_MIN_REQUESTS,
   };
-  // Steps: at most `count` looks. Background: until promotion, but at most COMPARE_LOOKS
-  // undecided looks before a first verdict (inconclusiveLimit counts them).
+  // Background: until promotion, but the budget's undecided looks at most before a first verdict
+  // (inconclusiveLimit counts the ones past the first).
+  const budget = lookBudget(input.gates, input.gate, input.progressDeadlineSeconds);
   const looks =
-    input.gate === 'background'
-      ? { inconclusiveLimit: input.gates.inconclusiveLimit ?? COMPARE_LOOKS - 1 }
-      : { count: input.gates.count ?? COMPARE_LOOKS };
+    input.gate === 'background' ? { inconclusiveLimit: budget.looks - 1 } : { count: budget.looks };
   const common = { ...timing, ...limits, ...looks };
   const checks: [
     keyof typeof BUILTIN_NAMES & RunMetric['builtin'],
@@ -387,7 +386,7 @@ function compareMetrics(
     builtin,
     ...recorded,
     ...common,
-    compare: { ...base, ...effect },
+    compare: { ...base, ...effect, budget: budget.limit },
     provider: { prometheus: { query } },
   }));
 }
