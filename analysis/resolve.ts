@@ -20,8 +20,8 @@ import { type Flavour, flavourOf } from './flavour.ts';
 import { jobProblem } from './job.ts';
 import { parseJsonPath } from './jsonpath.ts';
 import { type AnalysisPolicy, MIN_INTERVAL_MS, policyProblem } from './policy.ts';
+import { widenRanges } from './promql-ranges.ts';
 import { type Destination, promDuration, substituteArgs, substituteDeep } from './queries.ts';
-import { parsePromDuration } from './scrape-interval.ts';
 
 export interface TemplateRef {
   templateName: string;
@@ -88,7 +88,7 @@ export interface ResolveInput {
 /** What resolving a gate gives: the metrics, and what a person should know about them. */
 export interface ResolvedGate {
   metrics: RunMetric[];
-  /** Windows widened (builtins) or suspected too short (templates): for an Event and the run. */
+  /** Windows and template query ranges widened to hold two scrapes: for an Event and the run. */
   notes: string[];
 }
 
@@ -145,7 +145,7 @@ export function resolveGate(input: ResolveInput): ResolvedGate {
       const names = [gates.successRate && 'successRate', gates.latencyP99 && 'latencyP99'].filter(Boolean);
       notes.push(
         `${names.join(' and ')}: rate window widened from ${promDuration(windowMs)} (the gate's interval ${interval}) to ${promDuration(widened)}: ` +
-          `Prometheus scrapes every ${promDuration(scrapeMs)} and a rate needs ${SCRAPES_PER_WINDOW} scrapes in its window`,
+          whyWiden(scrapeMs),
       );
       windowMs = widened;
     }
@@ -216,10 +216,21 @@ export function resolveGate(input: ResolveInput): ResolvedGate {
         gates.initialDelay,
         input.policy,
       );
-      metrics.push(resolved);
       const prometheus = resolved.provider.prometheus;
       const scrapeMs = prometheus && input.scrapeIntervals?.get(prometheus.address ?? '');
-      if (scrapeMs !== undefined) notes.push(...shortRanges(resolved, ref, scrapeMs));
+      if (!prometheus || scrapeMs === undefined) {
+        metrics.push(resolved);
+        continue;
+      }
+      const to = promDuration(SCRAPES_PER_WINDOW * scrapeMs);
+      const { query, widened } = widenRanges(prometheus.query, SCRAPES_PER_WINDOW * scrapeMs, to);
+      metrics.push({ ...resolved, provider: { prometheus: { ...prometheus, query } } });
+      if (widened.length) {
+        const from = widened.map((r) => `[${r}]`).join(', ');
+        notes.push(
+          `metric ${resolved.name} (template ${ref.templateName}): query range ${from} widened to [${to}]: ${whyWiden(scrapeMs)}`,
+        );
+      }
     }
   }
 
@@ -308,27 +319,8 @@ const revisionsOf = (canary: Destination, stable: Destination | undefined) => ({
   ...(stable?.revision === undefined ? {} : { stableRevision: stable.revision }),
 });
 
-// A range selector `[5m]` or subquery `[5m:1m]` in PromQL.
-const RANGE = /\[\s*([0-9][0-9a-z]*)\s*(?::[^\]]*)?\]/g;
-
-/**
- * A template's own PromQL is the user's: its ranges are not rewritten, only warned about when
- * one cannot hold two scrapes.
- */
-export function shortRanges(metric: RunMetric, ref: TemplateRef, scrapeMs: number): string[] {
-  const out: string[] = [];
-  const seen = new Set<string>();
-  for (const [, text] of (metric.provider.prometheus?.query ?? '').matchAll(RANGE)) {
-    const ms = text === undefined ? undefined : parsePromDuration(text);
-    if (ms === undefined || ms >= SCRAPES_PER_WINDOW * scrapeMs || seen.has(text as string)) continue;
-    seen.add(text as string);
-    out.push(
-      `metric ${metric.name} (template ${ref.templateName}): its query's range [${text}] is shorter than ${SCRAPES_PER_WINDOW} scrapes ` +
-        `(Prometheus scrapes every ${promDuration(scrapeMs)}), so it may find no series; use at least [${promDuration(SCRAPES_PER_WINDOW * scrapeMs)}]`,
-    );
-  }
-  return out;
-}
+const whyWiden = (scrapeMs: number) =>
+  `Prometheus scrapes every ${promDuration(scrapeMs)} and a rate needs ${SCRAPES_PER_WINDOW} scrapes in its window`;
 
 /**
  * compareToStable as up to three sequential metrics. A step looks until its first verdict, at
