@@ -4,6 +4,7 @@
 // traffic comes in as numbers (analysis/traffic-history.ts asks Prometheus for them).
 import type { CompareToStable, Detectability, GateKind, Gates, RolloutSpec } from '../crds/index.ts';
 import { DEFAULTS, gatesFor, parseDuration } from '../crds/index.ts';
+import { lookBudget } from './compare/budget.ts';
 import {
   detectableErrorIncrease,
   type PowerConfig,
@@ -11,7 +12,7 @@ import {
   secondsToDetect,
 } from './compare/detectable.ts';
 import { DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS } from './compare/measure.ts';
-import { COMPARE_LOOKS } from './resolve.ts';
+import { defaultCount } from './resolve.ts';
 
 /** The power a gate states when it does not say (crds/analysis.ts CompareToStable.power). */
 export const DEFAULT_POWER = 0.9;
@@ -37,10 +38,19 @@ export interface Horizon {
 
 const secondsOf = (d: string | undefined, fallback: string) => parseDuration(d ?? fallback) / 1000;
 
-/** How long a gate's looks last: its first look after initialDelay, then one per interval. */
-function lookSeconds(gates: Gates): { seconds: number; looks: number; interval: string } {
+/**
+ * How long a step gate's looks last at most: its first look after initialDelay, then one per
+ * interval. A comparison looks for its budget, as resolve gives it; other gates their count.
+ */
+function lookSeconds(
+  gates: Gates,
+  progressDeadlineSeconds: number | undefined,
+): { seconds: number; looks: number; interval: string } {
   const interval = gates.interval ?? DEFAULTS.interval;
-  const looks = Math.max(1, gates.count ?? COMPARE_LOOKS);
+  const planned = gates.compareToStable
+    ? lookBudget(gates, 'step', progressDeadlineSeconds).looks
+    : defaultCount(gates, 'step');
+  const looks = Math.max(1, planned);
   const seconds = secondsOf(gates.initialDelay, interval) + (looks - 1) * secondsOf(interval, interval);
   return { seconds, looks, interval };
 }
@@ -63,7 +73,7 @@ export function gateHorizon(spec: RolloutSpec, gate: GateKind, stepIndex?: numbe
       .slice(0, stepIndex)
       .reduce((w, s) => (s.setWeight === undefined ? w : s.setWeight), 0);
     if (weight === 0) return `step ${(stepIndex ?? 0) + 1}'s analysis runs while the canary has no traffic`;
-    const { seconds, looks, interval } = lookSeconds(step.analysis);
+    const { seconds, looks, interval } = lookSeconds(step.analysis, spec.progressDeadlineSeconds);
     return {
       seconds,
       canaryWeight: weight,
@@ -82,7 +92,7 @@ export function gateHorizon(spec: RolloutSpec, gate: GateKind, stepIndex?: numbe
         ? undefined
         : secondsOf(step.pause.duration, '0s')
       : step.analysis
-        ? lookSeconds(step.analysis).seconds
+        ? lookSeconds(step.analysis, spec.progressDeadlineSeconds).seconds
         : 0;
     if (d === undefined) {
       if (weight > 0) open++;

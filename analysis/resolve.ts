@@ -13,14 +13,15 @@ import {
 import { DEFAULT_ABSOLUTE_CONFIDENCE, DEFAULT_ABSOLUTE_MIN_REQUESTS } from './absolute.ts';
 import { hasCredentials } from './address.ts';
 import { compileCondition } from './cel-conditions.ts';
+import { lookBudget } from './compare/budget.ts';
 import { DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS, DEFAULT_POWER } from './compare/measure.ts';
 import { latencyBucketsQuery, requestCountsQuery, withWindow } from './compare/queries.ts';
 import { type Flavour, flavourOf } from './flavour.ts';
 import { jobProblem } from './job.ts';
 import { parseJsonPath } from './jsonpath.ts';
 import { type AnalysisPolicy, MIN_INTERVAL_MS, policyProblem } from './policy.ts';
+import { widenRanges } from './promql-ranges.ts';
 import { type Destination, promDuration, substituteArgs, substituteDeep } from './queries.ts';
-import { parsePromDuration } from './scrape-interval.ts';
 
 export interface TemplateRef {
   templateName: string;
@@ -80,20 +81,19 @@ export interface ResolveInput {
    * Absent or missing: unknown, and windows stay as written.
    */
   scrapeIntervals?: ReadonlyMap<string, number>;
+  /** The Rollout's progressDeadlineSeconds: compareToStable's look budget when it states none. Absent: the default. */
+  progressDeadlineSeconds?: number;
 }
 
 /** What resolving a gate gives: the metrics, and what a person should know about them. */
 export interface ResolvedGate {
   metrics: RunMetric[];
-  /** Windows widened (builtins) or suspected too short (templates): for an Event and the run. */
+  /** Windows and template query ranges widened to hold two scrapes: for an Event and the run. */
   notes: string[];
 }
 
 /** A rate needs two samples of a series inside its window. */
 export const SCRAPES_PER_WINDOW = 2;
-
-/** compareToStable looks up to this many times for a first verdict unless the gate says otherwise. */
-export const COMPARE_LOOKS = 10;
 
 /** How many measurements a metric takes when it does not say: steps and promotions one, background until stopped. */
 export const defaultCount = (gates: Gates, gate: GateKind): number =>
@@ -145,7 +145,7 @@ export function resolveGate(input: ResolveInput): ResolvedGate {
       const names = [gates.successRate && 'successRate', gates.latencyP99 && 'latencyP99'].filter(Boolean);
       notes.push(
         `${names.join(' and ')}: rate window widened from ${promDuration(windowMs)} (the gate's interval ${interval}) to ${promDuration(widened)}: ` +
-          `Prometheus scrapes every ${promDuration(scrapeMs)} and a rate needs ${SCRAPES_PER_WINDOW} scrapes in its window`,
+          whyWiden(scrapeMs),
       );
       windowMs = widened;
     }
@@ -216,10 +216,21 @@ export function resolveGate(input: ResolveInput): ResolvedGate {
         gates.initialDelay,
         input.policy,
       );
-      metrics.push(resolved);
       const prometheus = resolved.provider.prometheus;
       const scrapeMs = prometheus && input.scrapeIntervals?.get(prometheus.address ?? '');
-      if (scrapeMs !== undefined) notes.push(...shortRanges(resolved, ref, scrapeMs));
+      if (!prometheus || scrapeMs === undefined) {
+        metrics.push(resolved);
+        continue;
+      }
+      const to = promDuration(SCRAPES_PER_WINDOW * scrapeMs);
+      const { query, widened } = widenRanges(prometheus.query, SCRAPES_PER_WINDOW * scrapeMs, to);
+      metrics.push({ ...resolved, provider: { prometheus: { ...prometheus, query } } });
+      if (widened.length) {
+        const from = widened.map((r) => `[${r}]`).join(', ');
+        notes.push(
+          `metric ${resolved.name} (template ${ref.templateName}): query range ${from} widened to [${to}]: ${whyWiden(scrapeMs)}`,
+        );
+      }
     }
   }
 
@@ -308,31 +319,12 @@ const revisionsOf = (canary: Destination, stable: Destination | undefined) => ({
   ...(stable?.revision === undefined ? {} : { stableRevision: stable.revision }),
 });
 
-// A range selector `[5m]` or subquery `[5m:1m]` in PromQL.
-const RANGE = /\[\s*([0-9][0-9a-z]*)\s*(?::[^\]]*)?\]/g;
+const whyWiden = (scrapeMs: number) =>
+  `Prometheus scrapes every ${promDuration(scrapeMs)} and a rate needs ${SCRAPES_PER_WINDOW} scrapes in its window`;
 
 /**
- * A template's own PromQL is the user's: its ranges are not rewritten, only warned about when
- * one cannot hold two scrapes.
- */
-export function shortRanges(metric: RunMetric, ref: TemplateRef, scrapeMs: number): string[] {
-  const out: string[] = [];
-  const seen = new Set<string>();
-  for (const [, text] of (metric.provider.prometheus?.query ?? '').matchAll(RANGE)) {
-    const ms = text === undefined ? undefined : parsePromDuration(text);
-    if (ms === undefined || ms >= SCRAPES_PER_WINDOW * scrapeMs || seen.has(text as string)) continue;
-    seen.add(text as string);
-    out.push(
-      `metric ${metric.name} (template ${ref.templateName}): its query's range [${text}] is shorter than ${SCRAPES_PER_WINDOW} scrapes ` +
-        `(Prometheus scrapes every ${promDuration(scrapeMs)}), so it may find no series; use at least [${promDuration(SCRAPES_PER_WINDOW * scrapeMs)}]`,
-    );
-  }
-  return out;
-}
-
-/**
- * compareToStable as up to three sequential metrics. A step looks up to COMPARE_LOOKS times
- * (stopping at the first verdict) unless the gate sets count; background: until promotion.
+ * compareToStable as up to three sequential metrics. A step looks until its first verdict, at
+ * most its look budget (compare/budget.ts); background: until promotion.
  */
 function compareMetrics(
   input: ResolveInput,
@@ -364,12 +356,11 @@ function compareMetrics(
     power: cmp.power ?? DEFAULT_POWER,
     minRequests: cmp.minRequests ?? DEFAULT_MIN_REQUESTS,
   };
-  // Steps: at most `count` looks. Background: until promotion, but at most COMPARE_LOOKS
-  // undecided looks before a first verdict (inconclusiveLimit counts them).
+  // Background: until promotion, but the budget's undecided looks at most before a first verdict
+  // (inconclusiveLimit counts the ones past the first).
+  const budget = lookBudget(input.gates, input.gate, input.progressDeadlineSeconds);
   const looks =
-    input.gate === 'background'
-      ? { inconclusiveLimit: input.gates.inconclusiveLimit ?? COMPARE_LOOKS - 1 }
-      : { count: input.gates.count ?? COMPARE_LOOKS };
+    input.gate === 'background' ? { inconclusiveLimit: budget.looks - 1 } : { count: budget.looks };
   const common = { ...timing, ...limits, ...looks };
   const checks: [
     keyof typeof BUILTIN_NAMES & RunMetric['builtin'],
@@ -387,7 +378,7 @@ function compareMetrics(
     builtin,
     ...recorded,
     ...common,
-    compare: { ...base, ...effect },
+    compare: { ...base, ...effect, budget: budget.limit },
     provider: { prometheus: { query } },
   }));
 }

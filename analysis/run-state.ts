@@ -147,8 +147,10 @@ function explain(
     };
   }
   if (metric?.compare) {
+    // The limit in the gate's own terms tells the reader which field buys the test more time.
+    const limit = metric.compare.budget === undefined ? '' : ` (${metric.compare.budget})`;
     return {
-      message: `metric ${culprit.name} undecided after ${culprit.count} looks: ${detail}`,
+      message: `metric ${culprit.name}: no verdict after ${culprit.count} looks${limit}: ${detail}`,
       reason: 'Inconclusive',
     };
   }

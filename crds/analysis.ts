@@ -378,6 +378,10 @@ export const CompareToStable = z
     minRequests: NonNegativeInt.optional().meta({
       description: 'Requests each of canary and stable needs before any verdict (default 100).',
     }),
+    maxDuration: Duration.optional().meta({
+      description:
+        "How long the comparison keeps looking for a first verdict before the release holds for a person, in looks of the gate's interval (rounded up, at least one). Default: the Rollout's progressDeadlineSeconds. A step's count or a background gate's inconclusiveLimit, when set, bounds the looks instead.",
+    }),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -593,6 +597,10 @@ export const RunMetric = Metric.extend({
       maxIncreasePoints: z.number().optional(),
       maxIncreasePercent: z.number().optional(),
       maxShiftPoints: z.number().optional(),
+      budget: z.string().max(128).optional().meta({
+        description:
+          'What bounds the looks for a first verdict (maxDuration 10m; the progress deadline, 600s; count 5), named when the gate ends undecided.',
+      }),
     })
     .optional()
     .meta({ description: 'compareToStable builtins: the two Services and the effect judged.' }),

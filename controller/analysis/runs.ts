@@ -15,6 +15,7 @@ import {
   GROUP,
   gatesFor,
   INSTANCE_LABEL,
+  progressDeadlineMs,
   type Rollout,
   VERSION,
 } from '../../crds/index.ts';
@@ -122,6 +123,7 @@ export function analysisRunFor(
       ...(policy ? { policy } : {}),
       ...(scrapeIntervals ? { scrapeIntervals } : {}),
       ...(clusters === undefined ? {} : { envoyClusters: clusters }),
+      progressDeadlineSeconds: progressDeadlineMs(rollout.spec) / 1000,
     }));
   } catch (err) {
     if (!(err instanceof InvalidAnalysis)) throw err;

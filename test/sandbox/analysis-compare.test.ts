@@ -235,7 +235,8 @@ describe('compareToStable against the real Prometheus', () => {
 
   it('a comparison resumed after an undecided pause keeps the evidence gathered before it', async () => {
     const ns = await freshNamespace('cmp-resume');
-    // Same error rate on both sides and a tight effect: looks stay undecided for minutes.
+    // Same error rate on both sides and a tight effect: looks stay undecided for minutes, far
+    // past the stated budget of two 5 s looks.
     await setProfile(`shop/${ns}:1`, { errorRate: 0.01 });
     await setProfile(`shop/${ns}:2`, { errorRate: 0.01 });
     await release(
@@ -243,8 +244,7 @@ describe('compareToStable against the real Prometheus', () => {
       'web',
       {
         interval: '5s',
-        inconclusiveLimit: 1,
-        compareToStable: { errors: { maxIncreasePoints: 0.1 }, confidence: 0.99 },
+        compareToStable: { errors: { maxIncreasePoints: 0.1 }, confidence: 0.99, maxDuration: '10s' },
       },
       LONG_STEPS,
       200,
@@ -258,6 +258,7 @@ describe('compareToStable against the real Prometheus', () => {
       'the undecided comparison to hold the release',
       { timeout: 90_000 },
     );
+    expect(held.status?.pause?.message).toContain('no verdict after 2 looks (maxDuration 10s)');
     // Held, the gate already runs again as a watch (-r1); the first run is the undecided one.
     const first = (await analysisRuns(ns)).find(
       (r) => `${r.metadata.name}-r1` === held.status?.backgroundAnalysis?.name,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { judgeAbsoluteSamples } from '../../analysis/absolute-look.ts';
 import { PrometheusProvider } from '../../analysis/provider.ts';
-import { resolveGate } from '../../analysis/resolve.ts';
+import { resolveGate, templateKey } from '../../analysis/resolve.ts';
 import { ScrapeIntervalCache } from '../../analysis/scrape-interval.ts';
 import { up } from '../../sandbox/lifecycle.ts';
 import { sandbox } from '../harness/env.ts';
@@ -67,6 +67,37 @@ describe('a gate window shorter than two scrapes (real Prometheus)', () => {
     const look = judgeAbsoluteSamples(gate, await prom.series(widened, { at }));
     expect(look.absolute.canary.requests).toBeGreaterThan(0);
     expect(look.value).toBe('0');
+
+    // A template's own range is widened the same way, and the query Prometheus then runs finds
+    // the series the one as written cannot. The label value holding `[5s]` is text, left alone.
+    const selector = `reporter="destination",destination_service_namespace="${ns}",destination_service_name="web-canary",request_protocol!="[5s]"`;
+    const templated = resolveGate({
+      gates: { interval: '5s', templates: [{ templateName: 'rate' }] },
+      gate: 'step',
+      namespace: ns,
+      templates: new Map([
+        [
+          templateKey({ templateName: 'rate' }),
+          {
+            metrics: [
+              {
+                name: 'requests',
+                successCondition: 'result > 0.0',
+                provider: { prometheus: { query: `sum(rate(istio_requests_total{${selector}}[5s]))` } },
+              },
+            ],
+          },
+        ],
+      ]),
+      scrapeIntervals: new Map([['', scrapeMs as number]]),
+    });
+    const run = templated.metrics[0]?.provider.prometheus?.query as string;
+    expect(run).toBe(`sum(rate(istio_requests_total{${selector}}[30s]))`);
+    expect(templated.notes).toEqual([
+      'metric requests (template rate): query range [5s] widened to [30s]: Prometheus scrapes every 15s and a rate needs 2 scrapes in its window',
+    ]);
+    expect(await prom.series(`sum(rate(istio_requests_total{${selector}}[5s]))`, { at })).toEqual([]);
+    expect((await prom.series(run, { at }))[0]?.value).toBeGreaterThan(0);
 
     // Back at the 1 s default, the same gate is left as written.
     await up({ flux: true });

@@ -50,6 +50,43 @@ describe('the time the steps allow a gate', () => {
     });
   });
 
+  it('a step comparison without a count: the look budget resolve gives it (maxDuration, else the progress deadline)', () => {
+    const steps = (analysis: Gates) => [{ setWeight: 10 }, { analysis: { ...analysis, interval: '30s' } }];
+    // 600 s by default: 20 looks of 30 s, the first after one interval.
+    expect(gateHorizon(spec(steps(compare)), 'step', 1)).toMatchObject({
+      seconds: 600,
+      what: "step 2's analysis: 20 looks of 30s at 10% (10m)",
+    });
+    const deadline = { ...spec(steps(compare)), progressDeadlineSeconds: 120 };
+    expect(gateHorizon(deadline, 'step', 1)).toMatchObject({ seconds: 120 });
+    const stated = {
+      compareToStable: { errors: { maxIncreasePercent: 25 }, maxDuration: '1h' },
+    } satisfies Gates;
+    expect(gateHorizon({ ...spec(steps(stated)), progressDeadlineSeconds: 120 }, 'step', 1)).toMatchObject({
+      seconds: 3600,
+      what: "step 2's analysis: 120 looks of 30s at 10% (60m)",
+    });
+  });
+
+  it('a background gate counts a step comparison by its budget and another step gate by its count', () => {
+    const s = spec(
+      [
+        { setWeight: 10 },
+        {
+          analysis: {
+            ...compare,
+            interval: '30s',
+            compareToStable: { ...compare.compareToStable, maxDuration: '2m' },
+          },
+        },
+        { analysis: { interval: '30s', successRate: { min: 99 } } },
+      ],
+      compare,
+    );
+    // 4 looks of 30 s and one look of 30 s.
+    expect(gateHorizon(s, 'background')).toMatchObject({ seconds: 150, canaryWeight: 10 });
+  });
+
   it('a background gate: the timed steps, weighted by their share; pauses for a person add nothing', () => {
     const s = spec(
       [

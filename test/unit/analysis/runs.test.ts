@@ -214,6 +214,15 @@ describe('compareToStable evidence across a re-run of its gate', () => {
     expect(rerun.spec.evidenceSince).toBe('2026-01-01T10:00:00.000Z');
   });
 
+  it("looks for a first verdict until the Rollout's progress deadline when the gate states no maxDuration", () => {
+    const r = rollout(compare);
+    r.spec.progressDeadlineSeconds = 900;
+    const [errors] = analysisRunFor(r, start('web-abc-bg-a0')).spec.metrics;
+    // 15 looks of 1m; the first is not counted against inconclusiveLimit.
+    expect(errors?.inconclusiveLimit).toBe(14);
+    expect(errors?.compare?.budget).toBe('the progress deadline, 900s');
+  });
+
   it('a first run, a run without comparisons, or one whose predecessors are gone starts afresh', () => {
     const earlier = [run('web-abc-bg-a0', '2026-01-01T10:00:00Z')];
     expect(

@@ -115,20 +115,33 @@ describe('a template whose query ranges are shorter than two scrapes', () => {
       scrapeIntervals: new Map(intervals),
     });
 
-  it('is warned about, once per range, and its PromQL is left as the user wrote it', () => {
-    const query = 'sum(rate(a[5s])) / sum(rate(b[5s])) + max_over_time(c[1m:10s]) + d[20s]';
+  it('has them widened to two scrapes in the query the run uses, saying which, from what, to what', () => {
+    const query =
+      'sum(rate(a{path="/x[5s]"}[5s])) / sum(rate(b[5s] offset 1m)) + max_over_time(c[1m:10s]) + d[20s:5s]';
     const { metrics, notes } = resolve(template(query), [['', 15_000]]);
-    expect(metrics[0]?.provider.prometheus?.query).toBe(query);
+    expect(metrics[0]?.provider.prometheus?.query).toBe(
+      'sum(rate(a{path="/x[5s]"}[30s])) / sum(rate(b[30s] offset 1m)) + max_over_time(c[1m:10s]) + d[30s:5s]',
+    );
     expect(notes).toEqual([
-      "metric errors (template t): its query's range [5s] is shorter than 2 scrapes (Prometheus scrapes every 15s), so it may find no series; use at least [30s]",
-      "metric errors (template t): its query's range [20s] is shorter than 2 scrapes (Prometheus scrapes every 15s), so it may find no series; use at least [30s]",
+      'metric errors (template t): query range [5s], [20s] widened to [30s]: Prometheus scrapes every 15s and a rate needs 2 scrapes in its window',
     ]);
   });
 
-  it("is judged against its own address' scrape interval", () => {
+  it('leaves a query whose ranges hold two scrapes as written, without a note', () => {
+    const query = 'sum(rate(a[30s])) / sum(rate(b[2m]))';
+    const { metrics, notes } = resolve(template(query), [['', 15_000]]);
+    expect(metrics[0]?.provider.prometheus?.query).toBe(query);
+    expect(notes).toEqual([]);
+  });
+
+  it("is judged against its own address' scrape interval, and left alone when that is unknown", () => {
     const spec = template('rate(a[20s])', 'http://team-prom/x');
+    const query = (intervals: [string, number][]) =>
+      resolve(spec, intervals).metrics[0]?.provider.prometheus?.query;
     expect(resolve(spec, [['', 15_000]]).notes).toEqual([]);
+    expect(query([['', 15_000]])).toBe('rate(a[20s])');
     expect(resolve(spec, [['http://team-prom/x', 15_000]]).notes).toHaveLength(1);
+    expect(query([['http://team-prom/x', 15_000]])).toBe('rate(a[30s])');
     expect(resolve(spec, [['http://team-prom/x', 10_000]]).notes).toEqual([]);
   });
 });
@@ -191,6 +204,20 @@ describe('learning the scrape intervals a run needs', () => {
     expect(events[0]?.[0]).toMatchObject({ kind: 'Rollout', name: 'web', namespace: 'shop', uid: 'u1' });
     expect(events[0]?.[1]).toMatchObject({ type: 'Warning', reason: 'AnalysisWindow' });
     expect(events[0]?.[1].note).toContain('analysis web-abc-bg: successRate: rate window widened from 5s');
+
+    // A template's range is widened in the run and named in the same annotation.
+    const withTemplate = analysisRunFor(
+      rollout({ interval: '5s', templates: [{ templateName: 't' }] }),
+      start,
+      new Map([[templateKey({ templateName: 't' }), template('rate(a[5s])')]]),
+      [],
+      policy,
+      new Map([['', 15_000]]),
+    );
+    expect(withTemplate.spec.metrics[0]?.provider.prometheus?.query).toBe('rate(a[30s])');
+    expect(withTemplate.metadata.annotations?.[WINDOW_NOTES_ANNOTATION]).toBe(
+      'metric errors (template t): query range [5s] widened to [30s]: Prometheus scrapes every 15s and a rate needs 2 scrapes in its window',
+    );
 
     // Without a source (or when the config cannot be read): the run as written, no Event.
     const plain = analysisRunFor(rollout({ interval: '5s', successRate: { min: 95 } }), start);

@@ -3,14 +3,19 @@ import { judgeSamples } from '../../../../analysis/compare/measure.ts';
 import { WINDOW, withWindow } from '../../../../analysis/compare/queries.ts';
 import { evidenceWindowMs } from '../../../../analysis/measure.ts';
 import type { Sample } from '../../../../analysis/provider.ts';
-import { COMPARE_LOOKS, InvalidAnalysis, resolveMetrics } from '../../../../analysis/resolve.ts';
+import { InvalidAnalysis, resolveMetrics } from '../../../../analysis/resolve.ts';
 import { restore, statusOf, step } from '../../../../analysis/run-state.ts';
 import type { AnalysisRun, RunMetric } from '../../../../crds/index.ts';
 import type { AnalysisRunEvent } from '../../../../machines/analysis-run.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
-const resolve = (gate: 'background' | 'step' | 'postPromotion', extra: Record<string, unknown> = {}) =>
+const resolve = (
+  gate: 'background' | 'step' | 'postPromotion',
+  extra: Record<string, unknown> = {},
+  compare: Record<string, unknown> = {},
+  progressDeadlineSeconds?: number,
+) =>
   resolveMetrics({
     gates: {
       interval: '10s',
@@ -18,6 +23,7 @@ const resolve = (gate: 'background' | 'step' | 'postPromotion', extra: Record<st
         errors: { maxIncreasePoints: 0.5 },
         latencyP99: { maxIncreasePercent: 20 },
         latencyDistribution: { maxShiftPoints: 5 },
+        ...compare,
       },
       ...extra,
     },
@@ -26,6 +32,7 @@ const resolve = (gate: 'background' | 'step' | 'postPromotion', extra: Record<st
     service: 'web-canary',
     stableService: gate === 'postPromotion' ? undefined : 'web-stable',
     templates: new Map(),
+    ...(progressDeadlineSeconds === undefined ? {} : { progressDeadlineSeconds }),
   });
 
 const counts = (service: string, ok: number, errors: number): Sample[] => [
@@ -50,6 +57,7 @@ describe('compareToStable resolved into sequential metrics', () => {
       power: 0.9,
       minRequests: 100,
       maxIncreasePoints: 0.5,
+      budget: 'the progress deadline, 600s',
     });
     const query = errors.provider.prometheus?.query ?? '';
     expect(query).toContain('destination_service_name="web-canary"');
@@ -60,9 +68,30 @@ describe('compareToStable resolved into sequential metrics', () => {
     expect(withWindow(query, 95_000)).not.toContain(WINDOW);
   });
 
-  it('steps look up to COMPARE_LOOKS times unless the gate says; post-promotion has nothing to compare with', () => {
-    expect(resolve('step')[0]?.count).toBe(COMPARE_LOOKS);
-    expect(resolve('step', { count: 3 })[0]?.count).toBe(3);
+  it('steps look for their budget: maxDuration, else the progress deadline, in looks of the interval; a count wins', () => {
+    const first = (metrics: RunMetric[]) => [metrics[0]?.count, metrics[0]?.compare?.budget];
+    // 600 s by default at 10 s looks.
+    expect(first(resolve('step'))).toEqual([60, 'the progress deadline, 600s']);
+    expect(first(resolve('step', {}, {}, 95))).toEqual([10, 'the progress deadline, 95s']);
+    expect(first(resolve('step', {}, { maxDuration: '1m' }, 95))).toEqual([6, 'maxDuration 1m']);
+    // Rounded up: the last look may end after the budget, never before it.
+    expect(first(resolve('step', {}, { maxDuration: '61s' }))).toEqual([7, 'maxDuration 61s']);
+    expect(first(resolve('step', {}, { maxDuration: '1s' }))).toEqual([1, 'maxDuration 1s']);
+    expect(first(resolve('step', { count: 3 }, { maxDuration: '1h' }))).toEqual([3, 'count 3']);
+  });
+
+  it('background: undecided looks allowed are the budget less the first, unless inconclusiveLimit says', () => {
+    const limits = (metrics: RunMetric[]) => [metrics[0]?.inconclusiveLimit, metrics[0]?.compare?.budget];
+    expect(limits(resolve('background'))).toEqual([59, 'the progress deadline, 600s']);
+    expect(limits(resolve('background', {}, { maxDuration: '5m' }, 120))).toEqual([29, 'maxDuration 5m']);
+    expect(limits(resolve('background', { inconclusiveLimit: 4 }, { maxDuration: '5m' }))).toEqual([
+      4,
+      'inconclusiveLimit 4',
+    ]);
+    expect(resolve('background')[0]?.count).toBeUndefined();
+  });
+
+  it('post-promotion has nothing to compare with; an errors check needs an effect', () => {
     expect(() => resolve('postPromotion')).toThrow(InvalidAnalysis);
     expect(() => resolve('postPromotion')).toThrow(/old revision no longer receives traffic/);
     expect(() =>
@@ -169,7 +198,18 @@ describe('sequential bookkeeping: undecided looks are not strikes', () => {
       [look('Inconclusive', T0 + 2)],
     );
     expect(run.status?.phase).toBe('Inconclusive');
-    expect(run.status?.message).toBe('metric compare-errors undecided after 3 looks: look Inconclusive');
+    expect(run.status?.message).toBe(
+      'metric compare-errors: no verdict after 3 looks (count 3): look Inconclusive',
+    );
+  });
+
+  it('a budget from maxDuration that runs out names it', () => {
+    const [metric] = resolve('step', {}, { maxDuration: '20s' }) as [RunMetric];
+    const run = passes(runOf([metric]), [look('Inconclusive', T0)], [look('Inconclusive', T0 + 1)]);
+    expect(run.status?.phase).toBe('Inconclusive');
+    expect(run.status?.message).toBe(
+      'metric compare-errors: no verdict after 2 looks (maxDuration 20s): look Inconclusive',
+    );
   });
 
   it('a confident "worse" fails at once, the comparison kept in the measurement', () => {
@@ -192,7 +232,7 @@ describe('sequential bookkeeping: undecided looks are not strikes', () => {
   });
 
   it('background: Pending (holding promotion) until a look says not worse, then keeps watching', () => {
-    expect(bgMetric.inconclusiveLimit).toBe(COMPARE_LOOKS - 1);
+    expect(bgMetric.inconclusiveLimit).toBe(59);
     const undecided = passes(runOf([bgMetric]), [look('Inconclusive', T0)]);
     expect(undecided.status?.phase).toBe('Pending');
     const passed = passes(undecided, [look('Successful', T0 + 1)], [look('Inconclusive', T0 + 2)]);
@@ -206,6 +246,8 @@ describe('sequential bookkeeping: undecided looks are not strikes', () => {
     expect(once.status?.phase).toBe('Pending');
     const twice = passes(once, [look('Inconclusive', T0 + 1)]);
     expect(twice.status?.phase).toBe('Inconclusive');
-    expect(twice.status?.message).toBe('metric compare-errors undecided after 2 looks: look Inconclusive');
+    expect(twice.status?.message).toBe(
+      'metric compare-errors: no verdict after 2 looks (inconclusiveLimit 1): look Inconclusive',
+    );
   });
 });
