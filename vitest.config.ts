@@ -6,7 +6,10 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // Argo CD's suite needs Argo CD built from source (a cold build longer than CI's whole run on
 // 2 cores: see sandbox/README.md), so it is its own project, defined only for
 // `npm run test:argocd` (SLUICE_ARGOCD=1) and never part of `npm test`.
-const ARGOCD_TESTS = ['test/sandbox/gitops-argocd.test.ts'];
+const ARGOCD_TESTS = [
+  'test/sandbox/gitops-argocd.test.ts',
+  'test/sandbox/gitops-argocd-write-back.test.ts',
+];
 const argocdProject =
   process.env.SLUICE_ARGOCD === '1'
     ? [
