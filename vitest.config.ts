@@ -9,6 +9,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 const ARGOCD_TESTS = [
   'test/sandbox/gitops-argocd.test.ts',
   'test/sandbox/gitops-argocd-write-back.test.ts',
+  'test/sandbox/demo-argocd.test.ts',
 ];
 const argocdProject =
   process.env.SLUICE_ARGOCD === '1'
