@@ -9,7 +9,12 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // our Lua (resource_customizations/) compile Argo CD's util/lua but need no sandbox: a second
 // project without the sandbox's global setup, run by the same script.
 const ARGOCD_LUA_TEST = 'test/sandbox/argocd-upstream-lua.test.ts';
-const ARGOCD_TESTS = ['test/sandbox/gitops-argocd.test.ts', ARGOCD_LUA_TEST];
+const ARGOCD_TESTS = [
+  'test/sandbox/gitops-argocd.test.ts',
+  'test/sandbox/gitops-argocd-write-back.test.ts',
+  'test/sandbox/demo-argocd.test.ts',
+  ARGOCD_LUA_TEST,
+];
 const argocdProject =
   process.env.SLUICE_ARGOCD === '1'
     ? [

@@ -1,9 +1,13 @@
 // An app delivered through Argo CD on the sandbox: a repository on the sandbox's git server and
 // an Argo CD Application syncing one folder of it into a namespace. Commits go through git
 // (simple-git), never kubectl; what Argo CD concluded is read from the Application's status.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
 import { applyPatch, isNotFound, mergePatch, requestJson } from '../controller/kube/client.ts';
 import { ARGOCD_NAMESPACE, IN_CLUSTER_SERVER } from './argocd.ts';
+import { PATHS } from './config.ts';
 import { commitFiles, createBareRepo } from './git/repo.ts';
 
 export interface Application {
@@ -61,6 +65,18 @@ export interface ArgoApp {
   sync(by: string): Promise<void>;
   application(): Promise<Application>;
   remove(): Promise<void>;
+}
+
+/**
+ * What examples/argocd/application.yaml tells users to set so a sync leaves Sluice's fields alone
+ * (weights, the Services' revision selector key): read from the file, so what runs is what ships.
+ */
+export function documentedSyncSettings(): Pick<ArgoAppOptions, 'ignoreDifferences' | 'syncOptions'> {
+  const file = join(PATHS.repo, 'examples', 'argocd', 'application.yaml');
+  const doc = parseYaml(readFileSync(file, 'utf8')) as {
+    spec: { ignoreDifferences: unknown[]; syncPolicy: { syncOptions: string[] } };
+  };
+  return { ignoreDifferences: doc.spec.ignoreDifferences, syncOptions: doc.spec.syncPolicy.syncOptions };
 }
 
 const APPS_PATH = `/apis/argoproj.io/v1alpha1/namespaces/${ARGOCD_NAMESPACE}/applications`;

@@ -62,7 +62,9 @@ export const normalizePath = (path: string | undefined): string | undefined =>
 
 /** `Kind ns/name` inside the Rollout's namespace; no name, and so no hint of existence, outside it. */
 export const showObject = (kind: string, ref: { name?: string; namespace?: string }, home: string): string =>
-  ref.namespace === home ? `${kind} ${ref.namespace}/${ref.name}` : `a ${kind} in another namespace`;
+  ref.namespace === home
+    ? `${kind} ${ref.namespace}/${ref.name}`
+    : `${/^[aeiou]/i.test(kind) ? 'an' : 'a'} ${kind} in another namespace`;
 
 interface FluxKustomization {
   metadata: { name?: string; namespace?: string };

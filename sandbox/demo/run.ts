@@ -1,12 +1,14 @@
 // `npm run demo`: the GitOps path end to end on the local sandbox. The app lives in a git
-// repository on the sandbox's git server; Flux applies it; Sluice releases it. A healthy v2 is
-// committed and walked through every canary step under live Prometheus gates; a broken v3 (10%
-// errors) is committed, caught by the success-rate gate, rolled back, and Sluice commits the
-// revert so git again says v2; Flux applies it and the Rollout ends Healthy on v2. Prints the
-// release live, writes an HTML report, and exits non-zero if anything did not happen as it should.
+// repository on the sandbox's git server; Flux (or Argo CD, with `-- --argocd`) applies it;
+// Sluice releases it. A healthy v2 is committed and walked through every canary step under live
+// Prometheus gates; a broken v3 (10% errors) is committed, caught by the success-rate gate,
+// rolled back, and Sluice commits the revert so git again says v2; the GitOps tool applies it
+// and the Rollout ends Healthy on v2. Prints the release live, writes an HTML report, and exits
+// non-zero if anything did not happen as it should.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { latencyP99Query, successRateQuery } from '../../analysis/queries.ts';
@@ -20,8 +22,9 @@ import {
 import type { Rollout } from '../../crds/index.ts';
 import { canaryApp, objectPath } from '../apps.ts';
 import { PATHS, REPO } from '../config.ts';
-import { logSubjects, readFileAt } from '../git/repo.ts';
-import { condition, createFluxApp, type FluxApp, removeFluxApp } from '../gitops.ts';
+import { headOf, logSubjects, readFileAt } from '../git/repo.ts';
+import { condition, createFluxApp, removeFluxApp } from '../gitops.ts';
+import { createArgoApp, documentedSyncSettings, removeArgoApp } from '../gitops-argocd.ts';
 import { type SandboxEnv, up } from '../lifecycle.ts';
 import { say as sandboxSay } from '../log.ts';
 import { LOAD_CONFIGMAP, PROFILES_CONFIGMAP, SANDBOX_NAMESPACE } from '../traffic/kube.ts';
@@ -36,18 +39,40 @@ const SUCCESS_MIN = 99;
 const P99_MAX = 500;
 const INTERVAL_MS = 5000;
 const APP_FILE = 'apps/shop.yaml';
+/** Names the repository and the GitOps tool's objects. */
+const DEMO = 'sluice-demo';
+
+/** Which GitOps tool delivers the releases: Flux unless `--argocd`. */
+const TOOL = parseArgs({ options: { argocd: { type: 'boolean', default: false } } }).values.argocd
+  ? ({ key: 'argocd', name: 'Argo CD' } as const)
+  : ({ key: 'flux', name: 'Flux' } as const);
 
 const started = Date.now();
 const elapsed = () => (Date.now() - started) / 1000;
 const say = (line: string) => console.log(`[demo ${elapsed().toFixed(0).padStart(3)}s] ${line}`);
 
-/** How a new version reaches the cluster: a git commit Flux applies, or (without Flux) an apply. */
+/** How a new version reaches the cluster: a git commit the GitOps tool applies, or (without one) an apply. */
 interface Delivery {
   how: string;
   release(image: string, message: string): Promise<void>;
-  /** Flux's word on the current revision, for the live view. */
+  /** The GitOps tool's word on the current revision, for the live view. */
   status(): Promise<string>;
-  flux?: FluxApp;
+  /** Set when releases go through git. */
+  git?: GitTool;
+}
+
+/** A repository on the sandbox's git server and the GitOps tool (Flux or Argo CD) applying its apps/. */
+interface GitTool {
+  url: string;
+  bareDir: string;
+  /** Commits and pushes, and asks the tool to sync now. Returns the sha. */
+  commit(files: Record<string, string>, message: string): Promise<string>;
+  /** What a git host's push webhook does: the tool looks at git now. */
+  sync(): Promise<unknown>;
+  /** Whether the tool has applied commit `sha` and reads what it applied as healthy. */
+  applied(sha: string): Promise<boolean>;
+  /** The tool's word on the current revision, for the live view. */
+  status(): Promise<string>;
 }
 
 function appObjects(): KubernetesObject[] {
@@ -71,8 +96,9 @@ function appObjects(): KubernetesObject[] {
       abortScaleDownDelaySeconds: 5,
     },
   }).map((obj) => {
-    if (obj.kind === 'VirtualService')
-      // Created by Flux, then Sluice's: see examples/flux/README.md.
+    if (obj.kind === 'VirtualService' && TOOL.key === 'flux')
+      // Created by Flux, then Sluice's: see examples/flux/README.md. Argo CD's Application
+      // leaves the weights to Sluice through its ignoreDifferences instead.
       return {
         ...obj,
         metadata: { ...obj.metadata, annotations: { 'kustomize.toolkit.fluxcd.io/ssa': 'IfNotPresent' } },
@@ -88,29 +114,77 @@ function appObjects(): KubernetesObject[] {
 /** The file a person keeps in git, and edits by hand to release: only the image line changes. */
 function appYaml(image: string): string {
   const docs = appObjects().map((o) => stringify(o));
-  const text = `# The shop app, delivered by Flux and released by Sluice.\n${docs.join('---\n')}`;
+  const text = `# The shop app, delivered by ${TOOL.name} and released by Sluice.\n${docs.join('---\n')}`;
   return text.replace(`image: ${V1}`, `image: ${image}`);
 }
 
 async function gitDelivery(kc: KubeConfig, env: SandboxEnv): Promise<Delivery> {
   if (!env.GIT_URL || !env.GIT_ROOT) throw new Error('the sandbox has no git server');
-  const flux = await createFluxApp(
-    kc,
-    { url: env.GIT_URL, root: env.GIT_ROOT },
-    { name: 'sluice-demo', path: './apps' },
-  );
+  const server = { url: env.GIT_URL, root: env.GIT_ROOT };
+  const git = TOOL.key === 'argocd' ? await argoTool(kc, server) : await fluxTool(kc, server);
+  return {
+    how: `git commits to ${git.url}, applied by ${TOOL.name}`,
+    git,
+    async release(image, message) {
+      const sha = await git.commit({ [APP_FILE]: appYaml(image) }, message);
+      say(`git commit ${sha.slice(0, 7)} "${message}" pushed; ${TOOL.name} asked to sync`);
+    },
+    status: () => git.status(),
+  };
+}
+
+async function fluxTool(kc: KubeConfig, server: { url: string; root: string }): Promise<GitTool> {
+  const flux = await createFluxApp(kc, server, { name: DEMO, path: './apps' });
   say(`git repository ${flux.url}; Flux GitRepository + Kustomization flux-system/${flux.name} apply ./apps`);
   return {
-    how: `git commits to ${flux.url}, applied by Flux`,
-    flux,
-    async release(image, message) {
-      const sha = await flux.commit({ [APP_FILE]: appYaml(image) }, message);
-      say(`git commit ${sha.slice(0, 7)} "${message}" pushed; Flux asked to sync`);
+    url: flux.url,
+    bareDir: flux.bareDir,
+    commit: (files, message) => flux.commit(files, message),
+    sync: () => flux.sync(),
+    async applied(sha) {
+      const k = await flux.kustomization();
+      return k.status?.lastAppliedRevision === flux.revision(sha) && condition(k, 'Ready')?.status === 'True';
     },
     async status() {
       const k = await flux.kustomization();
       const ready = condition(k, 'Ready');
       return `flux ${ready?.status === 'True' ? 'Ready' : (ready?.reason ?? '…')}`;
+    },
+  };
+}
+
+/**
+ * An Application as examples/argocd/application.yaml gives it (automated sync with self-heal,
+ * the ignoreDifferences that leave weights and the revision selector key to Sluice). Argo CD
+ * looks at the repository when the Application is made, so it starts with a note in apps/.
+ */
+async function argoTool(kc: KubeConfig, server: { url: string; root: string }): Promise<GitTool> {
+  const app = await createArgoApp(
+    kc,
+    server,
+    { name: DEMO, namespace: NS, path: 'apps', selfHeal: true, ...documentedSyncSettings() },
+    { 'apps/README.md': `The shop app: ${APP_FILE}, synced by Argo CD, released by Sluice.\n` },
+  );
+  say(
+    `git repository ${app.url}; Argo CD Application argocd/${app.name} syncs apps/ (auto-sync, self-heal, the documented ignoreDifferences)`,
+  );
+  return {
+    url: app.url,
+    bareDir: app.bareDir,
+    commit: (files, message) => app.commit(files, message),
+    sync: () => app.refresh(),
+    async applied(sha) {
+      const s = (await app.application()).status;
+      return (
+        s?.sync?.status === 'Synced' &&
+        s.sync.revision === sha &&
+        s.operationState?.syncResult?.revision === sha &&
+        s.health?.status === 'Healthy'
+      );
+    },
+    async status() {
+      const s = (await app.application()).status;
+      return `argocd ${s?.sync?.status ?? '…'}/${s?.health?.status ?? '…'}`;
     },
   };
 }
@@ -131,16 +205,16 @@ function applyDelivery(kc: KubeConfig): Delivery {
 
 async function main(): Promise<number> {
   say(
-    'bringing the sandbox up with Flux (the first run builds Kubernetes and Flux from source; later runs take seconds)',
+    `bringing the sandbox up with ${TOOL.name} (the first run builds Kubernetes and ${TOOL.name} from source; later runs take seconds)`,
   );
   let env: SandboxEnv;
-  let withFlux = true;
+  let withTool = true;
   try {
-    env = await up({ flux: true });
+    env = await up({ [TOOL.key]: true });
   } catch (err) {
-    withFlux = false;
+    withTool = false;
     sandboxSay(
-      `Flux could not be started (${err instanceof Error ? err.message : err}); the demo applies directly`,
+      `${TOOL.name} could not be started (${err instanceof Error ? err.message : err}); the demo applies directly`,
     );
     env = await up();
   }
@@ -149,11 +223,12 @@ async function main(): Promise<number> {
   // Running before the old namespace goes: its Rollout's finalizer returns traffic to stable,
   // and only a running controller can take it off.
   const controller = startController(env);
-  // The previous run's Flux objects would apply its last commit into the new namespace.
-  await removeFluxApp(kc, 'sluice-demo');
+  // The previous run's Flux objects or Application would apply its last commit into the new namespace.
+  await removeFluxApp(kc, DEMO);
+  await removeArgoApp(kc, DEMO);
   await resetNamespace(kc);
   await setTraffic(kc, { [APP]: '50' }, { [key(BAD)]: stringify({ image: BAD, errorRate: 0.1 }) });
-  const delivery = withFlux && env.GIT_URL ? await gitDelivery(kc, env) : applyDelivery(kc);
+  const delivery = withTool && env.GIT_URL ? await gitDelivery(kc, env) : applyDelivery(kc);
   say(`releases go out by ${delivery.how}`);
 
   const samples: Sample[] = [];
@@ -197,7 +272,7 @@ async function main(): Promise<number> {
       failures.push('v3 was not rolled back');
     }
 
-    if (delivery.flux && v3?.status?.phase === 'Degraded') {
+    if (delivery.git && v3?.status?.phase === 'Degraded') {
       failures.push(
         ...(await followWriteBack(kc, env, delivery, samples, moments, v2?.status?.stableRevision)),
       );
@@ -212,7 +287,7 @@ async function main(): Promise<number> {
     `delivery: ${delivery.how}`,
     `v2 (${GOOD}): ${moments.some((m) => m.kind === 'promoted') ? 'promoted through every step' : 'NOT promoted'}`,
     `v3 (${BAD}): ${moments.some((m) => m.kind === 'rollback') ? 'rolled back automatically by the success-rate gate' : 'NOT rolled back'}`,
-    ...(delivery.flux
+    ...(delivery.git
       ? [
           `git: ${moments.some((m) => m.label.startsWith('Sluice committed')) ? `Sluice committed the revert; ${APP_FILE} says ${GOOD} again` : 'NO revert was committed'}`,
         ]
@@ -231,9 +306,9 @@ async function main(): Promise<number> {
     }),
   );
   console.log(`\n${summary.map((l) => `  • ${l}`).join('\n')}`);
-  if (delivery.flux)
+  if (delivery.git)
     console.log(
-      `\ngit log of ${delivery.flux.url}:\n${logSubjects(delivery.flux.bareDir)
+      `\ngit log of ${delivery.git.url}:\n${logSubjects(delivery.git.bareDir)
         .map((l) => `  ${l}`)
         .join('\n')}`,
     );
@@ -246,8 +321,8 @@ async function main(): Promise<number> {
 }
 
 /**
- * After the rollback: Sluice's revert lands in git, Flux applies it, and the Rollout settles
- * Healthy on v2 without starting another release. Returns what did not happen.
+ * After the rollback: Sluice's revert lands in git, the GitOps tool applies it, and the Rollout
+ * settles Healthy on v2 without starting another release. Returns what did not happen.
  */
 async function followWriteBack(
   kc: KubeConfig,
@@ -257,18 +332,19 @@ async function followWriteBack(
   moments: Moment[],
   v2Stable: string | undefined,
 ): Promise<string[]> {
-  const flux = delivery.flux as FluxApp;
+  const git = delivery.git as GitTool;
   const deadline = Date.now() + 90_000;
   say('waiting for Sluice to commit the revert to git');
-  while (!readFileAt(flux.bareDir, APP_FILE).includes(`image: ${GOOD}`)) {
+  while (!readFileAt(git.bareDir, APP_FILE).includes(`image: ${GOOD}`)) {
     if (Date.now() > deadline) return ['Sluice did not commit a revert to git within 90s'];
     await new Promise((r) => setTimeout(r, 500));
   }
-  const subject = logSubjects(flux.bareDir)[0] ?? '';
+  const subject = logSubjects(git.bareDir)[0] ?? '';
   say(`git: "${subject}"`);
   moments.push({ t: elapsed(), label: `Sluice committed the revert: ${subject}`, kind: 'git' });
+  const revert = headOf(git.bareDir);
   const historyBefore = (await getRollout(kc)).status?.history?.length ?? 0;
-  await flux.sync();
+  await git.sync();
   const settled = await watch(
     kc,
     env,
@@ -281,10 +357,12 @@ async function followWriteBack(
       r.status.currentRevision === r.status.stableRevision,
     90,
   );
-  if (!settled) return ['Flux did not apply the revert, or the Rollout did not settle Healthy on v2'];
+  if (!settled) return [`${TOOL.name} did not apply the revert, or the Rollout did not settle Healthy on v2`];
+  if (!(await appliedWithin(git, revert, 60)))
+    return [`${TOOL.name} does not report Sluice's revert ${revert.slice(0, 7)} applied and healthy`];
   moments.push({
     t: elapsed(),
-    label: 'Flux applied the revert: git and the cluster agree on v2',
+    label: `${TOOL.name} applied the revert: git and the cluster agree on v2`,
     kind: 'git',
   });
   const problems: string[] = [];
@@ -292,6 +370,17 @@ async function followWriteBack(
   if ((settled.status?.history?.length ?? 0) !== historyBefore)
     problems.push('the revert started another release instead of settling on v2');
   return problems;
+}
+
+/** Whether the tool reports `sha` applied and healthy within `timeoutS`. */
+async function appliedWithin(git: GitTool, sha: string, timeoutS: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutS * 1000;
+  while (!(await git.applied(sha).catch(() => false))) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  say(`${await git.status()} on ${sha.slice(0, 7)}`);
+  return true;
 }
 
 async function watch(
@@ -308,7 +397,7 @@ async function watch(
   let lastPrinted = 0;
   while (Date.now() < deadline) {
     const r = await getRollout(kc).catch((err: unknown) => {
-      if (isNotFound(err)) return undefined; // Flux has not applied it yet
+      if (isNotFound(err)) return undefined; // the GitOps tool has not applied it yet
       throw err;
     });
     if (!r) {
@@ -332,11 +421,11 @@ async function watch(
     });
     const steps = r.spec.strategy.canary?.steps?.length ?? 0;
     const line = `${release}  ${(s.phase ?? '…').padEnd(11)} step ${Math.min((s.currentStepIndex ?? 0) + 1, steps)}/${steps}  weight ${String(weight).padStart(3)}%  success ${fmt(weight > 0 ? rate : undefined, '%', 2)}  p99 ${fmt(weight > 0 ? p99 : undefined, 'ms', 0)}`;
-    const flux = await delivery.status().catch(() => '');
+    const tool = await delivery.status().catch(() => '');
     // A new line when the release moves; while it only measures, one every few seconds.
-    const state = `${s.phase} ${s.currentStepIndex} ${weight} ${flux} ${s.message}`;
+    const state = `${s.phase} ${s.currentStepIndex} ${weight} ${tool} ${s.message}`;
     if (state !== last || Date.now() - lastPrinted >= 4000) {
-      say(`${line}  ${flux ? `${flux}  ` : ''}${s.message ?? ''}`);
+      say(`${line}  ${tool ? `${tool}  ` : ''}${s.message ?? ''}`);
       lastPrinted = Date.now();
     }
     last = state;

@@ -68,3 +68,8 @@ export function logSubjects(bareDir: string, branch = 'main'): string[] {
     .split('\n')
     .filter(Boolean);
 }
+
+/** The commit at the tip of a branch, read from a bare repository on disk. */
+export function headOf(bareDir: string, branch = 'main'): string {
+  return execFileSync('git', ['-C', bareDir, 'rev-parse', branch], { encoding: 'utf8' }).trim();
+}

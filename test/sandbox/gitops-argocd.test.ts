@@ -1,64 +1,29 @@
-import { readFileSync } from 'node:fs';
 import { type KubernetesObject, PatchStrategy } from '@kubernetes/client-node';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { parse as parseYaml, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { patchOptions } from '../../controller/kube/client.ts';
 import { kubeSource, ResilientInformer } from '../../controller/kube/informer.ts';
 import { ARGOCD_NAMESPACE, runArgoAction } from '../../sandbox/argocd.ts';
-import { type Application, type ArgoApp, createArgoApp } from '../../sandbox/gitops-argocd.ts';
-import { sandbox } from '../harness/env.ts';
+import {
+  type Application,
+  type ArgoApp,
+  createArgoApp,
+  documentedSyncSettings,
+} from '../../sandbox/gitops-argocd.ts';
 import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
 import { setLoad } from '../harness/traffic.ts';
 import { waitFor } from '../harness/wait.ts';
 import { hostOf, startAnalysisController } from '../support/analysis.ts';
 import { canaryApp, canaryWeight, getRollout, recordWeightChanges } from '../support/apps.ts';
+import { argoGit, syncedAndHealthy } from '../support/argocd.ts';
 
 // Argo CD's own application controller and repo server (built from upstream, see
 // sandbox/argocd.ts) sync from the sandbox's git server. Runs only in `npm run test:argocd`
 // (its own vitest project), whose global setup builds Argo CD and starts it.
 
-function argoGit() {
-  const env = sandbox();
-  if (!env.ARGOCD_NAMESPACE || !env.GIT_URL || !env.GIT_ROOT)
-    throw new Error('the sandbox runs without Argo CD (sandbox:up -- --with-argocd)');
-  return { url: env.GIT_URL, root: env.GIT_ROOT };
-}
-
 const configMap = (ns: string, data: Record<string, string>) =>
   stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: ns }, data });
-
-/**
- * The Application once Argo CD itself concluded it is Synced to `sha` and Healthy, with its sync
- * operation to `sha` finished (Synced is a comparison and can come first: one run failed on it);
- * until then it throws what Argo CD says instead, which a timeout reports as the last observed.
- */
-function syncedAndHealthy(app: Application, sha: string): Application {
-  const s = app.status;
-  if (
-    s?.sync?.status === 'Synced' &&
-    s.sync.revision === sha &&
-    s.health?.status === 'Healthy' &&
-    s.operationState?.phase === 'Succeeded' &&
-    s.operationState.syncResult?.revision === sha
-  )
-    return app;
-  throw new Error(
-    JSON.stringify({
-      sync: s?.sync,
-      health: s?.health,
-      operation: s?.operationState?.phase,
-      operationRevision: s?.operationState?.syncResult?.revision,
-      message: s?.operationState?.message,
-      conditions: s?.conditions,
-    }),
-  );
-}
-
-/** The Application as examples/argocd/application.yaml gives it: weights are Sluice's while a release runs. */
-const documented = parseYaml(readFileSync('examples/argocd/application.yaml', 'utf8')) as {
-  spec: { ignoreDifferences: unknown[]; syncPolicy: { syncOptions: string[] } };
-};
 
 /**
  * A canary app delivered by an Argo CD Application, its first revision Healthy in Sluice and in
@@ -80,12 +45,8 @@ async function argoCanary(prefix: string, o: { steps: unknown[]; documented?: bo
     {
       name: ns,
       namespace: ns,
-      ...(o.documented === false
-        ? { syncOptions: ['ServerSideApply=true'] }
-        : {
-            ignoreDifferences: documented.spec.ignoreDifferences,
-            syncOptions: documented.spec.syncPolicy.syncOptions,
-          }),
+      // The Application as the docs give it: weights are Sluice's while a release runs.
+      ...(o.documented === false ? { syncOptions: ['ServerSideApply=true'] } : documentedSyncSettings()),
     },
     manifests('web:1'),
   );
@@ -301,8 +262,7 @@ describe('Argo CD in the sandbox', () => {
       {
         name: ns,
         namespace: ns,
-        ignoreDifferences: documented.spec.ignoreDifferences,
-        syncOptions: documented.spec.syncPolicy.syncOptions,
+        ...documentedSyncSettings(),
       },
       manifests(false),
     );

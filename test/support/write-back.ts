@@ -5,19 +5,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { onTestFinished } from 'vitest';
+import { expect, onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
 import type { Rollout } from '../../crds/index.ts';
 import { templateOf } from '../../crds/spec.ts';
 import { canaryApp } from '../../sandbox/apps.ts';
-import { commitFiles, createBareRepo } from '../../sandbox/git/repo.ts';
+import { commitFiles, createBareRepo, logSubjects } from '../../sandbox/git/repo.ts';
 import { startGitServer } from '../../sandbox/git/server.ts';
 import { applyYaml } from '../harness/apply.ts';
 import { type Launcher, startController } from '../harness/controller.ts';
 import { freshNamespace } from '../harness/namespace.ts';
 import { setLoad, setProfile } from '../harness/traffic.ts';
-import { hostOf } from './analysis.ts';
-import { apply, setImage, waitForRollout } from './apps.ts';
+import { analysisRuns, hostOf } from './analysis.ts';
+import { apply, getRollout, setImage, waitForRollout } from './apps.ts';
 import { basicAuthPrometheus } from './secrets.ts';
 
 /** Background gates on short windows, and a pause long enough for them to judge the canary. */
@@ -168,4 +168,38 @@ export async function rollBackWithWriteBack(opts: { launcher?: Launcher; args?: 
     timeout: 60_000,
   });
   return { ns, bare, v1, badCommit, webStable, apiStable, webDone, apiDone, controller, prom, promPassword };
+}
+
+/**
+ * After a GitOps tool applied Sluice's revert: the Rollout `web` settles Healthy on `stable` with
+ * `image` back in its template, and then another pass of the tool (`pass` resolves once the tool
+ * handled it) starts no release, keeps the write-back record `reverted` wrote, and commits nothing
+ * more to git than the three commits (v1, v2, the revert). Returns the Rollout after that pass.
+ */
+export async function settlesWithoutRelease(
+  ns: string,
+  o: { stable?: string; image: string; reverted: Rollout; bareDir: string; pass: () => Promise<unknown> },
+): Promise<Rollout> {
+  const settled = await waitForRollout(
+    ns,
+    (r) => r.status?.phase === 'Healthy' && r.status.currentRevision === o.stable,
+    'the Rollout to be Healthy on the old revision',
+    { timeout: 60_000 },
+  );
+  expect(templateOf(settled.spec).spec.containers[0]?.image).toBe(o.image);
+  expect(settled.status?.stableRevision).toBe(o.stable);
+  const runs = (await analysisRuns(ns)).length;
+  const history = settled.status?.history?.length;
+  await o.pass();
+  const after = await getRollout(ns);
+  expect(after.status).toMatchObject({
+    phase: 'Healthy',
+    currentRevision: o.stable,
+    stableRevision: o.stable,
+  });
+  expect(after.status?.history?.length).toBe(history);
+  expect(after.status?.writeBack).toEqual(o.reverted.status?.writeBack);
+  expect((await analysisRuns(ns)).length).toBe(runs);
+  expect(logSubjects(o.bareDir)).toHaveLength(3);
+  return after;
 }

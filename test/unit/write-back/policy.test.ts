@@ -164,6 +164,10 @@ describe('discovery follows only objects that manage the Rollout', () => {
     expect(showObject('GitRepository', { namespace: 'team-b', name: 'secret-repo' }, 'team-a')).toBe(
       'a GitRepository in another namespace',
     );
+    // Argo CD's Applications usually live in argocd, away from the Rollout: every message names one so.
+    expect(showObject('Argo CD Application', { namespace: 'argocd', name: 'shop' }, 'team-a')).toBe(
+      'an Argo CD Application in another namespace',
+    );
     const k = {
       metadata: { name: 'apps', namespace: 'team-b' },
       spec: { sourceRef: { kind: 'OCIRepository', name: 'x' } },
