@@ -2,7 +2,7 @@
 // file of Rollouts and templates, and, against a live Prometheus, what each compareToStable gate
 // can see in the time its steps allow (the same numbers the controller puts on a run at its start).
 import { parseAllDocuments } from 'yaml';
-import { assessGate } from '../../analysis/detectability.ts';
+import { assessGate, checksSeenAhead } from '../../analysis/detectability.ts';
 import { PrometheusProvider } from '../../analysis/provider.ts';
 import { readTraffic } from '../../analysis/traffic-history.ts';
 import type { GateKind, Rollout } from '../../crds/index.ts';
@@ -16,19 +16,29 @@ import { type LintDocument, type LintGate, type LintReport, lintFailed, renderLi
 /** The whole Prometheus question per Rollout: lint must not hang on an address that does not answer. */
 const PROMETHEUS_TIMEOUT_MS = 5000;
 
-/** The compareToStable errors gates of a Rollout, each with where it sits. */
-export function compareGates(rollout: Rollout): { label: string; gate: GateKind; stepIndex?: number }[] {
-  const out: { label: string; gate: GateKind; stepIndex?: number }[] = [];
+/** The compareToStable gates of a Rollout worked out ahead, each with where it sits and its checks. */
+export function compareGates(
+  rollout: Rollout,
+): { label: string; gate: GateKind; stepIndex?: number; checks: string[] }[] {
   const { canary, blueGreen } = rollout.spec.strategy;
-  if (canary?.analysis?.compareToStable?.errors)
-    out.push({ label: 'background analysis', gate: 'background' });
-  (canary?.steps ?? []).forEach((step, i) => {
-    if (step.analysis?.compareToStable?.errors)
-      out.push({ label: `step ${i + 1} analysis`, gate: 'step', stepIndex: i });
+  const found = [
+    { label: 'background analysis', gate: 'background' as GateKind, gates: canary?.analysis },
+    ...(canary?.steps ?? []).map((step, i) => ({
+      label: `step ${i + 1} analysis`,
+      gate: 'step' as GateKind,
+      stepIndex: i,
+      gates: step.analysis,
+    })),
+    {
+      label: 'prePromotionAnalysis',
+      gate: 'prePromotion' as GateKind,
+      gates: blueGreen?.prePromotionAnalysis,
+    },
+  ];
+  return found.flatMap(({ gates, ...where }) => {
+    const checks = checksSeenAhead(gates?.compareToStable);
+    return checks.length ? [{ ...where, checks }] : [];
   });
-  if (blueGreen?.prePromotionAnalysis?.compareToStable?.errors)
-    out.push({ label: 'prePromotionAnalysis', gate: 'prePromotion' });
-  return out;
 }
 
 /**
@@ -100,7 +110,11 @@ export async function lintFile(
     if (!gates.length) continue;
     if (!provider) {
       entry.gates = gates.map(
-        (g): LintGate => ({ gate: g.label, note: 'give --prometheus URL to see what it can see' }),
+        (g): LintGate => ({
+          gate: g.label,
+          checks: g.checks,
+          note: 'give --prometheus URL to see what it can see',
+        }),
       );
       continue;
     }
@@ -130,7 +144,7 @@ export async function lintFile(
     if ('failed' in traffic) report.failed = traffic.missing;
     for (const g of gates) {
       const d = assessGate(rollout.spec, g.gate, g.stepIndex, readsEnvoy(g) ? envoyTraffic : traffic);
-      entry.gates.push(d ? { gate: g.label, detectability: d } : { gate: g.label });
+      entry.gates.push({ gate: g.label, checks: g.checks, ...(d ? { detectability: d } : {}) });
     }
   }
   return report;

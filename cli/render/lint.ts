@@ -4,6 +4,8 @@ import type { Detectability } from '../../crds/index.ts';
 export interface LintGate {
   /** "background analysis", "step 3 analysis", "prePromotionAnalysis". */
   gate: string;
+  /** The compareToStable checks worked out: errors, latencyP99. */
+  checks: string[];
   detectability?: Detectability;
   /** Why nothing was worked out (no --prometheus given). */
   note?: string;
@@ -50,11 +52,12 @@ export function renderLint(report: LintReport): string {
     );
     for (const g of doc.gates) {
       const d = g.detectability;
+      const what = `  ${g.gate} (compareToStable ${g.checks.join(', ')})`;
       if (!d) {
-        lines.push(`  ${g.gate} (compareToStable errors): ${g.note ?? 'not worked out'}`);
+        lines.push(`${what}: ${g.note ?? 'not worked out'}`);
         continue;
       }
-      lines.push(`  ${g.gate} (compareToStable errors): ${d.message}`);
+      lines.push(`${what}: ${d.message}`);
       if (d.basis) lines.push(`    assuming ${d.basis}`);
     }
   }

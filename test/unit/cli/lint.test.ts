@@ -37,7 +37,8 @@ spec:
       steps:
         - setWeight: 20
         - pause: {duration: 1m}
-        - analysis: {compareToStable: {errors: {maxIncreasePercent: 50}}}
+        - analysis: {compareToStable: {errors: {maxIncreasePercent: 50}, latencyP99: {maxIncreasePercent: 20}}}
+        - analysis: {compareToStable: {latencyDistribution: {maxShiftPoints: 5}}}
 `;
 
 function file(text: string): string {
@@ -60,17 +61,23 @@ describe('kubectl sluice lint', () => {
     expect(() => parseInvocation(['status', 'x', '-f', 'r.yaml'])).toThrow(/not a flag of "status"/);
   });
 
-  it('finds every compareToStable errors gate; without a Prometheus says how to see more', async () => {
+  it('finds every compareToStable gate with an errors or latencyP99 check; without a Prometheus says how to see more', async () => {
     const report = await lintFile(file(ROLLOUT), undefined, 'default');
     expect(report.documents).toHaveLength(1);
-    expect(report.documents[0]).toMatchObject({
+    const note = 'give --prometheus URL to see what it can see';
+    // Step 4 compares only the latency distribution, which is not worked out ahead.
+    expect(report.documents[0]).toEqual({
+      index: 0,
       kind: 'Rollout',
       name: 'shop/web',
       gates: [
-        { gate: 'background analysis', note: 'give --prometheus URL to see what it can see' },
-        { gate: 'step 3 analysis', note: 'give --prometheus URL to see what it can see' },
+        { gate: 'background analysis', checks: ['errors'], note },
+        { gate: 'step 3 analysis', checks: ['errors', 'latencyP99'], note },
       ],
     });
+    expect(renderLint({ file: 'r.yaml', documents: report.documents })).toContain(
+      `  step 3 analysis (compareToStable errors, latencyP99): ${note}`,
+    );
     expect(lintFailed(report)).toBe(false);
   });
 
@@ -96,8 +103,8 @@ describe('kubectl sluice lint', () => {
       '{istio: {virtualService: {name: web, routes: [primary]}}}',
       '{gatewayAPI: {httpRoutes: [{name: web}]}}',
     ).replace(
-      'analysis: {compareToStable: {errors: {maxIncreasePercent: 50}}}',
-      'analysis: {builtinMetrics: envoyGateway, compareToStable: {errors: {maxIncreasePercent: 50}}}',
+      'analysis: {compareToStable: {errors: {maxIncreasePercent: 50}, latencyP99',
+      'analysis: {builtinMetrics: envoyGateway, compareToStable: {errors: {maxIncreasePercent: 50}, latencyP99',
     );
     // Port 9 (discard) answers nothing: the Istio gate's query fails, the Envoy one asks nothing.
     const report = await lintFile(file(envoy), 'http://127.0.0.1:9', 'default');
@@ -167,7 +174,7 @@ describe('kubectl sluice lint', () => {
           index: 0,
           kind: 'Rollout',
           name: 'shop/web',
-          gates: [{ gate: 'background analysis', detectability: blind }],
+          gates: [{ gate: 'background analysis', checks: ['errors'], detectability: blind }],
         },
       ],
     };
@@ -182,7 +189,9 @@ describe('kubectl sluice lint', () => {
     const seeing = { ...blind, outcome: 'CanSee' as const };
     const ok = {
       ...report,
-      documents: [{ ...report.documents[0]!, gates: [{ gate: 'g', detectability: seeing }] }],
+      documents: [
+        { ...report.documents[0]!, gates: [{ gate: 'g', checks: ['errors'], detectability: seeing }] },
+      ],
     };
     expect(lintFailed(ok)).toBe(false);
     expect(lintFailed({ ...ok, failed: 'Prometheus at http://p cannot be reached' })).toBe(true);
