@@ -11,6 +11,12 @@ export interface LintGate {
   note?: string;
 }
 
+/** A window the controller would widen to hold two scrapes, in resolve's words. */
+export interface LintWindow {
+  gate: string;
+  note: string;
+}
+
 /** One document of the file. */
 export interface LintDocument {
   index: number;
@@ -19,6 +25,8 @@ export interface LintDocument {
   /** What the schema refuses, field by field; absent: it would be accepted. */
   refused?: string;
   gates: LintGate[];
+  /** Windows too short for the Prometheus' scrape interval; the run widens them, so not a failure. */
+  windows?: LintWindow[];
 }
 
 export interface LintReport {
@@ -26,6 +34,8 @@ export interface LintReport {
   documents: LintDocument[];
   /** Prometheus did not answer: the gates could not be worked out. */
   failed?: string;
+  /** Why the windows were not checked against the scrape interval. */
+  windowsUnchecked?: string;
 }
 
 /** A problem worth a non-zero exit: a refusal, a gate that cannot see, a Prometheus that did not answer. */
@@ -60,7 +70,10 @@ export function renderLint(report: LintReport): string {
       lines.push(`${what}: ${d.message}`);
       if (d.basis) lines.push(`    assuming ${d.basis}`);
     }
+    for (const w of doc.windows ?? []) lines.push(`  ${w.gate}: ${w.note}`);
   }
+  if (report.windowsUnchecked !== undefined)
+    lines.push(`windows not checked against the scrape interval: ${report.windowsUnchecked}`);
   if (report.failed !== undefined) lines.push(`error: ${report.failed}`);
   return lines.join('\n');
 }

@@ -75,6 +75,20 @@ describe('what a compareToStable gate can see', () => {
       /assuming last hour: [\d.]+ requests\/s, [\d.]+% errors on stable; the release's timed steps: 60s at 20% on average/,
     );
 
+    // The real Prometheus gave its scrape interval (1 s): a 5 s window holds two scrapes, and a
+    // 1 s one would be widened as a run widens it.
+    expect(lint.out).not.toMatch(/windows not checked|widened/);
+    const short = canaryApp(ns, {
+      image: `shop/${ns}:1`,
+      steps: [{ setWeight: 20 }, { pause: { duration: '1m' } }],
+      canary: { analysis: { interval: '1s', successRate: { min: 99 } } },
+    });
+    writeFileSync(file, short.map((o) => stringify(o)).join('---\n'));
+    const widened = await kubectlSluice(ns, 'lint', '-f', file, '--prometheus', sandbox().PROMETHEUS_URL);
+    expect(widened.out).toContain(
+      "background analysis: successRate: rate window widened from 1s (the gate's interval 1s) to 2s: Prometheus scrapes every 1s and a rate needs 2 scrapes in its window",
+    );
+
     // The release: the background gate's run says it before its first look.
     await setImage(ns, `shop/${ns}:2`);
     const warning = await waitForEvent(ns, 'GateCannotSee');

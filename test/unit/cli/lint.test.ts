@@ -154,6 +154,62 @@ describe('kubectl sluice lint', () => {
     expect((await lintFile(file(ROLLOUT), undefined, 'default')).documents[0]?.refused).toBeUndefined();
   });
 
+  it("checks windows against the Prometheus' scrape interval, as a run would widen them, with the file's templates", async () => {
+    const text = `apiVersion: sluice.dev/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: queue, namespace: shop}
+spec:
+  metrics:
+    - name: queue-depth
+      successCondition: result[0] < 10
+      provider: {prometheus: {query: 'sum(rate(queue_depth[10s]))'}}
+---
+${ROLLOUT.slice(0, ROLLOUT.indexOf('      analysis:'))}      analysis: {interval: 5s, successRate: {min: 99}}
+      steps:
+        - setWeight: 20
+        - analysis: {interval: 1m, templates: [{templateName: queue}, {templateName: elsewhere}]}
+        - analysis: {interval: 1m, successRate: {min: 99}}
+`;
+    const asked: string[] = [];
+    const every = (ms: number | undefined) => ({
+      get: async (address: string) => {
+        asked.push(address);
+        return ms;
+      },
+    });
+    const report = await lintFile(file(text), 'http://127.0.0.1:9', 'default', {
+      scrapeIntervals: every(15_000),
+    });
+    expect(asked).toEqual(['http://127.0.0.1:9']);
+    const why = 'Prometheus scrapes every 15s and a rate needs 2 scrapes in its window';
+    // The template not in the file is left to the run; the 1m step's own window holds two scrapes.
+    expect(report.documents[1]?.windows).toEqual([
+      {
+        gate: 'background analysis',
+        note: `successRate: rate window widened from 5s (the gate's interval 5s) to 30s: ${why}`,
+      },
+      {
+        gate: 'step 2 analysis',
+        note: `metric queue-depth (template queue): query range [10s] widened to [30s]: ${why}`,
+      },
+    ]);
+    expect(renderLint(report)).toContain(
+      `  background analysis: successRate: rate window widened from 5s (the gate's interval 5s) to 30s: ${why}`,
+    );
+    // A widened window is said, not failed: the run widens it and goes on.
+    expect(lintFailed(report)).toBe(false);
+    const unknown = await lintFile(file(text), 'http://127.0.0.1:9', 'default', {
+      scrapeIntervals: every(undefined),
+    });
+    expect(unknown.documents[1]?.windows).toBeUndefined();
+    expect(renderLint(unknown)).toContain(
+      'windows not checked against the scrape interval: Prometheus at http://127.0.0.1:9 did not say its scrape interval',
+    );
+    // Without --prometheus there is no scrape interval to ask for.
+    await lintFile(file(text), undefined, 'default', { scrapeIntervals: every(15_000) });
+    expect(asked).toHaveLength(2);
+  });
+
   it('a missing file is one line and exit 1', async () => {
     const err: string[] = [];
     const code = await main(['lint', '-f', '/nonexistent/rollout.yaml'], {
