@@ -1,16 +1,21 @@
 // What a compareToStable gate can see before it runs: from the traffic of the last hour, the
-// canary's share and the time the steps give it, the smallest rise of the error ratio it would
-// catch with the stated power, and the time it needs to catch the configured one. Pure: the
-// traffic comes in as numbers (analysis/traffic-history.ts asks Prometheus for them).
+// canary's share and the time the steps give it, the smallest regression its errors and p99
+// latency checks would catch with the stated power, and the time each needs to catch the
+// configured one. Pure: the traffic comes in as numbers (analysis/traffic-history.ts asks
+// Prometheus for them).
 import type { CompareToStable, Detectability, GateKind, Gates, RolloutSpec } from '../crds/index.ts';
 import { DEFAULTS, gatesFor, parseDuration } from '../crds/index.ts';
 import { lookBudget } from './compare/budget.ts';
 import {
   detectableErrorIncrease,
+  detectableSlowShare,
+  type ExpectedTraffic,
   type PowerConfig,
   regressionFor,
   secondsToDetect,
+  secondsToDetectSlowShare,
 } from './compare/detectable.ts';
+import { P99_TAIL, REGRESSION } from './compare/judge.ts';
 import { DEFAULT_CONFIDENCE, DEFAULT_MIN_REQUESTS } from './compare/measure.ts';
 import { defaultCount } from './resolve.ts';
 
@@ -152,9 +157,120 @@ const unknown = (outcome: Detectability['outcome'], message: string, basis = '')
 });
 
 /**
- * What the gate's errors test can see; undefined when the gate has no errors test (latency
- * tests are not worked out ahead). `traffic` is undefined when Prometheus had nothing to say:
- * `missing` says why, and the answer says so rather than guess.
+ * The gate's checks worked out ahead: errors and latencyP99. Not latencyDistribution: its power
+ * is the least over the bucket bounds of a test whose noise is the stable's share slower than
+ * each, so it needs the stable's latency histogram, which the last hour's rate does not carry.
+ */
+export const checksSeenAhead = (cmp: CompareToStable | undefined): ('errors' | 'latencyP99')[] => [
+  ...(cmp?.errors ? (['errors'] as const) : []),
+  ...(cmp?.latencyP99 ? (['latencyP99'] as const) : []),
+];
+
+/** One check's answer: its outcome, its sentence, and its numbers for the status. */
+interface Sight<Numbers> {
+  outcome: Detectability['outcome'];
+  message: string;
+  numbers: Numbers;
+}
+
+type ErrorsNumbers = Pick<
+  Detectability,
+  'configuredPercent' | 'detectablePercent' | 'secondsToDetectConfigured'
+>;
+type LatencyNumbers = NonNullable<Detectability['latencyP99']>;
+
+const powerWords = (cfg: PowerConfig) => `${Math.round(cfg.power * 100)}% power`;
+
+function errorsSight(
+  errors: NonNullable<CompareToStable['errors']>,
+  expected: ExpectedTraffic,
+  horizon: Horizon,
+  cfg: PowerConfig,
+): Sight<ErrorsNumbers> {
+  const allowed = configuredIncreasePercent(errors, expected.errorRatio);
+  if (allowed === undefined || expected.errorRatio <= 0) {
+    return {
+      outcome: 'Unknown',
+      message:
+        'cannot say what the gate can see: the stable answered no errors in the last hour, so a relative rise has nothing to start from',
+      numbers: {},
+    };
+  }
+  // The gate allows `allowed` and promises to catch the regression beyond it (judge.ts).
+  const configured = regressionFor(allowed);
+  const detectable = detectableErrorIncrease(expected, horizon.seconds, cfg);
+  const needed = secondsToDetect(expected, configured, cfg, MAX_SECONDS_TO_DETECT);
+  const smallest =
+    detectable === undefined
+      ? `no rise of the error ratio is caught with ${powerWords(cfg)} in ${duration(horizon.seconds)}`
+      : `it catches a rise of the error ratio of ${round(detectable)}% or more with ${powerWords(cfg)} in ${duration(horizon.seconds)}`;
+  const what = `the configured ${round(configured)}% (${round(allowed)}% allowed)`;
+  return sight(smallest, what, needed, horizon, {
+    configuredPercent: configured,
+    ...(detectable === undefined ? {} : { detectablePercent: detectable }),
+    ...(needed === undefined ? {} : { secondsToDetectConfigured: needed }),
+  });
+}
+
+/**
+ * The latencyP99 check in its own terms: the share of canary requests slower than (1 + pct) ×
+ * the stable's p99, which a p99 allows at 1% and the check promises to catch at REGRESSION × 1%.
+ * Only the canary's count enters the judge's power rule, so no stable ratio is needed.
+ */
+function latencySight(
+  latency: NonNullable<CompareToStable['latencyP99']>,
+  expected: ExpectedTraffic,
+  horizon: Horizon,
+  cfg: PowerConfig,
+): Sight<LatencyNumbers> {
+  const bar = `${Math.round(100 + latency.maxIncreasePercent) / 100} × the stable's p99`;
+  const configured = REGRESSION * P99_TAIL * 100;
+  const detectable = detectableSlowShare(expected, horizon.seconds, cfg);
+  const needed = secondsToDetectSlowShare(expected, configured, cfg, MAX_SECONDS_TO_DETECT);
+  const smallest =
+    detectable === undefined
+      ? `no share of requests slower than ${bar} is caught with ${powerWords(cfg)} in ${duration(horizon.seconds)}`
+      : `it catches the share of requests slower than ${bar} rising from ${P99_TAIL * 100}% to ${detectable}% or more with ${powerWords(cfg)} in ${duration(horizon.seconds)}`;
+  const what = `the configured ${configured}% (${P99_TAIL * 100}% allowed)`;
+  const s = sight(smallest, what, needed, horizon, {
+    configuredPercent: configured,
+    ...(detectable === undefined ? {} : { detectablePercent: detectable }),
+    ...(needed === undefined ? {} : { secondsToDetectConfigured: needed }),
+  });
+  // The status keeps this check's outcome beside its numbers: the gate's is the worse of two.
+  return { ...s, numbers: { outcome: s.outcome, ...s.numbers } };
+}
+
+/** Both checks' sentence: can or cannot see, the smallest effect caught, the time the configured one needs. */
+function sight<N>(
+  smallest: string,
+  configured: string,
+  needed: number | undefined,
+  horizon: Horizon,
+  numbers: N,
+): Sight<N> {
+  const sees = needed !== undefined && needed <= horizon.seconds;
+  const time =
+    needed === undefined
+      ? `${configured} is not caught within a day`
+      : `${configured} needs ${duration(needed)}`;
+  return {
+    outcome: sees ? 'CanSee' : 'CannotSee',
+    message: `${sees ? 'can see' : 'cannot see'} the configured effect: ${smallest}; ${time}`,
+    numbers,
+  };
+}
+
+/** The gate's outcome: a blind check makes the gate blind; one without an estimate leaves it unknown. */
+function worst(outcomes: Detectability['outcome'][]): Detectability['outcome'] {
+  for (const o of ['CannotSee', 'NoTrafficHistory', 'Unknown'] as const) if (outcomes.includes(o)) return o;
+  return 'CanSee';
+}
+
+/**
+ * What the gate's errors and latencyP99 tests can see; undefined when it has neither.
+ * `traffic` is undefined when Prometheus had nothing to say: `missing` says why, and the answer
+ * says so rather than guess.
  */
 export function assessGate(
   spec: RolloutSpec,
@@ -163,7 +279,7 @@ export function assessGate(
   traffic: TrafficHistory | { missing: string },
 ): Detectability | undefined {
   const cmp = gatesFor(spec, gate, stepIndex)?.compareToStable;
-  if (!cmp?.errors) return undefined;
+  if (!cmp || checksSeenAhead(cmp).length === 0) return undefined;
   if ('missing' in traffic)
     return unknown('NoTrafficHistory', `cannot say what the gate can see: ${traffic.missing}`);
   const horizon = gateHorizon(spec, gate, stepIndex);
@@ -180,9 +296,9 @@ export function assessGate(
     stableRps: traffic.requestsPerSecond * (1 - share),
     errorRatio: traffic.stableErrorRatio,
   };
-  const basis =
-    `last hour: ${round(traffic.requestsPerSecond)} requests/s, ${round(traffic.stableErrorRatio * 100)}% errors on stable; ` +
-    horizon.what;
+  // A latency-only gate does not read the error ratio: saying it would suggest it matters.
+  const errorsBasis = cmp.errors ? `, ${round(traffic.stableErrorRatio * 100)}% errors on stable` : '';
+  const basis = `last hour: ${round(traffic.requestsPerSecond)} requests/s${errorsBasis}; ${horizon.what}`;
   const numbers = {
     basis,
     requestsPerSecond: traffic.requestsPerSecond,
@@ -196,35 +312,17 @@ export function assessGate(
       ...unknown('NoTrafficHistory', 'cannot say what the gate can see: no requests in the last hour'),
       ...numbers,
     };
-  const allowed = configuredIncreasePercent(cmp.errors, traffic.stableErrorRatio);
-  if (allowed === undefined || traffic.stableErrorRatio <= 0) {
-    return {
-      ...numbers,
-      outcome: 'Unknown',
-      message:
-        'cannot say what the gate can see: the stable answered no errors in the last hour, so a relative rise has nothing to start from',
-    };
-  }
-  // The gate allows `allowed` and promises to catch the regression beyond it (judge.ts).
-  const configured = regressionFor(allowed);
-  const detectable = detectableErrorIncrease(expected, horizon.seconds, cfg);
-  const needed = secondsToDetect(expected, configured, cfg, MAX_SECONDS_TO_DETECT);
-  const sees = needed !== undefined && needed <= horizon.seconds;
-  const pct = `${Math.round(power * 100)}% power`;
-  const smallest =
-    detectable === undefined
-      ? `no rise of the error ratio is caught with ${pct} in ${duration(horizon.seconds)}`
-      : `it catches a rise of the error ratio of ${round(detectable)}% or more with ${pct} in ${duration(horizon.seconds)}`;
-  const time =
-    needed === undefined
-      ? `the configured ${round(configured)}% (${round(allowed)}% allowed) is not caught within a day`
-      : `the configured ${round(configured)}% (${round(allowed)}% allowed) needs ${duration(needed)}`;
+  const errors = cmp.errors && errorsSight(cmp.errors, expected, horizon, cfg);
+  const latency = cmp.latencyP99 && latencySight(cmp.latencyP99, expected, horizon, cfg);
+  const checks = [errors, latency].filter((c) => c !== undefined);
+  // One check says it alone, as before latency was worked out; two name theirs.
+  const message =
+    errors && latency ? `errors: ${errors.message}. p99 latency: ${latency.message}` : checks[0]?.message;
   return {
     ...numbers,
-    outcome: sees ? 'CanSee' : 'CannotSee',
-    message: `${sees ? 'can see' : 'cannot see'} the configured effect: ${smallest}; ${time}`,
-    configuredPercent: configured,
-    ...(detectable === undefined ? {} : { detectablePercent: detectable }),
-    ...(needed === undefined ? {} : { secondsToDetectConfigured: needed }),
+    outcome: worst(checks.map((c) => c.outcome)),
+    message: message ?? '',
+    ...(errors ? errors.numbers : {}),
+    ...(latency ? { latencyP99: latency.numbers } : {}),
   };
 }

@@ -650,15 +650,19 @@ export const AnalysisRunSpec = z.object({
 });
 export type AnalysisRunSpec = z.infer<typeof AnalysisRunSpec>;
 
+const SightOutcome = z.enum(['CanSee', 'CannotSee', 'NoTrafficHistory', 'Unknown']);
+
 /**
  * What a compareToStable gate can see, worked out once when its run starts from the last hour's
- * traffic (analysis/detectability.ts): the smallest rise of the error ratio it would catch with
- * the stated power in the time the steps allow, and the time it needs to catch the configured one.
+ * traffic (analysis/detectability.ts): the smallest regression it would catch with the stated
+ * power in the time the steps allow, and the time it needs to catch the configured one. The
+ * top-level numbers are the errors check's (as before latency was worked out too); the
+ * latencyP99 check's are under latencyP99, so a reader of the older fields reads the same thing.
  */
 export const Detectability = z.object({
-  outcome: z.enum(['CanSee', 'CannotSee', 'NoTrafficHistory', 'Unknown']).meta({
+  outcome: SightOutcome.meta({
     description:
-      'CanSee: the configured effect is caught in the time the steps allow; CannotSee: it is not; NoTrafficHistory / Unknown: no estimate (the message says why).',
+      'The whole gate. CanSee: every configured effect is caught in the time the steps allow; CannotSee: one is not; NoTrafficHistory / Unknown: no estimate (the message says why).',
   }),
   message: z.string().max(1024),
   basis: z
@@ -687,6 +691,21 @@ export const Detectability = z.object({
     .number()
     .optional()
     .meta({ description: 'Time needed to catch the configured regression with the stated power.' }),
+  latencyP99: z
+    .object({
+      outcome: SightOutcome,
+      configuredPercent: z.number().meta({
+        description:
+          "The regression the check promises to catch: this percent of canary requests slower than (1 + maxIncreasePercent) × the stable's p99 (twice the 1% a p99 allows).",
+      }),
+      detectablePercent: z.number().optional().meta({
+        description:
+          'Smallest percent of canary requests slower than that bar caught with the stated power in allowedSeconds.',
+      }),
+      secondsToDetectConfigured: z.number().optional(),
+    })
+    .optional()
+    .meta({ description: "The latencyP99 check's numbers, when the gate has one." }),
 });
 export type Detectability = z.infer<typeof Detectability>;
 

@@ -220,6 +220,24 @@ function armAt(buckets: readonly Bucket[], q: number): Arm {
   return { requests: totalOf(buckets), ...(value === undefined ? {} : { value: rounded(value, 2) }) };
 }
 
+/** The share of requests a p99 leaves above it: the latencyP99 check's allowed share of slow requests. */
+export const P99_TAIL = 0.01;
+
+/**
+ * Power of the latencyP99 check against a canary with `slow` (0–1) of its requests slower than
+ * the bar. The configured regression is REGRESSION × P99_TAIL, in the test's own terms (2%
+ * slower than (1 + pct) × the stable's p99), not "every latency stretched": what a stretch does
+ * to that share depends on the shape inside Istio's wide buckets (100, 250, 500 ms), which the
+ * histogram does not show. Only the canary's count enters, so expected counts (detectable.ts)
+ * give the judge's own number.
+ */
+export function slowSharePower(canaryRequests: number, slow: number, alpha: number): Power {
+  return {
+    power: powerAt(slow - P99_TAIL, (slow * (1 - slow)) / (canaryRequests + 4), alpha, TAU.share),
+    regression: slow,
+  };
+}
+
 /**
  * p99: the canary's p99 exceeds (1 + pct) × the stable's p99 exactly when more than 1% of
  * canary requests are slower than that latency. So the test is on that share, against 1%.
@@ -244,22 +262,14 @@ export function compareLatencyP99(
   const ivFail = interval(failing.estimate, failing.variance, common.alpha, TAU.share);
   const ivPass = interval(passing.estimate, passing.variance, common.alpha, TAU.share);
   let bounds: Verdict = 'undecided';
-  if (ivFail.lower > 0.01) bounds = 'worse';
-  else if (ivPass.upper < 0.01) bounds = 'notWorse';
-  // The configured regression, in the test's own terms: REGRESSION times the 1% of canary
-  // requests allowed above the bar (2% slower than (1 + pct) × the stable's p99). Not "every
-  // latency stretched": what a stretch does to that share depends on the shape inside Istio's
-  // wide buckets (100, 250, 500 ms), which the histogram does not show.
-  const slow = REGRESSION * 0.01;
-  const power = {
-    power: powerAt(slow - 0.01, (slow * (1 - slow)) / (nc + 4), common.alpha, TAU.share),
-    regression: slow,
-  };
+  if (ivFail.lower > P99_TAIL) bounds = 'worse';
+  else if (ivPass.upper < P99_TAIL) bounds = 'notWorse';
+  const power = slowSharePower(nc, REGRESSION * P99_TAIL, common.alpha);
   const verdict = decide(bounds, power.power, common, tooFew(nc, ns, common));
   return comparison(
     'latencyP99',
     ivFail,
-    0.01,
+    P99_TAIL,
     TAU.share,
     common,
     arms.canary,

@@ -1,34 +1,111 @@
 // `kubectl sluice lint -f FILE [--prometheus URL]`: what the API server's schema would refuse in a
 // file of Rollouts and templates, and, against a live Prometheus, what each compareToStable gate
-// can see in the time its steps allow (the same numbers the controller puts on a run at its start).
+// can see in the time its steps allow (the same numbers the controller puts on a run at its start)
+// and which windows a run would widen for its scrape interval (resolve's own notes).
 import { parseAllDocuments } from 'yaml';
-import { assessGate } from '../../analysis/detectability.ts';
+import { assessGate, checksSeenAhead } from '../../analysis/detectability.ts';
 import { PrometheusProvider } from '../../analysis/provider.ts';
+import { type FoundTemplates, InvalidAnalysis, resolveGate, templateKey } from '../../analysis/resolve.ts';
+import { ScrapeIntervalCache, type ScrapeIntervalSource } from '../../analysis/scrape-interval.ts';
 import { readTraffic } from '../../analysis/traffic-history.ts';
-import type { GateKind, Rollout } from '../../crds/index.ts';
-import { destinationRuleOf, gatesFor } from '../../crds/index.ts';
+import { comparedService, measuredService } from '../../controller/analysis/runs.ts';
+import type { AnalysisTemplateSpec, GateKind, Gates, Rollout } from '../../crds/index.ts';
+import { destinationRuleOf, gatesFor, progressDeadlineMs } from '../../crds/index.ts';
 import { fieldPath, isSluiceKind, parseResource, type SluiceKind } from '../../crds/validate.ts';
 import type { Io } from '../io.ts';
 import { judgeObject } from '../judge.ts';
 import { readBounded } from '../read-input.ts';
-import { type LintDocument, type LintGate, type LintReport, lintFailed, renderLint } from '../render/lint.ts';
+import {
+  type LintDocument,
+  type LintGate,
+  type LintReport,
+  type LintWindow,
+  lintFailed,
+  renderLint,
+} from '../render/lint.ts';
 
 /** The whole Prometheus question per Rollout: lint must not hang on an address that does not answer. */
 const PROMETHEUS_TIMEOUT_MS = 5000;
 
-/** The compareToStable errors gates of a Rollout, each with where it sits. */
-export function compareGates(rollout: Rollout): { label: string; gate: GateKind; stepIndex?: number }[] {
-  const out: { label: string; gate: GateKind; stepIndex?: number }[] = [];
+type GateSite = { label: string; gate: GateKind; stepIndex?: number; gates: Gates };
+
+/** Every gate a Rollout has, each with where it sits. */
+function gateSites(rollout: Rollout): GateSite[] {
   const { canary, blueGreen } = rollout.spec.strategy;
-  if (canary?.analysis?.compareToStable?.errors)
-    out.push({ label: 'background analysis', gate: 'background' });
-  (canary?.steps ?? []).forEach((step, i) => {
-    if (step.analysis?.compareToStable?.errors)
-      out.push({ label: `step ${i + 1} analysis`, gate: 'step', stepIndex: i });
+  const sites: (Omit<GateSite, 'gates'> & { gates: Gates | undefined })[] = [
+    { label: 'background analysis', gate: 'background', gates: canary?.analysis },
+    ...(canary?.steps ?? []).map((step, i) => ({
+      label: `step ${i + 1} analysis`,
+      gate: 'step' as GateKind,
+      stepIndex: i,
+      gates: step.analysis,
+    })),
+    { label: 'prePromotionAnalysis', gate: 'prePromotion', gates: blueGreen?.prePromotionAnalysis },
+    { label: 'postPromotionAnalysis', gate: 'postPromotion', gates: blueGreen?.postPromotionAnalysis },
+  ];
+  return sites.flatMap((s) => (s.gates ? [{ ...s, gates: s.gates }] : []));
+}
+
+/** The compareToStable gates of a Rollout worked out ahead, each with where it sits and its checks. */
+export function compareGates(
+  rollout: Rollout,
+): { label: string; gate: GateKind; stepIndex?: number; checks: string[] }[] {
+  return gateSites(rollout).flatMap(({ gates, ...where }) => {
+    const checks = checksSeenAhead(gates.compareToStable);
+    return checks.length ? [{ ...where, checks }] : [];
   });
-  if (blueGreen?.prePromotionAnalysis?.compareToStable?.errors)
-    out.push({ label: 'prePromotionAnalysis', gate: 'prePromotion' });
+}
+
+/**
+ * What the controller would widen in each gate with Prometheus scraping every `scrapeMs`: resolve's
+ * own notes, for the builtins and for the file's templates that query the default Prometheus.
+ * Templates not in the file are left out (the run names them when it starts); a gate that cannot
+ * be resolved from the file alone (Envoy's clusters, a template elsewhere only) says nothing here.
+ */
+export function windowNotes(
+  rollout: Rollout,
+  namespace: string,
+  scrapeMs: number,
+  templates: FoundTemplates,
+): LintWindow[] {
+  return gateSites(rollout).flatMap((site) => {
+    const known = site.gates.templates?.filter((ref) => templates.has(templateKey(ref)));
+    const service = measuredService(rollout, site.gate);
+    const stableService = comparedService(rollout, site.gate);
+    try {
+      const { notes } = resolveGate({
+        gates: { ...site.gates, ...(known ? { templates: known } : {}) },
+        gate: site.gate,
+        namespace,
+        ...(service === undefined ? {} : { service }),
+        ...(stableService === undefined ? {} : { stableService }),
+        templates,
+        scrapeIntervals: new Map([['', scrapeMs]]),
+        progressDeadlineSeconds: progressDeadlineMs(rollout.spec) / 1000,
+      });
+      return notes.map((note) => ({ gate: site.label, note }));
+    } catch (err) {
+      if (err instanceof InvalidAnalysis) return [];
+      throw err;
+    }
+  });
+}
+
+/** The file's templates a Rollout in `namespace` can name: its namespace's and the cluster's. */
+function templatesFor(found: readonly FileTemplate[], namespace: string): FoundTemplates {
+  const out: FoundTemplates = new Map();
+  for (const t of found) {
+    if (t.clusterScope || t.namespace === namespace)
+      out.set(templateKey({ templateName: t.name, clusterScope: t.clusterScope }), t.spec);
+  }
   return out;
+}
+
+interface FileTemplate {
+  name: string;
+  namespace: string;
+  clusterScope: boolean;
+  spec: AnalysisTemplateSpec;
 }
 
 /**
@@ -55,10 +132,33 @@ function services(rollout: Rollout): { canary?: string; stable?: string } {
     : { canary: blueGreen?.previewService, stable: blueGreen?.activeService };
 }
 
+export interface LintDeps {
+  /** Where the Prometheus' scrape interval is read. Default: its /api/v1/status/config, 5 s deadline. */
+  scrapeIntervals?: ScrapeIntervalSource;
+}
+
+/** The file's templates, for the window check of the Rollouts that name them. */
+function fileTemplates(list: readonly { toJS(): unknown }[], namespace: string): FileTemplate[] {
+  return list.flatMap((doc) => {
+    const object = doc.toJS() as {
+      kind?: unknown;
+      metadata?: { name?: unknown; namespace?: unknown };
+    } | null;
+    const kind = object?.kind;
+    if (kind !== 'AnalysisTemplate' && kind !== 'ClusterAnalysisTemplate') return [];
+    const parsed = parseResource(kind, object);
+    if (!parsed.ok || typeof object?.metadata?.name !== 'string') return [];
+    const ns = typeof object.metadata.namespace === 'string' ? object.metadata.namespace : namespace;
+    const clusterScope = kind === 'ClusterAnalysisTemplate';
+    return [{ name: object.metadata.name, namespace: ns, clusterScope, spec: parsed.value.spec }];
+  });
+}
+
 export async function lintFile(
   file: string,
   prometheus: string | undefined,
   namespace: string,
+  deps: LintDeps = {},
 ): Promise<LintReport> {
   const text = await readBounded(file);
   const report: LintReport = { file, documents: [] };
@@ -68,6 +168,18 @@ export async function lintFile(
     prometheus === undefined
       ? undefined
       : new PrometheusProvider({ address: prometheus, timeoutMs: PROMETHEUS_TIMEOUT_MS });
+  const templates = fileTemplates(
+    list.filter((d) => d.errors.length === 0),
+    namespace,
+  );
+  // Asked once, and only when a Rollout has a gate: a file of templates needs no Prometheus.
+  let scrape: Promise<number | undefined> | undefined;
+  const scrapeMs = (address: string) => {
+    scrape ??= (deps.scrapeIntervals ?? new ScrapeIntervalCache({ timeoutMs: PROMETHEUS_TIMEOUT_MS })).get(
+      address,
+    );
+    return scrape;
+  };
   for (const [index, doc] of list.entries()) {
     if (doc.errors.length) {
       report.documents.push({
@@ -96,11 +208,24 @@ export async function lintFile(
     }
     if (object.kind !== 'Rollout') continue;
     const rollout = parsed.value as Rollout;
+    if (prometheus !== undefined && gateSites(rollout).length > 0) {
+      const ms = await scrapeMs(prometheus);
+      if (ms === undefined)
+        report.windowsUnchecked = `Prometheus at ${prometheus} did not say its scrape interval`;
+      else {
+        const windows = windowNotes(rollout, ns, ms, templatesFor(templates, ns));
+        if (windows.length) entry.windows = windows;
+      }
+    }
     const gates = compareGates(rollout);
     if (!gates.length) continue;
     if (!provider) {
       entry.gates = gates.map(
-        (g): LintGate => ({ gate: g.label, note: 'give --prometheus URL to see what it can see' }),
+        (g): LintGate => ({
+          gate: g.label,
+          checks: g.checks,
+          note: 'give --prometheus URL to see what it can see',
+        }),
       );
       continue;
     }
@@ -130,7 +255,7 @@ export async function lintFile(
     if ('failed' in traffic) report.failed = traffic.missing;
     for (const g of gates) {
       const d = assessGate(rollout.spec, g.gate, g.stepIndex, readsEnvoy(g) ? envoyTraffic : traffic);
-      entry.gates.push(d ? { gate: g.label, detectability: d } : { gate: g.label });
+      entry.gates.push({ gate: g.label, checks: g.checks, ...(d ? { detectability: d } : {}) });
     }
   }
   return report;

@@ -4,9 +4,17 @@ import type { Detectability } from '../../crds/index.ts';
 export interface LintGate {
   /** "background analysis", "step 3 analysis", "prePromotionAnalysis". */
   gate: string;
+  /** The compareToStable checks worked out: errors, latencyP99. */
+  checks: string[];
   detectability?: Detectability;
   /** Why nothing was worked out (no --prometheus given). */
   note?: string;
+}
+
+/** A window the controller would widen to hold two scrapes, in resolve's words. */
+export interface LintWindow {
+  gate: string;
+  note: string;
 }
 
 /** One document of the file. */
@@ -17,6 +25,8 @@ export interface LintDocument {
   /** What the schema refuses, field by field; absent: it would be accepted. */
   refused?: string;
   gates: LintGate[];
+  /** Windows too short for the Prometheus' scrape interval; the run widens them, so not a failure. */
+  windows?: LintWindow[];
 }
 
 export interface LintReport {
@@ -24,6 +34,8 @@ export interface LintReport {
   documents: LintDocument[];
   /** Prometheus did not answer: the gates could not be worked out. */
   failed?: string;
+  /** Why the windows were not checked against the scrape interval. */
+  windowsUnchecked?: string;
 }
 
 /** A problem worth a non-zero exit: a refusal, a gate that cannot see, a Prometheus that did not answer. */
@@ -50,14 +62,18 @@ export function renderLint(report: LintReport): string {
     );
     for (const g of doc.gates) {
       const d = g.detectability;
+      const what = `  ${g.gate} (compareToStable ${g.checks.join(', ')})`;
       if (!d) {
-        lines.push(`  ${g.gate} (compareToStable errors): ${g.note ?? 'not worked out'}`);
+        lines.push(`${what}: ${g.note ?? 'not worked out'}`);
         continue;
       }
-      lines.push(`  ${g.gate} (compareToStable errors): ${d.message}`);
+      lines.push(`${what}: ${d.message}`);
       if (d.basis) lines.push(`    assuming ${d.basis}`);
     }
+    for (const w of doc.windows ?? []) lines.push(`  ${w.gate}: ${w.note}`);
   }
+  if (report.windowsUnchecked !== undefined)
+    lines.push(`windows not checked against the scrape interval: ${report.windowsUnchecked}`);
   if (report.failed !== undefined) lines.push(`error: ${report.failed}`);
   return lines.join('\n');
 }

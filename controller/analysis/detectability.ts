@@ -23,10 +23,14 @@ export interface DetectabilityDeps {
   events?: Pick<EventRecorder, 'record'>;
 }
 
-/** The run's errors comparison, if it has one: its Services are the ones measured. */
-const errorsMetric = (run: AnalysisRun) => run.spec.metrics.find((m) => m.builtin === 'compareErrors');
+/**
+ * The run's errors or p99 comparison, if it has one: its Services are the ones measured (the
+ * checks of one gate compare the same sides).
+ */
+const comparedMetric = (run: AnalysisRun) =>
+  run.spec.metrics.find((m) => m.builtin === 'compareErrors' || m.builtin === 'compareLatencyP99');
 
-/** What the run's gate can see; undefined when it has no errors comparison or nothing to ask. */
+/** What the run's gate can see; undefined when it has no errors or p99 comparison, or nothing to ask. */
 export async function assessRun(
   deps: DetectabilityDeps,
   run: AnalysisRun,
@@ -34,7 +38,7 @@ export async function assessRun(
   /** The Gateway API routes in the caches, for a run reading Envoy Gateway's clusters. */
   routes?: (kind: GatewayRouteKind, namespace: string, name: string) => GatewayRoute | undefined,
 ): Promise<Detectability | undefined> {
-  const metric = errorsMetric(run);
+  const metric = comparedMetric(run);
   // A watch (the background gate run again while the release is paused) was said at its first run.
   if (!metric?.compare || metric.inconclusiveLimit === WATCH_INCONCLUSIVE_LIMIT) return undefined;
   if (!rollout || deps.address === undefined) return undefined;

@@ -15,8 +15,8 @@ import { hostOf, runOf, startAnalysisController } from '../support/analysis.ts';
 import { apply, canaryApp, kubectlSluice, setImage, waitForEvent, waitForRollout } from '../support/apps.ts';
 
 // A low-traffic Rollout: 1 request/s, 20% of it to the canary for one minute, judged by
-// compareToStable with a 25% allowance. Twelve canary requests cannot show a 50% rise of a 10%
-// error ratio, and Sluice says so before the gate's first look: a Warning with the numbers, the
+// compareToStable with a 25% errors allowance and a p99 check. Twelve canary requests cannot
+// show a 50% rise of a 10% error ratio, nor anything of their latency, and Sluice says so before the gate's first look: a Warning with the numbers, the
 // same numbers on the AnalysisRun and in `kubectl sluice status`, and `kubectl sluice lint`
 // against the sandbox's Prometheus prints them for the file.
 describe('what a compareToStable gate can see', () => {
@@ -28,7 +28,12 @@ describe('what a compareToStable gate can see', () => {
     const objects = canaryApp(ns, {
       image: `shop/${ns}:1`,
       steps: [{ setWeight: 20 }, { pause: { duration: '1m' } }],
-      canary: { analysis: { interval: '5s', compareToStable: { errors: { maxIncreasePercent: 25 } } } },
+      canary: {
+        analysis: {
+          interval: '5s',
+          compareToStable: { errors: { maxIncreasePercent: 25 }, latencyP99: { maxIncreasePercent: 20 } },
+        },
+      },
     });
     await apply(objects);
     await setLoad(hostOf('web', ns), 1);
@@ -64,10 +69,24 @@ describe('what a compareToStable gate can see', () => {
       `Rollout ${ns}/web (${file}, document ${objects.findIndex((o) => o.kind === 'Rollout') + 1}): the schema accepts it`,
     );
     expect(lint.out).toMatch(
-      /background analysis \(compareToStable errors\): cannot see the configured effect: no rise of the error ratio is caught with 90% power in 60s; the configured 50% \(25% allowed\) (needs \S+|is not caught within a day)/,
+      /background analysis \(compareToStable errors, latencyP99\): errors: cannot see the configured effect: no rise of the error ratio is caught with 90% power in 60s; the configured 50% \(25% allowed\) (needs \S+|is not caught within a day)\. p99 latency: cannot see the configured effect: no share of requests slower than 1\.2 × the stable's p99 is caught with 90% power in 60s; the configured 2% \(1% allowed\) (needs \S+|is not caught within a day)/,
     );
     expect(lint.out).toMatch(
       /assuming last hour: [\d.]+ requests\/s, [\d.]+% errors on stable; the release's timed steps: 60s at 20% on average/,
+    );
+
+    // The real Prometheus gave its scrape interval (1 s): a 5 s window holds two scrapes, and a
+    // 1 s one would be widened as a run widens it.
+    expect(lint.out).not.toMatch(/windows not checked|widened/);
+    const short = canaryApp(ns, {
+      image: `shop/${ns}:1`,
+      steps: [{ setWeight: 20 }, { pause: { duration: '1m' } }],
+      canary: { analysis: { interval: '1s', successRate: { min: 99 } } },
+    });
+    writeFileSync(file, short.map((o) => stringify(o)).join('---\n'));
+    const widened = await kubectlSluice(ns, 'lint', '-f', file, '--prometheus', sandbox().PROMETHEUS_URL);
+    expect(widened.out).toContain(
+      "background analysis: successRate: rate window widened from 1s (the gate's interval 1s) to 2s: Prometheus scrapes every 1s and a rate needs 2 scrapes in its window",
     );
 
     // The release: the background gate's run says it before its first look.
@@ -75,7 +94,7 @@ describe('what a compareToStable gate can see', () => {
     const warning = await waitForEvent(ns, 'GateCannotSee');
     expect(warning.type).toBe('Warning');
     expect(warning.note).toMatch(
-      /^analysis web-\S+-bg-a0: cannot see the configured effect: .*the configured 50% \(25% allowed\).* \(last hour: [\d.]+ requests\/s, [\d.]+% errors on stable; .*60s at 20% on average/,
+      /^analysis web-\S+-bg-a0: errors: cannot see the configured effect: .*the configured 50% \(25% allowed\).*\. p99 latency: cannot see the configured effect: .* \(last hour: [\d.]+ requests\/s, [\d.]+% errors on stable; .*60s at 20% on average/,
     );
     const rollout = await waitForRollout(
       ns,
@@ -89,12 +108,15 @@ describe('what a compareToStable gate can see', () => {
       allowedSeconds: 60,
       configuredPercent: 50,
       power: 0.9,
+      latencyP99: { outcome: 'CannotSee', configuredPercent: 2 },
     });
     expect(run?.status?.detectability?.requestsPerSecond).toBeLessThan(2);
     expect(run?.status?.detectability?.detectablePercent).toBeUndefined();
 
     const status = await kubectlSluice(ns, 'get', 'rollout', 'web');
     expect(status.code).toBe(0);
-    expect(status.out).toMatch(/What it can see: cannot see the configured effect: /);
+    expect(status.out).toMatch(
+      /What it can see: errors: cannot see the configured effect: .*\. p99 latency: cannot see the configured effect: /,
+    );
   });
 });

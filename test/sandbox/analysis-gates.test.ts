@@ -192,6 +192,11 @@ describe('analysis gates on the sandbox', () => {
     expect(run?.spec.metrics[0]?.provider.prometheus?.query).toContain(
       'destination_service_name="web-preview"',
     );
+    // Before the switch the users' version is behind the active Service: the gate's reference.
+    expect(run?.spec.metrics[0]?.absolute).toMatchObject({
+      canaryService: 'web-preview',
+      stableService: 'web-active',
+    });
     // The controller's own metrics are scraped by nobody here; Prometheus saw the simulator's.
     expect(
       await promScalar(`sum(istio_requests_total{destination_service_namespace="${ns}"})`),

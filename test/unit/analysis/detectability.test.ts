@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { detectableErrorIncrease, regressionFor } from '../../../analysis/compare/detectable.ts';
+import {
+  detectableErrorIncrease,
+  detectableSlowShare,
+  regressionFor,
+  secondsToDetectSlowShare,
+} from '../../../analysis/compare/detectable.ts';
 import {
   assessGate,
   configuredIncreasePercent,
@@ -181,12 +186,62 @@ describe('what a gate can see', () => {
     expect(clean?.detectablePercent).toBeUndefined();
   });
 
-  it('gates without an errors comparison are not worked out', () => {
-    const latency = spec([{ setWeight: 20 }, { pause: { duration: '1m' } }], {
+  it('a latencyP99 check in its own terms: the share of requests slower than its bar', () => {
+    const latency = spec([{ setWeight: 10 }, { pause: { duration: '10m' } }], {
       compareToStable: { latencyP99: { maxIncreasePercent: 20 } },
     });
+    const busy = assessGate(latency, 'background', undefined, {
+      requestsPerSecond: 500,
+      stableErrorRatio: 0,
+    });
+    const expected = { canaryRps: 50, stableRps: 450 };
+    const cfg = { confidence: 0.99, power: DEFAULT_POWER, minRequests: 100 };
+    expect(busy?.outcome).toBe('CanSee');
+    // A stable without errors does not stop a latency check: its null is a share of slow requests.
+    expect(busy?.latencyP99).toEqual({
+      outcome: 'CanSee',
+      configuredPercent: 2,
+      detectablePercent: detectableSlowShare(expected, 600, cfg),
+      secondsToDetectConfigured: secondsToDetectSlowShare(expected, 2, cfg, 86_400),
+    });
+    expect(busy?.configuredPercent).toBeUndefined();
+    expect(busy?.message).toMatch(
+      /^can see the configured effect: it catches the share of requests slower than 1\.2 × the stable's p99 rising from 1% to [0-9.]+% or more with 90% power in 10m; the configured 2% \(1% allowed\) needs [0-9]+(s|m)$/,
+    );
+    expect(busy?.basis).toBe("last hour: 500 requests/s; the release's timed steps: 10m at 10% on average");
+    const quiet = assessGate(latency, 'background', undefined, { requestsPerSecond: 2, stableErrorRatio: 0 });
+    expect(quiet?.outcome).toBe('CannotSee');
+    expect(quiet?.latencyP99?.outcome).toBe('CannotSee');
+    expect(quiet?.message).toMatch(
+      /^cannot see the configured effect: .* the configured 2% \(1% allowed\) needs /,
+    );
+  });
+
+  it('errors and latency together: each says its own, and one blind check makes the gate blind', () => {
+    const both = spec([{ setWeight: 10 }, { pause: { duration: '10m' } }], {
+      compareToStable: { errors: { maxIncreasePercent: 25 }, latencyP99: { maxIncreasePercent: 20 } },
+    });
+    // 500 requests/s sees 2% slow requests in minutes but not a 50% rise of 0.1% errors.
+    const d = assessGate(both, 'background', undefined, { requestsPerSecond: 500, stableErrorRatio: 0.001 });
+    expect(d?.latencyP99?.outcome).toBe('CanSee');
+    expect(d?.outcome).toBe('CannotSee');
+    expect(d?.configuredPercent).toBe(50);
+    expect(d?.message).toMatch(
+      /^errors: cannot see the configured effect: .*\. p99 latency: can see the configured effect: /,
+    );
+    expect(d?.basis).toContain('0.1% errors on stable');
+    // The stable answered no errors: the errors check has no estimate, so neither has the gate.
+    const clean = assessGate(both, 'background', undefined, { requestsPerSecond: 500, stableErrorRatio: 0 });
+    expect(clean?.outcome).toBe('Unknown');
+    expect(clean?.latencyP99?.outcome).toBe('CanSee');
+  });
+
+  it('a latencyDistribution check alone is not worked out', () => {
+    const distribution = spec([{ setWeight: 20 }, { pause: { duration: '1m' } }], {
+      compareToStable: { latencyDistribution: { maxShiftPoints: 5 } },
+    });
     expect(
-      assessGate(latency, 'background', undefined, { requestsPerSecond: 1, stableErrorRatio: 0.01 }),
+      assessGate(distribution, 'background', undefined, { requestsPerSecond: 1, stableErrorRatio: 0.01 }),
     ).toBeUndefined();
   });
 

@@ -49,6 +49,23 @@ describe('filling an AnalysisRun from a gate', () => {
     expect(measuredService(bg, 'postPromotion')).toBe('web-active');
   });
 
+  it("blue-green pre-promotion gates compare the preview with the active Service, the users' current version", () => {
+    const gates = { successRate: { min: 99 }, compareToStable: { errors: { maxIncreasePercent: 25 } } };
+    const bg = rollout(gates, true);
+    expect(comparedService(bg, 'prePromotion')).toBe('web-active');
+    const run = analysisRunFor(bg, { gate: 'prePromotion', name: 'r1', revision: 'abc' });
+    expect(run.spec.error).toBeUndefined();
+    const [rate, errors] = run.spec.metrics;
+    // The active Service is the shared-incident reference of the absolute gate and the stable
+    // side of the comparison, in the recorded sides and in the query alike.
+    expect(rate?.absolute).toMatchObject({ canaryService: 'web-preview', stableService: 'web-active' });
+    expect(errors?.compare).toMatchObject({ canaryService: 'web-preview', stableService: 'web-active' });
+    expect(errors?.provider.prometheus?.query).toContain('destination_service_name="web-active"');
+    expect(errors?.provider.prometheus?.query).toContain('destination_service_name="web-preview"');
+    // After the switch the active Service is what is measured: there is nothing to compare with.
+    expect(comparedService(bg, 'postPromotion')).toBeUndefined();
+  });
+
   it("carries its Rollout's controller-instance label, so only that instance's runner sees it", () => {
     const sharded = rollout({ successRate: { min: 99 } });
     sharded.metadata.labels = { 'sluice.dev/controller-instance': 'east' };

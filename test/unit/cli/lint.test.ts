@@ -37,7 +37,8 @@ spec:
       steps:
         - setWeight: 20
         - pause: {duration: 1m}
-        - analysis: {compareToStable: {errors: {maxIncreasePercent: 50}}}
+        - analysis: {compareToStable: {errors: {maxIncreasePercent: 50}, latencyP99: {maxIncreasePercent: 20}}}
+        - analysis: {compareToStable: {latencyDistribution: {maxShiftPoints: 5}}}
 `;
 
 function file(text: string): string {
@@ -60,17 +61,23 @@ describe('kubectl sluice lint', () => {
     expect(() => parseInvocation(['status', 'x', '-f', 'r.yaml'])).toThrow(/not a flag of "status"/);
   });
 
-  it('finds every compareToStable errors gate; without a Prometheus says how to see more', async () => {
+  it('finds every compareToStable gate with an errors or latencyP99 check; without a Prometheus says how to see more', async () => {
     const report = await lintFile(file(ROLLOUT), undefined, 'default');
     expect(report.documents).toHaveLength(1);
-    expect(report.documents[0]).toMatchObject({
+    const note = 'give --prometheus URL to see what it can see';
+    // Step 4 compares only the latency distribution, which is not worked out ahead.
+    expect(report.documents[0]).toEqual({
+      index: 0,
       kind: 'Rollout',
       name: 'shop/web',
       gates: [
-        { gate: 'background analysis', note: 'give --prometheus URL to see what it can see' },
-        { gate: 'step 3 analysis', note: 'give --prometheus URL to see what it can see' },
+        { gate: 'background analysis', checks: ['errors'], note },
+        { gate: 'step 3 analysis', checks: ['errors', 'latencyP99'], note },
       ],
     });
+    expect(renderLint({ file: 'r.yaml', documents: report.documents })).toContain(
+      `  step 3 analysis (compareToStable errors, latencyP99): ${note}`,
+    );
     expect(lintFailed(report)).toBe(false);
   });
 
@@ -96,8 +103,8 @@ describe('kubectl sluice lint', () => {
       '{istio: {virtualService: {name: web, routes: [primary]}}}',
       '{gatewayAPI: {httpRoutes: [{name: web}]}}',
     ).replace(
-      'analysis: {compareToStable: {errors: {maxIncreasePercent: 50}}}',
-      'analysis: {builtinMetrics: envoyGateway, compareToStable: {errors: {maxIncreasePercent: 50}}}',
+      'analysis: {compareToStable: {errors: {maxIncreasePercent: 50}, latencyP99',
+      'analysis: {builtinMetrics: envoyGateway, compareToStable: {errors: {maxIncreasePercent: 50}, latencyP99',
     );
     // Port 9 (discard) answers nothing: the Istio gate's query fails, the Envoy one asks nothing.
     const report = await lintFile(file(envoy), 'http://127.0.0.1:9', 'default');
@@ -147,6 +154,62 @@ describe('kubectl sluice lint', () => {
     expect((await lintFile(file(ROLLOUT), undefined, 'default')).documents[0]?.refused).toBeUndefined();
   });
 
+  it("checks windows against the Prometheus' scrape interval, as a run would widen them, with the file's templates", async () => {
+    const text = `apiVersion: sluice.dev/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: queue, namespace: shop}
+spec:
+  metrics:
+    - name: queue-depth
+      successCondition: result[0] < 10
+      provider: {prometheus: {query: 'sum(rate(queue_depth[10s]))'}}
+---
+${ROLLOUT.slice(0, ROLLOUT.indexOf('      analysis:'))}      analysis: {interval: 5s, successRate: {min: 99}}
+      steps:
+        - setWeight: 20
+        - analysis: {interval: 1m, templates: [{templateName: queue}, {templateName: elsewhere}]}
+        - analysis: {interval: 1m, successRate: {min: 99}}
+`;
+    const asked: string[] = [];
+    const every = (ms: number | undefined) => ({
+      get: async (address: string) => {
+        asked.push(address);
+        return ms;
+      },
+    });
+    const report = await lintFile(file(text), 'http://127.0.0.1:9', 'default', {
+      scrapeIntervals: every(15_000),
+    });
+    expect(asked).toEqual(['http://127.0.0.1:9']);
+    const why = 'Prometheus scrapes every 15s and a rate needs 2 scrapes in its window';
+    // The template not in the file is left to the run; the 1m step's own window holds two scrapes.
+    expect(report.documents[1]?.windows).toEqual([
+      {
+        gate: 'background analysis',
+        note: `successRate: rate window widened from 5s (the gate's interval 5s) to 30s: ${why}`,
+      },
+      {
+        gate: 'step 2 analysis',
+        note: `metric queue-depth (template queue): query range [10s] widened to [30s]: ${why}`,
+      },
+    ]);
+    expect(renderLint(report)).toContain(
+      `  background analysis: successRate: rate window widened from 5s (the gate's interval 5s) to 30s: ${why}`,
+    );
+    // A widened window is said, not failed: the run widens it and goes on.
+    expect(lintFailed(report)).toBe(false);
+    const unknown = await lintFile(file(text), 'http://127.0.0.1:9', 'default', {
+      scrapeIntervals: every(undefined),
+    });
+    expect(unknown.documents[1]?.windows).toBeUndefined();
+    expect(renderLint(unknown)).toContain(
+      'windows not checked against the scrape interval: Prometheus at http://127.0.0.1:9 did not say its scrape interval',
+    );
+    // Without --prometheus there is no scrape interval to ask for.
+    await lintFile(file(text), undefined, 'default', { scrapeIntervals: every(15_000) });
+    expect(asked).toHaveLength(2);
+  });
+
   it('a missing file is one line and exit 1', async () => {
     const err: string[] = [];
     const code = await main(['lint', '-f', '/nonexistent/rollout.yaml'], {
@@ -167,7 +230,7 @@ describe('kubectl sluice lint', () => {
           index: 0,
           kind: 'Rollout',
           name: 'shop/web',
-          gates: [{ gate: 'background analysis', detectability: blind }],
+          gates: [{ gate: 'background analysis', checks: ['errors'], detectability: blind }],
         },
       ],
     };
@@ -182,7 +245,9 @@ describe('kubectl sluice lint', () => {
     const seeing = { ...blind, outcome: 'CanSee' as const };
     const ok = {
       ...report,
-      documents: [{ ...report.documents[0]!, gates: [{ gate: 'g', detectability: seeing }] }],
+      documents: [
+        { ...report.documents[0]!, gates: [{ gate: 'g', checks: ['errors'], detectability: seeing }] },
+      ],
     };
     expect(lintFailed(ok)).toBe(false);
     expect(lintFailed({ ...ok, failed: 'Prometheus at http://p cannot be reached' })).toBe(true);

@@ -94,19 +94,53 @@ describe('what a run start says about its gate', () => {
     expect(said).toHaveLength(1);
   });
 
-  it('says nothing without a default Prometheus, for a watch, or for a gate with no errors check', async () => {
+  it('says nothing without a default Prometheus, for a watch, or for a gate comparing only the latency distribution', async () => {
     const { providers, asked } = pool();
     const deps = { traffic: new TrafficHistoryCache(), providers };
     expect(await assessRun(deps, analysisRunFor(rollout, start), rollout)).toBeUndefined();
     const watch = analysisRunFor(rollout, { ...start, watch: true } as never);
     expect(await assessRun({ ...deps, address: 'http://prom:9090' }, watch, rollout)).toBeUndefined();
+    const distribution = structuredClone(rollout);
+    distribution.spec.strategy.canary!.analysis = {
+      compareToStable: { latencyDistribution: { maxShiftPoints: 5 } },
+    };
+    const run = analysisRunFor(distribution, start);
+    expect(await assessRun({ ...deps, address: 'http://prom:9090' }, run, distribution)).toBeUndefined();
+    expect(asked).toEqual([]);
+  });
+
+  it('a gate with only a p99 comparison is worked out from its Services and warned about in its own terms', async () => {
+    const { providers, asked } = pool();
     const latencyOnly = structuredClone(rollout);
     latencyOnly.spec.strategy.canary!.analysis = {
       compareToStable: { latencyP99: { maxIncreasePercent: 20 } },
     };
     const run = analysisRunFor(latencyOnly, start);
-    expect(await assessRun({ ...deps, address: 'http://prom:9090' }, run, latencyOnly)).toBeUndefined();
-    expect(asked).toEqual([]);
+    const queries: string[] = [];
+    const d = await assessRun(
+      { traffic: new TrafficHistoryCache(), providers: answering(queries, []), address: 'http://prom:9090' },
+      run,
+      latencyOnly,
+    );
+    expect(queries).toHaveLength(1);
+    expect(queries[0]).toContain('destination_service_name="web-canary"');
+    expect(d?.outcome).toBe('NoTrafficHistory');
+    const seen = await assessRun(
+      { traffic: new TrafficHistoryCache(), providers, address: 'http://prom:9090' },
+      run,
+      latencyOnly,
+    );
+    expect(asked).toHaveLength(1);
+    // 1 request/s at 20% for a minute: 12 canary requests, under minRequests.
+    expect(seen).toMatchObject({
+      outcome: 'CannotSee',
+      latencyP99: { outcome: 'CannotSee', configuredPercent: 2 },
+    });
+    const said: [ObjectRef, EventInfo][] = [];
+    await warnIfBlind({ record: async (r, i) => void said.push([r, i]) }, run, latencyOnly, seen!);
+    expect(said[0]?.[1].note).toMatch(
+      /^analysis web-abc-bg-a0: cannot see the configured effect: no share of requests slower than 1\.2 × the stable's p99 is caught with 90% power in 60s; .*\(last hour: 1 requests\/s; /,
+    );
   });
 
   it("under subset routing asks for the two revisions' traffic and reads the stable revision's errors", async () => {
