@@ -15,7 +15,13 @@ import { freshNamespace } from '../harness/namespace.ts';
 import { setLoad } from '../harness/traffic.ts';
 import { waitFor } from '../harness/wait.ts';
 import { hostOf, startAnalysisController } from '../support/analysis.ts';
-import { canaryApp, canaryWeight, getRollout, recordWeightChanges } from '../support/apps.ts';
+import {
+  type CanaryAppOptions,
+  canaryApp,
+  canaryWeight,
+  getRollout,
+  recordWeightChanges,
+} from '../support/apps.ts';
 import { argoGit, syncedAndHealthy } from '../support/argocd.ts';
 
 // Argo CD's own application controller and repo server (built from upstream, see
@@ -25,20 +31,25 @@ import { argoGit, syncedAndHealthy } from '../support/argocd.ts';
 const configMap = (ns: string, data: Record<string, string>) =>
   stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: ns }, data });
 
+/** The canary app's manifests as one file of the repository Argo CD syncs. */
+const appFiles = (ns: string, o: CanaryAppOptions) => ({
+  'apps/app.yaml': canaryApp(ns, o)
+    .map((obj) => stringify(obj))
+    .join('---\n'),
+});
+
 /**
- * A canary app delivered by an Argo CD Application, its first revision Healthy in Sluice and in
- * Argo CD. `documented: false` leaves out the documented ignoreDifferences (server-side apply
- * stays), to measure what they prevent.
+ * An app delivered by an Argo CD Application (`files(first)` is git's first commit) and the
+ * controller releasing it. `documented: false` leaves out the documented ignoreDifferences
+ * (server-side apply stays), to measure what they prevent.
  */
-async function argoCanary(prefix: string, o: { steps: unknown[]; documented?: boolean }) {
+async function argoApp<V>(
+  prefix: string,
+  o: { files: (ns: string, v: V) => Record<string, string>; first: V; documented?: boolean },
+) {
   const git = argoGit();
   const ns = await freshNamespace(prefix);
   const { kc } = kube();
-  const manifests = (image: string) => ({
-    'apps/app.yaml': canaryApp(ns, { image, steps: o.steps as never })
-      .map((obj) => stringify(obj))
-      .join('---\n'),
-  });
   const app = await createArgoApp(
     kc,
     git,
@@ -48,7 +59,7 @@ async function argoCanary(prefix: string, o: { steps: unknown[]; documented?: bo
       // The Application as the docs give it: weights are Sluice's while a release runs.
       ...(o.documented === false ? { syncOptions: ['ServerSideApply=true'] } : documentedSyncSettings()),
     },
-    manifests('web:1'),
+    o.files(ns, o.first),
   );
   onTestFinished(() => app.remove());
   await startAnalysisController(ns);
@@ -75,17 +86,21 @@ async function argoCanary(prefix: string, o: { steps: unknown[]; documented?: bo
       },
       { timeout: 60_000, interval: 500, description: what },
     );
+  return { ns, app, health, commit: (v: V, message: string) => app.commit(o.files(ns, v), message) };
+}
 
-  await waitFor(async () => (await getRollout(ns)).status?.phase === 'Healthy', {
+/** A canary app through Argo CD, its first revision Healthy in Sluice and in Argo CD. */
+async function argoCanary(prefix: string, o: { steps: unknown[]; documented?: boolean }) {
+  const delivered = await argoApp(prefix, {
+    files: (ns, image: string) => appFiles(ns, { image, steps: o.steps as never }),
+    first: 'web:1',
+    documented: o.documented,
+  });
+  await waitFor(async () => (await getRollout(delivered.ns)).status?.phase === 'Healthy', {
     description: 'Sluice to make the first revision Healthy',
   });
-  await health('Healthy', 'the first revision Healthy in Argo CD');
-  return {
-    ns,
-    app,
-    health,
-    release: (image: string) => app.commit(manifests(image), `release ${image}`),
-  };
+  await delivered.health('Healthy', 'the first revision Healthy in Argo CD');
+  return { ...delivered, release: (image: string) => delivered.commit(image, `release ${image}`) };
 }
 
 /** The actions Argo CD offers for the Rollout now, as its discovery Lua says: name → enabled. */
@@ -247,36 +262,11 @@ describe('Argo CD in the sandbox', () => {
   });
 
   it("a Rollout Sluice cannot act on is Degraded in Argo CD with Sluice's reason, and Healthy once git fixes it", async () => {
-    const git = argoGit();
-    const ns = await freshNamespace('argocd-stalled');
-    const { kc } = kube();
     // The VirtualService the Rollout names is left out of git: Sluice stalls and touches nothing.
-    const manifests = (withVs: boolean) => ({
-      'apps/app.yaml': canaryApp(ns, { image: 'web:1', virtualService: withVs })
-        .map((obj) => stringify(obj))
-        .join('---\n'),
+    const { ns, health, commit } = await argoApp('argocd-stalled', {
+      files: (ns, withVs: boolean) => appFiles(ns, { image: 'web:1', virtualService: withVs }),
+      first: false,
     });
-    const app = await createArgoApp(
-      kc,
-      git,
-      {
-        name: ns,
-        namespace: ns,
-        ...documentedSyncSettings(),
-      },
-      manifests(false),
-    );
-    onTestFinished(() => app.remove());
-    await startAnalysisController(ns);
-    const health = async (want: string, what: string) =>
-      waitFor(
-        async () => {
-          const a = await app.application();
-          if (a.status?.health?.status !== want) throw new Error(JSON.stringify(a.status?.health));
-          return a;
-        },
-        { timeout: 60_000, interval: 500, description: what },
-      );
     await health('Degraded', 'the stalled Rollout Degraded in Argo CD');
     // Degraded from the Stalled condition (Sluice's Lua reads it): the release never started.
     const stalled = await getRollout(ns);
@@ -286,7 +276,7 @@ describe('Argo CD in the sandbox', () => {
     });
     expect(stalled.status?.phase).not.toBe('Degraded');
 
-    await app.commit(manifests(true), 'add the VirtualService');
+    await commit(true, 'add the VirtualService');
     await health('Healthy', 'the Rollout Healthy once git holds its VirtualService');
     expect((await getRollout(ns)).status?.phase).toBe('Healthy');
   });
