@@ -164,7 +164,7 @@ export function weightPatch(
   const ops: JsonPatchOp[] = [];
   const baseline = split.baseline ? baselineWeight : undefined;
   for (const r of locate(vs, split)) {
-    if ((r.baseline >= 0) !== (baseline !== undefined)) {
+    if (r.baseline >= 0 !== (baseline !== undefined)) {
       // The baseline comes or goes: the route's list is written whole, since a removal would
       // shift the indexes of any other op on it.
       ops.push({
