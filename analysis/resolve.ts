@@ -360,6 +360,7 @@ function compareMetrics(
   const base = {
     canaryService: canary.service,
     stableService: stable.service,
+    ...(baseline === undefined ? {} : { baseline: true }),
     ...revisionsOf(canary, stable),
     confidence: cmp.confidence ?? DEFAULT_CONFIDENCE,
     power: cmp.power ?? DEFAULT_POWER,

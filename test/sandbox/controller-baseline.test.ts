@@ -107,7 +107,14 @@ describe('a fresh baseline (baselineService)', () => {
     expect(aborted.status?.stableRevision).toBe(stable);
     const failed = (await analysisRuns(ns)).find((r) => r.spec.gate === 'background');
     const compare = failed?.spec.metrics.find((m) => m.name === 'compare-errors');
-    expect(compare?.compare).toMatchObject({ canaryService: 'web-canary', stableService: 'web-baseline' });
+    expect(compare?.compare).toMatchObject({
+      canaryService: 'web-canary',
+      stableService: 'web-baseline',
+      baseline: true,
+    });
+    expect(aborted.status?.message).toMatch(
+      /compare-errors failed: canary worse than baseline: error increase/,
+    );
     const verdict = failed?.status?.metricResults?.find((m) => m.name === 'compare-errors');
     expect(verdict?.phase).toBe('Failed');
     const worse = verdict?.measurements.at(-1)?.comparison;

@@ -202,7 +202,15 @@ describe('an AnalysisRun for a canary with a baseline', () => {
     const run = analysisRunFor(withBaseline(), { gate: 'background', name: 'r1', revision: 'new1' });
     expect(run.spec.error).toBeUndefined();
     const [rate, errors] = run.spec.metrics;
-    expect(errors?.compare).toMatchObject({ canaryService: 'web-canary', stableService: 'web-baseline' });
+    expect(errors?.compare).toMatchObject({
+      canaryService: 'web-canary',
+      stableService: 'web-baseline',
+      baseline: true,
+    });
+    expect(
+      analysisRunFor(rollout(gates), { gate: 'background', name: 'r1', revision: 'new1' }).spec.metrics[1]
+        ?.compare,
+    ).not.toHaveProperty('baseline');
     expect(errors?.provider.prometheus?.query).toContain('destination_service_name="web-baseline"');
     expect(errors?.provider.prometheus?.query).not.toContain('web-stable');
     expect(rate?.absolute).toMatchObject({ canaryService: 'web-canary', stableService: 'web-stable' });
