@@ -188,6 +188,20 @@ describe('reconcile: a baseline (baselineService)', () => {
     expect(sim.vs?.spec).toEqual(pristine()?.spec);
   });
 
+  it('deletion mid-release takes the baseline out of the routes and points its Service at the stable', async () => {
+    const { sim, stable } = await releasing(withBaseline({ setWeight: 20 }, { pause: {} }));
+    await sim.settle();
+    expect(hosts(sim)).toEqual(['web-stable 60', 'web-canary 20', 'web-baseline 20']);
+    sim.rollout = {
+      ...sim.rollout,
+      metadata: { ...sim.rollout.metadata, deletionTimestamp: new Date(sim.now).toISOString() },
+    };
+    sim.writes = [];
+    await sim.pass();
+    expectInOrder(sim.writes, 'route web 100/0', `point web-baseline ${stable}`, 'finalizers []');
+    expect(sim.vs?.spec).toEqual(pristine()?.spec);
+  });
+
   it('a missing baseline Service stalls the Rollout, naming it and its field', async () => {
     const sim = new Sim(rolloutOf('web:1', withBaseline({ setWeight: 20 })));
     sim.services.delete('web-baseline');
