@@ -62,6 +62,11 @@ export interface ResolveInput {
   /** The Service compareToStable compares with: stable (canary), active (before a blue-green switch). */
   stableService?: string;
   /**
+   * A canary's baselineService: compareToStable compares with it instead, pods of the canary's age
+   * under the canary's load. The absolute builtins' shared-incident check keeps the stable.
+   */
+  baselineService?: string;
+  /**
    * Subset routing: the canonical revisions of the two sides, which share one Service. `service`
    * and `stableService` then only name the sides (the subsets) in messages. No stable revision:
    * nothing to compare with (a first release).
@@ -340,7 +345,11 @@ function compareMetrics(
         : 'compareToStable needs a Service under test and a stable Service to compare with',
     );
   }
-  const { canary, stable } = sidesOf(input, input.service);
+  const sides = sidesOf(input, input.service);
+  const { canary } = sides;
+  // A baseline is host-routed (the schema allows nothing else): its Service alone tells it apart.
+  const baseline = input.baselineService;
+  const stable = baseline === undefined ? sides.stable : { service: baseline, namespace: input.namespace };
   if (!stable) {
     throw new InvalidAnalysis('compareToStable under subset routing needs a stable revision to compare with');
   }
@@ -351,6 +360,7 @@ function compareMetrics(
   const base = {
     canaryService: canary.service,
     stableService: stable.service,
+    ...(baseline === undefined ? {} : { baseline: true }),
     ...revisionsOf(canary, stable),
     confidence: cmp.confidence ?? DEFAULT_CONFIDENCE,
     power: cmp.power ?? DEFAULT_POWER,

@@ -420,6 +420,7 @@ function namesObject(rollout: { spec: unknown }, kind: ReferencedKind, obj: Kube
   return [
     canary?.stableService,
     canary?.canaryService,
+    canary?.baselineService,
     blueGreen?.activeService,
     blueGreen?.previewService,
   ].includes(name);

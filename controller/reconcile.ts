@@ -18,7 +18,7 @@ import {
 import type { Effect } from '../machines/actions.ts';
 import { canaryReplicas } from '../machines/canary-scale.ts';
 import { type Decision, decide } from '../machines/decide.ts';
-import { type DesiredWorld, desiredWorld, requestRoutesAt } from '../machines/desired.ts';
+import { baselineRevisionOf, type DesiredWorld, desiredWorld, requestRoutesAt } from '../machines/desired.ts';
 import type { GateKind, GateObservation, ReleaseEvent, SignalEvent } from '../machines/events.ts';
 import { controlledBy, notOwnedMessage, serviceRefusal } from '../machines/ownership.ts';
 import { deploymentReplicas } from '../machines/workload-ref.ts';
@@ -28,13 +28,20 @@ import { type AnalysisDeps, analysisProblem, startAnalysisRun } from './analysis
 import type { EventRecorder } from './kube/events.ts';
 import { parseRollout } from './parse-cache.ts';
 import { type PodAccess, type RestartOutcome, reconcileRestart } from './restart.ts';
-import { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, revisionOf, sameJson } from './revision.ts';
+import {
+  BASELINE_LABEL,
+  REVISION_LABEL,
+  REVISION_NUMBER_ANNOTATION,
+  revisionOf,
+  sameJson,
+} from './revision.ts';
 import { desiredConditions, mergeConditions, type Problem } from './rollout-conditions.ts';
 import { subsetPatch, subsetRevisions } from './traffic/destination-rule.ts';
 import { describeRouters, type Router, routersFor } from './traffic/router.ts';
 import { splitsFor } from './traffic/split.ts';
 import { locate, RoutingError, sameService } from './traffic/virtual-service.ts';
 import {
+  baselineReplicaSetFor,
   type ResolvedRollout,
   refusedReplicaSet,
   replicaSetFor,
@@ -406,7 +413,15 @@ function observe(pass: Pass, status: RolloutStatus, foreign: Map<GateRefSeen, st
         weight: status.canary?.weight ?? 0,
         promoteFull: status.promoteFull === true,
       });
-  const ready = replicaSetReady(current, wanted);
+  // A baseline is the canary's yardstick: the canary counts as ready, and as having the pods
+  // a weight needs, only when its baseline does too, so no weight goes to a baseline without pods.
+  const stable = status.stableRevision;
+  const baseline =
+    spec.strategy.canary?.baselineService !== undefined && stable !== undefined && stable !== pass.revision
+      ? bySelf(baselineRevisionOf(stable))
+      : current;
+  const ready = replicaSetReady(current, wanted) && replicaSetReady(baseline, wanted);
+  const available = (rs: V1ReplicaSet | undefined) => rs?.status?.availableReplicas ?? 0;
   const gates: Partial<Record<GateKind, GateObservation>> = {};
   for (const [ref, message] of foreign) {
     // The machine matches observations to its gates by name; the key only keeps the two apart.
@@ -432,7 +447,7 @@ function observe(pass: Pass, status: RolloutStatus, foreign: Map<GateRefSeen, st
     now: pass.now,
     revision: pass.revision,
     ready: { canary: ready, preview: ready },
-    canaryAvailable: current?.status?.availableReplicas ?? 0,
+    canaryAvailable: Math.min(available(current), available(baseline)),
     gates,
   };
 }
@@ -443,6 +458,7 @@ function namedServices(spec: RolloutSpec): { field: string; name: string }[] {
   return [
     { field: 'spec.strategy.canary.stableService', name: canary?.stableService },
     { field: 'spec.strategy.canary.canaryService', name: canary?.canaryService },
+    { field: 'spec.strategy.canary.baselineService', name: canary?.baselineService },
     { field: 'spec.strategy.blueGreen.activeService', name: blueGreen?.activeService },
     { field: 'spec.strategy.blueGreen.previewService', name: blueGreen?.previewService },
   ].filter((s): s is { field: string; name: string } => s.name !== undefined);
@@ -565,12 +581,16 @@ function observedWorld(
   }
   const podMetadata: Record<string, RoleMetadata> = {};
   for (const [revision, rs] of byRevision(pass)) podMetadata[revision] = recordedRoleMetadata(rs);
+  const baselines = [...byRevision(pass)].filter(
+    ([, rs]) => rs.metadata?.labels?.[BASELINE_LABEL] !== undefined,
+  );
   const observed: ObservedWorld = {
     templateRevision: pass.revision,
     replicas,
     services,
     numbers,
     podMetadata,
+    baselines: baselines.map(([revision]) => revision),
   };
   const stableService = pass.rollout.spec.strategy.canary?.stableService;
   if (stableService !== undefined) observed.stableService = stableService;
@@ -587,7 +607,9 @@ function observedWorld(
     // canary (so a fall is seen as one), matched only when every one gives the desired weight.
     observed.route = {
       weight: canaryWeight,
-      matchesDesired: routed.every(({ view }) => view.patch(wanted, desired.requestRoutes).length === 0),
+      matchesDesired: routed.every(
+        ({ view }) => view.patch(wanted, desired.requestRoutes, desired.baseline?.weight).length === 0,
+      ),
     };
   }
   return observed;
@@ -597,8 +619,12 @@ function observedWorld(
 async function carryOut(deps: ReconcileDeps, pass: Pass, write: Write): Promise<void> {
   switch (write.type) {
     case 'createReplicaSet': {
-      const number = nextRevisionNumber(pass.replicaSets);
-      const rs = replicaSetFor(pass.rollout, write.revision, number, write.replicas);
+      const copied = write.of === undefined ? undefined : byRevision(pass).get(write.of);
+      // A baseline whose stable is not there (yet) waits: its template is the stable's.
+      if (write.of !== undefined && !copied) return;
+      const rs = copied
+        ? baselineReplicaSetFor(pass.rollout, copied, write.revision, write.replicas)
+        : replicaSetFor(pass.rollout, write.revision, nextRevisionNumber(pass.replicaSets), write.replicas);
       // Already there: our own create the cache has not shown yet, or someone else's object
       // under our name. The second is never scaled or given traffic.
       const existing = await deps.writer.ensureReplicaSet(rs);
@@ -638,7 +664,7 @@ async function carryOut(deps: ReconcileDeps, pass: Pass, write: Write): Promise<
     }
     case 'setWeight': {
       for (const { router, view } of routedViews(deps.world, pass.namespace, pass.routers)) {
-        const ops = view.patch(write.weight, write.requestRoutes);
+        const ops = view.patch(write.weight, write.requestRoutes, write.baseline);
         if (ops.length) await deps.writer.patchRoute(router.kind, pass.namespace, router.name, ops);
       }
       return;

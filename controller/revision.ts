@@ -1,6 +1,11 @@
 import type { PodTemplate } from '../crds/index.ts';
 
-export { REVISION_LABEL, REVISION_NUMBER_ANNOTATION, ROLLOUT_LABEL } from '../crds/labels.ts';
+export {
+  BASELINE_LABEL,
+  REVISION_LABEL,
+  REVISION_NUMBER_ANNOTATION,
+  ROLLOUT_LABEL,
+} from '../crds/labels.ts';
 
 /** JSON with object keys sorted, so equal templates hash equal whatever order git wrote them in. */
 export function canonicalJson(value: unknown): string {

@@ -10,7 +10,13 @@ import {
 } from '../crds/index.ts';
 import { CANONICAL_REVISION_LABEL, POD_TEMPLATE_ANNOTATION } from '../crds/labels.ts';
 import { statusCode } from './kube/client.ts';
-import { canonicalJson, REVISION_LABEL, REVISION_NUMBER_ANNOTATION, ROLLOUT_LABEL } from './revision.ts';
+import {
+  BASELINE_LABEL,
+  canonicalJson,
+  REVISION_LABEL,
+  REVISION_NUMBER_ANNOTATION,
+  ROLLOUT_LABEL,
+} from './revision.ts';
 import type { Problem } from './rollout-conditions.ts';
 
 const MAX_NAME = 253;
@@ -77,6 +83,41 @@ export function replicaSetFor(
       } as NonNullable<V1ReplicaSet['spec']>['template'],
     },
   };
+}
+
+/**
+ * A baseline's ReplicaSet: the stable's pod template (as recorded on the stable's ReplicaSet)
+ * under the baseline's own revision, without a revision number, labelled with the stable it
+ * copies.
+ */
+export function baselineReplicaSetFor(
+  rollout: ResolvedRollout,
+  stable: V1ReplicaSet,
+  revision: string,
+  replicas: number,
+): V1ReplicaSet {
+  const template = recordedTemplate(stable);
+  const rs = replicaSetFor({ ...rollout, spec: { ...rollout.spec, template } }, revision, 0, replicas);
+  const { [REVISION_NUMBER_ANNOTATION]: _number, ...annotations } = rs.metadata?.annotations ?? {};
+  const of = stable.metadata?.labels?.[REVISION_LABEL] ?? '';
+  return {
+    ...rs,
+    metadata: { ...rs.metadata, labels: { ...rs.metadata?.labels, [BASELINE_LABEL]: of }, annotations },
+  };
+}
+
+/**
+ * The template a ReplicaSet was created from: the verbatim copy Sluice recorded, or (on one
+ * created without it) its own, which differs only by the server's defaults.
+ */
+function recordedTemplate(rs: V1ReplicaSet): PodTemplate {
+  const text = rs.metadata?.annotations?.[POD_TEMPLATE_ANNOTATION];
+  try {
+    if (text !== undefined) return JSON.parse(text) as PodTemplate;
+  } catch {
+    // unreadable: the ReplicaSet's own template below
+  }
+  return rs.spec?.template as PodTemplate;
 }
 
 /** The merge patch that points a Service at a revision, touching no other selector key. */

@@ -591,6 +591,10 @@ export const RunMetric = Metric.extend({
       stableService: z.string(),
       canaryRevision: z.string().optional().meta({ description: CANARY_REVISION }),
       stableRevision: z.string().optional().meta({ description: STABLE_REVISION }),
+      baseline: z.boolean().optional().meta({
+        description:
+          "stableService is the canary's fresh baseline (baselineService), not the stable: messages name it so.",
+      }),
       confidence: z.number(),
       power: z.number().optional(),
       minRequests: NonNegativeInt,

@@ -4,6 +4,11 @@ export const REVISION_LABEL = 'sluice.dev/revision';
 export const ROLLOUT_LABEL = 'sluice.dev/rollout';
 export const INSTANCE_LABEL = 'sluice.dev/controller-instance';
 export const REVISION_NUMBER_ANNOTATION = 'sluice.dev/revision-number';
+/**
+ * On a baseline's ReplicaSet (baselineService): the stable revision whose template it runs. A
+ * baseline is not a revision of the Rollout: it has no number and is never kept as history.
+ */
+export const BASELINE_LABEL = 'sluice.dev/baseline-of';
 /** The Rollout's pod template at that revision, verbatim (the ReplicaSet's copy has server defaults). */
 export const POD_TEMPLATE_ANNOTATION = 'sluice.dev/pod-template';
 /** On a ReplicaSet: the role metadata (canaryMetadata / stableMetadata) Sluice last put on its pods, as JSON. */

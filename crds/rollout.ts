@@ -410,10 +410,20 @@ const HEADER_ROUTE_NOT_MANAGED =
 const ROUTING_NEEDS_SERVICES =
   'traffic routing needs both stableService and canaryService, or an Istio destinationRule to route by subsets';
 
+const BASELINE_NEEDS_HOST_ROUTING =
+  'baselineService needs trafficRouting.istio without a destinationRule: the baseline is a third Service in the VirtualService';
+const BASELINE_DIFFERS = 'baselineService must differ from stableService and canaryService';
+const BASELINE_ALONE =
+  'baselineService does not combine with sessionAffinity or setMirrorRoute yet: their routes know two destinations';
+
 export const CanaryStrategy = z
   .object({
     stableService: DnsLabel.optional(),
     canaryService: DnsLabel.optional(),
+    baselineService: DnsLabel.optional().meta({
+      description:
+        'A Service for a fresh baseline: while a release runs, a ReplicaSet of the stable template at the canary size takes as much traffic as the canary, and compareToStable compares the canary with it.',
+    }),
     trafficRouting: TrafficRouting.optional(),
     sessionAffinity: SessionAffinity.optional(),
     analysis: BackgroundGates.optional().meta({
@@ -472,6 +482,21 @@ export const CanaryStrategy = z
         message: ROUTING_NEEDS_SERVICES,
         fieldPath: '.trafficRouting',
       },
+      {
+        rule: '!has(self.baselineService) || (has(self.trafficRouting) && has(self.trafficRouting.istio) && !has(self.trafficRouting.istio.destinationRule))',
+        message: BASELINE_NEEDS_HOST_ROUTING,
+        fieldPath: '.baselineService',
+      },
+      {
+        rule: '!has(self.baselineService) || ((!has(self.stableService) || self.baselineService != self.stableService) && (!has(self.canaryService) || self.baselineService != self.canaryService))',
+        message: BASELINE_DIFFERS,
+        fieldPath: '.baselineService',
+      },
+      {
+        rule: '!has(self.baselineService) || (!has(self.sessionAffinity) && (!has(self.steps) || !self.steps.exists(s, has(s.setMirrorRoute))))',
+        message: BASELINE_ALONE,
+        fieldPath: '.baselineService',
+      },
     ],
   })
   .refine(
@@ -507,6 +532,24 @@ export const CanaryStrategy = z
       c.trafficRouting.istio?.destinationRule !== undefined ||
       (c.stableService !== undefined && c.canaryService !== undefined),
     { message: ROUTING_NEEDS_SERVICES, path: ['trafficRouting'] },
+  )
+  .refine(
+    (c) =>
+      c.baselineService === undefined ||
+      (c.trafficRouting?.istio !== undefined && c.trafficRouting.istio.destinationRule === undefined),
+    { message: BASELINE_NEEDS_HOST_ROUTING, path: ['baselineService'] },
+  )
+  .refine(
+    (c) =>
+      c.baselineService === undefined ||
+      (c.baselineService !== c.stableService && c.baselineService !== c.canaryService),
+    { message: BASELINE_DIFFERS, path: ['baselineService'] },
+  )
+  .refine(
+    (c) =>
+      c.baselineService === undefined ||
+      (c.sessionAffinity === undefined && !(c.steps ?? []).some((s) => s.setMirrorRoute)),
+    { message: BASELINE_ALONE, path: ['baselineService'] },
   )
   .refine((c) => c.trafficRouting !== undefined || c.sessionAffinity === undefined, {
     message: SESSION_AFFINITY_NEEDS_ROUTING,

@@ -29,6 +29,12 @@ export interface DesiredWorld {
   /** Percent of traffic the VirtualService gives the new revision, when traffic is routed. */
   weight?: number;
   /**
+   * baselineService, while a release runs: a fresh copy of the stable (`of`) under its own
+   * revision, in `replicas` at the canary's size, taking `weight` percent. Absent: no baseline
+   * ReplicaSet and no baseline destination in the route.
+   */
+  baseline?: Baseline;
+  /**
    * Routes by request (setHeaderRoute, setMirrorRoute steps taken so far), in the order they go
    * ahead of the user's routes; with `managed`, every name Sluice owns.
    */
@@ -38,6 +44,25 @@ export interface DesiredWorld {
   /** Revision → the labels and annotations its pods carry for their role (canary/stableMetadata). */
   podMetadata?: Record<string, RoleMetadata>;
 }
+
+export interface Baseline {
+  revision: string;
+  /** The revision whose pod template the baseline runs: the stable's. */
+  of: string;
+  weight: number;
+}
+
+/**
+ * The revision label of a stable's baseline: its own value, so the stable Service (which selects
+ * the stable's value alone) never sends the stable's share to the baseline's pods.
+ */
+export const baselineRevisionOf = (stable: string): string => `${stable}-baseline`;
+
+/**
+ * The baseline's share: as much as the canary's, so both are measured under the same load, and
+ * never more than the stable has left to give.
+ */
+export const baselineWeight = (canaryWeight: number): number => Math.min(canaryWeight, 100 - canaryWeight);
 
 /** A route Sluice puts ahead of the user's: by header to the canary alone, or mirroring to it. */
 export type RequestRoute =
@@ -177,6 +202,16 @@ export function desiredWorld(
       world.services[canary.canaryService] = releasing && !status?.abort ? current : stable;
     if (canary.trafficRouting) {
       world.weight = status?.canary?.weight ?? 0;
+      if (canary.baselineService) {
+        // Only a release compares, so only a release has a baseline; at rest its Service selects
+        // the stable, so it always selects pods that exist.
+        const baseline = releasing && !status?.abort ? baselineRevisionOf(stable) : undefined;
+        world.services[canary.baselineService] = baseline ?? stable;
+        if (baseline !== undefined) {
+          world.replicas[baseline] = world.replicas[current] ?? 0;
+          world.baseline = { revision: baseline, of: stable, weight: baselineWeight(world.weight) };
+        }
+      }
       const headers = requestRoutesAt(
         canary,
         status?.currentStepIndex ?? 0,

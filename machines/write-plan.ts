@@ -30,16 +30,22 @@ export interface ObservedWorld {
   numbers?: Record<string, number>;
   /** Revision → the role metadata last put on its pods (absent: none). */
   podMetadata?: Record<string, RoleMetadata>;
+  /** The revisions in `replicas` whose ReplicaSet is a baseline: they go whole when not wanted. */
+  baselines?: string[];
 }
 
 export type Write =
-  | { type: 'createReplicaSet'; revision: string; replicas: number }
+  /** `of`: a baseline, running that revision's pod template under its own revision. */
+  | { type: 'createReplicaSet'; revision: string; replicas: number; of?: string }
   | { type: 'scaleReplicaSet'; revision: string; from: number; to: number }
   | { type: 'pointService'; service: string; revision: string }
   /** One write for every subset that moves: the DestinationRule is one object. */
   | { type: 'pointSubsets'; revisions: Record<string, string> }
-  /** The canary's weight, and the header routes ahead of the weighted ones (absent: none to manage). */
-  | { type: 'setWeight'; weight: number; requestRoutes?: RequestRoutes }
+  /**
+   * The canary's weight, and the header routes ahead of the weighted ones (absent: none to manage);
+   * `baseline`: the baseline destination's weight (absent: no baseline destination).
+   */
+  | { type: 'setWeight'; weight: number; requestRoutes?: RequestRoutes; baseline?: number }
   | { type: 'deleteReplicaSet'; revision: string }
   | { type: 'setPodMetadata'; revision: string; metadata: RoleMetadata; previous: RoleMetadata };
 
@@ -56,7 +62,8 @@ export const addsCapacity = (w: Write): boolean =>
  *    right pods, and a promotion points the stable Service (or subset) at the new revision before
  *    the canary weight falls to 0, or for one write the whole load would be back on the old one;
  * 3. capacity last: revisions that must shrink shrink once no traffic is sent to them;
- * 4. history: ReplicaSets already at zero beyond `desired.historyLimit` go, oldest first.
+ * 4. history: ReplicaSets already at zero beyond `desired.historyLimit` go, oldest first; a
+ *    baseline no longer wanted goes whole, after the weight is off it: it is never history.
  * Revisions in `desired.keep` (a scale-down not due yet) are left as they are. An idle world
  * plans nothing.
  */
@@ -67,15 +74,27 @@ export function planWrites(observed: ObservedWorld, desired: DesiredWorld): Writ
       : desired.keep.includes(revision)
         ? undefined
         : 0;
+  const baselines = observed.baselines ?? [];
+  const unwantedBaselines = baselines.filter((revision) => revision !== desired.baseline?.revision);
   const scales = Object.entries(observed.replicas).flatMap(([revision, from]) => {
     const to = wanted(revision);
-    return to === undefined || to === from ? [] : [{ type: 'scaleReplicaSet' as const, revision, from, to }];
+    return to === undefined || to === from || unwantedBaselines.includes(revision)
+      ? []
+      : [{ type: 'scaleReplicaSet' as const, revision, from, to }];
   });
   const created = desired.replicas[observed.templateRevision];
   const create: Write[] =
     created !== undefined && !(observed.templateRevision in observed.replicas)
       ? [{ type: 'createReplicaSet', revision: observed.templateRevision, replicas: created }]
       : [];
+  const baseline = desired.baseline;
+  if (baseline !== undefined && !(baseline.revision in observed.replicas))
+    create.push({
+      type: 'createReplicaSet',
+      revision: baseline.revision,
+      replicas: desired.replicas[baseline.revision] ?? 0,
+      of: baseline.of,
+    });
 
   const points: Write[] = Object.entries(desired.services)
     .filter(([service, revision]) => observed.services[service] !== revision)
@@ -93,6 +112,7 @@ export function planWrites(observed: ObservedWorld, desired: DesiredWorld): Writ
             type: 'setWeight',
             weight: desired.weight,
             ...(desired.requestRoutes ? { requestRoutes: desired.requestRoutes } : {}),
+            ...(baseline ? { baseline: baseline.weight } : {}),
           },
         ]
       : [];
@@ -116,6 +136,7 @@ export function planWrites(observed: ObservedWorld, desired: DesiredWorld): Writ
     ...scales.filter((w) => w.to > w.from),
     ...traffic,
     ...scales.filter((w) => w.to < w.from),
+    ...unwantedBaselines.map((revision) => ({ type: 'deleteReplicaSet' as const, revision })),
     ...roleMetadata(observed, desired),
     ...pastHistory(observed, desired),
   ];

@@ -66,7 +66,8 @@ export function judgeSamples(metric: RunMetric, samples: Parameters<typeof error
         ? compareLatencyP99(canary, stable, c.maxIncreasePercent ?? 0, common)
         : compareLatencyDistribution(canary, stable, c.maxShiftPoints ?? 0, common);
   }
-  return { phase: PHASE[comparison.verdict], ...describe(comparison, c.minRequests) };
+  const side = c.baseline === true ? 'baseline' : 'stable';
+  return { phase: PHASE[comparison.verdict], ...describe(comparison, c.minRequests, side) };
 }
 
 export async function look(
@@ -86,13 +87,15 @@ const n = (x: number) => String(Math.round(x));
 function describe(
   c: Comparison,
   minRequests: number,
+  /** What the other side is called: the stable, or the canary's fresh baseline. */
+  side: 'stable' | 'baseline',
 ): { value: string; message: string; comparison: Comparison } {
-  const arms = `canary ${n(c.canary.requests)} requests, stable ${n(c.stable.requests)}`;
+  const arms = `canary ${n(c.canary.requests)} requests, ${side} ${n(c.stable.requests)}`;
   let value: string;
-  if (c.test === 'errors') value = `canary ${c.canary.value}% vs stable ${c.stable.value}% errors`;
+  if (c.test === 'errors') value = `canary ${c.canary.value}% vs ${side} ${c.stable.value}% errors`;
   else if (c.test === 'latencyP99')
-    value = `p99 canary ${c.canary.value ?? '?'} ms vs stable ${c.stable.value ?? '?'} ms`;
-  else value = `p50 canary ${c.canary.value ?? '?'} ms vs stable ${c.stable.value ?? '?'} ms`;
+    value = `p99 canary ${c.canary.value ?? '?'} ms vs ${side} ${c.stable.value ?? '?'} ms`;
+  else value = `p50 canary ${c.canary.value ?? '?'} ms vs ${side} ${c.stable.value ?? '?'} ms`;
   const what =
     c.test === 'errors'
       ? 'error increase'
@@ -104,13 +107,13 @@ function describe(
   // Why a pass is a pass: the chance a regression of the configured size had of being caught.
   const power = `a regression of ${c.regression} points would have been caught with probability ${c.power} (need ${c.powerRequired})`;
   const message = {
-    worse: `canary worse than stable: ${bounds} (${reached}; ${arms})`,
+    worse: `canary worse than ${side}: ${bounds} (${reached}; ${arms})`,
     // A pass on power says the power; a pass on the bounds (the canary confidently within the
     // allowed increase) is the stronger statement and says the confidence.
     notWorse:
       c.power >= c.powerRequired
-        ? `canary not worse than stable: ${bounds}; ${power} (${arms})`
-        : `canary not worse than stable: ${bounds} (${reached}; ${arms})`,
+        ? `canary not worse than ${side}: ${bounds}; ${power} (${arms})`
+        : `canary not worse than ${side}: ${bounds} (${reached}; ${arms})`,
     undecided: `undecided so far: ${bounds} (${reached}); ${power} (${arms})`,
     tooFewRequests: `too few requests to judge yet (${arms}; need ${minRequests} each)`,
   }[c.verdict];

@@ -59,6 +59,16 @@ export function comparedService(rollout: Rollout, gate: GateKind): string | unde
 }
 
 /**
+ * compareToStable's side when the canary has a fresh baseline. The shared-incident check of the
+ * absolute builtins keeps the stable: a dependency's outage reaches pods of any age, and the
+ * stable, with most of the traffic, shows it with the most requests.
+ */
+const baselineOf = (rollout: Rollout): { baselineService?: string } => {
+  const baselineService = rollout.spec.strategy.canary?.baselineService;
+  return baselineService === undefined ? {} : { baselineService };
+};
+
+/**
  * The canonical revisions that tell the sides apart under subset routing, where both share one
  * Service; undefined otherwise. The pods carry their `sluice.dev/revision` value as Istio's
  * canonical revision. No stable side when there is no stable yet or the stable is the revision
@@ -118,6 +128,7 @@ export function analysisRunFor(
       namespace,
       service: measuredService(rollout, start.gate),
       stableService: comparedService(rollout, start.gate),
+      ...baselineOf(rollout),
       ...(revisions ? { revisions } : {}),
       templates,
       ...(policy ? { policy } : {}),

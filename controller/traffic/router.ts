@@ -6,7 +6,7 @@ import type { RequestRoutes } from '../../machines/desired.ts';
 import type { World } from '../world.ts';
 import { type GatewayRouteKind, routeRoutingPatch, routeWeight } from './gateway-route.ts';
 import { splitsFor } from './split.ts';
-import { currentWeight, type JsonPatchOp, routingPatch } from './virtual-service.ts';
+import { type BaselineWeight, currentWeight, type JsonPatchOp, routingPatch } from './virtual-service.ts';
 
 export type RoutedKind = 'VirtualService' | GatewayRouteKind;
 
@@ -18,10 +18,10 @@ export interface RoutedView {
   /** The canary's weight; undefined when its routes disagree. Throws RoutingError when they are missing. */
   weight(): number | undefined;
   /**
-   * The JSON Patch that gives the canary this weight (the stable the rest) and, when given, puts
-   * the header routes in place; empty when it has all that already.
+   * The JSON Patch that gives the canary this weight (the baseline its own, the stable the rest)
+   * and, when given, puts the header routes in place; empty when it has all that already.
    */
-  patch(weight: number, requestRoutes?: RequestRoutes): JsonPatchOp[];
+  patch(weight: number, requestRoutes?: RequestRoutes, baseline?: BaselineWeight): JsonPatchOp[];
 }
 
 export interface Router {
@@ -75,7 +75,7 @@ export function routersFor(spec: RolloutSpec): Router[] {
         return (
           vs && {
             weight: () => currentWeight(vs, split),
-            patch: (weight, headers) => routingPatch(vs, split, weight, headers),
+            patch: (weight, headers, baseline) => routingPatch(vs, split, weight, headers, baseline),
           }
         );
       },

@@ -8,7 +8,8 @@ export interface Split extends RouteSplit {
 /**
  * Which two backends a Rollout splits traffic between, in each VirtualService it names (one,
  * or several given the same weight). Canary: stable vs canary Service, or stable vs canary
- * subset of the DestinationRule. Blue-green: active vs preview Service, at 0 or 100.
+ * subset of the DestinationRule, plus the baseline Service when it has one. Blue-green: active
+ * vs preview Service, at 0 or 100.
  */
 export function splitsFor(spec: RolloutSpec): Split[] {
   const { canary, blueGreen } = spec.strategy;
@@ -22,5 +23,11 @@ export function splitsFor(spec: RolloutSpec): Split[] {
       ? { stable: { host: canary.stableService }, canary: { host: canary.canaryService } }
       : { stable: { host: blueGreen?.activeService }, canary: { host: blueGreen?.previewService } };
   const refs = istio.virtualServices ?? (istio.virtualService ? [istio.virtualService] : []);
-  return refs.map((ref) => ({ virtualService: ref.name, routes: ref.routes, ...hosts }));
+  const baseline = canary?.baselineService;
+  return refs.map((ref) => ({
+    virtualService: ref.name,
+    routes: ref.routes,
+    ...hosts,
+    ...(baseline !== undefined && { baseline: { host: baseline } }),
+  }));
 }

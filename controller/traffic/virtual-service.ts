@@ -47,11 +47,19 @@ export interface Split {
   routes?: string[];
   stable: Backend;
   canary: Backend;
+  /**
+   * baselineService: a third destination Sluice adds to each route while a release runs and
+   * takes out after, so at rest the routes are the author's two.
+   */
+  baseline?: { host: string };
 }
 
 export type JsonPatchOp =
   | { op: 'test'; path: string; value: unknown }
   | { op: 'replace' | 'add'; path: string; value: unknown };
+
+/** The baseline's weight in the routes (undefined: no baseline destination). */
+export type BaselineWeight = number | undefined;
 
 export class RoutingError extends Error {}
 
@@ -75,6 +83,8 @@ interface Located {
   name: string;
   stable: number;
   canary: number;
+  /** The baseline destination's index; -1 when the route has none. */
+  baseline: number;
   route: RouteDestination[];
 }
 
@@ -92,18 +102,21 @@ export function locate(vs: VirtualService, split: Split): Located[] {
     const destinations = route.route ?? [];
     const stable = destinations.findIndex((d) => matches(d.destination, split.stable, namespace));
     const canary = destinations.findIndex((d) => matches(d.destination, split.canary, namespace));
+    const baseline = split.baseline
+      ? destinations.findIndex((d) => matches(d.destination, split.baseline as Backend, namespace))
+      : -1;
     if (stable < 0 || canary < 0 || stable === canary) {
       const missing = stable < 0 ? split.stable : split.canary;
       return new RoutingError(
         `${where}: ${section} route '${name}' has no destination for ${describe(missing)}`,
       );
     }
-    if (destinations.length !== 2) {
+    if (destinations.length !== (baseline < 0 ? 2 : 3)) {
       return new RoutingError(
-        `${where}: ${section} route '${name}' has ${destinations.length} destinations; Sluice splits routes with exactly a stable and a canary destination`,
+        `${where}: ${section} route '${name}' has ${destinations.length} destinations; Sluice splits routes with exactly a stable and a canary destination${split.baseline ? ' (and the baseline it adds)' : ''}`,
       );
     }
-    return { section, index, name, stable, canary, route: destinations };
+    return { section, index, name, stable, canary, baseline, route: destinations };
   };
 
   if (split.routes && split.routes.length > 0) {
@@ -138,17 +151,35 @@ export function currentWeight(vs: VirtualService, split: Split): number | undefi
 }
 
 /**
- * A JSON Patch setting the canary weight (stable gets the rest). It starts with a test of
- * resourceVersion so a write based on a stale read fails instead of undoing someone's edit.
- * Empty when the weights are already right.
+ * A JSON Patch setting the canary weight (the baseline its weight, the stable the rest). It
+ * starts with a test of resourceVersion so a write based on a stale read fails instead of
+ * undoing someone's edit. Empty when the weights are already right.
  */
-export function weightPatch(vs: VirtualService, split: Split, canaryWeight: number): JsonPatchOp[] {
+export function weightPatch(
+  vs: VirtualService,
+  split: Split,
+  canaryWeight: number,
+  baselineWeight?: BaselineWeight,
+): JsonPatchOp[] {
   const ops: JsonPatchOp[] = [];
+  const baseline = split.baseline ? baselineWeight : undefined;
   for (const r of locate(vs, split)) {
+    if (r.baseline >= 0 !== (baseline !== undefined)) {
+      // The baseline comes or goes: the route's list is written whole, since a removal would
+      // shift the indexes of any other op on it.
+      ops.push({
+        op: 'replace',
+        path: `/spec/${r.section}/${r.index}/route`,
+        value: withBaseline(r, split, canaryWeight, baseline),
+      });
+      continue;
+    }
     for (const [slot, weight] of [
-      [r.stable, 100 - canaryWeight],
+      [r.stable, 100 - canaryWeight - (baseline ?? 0)],
       [r.canary, canaryWeight],
+      [r.baseline, baseline ?? 0],
     ] as const) {
+      if (slot < 0) continue;
       const current = r.route[slot]?.weight;
       if (current === weight) continue;
       ops.push({
@@ -160,6 +191,29 @@ export function weightPatch(vs: VirtualService, split: Split, canaryWeight: numb
   }
   if (ops.length === 0) return ops;
   return [{ op: 'test', path: '/metadata/resourceVersion', value: vs.metadata.resourceVersion }, ...ops];
+}
+
+/**
+ * The route's destinations at these weights, with the baseline put in (last, a copy of the
+ * canary's destination but for its host, so port and options are the same) or taken out.
+ */
+function withBaseline(
+  r: Located,
+  split: Split,
+  canaryWeight: number,
+  baseline: BaselineWeight,
+): RouteDestination[] {
+  const own = r.route.filter((_, i) => i !== r.baseline);
+  const weighed = own.map((d) => {
+    if (d === r.route[r.canary]) return { ...d, weight: canaryWeight };
+    return d === r.route[r.stable] ? { ...d, weight: 100 - canaryWeight - (baseline ?? 0) } : d;
+  });
+  const canary = r.route[r.canary] as RouteDestination;
+  if (baseline === undefined || !split.baseline) return weighed;
+  return [
+    ...weighed,
+    { ...canary, destination: { ...canary.destination, host: split.baseline.host }, weight: baseline },
+  ];
 }
 
 /** Argo's string match as Istio's (the same three keys). */
@@ -322,15 +376,18 @@ export function routingPatch(
   split: Split,
   canaryWeight: number,
   routes: RequestRoutes | undefined,
+  baseline?: BaselineWeight,
 ): JsonPatchOp[] {
   const http = routes && withRequestRoutes(vs, split, routes, canaryWeight);
-  if (!http) return weightPatch(vs, split, canaryWeight);
+  if (!http) return weightPatch(vs, split, canaryWeight, baseline);
   const next: VirtualService = { ...vs, spec: { ...structuredClone(vs.spec), http: structuredClone(http) } };
-  const weights = weightPatch(next, split, canaryWeight).filter((op) => op.op !== 'test');
+  const weights = weightPatch(next, split, canaryWeight, baseline).filter((op) => op.op !== 'test');
   for (const op of weights) {
     const [, , section, index, , slot] = op.path.split('/');
-    const dest = next.spec[section as Section]?.[Number(index)]?.route?.[Number(slot)];
-    if (dest) dest.weight = op.value as number;
+    const route = next.spec[section as Section]?.[Number(index)];
+    const dest = route?.route?.[Number(slot)];
+    if (slot === undefined && route) route.route = op.value as RouteDestination[];
+    else if (dest) dest.weight = op.value as number;
   }
   // The http list goes whole; TLS and TCP routes keep their places and take only their weights.
   return [

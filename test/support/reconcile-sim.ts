@@ -63,12 +63,15 @@ export class Sim {
   services = new Map<string, V1Service>([
     ['web-stable', service('web-stable', { app: 'web' })],
     ['web-canary', service('web-canary', { app: 'web' })],
+    ['web-baseline', service('web-baseline', { app: 'web' })],
     ['payments', service('payments', { app: 'payments' })],
   ]);
   replicaSets = new Map<string, V1ReplicaSet>();
   runs = new Map<string, AnalysisRun>();
   vs: VirtualService | undefined = virtualService();
   notes: EventInfo[] = [];
+  /** ReplicaSets (by name) whose pods never become available. */
+  podsHeld = new Set<string>();
   /** Every write, in the order the reconcile sent it. */
   writes: string[] = [];
   now = NOW;
@@ -98,11 +101,17 @@ export class Sim {
       const existing = this.replicaSets.get(name);
       if (existing) return existing;
       const replicas = rs.spec?.replicas ?? 0;
+      const up = this.podsHeld.has(name) ? 0 : replicas;
       this.replicaSets.set(name, {
         ...rs,
-        status: { replicas, availableReplicas: replicas, readyReplicas: replicas },
+        metadata: { ...rs.metadata, uid: `uid-${name}` },
+        status: { replicas, availableReplicas: up, readyReplicas: up },
       });
       return undefined;
+    },
+    deleteReplicaSet: async (_: string, name: string) => {
+      this.writes.push(`delete ${name}`);
+      this.replicaSets.delete(name);
     },
     scaleReplicaSet: async (_: string, name: string, replicas: number) => {
       this.writes.push(`scale ${name} ${replicas}`);
@@ -128,9 +137,14 @@ export class Sim {
     ) => {
       if (kind !== 'VirtualService') throw new Error(`the simulated world has no ${kind}`);
       const canary = ops.find((o) => o.path.endsWith('/route/1/weight'));
-      this.writes.push(`weight ${name} ${canary?.value ?? '?'}`);
+      const whole = ops.find((o) => o.path.endsWith('/route'));
+      const weights = (whole?.value as { weight?: number }[] | undefined)?.map((d) => d.weight).join('/');
+      this.writes.push(whole ? `route ${name} ${weights}` : `weight ${name} ${canary?.value ?? '?'}`);
       for (const op of ops) {
         const [, , , http, , route] = op.path.split('/');
+        const routed = this.vs?.spec.http?.[Number(http)];
+        if (op.op !== 'test' && routed && route === undefined)
+          routed.route = structuredClone(op.value) as never;
         if (op.op === 'test' || http === undefined || route === undefined) continue;
         const slot = this.vs?.spec.http?.[Number(http)]?.route?.[Number(route)];
         if (slot) slot.weight = op.value as number;

@@ -204,6 +204,36 @@ describe('an AnalysisRun for a subset-routed canary', () => {
   });
 });
 
+describe('an AnalysisRun for a canary with a baseline', () => {
+  const gates = { successRate: { min: 99 }, compareToStable: { errors: { maxIncreasePercent: 25 } } };
+  const withBaseline = (): Rollout => {
+    const r = rollout(gates);
+    Object.assign(r.spec.strategy.canary as object, {
+      baselineService: 'web-baseline',
+      trafficRouting: { istio: { virtualService: { name: 'web' } } },
+    });
+    return r;
+  };
+
+  it('compareToStable compares the canary with the baseline; the shared-incident check keeps the stable', () => {
+    const run = analysisRunFor(withBaseline(), { gate: 'background', name: 'r1', revision: 'new1' });
+    expect(run.spec.error).toBeUndefined();
+    const [rate, errors] = run.spec.metrics;
+    expect(errors?.compare).toMatchObject({
+      canaryService: 'web-canary',
+      stableService: 'web-baseline',
+      baseline: true,
+    });
+    expect(
+      analysisRunFor(rollout(gates), { gate: 'background', name: 'r1', revision: 'new1' }).spec.metrics[1]
+        ?.compare,
+    ).not.toHaveProperty('baseline');
+    expect(errors?.provider.prometheus?.query).toContain('destination_service_name="web-baseline"');
+    expect(errors?.provider.prometheus?.query).not.toContain('web-stable');
+    expect(rate?.absolute).toMatchObject({ canaryService: 'web-canary', stableService: 'web-stable' });
+  });
+});
+
 describe('compareToStable evidence across a re-run of its gate', () => {
   const compare = { interval: '1m', compareToStable: { errors: { maxIncreasePoints: 0.5 } } };
   const run = (name: string, created: string, evidenceSince?: string): AnalysisRun =>

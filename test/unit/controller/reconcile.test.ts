@@ -136,3 +136,89 @@ describe('reconcile: the writes of a pass, in order', () => {
     expect(outcome.actions).toEqual([]);
   });
 });
+
+describe('reconcile: a baseline (baselineService)', () => {
+  const withBaseline = (...s: unknown[]) => ({ ...steps(...s), baselineService: 'web-baseline' });
+  const hosts = (sim: Sim) => sim.vs?.spec.http?.[0]?.route?.map((d) => `${d.destination.host} ${d.weight}`);
+  const pristine = () => new Sim(rolloutOf('web:1')).vs;
+
+  it("a release runs the stable's template as a baseline, selected by its Service, before it gets the canary's share", async () => {
+    const { sim, stable, next } = await releasing(withBaseline({ setWeight: 20 }, { pause: {} }));
+    await sim.settle();
+    const baseline = replicaSetName('web', `${stable}-baseline`);
+    expectInOrder(
+      sim.writes,
+      `ensure ${replicaSetName('web', next)}`,
+      `ensure ${baseline}`,
+      `point web-baseline ${stable}-baseline`,
+      'route web 100/0/0',
+      'weight web 20',
+    );
+    const rs = sim.replicaSets.get(baseline);
+    expect(rs?.spec?.template?.spec?.containers?.[0]?.image).toBe('web:1');
+    expect(rs?.spec?.template?.metadata?.labels).toMatchObject({
+      'sluice.dev/revision': `${stable}-baseline`,
+    });
+    expect(rs?.metadata?.labels?.['sluice.dev/baseline-of']).toBe(stable);
+    expect(rs?.metadata?.annotations?.['sluice.dev/revision-number']).toBeUndefined();
+    expect(hosts(sim)).toEqual(['web-stable 60', 'web-canary 20', 'web-baseline 20']);
+  });
+
+  it('no weight moves while the baseline has no available pods', async () => {
+    const { sim, stable } = await releasing(withBaseline({ setWeight: 20 }, { pause: {} }));
+    sim.podsHeld.add(replicaSetName('web', `${stable}-baseline`));
+    await sim.settle();
+    expect(sim.rollout.status?.canary?.weight ?? 0).toBe(0);
+    expect(hosts(sim)).toEqual(['web-stable 100', 'web-canary 0', 'web-baseline 0']);
+  });
+
+  it('a promotion takes the baseline out of the route, then deletes it: the routes are as written', async () => {
+    const { sim, stable, next } = await releasing(
+      withBaseline({ setWeight: 20 }, { pause: { duration: '10s' } }),
+    );
+    await sim.settle();
+    sim.writes = [];
+    sim.now += 11_000;
+    await sim.settle();
+    expect(sim.rollout.status).toMatchObject({ phase: 'Healthy', stableRevision: next });
+    const baseline = replicaSetName('web', `${stable}-baseline`);
+    expectInOrder(sim.writes, `point web-stable ${next}`, 'route web 100/0', `delete ${baseline}`);
+    expect(sim.replicaSets.has(baseline)).toBe(false);
+    expect(sim.services.get('web-baseline')?.spec?.selector?.['sluice.dev/revision']).toBe(next);
+    expect(sim.vs?.spec).toEqual(pristine()?.spec);
+  });
+
+  it('deletion mid-release takes the baseline out of the routes and points its Service at the stable', async () => {
+    const { sim, stable } = await releasing(withBaseline({ setWeight: 20 }, { pause: {} }));
+    await sim.settle();
+    expect(hosts(sim)).toEqual(['web-stable 60', 'web-canary 20', 'web-baseline 20']);
+    sim.rollout = {
+      ...sim.rollout,
+      metadata: { ...sim.rollout.metadata, deletionTimestamp: new Date(sim.now).toISOString() },
+    };
+    sim.writes = [];
+    await sim.pass();
+    expectInOrder(sim.writes, 'route web 100/0', `point web-baseline ${stable}`, 'finalizers []');
+    expect(sim.vs?.spec).toEqual(pristine()?.spec);
+  });
+
+  it('a missing baseline Service stalls the Rollout, naming it and its field', async () => {
+    const sim = new Sim(rolloutOf('web:1', withBaseline({ setWeight: 20 })));
+    sim.services.delete('web-baseline');
+    const outcome = await sim.settle();
+    expect(outcome.problem?.reason).toBe('ServiceNotFound');
+    expect(outcome.problem?.message).toContain('shop/web-baseline');
+  });
+
+  it('an abort takes the weight off the canary and the baseline first, and deletes the baseline', async () => {
+    const { sim, stable } = await releasing(withBaseline({ setWeight: 20 }, probe, { pause: {} }));
+    await sim.settle();
+    sim.finishRun(sim.rollout.status?.analysis?.name ?? '', 'Failed');
+    sim.writes = [];
+    await sim.pass();
+    expect(sim.rollout.status?.phase).toBe('Degraded');
+    const baseline = replicaSetName('web', `${stable}-baseline`);
+    expectInOrder(sim.writes, 'route web 100/0', `point web-canary ${stable}`, `delete ${baseline}`);
+    expect(sim.vs?.spec).toEqual(pristine()?.spec);
+  });
+});

@@ -15,6 +15,7 @@ describe('splitsFor: the VirtualServices a Rollout weighs', () => {
       { virtualService: 'gateway', routes: undefined, stable: { host: 's' }, canary: { host: 'c' } },
     ]);
     expect(splitsFor(canarySpec([])).map((s) => s.virtualService)).toEqual(['vs']);
+    expect(splitsFor(canarySpec([], { baselineService: 'b' }))[0]?.baseline).toEqual({ host: 'b' });
   });
 
   it('the schema takes exactly one of virtualService and virtualServices, each name once', () => {

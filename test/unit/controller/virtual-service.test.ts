@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   currentWeight,
+  type JsonPatchOp,
   RoutingError,
+  routingPatch,
   sameService,
   type VirtualService,
   weightPatch,
@@ -140,5 +142,83 @@ describe('TLS and TCP routes (weight-only splits)', () => {
     const skewed = db();
     skewed.spec.tcp = [l4(50, 50)];
     expect(currentWeight(skewed, split)).toBeUndefined();
+  });
+});
+
+describe('a baseline destination (baselineService)', () => {
+  const split = { ...hostSplit, baseline: { host: 'checkout-baseline' } };
+  const written = {
+    name: 'primary',
+    route: [
+      { destination: { host: 'checkout-stable', port: { number: 80 } }, weight: 100 },
+      { destination: { host: 'checkout-canary', port: { number: 80 } }, weight: 0, headers: { x: 1 } },
+    ],
+  };
+  /** The patch as the API server applies it (its resourceVersion test aside). */
+  const applied = (before: VirtualService, ops: JsonPatchOp[]): VirtualService => {
+    const after = structuredClone(before);
+    for (const op of ops) {
+      if (op.op === 'test') continue;
+      const keys = op.path.split('/').slice(1);
+      const last = keys.pop() as string;
+      let at = after as unknown as Record<string, unknown>;
+      for (const k of keys) at = at[k] as Record<string, unknown>;
+      at[last] = op.value;
+    }
+    return after;
+  };
+  const weights = (v: VirtualService) => v.spec.http?.[0]?.route?.map((d) => [d.destination.host, d.weight]);
+
+  it('comes in with a release as a copy of the canary destination, taking its weight from the stable', () => {
+    const during = applied(vs([written]), routingPatch(vs([written]), split, 20, undefined, 20));
+    expect(during.spec.http?.[0]?.route?.[2]).toEqual({
+      destination: { host: 'checkout-baseline', port: { number: 80 } },
+      weight: 20,
+      headers: { x: 1 },
+    });
+    expect(weights(during)).toEqual([
+      ['checkout-stable', 60],
+      ['checkout-canary', 20],
+      ['checkout-baseline', 20],
+    ]);
+    expect(currentWeight(during, split)).toBe(20);
+    expect(routingPatch(during, split, 20, undefined, 20)).toEqual([]);
+  });
+
+  it('a hand edit of its weight is set back, and only the weights are written', () => {
+    const during = applied(vs([written]), routingPatch(vs([written]), split, 30, undefined, 30));
+    const edited = structuredClone(during);
+    (edited.spec.http?.[0]?.route?.[2] as { weight: number }).weight = 0;
+    (edited.spec.http?.[0]?.route?.[0] as { weight: number }).weight = 70;
+    expect(weightPatch(edited, split, 30, 30).slice(1)).toEqual([
+      { op: 'replace', path: '/spec/http/0/route/0/weight', value: 40 },
+      { op: 'replace', path: '/spec/http/0/route/2/weight', value: 30 },
+    ]);
+  });
+
+  it('goes when the release ends, leaving the routes as their author wrote them', () => {
+    const during = applied(vs([written]), routingPatch(vs([written]), split, 50, undefined, 50));
+    const after = applied(during, routingPatch(during, split, 0, undefined, undefined));
+    expect(after).toEqual(vs([written]));
+    expect(routingPatch(after, split, 0, undefined, undefined)).toEqual([]);
+  });
+
+  it('is left out of header routes, which send everything to the canary', () => {
+    const header = { name: 'beta', header: [{ headerName: 'x-beta', headerValue: { exact: '1' } }] };
+    const ops = routingPatch(vs([written]), split, 10, { wanted: [header], managed: ['beta'] }, 10);
+    const during = applied(vs([written]), ops);
+    expect(during.spec.http?.map((r) => r.route?.map((d) => [d.destination.host, d.weight]))).toEqual([
+      [['checkout-canary', 100]],
+      [
+        ['checkout-stable', 80],
+        ['checkout-canary', 10],
+        ['checkout-baseline', 10],
+      ],
+    ]);
+  });
+
+  it('any other third destination is still refused', () => {
+    const three = { ...written, route: [...written.route, { destination: { host: 'mirror' }, weight: 0 }] };
+    expect(() => weightPatch(vs([three]), split, 10, 10)).toThrow(/3 destinations/);
   });
 });

@@ -61,6 +61,40 @@ describe('desiredWorld', () => {
     expect(desiredWorld(canarySpec(), status, T0 + 10).keep).toEqual([]);
   });
 
+  it('canary with baselineService: while it releases, a baseline of the stable at the canary size takes the canary share', () => {
+    const spec = canarySpec([{ setCanaryScale: { replicas: 2 } }, { setWeight: 20 }, { pause: {} }], {
+      baselineService: 'b',
+    });
+    const at = (weight: number, stepIndex = 0) =>
+      desiredWorld(
+        spec,
+        { stableRevision: 'r1', currentRevision: 'r2', currentStepIndex: stepIndex, canary: { weight } },
+        T0,
+      );
+    expect(at(20, 1)).toMatchObject({
+      replicas: { r1: 4, r2: 2, 'r1-baseline': 2 },
+      services: { s: 'r1', c: 'r2', b: 'r1-baseline' },
+      weight: 20,
+      baseline: { revision: 'r1-baseline', of: 'r1', weight: 20 },
+    });
+    // Never more than the stable has left: at 70 the baseline takes 30 and the stable nothing.
+    expect(at(70).baseline?.weight).toBe(30);
+    expect(at(100).baseline?.weight).toBe(0);
+  });
+
+  it('canary with baselineService: at rest and after an abort there is no baseline, and its Service selects the stable', () => {
+    const spec = canarySpec([], { baselineService: 'b' });
+    for (const status of [
+      { stableRevision: 'r1', currentRevision: 'r1' },
+      { stableRevision: 'r1', currentRevision: 'r2', abort: true, canary: { weight: 0 } },
+    ]) {
+      const world = desiredWorld(spec, status, T0);
+      expect(world.baseline).toBeUndefined();
+      expect(world.replicas).toEqual({ r1: 4 });
+      expect(world.services.b).toBe('r1');
+    }
+  });
+
   it('blue-green by Service selector: preview scaled to previewReplicaCount, active selects the active revision', () => {
     const spec = blueGreenSpec({ previewReplicaCount: 2 });
     const status = { stableRevision: 'r1', currentRevision: 'r2', blueGreen: { activeRevision: 'r1' } };

@@ -74,6 +74,7 @@ export function worldOf(spec: RolloutSpec, status: RolloutStatus | undefined, no
     services: { ...desired.services },
     ...(desired.weight === undefined ? {} : { route: { weight: desired.weight, matchesDesired: false } }),
     ...(spec.strategy.canary?.stableService ? { stableService: spec.strategy.canary.stableService } : {}),
+    ...(desired.baseline ? { baselines: [desired.baseline.revision] } : {}),
   };
 }
 

@@ -36,12 +36,14 @@ const canarySpecs: fc.Arbitrary<RolloutSpec> = fc
       { maxLength: 6 },
     ),
     background: fc.boolean(),
+    baseline: fc.boolean(),
     scaleDownDelaySeconds: optional(fc.integer({ min: 0, max: 120 })),
     abortScaleDownDelaySeconds: optional(fc.integer({ min: 0, max: 120 })),
   })
-  .map(({ steps, background, ...delays }) =>
+  .map(({ steps, background, baseline, ...delays }) =>
     canarySpec(steps, {
       ...(background ? { analysis: gate } : {}),
+      ...(baseline ? { baselineService: 'b' } : {}),
       ...prune(delays),
     }),
   );
@@ -228,6 +230,17 @@ function checkRun(spec: RolloutSpec, moves: Move[], probe?: Probe) {
     // (3) weights come from the step list, or are 0 / 100: the weight the controller writes
     const desired = desiredWorld(spec, after, now);
     if (desired.weight !== undefined) expect(weights.has(desired.weight)).toBe(true);
+    // (5) a baseline only while a release runs, never with more than the canary's share or more
+    // than the stable has left
+    const releasing = after.currentRevision !== after.stableRevision && !after.abort;
+    expect(desired.baseline !== undefined).toBe(
+      spec.strategy.canary?.baselineService !== undefined && releasing,
+    );
+    if (desired.baseline) {
+      expect(desired.baseline.weight).toBeLessThanOrEqual(desired.weight ?? 0);
+      expect(desired.baseline.weight + (desired.weight ?? 0)).toBeLessThanOrEqual(100);
+      expect(desired.replicas[desired.baseline.revision]).toBe(desired.replicas[after.currentRevision ?? '']);
+    }
     // (1) no promotion while a required gate has not passed, unless promote-full was asked for
     if (before?.stableRevision !== undefined && after.stableRevision !== before.stableRevision) {
       const full = after.promoteFull ?? false;
@@ -246,6 +259,14 @@ function checkRun(spec: RolloutSpec, moves: Move[], probe?: Probe) {
       const { canary, blueGreen } = spec.strategy;
       if (canary && (before?.canary?.weight ?? 0) > 0)
         expect(first).toEqual({ type: 'setWeight', weight: 0 });
+      // and the baseline goes whole, once no weight is left on it
+      const baseline = desiredWorld(spec, before, now).baseline;
+      if (baseline) {
+        const deleted = writes.findIndex(
+          (w) => w.type === 'deleteReplicaSet' && w.revision === baseline.revision,
+        );
+        expect(deleted).toBeGreaterThan(writes.findIndex((w) => w.type === 'setWeight'));
+      }
       if (blueGreen && before?.blueGreen?.activeRevision !== stable)
         expect(first).toEqual({ type: 'pointService', service: blueGreen.activeService, revision: stable });
     }

@@ -102,6 +102,82 @@ describe('the order of writes', () => {
   });
 });
 
+describe('the order of writes with a baseline', () => {
+  const releasing: DesiredWorld = {
+    replicas: { r1: 4, r2: 4, 'r1-baseline': 4 },
+    keep: [],
+    services: { stable: 'r1', canary: 'r2', base: 'r1-baseline' },
+    weight: 10,
+    baseline: { revision: 'r1-baseline', of: 'r1', weight: 10 },
+  };
+
+  it('a release creates the baseline from the stable template and points its Service before any weight', () => {
+    const observed: ObservedWorld = {
+      templateRevision: 'r2',
+      replicas: { r1: 4 },
+      services: { stable: 'r1', canary: 'r1', base: 'r1' },
+      route: { weight: 0, matchesDesired: false },
+      stableService: 'stable',
+    };
+    expect(planWrites(observed, releasing)).toEqual([
+      { type: 'createReplicaSet', revision: 'r2', replicas: 4 },
+      { type: 'createReplicaSet', revision: 'r1-baseline', replicas: 4, of: 'r1' },
+      { type: 'pointService', service: 'canary', revision: 'r2' },
+      { type: 'pointService', service: 'base', revision: 'r1-baseline' },
+      { type: 'setWeight', weight: 10, baseline: 10 },
+    ]);
+  });
+
+  const withBaseline: ObservedWorld = {
+    ...midRelease,
+    replicas: { ...midRelease.replicas, 'r1-baseline': 4 },
+    services: { ...midRelease.services, base: 'r1-baseline' },
+    baselines: ['r1-baseline'],
+  };
+
+  it('an abort takes the weight off first and deletes the baseline last, never keeping it as history', () => {
+    const aborted: DesiredWorld = {
+      replicas: { r1: 4 },
+      keep: [],
+      services: { stable: 'r1', canary: 'r1', base: 'r1' },
+      weight: 0,
+      historyLimit: 0,
+    };
+    expect(planWrites({ ...withBaseline, numbers: { r1: 1, r2: 2 } }, aborted)).toEqual([
+      { type: 'setWeight', weight: 0 },
+      { type: 'pointService', service: 'canary', revision: 'r1' },
+      { type: 'pointService', service: 'base', revision: 'r1' },
+      { type: 'scaleReplicaSet', revision: 'r2', from: 4, to: 0 },
+      { type: 'deleteReplicaSet', revision: 'r1-baseline' },
+    ]);
+  });
+
+  it('a promotion moves the stable Service, then takes the baseline out of the route, then deletes it', () => {
+    const promoted: DesiredWorld = {
+      replicas: { r2: 4 },
+      keep: ['r1'],
+      services: { stable: 'r2', canary: 'r2', base: 'r2' },
+      weight: 0,
+    };
+    expect(planWrites(withBaseline, promoted)).toEqual([
+      { type: 'pointService', service: 'stable', revision: 'r2' },
+      { type: 'pointService', service: 'base', revision: 'r2' },
+      { type: 'setWeight', weight: 0 },
+      { type: 'deleteReplicaSet', revision: 'r1-baseline' },
+    ]);
+  });
+
+  it('the baseline follows the canary size and is left alone when it is as wanted', () => {
+    const smaller = { ...releasing, replicas: { ...releasing.replicas, r2: 2, 'r1-baseline': 2 } };
+    const settled = { ...withBaseline, route: { weight: 10, matchesDesired: true } };
+    expect(planWrites(settled, releasing)).toEqual([]);
+    expect(planWrites(settled, smaller)).toEqual([
+      { type: 'scaleReplicaSet', revision: 'r2', from: 4, to: 2 },
+      { type: 'scaleReplicaSet', revision: 'r1-baseline', from: 4, to: 2 },
+    ]);
+  });
+});
+
 const revision = fc.constantFrom('r1', 'r2', 'r3');
 const worlds = fc.record({
   template: revision,
@@ -172,6 +248,77 @@ describe('the order of writes, for any world', () => {
           stableService: 'stable',
         };
         expect(planWrites(settled, desired)).toEqual([]);
+      }),
+    );
+  });
+});
+
+const baselineWorlds = fc.record({
+  have: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
+  want: fc.option(
+    fc.record({ size: fc.integer({ min: 0, max: 5 }), weight: fc.integer({ min: 0, max: 50 }) }),
+    {
+      nil: undefined,
+    },
+  ),
+  weightNow: fc.integer({ min: 0, max: 100 }),
+  baselineNow: fc.option(fc.integer({ min: 0, max: 50 }), { nil: undefined }),
+  weight: fc.integer({ min: 0, max: 100 }),
+});
+
+describe('the baseline, for any world', () => {
+  it('exists with its weight exactly while wanted: pods before weight, weight off before it goes, never history', () => {
+    fc.assert(
+      fc.property(baselineWorlds, (w) => {
+        const b = 'r1-baseline';
+        const routeOf = (weight: number, baseline: number | undefined) => ({
+          weight,
+          matchesDesired: weight === w.weight && baseline === w.want?.weight,
+        });
+        const desired: DesiredWorld = {
+          replicas: { r1: 4, r2: 4, ...(w.want && { [b]: w.want.size }) },
+          keep: [],
+          services: {},
+          weight: w.weight,
+          historyLimit: 0,
+          ...(w.want && { baseline: { revision: b, of: 'r1', weight: w.want.weight } }),
+        };
+        const observed = (
+          replicas: Record<string, number>,
+          weight: number,
+          baseline?: number,
+        ): ObservedWorld => ({
+          templateRevision: 'r2',
+          replicas,
+          services: {},
+          route: routeOf(weight, baseline),
+          numbers: { r1: 1, r2: 2 },
+          baselines: b in replicas ? [b] : [],
+        });
+        const replicas: Record<string, number> = {
+          r1: 4,
+          r2: 4,
+          ...(w.have !== undefined && { [b]: w.have }),
+        };
+        let route = { weight: w.weightNow, baseline: w.baselineNow };
+        for (const x of planWrites(observed(replicas, w.weightNow, w.baselineNow), desired)) {
+          if (x.type === 'createReplicaSet') {
+            expect(x.of).toBe(x.revision === b ? 'r1' : undefined);
+            replicas[x.revision] = x.replicas;
+          }
+          if (x.type === 'scaleReplicaSet') replicas[x.revision] = x.to;
+          if (x.type === 'deleteReplicaSet') {
+            expect(route.baseline).toBeUndefined();
+            delete replicas[x.revision];
+          }
+          if (x.type === 'setWeight') {
+            route = { weight: x.weight, baseline: x.baseline };
+            if ((x.baseline ?? 0) > 0) expect(replicas[b]).toBeGreaterThanOrEqual(w.want?.size ?? 0);
+          }
+        }
+        expect(replicas[b]).toBe(w.want?.size);
+        expect(route).toEqual({ weight: w.weight, baseline: w.want?.weight });
+        expect(planWrites(observed(replicas, route.weight, route.baseline), desired)).toEqual([]);
       }),
     );
   });

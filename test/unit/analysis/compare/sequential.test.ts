@@ -120,6 +120,14 @@ describe('compareToStable resolved into sequential metrics', () => {
     expect(look.comparison.stable.value).toBeCloseTo((100 * 10) / 20_007, 3);
     expect(look.value).toMatch(/^canary 4\.99\d*% vs stable 0\.0\d+% errors$/);
     expect(look.message).toMatch(/^canary worse than stable: error increase/);
+    // Against a fresh baseline the other side is called what it is.
+    const baseline = { ...errors, compare: { ...errors.compare, baseline: true } } as RunMetric;
+    const judged = judgeSamples(baseline, [
+      ...counts('web-canary', 19_000, 1000),
+      ...counts('web-stable', 19_990, 10),
+    ]);
+    expect(judged.value).toMatch(/^canary 4\.99\d*% vs baseline 0\.0\d+% errors$/);
+    expect(judged.message).toMatch(/^canary worse than baseline: .*canary 20007 requests, baseline 20007\)$/);
     const early = judgeSamples(errors, [...counts('web-canary', 30, 1), ...counts('web-stable', 30, 0)]);
     expect(early.phase).toBe('Inconclusive');
     expect(early.message).toMatch(/too few requests to judge yet .*need 100 each/);
