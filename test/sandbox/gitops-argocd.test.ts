@@ -12,7 +12,7 @@ import {
 } from '../../sandbox/gitops-argocd.ts';
 import { kube } from '../harness/kube.ts';
 import { freshNamespace } from '../harness/namespace.ts';
-import { setLoad } from '../harness/traffic.ts';
+import { setLoad, setProfile } from '../harness/traffic.ts';
 import { waitFor } from '../harness/wait.ts';
 import { hostOf, startAnalysisController } from '../support/analysis.ts';
 import {
@@ -90,9 +90,12 @@ async function argoApp<V>(
 }
 
 /** A canary app through Argo CD, its first revision Healthy in Sluice and in Argo CD. */
-async function argoCanary(prefix: string, o: { steps: unknown[]; documented?: boolean }) {
+async function argoCanary(
+  prefix: string,
+  o: { steps: unknown[]; canary?: CanaryAppOptions['canary']; documented?: boolean },
+) {
   const delivered = await argoApp(prefix, {
-    files: (ns, image: string) => appFiles(ns, { image, steps: o.steps as never }),
+    files: (ns, image: string) => appFiles(ns, { image, steps: o.steps as never, canary: o.canary }),
     first: 'web:1',
     documented: o.documented,
   });
@@ -279,6 +282,31 @@ describe('Argo CD in the sandbox', () => {
     await commit(true, 'add the VirtualService');
     await health('Healthy', 'the Rollout Healthy once git holds its VirtualService');
     expect((await getRollout(ns)).status?.phase).toBe('Healthy');
+  });
+
+  it('a canary its gate rolls back is Degraded in Argo CD, as Argo CD computed it', async () => {
+    const { ns, app, health, release } = await argoCanary('argocd-rollback', {
+      steps: [{ setWeight: 20 }, { pause: { duration: '10m' } }],
+      canary: { analysis: { interval: '2s', successRate: { min: 95 } } as never },
+    });
+    const bad = `shop/${ns}:2`;
+    await setProfile(bad, { errorRate: 0.5 });
+    await setLoad(hostOf('web', ns), 30);
+    const healths = await recordHealth(app.name);
+
+    await release(bad);
+    await health('Degraded', 'the canary rolled back by its gate: Degraded in Argo CD');
+    const r = await getRollout(ns);
+    expect(r.status?.phase).toBe('Degraded');
+    expect(r.status?.history?.at(-1)?.outcome).toBe('Aborted');
+    expect(r.status?.history?.at(-1)?.reason).toMatch(/success/i);
+    expect(await canaryWeight(ns)).toBe(0);
+    // Healthy before the release, then the release (Suspended at its timed pause, or Progressing),
+    // then Degraded: every state a watch saw, repeats collapsed.
+    const states = healths();
+    expect(states[0]).toBe('Healthy');
+    expect(states.at(-1)).toBe('Degraded');
+    expect(states.slice(1, -1).every((h) => h === 'Suspended' || h === 'Progressing')).toBe(true);
   });
 
   it('pause and resume from Argo CD: Progressing while a gate measures, Suspended when paused, Progressing again, Healthy', async () => {
